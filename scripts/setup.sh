@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Everything geospike needs on a fresh Debian 12 machine (run as root): system packages, npm packages, the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# System packages: add to this list, never install by hand.
+APT_PACKAGES=(ca-certificates)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,71 @@
+// Engine set-up: one place that picks the tfjs backend and registers what tfjs-core leaves out.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+
+/** Env override for the backend, below an explicit `--backend` flag. */
+export const BACKEND_ENV = 'GEOSPIKE_BACKEND';
+
+/** A loader registers its backend with tfjs and returns its name, or throws saying why it cannot. */
+export type BackendLoader = () => Promise<string>;
+
+// 'cpu' is the pure-JS reference backend: complete and always available. Faster backends add a loader here.
+const loaders = new Map<string, BackendLoader>([['cpu', async () => 'cpu']]);
+// Preference order for `auto`: the first that loads wins.
+const autoOrder: string[] = ['cpu'];
+
+export function registerBackendLoader(name: string, loader: BackendLoader, preferred = false): void {
+  loaders.set(name, loader);
+  if (!autoOrder.includes(name)) preferred ? autoOrder.unshift(name) : autoOrder.push(name);
+}
+
+export function backendNames(): string[] {
+  return [...loaders.keys()];
+}
+
+let gradientsRegistered = false;
+
+// tfjs-core's Node bundle registers no gradients; its ESM sources do, but use extensionless imports Node cannot
+// resolve. The build bundles them into dist/vendor (see package.json `build`), loaded once here.
+async function registerGradients(): Promise<void> {
+  if (gradientsRegistered) return;
+  await import(new URL('../../vendor/tfjs-gradients.mjs', import.meta.url).href);
+  gradientsRegistered = true;
+}
+
+const warned = new Set<string>();
+
+/**
+ * Selects the backend: `requested` (a `--backend` flag) over $GEOSPIKE_BACKEND over `auto`.
+ * `auto` takes the first loader that works and says once, on stderr, why a faster one did not load.
+ * Returns the active backend's name.
+ */
+export async function initEngine(requested?: string): Promise<string> {
+  await registerGradients();
+  tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner; we never want that package (see DESIGN.md)
+  const choice = requested || process.env[BACKEND_ENV] || 'auto';
+  if (choice !== 'auto') {
+    const loader = loaders.get(choice);
+    if (!loader) {
+      throw new Error(`unknown backend '${choice}'; choose one of: auto, ${backendNames().join(', ')}`);
+    }
+    return activate(await loader());
+  }
+  for (const name of autoOrder) {
+    try {
+      return activate(await loaders.get(name)!());
+    } catch (err) {
+      if (!warned.has(name)) {
+        warned.add(name);
+        process.stderr.write(`geospike: backend '${name}' unavailable, falling back: ${(err as Error).message}\n`);
+      }
+    }
+  }
+  throw new Error('no backend could be loaded');
+}
+
+async function activate(name: string): Promise<string> {
+  if (tf.getBackend() !== name && !(await tf.setBackend(name))) {
+    throw new Error(`tfjs refused to activate backend '${name}'`);
+  }
+  return name;
+}
