@@ -5,7 +5,8 @@ import { defineCommand, runMain } from 'citty';
 const main = defineCommand({
   meta: { name: 'geospike', description: 'Guess a city from a street photo with a spiking neural network.' },
   subCommands: {
-    // subcommands are added here, one file each
+    info: () => import('./info.js').then((m) => m.default),
+    import: () => import('./import.js').then((m) => m.default),
   },
 });
 

@@ -1,6 +1,8 @@
 // Engine set-up: one place that picks the tfjs backend and registers what tfjs-core leaves out.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import './kernels/index.js';
+import { loadNativeBackend } from './native/register.js';
 
 /** Env override for the backend, below an explicit `--backend` flag. */
 export const BACKEND_ENV = 'GEOSPIKE_BACKEND';
@@ -17,6 +19,9 @@ export function registerBackendLoader(name: string, loader: BackendLoader, prefe
   loaders.set(name, loader);
   if (!autoOrder.includes(name)) preferred ? autoOrder.unshift(name) : autoOrder.push(name);
 }
+
+// The C++/oneDNN backend (src/engine/native): preferred whenever its addon loads.
+registerBackendLoader('native', loadNativeBackend, true);
 
 export function backendNames(): string[] {
   return [...loaders.keys()];

@@ -1,0 +1,111 @@
+// The few layers both models are built from, each owning its parameters in a ParamStore under an official name.
+// Inputs are channels-last: images NHWC, token features [..., C].
+import * as tf from '@tensorflow/tfjs-core';
+import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../engine/kernels/index.js';
+import { ParamStore, torchDefaultUniform, truncNormal } from './params.js';
+
+export class Conv2d {
+  readonly weight: tf.Variable;
+  constructor(
+    store: ParamStore, readonly name: string, inC: number, outC: number,
+    readonly kernel: number, readonly stride = 1, readonly padding = 1,
+  ) {
+    const n = kernel * kernel * inC * outC;
+    // Drawn in PyTorch's OIHW order, then stored HWIO, so a seed gives the same weights as the torch layout would.
+    const oihw = tf.tensor4d(torchDefaultUniform(store.rng, n, inC * kernel * kernel), [outC, inC, kernel, kernel]);
+    const hwio = tf.transpose(oihw, [2, 3, 1, 0]);
+    this.weight = store.param(`${name}.weight`, hwio.dataSync() as Float32Array, hwio.shape, 'conv', oihw.shape);
+    tf.dispose([oihw, hwio]);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const p = this.padding;
+    // Explicit padding: TF's 'same' pads asymmetrically at stride 2, PyTorch pads both sides.
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, pad);
+  }
+}
+
+export class Linear {
+  readonly weight: tf.Variable; // [out, in], as PyTorch
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch') {
+    const w = init === 'trunc_normal' ? truncNormal(store.rng, inF * outF, 0.02) : torchDefaultUniform(store.rng, inF * outF, inF);
+    const b = init === 'trunc_normal' ? new Float32Array(outF) : torchDefaultUniform(store.rng, outF, inF);
+    this.weight = store.param(`${name}.weight`, w, [outF, inF]);
+    this.bias = store.param(`${name}.bias`, b, [outF]);
+  }
+
+  /** x [..., in] -> [..., out] */
+  apply(x: tf.Tensor): tf.Tensor {
+    const lead = x.shape.slice(0, -1);
+    const y = tf.matMul(tf.reshape(x, [-1, this.inF]) as tf.Tensor2D, this.weight as tf.Tensor2D, false, true);
+    return tf.reshape(tf.add(y, this.bias), [...lead, this.outF]);
+  }
+}
+
+export interface BatchNormOptions {
+  momentum?: number;
+  eps?: number;
+}
+
+/** BatchNorm over the last axis (BatchNorm2d on NHWC maps, BatchNorm1d on [..., C] features). */
+export class BatchNorm {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  readonly momentum: number;
+  readonly eps: number;
+
+  constructor(private store: ParamStore, readonly name: string, readonly channels: number, opts: BatchNormOptions = {}) {
+    this.momentum = opts.momentum ?? 0.1;
+    this.eps = opts.eps ?? 1e-5;
+    this.weight = store.param(`${name}.weight`, new Float32Array(channels).fill(1), [channels]);
+    this.bias = store.param(`${name}.bias`, new Float32Array(channels), [channels]);
+    this.runningMean = store.buffer(`${name}.running_mean`, new Float32Array(channels));
+    this.runningVar = store.buffer(`${name}.running_var`, new Float32Array(channels).fill(1));
+    store.counters.set(`${name}.num_batches_tracked`, 0);
+  }
+
+  /** Train mode normalises with batch statistics and updates the running ones; eval mode uses the running ones. */
+  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+    const C = this.channels;
+    if (x.shape[x.rank - 1] !== C) throw new Error(`${this.name}: expected ${C} channels last, got shape [${x.shape}]`);
+    if (!training) {
+      return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
+    }
+    const x2 = tf.reshape(x, [-1, C]);
+    const M = x2.shape[0];
+    const attrs: BNAttrs = { eps: this.eps };
+    let stats: tf.Tensor[] = [];
+    const fn = tf.customGrad((xi, gamma, beta, save) => {
+      const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, { x: xi as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor }, attrs) as tf.Tensor[];
+      stats = [tf.keep(mean), tf.keep(variance)];
+      (save as tf.GradSaveFunc)([xi as tf.Tensor, gamma as tf.Tensor, mean, variance]);
+      return {
+        value: y,
+        gradFunc: (dy, saved) => {
+          const [sx, sg, sm, sv] = saved;
+          return tf.engine().runKernel(BN_GRAD, { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv }, attrs) as tf.Tensor[];
+        },
+      };
+    });
+    const y = fn(x2, this.weight, this.bias);
+    this.updateRunningStats(stats[0], stats[1], M);
+    tf.dispose(stats);
+    return tf.reshape(y, x.shape);
+  }
+
+  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, M: number): void {
+    const m = this.momentum;
+    tf.tidy(() => {
+      // PyTorch keeps the unbiased variance in running_var.
+      const unbiased = tf.mul(variance, M / Math.max(M - 1, 1));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+    });
+    const key = `${this.name}.num_batches_tracked`;
+    this.store.counters.set(key, (this.store.counters.get(key) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,17 @@
+// What every model offers the rest of geospike: a forward pass over NHWC images and its tensors in a ParamStore.
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ParamStore } from './params.js';
+
+export interface ForwardOptions {
+  /** Train mode: BatchNorm uses batch statistics and updates its running statistics. */
+  training: boolean;
+  /** When given, spiking models record each LIF layer's mean firing rate here (costs a sync read per layer). */
+  rates?: Map<string, number>;
+}
+
+export interface Model {
+  readonly config: { arch: string; classes: number; imageSize: number; inChannels: number };
+  readonly store: ParamStore;
+  /** images [B, H, W, C] -> logits [B, classes] */
+  forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D;
+}

@@ -1,0 +1,94 @@
+// AdamW with decoupled weight decay, step for step as PyTorch's torch.optim.AdamW (non-amsgrad, foreach off):
+// p <- p (1 - lr wd); m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
+// p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamWOptions {
+  lr: number;
+  weightDecay: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+export interface AdamWState {
+  step: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  lr: number;
+  weightDecay: number;
+  step = 0;
+  private m = new Map<string, tf.Variable>();
+  private v = new Map<string, tf.Variable>();
+
+  constructor(opts: AdamWOptions) {
+    this.lr = opts.lr;
+    this.weightDecay = opts.weightDecay;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+  }
+
+  /** One update of every parameter that has a gradient (as PyTorch, parameters without one are left alone). */
+  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>): void {
+    const g = grads instanceof Map ? grads : new Map(Object.entries(grads));
+    this.step += 1;
+    const bc1 = 1 - this.beta1 ** this.step;
+    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.step);
+    const stepSize = this.lr / bc1;
+    for (const [name, p] of params) {
+      const grad = g.get(name);
+      if (!grad) continue;
+      const m = this.moment(this.m, name, p);
+      const v = this.moment(this.v, name, p);
+      tf.tidy(() => {
+        const decayed = tf.mul(p, 1 - this.lr * this.weightDecay);
+        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1)));
+        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2)));
+        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);
+        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
+      });
+    }
+  }
+
+  private moment(store: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {
+    let t = store.get(name);
+    if (!t) {
+      t = tf.variable(tf.zerosLike(p), false);
+      store.set(name, t);
+    }
+    return t;
+  }
+
+  /** The moments and step count, for checkpoints. */
+  state(): AdamWState {
+    const read = (s: Map<string, tf.Variable>) => new Map([...s].map(([k, t]) => [k, t.dataSync() as Float32Array]));
+    return { step: this.step, m: read(this.m), v: read(this.v) };
+  }
+
+  /** Restores state() output; shapes are checked against the parameters they belong to. */
+  load(state: AdamWState, params: Map<string, tf.Variable>): void {
+    this.dispose();
+    this.step = state.step;
+    for (const [src, dst] of [[state.m, this.m], [state.v, this.v]] as const) {
+      for (const [name, data] of src) {
+        const p = params.get(name);
+        if (!p) throw new Error(`optimizer state names '${name}', which the model does not have`);
+        if (data.length !== p.size) throw new Error(`optimizer state for '${name}' has ${data.length} values, the parameter ${p.size}`);
+        dst.set(name, tf.variable(tf.tensor(data, p.shape), false));
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}

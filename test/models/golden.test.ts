@@ -1,0 +1,152 @@
+// The models against the goldens computed by an independent PyTorch implementation (../shared/golden/README.md):
+// eval and train logits, loss, every gradient, BN running stats after a train forward, two AdamW steps.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { toFloat32, type SafetensorsFile, type SafeTensor } from '../../src/io/safetensors.js';
+import type { Model } from '../../src/models/model.js';
+import { createModel, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
+import { fromTorchLayout, loadStateDict, toTorchLayout } from '../../src/models/state_dict.js';
+import { AdamW } from '../../src/train/adamw.js';
+import { lossAndGrads } from '../../src/train/grads.js';
+import { crossEntropy } from '../../src/train/loss.js';
+import { assertCloseToScale } from '../helpers/compare.js';
+import { loadGolden } from '../helpers/golden.js';
+
+const REL = 1e-4;
+/** Absolute floor for gradients that vanish in exact arithmetic (see assertCloseToScale). */
+const ZERO_FLOOR = 1e-7;
+/** Backends the goldens run on; every backend must reproduce them. */
+export const GOLDEN_BACKENDS = ['cpu'];
+
+interface Case {
+  file: string;
+  config: (meta: Record<string, string>) => ModelConfig;
+}
+
+const CASES: Case[] = [
+  {
+    file: 'spikformer-tiny.safetensors',
+    config: (m) => resolveConfig('spikformer-1-64', {
+      dim: Number(m.dim), depth: Number(m.depth), heads: Number(m.heads), timeSteps: Number(m.T),
+      classes: Number(m.classes), mlpRatio: Number(m.mlp_ratio),
+    }),
+  },
+  {
+    file: 'resnet18-w8.safetensors',
+    config: (m) => resolveConfig('resnet18-w8', { width: Number(m.width), classes: Number(m.classes) }),
+  },
+];
+
+function group(g: SafetensorsFile, prefix: string): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  for (const [k, t] of g.tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), t);
+  return out;
+}
+
+function tensorOf(t: SafeTensor): tf.Tensor {
+  return tf.tensor(toFloat32(t), t.shape, 'float32');
+}
+
+function loadModel(c: Case, g: SafetensorsFile): Model {
+  const model = createModel(c.config(g.metadata), 1);
+  loadStateDict(model.store, group(g, 'param.'), c.file);
+  return model;
+}
+
+for (const backend of GOLDEN_BACKENDS) {
+  describe(`goldens on the ${backend} backend`, () => {
+    before(async () => {
+      await initEngine(backend);
+    });
+
+    for (const c of CASES) {
+      describe(c.file, () => {
+        const g = loadGolden(c.file);
+        const x = tf.tidy(() => tf.transpose(tensorOf(g.tensors.get('input.x')!), [0, 2, 3, 1]) as tf.Tensor4D); // NCHW -> NHWC
+        const y = Int32Array.from(toFloat32(g.tensors.get('input.y')!));
+        after(() => x.dispose());
+
+        test('eval logits (running statistics)', () => {
+          const model = loadModel(c, g);
+          const logits = tf.tidy(() => model.forward(x, { training: false }));
+          assertCloseToScale(logits, toFloat32(g.tensors.get('eval.logits')!), REL, 'eval.logits');
+          logits.dispose();
+          model.store.dispose();
+        });
+
+        test('train logits, loss, gradients, running statistics and firing rates', () => {
+          const model = loadModel(c, g);
+          const rates = new Map<string, number>();
+          let logits: tf.Tensor | undefined;
+          const { loss, grads } = lossAndGrads(model.store, () => {
+            const out = model.forward(x, { training: true, rates });
+            logits = tf.keep(out);
+            return crossEntropy(out, y, 0.1);
+          });
+          assertCloseToScale(logits!, toFloat32(g.tensors.get('train.logits')!), REL, 'train.logits');
+          assertCloseToScale(loss, toFloat32(g.tensors.get('train.loss')!), REL, 'train.loss');
+
+          const expectedGrads = group(g, 'grad.');
+          assert.equal(grads.size, expectedGrads.size, 'one gradient per trainable parameter');
+          for (const [name, expected] of expectedGrads) {
+            const grad = grads.get(name);
+            assert.ok(grad, `no gradient for ${name}`);
+            const torch = toTorchLayout(model.store, name, grad);
+            assert.deepEqual(torch.shape, expected.shape, `grad.${name} shape`);
+            assertCloseToScale(torch, toFloat32(expected), REL, `grad.${name}`, ZERO_FLOOR);
+            torch.dispose();
+          }
+
+          const afterStats = group(g, 'after.');
+          assert.ok(afterStats.size > 0);
+          for (const [name, expected] of afterStats) {
+            assertCloseToScale(model.store.buffers.get(name)!, toFloat32(expected), REL, `after.${name}`);
+          }
+          for (const [name, n] of model.store.counters) assert.equal(n, 1, `${name} after one train forward`);
+
+          // Identical spike decisions give identical firing rates, layer by layer.
+          if (g.metadata.train_lif_rates) {
+            const expectedRates = JSON.parse(g.metadata.train_lif_rates) as Record<string, number>;
+            assert.deepEqual([...rates.keys()].sort(), Object.keys(expectedRates).sort());
+            for (const [name, r] of Object.entries(expectedRates)) {
+              assert.ok(Math.abs(rates.get(name)! - r) < 1e-7, `${name} firing rate ${rates.get(name)} vs ${r}`);
+            }
+          }
+          tf.dispose([logits!, loss, ...grads.values()]);
+          model.store.dispose();
+        });
+
+        test('two AdamW steps reusing the golden gradients', () => {
+          const model = loadModel(c, g);
+          const opt = new AdamW({ lr: 5e-4, weightDecay: 6e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+          const grads = new Map<string, tf.Tensor>();
+          for (const [name, t] of group(g, 'grad.')) {
+            grads.set(name, tf.tidy(() => fromTorchLayout(model.store, name, tensorOf(t))));
+          }
+          opt.apply(model.store.params, grads);
+          opt.apply(model.store.params, grads);
+          let compared = 0;
+          for (const [name, expected] of group(g, 'adamw2.')) {
+            const p = model.store.params.get(name);
+            if (!p) {
+              // The official model's unused LayerNorms have no gradient, so AdamW leaves them as they were.
+              assert.ok(model.store.unused.has(name), `adamw2.${name} is not a parameter of the model`);
+              assert.deepEqual(toFloat32(expected), toFloat32(g.tensors.get(`param.${name}`)!));
+              continue;
+            }
+            const torch = toTorchLayout(model.store, name, p);
+            assertCloseToScale(torch, toFloat32(expected), REL, `adamw2.${name}`);
+            torch.dispose();
+            compared++;
+          }
+          assert.equal(compared, model.store.params.size, 'every parameter checked');
+          tf.dispose([...grads.values()]);
+          opt.dispose();
+          model.store.dispose();
+        });
+      });
+    }
+  });
+}

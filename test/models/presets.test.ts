@@ -1,0 +1,70 @@
+// Presets: parameter counts against reference.json, MAC counts by hand, the official state-dict key list.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { initEngine } from '../../src/engine/backend.js';
+import { describe as describeModel } from '../../src/cli/info.js';
+import { layerMacs, macsPerStep } from '../../src/models/macs.js';
+import { createModel, PRESETS, resolveConfig } from '../../src/models/registry.js';
+import { toStateDict } from '../../src/models/state_dict.js';
+import { goldenPath } from '../helpers/golden.js';
+
+const reference = JSON.parse(readFileSync(goldenPath('reference.json'), 'utf8')) as {
+  param_counts: Record<string, { params_official: number; params_without_unused_layernorms: number }>;
+  spikformer_4_384_state_dict_keys: string[];
+};
+
+before(async () => {
+  await initEngine('cpu');
+});
+
+test('parameter counts equal reference.json for every preset listed there', () => {
+  const entries = Object.entries(reference.param_counts);
+  assert.ok(entries.length >= 8);
+  for (const [key, want] of entries) {
+    const [preset, classes] = key.split('/');
+    const info = describeModel(preset, Number(classes));
+    assert.equal(info.params, want.params_without_unused_layernorms, `${key} params`);
+    assert.equal(info.paramsOfficial, want.params_official, `${key} official params`);
+  }
+});
+
+test('spikformer-4-384 exports exactly the official state-dict keys', () => {
+  const model = createModel(resolveConfig('spikformer-4-384'));
+  const keys = [...toStateDict(model.store).keys()].sort();
+  model.store.dispose();
+  assert.deepEqual(keys, [...reference.spikformer_4_384_state_dict_keys].sort());
+});
+
+test('MACs of spikformer-4-384 at 32x32: first conv 1.327 M per step, about 0.934 G in all', () => {
+  const c = resolveConfig('spikformer-4-384');
+  const layers = layerMacs(c);
+  assert.equal(layers[0].name, 'patch_embed.proj_conv');
+  assert.equal(layers[0].macs, 32 * 32 * 9 * 3 * 48); // 5.31 M over T = 4
+  assert.equal(layers[0].macs * 4, 5_308_416);
+  // By hand: convs 1.327M + 42.47M + 169.87M + 169.87M + 84.93M; per block 4 x 64*384^2 + 2 x 64*384*1536 + 2 x 64^2*384.
+  const convs = 1024 * 9 * (3 * 48 + 48 * 96 + 96 * 192) + 256 * 9 * 192 * 384 + 64 * 9 * 384 * 384;
+  const block = 4 * 64 * 384 * 384 + 2 * 64 * 384 * 1536 + 2 * 64 * 64 * 384;
+  assert.equal(macsPerStep(c), convs + 4 * block + 384 * 5);
+  assert.ok(Math.abs(macsPerStep(c) / 1e9 - 0.934) < 0.001);
+});
+
+test('MACs of the CIFAR ResNet18 by hand', () => {
+  const c = resolveConfig('resnet18', { classes: 10 });
+  const w = 64;
+  const stage = (hw: number, inC: number, outC: number, down: boolean) =>
+    hw * hw * 9 * (inC * outC + outC * outC) + hw * hw * 9 * 2 * outC * outC + (down ? hw * hw * inC * outC : 0);
+  const want = 1024 * 27 * w + stage(32, w, w, false) + stage(16, w, 2 * w, true) + stage(8, 2 * w, 4 * w, true)
+    + stage(4, 4 * w, 8 * w, true) + 512 * 10;
+  assert.equal(macsPerStep(c), want);
+  assert.ok(Math.abs(want / 1e6 - 555.42) < 0.5, `${want}`); // the widely quoted 0.56 G (555.42 M) for CIFAR ResNet18
+});
+
+test('presets resolve, overrides are checked', () => {
+  for (const p of Object.keys(PRESETS)) assert.equal(resolveConfig(p).classes, 5);
+  assert.equal(resolveConfig('spikformer-2-128', { timeSteps: 8 }).arch, 'spikformer');
+  assert.throws(() => resolveConfig('spikformer-9-9'), /unknown model preset 'spikformer-9-9'; known presets: spikformer-4-384/);
+  assert.throws(() => resolveConfig('resnet18', { dim: 3 }), /'dim' is not a setting of resnet18/);
+  assert.throws(() => resolveConfig('resnet18', { classes: 0 }), /classes must be a positive number/);
+  assert.throws(() => createModel(resolveConfig('spikformer-2-128', { heads: 5 })), /must divide by heads 5/);
+});
