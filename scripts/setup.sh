@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages: add to this list, never install by hand.
-APT_PACKAGES=(ca-certificates)
+# libdnnl-dev (oneDNN), g++, make, python3: node-gyp builds the native backend's addon.
+APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "geospike_native",
+      "sources": [
+        "src/engine/native/cc/addon.cc",
+        "src/engine/native/cc/conv.cc",
+        "src/engine/native/cc/matmul.cc",
+        "src/engine/native/cc/pool.cc",
+        "src/engine/native/cc/snn.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-ffp-contract=off", "-fexceptions"],
+      "libraries": ["-ldnnl", "-fopenmp"]
+    }
+  ]
+}

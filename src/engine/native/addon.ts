@@ -1,0 +1,70 @@
+// Loads the C++ addon (build/Release/geospike_native.node, built by node-gyp over oneDNN) and types its functions.
+// Loading can fail on a machine without oneDNN or without a build; the error then says how to fix it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions. Outputs are caller-allocated Float32Arrays; shapes and attributes travel as Int32Arrays. */
+export interface NativeAddon {
+  info(): { onednn: string; threads: number };
+  setThreads(n: number): void;
+  /** params: N,H,W,C,O,KH,KW,OH,OW, strideH,strideW, dilationH,dilationW, padTop,padBottom,padLeft,padRight */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** params: batchA,batchB,M,N,K,transposeA,transposeB,hasBias,relu */
+  batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array, bias?: Float32Array): void;
+  /** params: N,H,W,C,OH,OW,KH,KW,strideH,strideW,padTop,padLeft */
+  maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** dx must be zero-filled. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
+  lif(x: Float32Array, spikes: Float32Array, h: Float32Array, T: number, M: number, tau: number, vth: number): void;
+  lifGrad(
+    dy: Float32Array, h: Float32Array, spikes: Float32Array, dx: Float32Array,
+    T: number, M: number, tau: number, vth: number, surrogate: number, alpha: number,
+  ): void;
+  batchNormTrain(
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
+    variance: Float32Array, M: number, C: number, eps: number,
+  ): void;
+  batchNormGrad(
+    dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,
+  ): void;
+}
+
+const ADDON = join('build', 'Release', 'geospike_native.node');
+const FIX = 'install oneDNN with `apt-get install libdnnl-dev`, then run `npm run build`';
+
+/** The repository root: the nearest folder above this file that holds binding.gyp (works from src/ and dist/). */
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`cannot find the geospike package root (binding.gyp) above ${fileURLToPath(import.meta.url)}`);
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once; throws an error that says why it cannot load and how to fix it. */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const path = join(findRoot(), ADDON);
+  if (!existsSync(path)) throw new Error(`the native addon is not built (${ADDON} is missing): ${FIX}`);
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    throw new Error(explainLoadFailure((err as Error).message));
+  }
+  return cached;
+}
+
+/** Turns the dynamic loader's message into why the addon cannot load and how to fix it. */
+export function explainLoadFailure(message: string): string {
+  const first = message.split('\n')[0];
+  const why = /libdnnl/.test(first) ? 'oneDNN (libdnnl) is not installed' : `it failed to load (${first})`;
+  return `the native addon cannot load: ${why}: ${FIX}`;
+}

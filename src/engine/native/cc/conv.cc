@@ -1,0 +1,170 @@
+// 2-D convolution forward and both backward passes over oneDNN, in tfjs layouts: NHWC activations, HWIO filters.
+// Activations stay NHWC (oneDNN has fast NHWC kernels, and reordering 4-D activations costs more than it saves);
+// filters go to whatever blocked layout oneDNN prefers, reordered on the way in or out (they are small).
+#include "common.h"
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace gs {
+namespace {
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct ConvParams {
+  int64_t N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr;
+  explicit ConvParams(const int32_t* p)
+      : N(p[0]), H(p[1]), W(p[2]), C(p[3]), O(p[4]), KH(p[5]), KW(p[6]), OH(p[7]), OW(p[8]), sh(p[9]), sw(p[10]),
+        dh(p[11]), dw(p[12]), pt(p[13]), pb(p[14]), pl(p[15]), pr(p[16]) {}
+  memory::desc src(tag t = tag::nhwc) const { return {{N, C, H, W}, dt::f32, t}; }
+  memory::desc dst(tag t = tag::nhwc) const { return {{N, O, OH, OW}, dt::f32, t}; }
+  memory::desc wei(tag t) const { return {{O, C, KH, KW}, dt::f32, t}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  std::string key(const char* op) const {
+    std::string k(op);
+    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr}) k += "," + std::to_string(v);
+    return k;
+  }
+};
+
+convolution_forward::primitive_desc forwardPd(const ConvParams& p) {
+  convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, p.src(), p.wei(tag::any),
+                              p.dst(), p.strides(), p.dilates(), p.padL(), p.padR());
+  return convolution_forward::primitive_desc(d, engine());
+}
+
+// One cached plan per op and shape: the primitive, plus a filter reorder and buffer when layouts differ.
+struct Plan {
+  primitive prim;
+  memory::desc weiMd;         // the layout the primitive wants for its filter (or diff filter)
+  bool reorderWei = false;
+  reorder weiReorder;         // hwio -> weiMd (forward, backward data) or weiMd -> hwio (backward filter)
+  std::vector<float> weiBuf;  // filter in weiMd, when it differs from hwio
+};
+
+std::mutex cacheMutex;
+std::unordered_map<std::string, std::unique_ptr<Plan>> cache;
+
+Plan& plan(const ConvParams& p, int op) {
+  static const char* names[] = {"fwd", "bwd_data", "bwd_wei"};
+  std::string k = p.key(names[op]);
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto it = cache.find(k);
+  if (it != cache.end()) return *it->second;
+  auto pl = std::make_unique<Plan>();
+  auto fpd = forwardPd(p);
+  memory::desc user = p.wei(tag::hwio);
+  if (op == 0) {
+    pl->prim = convolution_forward(fpd);
+    pl->weiMd = fpd.weights_desc();
+  } else if (op == 1) {
+    convolution_backward_data::desc d(algorithm::convolution_direct, p.src(), p.wei(tag::any), p.dst(), p.strides(),
+                                      p.dilates(), p.padL(), p.padR());
+    convolution_backward_data::primitive_desc pd(d, engine(), fpd);
+    pl->prim = convolution_backward_data(pd);
+    pl->weiMd = pd.weights_desc();
+  } else {
+    convolution_backward_weights::desc d(algorithm::convolution_direct, p.src(), p.wei(tag::any), p.dst(), p.strides(),
+                                         p.dilates(), p.padL(), p.padR());
+    convolution_backward_weights::primitive_desc pd(d, engine(), fpd);
+    pl->prim = convolution_backward_weights(pd);
+    pl->weiMd = pd.diff_weights_desc();
+  }
+  pl->reorderWei = pl->weiMd != user;
+  if (pl->reorderWei) {
+    pl->weiBuf.resize(pl->weiMd.get_size() / sizeof(float));
+    pl->weiReorder = op == 2 ? reorder(reorder::primitive_desc(engine(), pl->weiMd, engine(), user))
+                             : reorder(reorder::primitive_desc(engine(), user, engine(), pl->weiMd));
+  }
+  auto& ref = *pl;
+  cache.emplace(k, std::move(pl));
+  return ref;
+}
+
+size_t sz(int64_t a, int64_t b, int64_t c, int64_t d) { return static_cast<size_t>(a * b * c * d); }
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN convolution failed: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// conv2d(x, filter, y, params)
+Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 3, 17));
+  float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
+  float* w = f32(info, 1, sz(p.KH, p.KW, p.C, p.O));
+  float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));
+  return guarded(info, [&] {
+    Plan& pl = plan(p, 0);
+    memory wu(p.wei(tag::hwio), engine(), w);
+    memory wm = wu;
+    if (pl.reorderWei) {
+      wm = memory(pl.weiMd, engine(), pl.weiBuf.data());
+      pl.weiReorder.execute(stream(), wu, wm);
+    }
+    pl.prim.execute(stream(), {{DNNL_ARG_SRC, memory(p.src(), engine(), x)},
+                               {DNNL_ARG_WEIGHTS, wm},
+                               {DNNL_ARG_DST, memory(p.dst(), engine(), y)}});
+    stream().wait();
+  });
+}
+
+// conv2dBackpropInput(dy, filter, dx, params)
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 3, 17));
+  float* dy = f32(info, 0, sz(p.N, p.OH, p.OW, p.O));
+  float* w = f32(info, 1, sz(p.KH, p.KW, p.C, p.O));
+  float* dx = f32(info, 2, sz(p.N, p.H, p.W, p.C));
+  return guarded(info, [&] {
+    Plan& pl = plan(p, 1);
+    memory wu(p.wei(tag::hwio), engine(), w);
+    memory wm = wu;
+    if (pl.reorderWei) {
+      wm = memory(pl.weiMd, engine(), pl.weiBuf.data());
+      pl.weiReorder.execute(stream(), wu, wm);
+    }
+    pl.prim.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(p.dst(), engine(), dy)},
+                               {DNNL_ARG_WEIGHTS, wm},
+                               {DNNL_ARG_DIFF_SRC, memory(p.src(), engine(), dx)}});
+    stream().wait();
+  });
+}
+
+// conv2dBackpropFilter(x, dy, dw, params)
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 3, 17));
+  float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
+  float* dy = f32(info, 1, sz(p.N, p.OH, p.OW, p.O));
+  float* dw = f32(info, 2, sz(p.KH, p.KW, p.C, p.O));
+  return guarded(info, [&] {
+    Plan& pl = plan(p, 2);
+    memory wu(p.wei(tag::hwio), engine(), dw);
+    memory wm = pl.reorderWei ? memory(pl.weiMd, engine(), pl.weiBuf.data()) : wu;
+    pl.prim.execute(stream(), {{DNNL_ARG_SRC, memory(p.src(), engine(), x)},
+                               {DNNL_ARG_DIFF_DST, memory(p.dst(), engine(), dy)},
+                               {DNNL_ARG_DIFF_WEIGHTS, wm}});
+    if (pl.reorderWei) pl.weiReorder.execute(stream(), wm, wu);
+    stream().wait();
+  });
+}
+
+}  // namespace
+
+void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2D));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
+}
+
+}  // namespace gs

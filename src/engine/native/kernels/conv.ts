@@ -1,0 +1,73 @@
+// Conv2D and both of its gradients on oneDNN. tfjs layouts: NHWC input, HWIO filter; padding already resolved by
+// tfjs's computeConv2DInfo, so 'same', 'valid' and explicit pads all arrive as four numbers.
+import { backend_util, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
+import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { addon, allFloat32, fallback, f32, NATIVE, out, size } from './util.js';
+
+/** The addon's 17 conv parameters, or null when oneDNN cannot express this geometry (the JS kernel then runs). */
+export function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
+  const { padInfo: p } = info;
+  if (info.dataFormat !== 'channelsLast' || p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
+  // oneDNN requires out = floor((in + pads - effective kernel) / stride) + 1; tfjs's rounding modes can differ.
+  const fits = (i: number, k: number, s: number, a: number, b: number, o: number) => o > 0 && Math.floor((i + a + b - k) / s) + 1 === o;
+  if (!fits(info.inHeight, info.effectiveFilterHeight, info.strideHeight, p.top, p.bottom, info.outHeight)) return null;
+  if (!fits(info.inWidth, info.effectiveFilterWidth, info.strideWidth, p.left, p.right, info.outWidth)) return null;
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels,
+    info.filterHeight, info.filterWidth, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    p.top, p.bottom, p.left, p.right,
+  ]);
+}
+
+const conv2D: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as Conv2DAttrs;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides,
+    dilations, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const params = allFloat32(x, filter) ? convParams(info) : null;
+  if (!params) return fallback(Conv2D, args);
+  const y = new Float32Array(size(info.outShape));
+  addon().conv2d(f32(backend, x), f32(backend, filter), y, params);
+  return out(backend, info.outShape, y);
+};
+
+const conv2DBackpropInput: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as Conv2DBackpropInputAttrs;
+  const info = backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
+    backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const params = allFloat32(dy, filter) ? convParams(info) : null;
+  if (!params) return fallback(Conv2DBackpropInput, args);
+  const dx = new Float32Array(size(info.inShape));
+  addon().conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, params);
+  return out(backend, info.inShape, dx);
+};
+
+const conv2DBackpropFilter: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
+    backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const params = allFloat32(x, dy) ? convParams(info) : null;
+  if (!params) return fallback(Conv2DBackpropFilter, args);
+  const dw = new Float32Array(size(filterShape));
+  addon().conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, params);
+  return out(backend, filterShape, dw);
+};
+
+export const convKernels: KernelConfig[] = [
+  { kernelName: Conv2D, backendName: NATIVE, kernelFunc: conv2D },
+  { kernelName: Conv2DBackpropInput, backendName: NATIVE, kernelFunc: conv2DBackpropInput },
+  { kernelName: Conv2DBackpropFilter, backendName: NATIVE, kernelFunc: conv2DBackpropFilter },
+];

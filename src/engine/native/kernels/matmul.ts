@@ -1,0 +1,58 @@
+// BatchMatMul (what tfjs's matMul runs) and _FusedMatMul on oneDNN's matmul primitive, every transpose variant.
+// Batches broadcast when equal or when one side has a single matrix (the common weight-sharing case).
+import { _FusedMatMul, BatchMatMul, broadcast_util } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, _FusedMatMulAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { addon, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
+
+interface Plan {
+  params: Int32Array;
+  outShape: number[];
+}
+
+function plan(a: TensorInfo, b: TensorInfo, tA: boolean, tB: boolean, bias: TensorInfo | null, relu: boolean): Plan | null {
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const K = tA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const Kb = tB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const N = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (K !== Kb) return null; // the JS kernel throws tfjs's own error message
+  const bA = size(a.shape.slice(0, -2)), bB = size(b.shape.slice(0, -2));
+  if (bA !== bB && bA !== 1 && bB !== 1) return null;
+  if (M * N === 0 || K === 0) return null;
+  if (bias && size(bias.shape) !== N) return null;
+  const outer = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return {
+    params: Int32Array.from([bA, bB, M, N, K, tA ? 1 : 0, tB ? 1 : 0, bias ? 1 : 0, relu ? 1 : 0]),
+    outShape: [...outer, M, N],
+  };
+}
+
+const batchMatMul: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
+  const p = allFloat32(a, b) ? plan(a, b, transposeA, transposeB, null, false) : null;
+  if (!p) return fallback(BatchMatMul, args);
+  const c = new Float32Array(size(p.outShape));
+  addon().batchMatMul(f32(backend, a), f32(backend, b), c, p.params);
+  return out(backend, p.outShape, c);
+};
+
+const fusedMatMul: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | null>;
+  const { transposeA, transposeB, activation } = args.attrs as unknown as _FusedMatMulAttrs;
+  const simple = !preluActivationWeights && (activation === 'linear' || activation === 'relu');
+  const p = simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
+  if (!p) return fallback(_FusedMatMul, args);
+  const c = new Float32Array(size(p.outShape));
+  addon().batchMatMul(f32(backend, a!), f32(backend, b!), c, p.params, bias ? f32(backend, bias) : undefined);
+  return out(backend, p.outShape, c);
+};
+
+export const matmulKernels: KernelConfig[] = [
+  { kernelName: BatchMatMul, backendName: NATIVE, kernelFunc: batchMatMul },
+  { kernelName: _FusedMatMul, backendName: NATIVE, kernelFunc: fusedMatMul },
+];

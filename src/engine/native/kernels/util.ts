@@ -1,0 +1,40 @@
+// Helpers shared by the native kernels: raw values of a tensor, the cpu kernel to fall back on, output tensors.
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { loadAddon, type NativeAddon } from '../addon.js';
+
+export const NATIVE = 'native';
+
+export function addon(): NativeAddon {
+  return loadAddon();
+}
+
+/** The Float32Array behind a float32 tensor (the cpu backend stores it contiguously, already reshaped). */
+export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
+  return backend.data.get(t.dataId).values as Float32Array;
+}
+
+/** True when every tensor is float32: the native kernels handle nothing else. */
+export function allFloat32(...ts: (TensorInfo | null | undefined)[]): boolean {
+  return ts.every((t) => t == null || t.dtype === 'float32');
+}
+
+/** How often each native kernel handed its work to the JS kernel (tests check the native path really ran). */
+export const fallbacks = new Map<string, number>();
+
+/** Runs the pure-JS kernel of the same name: the fallback for cases the native one does not cover. */
+export function fallback(name: string, args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
+  fallbacks.set(name, (fallbacks.get(name) ?? 0) + 1);
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`no cpu kernel '${name}' to fall back on`);
+  return k.kernelFunc(args);
+}
+
+export function out(backend: MathBackendCPU, shape: number[], values: Float32Array): TensorInfo {
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+export function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

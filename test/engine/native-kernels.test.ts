@@ -1,0 +1,201 @@
+// Randomized agreement tests: every native kernel against the pure-JS kernel of the same name, on random shapes,
+// strides, paddings, dilations and transposes, odd sizes and batch 1 included. A fixed seed keeps runs repeatable;
+// each failure message carries the case so it can be replayed.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
+import { fallbacks } from '../../src/engine/native/kernels/util.js';
+
+type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
+    normal: (n: number, scale = 1, offset = 0) => {
+      const v = new Float32Array(n);
+      for (let i = 0; i < n; i++) v[i] = offset + scale * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+      return v;
+    },
+    spikes: (n: number, rate: number) => Float32Array.from({ length: n }, () => (next() < rate ? 1 : 0)),
+  };
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Runs one kernel on a backend and returns its outputs' values. */
+async function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Promise<{ shape: number[]; values: Float32Array }[]> {
+  await tf.setBackend(backend);
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape, 'float32');
+  const res = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  const outs = (Array.isArray(res) ? res : [res]).map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
+  tf.dispose([...Object.values(ts), ...(Array.isArray(res) ? res : [res])]);
+  return outs;
+}
+
+/** Native and JS outputs agree: same shapes, and values within a tolerance scaled to the largest reference value. */
+async function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol = 2e-5, native = true): Promise<void> {
+  const ref = await run('cpu', kernel, inputs, attrs);
+  const before = fallbacks.get(kernel) ?? 0;
+  const got = await run('native', kernel, inputs, attrs);
+  const fellBack = (fallbacks.get(kernel) ?? 0) > before;
+  assert.equal(fellBack, !native, `${what}: ${native ? 'fell back to the JS kernel' : 'expected the JS fallback'}`);
+  assert.equal(got.length, ref.length, `${what}: number of outputs`);
+  for (let o = 0; o < ref.length; o++) {
+    assert.deepEqual(got[o].shape, ref[o].shape, `${what}: output ${o} shape`);
+    let scale = 1;
+    for (const v of ref[o].values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+    let worst = 0, at = -1;
+    for (let i = 0; i < ref[o].values.length; i++) {
+      const g = got[o].values[i], w = ref[o].values[i];
+      const d = g === w ? 0 : Math.abs(g - w); // equal infinities are a match; NaN never is
+      if (!(d <= worst)) (worst = d), (at = i);
+    }
+    assert.ok(worst <= rtol * scale, `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]}, scale ${scale})`);
+  }
+}
+
+before(async () => {
+  assert.equal(await initEngine('native'), 'native');
+});
+
+test('Conv2D and both gradients match the JS kernels on random geometries', async () => {
+  const r = rng(1234);
+  for (let i = 0; i < 40; i++) {
+    const N = r.pick([1, 1, 2, 3]), H = r.int(1, 11), W = r.int(1, 11), C = r.int(1, 6), O = r.int(1, 9);
+    const s: [number, number] = [r.int(1, 3), r.int(1, 3)];
+    // tfjs allows dilation > 1 only with stride 1, and its conv gradients only at dilation 1.
+    const d: [number, number] = i % 4 === 0 && s[0] === 1 && s[1] === 1 ? [r.int(1, 2), r.int(1, 2)] : [1, 1];
+    const padKind = r.pick(['same', 'valid', 'explicit'] as const);
+    const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
+    const pad = padKind === 'explicit' ? [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]] : padKind;
+    const extra = padKind === 'explicit' ? [pads[0] + pads[1], pads[2] + pads[3]] : padKind === 'same' ? [99, 99] : [0, 0];
+    // kernel no larger than the padded input, so at least one output row exists
+    const KH = r.int(1, Math.max(1, Math.min(4, Math.floor((H + extra[0] - 1) / d[0]) + 1)));
+    const KW = r.int(1, Math.max(1, Math.min(4, Math.floor((W + extra[1] - 1) / d[1]) + 1)));
+    const x = { shape: [N, H, W, C], values: r.normal(N * H * W * C) };
+    const filter = { shape: [KH, KW, C, O], values: r.normal(KH * KW * C * O) };
+    const what = `conv case ${i}: x ${x.shape} filter ${filter.shape} strides ${s} dilations ${d} pad ${JSON.stringify(pad)}`;
+    const attrs = { strides: s, pad, dataFormat: 'NHWC', dilations: d, dimRoundingMode: undefined };
+    await agree('Conv2D', { x, filter }, attrs, what);
+    if (d[0] !== 1 || d[1] !== 1) continue;
+    const [y] = await run('cpu', 'Conv2D', { x, filter }, attrs);
+    const dy = { shape: y.shape, values: r.normal(y.values.length) };
+    await agree('Conv2DBackpropInput', { dy, filter }, { inputShape: x.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dx)`);
+    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dw)`);
+  }
+});
+
+test('Conv2D matches at the model layers’ widths, where oneDNN picks blocked filter layouts', async () => {
+  const r = rng(77);
+  for (const [N, H, C, O, K, s] of [[2, 8, 16, 32, 3, 1], [1, 9, 32, 48, 3, 2], [3, 6, 24, 64, 1, 2], [1, 4, 64, 64, 3, 1]]) {
+    const x = { shape: [N, H, H, C], values: r.spikes(N * H * H * C, 0.2) };
+    const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
+    const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
+    const what = `conv ${N}x${H}x${H}x${C} -> ${O}, k${K} s${s}`;
+    await agree('Conv2D', { x, filter }, attrs, what);
+    const [y] = await run('cpu', 'Conv2D', { x, filter }, attrs);
+    const dy = { shape: y.shape, values: r.normal(y.values.length) };
+    await agree('Conv2DBackpropInput', { dy, filter }, { inputShape: x.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' }, `${what} (dx)`);
+    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' }, `${what} (dw)`);
+  }
+});
+
+test('Conv2D falls back to the JS kernel, with the same result, where oneDNN cannot express the rounding', async () => {
+  const r = rng(5);
+  // explicit pads with ceil rounding: tfjs's output is one row longer than oneDNN's formula allows
+  const x = { shape: [1, 6, 6, 2], values: r.normal(72) };
+  const filter = { shape: [3, 3, 2, 3], values: r.normal(54) };
+  await agree('Conv2D', { x, filter }, { strides: [2, 2], pad: [[0, 0], [0, 0], [0, 0], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: 'ceil' }, 'ceil', 2e-5, false);
+});
+
+test('BatchMatMul matches for every transpose, batch broadcast and odd size', async () => {
+  const r = rng(99);
+  for (let i = 0; i < 48; i++) {
+    const tA = (i & 1) === 1, tB = (i & 2) === 2;
+    const M = r.pick([1, r.int(1, 40)]), N = r.pick([1, r.int(1, 40)]), K = r.pick([1, r.int(1, 70)]);
+    const outer = r.pick([[], [r.int(1, 4)], [r.int(1, 3), r.int(1, 3)]]);
+    const bc = r.int(0, 2); // 0 same batch, 1 a has one matrix, 2 b has one matrix
+    const oa = bc === 1 ? outer.map(() => 1) : outer, ob = bc === 2 ? outer.map(() => 1) : outer;
+    const aShape = [...oa, ...(tA ? [K, M] : [M, K])], bShape = [...ob, ...(tB ? [N, K] : [K, N])];
+    const a = { shape: aShape, values: r.normal(prod(aShape)) }, b = { shape: bShape, values: r.normal(prod(bShape)) };
+    await agree('BatchMatMul', { a, b }, { transposeA: tA, transposeB: tB }, `matmul ${aShape} x ${bShape} tA ${tA} tB ${tB}`);
+  }
+});
+
+test('_FusedMatMul with bias and relu matches', async () => {
+  const r = rng(3);
+  for (let i = 0; i < 8; i++) {
+    const tA = (i & 1) === 1, tB = (i & 2) === 2, relu = (i & 4) === 4;
+    const M = r.int(1, 30), N = r.int(1, 30), K = r.int(1, 30);
+    const a = { shape: tA ? [K, M] : [M, K], values: r.normal(M * K) };
+    const b = { shape: tB ? [N, K] : [K, N], values: r.normal(K * N) };
+    const bias = { shape: [N], values: r.normal(N) };
+    const attrs = { transposeA: tA, transposeB: tB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0.2 };
+    await agree('_FusedMatMul', { a, b, bias }, attrs, `fused matmul case ${i}`);
+  }
+});
+
+test('MaxPool and MaxPoolGrad match, ties in spike maps included', async () => {
+  const r = rng(42);
+  for (let i = 0; i < 30; i++) {
+    const N = r.pick([1, 2, 3]), H = r.int(1, 12), W = r.int(1, 12), C = r.int(1, 7);
+    const k = [r.int(1, 3), r.int(1, 3)], s = [r.int(1, 3), r.int(1, 3)];
+    const pad = r.pick(['same', 'valid', r.int(0, Math.min(k[0], k[1]) >> 1)] as (string | number)[]);
+    if (pad === 'valid' && (k[0] > H || k[1] > W)) continue;
+    const n = N * H * W * C;
+    const x = { shape: [N, H, W, C], values: i % 2 ? r.spikes(n, 0.3) : r.normal(n) };
+    const attrs = { filterSize: k, strides: s, pad, dimRoundingMode: undefined };
+    const what = `maxpool case ${i}: x ${x.shape} k ${k} s ${s} pad ${pad}`;
+    await agree('MaxPool', { x }, attrs, what, 0);
+    const [y] = await run('cpu', 'MaxPool', { x }, attrs);
+    const dy = { shape: y.shape, values: r.normal(y.values.length) };
+    await agree('MaxPoolGrad', { dy, input: x, output: { shape: y.shape, values: y.values } }, attrs, `${what} (grad)`, 1e-6);
+  }
+});
+
+test('LIF forward matches the JS kernel exactly, backward within float rounding', async () => {
+  const r = rng(11);
+  for (let i = 0; i < 12; i++) {
+    const T = r.int(1, 6), M = r.pick([1, r.int(1, 50), r.int(1000, 5000)]);
+    const vThreshold = r.pick([1, 0.5, 0.3]), tau = r.pick([2, 1.5, 3]);
+    // inputs on a coarse grid hit the threshold exactly now and then: ties must fire on both backends
+    const values = r.normal(T * M, 1, 0.5).map((v) => (i % 3 === 0 ? Math.round(v * 8) / 8 : v));
+    const x = { shape: [T, M], values };
+    const what = `LIF T ${T} M ${M} tau ${tau} vth ${vThreshold}`;
+    await agree(LIF, { x }, { tau, vThreshold }, what, 0);
+    const [spikes, h] = await run('cpu', LIF, { x }, { tau, vThreshold });
+    const dy = { shape: [T, M], values: r.normal(T * M) };
+    for (const surrogate of ['sigmoid', 'atan']) {
+      const attrs = { tau, vThreshold, surrogate, alpha: surrogate === 'sigmoid' ? 4 : 2 };
+      await agree(LIF_GRAD, { dy, h, spikes }, attrs, `${what} grad ${surrogate}`, 1e-6);
+    }
+  }
+});
+
+test('BatchNorm train forward and backward match, offset and tiny batches included', async () => {
+  const r = rng(8);
+  for (let i = 0; i < 12; i++) {
+    const M = r.pick([1, 2, r.int(3, 40), r.int(500, 3000)]), C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
+    const offset = r.pick([0, 5, -100]);
+    const x = { shape: [M, C], values: r.normal(M * C, 2, offset) };
+    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) }, beta = { shape: [C], values: r.normal(C) };
+    const eps = 1e-5, what = `BN M ${M} C ${C} offset ${offset}`;
+    await agree(BN_TRAIN, { x, gamma, beta }, { eps }, what, 1e-5);
+    const [, mean, variance] = await run('cpu', BN_TRAIN, { x, gamma, beta }, { eps });
+    const dy = { shape: [M, C], values: r.normal(M * C) };
+    await agree(BN_GRAD, { dy, x, gamma, mean, variance }, { eps }, `${what} grad`, 1e-4);
+  }
+});

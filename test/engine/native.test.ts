@@ -1,0 +1,59 @@
+// The native backend's wiring: it loads, `auto` prefers it, it carries every cpu kernel, and a failed load says how
+// to fix it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { explainLoadFailure, loadAddon } from '../../src/engine/native/addon.js';
+import { nativeKernels } from '../../src/engine/native/backend.js';
+
+test('auto picks the native backend when the addon loads', async () => {
+  const info = loadAddon().info(); // throws, saying how to fix it, when the addon is not built (see README)
+  assert.match(info.onednn, /^\d+\.\d+\.\d+$/);
+  assert.ok(info.threads >= 1);
+  assert.equal(await initEngine('auto'), 'native');
+  assert.equal(tf.getBackend(), 'native');
+});
+
+test('the native backend registers every cpu kernel, replacing the hot ones with its own', async () => {
+  await initEngine('native');
+  const cpu = new Set(tf.getKernelsForBackend('cpu').map((k) => k.kernelName));
+  const native = new Map(tf.getKernelsForBackend('native').map((k) => [k.kernelName, k]));
+  for (const name of cpu) assert.ok(native.has(name), `native lacks kernel ${name}`);
+  for (const k of nativeKernels) {
+    assert.equal(native.get(k.kernelName)!.kernelFunc, k.kernelFunc, `${k.kernelName} is not the native version`);
+    assert.notEqual(tf.getKernel(k.kernelName, 'cpu')?.kernelFunc, k.kernelFunc);
+  }
+  for (const name of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'MaxPool', 'MaxPoolGrad', 'GeospikeLIF', 'GeospikeBatchNormTrain']) {
+    assert.ok(nativeKernels.some((k) => k.kernelName === name), `${name} is not replaced`);
+  }
+});
+
+test('a training step on native gives the gradients the reference backend gives', async () => {
+  const grads = async (backend: string) => {
+    await initEngine(backend);
+    const x = tf.tensor4d(Float32Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => Math.sin(i)), [2, 7, 7, 3]);
+    const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4), [3, 3, 3, 4]);
+    const m = tf.tensor2d(Float32Array.from({ length: 16 * 5 }, (_, i) => Math.sin(i * 0.7)), [16, 5]);
+    const f = (x: tf.Tensor, w: tf.Tensor, m: tf.Tensor) => {
+      const y = tf.maxPool(tf.relu(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')), 3, 2, 'same');
+      return tf.sum(tf.square(tf.matMul(tf.reshape(y, [8, 16]), m as tf.Tensor2D)));
+    };
+    const g = tf.grads(f)([x, w, m]);
+    return g.map((t) => Array.from(t.dataSync()));
+  };
+  const ref = await grads('cpu');
+  const got = await grads('native');
+  for (let i = 0; i < ref.length; i++) {
+    const scale = Math.max(1, ...ref[i].map(Math.abs));
+    ref[i].forEach((v, j) => assert.ok(Math.abs(got[i][j] - v) <= 1e-4 * scale, `grad ${i}[${j}]: ${got[i][j]} vs ${v}`));
+  }
+});
+
+test('a failed load names the cause and the fix', () => {
+  const msg = explainLoadFailure('libdnnl.so.2: cannot open shared object file: No such file or directory');
+  assert.match(msg, /oneDNN \(libdnnl\) is not installed/);
+  assert.match(msg, /apt-get install libdnnl-dev/);
+  assert.match(msg, /npm run build/);
+  assert.match(explainLoadFailure('invalid ELF header'), /failed to load \(invalid ELF header\).*apt-get install libdnnl-dev/);
+});
