@@ -1,0 +1,141 @@
+// Checkpoints: `<kind>.json` (the sidecar and commit point) names `<kind>-<step>.safetensors` (weights and BN stats
+// under the official PyTorch names, loadable by PyTorch) and `<kind>-<step>.optim.safetensors` (AdamW moments).
+// Files of a new save get new names and the sidecar is renamed over the old one last, so a kill -9 at any moment
+// leaves either the old or the new checkpoint whole; files no sidecar names are swept afterwards.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from '../io/safetensors.js';
+import type { Model } from '../models/model.js';
+import { createModel, type ModelConfig } from '../models/registry.js';
+import { loadStateDict, saveWeights } from '../models/state_dict.js';
+import type { AdamW, AdamWState } from './adamw.js';
+
+export const CHECKPOINT_FORMAT = 'geospike-checkpoint/1';
+
+/** Everything besides tensors that a run needs to continue, or that a user of the model needs to read images. */
+export interface CheckpointMeta {
+  /** Model preset name and resolved architecture. */
+  preset: string;
+  model: ModelConfig;
+  /** Class names in label order. */
+  classes: string[];
+  /** Per-channel normalisation of the training data (pixel/255 - mean) / std. */
+  mean: number[];
+  std: number[];
+  /** Completed epochs, and the optimizer steps taken. */
+  epoch: number;
+  step: number;
+  /** Where the batch iterator stands (mid-epoch after an interrupt). */
+  cursor: { epoch: number; batch: number };
+  /** Best validation accuracy so far and its epoch. */
+  best: { valAcc: number; epoch: number } | null;
+  /** The resolved training config (see src/train/config.ts). */
+  train: Record<string, unknown>;
+  /** Running sums of the epoch in progress, so an interrupted epoch reports the same numbers when resumed. */
+  partial?: Record<string, number>;
+  /** Changes made on resume (epochs, lr, ...), oldest first. */
+  history?: { atStep: number; changed: Record<string, [unknown, unknown]> }[];
+}
+
+interface Sidecar extends CheckpointMeta {
+  format: string;
+  savedAt: string;
+  files: { weights: string; optimizer: string | null };
+}
+
+export interface LoadedCheckpoint {
+  meta: CheckpointMeta;
+  weightsPath: string;
+  optimizerPath: string | null;
+}
+
+/** Writes `<dir>/<kind>.json` and the files it names. */
+export async function saveCheckpoint(
+  dir: string, kind: string, model: Model, optimizer: AdamW | null, meta: CheckpointMeta,
+): Promise<string> {
+  const stem = `${kind}-${String(meta.step).padStart(8, '0')}`;
+  const weights = `${stem}.safetensors`;
+  const optim = optimizer ? `${stem}.optim.safetensors` : null;
+  await saveWeights(model.store, join(dir, weights), { format: CHECKPOINT_FORMAT, preset: meta.preset });
+  if (optimizer && optim) await writeSafetensors(join(dir, optim), optimizerTensors(optimizer.state()), { step: String(optimizer.step) });
+  const sidecar: Sidecar = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), ...meta, files: { weights, optimizer: optim } };
+  const json = join(dir, `${kind}.json`);
+  await writeFileAtomic(json, JSON.stringify(sidecar, null, 1));
+  await sweep(dir, kind, sidecar.files);
+  return json;
+}
+
+// Old generations of this kind that the sidecar no longer names (and temp files of an interrupted save).
+async function sweep(dir: string, kind: string, keep: Sidecar['files']): Promise<void> {
+  const keepSet = new Set([keep.weights, keep.optimizer]);
+  const mine = new RegExp(`^(${kind}-\\d+(\\.optim)?\\.safetensors|\\.${kind}[-.].*\\.tmp)$`);
+  for (const f of readdirSync(dir)) {
+    if (mine.test(f) && !keepSet.has(f)) await unlink(join(dir, f)).catch(() => {});
+  }
+}
+
+function optimizerTensors(s: AdamWState): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  for (const [prefix, moments] of [['m', s.m], ['v', s.v]] as const) {
+    for (const [name, data] of moments) out.set(`${prefix}.${name}`, { dtype: 'F32', shape: [data.length], data });
+  }
+  return out;
+}
+
+/** Accepts the sidecar (`best.json`), its stem (`best`), or a checkpoints folder (its `last.json`). */
+export function resolveCheckpointPath(path: string): string {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const inner = [join(path, 'last.json'), join(path, 'checkpoints', 'last.json')].find(existsSync);
+    if (!inner) throw new Error(`${path} holds no checkpoint (no last.json); pass a checkpoint's .json file`);
+    return inner;
+  }
+  if (path.endsWith('.json')) return path;
+  if (existsSync(`${path}.json`)) return `${path}.json`;
+  throw new Error(`no checkpoint at ${path}: expected a .json sidecar written by \`geospike train\``);
+}
+
+export function readCheckpoint(path: string): LoadedCheckpoint {
+  const json = resolveCheckpointPath(path);
+  let sidecar: Sidecar;
+  try {
+    sidecar = JSON.parse(readFileSync(json, 'utf8')) as Sidecar;
+  } catch (err) {
+    throw new Error(`${json} is not a readable checkpoint sidecar: ${(err as Error).message}`);
+  }
+  if (sidecar.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${json} is not a geospike checkpoint (format '${sidecar.format}', expected '${CHECKPOINT_FORMAT}')`);
+  }
+  const dir = dirname(json);
+  const { format: _f, savedAt: _s, files, ...meta } = sidecar;
+  const weightsPath = join(dir, basename(files.weights));
+  if (!existsSync(weightsPath)) throw new Error(`${json} names ${files.weights}, which is missing from ${dir}`);
+  const optimizerPath = files.optimizer ? join(dir, basename(files.optimizer)) : null;
+  return { meta, weightsPath, optimizerPath };
+}
+
+/** The model of a checkpoint, ready for inference (or to continue training). */
+export function loadModelFromCheckpoint(path: string): { model: Model; meta: CheckpointMeta } {
+  const ck = readCheckpoint(path);
+  const model = createModel(ck.meta.model);
+  try {
+    loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
+  } catch (err) {
+    model.store.dispose();
+    throw err;
+  }
+  return { model, meta: ck.meta };
+}
+
+export function readOptimizerState(path: string, step: number): AdamWState {
+  const file = readSafetensors(path);
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [k, t] of file.tensors) {
+    const target = k.startsWith('m.') ? m : k.startsWith('v.') ? v : null;
+    if (!target) throw new Error(`${path}: unexpected optimizer entry '${k}'`);
+    target.set(k.slice(2), toFloat32(t));
+  }
+  return { step, m, v };
+}
