@@ -1,0 +1,119 @@
+// Imports a folder of class subfolders (images of any size and common format) through the collector's
+// crop/resize/split/manifest path.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Rng } from '../../util/rng.js';
+import { hash32 } from '../hash.js';
+import { ImageDecodeError, processImage } from '../images.js';
+import { safeName } from '../manifest.js';
+import { forEachLimit } from '../pool.js';
+import { DatasetWriter } from '../writer.js';
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+
+export interface FolderImportOptions {
+  source: string;
+  out: string;
+  /** Share of each class that goes to validation. */
+  valFraction?: number;
+  seed?: number;
+  /** Rows cut from the bottom of every image (a watermark strip). */
+  cropBottom?: number;
+  /** Longest side of the display JPEG; 0 writes none. */
+  displayMaxSide?: number;
+  concurrency?: number;
+  log?: (line: string) => void;
+}
+
+/** Folder name to class name: lowercase, other characters become '_'. */
+export function classNameFor(folder: string): string {
+  return folder.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+|_+$/g, '');
+}
+
+/** Finds the classes (subfolders, sorted) and their image files, or says what is wrong with the layout. */
+export async function scanFolder(source: string): Promise<{ name: string; folder: string; files: string[] }[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(source, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`source folder ${source} does not exist`);
+    throw err;
+  }
+  const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const looseImages = entries.filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()));
+  if (dirs.length === 0) {
+    throw new Error(
+      `${source} has no class subfolders${looseImages.length ? ` (it holds ${looseImages.length} images directly)` : ''}; ` +
+        'put each class in its own folder: SRC/<class>/*.jpg',
+    );
+  }
+  const classes: { name: string; folder: string; files: string[] }[] = [];
+  const byName = new Map<string, string>();
+  for (const folder of dirs) {
+    const name = classNameFor(folder);
+    if (!name) throw new Error(`class folder '${folder}' has no letters or digits to name a class after; rename it`);
+    const clash = byName.get(name);
+    if (clash) throw new Error(`class folders '${clash}' and '${folder}' both map to class '${name}'; rename one`);
+    byName.set(name, folder);
+    const files = (await fs.readdir(path.join(source, folder), { withFileTypes: true }))
+      .filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
+      .map((e) => e.name)
+      .sort();
+    if (files.length === 0) {
+      throw new Error(`class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or remove it`);
+    }
+    classes.push({ name, folder, files });
+  }
+  return classes;
+}
+
+export async function importFolder(opts: FolderImportOptions): Promise<{ written: number; skipped: number; bad: number }> {
+  const valFraction = opts.valFraction ?? 0.2;
+  if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`--val-fraction must be in [0, 1), got ${valFraction}`);
+  const cropBottom = opts.cropBottom ?? 0;
+  if (!Number.isInteger(cropBottom) || cropBottom < 0) throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
+  const log = opts.log ?? (() => {});
+  const classes = await scanFolder(opts.source);
+  const writer = await DatasetWriter.open(opts.out, classes.map((c) => c.name));
+  let written = 0;
+  let skipped = 0;
+  let bad = 0;
+  try {
+    for (const cls of classes) {
+      // Seeded shuffle per class, then the original study's index split: the first part trains, the rest validates.
+      const order = new Rng(hash32(opts.seed ?? 0, cls.name)).shuffle([...cls.files]);
+      const nTrain = order.length - Math.round(order.length * valFraction);
+      const jobs = order.map((file, i) => ({ file, split: i < nTrain ? ('train' as const) : ('validation' as const) }));
+      await forEachLimit(jobs, opts.concurrency ?? 4, async ({ file, split }) => {
+        const rel = `${cls.folder}/${file}`;
+        const id = `${safeName(path.parse(file).name, 80)}-${createHash('sha256').update(rel).digest('hex').slice(0, 8)}`;
+        if (writer.has(id)) {
+          skipped++;
+          return;
+        }
+        let img;
+        try {
+          img = await processImage(await fs.readFile(path.join(opts.source, rel)), { cropBottom, displayMaxSide: opts.displayMaxSide ?? 256 });
+        } catch (err) {
+          if (!(err instanceof ImageDecodeError)) throw err;
+          bad++;
+          log(`skipped ${rel}: ${err.message}`);
+          return;
+        }
+        await writer.add(
+          { id, class: cls.name, split, provider: 'folder', sourceId: rel, lat: null, lng: null, heading: null, captureDate: null },
+          img.png,
+          img.display,
+        );
+        written++;
+      });
+      const c = writer.count(cls.name);
+      log(`${cls.name}: ${c.train} train, ${c.validation} validation`);
+      if (c.train === 0) throw new Error(`class '${cls.name}' (${path.join(opts.source, cls.folder)}) has no usable training image`);
+    }
+  } finally {
+    await writer.close();
+  }
+  return { written, skipped, bad };
+}

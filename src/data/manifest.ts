@@ -1,0 +1,74 @@
+// manifest.jsonl: one JSON line per image, append-only; it is the dataset's index and a collection's resume point.
+import { z } from 'zod';
+
+export const SPLITS = ['train', 'validation'] as const;
+export type Split = (typeof SPLITS)[number];
+
+export const manifestEntrySchema = z.object({
+  /** File stem, unique in the dataset: `<split>/<class>/<id>.png`, `display/<class>/<id>.jpg`. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,120}$/),
+  class: z.string(),
+  split: z.enum(SPLITS),
+  /** Where the image came from: streetview, mapillary, folder, fashion-mnist. */
+  provider: z.string(),
+  /** The provider's id of the source (Street View pano_id, Mapillary image id, a file path, an index). */
+  sourceId: z.string(),
+  lat: z.number().nullable(),
+  lng: z.number().nullable(),
+  /** Camera heading in degrees, when known. */
+  heading: z.number().nullable(),
+  /** Capture date as the provider gives it (Street View: YYYY-MM), when known. */
+  captureDate: z.string().nullable(),
+  /** sha256 (hex) of the 32x32 PNG file. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Collector only: index of the sampled candidate point that produced the image, so a resumed run starts after it. */
+  seq: z.number().int().nonnegative().optional(),
+});
+export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
+
+/** Folder and file names: letters, digits, `_` and `-`. */
+export function safeName(s: string, maxLength = 120): string {
+  const cleaned = s.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '');
+  return cleaned.slice(0, maxLength) || 'x';
+}
+
+/** Class names double as folder names, so they are checked strictly. */
+export function checkClassName(name: string): void {
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) {
+    throw new Error(
+      `class name '${name}' is not usable as a folder name; use lowercase letters, digits, '_' or '-' (e.g. 'new_york')`,
+    );
+  }
+}
+
+/**
+ * Parses manifest text. A final line without its newline is what a killed writer leaves behind: it is reported in
+ * `tornBytes` so the caller can cut it off; any other bad line is an error naming its line number.
+ */
+export function parseManifest(text: string, file = 'manifest.jsonl'): { entries: ManifestEntry[]; tornBytes: number } {
+  const entries: ManifestEntry[] = [];
+  let tornBytes = 0;
+  const lastNewline = text.lastIndexOf('\n');
+  if (lastNewline < text.length - 1) {
+    tornBytes = Buffer.byteLength(text.slice(lastNewline + 1));
+    text = text.slice(0, lastNewline + 1);
+  }
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new Error(`${file}:${i + 1} is not valid JSON; fix or remove that line`);
+    }
+    const parsed = manifestEntrySchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; fix or remove that line`);
+    }
+    entries.push(parsed.data);
+  }
+  return { entries, tornBytes };
+}

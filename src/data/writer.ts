@@ -1,0 +1,140 @@
+// Writes a dataset folder crash-safely: every file goes to a temp name and is renamed, then its manifest line is
+// appended. Opening a folder again cuts a torn last manifest line and deletes files the manifest does not list, so a
+// run killed at any moment (even kill -9) resumes from a consistent state.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { checkClassName, type ManifestEntry, parseManifest, type Split, SPLITS } from './manifest.js';
+
+export const CLASSES_FILE = 'classes.json';
+export const MANIFEST_FILE = 'manifest.jsonl';
+
+export function imagePath(dir: string, e: { split: Split; class: string; id: string }): string {
+  return path.join(dir, e.split, e.class, `${e.id}.png`);
+}
+export function displayPath(dir: string, e: { class: string; id: string }): string {
+  return path.join(dir, 'display', e.class, `${e.id}.jpg`);
+}
+
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}-${path.basename(file)}`);
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
+}
+
+export class DatasetWriter {
+  private readonly ids = new Set<string>();
+  private readonly counts = new Map<string, { train: number; validation: number }>();
+  private constructor(
+    readonly dir: string,
+    readonly classes: string[],
+    readonly entries: ManifestEntry[],
+    private readonly manifest: fs.FileHandle,
+  ) {
+    for (const c of classes) this.counts.set(c, { train: 0, validation: 0 });
+    for (const e of entries) this.track(e);
+  }
+
+  /** Opens (creating if needed) the dataset folder `dir` for `classes`, repairing what an interrupted run left. */
+  static async open(dir: string, classes: string[]): Promise<DatasetWriter> {
+    if (classes.length < 1) throw new Error('a dataset needs at least one class');
+    for (const c of classes) checkClassName(c);
+    if (new Set(classes).size !== classes.length) throw new Error(`class names repeat: ${classes.join(', ')}`);
+    await fs.mkdir(dir, { recursive: true });
+    const classesFile = path.join(dir, CLASSES_FILE);
+    const existing = await readJsonIfExists(classesFile);
+    if (existing === undefined) {
+      await writeFileAtomic(classesFile, JSON.stringify(classes, null, 2) + '\n');
+    } else if (JSON.stringify(existing) !== JSON.stringify(classes)) {
+      throw new Error(
+        `${dir} already holds a dataset with classes ${JSON.stringify(existing)}, not ${JSON.stringify(classes)}; ` +
+          'choose another --out folder, or the same classes in the same order to continue it',
+      );
+    }
+    for (const s of [...SPLITS, 'display']) for (const c of classes) await fs.mkdir(path.join(dir, s, c), { recursive: true });
+
+    const manifestFile = path.join(dir, MANIFEST_FILE);
+    const text = await fs.readFile(manifestFile, 'utf8').catch((err) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
+    const { entries, tornBytes } = parseManifest(text, manifestFile);
+    if (tornBytes > 0) await fs.truncate(manifestFile, Buffer.byteLength(text) - tornBytes);
+    for (const e of entries) {
+      if (!classes.includes(e.class)) throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
+    }
+    await removeUnlisted(dir, classes, entries);
+    const handle = await fs.open(manifestFile, 'a');
+    return new DatasetWriter(dir, classes, entries, handle);
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  count(cls: string): { train: number; validation: number } {
+    const c = this.counts.get(cls);
+    if (!c) throw new Error(`unknown class '${cls}'`);
+    return { ...c };
+  }
+
+  /** Writes the 32x32 PNG (and display JPEG), then appends the manifest line. Returns the full entry. */
+  async add(entry: Omit<ManifestEntry, 'sha256'>, png: Buffer, display?: Buffer): Promise<ManifestEntry> {
+    if (this.ids.has(entry.id)) throw new Error(`image id '${entry.id}' is already in the dataset`);
+    if (!this.counts.has(entry.class)) throw new Error(`unknown class '${entry.class}'`);
+    this.ids.add(entry.id); // reserve before the awaits so concurrent adds of one id cannot both pass
+    const full: ManifestEntry = { ...entry, sha256: createHash('sha256').update(png).digest('hex') };
+    try {
+      await writeFileAtomic(imagePath(this.dir, full), png);
+      if (display) await writeFileAtomic(displayPath(this.dir, full), display);
+      // One write of one line: a kill leaves either the whole line or a torn tail that open() cuts off.
+      await this.manifest.write(JSON.stringify(full) + '\n');
+    } catch (err) {
+      this.ids.delete(entry.id);
+      throw err;
+    }
+    this.entries.push(full);
+    this.counts.get(full.class)![full.split]++;
+    return full;
+  }
+
+  async close(): Promise<void> {
+    await this.manifest.close();
+  }
+
+  private track(e: ManifestEntry): void {
+    if (this.ids.has(e.id)) throw new Error(`${MANIFEST_FILE} lists image id '${e.id}' twice; remove the duplicate line`);
+    this.ids.add(e.id);
+    this.counts.get(e.class)![e.split]++;
+  }
+}
+
+async function readJsonIfExists(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not valid JSON; it should be an array of class names in label order`);
+  }
+}
+
+// Files an interrupted run wrote but never recorded (and its temp files) are deleted, so every file is listed.
+async function removeUnlisted(dir: string, classes: string[], entries: ManifestEntry[]): Promise<void> {
+  const listed = new Set<string>();
+  for (const e of entries) {
+    listed.add(imagePath(dir, e));
+    listed.add(displayPath(dir, e));
+  }
+  for (const s of [...SPLITS, 'display']) {
+    for (const c of classes) {
+      const folder = path.join(dir, s, c);
+      for (const name of await fs.readdir(folder)) {
+        const file = path.join(folder, name);
+        if (!listed.has(file)) await fs.rm(file, { force: true, recursive: false });
+      }
+    }
+  }
+}
