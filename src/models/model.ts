@@ -7,6 +7,11 @@ export interface ForwardOptions {
   training: boolean;
   /** When given, spiking models record each LIF layer's mean firing rate here (costs a sync read per layer). */
   rates?: Map<string, number>;
+  /**
+   * When given, spiking models also record the mean of each tensor that feeds a weight layer but is not a LIF
+   * output (the SPS max-pools), under the names `layerMacs` uses as `input`; the energy counter needs them.
+   */
+  inputRates?: Map<string, number>;
 }
 
 export interface Model {

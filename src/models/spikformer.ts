@@ -78,7 +78,10 @@ export class Spikformer implements Model {
     let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
     this.sps.forEach((stage, i) => {
       x = ctx.lif(stage.lif, stage.bn.apply(stage.conv.apply(x), opts.training)) as tf.Tensor4D;
-      if (i >= 2) x = tf.maxPool(x, 3, 2, 1); // maxpool2 after the third stage, maxpool3 after the fourth
+      if (i >= 2) {
+        x = tf.maxPool(x, 3, 2, 1); // maxpool2 after the third stage, maxpool3 after the fourth
+        ctx.recordInput(`patch_embed.maxpool${i}`, x); // pooling raises the rate the next conv sees
+      }
     });
     const r = ctx.lif('patch_embed.rpe_lif', this.rpe.bn.apply(this.rpe.conv.apply(x), opts.training));
     const D = this.config.dim;
@@ -103,6 +106,9 @@ class Ctx {
     const s = lif(tf.reshape(x, [T, -1]), { tau: this.config.tau, vThreshold, surrogate: this.sg });
     if (this.opts.rates) this.opts.rates.set(name, tf.mean(s).dataSync()[0]);
     return tf.reshape(s, x.shape);
+  }
+  recordInput(name: string, x: tf.Tensor): void {
+    if (this.opts.inputRates) this.opts.inputRates.set(name, tf.tidy(() => tf.mean(x).dataSync()[0]));
   }
 }
 
