@@ -100,7 +100,8 @@ test('Conv2D and both gradients match the JS kernels on random geometries', asyn
 
 test('Conv2D matches at the model layers’ widths, where oneDNN picks blocked filter layouts', async () => {
   const r = rng(77);
-  for (const [N, H, C, O, K, s] of [[2, 8, 16, 32, 3, 1], [1, 9, 32, 48, 3, 2], [3, 6, 24, 64, 1, 2], [1, 4, 64, 64, 3, 1]]) {
+  // [1, 32, 8, 16, 1, 2]: the strided 1x1 case that oneDNN 2.6 mishandles (overruns its scratchpad) and we route around
+  for (const [N, H, C, O, K, s] of [[2, 8, 16, 32, 3, 1], [1, 9, 32, 48, 3, 2], [3, 6, 24, 64, 1, 2], [1, 4, 64, 64, 3, 1], [1, 32, 8, 16, 1, 2], [2, 16, 3, 8, 1, 2]]) {
     const x = { shape: [N, H, H, C], values: r.spikes(N * H * H * C, 0.2) };
     const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
     const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };

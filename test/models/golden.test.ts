@@ -18,7 +18,7 @@ const REL = 1e-4;
 /** Absolute floor for gradients that vanish in exact arithmetic (see assertCloseToScale). */
 const ZERO_FLOOR = 1e-7;
 /** Backends the goldens run on; every backend must reproduce them. */
-export const GOLDEN_BACKENDS = ['cpu'];
+export const GOLDEN_BACKENDS = ['cpu', 'native'];
 
 interface Case {
   file: string;

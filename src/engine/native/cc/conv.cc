@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <algorithm>
 #include <vector>
 
 namespace gs {
@@ -50,6 +51,7 @@ struct Plan {
 
 std::mutex cacheMutex;
 std::unordered_map<std::string, std::unique_ptr<Plan>> cache;
+std::unordered_map<std::string, std::unique_ptr<matmul>> pointwise;
 
 Plan& plan(const ConvParams& p, int op) {
   static const char* names[] = {"fwd", "bwd_data", "bwd_wei"};
@@ -141,6 +143,43 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   });
 }
 
+// oneDNN 2.6's jit_1x1 backward-weights kernel overruns its scratchpad for strided 1x1 convolutions with few input
+// channels (found with guard bytes: N1 H32 C8 O16 stride 2 writes ~4 KB past it). Those layers (ResNet shortcuts)
+// take this route instead: gather the strided input pixels Xs [P, C], then dW[C, O] = Xs^T dY, one matmul.
+bool stridedPointwise(const ConvParams& p) { return p.KH == 1 && p.KW == 1 && (p.sh > 1 || p.sw > 1); }
+
+void pointwiseFilterGrad(const ConvParams& p, const float* x, const float* dy, float* dw) {
+  const int64_t P = p.N * p.OH * p.OW;
+  std::vector<float> xs(static_cast<size_t>(P * p.C));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < P; ++i) {
+    int64_t n = i / (p.OH * p.OW), oy = i / p.OW % p.OH, ox = i % p.OW;
+    int64_t y = oy * p.sh - p.pt, xx = ox * p.sw - p.pl;
+    float* row = xs.data() + i * p.C;
+    if (y < 0 || y >= p.H || xx < 0 || xx >= p.W) {
+      std::fill(row, row + p.C, 0.f);  // a padded pixel contributes nothing
+    } else {
+      const float* src = x + ((n * p.H + y) * p.W + xx) * p.C;
+      std::copy(src, src + p.C, row);
+    }
+  }
+  memory::desc a({p.C, P}, dt::f32, memory::dims{1, p.C}), b({P, p.O}, dt::f32, memory::dims{p.O, 1}),
+      c({p.C, p.O}, dt::f32, memory::dims{p.O, 1});
+  std::string k = p.key("pointwise_wei");
+  matmul* mm;
+  {
+    std::lock_guard<std::mutex> lock(cacheMutex);
+    auto it = pointwise.find(k);
+    if (it == pointwise.end())
+      it = pointwise.emplace(k, std::make_unique<matmul>(matmul::primitive_desc(matmul::desc(a, b, c), engine()))).first;
+    mm = it->second.get();
+  }
+  mm->execute(stream(), {{DNNL_ARG_SRC, memory(a, engine(), xs.data())},
+                         {DNNL_ARG_WEIGHTS, memory(b, engine(), const_cast<float*>(dy))},
+                         {DNNL_ARG_DST, memory(c, engine(), dw)}});
+  stream().wait();
+}
+
 // conv2dBackpropFilter(x, dy, dw, params)
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 3, 17));
@@ -148,6 +187,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   float* dy = f32(info, 1, sz(p.N, p.OH, p.OW, p.O));
   float* dw = f32(info, 2, sz(p.KH, p.KW, p.C, p.O));
   return guarded(info, [&] {
+    if (stridedPointwise(p)) return pointwiseFilterGrad(p, x, dy, dw);
     Plan& pl = plan(p, 2);
     memory wu(p.wei(tag::hwio), engine(), dw);
     memory wm = pl.reorderWei ? memory(pl.weiMd, engine(), pl.weiBuf.data()) : wu;
