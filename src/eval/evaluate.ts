@@ -1,0 +1,100 @@
+// Runs a trained model over one split of a dataset: logits, loss, metrics, speed, and (for spiking models) the
+// mean firing rate of every LIF layer and of the pooled maps that feed convolutions, averaged over images.
+import * as tf from '@tensorflow/tfjs-core';
+import { BatchIterator, type Dataset } from '../data/dataset.js';
+import type { Model } from '../models/model.js';
+import type { CheckpointMeta } from '../train/checkpoint.js';
+import { crossEntropy } from '../train/loss.js';
+import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
+
+export type SplitName = 'train' | 'validation';
+
+export interface EvalOptions {
+  split?: SplitName;
+  batchSize?: number;
+  /** Evaluate only the first N images of the split (in file order). */
+  maxImages?: number;
+  /** Record firing rates (a sync read per LIF layer per batch; a little slower). */
+  rates?: boolean;
+  /** Called after each batch with images done and the total. */
+  progress?: (done: number, total: number) => void;
+}
+
+export interface EvalResult extends ClassificationMetrics {
+  split: SplitName;
+  classes: string[];
+  /** Mean cross-entropy (no label smoothing). */
+  loss: number;
+  imagesPerSecond: number;
+  seconds: number;
+  /** Mean firing rate per LIF layer (spiking models, when asked for). */
+  rates?: Record<string, number>;
+  /** Mean of the non-LIF tensors that feed weight layers (SPS max-pools). */
+  inputRates?: Record<string, number>;
+}
+
+/** The checkpoint and the dataset must name the same classes in the same order, or labels mean different things. */
+export function checkClasses(meta: Pick<CheckpointMeta, 'classes'>, ds: Pick<Dataset, 'classes' | 'dir'>): void {
+  const same = meta.classes.length === ds.classes.length && meta.classes.every((c, i) => c === ds.classes[i]);
+  if (!same) {
+    throw new Error(
+      `the checkpoint was trained on classes [${meta.classes.join(', ')}] but ${ds.dir} has [${ds.classes.join(', ')}]; ` +
+        'evaluate on the dataset the model was trained on',
+    );
+  }
+}
+
+export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: EvalOptions = {}): EvalResult {
+  checkClasses(meta, ds);
+  const split = opts.split ?? 'validation';
+  const full = ds[split];
+  if (full.n === 0) throw new Error(`${ds.dir} has no ${split} images to evaluate`);
+  const n = Math.min(full.n, opts.maxImages ?? full.n);
+  const data = n === full.n ? full : {
+    images: full.images.subarray(0, n * (full.images.length / full.n)),
+    labels: full.labels.subarray(0, n),
+    ids: full.ids.slice(0, n),
+    n,
+  };
+  const it = new BatchIterator(data, { batchSize: opts.batchSize ?? 64, seed: 0, mean: meta.mean, std: meta.std, shuffle: false });
+  const K = meta.classes.length;
+  const logits = new Float32Array(n * K);
+  const labels = new Int32Array(n);
+  const rateSums = new Map<string, number>();
+  const inputSums = new Map<string, number>();
+  let lossSum = 0;
+  let done = 0;
+  const { imageSize: S, inChannels: C } = model.config;
+  const t0 = performance.now();
+  for (const batch of it.epoch(0)) {
+    const rates = opts.rates ? new Map<string, number>() : undefined;
+    const inputRates = opts.rates ? new Map<string, number>() : undefined;
+    const [out, loss] = tf.tidy(() => {
+      const x = tf.tensor4d(batch.x, [batch.n, S, S, C]);
+      const y = model.forward(x, { training: false, rates, inputRates });
+      return [y, crossEntropy(y, batch.y)] as const;
+    });
+    logits.set(out.dataSync(), done * K);
+    lossSum += loss.dataSync()[0] * batch.n;
+    tf.dispose([out, loss]);
+    labels.set(batch.y, done);
+    // Rates are means over the batch; weight them by its size so the last, smaller batch counts fairly.
+    for (const [m, sums] of [[rates, rateSums], [inputRates, inputSums]] as const) {
+      for (const [k, v] of m ?? []) sums.set(k, (sums.get(k) ?? 0) + v * batch.n);
+    }
+    done += batch.n;
+    opts.progress?.(done, n);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const mean = (sums: Map<string, number>) => (sums.size ? Object.fromEntries([...sums].map(([k, v]) => [k, v / n])) : undefined);
+  return {
+    split,
+    classes: meta.classes,
+    ...classificationMetrics(logits, labels, meta.classes),
+    loss: lossSum / n,
+    imagesPerSecond: n / seconds,
+    seconds,
+    rates: mean(rateSums),
+    inputRates: mean(inputSums),
+  };
+}

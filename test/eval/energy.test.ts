@@ -1,0 +1,155 @@
+// The operation counter against counts worked out by hand, and energy from the golden model's firing rates.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { countEnergy, ENERGY_PRESETS, inputRate, resolveCosts } from '../../src/eval/energy.js';
+import { toFloat32 } from '../../src/io/safetensors.js';
+import { createModel, resolveConfig } from '../../src/models/registry.js';
+import { loadStateDict } from '../../src/models/state_dict.js';
+import { loadGolden } from '../helpers/golden.js';
+
+const golden = loadGolden('spikformer-tiny.safetensors');
+const goldenRates = JSON.parse(golden.metadata.train_lif_rates) as Record<string, number>;
+// The golden model: dim 32, depth 1, heads 1, T 2, 5 classes, 32x32 input (64 tokens), MLP hidden 128.
+const tiny = resolveConfig('spikformer-1-64', { dim: 32, depth: 1, heads: 1, timeSteps: 2, classes: 5, mlpRatio: 4 });
+
+before(async () => {
+  await initEngine('cpu');
+});
+
+// FLOPs per step by hand: conv = H*W*k*k*Cin*Cout, linear = tokens*in*out, attention product = tokens^2 * dim.
+const TINY_FLOPS: Record<string, number> = {
+  'patch_embed.proj_conv': 32 * 32 * 9 * 3 * 4, //  110,592
+  'patch_embed.proj_conv1': 32 * 32 * 9 * 4 * 8, // 294,912
+  'patch_embed.proj_conv2': 32 * 32 * 9 * 8 * 16, // 1,179,648
+  'patch_embed.proj_conv3': 16 * 16 * 9 * 16 * 32, // 1,179,648
+  'patch_embed.rpe_conv': 8 * 8 * 9 * 32 * 32, // 589,824
+  'block.0.attn.q_linear': 64 * 32 * 32,
+  'block.0.attn.k_linear': 64 * 32 * 32,
+  'block.0.attn.v_linear': 64 * 32 * 32,
+  'block.0.attn.qk': 64 * 64 * 32,
+  'block.0.attn.av': 64 * 64 * 32,
+  'block.0.attn.proj_linear': 64 * 32 * 32,
+  'block.0.mlp.fc1_linear': 64 * 32 * 128,
+  'block.0.mlp.fc2_linear': 64 * 128 * 32,
+  head: 32 * 5,
+};
+
+test('tiny golden model: every layer\'s operations and energy by hand from train_lif_rates', () => {
+  const r = goldenRates;
+  const T = 2;
+  const sps = r['patch_embed.rpe_lif'] + r['patch_embed.proj_lif3']; // rpe spikes + pooled spikes (pool rate estimated)
+  const attnRes = sps + r['block.0.attn.proj_lif'];
+  // Input rate of each spike-fed layer: its input LIF, a residual sum, or (q k^T) the sparser of q and k; v gates a v.
+  const rate: Record<string, number> = {
+    'patch_embed.proj_conv1': r['patch_embed.proj_lif'],
+    'patch_embed.proj_conv2': r['patch_embed.proj_lif1'],
+    'patch_embed.proj_conv3': r['patch_embed.proj_lif2'],
+    'patch_embed.rpe_conv': r['patch_embed.proj_lif3'],
+    'block.0.attn.q_linear': sps,
+    'block.0.attn.k_linear': sps,
+    'block.0.attn.v_linear': sps,
+    'block.0.attn.qk': Math.min(r['block.0.attn.q_lif'], r['block.0.attn.k_lif']),
+    'block.0.attn.av': r['block.0.attn.v_lif'],
+    'block.0.attn.proj_linear': r['block.0.attn.attn_lif'],
+    'block.0.mlp.fc1_linear': attnRes,
+    'block.0.mlp.fc2_linear': r['block.0.mlp.fc1_lif'],
+  };
+  const e = countEnergy(tiny, { rates: goldenRates });
+  assert.deepEqual(e.layers.map((l) => l.name), Object.keys(TINY_FLOPS));
+  let macs = 0;
+  let sops = 0;
+  for (const l of e.layers) {
+    const flops = TINY_FLOPS[l.name];
+    if (l.name === 'patch_embed.proj_conv' || l.name === 'head') {
+      const steps = l.name === 'head' ? 1 : T; // the head runs once on time-averaged features
+      assert.equal(l.inputRate, null, l.name);
+      assert.equal(l.macs, flops * steps, l.name);
+      assert.equal(l.sops, 0);
+      macs += flops * steps;
+    } else {
+      assert.ok(Math.abs(l.inputRate! - rate[l.name]) < 1e-15, `${l.name} rate ${l.inputRate} vs ${rate[l.name]}`);
+      assert.ok(Math.abs(l.sops - rate[l.name] * T * flops) < 1e-6, `${l.name} SOPs`);
+      assert.equal(l.macs, 0);
+      sops += rate[l.name] * T * flops;
+    }
+  }
+  assert.equal(e.layers[0].macs, 221_184);
+  assert.equal(e.total.macs, 221_184 + 160);
+  assert.ok(Math.abs(e.total.sops - sops) < 1e-6);
+  assert.ok(Math.abs(e.total.energy - (4.6 * macs + 0.9 * sops)) < 1e-6);
+  // Only the two layers fed by max-pools lack a measured rate here.
+  assert.deepEqual(e.layers.filter((l) => l.estimated).map((l) => l.name).sort(),
+    ['block.0.attn.k_linear', 'block.0.attn.q_linear', 'block.0.attn.v_linear', 'block.0.mlp.fc1_linear', 'patch_embed.proj_conv3', 'patch_embed.rpe_conv'].sort());
+});
+
+test('measured max-pool rates replace the estimate and flow into the residual stream', () => {
+  const inputRates = { 'patch_embed.maxpool2': 0.31, 'patch_embed.maxpool3': 0.27 };
+  const e = countEnergy(tiny, { rates: goldenRates, inputRates });
+  const layer = (n: string) => e.layers.find((l) => l.name === n)!;
+  assert.equal(layer('patch_embed.proj_conv3').sops, 0.31 * 2 * TINY_FLOPS['patch_embed.proj_conv3']);
+  assert.equal(layer('block.0.attn.q_linear').inputRate, goldenRates['patch_embed.rpe_lif'] + 0.27);
+  assert.equal(e.layers.some((l) => l.estimated), false);
+});
+
+test('the golden model measures its max-pool rates on a real forward', () => {
+  const model = createModel(tiny, 1);
+  const params = new Map([...golden.tensors].filter(([k]) => k.startsWith('param.')).map(([k, t]) => [k.slice(6), t]));
+  loadStateDict(model.store, params, 'spikformer-tiny');
+  const rates = new Map<string, number>();
+  const inputRates = new Map<string, number>();
+  const x = golden.tensors.get('input.x')!;
+  tf.tidy(() => {
+    const images = tf.transpose(tf.tensor4d(toFloat32(x), x.shape as [number, number, number, number]), [0, 2, 3, 1]);
+    model.forward(images, { training: true, rates, inputRates });
+  });
+  model.store.dispose();
+  for (const [k, v] of Object.entries(goldenRates)) assert.ok(Math.abs(rates.get(k)! - v) < 1e-7, k);
+  assert.deepEqual([...inputRates.keys()].sort(), ['patch_embed.maxpool2', 'patch_embed.maxpool3']);
+  // A max over 3x3 windows of a spike map is a spike map, and fires wherever a spike lies under its centre's window.
+  for (const v of inputRates.values()) assert.ok(v > 0 && v <= 1, `${v}`);
+  const e = countEnergy(tiny, { rates: Object.fromEntries(rates), inputRates: Object.fromEntries(inputRates) });
+  const conv3 = e.layers.find((l) => l.name === 'patch_embed.proj_conv3')!;
+  assert.equal(conv3.inputRate, inputRates.get('patch_embed.maxpool2'));
+  assert.ok(Number.isFinite(e.total.energy) && e.total.energy > 0);
+});
+
+test('spikformer-4-384 at 32x32: 0.934 G MAC per step dense, first conv 5.31 M MAC over T = 4', () => {
+  const c = resolveConfig('spikformer-4-384');
+  // With every input firing at rate 1, SOPs equal dense MACs: the counter's totals are the architecture's.
+  const ones: Record<string, number> = {};
+  for (const l of ['proj_lif', 'proj_lif1', 'proj_lif2', 'proj_lif3', 'rpe_lif']) ones[`patch_embed.${l}`] = 1;
+  for (let b = 0; b < 4; b++) for (const l of ['q', 'k', 'v', 'attn', 'proj']) ones[`block.${b}.attn.${l}_lif`] = 1;
+  for (let b = 0; b < 4; b++) for (const l of ['fc1', 'fc2']) ones[`block.${b}.mlp.${l}_lif`] = 1;
+  const e = countEnergy(c, { rates: ones, inputRates: { 'patch_embed.maxpool2': 1, 'patch_embed.maxpool3': 1 } });
+  assert.equal(e.layers[0].name, 'patch_embed.proj_conv');
+  assert.equal(e.layers[0].macs, 5_308_416);
+  assert.ok(Math.abs(e.layers[0].macs / 1e6 - 5.31) < 0.005);
+  const perStep = e.layers.reduce((a, l) => a + l.denseMacs / (l.name === 'head' ? 1 : 4), 0);
+  assert.ok(Math.abs(perStep / 1e9 - 0.934) < 0.0005, `${perStep}`);
+  // SOPs on layers past the first conv: the rest of the dense count (the residual inputs fire at 2, 3, ...; excluded).
+  const spikeFed = e.layers.filter((l) => l.inputRate === 1);
+  for (const l of spikeFed) assert.equal(l.sops, l.denseMacs);
+  assert.ok(e.layers.filter((l) => l.inputRate !== null && l.inputRate > 1).every((l) => l.sops === l.denseMacs * l.inputRate!));
+});
+
+test('ResNet18 costs its dense MACs at E_MAC, with no rates needed', () => {
+  const c = resolveConfig('resnet18');
+  const e = countEnergy(c, null);
+  assert.equal(e.total.sops, 0);
+  assert.equal(e.total.macs, e.total.denseMacs);
+  assert.ok(Math.abs(e.total.macs / 1e6 - 555.42) < 0.5);
+  assert.ok(Math.abs(e.total.energy - e.total.macs * 4.6) < 1e-3);
+});
+
+test('energy presets and overrides; bad costs and missing rates are refused', () => {
+  assert.equal(resolveCosts().eMac, 4.6);
+  assert.equal(resolveCosts().eAc, 0.9);
+  assert.deepEqual([resolveCosts('45nm-int8').eMac, resolveCosts('45nm-int8').eAc], [ENERGY_PRESETS['45nm-int8'].eMac, 0.03]);
+  assert.equal(resolveCosts('45nm-fp32', undefined, 0.5).eAc, 0.5);
+  assert.throws(() => resolveCosts('7nm'), /unknown energy preset '7nm'/);
+  assert.throws(() => resolveCosts('45nm-fp32', -1), /--e-mac must be a positive/);
+  assert.throws(() => countEnergy(tiny, null), /firing rates/);
+  assert.throws(() => inputRate('block.0.attn.q_lif', { rates: {} }), /no firing rate measured for 'block.0.attn.q_lif'/);
+});
