@@ -1,0 +1,46 @@
+// `geospike predict --checkpoint CKPT IMAGE...`: the city of each photo, with every class's probability, best first.
+import { defineCommand } from 'citty';
+import { readFile } from 'node:fs/promises';
+import { intOption } from '../data/options.js';
+import { initEngine } from '../engine/backend.js';
+import { Predictor, type Prediction } from '../serve/predictor.js';
+
+const pct = (p: number) => `${(p * 100).toFixed(1)}%`;
+
+export default defineCommand({
+  meta: { name: 'predict', description: 'Guess the city of photos (JPEG/PNG/WebP, any size) with a trained checkpoint' },
+  args: {
+    images: { type: 'positional', required: true, description: 'Image files (one or more)' },
+    checkpoint: { type: 'string', required: true, description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder' },
+    json: { type: 'boolean', default: false, description: 'Print a JSON array, one object per image' },
+    'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of each photo first, as the dataset was cropped (e.g. a watermark strip)' },
+    backend: { type: 'string', description: 'tfjs backend (auto, cpu, native); default $GEOSPIKE_BACKEND or auto' },
+  },
+  async run({ args }) {
+    const files = (args._ as string[]).length ? (args._ as string[]) : [args.images];
+    await initEngine(args.backend);
+    const predictor = Predictor.load(args.checkpoint, { cropBottom: intOption('--crop-bottom', args['crop-bottom']) });
+    const results: ({ image: string } & (Prediction | { error: string }))[] = [];
+    for (const image of files) {
+      try {
+        results.push({ image, ...(await predictor.predictImage(await readFile(image))) });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        results.push({ image, error: e.code === 'ENOENT' ? 'no such file' : e.message });
+      }
+    }
+    predictor.dispose();
+    if (args.json) {
+      console.log(JSON.stringify(results, null, 2));
+    } else {
+      for (const r of results) {
+        if ('error' in r) continue;
+        const rest = r.probabilities.slice(1).map((p) => `${p.class} ${pct(p.probability)}`).join('  ');
+        console.log(`${r.image}: ${r.class} (${pct(r.confidence)})  ${rest}`);
+      }
+    }
+    const failed = results.filter((r) => 'error' in r) as { image: string; error: string }[];
+    for (const f of failed) console.error(`geospike predict: ${f.image}: ${f.error}`);
+    if (failed.length) process.exitCode = 1;
+  },
+});

@@ -1,0 +1,307 @@
+// The game, apart from HTTP: person against one or two models over rounds dealt without repeats from a seed.
+//
+// Fairness: a round's model guesses are computed when the round is dealt, before its image is served, and are sealed
+// with a commitment (sha256 of a random salt and the guesses) that the round carries; the reveal gives the salt and
+// the guesses, so the page can check they did not change after the person answered. Nothing sent for an unanswered
+// round names its class, its location or its manifest id (ids can contain a source file name).
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { Rng } from '../util/rng.js';
+import type { Card, Deck } from './deck.js';
+import { distanceKm, geoScore } from './geo.js';
+import type { Prediction } from './predictor.js';
+
+/** What the game needs of a model: src/serve/predictor.ts's Predictor, or a stand-in in tests. */
+export interface Contestant {
+  readonly name: string;
+  readonly classes: string[];
+  predictSquare(file: string): Promise<Prediction>;
+}
+
+/** A request the game refuses; `status` is the HTTP status the server answers with. */
+export class GameError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'GameError';
+  }
+}
+
+export interface GameOptions {
+  /** Rounds when a game does not ask for a number. */
+  defaultRounds: number;
+  /** Seed of every game that does not bring its own; random per game when absent. */
+  seed?: number;
+  /** Finished games are appended here, one JSON line each; null keeps no record. */
+  resultsFile: string | null;
+  /** Games kept in memory; the oldest are forgotten beyond this. */
+  maxGames?: number;
+}
+
+export interface Guess {
+  label: number;
+  class: string;
+  correct: boolean;
+  /** From the guessed class's centre to the true location, when both are known. */
+  km: number | null;
+  points: number | null;
+}
+
+export interface ModelGuess extends Guess {
+  name: string;
+  confidence: number;
+}
+
+export interface Tally {
+  name: string;
+  correct: number;
+  points: number | null;
+}
+
+export interface RoundView {
+  game: string;
+  index: number;
+  total: number;
+  image: string;
+  /** sha256 hex of `${salt}:${sealed}`, where sealed is the JSON of the model guesses revealed after the guess. */
+  commitment: string;
+}
+
+export interface Reveal {
+  game: string;
+  index: number;
+  total: number;
+  image: string;
+  answer: { class: string; label: number; lat: number | null; lng: number | null };
+  person: Guess;
+  models: ModelGuess[];
+  seal: { salt: string; sealed: string; commitment: string };
+  score: { person: Tally; models: Tally[] };
+  done: boolean;
+}
+
+export interface Summary {
+  game: string;
+  seed: number;
+  total: number;
+  answered: number;
+  finished: boolean;
+  classes: string[];
+  models: string[];
+  /** Answered rounds only: an unfinished game's summary reveals nothing about rounds still to play. */
+  rounds: Reveal[];
+  score: { person: Tally; models: Tally[] };
+}
+
+interface Round {
+  card: Card;
+  models: ModelGuess[];
+  salt: string;
+  sealed: string;
+  commitment: string;
+  reveal?: Reveal;
+}
+
+interface Game {
+  id: string;
+  seed: number;
+  cards: Card[];
+  rounds: Round[];
+  /** The deal in progress, so concurrent requests for the next round share it. */
+  dealing?: Promise<Round>;
+}
+
+export class GameHall {
+  private readonly games = new Map<string, Game>();
+  readonly hasCoordinates: boolean;
+
+  constructor(readonly deck: Deck, readonly contestants: Contestant[], readonly opts: GameOptions) {
+    if (contestants.length === 0) throw new Error('the game needs at least one model');
+    for (const c of contestants) {
+      if (JSON.stringify(c.classes) !== JSON.stringify(deck.classes)) {
+        throw new Error(
+          `model ${c.name} was trained on classes ${JSON.stringify(c.classes)} but the dataset ${deck.dir} has ` +
+            `${JSON.stringify(deck.classes)}; the names and their order must match`,
+        );
+      }
+    }
+    if (new Set(contestants.map((c) => c.name)).size !== contestants.length) throw new Error('model names must differ');
+    checkRounds(opts.defaultRounds, deck.cards.length);
+    this.hasCoordinates = deck.centres.size > 0 && deck.cards.some((c) => c.where);
+  }
+
+  start(req: { rounds?: number; seed?: number } = {}): { game: string; seed: number; rounds: number; classes: string[]; models: string[]; coordinates: boolean } {
+    const total = req.rounds ?? this.opts.defaultRounds;
+    checkRounds(total, this.deck.cards.length);
+    const seed = req.seed ?? this.opts.seed ?? randomInt(2 ** 31);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GameError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
+    const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
+    const id = randomUUID();
+    this.games.set(id, { id, seed, cards, rounds: [] });
+    const max = this.opts.maxGames ?? 1000;
+    for (const old of this.games.keys()) {
+      if (this.games.size <= max) break;
+      this.games.delete(old);
+    }
+    return { game: id, seed, rounds: total, classes: this.deck.classes, models: this.contestants.map((c) => c.name), coordinates: this.hasCoordinates };
+  }
+
+  /** The round to play now: dealt on first request (models guess then), the same one until it is answered. */
+  async round(gameId: string): Promise<RoundView | { game: string; done: true; total: number }> {
+    const g = this.game(gameId);
+    const last = g.rounds.at(-1);
+    if (last && !last.reveal) return this.view(g, g.rounds.length - 1);
+    if (g.rounds.length === g.cards.length) return { game: g.id, done: true, total: g.cards.length };
+    if (!g.dealing) {
+      g.dealing = this.deal(g.cards[g.rounds.length]).then(
+        (r) => (g.rounds.push(r), r),
+      ).finally(() => {
+        g.dealing = undefined;
+      });
+    }
+    await g.dealing;
+    return this.view(g, g.rounds.length - 1);
+  }
+
+  /** The display image of a dealt round (never one not yet dealt). */
+  imageFile(gameId: string, index: number): string {
+    return this.dealt(this.game(gameId), index).card.display;
+  }
+
+  guess(gameId: string, index: number, label: unknown): Reveal {
+    const g = this.game(gameId);
+    const r = this.dealt(g, index);
+    if (typeof label !== 'number' || !Number.isInteger(label) || label < 0 || label >= this.deck.classes.length) {
+      throw new GameError(400, `guess must be a class index from 0 to ${this.deck.classes.length - 1}, got ${JSON.stringify(label)}`);
+    }
+    if (r.reveal) throw new GameError(409, `round ${index} of game ${gameId} was already answered`);
+    const person = this.judge(r.card, label);
+    const done = g.rounds.length === g.cards.length;
+    r.reveal = {
+      game: g.id,
+      index,
+      total: g.cards.length,
+      image: imageUrl(g.id, index),
+      answer: { class: r.card.class, label: r.card.label, lat: r.card.where?.lat ?? null, lng: r.card.where?.lng ?? null },
+      person,
+      models: r.models,
+      seal: { salt: r.salt, sealed: r.sealed, commitment: r.commitment },
+      score: this.tally(g),
+      done,
+    };
+    if (done) void this.record(g);
+    return r.reveal;
+  }
+
+  summary(gameId: string): Summary {
+    const g = this.game(gameId);
+    const rounds = g.rounds.flatMap((r) => (r.reveal ? [r.reveal] : []));
+    return {
+      game: g.id,
+      seed: g.seed,
+      total: g.cards.length,
+      answered: rounds.length,
+      finished: rounds.length === g.cards.length,
+      classes: this.deck.classes,
+      models: this.contestants.map((c) => c.name),
+      rounds,
+      score: this.tally(g),
+    };
+  }
+
+  /** Resolves once every finished game's record is on disk (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.writing;
+  }
+
+  private writing: Promise<void> = Promise.resolve();
+
+  private record(g: Game): Promise<void> {
+    const file = this.opts.resultsFile;
+    if (!file) return this.writing;
+    const s = this.summary(g.id);
+    const line = {
+      game: g.id,
+      seed: g.seed,
+      finishedAt: new Date().toISOString(),
+      dataset: this.deck.dir,
+      models: this.contestants.map((c) => c.name),
+      rounds: g.rounds.map((r) => ({
+        id: r.card.id,
+        class: r.card.class,
+        person: pick(r.reveal!.person),
+        models: r.models.map((m) => ({ name: m.name, confidence: m.confidence, ...pick(m) })),
+      })),
+      score: s.score,
+    };
+    // One write per line with O_APPEND, queued, so concurrent games never interleave within a line.
+    this.writing = this.writing.then(() => fs.appendFile(file, JSON.stringify(line) + '\n')).catch((err) => {
+      process.stderr.write(`geospike play: could not append the game's result to ${file}: ${(err as Error).message}\n`);
+    });
+    return this.writing;
+  }
+
+  private async deal(card: Card): Promise<Round> {
+    const models: ModelGuess[] = [];
+    for (const c of this.contestants) {
+      const p = await c.predictSquare(card.square);
+      models.push({ name: c.name, confidence: p.confidence, ...this.judge(card, p.label) });
+    }
+    const salt = randomBytes(16).toString('hex');
+    const sealed = JSON.stringify(models.map((m) => ({ name: m.name, label: m.label, confidence: m.confidence })));
+    return { card, models, salt, sealed, commitment: commitmentOf(salt, sealed) };
+  }
+
+  private judge(card: Card, label: number): Guess {
+    const cls = this.deck.classes[label];
+    const centre = this.deck.centres.get(cls);
+    const km = centre && card.where ? distanceKm(centre, card.where) : null;
+    return { label, class: cls, correct: label === card.label, km, points: km === null ? null : geoScore(km) };
+  }
+
+  private tally(g: Game): { person: Tally; models: Tally[] } {
+    const answered = g.rounds.filter((r) => r.reveal);
+    const sum = (name: string, guesses: Guess[]): Tally => ({
+      name,
+      correct: guesses.filter((x) => x.correct).length,
+      points: this.hasCoordinates ? guesses.reduce((a, x) => a + (x.points ?? 0), 0) : null,
+    });
+    return {
+      person: sum('you', answered.map((r) => r.reveal!.person)),
+      models: this.contestants.map((c, i) => sum(c.name, answered.map((r) => r.models[i]))),
+    };
+  }
+
+  private view(g: Game, index: number): RoundView {
+    return { game: g.id, index, total: g.cards.length, image: imageUrl(g.id, index), commitment: g.rounds[index].commitment };
+  }
+
+  private game(id: string): Game {
+    const g = this.games.get(id);
+    if (!g) throw new GameError(404, `unknown game '${id}'; start one with POST /api/games`);
+    return g;
+  }
+
+  private dealt(g: Game, index: number): Round {
+    if (!Number.isInteger(index) || index < 0 || index >= g.rounds.length) {
+      throw new GameError(404, `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`);
+    }
+    return g.rounds[index];
+  }
+}
+
+export function commitmentOf(salt: string, sealed: string): string {
+  return createHash('sha256').update(`${salt}:${sealed}`).digest('hex');
+}
+
+function imageUrl(game: string, index: number): string {
+  return `/api/games/${game}/rounds/${index}/image`;
+}
+
+function pick(g: Guess): Omit<Guess, 'label'> & { guess: number } {
+  return { guess: g.label, class: g.class, correct: g.correct, km: g.km, points: g.points };
+}
+
+function checkRounds(n: number, available: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new GameError(400, `rounds must be a whole number of at least 1, got ${n}`);
+  if (n > available) throw new GameError(400, `rounds must be at most ${available}, the validation images with a display copy`);
+}

@@ -1,0 +1,219 @@
+// The game page: talks to the API in src/serve/server.ts. body[data-state] says where the game stands
+// (intro, guessing, revealed, summary), for people's CSS and for the browser tests.
+const $ = (id) => document.getElementById(id);
+const state = { info: null, game: null, classes: [], round: null, busy: false };
+
+async function api(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json();
+  if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
+  return data;
+}
+
+function setState(s) {
+  document.body.dataset.state = s;
+  $('intro').hidden = s !== 'intro';
+  $('play').hidden = s !== 'guessing' && s !== 'revealed';
+  $('reveal').hidden = s !== 'revealed';
+  $('summary').hidden = s !== 'summary';
+}
+
+function showError(err) {
+  $('error').textContent = err.message;
+  $('error').hidden = false;
+  setState('intro');
+}
+
+const el = (tag, props = {}, ...children) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+};
+const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
+const pts = (x) => (x === null ? '—' : x.toLocaleString('en-US'));
+
+function scoreBox(tally, cls = '') {
+  return el('div', { className: `score ${cls}` },
+    el('span', { className: 'who', textContent: tally.name }),
+    el('span', { className: 'n', textContent: String(tally.correct) }),
+    ...(tally.points === null ? [] : [el('span', { className: 'pts', textContent: `${pts(tally.points)} pts` })]));
+}
+
+function renderScore(score) {
+  const board = $('scoreboard');
+  board.replaceChildren(scoreBox(score.person, 'you'), ...score.models.map((m) => scoreBox(m)));
+  board.hidden = false;
+}
+
+async function init() {
+  setState('intro');
+  try {
+    state.info = await api('GET', '/api/info');
+  } catch (err) {
+    return showError(err);
+  }
+  const { classes, models, rounds, images } = state.info;
+  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, el('kbd', { textContent: String(i + 1) }), ` ${c}`)));
+  $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
+  $('rounds').value = String(rounds);
+  $('rounds').max = String(images);
+  document.body.dataset.ready = '1';
+}
+
+async function start(event) {
+  event?.preventDefault();
+  if (state.busy) return;
+  state.busy = true;
+  $('error').hidden = true;
+  try {
+    const seed = $('seed').value === '' ? undefined : Number($('seed').value);
+    const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), seed });
+    state.game = g;
+    state.classes = g.classes;
+    $('choices').replaceChildren(...g.classes.map((c, i) => {
+      const b = el('button', { className: 'choice', type: 'button' }, c, el('kbd', { textContent: String(i + 1) }));
+      b.dataset.label = String(i);
+      b.addEventListener('click', () => guess(i));
+      return b;
+    }));
+    renderScore({ person: { name: 'you', correct: 0, points: g.coordinates ? 0 : null }, models: g.models.map((name) => ({ name, correct: 0, points: g.coordinates ? 0 : null })) });
+    await nextRound();
+  } catch (err) {
+    showError(err);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function nextRound() {
+  const r = await api('GET', `/api/games/${state.game.game}/round`);
+  if (r.done) return showSummary();
+  state.round = r;
+  $('round-label').textContent = `Round ${r.index + 1} / ${r.total}`;
+  $('progress-bar').style.width = `${(100 * r.index) / r.total}%`;
+  $('photo').src = r.image;
+  for (const b of $('choices').children) {
+    b.disabled = false;
+    b.classList.remove('answer', 'picked', 'wrong');
+  }
+  setState('guessing');
+}
+
+async function advance() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    await nextRound();
+  } catch (err) {
+    showError(err);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function guess(label) {
+  if (state.busy || document.body.dataset.state !== 'guessing') return;
+  state.busy = true;
+  try {
+    const r = state.round;
+    const rev = await api('POST', `/api/games/${r.game}/rounds/${r.index}/guess`, { guess: label });
+    showReveal(rev);
+  } catch (err) {
+    showError(err);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function showReveal(rev) {
+  for (const b of $('choices').children) {
+    const l = Number(b.dataset.label);
+    b.disabled = true;
+    if (l === rev.answer.label) b.classList.add('answer');
+    if (l === rev.person.label) b.classList.add('picked', ...(rev.person.correct ? [] : ['wrong']));
+  }
+  $('verdict').replaceChildren(rev.person.correct ? 'Right! ' : 'Not quite. ', 'It was ', el('strong', { textContent: rev.answer.class }), '.');
+  const geo = rev.answer.lat !== null;
+  $('km-head').hidden = !geo;
+  $('pts-head').hidden = !geo;
+  const row = (who, g, extra = '') => el('tr', {},
+    el('td', { textContent: who }),
+    el('td', { className: 'city', textContent: g.class }),
+    el('td', { className: g.correct ? 'ok' : 'no', textContent: (g.correct ? '✓' : '✗') + extra }),
+    ...(geo ? [el('td', { className: 'num', textContent: km(g.km) }), el('td', { className: 'num', textContent: pts(g.points) })] : []));
+  $('guess-rows').replaceChildren(
+    row('You', rev.person),
+    ...rev.models.map((m) => row(m.name, m, ` ${(m.confidence * 100).toFixed(0)}% sure`)));
+  renderScore(rev.score);
+  $('progress-bar').style.width = `${(100 * (rev.index + 1)) / rev.total}%`;
+  $('next').textContent = rev.done ? 'See the summary' : 'Next round';
+  $('next').append(el('kbd', { textContent: 'Enter' }));
+  setState('revealed');
+  void checkSeal(rev);
+}
+
+// The round arrived with a commitment to the models' guesses; check the revealed guesses against it.
+async function checkSeal(rev) {
+  const { salt, sealed, commitment } = rev.seal;
+  const p = $('seal');
+  p.classList.remove('verified');
+  if (!crypto.subtle) {
+    p.textContent = `Model guesses sealed before your answer (sha256 ${commitment.slice(0, 12)}…)`;
+    return;
+  }
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${salt}:${sealed}`));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const guesses = JSON.parse(sealed);
+  const same = hex === commitment && hex === state.round.commitment &&
+    guesses.every((g, i) => g.label === rev.models[i].label);
+  p.textContent = same
+    ? `Model guesses were sealed before you answered (sha256 ${commitment.slice(0, 12)}… verified)`
+    : 'Warning: the revealed model guesses do not match the seal sent with the round';
+  p.classList.toggle('verified', same);
+  p.dataset.verified = same ? 'yes' : 'no';
+}
+
+async function showSummary() {
+  const s = await api('GET', `/api/games/${state.game.game}/summary`);
+  const all = [s.score.person, ...s.score.models];
+  const best = Math.max(...all.map((t) => t.correct));
+  $('final').replaceChildren(
+    scoreBox(s.score.person, `you ${s.score.person.correct === best ? 'winner' : ''}`),
+    ...s.score.models.map((m) => scoreBox(m, m.correct === best ? 'winner' : '')));
+  const geo = s.score.person.points !== null;
+  $('review-head').replaceChildren(el('tr', {}, ...['#', '', 'answer', 'you', ...s.models, ...(geo ? ['your km', 'points'] : [])].map((h) => el('th', { textContent: h }))));
+  const mark = (g) => el('td', { className: g.correct ? 'ok' : 'no', textContent: `${g.correct ? '✓' : '✗'} ${g.class}` });
+  $('review-rows').replaceChildren(...s.rounds.map((r) => el('tr', {},
+    el('td', { textContent: String(r.index + 1) }),
+    el('td', {}, el('img', { src: r.image, alt: `round ${r.index + 1}` })),
+    el('td', { className: 'city', textContent: r.answer.class }),
+    mark(r.person),
+    ...r.models.map(mark),
+    ...(geo ? [el('td', { className: 'num', textContent: km(r.person.km) }), el('td', { className: 'num', textContent: pts(r.person.points) })] : []))));
+  renderScore(s.score);
+  setState('summary');
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.target instanceof HTMLInputElement || e.repeat || e.metaKey || e.ctrlKey || e.altKey) return;
+  // A focused button already answers Enter with a click.
+  if (e.key === 'Enter' && e.target instanceof HTMLButtonElement) return;
+  const s = document.body.dataset.state;
+  if (s === 'guessing' && /^[1-9]$/.test(e.key)) {
+    const label = Number(e.key) - 1;
+    if (label < state.classes.length) guess(label);
+  } else if (e.key === 'Enter') {
+    e.preventDefault();
+    if (s === 'intro' && document.body.dataset.ready) start();
+    else if (s === 'revealed') advance();
+    else if (s === 'summary') setState('intro');
+  }
+});
+$('start-form').addEventListener('submit', start);
+$('next').addEventListener('click', advance);
+$('again').addEventListener('click', () => setState('intro'));
+init();

@@ -1,0 +1,144 @@
+// The game's HTTP server (fastify): the page, the game API and POST /api/predict. Every error is JSON
+// `{ "error": "..." }` with a 4xx status for bad requests. Images are served only per dealt round, from the dataset's
+// display folder, so no request path ever reaches the file system.
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { existsSync, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ImageDecodeError } from '../data/images.js';
+import { GameError, type GameHall } from './game.js';
+import type { Predictor } from './predictor.js';
+
+/** Largest image POST /api/predict accepts. */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+export interface ServerOptions {
+  hall: GameHall;
+  /** Models that answer POST /api/predict (usually the game's contestants). */
+  predictors: Predictor[];
+  maxUploadBytes?: number;
+  /** fastify's request log; off by default. */
+  logger?: boolean;
+}
+
+// The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up, so it works the same
+// from src (tsx) and from dist: both sit below the package root.
+const PAGE_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/style.css': 'style.css',
+};
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+export function publicDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the geospike package root (package.json) above the server module');
+    dir = up;
+  }
+  return path.join(dir, 'src', 'serve', 'public');
+}
+
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const { hall } = opts;
+  const maxUpload = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+  const app = Fastify({ logger: opts.logger ?? false });
+  await app.register(multipart, { limits: { fileSize: maxUpload, files: 1, fields: 10, parts: 20 } });
+  // `curl --data-binary @photo.jpg -H 'content-type: image/jpeg'` works too.
+  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
+    if (status >= 500) req.log.error(err);
+    const message =
+      status === 413 ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
+      : err instanceof ImageDecodeError ? `the upload is not an image geospike can read: ${err.message}`
+      : err.message;
+    void reply.status(status).header('cache-control', 'no-store').send({ error: status >= 500 ? `internal error: ${err.message}` : message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: `no such resource: ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  const page = new Map<string, Buffer>();
+  for (const [route, file] of Object.entries(PAGE_FILES)) page.set(route, readFileSync(path.join(publicDir(), file)));
+  for (const [route, body] of page) {
+    app.get(route, (_req, reply) => reply.type(TYPES[path.extname(PAGE_FILES[route]) || '.html']).header('cache-control', 'no-cache').send(body));
+  }
+
+  const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+  app.get('/api/info', async (_req, reply) => {
+    noStore(reply);
+    return {
+      classes: hall.deck.classes,
+      models: hall.contestants.map((c) => c.name),
+      rounds: hall.opts.defaultRounds,
+      images: hall.deck.cards.length,
+      coordinates: hall.hasCoordinates,
+    };
+  });
+
+  app.post('/api/games', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S}, both optional');
+    for (const k of Object.keys(body)) if (k !== 'rounds' && k !== 'seed') throw new GameError(400, `unknown field '${k}'; a game takes "rounds" and "seed"`);
+    const started = hall.start({ rounds: body.rounds as number | undefined, seed: body.seed as number | undefined });
+    noStore(reply).status(201);
+    return started;
+  });
+
+  app.get<{ Params: { game: string } }>('/api/games/:game/round', async (req, reply) => {
+    noStore(reply);
+    return hall.round(req.params.game);
+  });
+
+  app.post<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/guess', async (req, reply) => {
+    noStore(reply);
+    const body = req.body as { guess?: unknown } | undefined;
+    if (!body || typeof body !== 'object') throw new GameError(400, 'send a JSON object: {"guess": <class index>}');
+    return hall.guess(req.params.game, roundIndex(req.params.index), body.guess);
+  });
+
+  app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/image', async (req, reply) => {
+    const file = hall.imageFile(req.params.game, roundIndex(req.params.index));
+    return reply.type('image/jpeg').header('cache-control', 'private, max-age=3600').send(await fs.readFile(file));
+  });
+
+  app.get<{ Params: { game: string } }>('/api/games/:game/summary', async (req, reply) => {
+    noStore(reply);
+    return hall.summary(req.params.game);
+  });
+
+  app.post('/api/predict', async (req, reply) => {
+    noStore(reply);
+    let image: Buffer;
+    if (req.isMultipart()) {
+      const part = await req.file();
+      if (!part) throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
+      image = await part.toBuffer();
+    } else if (Buffer.isBuffer(req.body)) {
+      image = req.body;
+    } else {
+      throw new GameError(415, 'send an image as multipart/form-data (a file field) or as the body with an image/* content type');
+    }
+    if (image.length === 0) throw new GameError(400, 'the uploaded file is empty');
+    const predictions = [];
+    for (const p of opts.predictors) {
+      const { class: cls, label, confidence, probabilities } = await p.predictImage(image);
+      predictions.push({ model: p.name, class: cls, label, confidence, probabilities });
+    }
+    return { predictions };
+  });
+
+  return app;
+}
+
+/** Round numbers in paths: plain decimal digits, or the round is unknown. */
+function roundIndex(s: string): number {
+  if (!/^\d{1,6}$/.test(s)) throw new GameError(404, `unknown round '${s}'; rounds are numbered from 0`);
+  return Number(s);
+}
