@@ -1,0 +1,127 @@
+// `geospike collect`: build a city dataset from Street View or Mapillary, resumable, with a printed cost plan and a
+// request cap. Keys come only from the environment and are scrubbed from everything printed.
+import { defineCommand } from 'citty';
+import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
+import { collect, remaining, type SplitMode } from '../data/collect.js';
+import { intOption, numberOption } from '../data/options.js';
+import { Budget, checkEndpoint, DEFAULT_HTTP, Http } from '../data/providers/http.js';
+import { MAPILLARY_ENDPOINT, MapillaryProvider } from '../data/providers/mapillary.js';
+import { credentialsFrom, type Provider } from '../data/providers/provider.js';
+import { STREETVIEW_ENDPOINT, STREETVIEW_PRICE_PER_1000, StreetViewProvider } from '../data/providers/streetview.js';
+
+/** Replaces every secret in `text` with its variable's name. */
+export function redact(text: string, secrets: [string, string][]): string {
+  let out = text;
+  for (const [name, value] of secrets) if (value.length >= 4) out = out.split(value).join(`<${name}>`);
+  return out;
+}
+
+const dollars = (n: number) => `$${n.toFixed(2)}`;
+
+export default defineCommand({
+  meta: { name: 'collect', description: 'Collect a city dataset from Street View or Mapillary (resumable; prints the cost first)' },
+  args: {
+    provider: { type: 'enum', options: ['streetview', 'mapillary'], default: 'streetview', description: 'Imagery source' },
+    cities: { type: 'string', default: 'seoul,tokyo,newyork,london,paris', description: 'Classes, in label order: built-in cities or names in --regions' },
+    'per-city': { type: 'string', required: true, description: 'Images per city (train + validation)' },
+    out: { type: 'string', required: true, description: 'Dataset folder (an existing one is continued)' },
+    regions: { type: 'string', description: 'GeoJSON FeatureCollection, one (Multi)Polygon per class with a "name" property; replaces the built-in regions' },
+    'fetch-size': { type: 'string', default: '128', description: 'Side of the fetched square image (the display copy) in pixels' },
+    'crop-bottom': { type: 'string', description: 'Rows cut from the bottom (the watermark); default 20 for streetview (fetched on top of --fetch-size), 0 for mapillary' },
+    split: { type: 'enum', options: ['spatial', 'index'], default: 'spatial', description: 'spatial: train and validation panoramas at least 1 km apart; index: first images train, last validate (the original study)' },
+    'val-fraction': { type: 'string', default: '0.2', description: 'Share of each city for validation' },
+    concurrency: { type: 'string', default: '4', description: 'Requests in flight at once (per phase)' },
+    qps: { type: 'string', default: '10', description: 'Most requests per second; halves on quota errors' },
+    'max-requests': { type: 'string', description: 'Most billed image requests (retries included); default: the plan plus 10%' },
+    seed: { type: 'string', default: '0', description: 'Seed of the sampled points, headings and spatial split' },
+    radius: { type: 'string', default: '50', description: 'Search radius around each sampled point in metres' },
+    endpoint: { type: 'string', description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost` },
+    'dry-run': { type: 'boolean', default: false, description: 'Metadata phase only: find sources, fetch and write nothing' },
+    'timeout-ms': { type: 'string', default: String(DEFAULT_HTTP.timeoutMs), description: 'Timeout of one request attempt' },
+    retries: { type: 'string', default: String(DEFAULT_HTTP.retries), description: 'Retries of 5xx, timeouts and resets' },
+    'backoff-ms': { type: 'string', default: String(DEFAULT_HTTP.backoffMs), description: 'First retry delay (doubles each retry, with jitter)' },
+  },
+  async run({ args }) {
+    const secrets: [string, string][] = [];
+    const say = (line: string) => console.error(redact(line, secrets));
+    try {
+      const providerName = args.provider as 'streetview' | 'mapillary';
+      const perCity = intOption('--per-city', args['per-city'], 1)!;
+      const valFraction = numberOption('--val-fraction', args['val-fraction'], 0, 1)!;
+      const concurrency = intOption('--concurrency', args.concurrency, 1)!;
+      const fetchSize = intOption('--fetch-size', args['fetch-size'], 32)!;
+      const cropBottom = intOption('--crop-bottom', args['crop-bottom']) ?? (providerName === 'streetview' ? 20 : 0);
+      const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
+      const regions = selectRegions(available, args.cities.split(',').map((s) => s.trim()).filter(Boolean));
+      const ac = new AbortController();
+      const http = new Http({
+        qps: numberOption('--qps', args.qps, 0.001, Infinity)!,
+        timeoutMs: intOption('--timeout-ms', args['timeout-ms'], 1)!,
+        retries: intOption('--retries', args.retries)!,
+        backoffMs: intOption('--backoff-ms', args['backoff-ms'])!,
+        quotaStrikes: DEFAULT_HTTP.quotaStrikes,
+        signal: ac.signal,
+        log: say,
+      });
+      const radius = intOption('--radius', args.radius, 1)!;
+
+      const todo = await remaining(args.out, regions, perCity);
+      const needed = Object.values(todo).reduce((a, b) => a + b, 0);
+      const maxRequests = intOption('--max-requests', args['max-requests']) ?? Math.ceil(needed * 1.1);
+      const budget = new Budget(maxRequests);
+
+      let provider: Provider;
+      if (providerName === 'streetview') {
+        const keys = credentialsFrom(process.env, 'GOOGLE_MAPS_API_KEY', 'export your Street View Static API key (a comma-separated list rotates keys)');
+        const signing = (process.env.GOOGLE_MAPS_URL_SIGNING_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        keys.forEach((k) => secrets.push(['GOOGLE_MAPS_API_KEY', k]));
+        signing.forEach((s) => secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]));
+        provider = new StreetViewProvider({
+          keys, secrets: signing, endpoint: checkEndpoint(args.endpoint ?? STREETVIEW_ENDPOINT, '--endpoint'),
+          fetchSize, cropBottom, radius, http, budget,
+        });
+      } else {
+        const tokens = credentialsFrom(process.env, 'MAPILLARY_ACCESS_TOKEN', 'export a Mapillary client access token (a comma-separated list rotates tokens)');
+        tokens.forEach((t) => secrets.push(['MAPILLARY_ACCESS_TOKEN', t]));
+        provider = new MapillaryProvider({ tokens, endpoint: checkEndpoint(args.endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'), fetchSize, cropBottom, radius, http });
+      }
+
+      const price = provider.pricePerImage;
+      say(
+        `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} still needed ` +
+          `(${Object.entries(todo).map(([c, n]) => `${c} ${n}`).join(', ')})`,
+      );
+      say(
+        args['dry-run']
+          ? `  dry run: metadata requests only (free); no image is fetched or written`
+          : `  image requests: ${needed} (${price ? `${dollars(needed * price)} at $${STREETVIEW_PRICE_PER_1000} per 1,000` : 'free'}); ` +
+              `metadata requests: at least ${needed} (free; more where imagery is sparse); ` +
+              `stops at --max-requests ${maxRequests} image requests${price ? ` (${dollars(maxRequests * price)})` : ''}`,
+      );
+      if (needed === 0) return say('nothing to do: every city already has its images');
+
+      process.once('SIGINT', () => {
+        say('stopping: finishing the images in flight (Ctrl-C again to quit at once)');
+        ac.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      const res = await collect({
+        provider, regions, perCity, out: args.out, split: args.split as SplitMode, valFraction,
+        seed: intOption('--seed', args.seed)!, concurrency, dryRun: args['dry-run'], signal: ac.signal, log: say,
+      });
+      const spent = budget.used * price;
+      say(
+        `${args['dry-run'] ? 'dry run: found' : 'collected'} ${res.added} images (${res.skipped} skipped); ` +
+          `${http.stats.requests} requests, ${budget.used} billed${price ? ` (${dollars(spent)})` : ''}`,
+      );
+      for (const [c, p] of Object.entries(res.classes)) say(`  ${c}: train ${p.train}, validation ${p.validation}`);
+      if (res.stopped) {
+        say(`stopped early: ${res.stopped}`);
+        process.exitCode = res.stopped === 'interrupted' ? 130 : 3;
+      }
+    } catch (err) {
+      say(`error: ${(err as Error).message}`);
+      process.exitCode = 1;
+    }
+  },
+});
