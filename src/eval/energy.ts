@@ -32,6 +32,8 @@ export interface LayerEnergy {
   inputRate: number | null;
   /** True when the rate is a stand-in (a max-pool's rate taken from the LIF before it, which undercounts). */
   estimated: boolean;
+  /** Dense MACs at one time step (what the papers call the layer's FLOPs). */
+  flops: number;
   /** Dense MACs over the whole image: FLOPs x T (x 1 for layers that run once). */
   denseMacs: number;
   /** Operations counted as multiply-accumulates (analog input). */
@@ -100,11 +102,11 @@ export function countEnergy(config: ModelConfig, measured: MeasuredRates | null,
     const dense = l.macs * steps;
     const analog = !spiking || l.once === true || l.input === 'image';
     if (analog) {
-      return { name: l.name, kind: l.kind, input: l.input, inputRate: null, estimated: false, denseMacs: dense, macs: dense, sops: 0, energy: dense * costs.eMac };
+      return { name: l.name, kind: l.kind, input: l.input, inputRate: null, estimated: false, flops: l.macs, denseMacs: dense, macs: dense, sops: 0, energy: dense * costs.eMac };
     }
     const { rate, estimated } = inputRate(l.input, measured!);
     const sops = rate * T * l.macs;
-    return { name: l.name, kind: l.kind, input: l.input, inputRate: rate, estimated, denseMacs: dense, macs: 0, sops, energy: sops * costs.eAc };
+    return { name: l.name, kind: l.kind, input: l.input, inputRate: rate, estimated, flops: l.macs, denseMacs: dense, macs: 0, sops, energy: sops * costs.eAc };
   });
   const sum = (f: (l: LayerEnergy) => number) => layers.reduce((a, l) => a + f(l), 0);
   return {
@@ -129,6 +131,7 @@ export function resolveCosts(preset = DEFAULT_ENERGY_PRESET, eMac?: number, eAc?
 
 /** Human units for energy in picojoules. */
 export function formatEnergy(pJ: number): string {
+  if (pJ === 0) return '0';
   const units: [number, string][] = [[1e9, 'mJ'], [1e6, 'µJ'], [1e3, 'nJ'], [1, 'pJ']];
   const [scale, unit] = units.find(([s]) => Math.abs(pJ) >= s) ?? units[3];
   return `${(pJ / scale).toPrecision(3)} ${unit}`;
@@ -136,6 +139,7 @@ export function formatEnergy(pJ: number): string {
 
 /** Human units for operation counts. */
 export function formatOps(n: number): string {
+  if (n === 0) return '0';
   const units: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k'], [1, '']];
   const [scale, unit] = units.find(([s]) => Math.abs(n) >= s) ?? units[3];
   return `${(n / scale).toPrecision(3)} ${unit}`.trimEnd();

@@ -1,0 +1,45 @@
+// `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/Spikformer ratio.
+import { defineCommand } from 'citty';
+import { openDataset } from '../data/dataset.js';
+import { intOption } from '../data/options.js';
+import { initEngine } from '../engine/backend.js';
+import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/energy.js';
+import { formatEnergyResult } from '../eval/format.js';
+import { energyOfCheckpoint, saveBesideRun } from '../eval/jobs.js';
+import { dataDirFor, positiveNumber, splitOption } from '../eval/cli_options.js';
+import { ENERGY_FILE } from '../eval/runs.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+
+export default defineCommand({
+  meta: { name: 'energy', description: 'Count operations and estimate energy per image (Spikformer-paper method, rates measured on real images)' },
+  args: {
+    checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json (or last.json, or a run\'s checkpoints folder)' },
+    data: { type: 'string', description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)' },
+    images: { type: 'string', default: '256', description: 'Images to measure firing rates on (first N of the split)' },
+    split: { type: 'string', default: 'validation', description: 'Split the images come from: validation or train' },
+    costs: { type: 'string', default: DEFAULT_ENERGY_PRESET, description: `Energy per operation: ${Object.keys(ENERGY_PRESETS).join(', ')}` },
+    'e-mac': { type: 'string', description: 'Override the energy of one multiply-accumulate, pJ' },
+    'e-ac': { type: 'string', description: 'Override the energy of one accumulate, pJ' },
+    baseline: { type: 'string', description: 'ANN to compare a Spikformer with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
+    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
+    save: { type: 'boolean', default: true, description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)` },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+  },
+  async run({ args }) {
+    const costs = resolveCosts(args.costs, positiveNumber('--e-mac', args['e-mac']), positiveNumber('--e-ac', args['e-ac']));
+    const images = intOption('--images', args.images, 1);
+    const split = splitOption(args.split);
+    await initEngine(args.backend);
+    const spiking = readCheckpoint(args.checkpoint).meta.model.arch === 'spikformer';
+    const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
+    const progress = (done: number, total: number) => process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
+    const r = energyOfCheckpoint(args.checkpoint, ds, {
+      images, split, costs, progress: args.json ? undefined : progress,
+      baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a Spikformer
+    });
+    const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, r) : null;
+    if (args.json) console.log(JSON.stringify(r, null, 2));
+    else console.log(formatEnergyResult(r));
+    if (saved) console.error(`saved ${saved}`);
+  },
+});

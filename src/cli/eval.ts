@@ -1,0 +1,35 @@
+// `geospike eval`: accuracy, top-2, per-class precision/recall/F1, confusion matrix, loss and speed of a checkpoint.
+import { defineCommand } from 'citty';
+import { openDataset } from '../data/dataset.js';
+import { intOption } from '../data/options.js';
+import { initEngine } from '../engine/backend.js';
+import { formatEval } from '../eval/format.js';
+import { evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
+import { dataDirFor, splitOption } from '../eval/cli_options.js';
+import { EVAL_FILE } from '../eval/runs.js';
+
+export default defineCommand({
+  meta: { name: 'eval', description: 'Evaluate a checkpoint: accuracy, top-2, per-class precision/recall/F1, confusion matrix' },
+  args: {
+    checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json (or last.json, or a run\'s checkpoints folder)' },
+    data: { type: 'string', description: 'Dataset folder (default: the one the checkpoint was trained on)' },
+    split: { type: 'string', default: 'validation', description: 'Split to evaluate: validation or train' },
+    batch: { type: 'string', default: '64', description: 'Images per forward pass' },
+    images: { type: 'string', description: 'Evaluate only the first N images of the split' },
+    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
+    save: { type: 'boolean', default: true, description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)` },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+  },
+  async run({ args }) {
+    const split = splitOption(args.split);
+    const batchSize = intOption('--batch', args.batch, 1);
+    const maxImages = intOption('--images', args.images, 1);
+    await initEngine(args.backend);
+    const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
+    const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages });
+    const saved = args.save && split === 'validation' && maxImages === undefined ? await saveBesideRun(r.checkpoint, EVAL_FILE, r) : null;
+    if (args.json) console.log(JSON.stringify(r, null, 2));
+    else console.log(formatEval(r));
+    if (saved) console.error(`saved ${saved}`);
+  },
+});

@@ -1,0 +1,106 @@
+// What `eval` and `energy` do to a checkpoint, shared with `compare` and `demo`: load it, run it over a split,
+// and save the result beside the run (RUN/eval.json, RUN/energy.json) so the report can pick it up.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { resolveConfig, type ModelConfig } from '../models/registry.js';
+import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
+import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
+import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
+import { ENERGY_FILE, EVAL_FILE, runDirOf } from './runs.js';
+
+export interface EvalJobResult extends EvalResult {
+  checkpoint: string;
+  preset: string;
+  epoch: number;
+}
+
+/** Loads `checkpoint` and evaluates it on `split` of `ds`. */
+export function evalCheckpoint(checkpoint: string, ds: Dataset, opts: EvalOptions = {}): EvalJobResult {
+  const json = resolveCheckpointPath(checkpoint);
+  const { model, meta } = loadModelFromCheckpoint(json);
+  try {
+    const r = evaluate(model, meta, ds, opts);
+    return { checkpoint: json, preset: meta.preset, epoch: meta.epoch, ...r };
+  } finally {
+    model.store.dispose();
+  }
+}
+
+export interface EnergyResult {
+  checkpoint: string;
+  preset: string;
+  /** Images the firing rates were measured on (0 for ResNet18, whose cost does not depend on the data). */
+  images: number;
+  split: SplitName;
+  rates: Record<string, number> | null;
+  inputRates: Record<string, number> | null;
+  report: EnergyReport;
+  /** The ANN it is compared with: a preset or a checkpoint, costed on the same data with the same E_MAC. */
+  baseline: { name: string; arch: string; energy: number; macs: number } | null;
+  /** baseline energy / this model's energy. */
+  ratio: number | null;
+}
+
+export interface EnergyOptions {
+  images?: number;
+  split?: SplitName;
+  costs?: EnergyCosts;
+  /** A preset name (default 'resnet18' at the checkpoint's class count) or a checkpoint path; null for none. */
+  baseline?: string | null;
+  progress?: (done: number, total: number) => void;
+}
+
+function baselineConfig(baseline: string, classes: number): { name: string; config: ModelConfig } {
+  if (existsSync(baseline) || baseline.endsWith('.json')) {
+    const meta = readCheckpoint(baseline).meta;
+    return { name: meta.preset, config: meta.model };
+  }
+  return { name: baseline, config: resolveConfig(baseline, { classes }) };
+}
+
+/** Firing rates on real images (spiking models), operations and energy per layer, and the ratio to an ANN baseline. */
+export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts: EnergyOptions = {}): EnergyResult {
+  const json = resolveCheckpointPath(checkpoint);
+  const costs = opts.costs ?? resolveCosts();
+  const split = opts.split ?? 'validation';
+  const meta = readCheckpoint(json).meta;
+  let rates: Record<string, number> | null = null;
+  let inputRates: Record<string, number> | null = null;
+  let images = 0;
+  if (meta.model.arch === 'spikformer') {
+    if (!ds) throw new Error('measuring a spiking model\'s energy needs images: pass --data');
+    const { model } = loadModelFromCheckpoint(json);
+    try {
+      const r = evaluate(model, meta, ds, { split, maxImages: opts.images ?? 256, rates: true, progress: opts.progress });
+      rates = r.rates ?? null;
+      inputRates = r.inputRates ?? null;
+      images = r.n;
+    } finally {
+      model.store.dispose();
+    }
+  }
+  const report = countEnergy(meta.model, rates ? { rates, inputRates: inputRates ?? undefined } : null, costs);
+  let baseline: EnergyResult['baseline'] = null;
+  const base = opts.baseline === undefined ? (meta.model.arch === 'spikformer' ? 'resnet18' : null) : opts.baseline;
+  if (base) {
+    const b = baselineConfig(base, meta.classes.length);
+    if (b.config.arch === 'spikformer') throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a Spikformer`);
+    const e = countEnergy(b.config, null, costs);
+    baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
+  }
+  return {
+    checkpoint: json, preset: meta.preset, images, split, rates, inputRates, report, baseline,
+    ratio: baseline ? baseline.energy / report.total.energy : null,
+  };
+}
+
+/** Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none. */
+export async function saveBesideRun(checkpointJson: string, file: typeof EVAL_FILE | typeof ENERGY_FILE, result: unknown): Promise<string | null> {
+  const dir = runDirOf(checkpointJson);
+  if (!dir) return null;
+  const path = join(dir, file);
+  await writeFileAtomic(path, `${JSON.stringify(result, null, 1)}\n`);
+  return path;
+}

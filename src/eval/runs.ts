@@ -1,0 +1,110 @@
+// Reads a run folder written by `geospike train` (config.json, summary.csv, metrics.jsonl, checkpoints/) and the
+// results `geospike eval` and `geospike energy` save beside them (eval.json, energy.json).
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { ModelConfig } from '../models/registry.js';
+import type { EnergyResult } from './jobs.js';
+import type { EvalResult } from './evaluate.js';
+
+export const EVAL_FILE = 'eval.json';
+export const ENERGY_FILE = 'energy.json';
+
+/** One row of summary.csv; firing_rate is null for ResNet18. */
+export interface EpochRow {
+  epoch: number;
+  train_loss: number;
+  train_acc: number;
+  val_loss: number;
+  val_acc: number;
+  lr: number;
+  epoch_seconds: number;
+  images_per_s: number;
+  firing_rate: number | null;
+}
+
+const NUMERIC: (keyof EpochRow)[] = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr', 'epoch_seconds', 'images_per_s'];
+
+export interface RunData {
+  dir: string;
+  /** The folder's name: how the report labels the run. */
+  name: string;
+  preset: string;
+  modelConfig: ModelConfig;
+  classes: string[];
+  epochs: EpochRow[];
+  /** Per-layer firing rates on validation images after the last epoch (spiking models). */
+  lastRates: Record<string, number> | null;
+  eval: EvalResult | null;
+  energy: EnergyResult | null;
+}
+
+/** The run folder that holds a checkpoint (`RUN/checkpoints/best.json` -> `RUN`), or null if it is elsewhere. */
+export function runDirOf(checkpointJson: string): string | null {
+  const dir = dirname(resolve(checkpointJson));
+  return basename(dir) === 'checkpoints' && existsSync(join(dirname(dir), 'config.json')) ? dirname(dir) : null;
+}
+
+export function parseSummaryCsv(text: string, file: string): EpochRow[] {
+  const lines = text.split('\n').filter((l) => l.trim());
+  if (lines.length === 0) return [];
+  const header = lines[0].split(',');
+  for (const c of [...NUMERIC, 'firing_rate']) {
+    if (!header.includes(c)) throw new Error(`${file} has no '${c}' column; is it a summary.csv written by \`geospike train\`?`);
+  }
+  return lines.slice(1).map((line, i) => {
+    const cells = line.split(',');
+    const get = (c: string) => cells[header.indexOf(c)] ?? '';
+    const row = { firing_rate: get('firing_rate') === '' ? null : Number(get('firing_rate')) } as EpochRow;
+    for (const c of NUMERIC) {
+      const v = Number(get(c));
+      if (get(c) === '' || !Number.isFinite(v)) throw new Error(`${file} line ${i + 2}: '${c}' is '${get(c)}', not a number`);
+      (row as unknown as Record<string, number>)[c] = v;
+    }
+    if (row.firing_rate !== null && !Number.isFinite(row.firing_rate)) throw new Error(`${file} line ${i + 2}: firing_rate is not a number`);
+    return row;
+  });
+}
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new Error(`${file} is not readable JSON: ${(err as Error).message}`);
+  }
+}
+
+// The last complete line of metrics.jsonl that carries rates (a kill mid-append can tear the final line).
+function lastRates(file: string): Record<string, number> | null {
+  if (!existsSync(file)) return null;
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).reverse();
+  for (const l of lines) {
+    try {
+      const o = JSON.parse(l) as { rates?: Record<string, number> };
+      if (o.rates) return o.rates;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+export function readRun(dir: string): RunData {
+  const configFile = join(dir, 'config.json');
+  if (!existsSync(configFile)) throw new Error(`${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`);
+  const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[] }>(configFile);
+  if (!config.modelConfig || !config.classes) throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
+  const summary = join(dir, 'summary.csv');
+  const epochs = existsSync(summary) ? parseSummaryCsv(readFileSync(summary, 'utf8'), summary) : [];
+  const opt = <T>(f: string): T | null => (existsSync(join(dir, f)) ? readJson<T>(join(dir, f)) : null);
+  return {
+    dir,
+    name: basename(resolve(dir)),
+    preset: config.model ?? config.modelConfig.arch,
+    modelConfig: config.modelConfig,
+    classes: config.classes,
+    epochs,
+    lastRates: lastRates(join(dir, 'metrics.jsonl')),
+    eval: opt<EvalResult>(EVAL_FILE),
+    energy: opt<EnergyResult>(ENERGY_FILE),
+  };
+}
