@@ -185,9 +185,10 @@ export class GameHall {
       person,
       models: r.models,
       seal: { salt: r.salt, sealed: r.sealed, commitment: r.commitment },
-      score: this.tally(g),
+      score: { person: { name: 'you', correct: 0, points: null }, models: [] },
       done,
     };
+    r.reveal.score = this.tally(g); // counts this round now that it is answered
     if (done) void this.record(g);
     return r.reveal;
   }

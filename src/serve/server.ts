@@ -120,6 +120,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const part = await req.file();
       if (!part) throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
       image = await part.toBuffer();
+      // toBuffer() can miss a limit hit on the last chunk; busboy's truncated flag does not.
+      if (part.file.truncated) throw new GameError(413, 'upload too large');
     } else if (Buffer.isBuffer(req.body)) {
       image = req.body;
     } else {

@@ -1,0 +1,204 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { openDeck } from '../../src/serve/deck.js';
+import { commitmentOf, GameError, GameHall, type Contestant } from '../../src/serve/game.js';
+import { distanceKm, geoScore } from '../../src/serve/geo.js';
+import type { Prediction } from '../../src/serve/predictor.js';
+import { CENTRES, CITIES, makeDataset, tempDir } from './helpers.js';
+
+/** A stand-in model: answers with pick(file) and counts how often it was asked. */
+class FakeModel implements Contestant {
+  calls = 0;
+  constructor(readonly name: string, readonly classes: string[], private readonly pick: (file: string) => number) {}
+  async predictSquare(file: string): Promise<Prediction> {
+    this.calls++;
+    const label = this.pick(file);
+    return { class: this.classes[label], label, confidence: 0.75, probabilities: [] };
+  }
+}
+
+/** The true class of a file in the dataset (its folder name) — only the test knows this, by looking at the disk. */
+const classOf = (file: string) => path.basename(path.dirname(file));
+const oracle = (classes: string[]) => new FakeModel('oracle', classes, (f) => classes.indexOf(classOf(f)));
+const alwaysFirst = (classes: string[]) => new FakeModel('first', classes, () => 0);
+
+async function hall(t: Parameters<typeof tempDir>[0], opts: { coordinates?: boolean; models?: (c: string[]) => Contestant[] } = {}) {
+  const dir = await makeDataset(tempDir(t), { validation: 3, coordinates: opts.coordinates });
+  const deck = await openDeck(dir);
+  const results = path.join(tempDir(t), 'games.jsonl');
+  const models = (opts.models ?? ((c) => [oracle(c), alwaysFirst(c)]))(deck.classes);
+  return { h: new GameHall(deck, models, { defaultRounds: 4, resultsFile: results }), results, models: models as FakeModel[], deck };
+}
+
+async function dealAll(h: GameHall, game: string): Promise<string[]> {
+  const files: string[] = [];
+  for (;;) {
+    const r = await h.round(game);
+    if ('done' in r) return files;
+    files.push(h.imageFile(game, r.index));
+    h.guess(game, r.index, 0);
+  }
+}
+
+test('the deck is the validation images with display copies, sorted by id', async (t) => {
+  const { deck } = await hall(t);
+  assert.equal(deck.cards.length, CITIES.length * 3);
+  assert.deepEqual(deck.classes, CITIES);
+  assert.ok(deck.cards.every((c) => existsSync(c.display) && existsSync(c.square) && c.square.includes(`${path.sep}validation${path.sep}`)));
+  assert.deepEqual(deck.cards.map((c) => c.id), deck.cards.map((c) => c.id).sort());
+  // Centres come from all the class's images (train too): near where the fixture put them.
+  assert.ok(distanceKm(deck.centres.get('paris')!, CENTRES.paris) < 5);
+});
+
+test('rounds are drawn without repeats, and the same seed draws the same rounds', async (t) => {
+  const { h } = await hall(t);
+  const all = await dealAll(h, h.start({ rounds: 15, seed: 11 }).game);
+  assert.equal(all.length, 15);
+  assert.equal(new Set(all).size, 15, 'no image twice in a game');
+  const again = await dealAll(h, h.start({ rounds: 15, seed: 11 }).game);
+  assert.deepEqual(again, all);
+  const other = await dealAll(h, h.start({ rounds: 15, seed: 12 }).game);
+  assert.notDeepEqual(other, all);
+  assert.deepEqual([...other].sort(), [...all].sort(), 'a full game is a permutation of the deck');
+  const random = h.start();
+  assert.ok(Number.isInteger(random.seed) && random.seed >= 0, 'a game without a seed gets one and says which');
+});
+
+test('a dealt round names neither its class, nor its place, nor its image id', async (t) => {
+  const { h, deck } = await hall(t);
+  const { game } = h.start({ rounds: 15, seed: 3 });
+  for (let i = 0; i < 15; i++) {
+    const r = await h.round(game);
+    assert.ok(!('done' in r));
+    assert.deepEqual(Object.keys(r).sort(), ['commitment', 'game', 'image', 'index', 'total']);
+    const text = JSON.stringify(r);
+    for (const c of deck.classes) assert.ok(!text.includes(c), `round ${i} mentions ${c}: ${text}`);
+    const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
+    assert.ok(!text.includes(card.id) && !text.includes(String(card.where!.lat)));
+    // Before the guess, the summary does not list the round either.
+    assert.equal(h.summary(game).rounds.length, i);
+    h.guess(game, i, 0);
+  }
+});
+
+test('models guess when the round is dealt, once, and the reveal matches the commitment sent with the round', async (t) => {
+  const { h, models } = await hall(t);
+  const { game } = h.start({ rounds: 2, seed: 5 });
+  const [r1, r1again] = await Promise.all([h.round(game), h.round(game)]);
+  assert.deepEqual(r1, r1again, 'concurrent requests share one deal');
+  assert.deepEqual(models.map((m) => m.calls), [1, 1], 'each model guessed once, before any answer');
+  assert.ok(!('done' in r1));
+  const rev = h.guess(game, r1.index, 2);
+  assert.deepEqual(models.map((m) => m.calls), [1, 1], 'answering does not ask the models again');
+  assert.equal(rev.seal.commitment, r1.commitment);
+  assert.equal(commitmentOf(rev.seal.salt, rev.seal.sealed), r1.commitment);
+  assert.deepEqual(JSON.parse(rev.seal.sealed).map((g: { label: number }) => g.label), rev.models.map((m) => m.label));
+  assert.notEqual(commitmentOf('0'.repeat(32), rev.seal.sealed), r1.commitment, 'the salt matters');
+});
+
+test('scores: correct answers, distances from the guessed city centre, points, running totals and the summary', async (t) => {
+  const { h, deck, results } = await hall(t);
+  const { game, rounds } = h.start({ rounds: 4, seed: 9 });
+  let expectPerson = 0;
+  let expectPersonPoints = 0;
+  for (let i = 0; i < rounds; i++) {
+    const r = await h.round(game);
+    assert.ok(!('done' in r));
+    const truth = deck.classes.indexOf(classOf(h.imageFile(game, i)));
+    const guess = i % 2 === 0 ? truth : (truth + 1) % deck.classes.length;
+    const rev = h.guess(game, i, guess);
+    const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
+    assert.equal(rev.answer.label, truth);
+    assert.equal(rev.answer.class, deck.classes[truth]);
+    assert.deepEqual([rev.answer.lat, rev.answer.lng], [card.where!.lat, card.where!.lng]);
+    assert.equal(rev.person.correct, i % 2 === 0);
+    const km = distanceKm(deck.centres.get(deck.classes[guess])!, card.where!);
+    assert.ok(Math.abs(rev.person.km! - km) < 1e-9);
+    assert.equal(rev.person.points, geoScore(km));
+    if (i % 2 === 0) assert.ok(rev.person.km! < 10 && rev.person.points! > 4900, 'the right city is a few km from its centre');
+    else assert.ok(rev.person.km! > 300, 'another city is hundreds of km away at least');
+    expectPerson += i % 2 === 0 ? 1 : 0;
+    expectPersonPoints += rev.person.points!;
+    assert.equal(rev.score.person.correct, expectPerson);
+    assert.equal(rev.score.person.points, expectPersonPoints);
+    assert.equal(rev.score.models[0].correct, i + 1, 'the oracle is always right');
+    assert.equal(rev.models[1].label, 0);
+    assert.equal(rev.done, i === rounds - 1);
+  }
+  const s = h.summary(game);
+  assert.ok(s.finished);
+  assert.equal(s.rounds.length, 4);
+  assert.deepEqual(s.score.person, { name: 'you', correct: 2, points: expectPersonPoints });
+  assert.equal(s.score.models[1].correct, s.rounds.filter((r) => r.answer.label === 0).length);
+  assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
+
+  await h.flush();
+  const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 1, 'one line per finished game');
+  assert.equal(lines[0].game, game);
+  assert.equal(lines[0].seed, 9);
+  assert.deepEqual(lines[0].score, s.score);
+  assert.deepEqual(lines[0].rounds.map((r: { class: string }) => r.class), s.rounds.map((r) => r.answer.class));
+  assert.equal(lines[0].rounds[0].person.guess, s.rounds[0].person.label);
+});
+
+test('an unfinished game writes no result line', async (t) => {
+  const { h, results } = await hall(t);
+  const { game } = h.start({ rounds: 2, seed: 1 });
+  await h.round(game);
+  h.guess(game, 0, 1);
+  await h.flush();
+  assert.equal(existsSync(results), false);
+  assert.equal(h.summary(game).finished, false);
+});
+
+test('without coordinates there are no distances or points', async (t) => {
+  const { h } = await hall(t, { coordinates: false });
+  const { game, coordinates } = h.start({ rounds: 1 });
+  assert.equal(coordinates, false);
+  await h.round(game);
+  const rev = h.guess(game, 0, 0);
+  assert.equal(rev.person.km, null);
+  assert.equal(rev.person.points, null);
+  assert.equal(rev.score.person.points, null);
+  assert.equal(rev.answer.lat, null);
+});
+
+test('bad requests are refused with the right status', async (t) => {
+  const { h } = await hall(t);
+  const status = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(err instanceof GameError, String(err));
+      return err.status;
+    }
+    assert.fail('expected a GameError');
+  };
+  assert.equal(status(() => h.start({ rounds: 0 })), 400);
+  assert.equal(status(() => h.start({ rounds: 16 })), 400, 'more rounds than images');
+  assert.equal(status(() => h.start({ rounds: 2.5 })), 400);
+  assert.equal(status(() => h.start({ seed: -1 })), 400);
+  assert.equal(status(() => h.summary('nope')), 404);
+  await assert.rejects(h.round('nope'), (e: GameError) => e.status === 404);
+  const { game } = h.start({ rounds: 2 });
+  assert.equal(status(() => h.guess(game, 0, 0)), 404, 'round 0 is not dealt yet');
+  assert.equal(status(() => h.imageFile(game, 0)), 404, 'no image before the round is dealt');
+  await h.round(game);
+  assert.equal(status(() => h.imageFile(game, 1)), 404, 'nor for the next round');
+  for (const bad of [-1, 5, 1.5, '1', null, undefined]) assert.equal(status(() => h.guess(game, 0, bad)), 400, `guess ${bad}`);
+  h.guess(game, 0, 4);
+  assert.equal(status(() => h.guess(game, 0, 3)), 409, 'a second guess');
+  assert.equal(h.summary(game).rounds[0].person.label, 4, 'the first guess stands');
+  assert.equal(status(() => h.guess(game, 7, 0)), 404);
+});
+
+test('models trained on other classes, or in another order, are refused', async (t) => {
+  const dir = await makeDataset(tempDir(t), { validation: 1 });
+  const deck = await openDeck(dir);
+  const swapped = [...CITIES].reverse();
+  assert.throws(() => new GameHall(deck, [alwaysFirst(swapped)], { defaultRounds: 1, resultsFile: null }), /names and their order must match/);
+  assert.throws(() => new GameHall(deck, [alwaysFirst(CITIES)], { defaultRounds: 6, resultsFile: null }), /at most 5/);
+});
