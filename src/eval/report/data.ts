@@ -1,0 +1,102 @@
+// The numbers the report shows, gathered from run folders into one JSON-ready object (written as report.json).
+import { createModel } from '../../models/registry.js';
+import type { EnergyCosts } from '../energy.js';
+import type { ClassMetrics } from '../metrics.js';
+import { readRun, type EpochRow, type RunData } from '../runs.js';
+
+/** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
+export const STUDY = {
+  about: 'Original study: 5 cities, 8,000 train / 2,000 validation images each, 32x32, 300 epochs, one T4 GPU',
+  spikformer: { model: 'Spikformer-4-384 (T=4)', valAcc: 0.7824, epochSeconds: 187.92 },
+  resnet18: { model: 'ResNet18', valAcc: 0.7316, epochSeconds: 364.18 },
+} as const;
+
+export interface ReportRun {
+  name: string;
+  dir: string;
+  preset: string;
+  arch: string;
+  params: number;
+  classes: string[];
+  timeSteps: number | null;
+  epochs: EpochRow[];
+  best: { valAcc: number; epoch: number } | null;
+  final: EpochRow | null;
+  meanEpochSeconds: number | null;
+  trainImagesPerSecond: number | null;
+  eval: {
+    n: number; accuracy: number; top2: number; loss: number; macroF1: number; imagesPerSecond: number;
+    confusion: number[][]; perClass: ClassMetrics[];
+  } | null;
+  energy: {
+    perImage: number; macs: number; sops: number; denseMacs: number; images: number; costs: EnergyCosts;
+    layers: { name: string; inputRate: number | null; estimated: boolean; macs: number; sops: number; energy: number }[];
+  } | null;
+  /** Per-LIF-layer firing rates: from the energy measurement, else the last epoch's validation pass. */
+  rates: Record<string, number> | null;
+}
+
+export interface Report {
+  title: string;
+  generatedAt: string;
+  study: typeof STUDY;
+  runs: ReportRun[];
+  /** Energy of the first ANN run over that of the first spiking run, both measured with the same costs. */
+  energyRatio: { ann: string; snn: string; ratio: number } | null;
+}
+
+function paramCount(run: RunData): number {
+  const model = createModel(run.modelConfig);
+  try {
+    return model.store.counts().params;
+  } finally {
+    model.store.dispose();
+  }
+}
+
+export function reportRun(run: RunData): ReportRun {
+  const { epochs } = run;
+  const best = epochs.reduce<EpochRow | null>((b, e) => (!b || e.val_acc > b.val_acc ? e : b), null);
+  const mean = (f: (e: EpochRow) => number) => (epochs.length ? epochs.reduce((a, e) => a + f(e), 0) / epochs.length : null);
+  const ev = run.eval;
+  const en = run.energy;
+  return {
+    name: run.name,
+    dir: run.dir,
+    preset: run.preset,
+    arch: run.modelConfig.arch,
+    params: paramCount(run),
+    classes: run.classes,
+    timeSteps: run.modelConfig.arch === 'spikformer' ? run.modelConfig.timeSteps : null,
+    epochs,
+    best: best ? { valAcc: best.val_acc, epoch: best.epoch } : null,
+    final: epochs[epochs.length - 1] ?? null,
+    meanEpochSeconds: mean((e) => e.epoch_seconds),
+    trainImagesPerSecond: mean((e) => e.images_per_s),
+    eval: ev && {
+      n: ev.n, accuracy: ev.accuracy, top2: ev.top2, loss: ev.loss, macroF1: ev.macroF1, imagesPerSecond: ev.imagesPerSecond,
+      confusion: ev.confusion, perClass: ev.perClass,
+    },
+    energy: en && {
+      perImage: en.report.total.energy, macs: en.report.total.macs, sops: en.report.total.sops, denseMacs: en.report.total.denseMacs,
+      images: en.images, costs: en.report.costs,
+      layers: en.report.layers.map((l) => ({ name: l.name, inputRate: l.inputRate, estimated: l.estimated, macs: l.macs, sops: l.sops, energy: l.energy })),
+    },
+    rates: en?.rates ?? run.lastRates,
+  };
+}
+
+export function buildReport(dirs: string[], title = 'geospike: Spikformer vs ResNet18'): Report {
+  if (dirs.length === 0) throw new Error('compare needs at least one run folder');
+  const runs = dirs.map((d) => reportRun(readRun(d)));
+  const snn = runs.find((r) => r.arch === 'spikformer' && r.energy);
+  const ann = runs.find((r) => r.arch !== 'spikformer' && r.energy);
+  const sameCosts = snn && ann && snn.energy!.costs.eMac === ann.energy!.costs.eMac && snn.energy!.costs.eAc === ann.energy!.costs.eAc;
+  return {
+    title,
+    generatedAt: new Date().toISOString(),
+    study: STUDY,
+    runs,
+    energyRatio: sameCosts ? { ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage } : null,
+  };
+}
