@@ -33,6 +33,9 @@ const el = (tag, props = {}, ...children) => {
   e.append(...children);
   return e;
 };
+// Class names are folder names ('newyork', 'sao_paulo'); show them as place names.
+const NAMES = { newyork: 'New York', new_york: 'New York', losangeles: 'Los Angeles', hongkong: 'Hong Kong' };
+const city = (c) => NAMES[c] ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
 const pts = (x) => (x === null ? '—' : x.toLocaleString('en-US'));
 
@@ -57,7 +60,7 @@ async function init() {
     return showError(err);
   }
   const { classes, models, rounds, images } = state.info;
-  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, el('kbd', { textContent: String(i + 1) }), ` ${c}`)));
+  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, el('kbd', { textContent: String(i + 1) }), ` ${city(c)}`)));
   $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
   $('rounds').value = String(rounds);
   $('rounds').max = String(images);
@@ -75,7 +78,7 @@ async function start(event) {
     state.game = g;
     state.classes = g.classes;
     $('choices').replaceChildren(...g.classes.map((c, i) => {
-      const b = el('button', { className: 'choice', type: 'button' }, c, el('kbd', { textContent: String(i + 1) }));
+      const b = el('button', { className: 'choice', type: 'button' }, city(c), el('kbd', { textContent: String(i + 1) }));
       b.dataset.label = String(i);
       b.addEventListener('click', () => guess(i));
       return b;
@@ -136,13 +139,13 @@ function showReveal(rev) {
     if (l === rev.answer.label) b.classList.add('answer');
     if (l === rev.person.label) b.classList.add('picked', ...(rev.person.correct ? [] : ['wrong']));
   }
-  $('verdict').replaceChildren(rev.person.correct ? 'Right! ' : 'Not quite. ', 'It was ', el('strong', { textContent: rev.answer.class }), '.');
+  $('verdict').replaceChildren(rev.person.correct ? 'Right! ' : 'Not quite. ', 'It was ', el('strong', { textContent: city(rev.answer.class) }), '.');
   const geo = rev.answer.lat !== null;
   $('km-head').hidden = !geo;
   $('pts-head').hidden = !geo;
   const row = (who, g, extra = '') => el('tr', {},
     el('td', { textContent: who }),
-    el('td', { className: 'city', textContent: g.class }),
+    el('td', { className: 'city', textContent: city(g.class) }),
     el('td', { className: g.correct ? 'ok' : 'no', textContent: (g.correct ? '✓' : '✗') + extra }),
     ...(geo ? [el('td', { className: 'num', textContent: km(g.km) }), el('td', { className: 'num', textContent: pts(g.points) })] : []));
   $('guess-rows').replaceChildren(
@@ -186,11 +189,11 @@ async function showSummary() {
     ...s.score.models.map((m) => scoreBox(m, m.correct === best ? 'winner' : '')));
   const geo = s.score.person.points !== null;
   $('review-head').replaceChildren(el('tr', {}, ...['#', '', 'answer', 'you', ...s.models, ...(geo ? ['your km', 'points'] : [])].map((h) => el('th', { textContent: h }))));
-  const mark = (g) => el('td', { className: g.correct ? 'ok' : 'no', textContent: `${g.correct ? '✓' : '✗'} ${g.class}` });
+  const mark = (g) => el('td', { className: g.correct ? 'ok' : 'no', textContent: `${g.correct ? '✓' : '✗'} ${city(g.class)}` });
   $('review-rows').replaceChildren(...s.rounds.map((r) => el('tr', {},
     el('td', { textContent: String(r.index + 1) }),
     el('td', {}, el('img', { src: r.image, alt: `round ${r.index + 1}` })),
-    el('td', { className: 'city', textContent: r.answer.class }),
+    el('td', { className: 'city', textContent: city(r.answer.class) }),
     mark(r.person),
     ...r.models.map(mark),
     ...(geo ? [el('td', { className: 'num', textContent: km(r.person.km) }), el('td', { className: 'num', textContent: pts(r.person.points) })] : []))));
