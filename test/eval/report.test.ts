@@ -1,0 +1,104 @@
+// The report renders from run folders: parse the HTML, check every chart and headline number is there and finite.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'node-html-parser';
+import { initEngine } from '../../src/engine/backend.js';
+import { buildReport, STUDY } from '../../src/eval/report/data.js';
+import { renderReport } from '../../src/eval/report/html.js';
+import { niceTicks } from '../../src/eval/report/svg.js';
+import { parseSummaryCsv, readRun } from '../../src/eval/runs.js';
+import { CLASSES, tempRoot, writeRun } from './run_fixtures.js';
+
+before(async () => {
+  await initEngine('cpu');
+});
+
+test('summary.csv parses; a bad cell names the file, line and column', () => {
+  const rows = parseSummaryCsv('epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n', 's.csv');
+  assert.equal(rows[0].val_acc, 0.2);
+  assert.equal(rows[0].firing_rate, null);
+  assert.throws(() => parseSummaryCsv('epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,x,0.1,2,0.2,0.001,10,5,\n', 's.csv'),
+    /s\.csv line 2: 'train_loss' is 'x'/);
+  assert.throws(() => parseSummaryCsv('epoch,loss\n1,2\n', 's.csv'), /no 'train_loss' column/);
+});
+
+test('readRun refuses a folder that is not a run, and skips a torn metrics line', (t) => {
+  const root = tempRoot(t);
+  assert.throws(() => readRun(root), /not a run folder: config\.json is missing/);
+  const { dir } = writeRun(root, 'snn', 'spikformer-1-64', { epochs: 2, accs: [0.4, 0.5], seconds: 30 });
+  const run = readRun(dir);
+  assert.equal(run.epochs.length, 2);
+  assert.ok(run.lastRates && run.lastRates['block.0.attn.q_lif'] > 0);
+});
+
+test('ticks are round and cover the range', () => {
+  assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  const t = niceTicks(2.3026, 2.3134);
+  assert.ok(t[0] <= 2.3026 && t[t.length - 1] >= 2.3134 && t.length >= 3);
+});
+
+test('the report: every chart, the headline table next to the study, all numbers finite', (t) => {
+  const root = tempRoot(t);
+  const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 3, accs: [0.4, 0.55, 0.62], seconds: 40 });
+  const ann = writeRun(root, 'resnet', 'resnet18-w8', { epochs: 3, accs: [0.45, 0.5, 0.6], seconds: 20 });
+  const report = buildReport([snn.dir, ann.dir]);
+  const html = renderReport(report);
+  const doc = parse(html);
+
+  // Self-contained: no scripts, no external resources.
+  assert.equal(doc.querySelectorAll('script').length, 0);
+  assert.ok(!/(src|href)\s*=\s*"(https?:)?\/\//.test(html), 'nothing fetched from the network');
+
+  const charts = doc.querySelectorAll('svg.chart');
+  const titles = charts.map((c) => c.querySelector('title')!.text);
+  for (const want of ['Validation accuracy per epoch', 'Validation loss per epoch', 'Time per epoch', 'Parameters',
+    'spikformer: confusion', 'resnet: confusion', 'Energy per image (inference)', 'spikformer: firing rate per LIF layer', 'spikformer: energy per layer']) {
+    assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
+  }
+  // Curves: one path per run, one point per epoch.
+  const acc = charts[titles.indexOf('Validation accuracy per epoch')];
+  assert.equal(acc.querySelectorAll('path.series').length, 2);
+  assert.equal(acc.querySelectorAll('circle').length, 6);
+  // Confusion heatmaps: K x K cells whose counts sum to the images evaluated.
+  const conf = charts[titles.indexOf('spikformer: confusion')];
+  const cells = conf.querySelectorAll('rect.cell').map((c) => Number(c.getAttribute('data-count')));
+  assert.equal(cells.length, CLASSES.length ** 2);
+  assert.equal(cells.reduce((a, b) => a + b, 0), 10);
+  // Firing-rate bars: one per LIF layer of spikformer-1-64 (5 SPS + 7 per block).
+  assert.equal(charts[titles.indexOf('spikformer: firing rate per LIF layer')].querySelectorAll('rect.bar').length, 12);
+  // Every coordinate and bar value is a finite number.
+  for (const el of doc.querySelectorAll('svg.chart *')) {
+    for (const a of ['x', 'y', 'x1', 'x2', 'y1', 'y2', 'width', 'height', 'cx', 'cy', 'data-value']) {
+      const v = el.getAttribute(a);
+      if (v !== undefined) assert.ok(Number.isFinite(Number(v)), `${el.tagName} ${a}="${v}"`);
+    }
+    const d = el.getAttribute('d');
+    if (d) assert.ok(!/NaN|Infinity/.test(d), d);
+  }
+  assert.ok(!/NaN|Infinity|undefined|null/.test(doc.text), 'no broken numbers in the text');
+
+  // Headline table: the study's numbers and each run's best accuracy, time per epoch and energy.
+  const table = doc.querySelector('table.headline')!;
+  const text = table.text;
+  for (const s of ['78.24%', '73.16%', '187.92 s', '364.18 s', '62.00%', '60.00%', '42.0 s', '22.0 s']) assert.ok(text.includes(s), `headline lacks ${s}`);
+  const energyRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('energy per image'))!;
+  assert.match(energyRow.text, /not measured.*not measured.*[µn]J.*[µn]J/s);
+
+  // report.json carries the same numbers.
+  assert.equal(report.study, STUDY);
+  assert.equal(report.runs[0].best!.valAcc, 0.62);
+  assert.equal(report.runs[1].meanEpochSeconds, 22);
+  assert.equal(report.runs[0].eval!.accuracy, 0.7);
+  assert.ok(report.energyRatio && report.energyRatio.ratio > 1, 'the ANN costs more per image');
+  assert.ok(Math.abs(report.energyRatio!.ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12);
+  assert.ok(report.runs[0].params > 0 && report.runs[1].params > report.runs[0].params);
+});
+
+test('runs without eval or energy still render, with the command that adds them', (t) => {
+  const root = tempRoot(t);
+  const snn = writeRun(root, 'bare', 'spikformer-1-64', { epochs: 1, accs: [0.3], seconds: 10, bare: true });
+  const doc = parse(renderReport(buildReport([snn.dir])));
+  assert.ok(doc.text.includes('geospike eval --checkpoint'));
+  assert.ok(doc.text.includes('geospike energy --checkpoint'));
+  assert.equal(doc.querySelectorAll('rect.cell').length, 0);
+});
