@@ -5,6 +5,7 @@
       "sources": [
         "src/engine/native/cc/addon.cc",
         "src/engine/native/cc/conv.cc",
+        "src/engine/native/cc/elementwise.cc",
         "src/engine/native/cc/matmul.cc",
         "src/engine/native/cc/pool.cc",
         "src/engine/native/cc/snn.cc"
@@ -13,7 +14,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-ffp-contract=off", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fexceptions"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]

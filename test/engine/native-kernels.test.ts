@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
+import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
 
@@ -199,4 +200,53 @@ test('BatchNorm train forward and backward match, offset and tiny batches includ
     const dy = { shape: [M, C], values: r.normal(M * C) };
     await agree(BN_GRAD, { dy, x, gamma, mean, variance }, { eps }, `${what} grad`, 1e-4);
   }
+});
+
+test('Transpose matches for random ranks, permutations and sizes', async () => {
+  const r = rng(21);
+  for (let i = 0; i < 40; i++) {
+    const rank = r.int(1, 5);
+    const shape = Array.from({ length: rank }, () => r.pick([1, 2, 3, r.int(1, 40)]));
+    while (prod(shape) < SMALL) shape[r.int(0, rank - 1)] += r.int(1, 9); // big enough for the native path
+    const perm = Array.from({ length: rank }, (_, k) => k);
+    for (let k = rank - 1; k > 0; k--) {
+      const j = r.int(0, k);
+      [perm[k], perm[j]] = [perm[j], perm[k]];
+    }
+    const x = { shape, values: r.normal(prod(shape)) };
+    await agree('Transpose', { x }, { perm }, `transpose ${shape} perm ${perm}`, 0);
+  }
+});
+
+test('Add, Sub, Multiply and RealDiv match under broadcasting', async () => {
+  const r = rng(31);
+  const ops = ['Add', 'Sub', 'Multiply', 'RealDiv'];
+  for (let i = 0; i < 48; i++) {
+    const rank = r.int(1, 4);
+    const shape = Array.from({ length: rank }, () => r.int(1, 24));
+    while (prod(shape) < SMALL) shape[r.int(0, rank - 1)] += r.int(1, 9);
+    // each operand drops leading axes and sets others to 1 at random: numpy broadcasting in every pattern
+    const squash = (s: number[]) => s.slice(r.int(0, s.length - 1)).map((d) => (r.next() < 0.3 ? 1 : d));
+    const [aShape, bShape] = r.next() < 0.5 ? [shape, squash(shape)] : [squash(shape), shape];
+    const a = { shape: aShape, values: r.normal(prod(aShape)) };
+    const b = { shape: bShape, values: r.normal(prod(bShape), 1, 3) }; // away from zero for RealDiv
+    const op = ops[i % 4];
+    await agree(op, { a, b }, {}, `${op} ${aShape} with ${bShape}`, 0);
+  }
+});
+
+test('Sum matches over any contiguous block of axes, keepDims or not', async () => {
+  const r = rng(41);
+  for (let i = 0; i < 30; i++) {
+    const rank = r.int(1, 4);
+    const shape = Array.from({ length: rank }, () => r.pick([1, r.int(1, 30)]));
+    while (prod(shape) < SMALL) shape[r.int(0, rank - 1)] += r.int(1, 30);
+    const first = r.int(0, rank - 1), last = r.int(first, rank - 1);
+    const axis = Array.from({ length: last - first + 1 }, (_, k) => first + k);
+    const x = { shape, values: r.normal(prod(shape)) };
+    await agree('Sum', { x }, { axis, keepDims: r.next() < 0.5 }, `sum ${shape} over ${axis}`, 1e-6);
+  }
+  // a bias gradient's shape: many rows, few columns, rows split across threads
+  const x = { shape: [5000, 7], values: r.normal(35000, 1, 2) };
+  await agree('Sum', { x }, { axis: [0], keepDims: false }, 'sum [5000, 7] over rows', 1e-6);
 });

@@ -28,6 +28,11 @@ export interface NativeAddon {
     x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
     variance: Float32Array, M: number, C: number, eps: number,
   ): void;
+  transpose(x: Float32Array, y: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of a and b to outShape. */
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, aShape: Int32Array, bShape: Int32Array, outShape: Int32Array): void;
+  /** y[o, i] = sum over r of x[o, r, i] */
+  sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

@@ -5,6 +5,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import '../kernels/index.js'; // geospike's own cpu kernels must be registered before they are copied below
 import { loadAddon } from './addon.js';
 import { convKernels } from './kernels/conv.js';
+import { elementwiseKernels } from './kernels/elementwise.js';
 import { matmulKernels } from './kernels/matmul.js';
 import { poolKernels } from './kernels/pool.js';
 import { snnKernels } from './kernels/snn.js';
@@ -13,7 +14,9 @@ import { NATIVE } from './kernels/util.js';
 export class NativeBackend extends MathBackendCPU {}
 
 /** Every kernel the native backend replaces. */
-export const nativeKernels: tf.KernelConfig[] = [...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels];
+export const nativeKernels: tf.KernelConfig[] = [
+  ...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels, ...elementwiseKernels,
+];
 
 let registered = false;
 

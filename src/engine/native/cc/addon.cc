@@ -37,6 +37,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gs::initMatmul(env, exports);
   gs::initPool(env, exports);
   gs::initSnn(env, exports);
+  gs::initElementwise(env, exports);
   return exports;
 }
 

@@ -45,5 +45,6 @@ void initConv(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
 void initSnn(Napi::Env env, Napi::Object exports);
+void initElementwise(Napi::Env env, Napi::Object exports);
 
 }  // namespace gs

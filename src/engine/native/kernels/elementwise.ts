@@ -1,0 +1,61 @@
+// Transpose, broadcasting Add/Sub/Multiply/RealDiv and Sum in C++: the JS versions walk one element at a time on
+// one core, and the models call them hundreds of times a step on tensors of millions of elements.
+import { Add, backend_util, Multiply, RealDiv, Sub, Sum, Transpose, util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { addon, f32, fallback, NATIVE, out, size } from './util.js';
+
+/** Below this many elements the JS kernel is as quick as crossing into C++. */
+export const SMALL = 2048;
+
+const transpose: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { perm } = args.attrs as unknown as TransposeAttrs;
+  const n = size(x.shape);
+  if (x.dtype !== 'float32' || n < SMALL) return fallback(Transpose, args);
+  const outShape = perm.map((p) => x.shape[p]);
+  const y = new Float32Array(n);
+  addon().transpose(f32(backend, x), y, Int32Array.from(x.shape), Int32Array.from(perm));
+  return out(backend, outShape, y);
+};
+
+function binary(name: string, op: number): KernelFunc {
+  return (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(name, args);
+    const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const n = size(outShape);
+    if (n < SMALL) return fallback(name, args);
+    const y = new Float32Array(n);
+    addon().binary(op, f32(backend, a), f32(backend, b), y, Int32Array.from(a.shape), Int32Array.from(b.shape), Int32Array.from(outShape));
+    return out(backend, outShape, y);
+  };
+}
+
+const sum: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as SumAttrs;
+  if (x.dtype !== 'float32' || size(x.shape) < SMALL) return fallback(Sum, args);
+  const axes = [...util.parseAxisParam(axis, x.shape)].sort((p, q) => p - q);
+  // One contiguous block of axes reduces as [outer, reduce, inner]; anything else goes to the JS kernel.
+  if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1] + 1)) return fallback(Sum, args);
+  const first = axes[0], last = axes[axes.length - 1];
+  const outer = size(x.shape.slice(0, first)), reduce = size(x.shape.slice(first, last + 1)), inner = size(x.shape.slice(last + 1));
+  const kept = x.shape.filter((_, i) => i < first || i > last);
+  const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
+  const y = new Float32Array(outer * inner);
+  addon().sumMiddle(f32(backend, x), y, outer, reduce, inner);
+  return out(backend, outShape, y);
+};
+
+export const elementwiseKernels: KernelConfig[] = [
+  { kernelName: Transpose, backendName: NATIVE, kernelFunc: transpose },
+  { kernelName: Add, backendName: NATIVE, kernelFunc: binary(Add, 0) },
+  { kernelName: Sub, backendName: NATIVE, kernelFunc: binary(Sub, 1) },
+  { kernelName: Multiply, backendName: NATIVE, kernelFunc: binary(Multiply, 2) },
+  { kernelName: RealDiv, backendName: NATIVE, kernelFunc: binary(RealDiv, 3) },
+  { kernelName: Sum, backendName: NATIVE, kernelFunc: sum },
+];
