@@ -3,8 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages: add to this list, never install by hand.
+# dataset-fashion-mnist: `geospike import fashion-mnist` and its tests.
 # libdnnl-dev (oneDNN), g++, make, python3: node-gyp builds the native backend's addon.
-APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3)
+# chromium: the game's browser tests (driven by playwright-core, which never downloads a browser).
+APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3 dataset-fashion-mnist chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
