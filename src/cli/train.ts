@@ -1,0 +1,58 @@
+// `geospike train`: train a model preset on a dataset folder into a run folder, resumable.
+import { defineCommand } from 'citty';
+import { initEngine } from '../engine/backend.js';
+import { PRESETS } from '../models/registry.js';
+import { numberFlag, readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
+import { train } from '../train/loop.js';
+
+export default defineCommand({
+  meta: { name: 'train', description: 'Train a Spikformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)' },
+  args: {
+    data: { type: 'string', description: 'Dataset folder (from collect or import)' },
+    model: { type: 'string', description: `Model preset: ${Object.keys(PRESETS).join(', ')} (default ${DEFAULTS.model})` },
+    out: { type: 'string', description: 'Run folder to write (config.json, summary.csv, metrics.jsonl, checkpoints/)' },
+    config: { type: 'string', description: 'JSON file of settings (defaults < file < flags)' },
+    epochs: { type: 'string', description: `Epochs (default ${DEFAULTS.epochs})` },
+    batch: { type: 'string', description: `Batch size (default ${DEFAULTS.batch})` },
+    lr: { type: 'string', description: `Peak learning rate (default ${DEFAULTS.lr})` },
+    'weight-decay': { type: 'string', description: `AdamW weight decay (default ${DEFAULTS.weightDecay})` },
+    'warmup-epochs': { type: 'string', description: `Linear warm-up epochs (default ${DEFAULTS.warmupEpochs})` },
+    'min-lr': { type: 'string', description: `Cosine floor (default ${DEFAULTS.minLr})` },
+    'time-steps': { type: 'string', description: `Spikformer time steps T (default ${DEFAULTS.timeSteps})` },
+    'label-smoothing': { type: 'string', description: `Label smoothing (default ${DEFAULTS.labelSmoothing})` },
+    mixup: { type: 'string', description: `Mixup alpha, 0 = off (default ${DEFAULTS.mixup})` },
+    'mixup-off-epoch': { type: 'string', description: `Epoch from which mixup stops (default ${DEFAULTS.mixupOffEpoch})` },
+    seed: { type: 'string', description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})` },
+    resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+  },
+  async run({ args }) {
+    const flags = {
+      data: args.data, model: args.model, out: args.out, backend: args.backend,
+      epochs: numberFlag('epochs', args.epochs), batch: numberFlag('batch', args.batch), lr: numberFlag('lr', args.lr),
+      weightDecay: numberFlag('weight-decay', args['weight-decay']), warmupEpochs: numberFlag('warmup-epochs', args['warmup-epochs']),
+      minLr: numberFlag('min-lr', args['min-lr']), timeSteps: numberFlag('time-steps', args['time-steps']),
+      labelSmoothing: numberFlag('label-smoothing', args['label-smoothing']), mixup: numberFlag('mixup', args.mixup),
+      mixupOffEpoch: numberFlag('mixup-off-epoch', args['mixup-off-epoch']), seed: numberFlag('seed', args.seed),
+    };
+    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags);
+    await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
+    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0. A second Ctrl-C exits at once (checkpoints are atomic).
+    const control = { stop: false };
+    const onSignal = (sig: string) => {
+      if (control.stop && sig === 'SIGINT') process.exit(130);
+      control.stop = true;
+      process.stderr.write(`\n${sig}: finishing the current step and saving a checkpoint (Ctrl-C again to quit now)\n`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const result = await train(cfg, { resume: args.resume, control });
+    const resumeCmd = `geospike train --out ${cfg.out} --data ${cfg.data} --model ${cfg.model} --resume`;
+    if (result.status === 'interrupted') {
+      console.log(`interrupted; resume with:\n  ${resumeCmd}`);
+    } else {
+      const best = result.best ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}` : '';
+      console.log(`done: ${result.epochsDone} epochs; ${best}\n  checkpoints in ${cfg.out}/checkpoints (best.json, last.json)`);
+    }
+  },
+});

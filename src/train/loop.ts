@@ -1,0 +1,250 @@
+// The training loop: epochs of AdamW steps on augmented batches, validation, a row per epoch, checkpoints last/best.
+// Everything random is a pure function of (seed, epoch, batch), so a run resumed from any checkpoint, even one written
+// mid-epoch on Ctrl-C, takes exactly the steps an uninterrupted run would.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { hash32 } from '../data/hash.js';
+import { BatchIterator, openDataset, type Dataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Model } from '../models/model.js';
+import { createModel, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { loadStateDict } from '../models/state_dict.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { Rng } from '../util/rng.js';
+import { AdamW } from './adamw.js';
+import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
+import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
+import { lossAndGrads } from './grads.js';
+import { crossEntropy, softCrossEntropy } from './loss.js';
+import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
+import { Progress, formatDuration } from './progress.js';
+import { RunLog, type EpochRecord } from './run_log.js';
+import { learningRate } from './schedule.js';
+
+/** Settings that fix the data stream; changing them on resume would not continue the same run. */
+const STREAM_KEYS = ['batch', 'seed'] as const;
+
+export class TrainingError extends Error {}
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** Set `stop` to finish the current step, write `last` and return (what SIGINT/SIGTERM do in the CLI). */
+  control?: { stop: boolean };
+  progress?: Progress;
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  status: 'finished' | 'interrupted';
+  epochsDone: number;
+  best: CheckpointMeta['best'];
+  lastCheckpoint: string;
+}
+
+interface Partial {
+  loss: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+}
+
+export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const progress = opts.progress ?? new Progress();
+  const control = opts.control ?? { stop: false };
+  const ckDir = join(cfg.out, 'checkpoints');
+  const lastJson = join(ckDir, 'last.json');
+  if (!opts.resume && existsSync(lastJson)) {
+    throw new TrainingError(`${cfg.out} already holds a run (${lastJson}); add --resume to continue it, or choose another --out`);
+  }
+  if (opts.resume && !existsSync(lastJson)) {
+    throw new TrainingError(`nothing to resume: ${lastJson} does not exist; run without --resume to start`);
+  }
+  mkdirSync(ckDir, { recursive: true });
+
+  const ds = await openDataset(cfg.data);
+  if (ds.validation.n === 0) throw new TrainingError(`${cfg.data} has no validation images; training needs them to report accuracy`);
+  const modelConfig = modelConfigFor(cfg, ds.classes.length);
+  const model = createModel(modelConfig, cfg.seed);
+  const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
+  let meta: CheckpointMeta = {
+    preset: cfg.model, model: modelConfig, classes: ds.classes, mean: ds.mean, std: ds.std,
+    epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: { ...cfg }, history: [],
+  };
+  let partial: Partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+  const runLog = new RunLog(cfg.out);
+
+  if (opts.resume) {
+    meta = resumeMeta(lastJson, cfg, ds);
+    const ck = readCheckpoint(lastJson);
+    loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
+    if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
+    partial = { ...partial, ...(meta.partial as Partial | undefined) };
+    await runLog.truncate(meta.epoch);
+    log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
+  }
+  await writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify({ ...cfg, modelConfig, classes: ds.classes }, null, 2));
+
+  const trainIt = new BatchIterator(ds.train, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, augment: true, dropLast: true });
+  const valIt = new BatchIterator(ds.validation, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, shuffle: false });
+  const spe = trainIt.batchesPerEpoch;
+  const sched = { lr: cfg.lr, minLr: cfg.minLr, warmupEpochs: cfg.warmupEpochs, epochs: cfg.epochs, stepsPerEpoch: spe };
+  const K = ds.classes.length;
+  log(`training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, `
+    + `${spe} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`);
+
+  const save = async (kind: string, m: CheckpointMeta) => saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
+  let last = lastJson;
+  try {
+    for (let epoch = meta.cursor.epoch; epoch < cfg.epochs; epoch++) {
+      const first = epoch === meta.cursor.epoch ? meta.cursor.batch : 0;
+      for (let b = first; b < spe; b++) {
+        const t0 = performance.now();
+        opt.lr = learningRate(meta.step, sched);
+        opt.weightDecay = cfg.weightDecay;
+        const { loss, correct, n } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
+        if (!Number.isFinite(loss)) {
+          throw new TrainingError(
+            `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped `
+            + `and no checkpoint was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
+          );
+        }
+        meta.step += 1;
+        partial.loss += loss * n;
+        partial.correct += correct;
+        partial.seen += n;
+        partial.seconds += (performance.now() - t0) / 1000;
+        const rate = partial.seen / partial.seconds;
+        progress.update(`epoch ${epoch + 1}/${cfg.epochs}`, b + 1, spe, {
+          loss: (partial.loss / partial.seen).toFixed(4), acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
+          'img/s': rate.toFixed(1),
+        }, ((spe - b - 1) * cfg.batch) / rate);
+        if (control.stop) {
+          meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
+          last = await save('last', meta);
+          progress.line(`stopped after step ${meta.step}; checkpoint ${last}`);
+          return { status: 'interrupted', epochsDone: epoch, best: meta.best, lastCheckpoint: last };
+        }
+      }
+      const val = validate(model, valIt);
+      const row: EpochRecord = {
+        epoch: epoch + 1,
+        train_loss: round(partial.loss / partial.seen),
+        train_acc: round(partial.correct / partial.seen),
+        val_loss: round(val.loss),
+        val_acc: round(val.acc),
+        lr: learningRate(meta.step - 1, sched),
+        epoch_seconds: round(partial.seconds, 3),
+        images_per_s: round(partial.seen / partial.seconds, 2),
+        firing_rate: val.rates ? round(mean([...val.rates.values()])) : null,
+      };
+      runLog.append(row, { preset: cfg.model, model: modelConfig.arch, step: meta.step, backend: tf.getBackend(), rates: val.rates ? Object.fromEntries(val.rates) : undefined });
+      progress.line(`epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  `
+        + `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)`
+        + (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`));
+      partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+      const improved = !meta.best || val.acc > meta.best.valAcc;
+      meta = { ...meta, epoch: epoch + 1, cursor: { epoch: epoch + 1, batch: 0 }, partial: undefined, best: improved ? { valAcc: val.acc, epoch: epoch + 1 } : meta.best };
+      // best before last: a kill in between redoes this epoch (identically) and finds best already written.
+      if (improved) await save('best', meta);
+      last = await save('last', meta);
+      if (control.stop) {
+        progress.line(`stopped after epoch ${epoch + 1}; checkpoint ${last}`);
+        return { status: 'interrupted', epochsDone: epoch + 1, best: meta.best, lastCheckpoint: last };
+      }
+    }
+    return { status: 'finished', epochsDone: cfg.epochs, best: meta.best, lastCheckpoint: last };
+  } finally {
+    opt.dispose();
+    model.store.dispose();
+  }
+}
+
+function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
+  const arch = PRESETS[cfg.model].config.arch;
+  return resolveConfig(cfg.model, arch === 'spikformer' ? { classes, timeSteps: cfg.timeSteps } : { classes });
+}
+
+/** The checkpoint's state, after refusing changes that would make it another run; allowed changes are recorded. */
+function resumeMeta(lastJson: string, cfg: TrainConfig, ds: Dataset): CheckpointMeta {
+  const { meta } = readCheckpoint(lastJson);
+  const prev = meta.train as Record<string, unknown>;
+  for (const key of [...ARCHITECTURE_KEYS, ...STREAM_KEYS]) {
+    if (prev[key] !== cfg[key]) {
+      throw new TrainingError(`cannot resume with ${key} ${JSON.stringify(cfg[key])}: the run was started with ${key} `
+        + `${JSON.stringify(prev[key])}; drop the flag, or start a new run in another --out`);
+    }
+  }
+  if (JSON.stringify(meta.classes) !== JSON.stringify(ds.classes)) {
+    throw new TrainingError(`the dataset ${cfg.data} has classes [${ds.classes}] but the run was trained on [${meta.classes}]; `
+      + 'resume with the dataset it started on');
+  }
+  const changed: Record<string, [unknown, unknown]> = {};
+  for (const [k, v] of Object.entries(cfg)) if (prev[k] !== v) changed[k] = [prev[k], v];
+  const history = [...(meta.history ?? [])];
+  if (Object.keys(changed).length) history.push({ atStep: meta.step, changed });
+  return { ...meta, train: { ...cfg }, history };
+}
+
+function trainStep(model: Model, opt: AdamW, it: BatchIterator, cfg: TrainConfig, epoch: number, b: number, K: number) {
+  const batch = it.batch(epoch, b);
+  const targets = smoothTargets(batch.y, K, cfg.labelSmoothing);
+  if (cfg.mixup > 0 && epoch < cfg.mixupOffEpoch) {
+    const lam = sampleBeta(new Rng(hash32(cfg.seed, 'mixup', epoch, b)), cfg.mixup, cfg.mixup);
+    mixBatch(batch.x, targets, batch.n, lam);
+  }
+  const x = imagesTensor(model, batch.x, batch.n);
+  const t = tf.tensor2d(targets, [batch.n, K]);
+  let logits: tf.Tensor2D | undefined;
+  const { loss, grads } = lossAndGrads(model.store, () => {
+    const out = model.forward(x, { training: true });
+    logits = tf.keep(out);
+    return softCrossEntropy(out, t);
+  });
+  const value = loss.dataSync()[0];
+  if (Number.isFinite(value)) opt.apply(model.store.params, grads);
+  const correct = countCorrect(logits!, batch.y);
+  tf.dispose([x, t, loss, logits!, ...grads.values()]);
+  return { loss: value, correct, n: batch.n };
+}
+
+function imagesTensor(model: Model, x: Float32Array, n: number): tf.Tensor4D {
+  const { imageSize: S, inChannels: C } = model.config;
+  return tf.tensor4d(x, [n, S, S, C]);
+}
+
+function countCorrect(logits: tf.Tensor2D, labels: Int32Array): number {
+  const pred = tf.tidy(() => tf.argMax(logits, 1));
+  const p = pred.dataSync();
+  pred.dispose();
+  let c = 0;
+  for (let i = 0; i < labels.length; i++) if (p[i] === labels[i]) c++;
+  return c;
+}
+
+/** Loss (plain cross-entropy) and accuracy on the validation split in eval mode, with per-layer firing rates. */
+export function validate(model: Model, it: BatchIterator): { loss: number; acc: number; rates: Map<string, number> | null } {
+  let loss = 0;
+  let correct = 0;
+  let seen = 0;
+  const rateSums = new Map<string, number>();
+  const spiking = model.config.arch === 'spikformer';
+  for (const batch of it.epoch(0)) {
+    const rates = new Map<string, number>();
+    const x = imagesTensor(model, batch.x, batch.n);
+    const logits = tf.tidy(() => model.forward(x, { training: false, rates: spiking ? rates : undefined }));
+    const l = crossEntropy(logits, batch.y);
+    loss += l.dataSync()[0] * batch.n;
+    correct += countCorrect(logits, batch.y);
+    seen += batch.n;
+    for (const [k, r] of rates) rateSums.set(k, (rateSums.get(k) ?? 0) + r * batch.n);
+    tf.dispose([x, logits, l]);
+  }
+  const rates = spiking ? new Map([...rateSums].map(([k, s]) => [k, s / seen])) : null;
+  return { loss: loss / seen, acc: correct / seen, rates };
+}
+
+const round = (v: number, digits = 6) => Number(v.toFixed(digits));
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
