@@ -61,7 +61,7 @@ async function agree(kernel: string, inputs: Inputs, attrs: object, what: string
     let worst = 0, at = -1;
     for (let i = 0; i < ref[o].values.length; i++) {
       const g = got[o].values[i], w = ref[o].values[i];
-      const d = g === w ? 0 : Math.abs(g - w); // equal infinities are a match; NaN never is
+      const d = g === w || (Number.isNaN(g) && Number.isNaN(w)) ? 0 : Math.abs(g - w); // NaN must stay NaN
       if (!(d <= worst)) (worst = d), (at = i);
     }
     assert.ok(worst <= rtol * scale, `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]}, scale ${scale})`);
@@ -249,4 +249,14 @@ test('Sum matches over any contiguous block of axes, keepDims or not', async () 
   // a bias gradient's shape: many rows, few columns, rows split across threads
   const x = { shape: [5000, 7], values: r.normal(35000, 1, 2) };
   await agree('Sum', { x }, { axis: [0], keepDims: false }, 'sum [5000, 7] over rows', 1e-6);
+});
+
+test('Relu, Step, Sqrt, Neg, Square and Abs match, NaN and negative zero included', async () => {
+  const r = rng(51);
+  for (const op of ['Relu', 'Step', 'Sqrt', 'Neg', 'Square', 'Abs']) {
+    const n = SMALL + r.int(0, 5000);
+    const values = r.normal(n).map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -0 : op === 'Sqrt' ? Math.abs(v) : v));
+    const attrs = op === 'Step' ? { alpha: 0.25 } : {};
+    await agree(op, { x: { shape: [n], values } }, attrs, `${op} of ${n}`, 0);
+  }
 });

@@ -33,6 +33,8 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, aShape: Int32Array, bShape: Int32Array, outShape: Int32Array): void;
   /** y[o, i] = sum over r of x[o, r, i] */
   sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number): void;
+  /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,
@@ -59,6 +61,10 @@ export function loadAddon(): NativeAddon {
   if (cached) return cached;
   const path = join(findRoot(), ADDON);
   if (!existsSync(path)) throw new Error(`the native addon is not built (${ADDON} is missing): ${FIX}`);
+  // OpenMP threads that spin between parallel regions steal the core the JS thread needs, and on a shared machine
+  // stall every region behind a descheduled spinner; our kernels are long enough that sleeping costs nothing.
+  // Read by libgomp when the addon loads it, so it must be set before; a user's own choice wins.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   try {
     cached = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {

@@ -2,6 +2,7 @@
 // time on one core: transpose, broadcasting add/sub/mul/div, and sums over a contiguous block of axes.
 #include "common.h"
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <omp.h>
 #include <vector>
@@ -259,12 +260,53 @@ Napi::Value SumMiddle(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+enum UnaryOp { kRelu = 0, kStep = 1, kSqrt = 2, kNeg = 3, kSquare = 4, kAbs = 5 };
+
+// unary(op, x, y, param): element-wise; param is Step's alpha. NaN propagates as in the JS kernels.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  const int64_t op = num(info, 0);
+  const int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
+  const float* x = f32(info, 1, n);
+  float* y = f32(info, 2, n);
+  const float alpha = static_cast<float>(dbl(info, 3));
+  switch (op) {
+    case kRelu:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? 0.f : x[i];  // NaN stays NaN
+      break;
+    case kStep:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+      break;
+    case kSqrt:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+      break;
+    case kNeg:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = -x[i];
+      break;
+    case kSquare:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+      break;
+    case kAbs:
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]);
+      break;
+    default:
+      throw Napi::RangeError::New(info.Env(), "unary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sumMiddle", Napi::Function::New(env, SumMiddle));
+  exports.Set("unary", Napi::Function::New(env, Unary));
 }
 
 }  // namespace gs

@@ -1,6 +1,6 @@
-// Transpose, broadcasting Add/Sub/Multiply/RealDiv and Sum in C++: the JS versions walk one element at a time on
+// Transpose, broadcasting Add/Sub/Multiply/RealDiv, Sum and the common unary ops in C++: the JS versions walk one element at a time on
 // one core, and the models call them hundreds of times a step on tensors of millions of elements.
-import { Add, backend_util, Multiply, RealDiv, Sub, Sum, Transpose, util } from '@tensorflow/tfjs-core';
+import { Abs, Add, backend_util, Multiply, Neg, RealDiv, Relu, Sqrt, Square, Step, Sub, Sum, Transpose, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { addon, f32, fallback, NATIVE, out, size } from './util.js';
@@ -51,6 +51,19 @@ const sum: KernelFunc = (args) => {
   return out(backend, outShape, y);
 };
 
+function unary(name: string, op: number): KernelFunc {
+  return (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const n = size(x.shape);
+    if (x.dtype !== 'float32' || n < SMALL) return fallback(name, args);
+    const y = new Float32Array(n);
+    const alpha = name === Step ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
+    addon().unary(op, f32(backend, x), y, alpha);
+    return out(backend, x.shape, y);
+  };
+}
+
 export const elementwiseKernels: KernelConfig[] = [
   { kernelName: Transpose, backendName: NATIVE, kernelFunc: transpose },
   { kernelName: Add, backendName: NATIVE, kernelFunc: binary(Add, 0) },
@@ -58,4 +71,10 @@ export const elementwiseKernels: KernelConfig[] = [
   { kernelName: Multiply, backendName: NATIVE, kernelFunc: binary(Multiply, 2) },
   { kernelName: RealDiv, backendName: NATIVE, kernelFunc: binary(RealDiv, 3) },
   { kernelName: Sum, backendName: NATIVE, kernelFunc: sum },
+  { kernelName: Relu, backendName: NATIVE, kernelFunc: unary(Relu, 0) },
+  { kernelName: Step, backendName: NATIVE, kernelFunc: unary(Step, 1) },
+  { kernelName: Sqrt, backendName: NATIVE, kernelFunc: unary(Sqrt, 2) },
+  { kernelName: Neg, backendName: NATIVE, kernelFunc: unary(Neg, 3) },
+  { kernelName: Square, backendName: NATIVE, kernelFunc: unary(Square, 4) },
+  { kernelName: Abs, backendName: NATIVE, kernelFunc: unary(Abs, 5) },
 ];
