@@ -199,6 +199,10 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
           result.added++;
         } else {
           while (fetches.size >= o.concurrency) await Promise.race(fetches);
+          if (fatal !== undefined || o.signal?.aborted) {
+            reserved[split]--;
+            break;
+          }
           const task: Promise<void> = fetchOne(found, c, split).finally(() => fetches.delete(task));
           fetches.add(task);
         }

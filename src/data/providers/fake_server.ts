@@ -87,6 +87,11 @@ export class FakeServer {
     return this.base;
   }
 
+  /** How many times fault rule `n` (index in `faults`) fired. */
+  fired(n: number): number {
+    return this.ruleState[n].fired;
+  }
+
   async close(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));

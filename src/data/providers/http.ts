@@ -44,7 +44,7 @@ export interface HttpOptions {
   log?: (line: string) => void;
 }
 
-export const DEFAULT_HTTP: Omit<HttpOptions, 'qps'> = { timeoutMs: 20000, retries: 5, backoffMs: 500, quotaStrikes: 4 };
+export const DEFAULT_HTTP: Omit<HttpOptions, 'qps'> = { timeoutMs: 20000, retries: 5, backoffMs: 500, quotaStrikes: 6 };
 
 /** Spaces request starts at least 1/qps apart; halves the rate on quota errors and creeps back on success. */
 export class RateLimiter {
@@ -94,16 +94,23 @@ export class KeyRing {
   }
   /** Records a quota error on key i; rotates when it is spent, throws when all are. */
   quota(i: number, log?: (line: string) => void): void {
-    if (++this.strikes[i] < this.maxStrikes || this.exhausted[i]) return;
-    this.exhausted[i] = true;
-    const next = this.exhausted.findIndex((e) => !e);
-    if (next < 0) {
+    if (++this.strikes[i] >= this.maxStrikes && !this.exhausted[i]) {
+      this.exhausted[i] = true;
+      const next = this.exhausted.findIndex((e) => !e);
+      if (next >= 0) {
+        log?.(`${this.what} #${i + 1} of ${this.keys.length} is over its quota; switching to #${next + 1}`);
+        this.current = next;
+      }
+    }
+    this.check();
+  }
+  /** Throws once every key is spent. */
+  check(): void {
+    if (this.exhausted.every(Boolean)) {
       throw new QuotaExhaustedError(
         `every ${this.what} (${this.keys.length}) is over its quota; the dataset so far is saved — run the same command later to continue`,
       );
     }
-    log?.(`${this.what} #${i + 1} of ${this.keys.length} is over its quota; switching to #${next + 1}`);
-    this.current = next;
   }
 }
 
@@ -145,6 +152,7 @@ export class Http {
       if (signal?.aborted) throw new StoppedError('stopped');
       await this.limiter.wait(signal);
       if (signal?.aborted) throw new StoppedError('stopped');
+      spec.keys?.check();
       const keyIndex = spec.keys?.index ?? 0;
       spec.budget?.take();
       const { url, headers } = spec.build(keyIndex);

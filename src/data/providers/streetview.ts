@@ -35,7 +35,9 @@ export class StreetViewProvider implements Provider {
   readonly name = 'streetview';
   readonly pricePerImage = STREETVIEW_PRICE_PER_1000 / 1000;
   readonly cropBottom: number;
-  private readonly keys: KeyRing;
+  // Separate rings: metadata and images have separate quotas, and a metadata success must not hide a spent image quota.
+  private readonly metaKeys: KeyRing;
+  private readonly imageKeys: KeyRing;
 
   constructor(private readonly o: StreetViewOptions) {
     if (o.secrets.length > 1 && o.secrets.length !== o.keys.length) {
@@ -45,7 +47,8 @@ export class StreetViewProvider implements Provider {
       throw new Error(`--fetch-size ${o.fetchSize} plus --crop-bottom ${o.cropBottom} must be at most 640 (Street View's limit) and the size at least 32`);
     }
     this.cropBottom = o.cropBottom;
-    this.keys = new KeyRing(o.keys, 'GOOGLE_MAPS_API_KEY key', o.http.opts.quotaStrikes);
+    this.metaKeys = new KeyRing(o.keys, 'GOOGLE_MAPS_API_KEY key', o.http.opts.quotaStrikes);
+    this.imageKeys = new KeyRing(o.keys, 'GOOGLE_MAPS_API_KEY key', o.http.opts.quotaStrikes);
   }
 
   private url(path: string, params: Record<string, string>, keyIndex: number): URL {
@@ -59,7 +62,7 @@ export class StreetViewProvider implements Provider {
   async find(c: Candidate, seen: (id: string) => boolean): Promise<Source | null> {
     const found = await this.o.http.request({
       what: 'Street View metadata',
-      keys: this.keys,
+      keys: this.metaKeys,
       build: (k) => ({
         url: this.url('/maps/api/streetview/metadata', { location: `${c.lat.toFixed(6)},${c.lng.toFixed(6)}`, radius: String(this.o.radius), source: 'outdoor' }, k),
       }),
@@ -71,7 +74,7 @@ export class StreetViewProvider implements Provider {
   async fetchImage(s: Source, c: Candidate): Promise<Buffer | null> {
     return this.o.http.request({
       what: 'Street View image',
-      keys: this.keys,
+      keys: this.imageKeys,
       budget: this.o.budget,
       build: (k) => ({
         url: this.url('/maps/api/streetview', {
