@@ -15,7 +15,7 @@ export default defineCommand({
   args: {
     checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json (or last.json, or a run\'s checkpoints folder)' },
     data: { type: 'string', description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)' },
-    images: { type: 'string', default: '256', description: 'Images to measure firing rates on (first N of the split)' },
+    images: { type: 'string', default: '256', description: 'Images to measure firing rates on, spread evenly over the split' },
     split: { type: 'string', default: 'validation', description: 'Split the images come from: validation or train' },
     costs: { type: 'string', default: DEFAULT_ENERGY_PRESET, description: `Energy per operation: ${Object.keys(ENERGY_PRESETS).join(', ')}` },
     'e-mac': { type: 'string', description: 'Override the energy of one multiply-accumulate, pJ' },

@@ -15,7 +15,7 @@ export default defineCommand({
     data: { type: 'string', description: 'Dataset folder (default: the one the checkpoint was trained on)' },
     split: { type: 'string', default: 'validation', description: 'Split to evaluate: validation or train' },
     batch: { type: 'string', default: '64', description: 'Images per forward pass' },
-    images: { type: 'string', description: 'Evaluate only the first N images of the split' },
+    images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)` },
     backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },

@@ -1,7 +1,7 @@
 // Runs a trained model over one split of a dataset: logits, loss, metrics, speed, and (for spiking models) the
 // mean firing rate of every LIF layer and of the pooled maps that feed convolutions, averaged over images.
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchIterator, type Dataset } from '../data/dataset.js';
+import { BatchIterator, type Dataset, type SplitData } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
 import { crossEntropy } from '../train/loss.js';
@@ -12,7 +12,7 @@ export type SplitName = 'train' | 'validation';
 export interface EvalOptions {
   split?: SplitName;
   batchSize?: number;
-  /** Evaluate only the first N images of the split (in file order). */
+  /** Evaluate only N images, spread evenly over the split. */
   maxImages?: number;
   /** Record firing rates (a sync read per LIF layer per batch; a little slower). */
   rates?: boolean;
@@ -33,6 +33,15 @@ export interface EvalResult extends ClassificationMetrics {
   inputRates?: Record<string, number>;
 }
 
+/** n images spread evenly over the split (files are grouped by class, so the first n would miss classes). */
+export function spreadSubset(full: SplitData, n: number): SplitData {
+  const size = full.images.length / full.n;
+  const pick = Array.from({ length: n }, (_, k) => Math.floor((k * full.n) / n));
+  const images = new Uint8Array(n * size);
+  pick.forEach((i, k) => images.set(full.images.subarray(i * size, (i + 1) * size), k * size));
+  return { images, labels: Int32Array.from(pick, (i) => full.labels[i]), ids: pick.map((i) => full.ids[i]), n };
+}
+
 /** The checkpoint and the dataset must name the same classes in the same order, or labels mean different things. */
 export function checkClasses(meta: Pick<CheckpointMeta, 'classes'>, ds: Pick<Dataset, 'classes' | 'dir'>): void {
   const same = meta.classes.length === ds.classes.length && meta.classes.every((c, i) => c === ds.classes[i]);
@@ -50,12 +59,7 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
   const full = ds[split];
   if (full.n === 0) throw new Error(`${ds.dir} has no ${split} images to evaluate`);
   const n = Math.min(full.n, opts.maxImages ?? full.n);
-  const data = n === full.n ? full : {
-    images: full.images.subarray(0, n * (full.images.length / full.n)),
-    labels: full.labels.subarray(0, n),
-    ids: full.ids.slice(0, n),
-    n,
-  };
+  const data = n === full.n ? full : spreadSubset(full, n);
   const it = new BatchIterator(data, { batchSize: opts.batchSize ?? 64, seed: 0, mean: meta.mean, std: meta.std, shuffle: false });
   const K = meta.classes.length;
   const logits = new Float32Array(n * K);
