@@ -1,0 +1,122 @@
+// The collect command as a user runs it: a child process, killed with -9 or Ctrl-C and started again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { FakeServer } from '../../src/data/providers/fake_server.js';
+import { tempDir } from './helpers.js';
+import { allFiles, assertNoSecrets, checkDataset, KEY_A, KEY_B, manifest, SECRET, TOKEN } from './collect_helpers.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+interface Run {
+  child: ReturnType<typeof spawn>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
+}
+
+function run(args: string[], env: Record<string, string>): Run {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/GOOGLE_MAPS|MAPILLARY/.test(k)));
+  const child = spawn(process.execPath, [MAIN, 'collect', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, output })),
+  );
+  return { child, done };
+}
+
+async function waitForLines(file: string, n: number, timeoutMs = 20000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (existsSync(file) && readFileSync(file, 'utf8').split('\n').length > n) return;
+    await sleep(10);
+  }
+  throw new Error(`${file} did not reach ${n} lines in ${timeoutMs} ms`);
+}
+
+const ENV = { GOOGLE_MAPS_API_KEY: `${KEY_A},${KEY_B}`, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET, MAPILLARY_ACCESS_TOKEN: TOKEN };
+
+test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing fetched twice, no secret anywhere', async (t) => {
+  // Every answer takes 25 ms, so the kills land mid-run.
+  const server = new FakeServer({ keys: [KEY_A, KEY_B], secret: SECRET, tokens: [TOKEN], delayMs: 25 });
+  const url = await server.start();
+  t.after(() => server.close());
+  const out = path.join(tempDir(t), 'cities');
+  const manifestFile = path.join(out, 'manifest.jsonl');
+  const args = ['--cities', 'paris,london', '--per-city', '12', '--out', out, '--endpoint', url, '--qps', '1000', '--concurrency', '2',
+    '--seed', '4', '--backoff-ms', '5'];
+  const outputs: string[] = [];
+
+  const first = run(args, ENV);
+  await waitForLines(manifestFile, 5);
+  first.child.kill('SIGKILL');
+  const r1 = await first.done;
+  outputs.push(r1.output);
+  assert.equal(r1.signal, 'SIGKILL');
+  assert.match(r1.output, /plan: streetview, 2 cities x 12 = 24 images, 24 still needed/);
+  assert.match(r1.output, /image requests: 24 \(\$0\.17 at \$7 per 1,000\)/);
+  const written1 = manifest(out).length; // a torn last line is ignored by the parser, as by the writer
+  assert.ok(written1 >= 5 && written1 < 24, `${written1} images before the kill`);
+
+  // Sources already in the manifest when a run starts must not be requested by it.
+  const unchangedFrom = (listed: { sourceId: string }[], served: Map<string, number>) => {
+    for (const e of listed) assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
+  };
+  const before2 = { listed: manifest(out), served: new Map(server.stats.served) };
+  const second = run(args, ENV);
+  await waitForLines(manifestFile, written1 + 4);
+  second.child.kill('SIGINT');
+  const r2 = await second.done;
+  outputs.push(r2.output);
+  assert.equal(r2.code, 130, r2.output);
+  assert.match(r2.output, /stopping: finishing the images in flight/);
+  const partial = checkDataset(out, ['paris', 'london']);
+  assert.ok(partial.length < 24, 'Ctrl-C stopped before the end');
+
+  unchangedFrom(before2.listed, before2.served);
+  const served3 = new Map(server.stats.served);
+  const third = run(args, ENV);
+  const r3 = await third.done;
+  outputs.push(r3.output);
+  assert.equal(r3.code, 0, r3.output);
+  assert.match(r3.output, new RegExp(`${24 - partial.length} still needed`));
+  const entries = checkDataset(out, ['paris', 'london'], 12);
+  unchangedFrom(partial, served3);
+  // At most the images in flight at each interruption (2 per run) were fetched twice.
+  assert.ok(server.stats.requests.image <= 24 + 4, `${server.stats.requests.image} image requests`);
+  assert.equal(new Set(entries.map((e) => e.id)).size, 24);
+
+  const again = await run(args, ENV).done;
+  assert.equal(again.code, 0);
+  assert.match(again.output, /nothing to do/);
+  outputs.push(again.output);
+  assertNoSecrets([...allFiles(out), ...outputs]);
+});
+
+test('bad settings fail fast with the setting named and no secret in the output', async (t) => {
+  const server = new FakeServer({ keys: [KEY_A], secret: SECRET, tokens: [TOKEN] });
+  const url = await server.start();
+  t.after(() => server.close());
+  const base = ['--cities', 'paris', '--per-city', '3', '--endpoint', url, '--qps', '1000'];
+  const wrongSecret = 'd3Jvbmctc2VjcmV0LXZhbHVl';
+  const outs: string[] = [];
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['--out', tempDir(t)], { GOOGLE_MAPS_API_KEY: KEY_A, GOOGLE_MAPS_URL_SIGNING_SECRET: wrongSecret }, /GOOGLE_MAPS_URL_SIGNING_SECRET is wrong/],
+    [['--out', tempDir(t)], { GOOGLE_MAPS_API_KEY: KEY_B, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET }, /REQUEST_DENIED.*GOOGLE_MAPS_API_KEY/],
+    [['--out', tempDir(t)], {}, /GOOGLE_MAPS_API_KEY is not set/],
+    [['--out', tempDir(t), '--provider', 'mapillary'], { MAPILLARY_ACCESS_TOKEN: 'MLY|1|nope' }, /Mapillary refused the token/],
+    [['--out', tempDir(t), '--endpoint', 'http://example.com'], { GOOGLE_MAPS_API_KEY: KEY_A }, /--endpoint must use https/],
+    [['--out', tempDir(t), '--per-city', 'ten'], { GOOGLE_MAPS_API_KEY: KEY_A }, /--per-city must be a whole number/],
+  ];
+  for (const [args, env, expected] of cases) {
+    const r = await run([...base, ...args], env).done;
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, expected);
+    outs.push(r.output);
+  }
+  assertNoSecrets(outs, [KEY_A, KEY_B, SECRET, wrongSecret, 'MLY|1|nope']);
+});
