@@ -15,6 +15,8 @@ import type { Prediction } from './predictor.js';
 export interface Contestant {
   readonly name: string;
   readonly classes: string[];
+  /** Where the model came from, for the results file. */
+  readonly checkpoint?: string;
   predictSquare(file: string): Promise<Prediction>;
 }
 
@@ -225,7 +227,7 @@ export class GameHall {
       seed: g.seed,
       finishedAt: new Date().toISOString(),
       dataset: this.deck.dir,
-      models: this.contestants.map((c) => c.name),
+      models: this.contestants.map((c) => ({ name: c.name, checkpoint: c.checkpoint ?? null })),
       rounds: g.rounds.map((r) => ({
         id: r.card.id,
         class: r.card.class,

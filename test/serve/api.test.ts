@@ -108,6 +108,10 @@ test('a whole game over the API: start, rounds, images, guesses, summary, and th
   const line = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.game === game);
   assert.ok(line, 'the finished game was appended');
   assert.deepEqual(line.score, s.data.score);
+  assert.deepEqual(line.models, [
+    { name: 'spikformer-1-64', checkpoint: path.join(root, 'snn.json') },
+    { name: 'resnet18-w8', checkpoint: path.join(root, 'ann.json') },
+  ]);
 });
 
 test('game requests with bad input get a 4xx and a JSON error', async () => {

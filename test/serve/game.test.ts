@@ -139,6 +139,7 @@ test('scores: correct answers, distances from the guessed city centre, points, r
   assert.equal(lines.length, 1, 'one line per finished game');
   assert.equal(lines[0].game, game);
   assert.equal(lines[0].seed, 9);
+  assert.deepEqual(lines[0].models, [{ name: 'oracle', checkpoint: null }, { name: 'first', checkpoint: null }]);
   assert.deepEqual(lines[0].score, s.score);
   assert.deepEqual(lines[0].rounds.map((r: { class: string }) => r.class), s.rounds.map((r) => r.answer.class));
   assert.equal(lines[0].rounds[0].person.guess, s.rounds[0].person.label);
