@@ -1,0 +1,132 @@
+// `geospike demo`: the whole pipeline on data that installs with the project (Debian's Fashion-MNIST): import a subset,
+// train a small Spikformer and a ResNet18, evaluate both, measure energy, write the report. Every step leaves files
+// behind, so running it again skips what is done and resumes an interrupted training run from its last checkpoint.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineCommand } from 'citty';
+import { openDataset, type Dataset } from '../data/dataset.js';
+import { FASHION_MNIST_DIR, importFashionMnist } from '../data/importers/fashion_mnist.js';
+import { intOption } from '../data/options.js';
+import { initEngine } from '../engine/backend.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { formatEnergy } from '../eval/energy.js';
+import { energyOfCheckpoint, evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
+import { buildReport } from '../eval/report/data.js';
+import { renderReport } from '../eval/report/html.js';
+import { ENERGY_FILE, EVAL_FILE } from '../eval/runs.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { resolveTrainConfig } from '../train/config.js';
+import { train } from '../train/loop.js';
+import { formatDuration } from '../train/progress.js';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** True when `result` exists and was written after `source` (a checkpoint newer than its eval means redo it). */
+const fresh = (result: string, source: string) => existsSync(result) && statSync(result).mtimeMs >= statSync(source).mtimeMs;
+
+export default defineCommand({
+  meta: { name: 'demo', description: 'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)' },
+  args: {
+    out: { type: 'string', default: 'demo', description: 'Folder for everything the demo writes (data/, runs/, report.html)' },
+    'per-class': { type: 'string', default: '200', description: 'Training images per class (10 classes)' },
+    'val-per-class': { type: 'string', default: '50', description: 'Validation images per class' },
+    epochs: { type: 'string', default: '4', description: 'Training epochs for each model' },
+    batch: { type: 'string', default: '32', description: 'Batch size' },
+    lr: { type: 'string', default: '0.001', description: 'Peak learning rate (AdamW, one warm-up epoch, cosine decay)' },
+    snn: { type: 'string', default: 'spikformer-2-128', description: 'Spikformer preset' },
+    ann: { type: 'string', default: 'resnet18-w16', description: 'ResNet18 preset' },
+    'energy-images': { type: 'string', default: '200', description: 'Validation images the firing rates are measured on' },
+    source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+  },
+  async run({ args }) {
+    const t0 = performance.now();
+    const out = args.out;
+    const epochs = intOption('--epochs', args.epochs, 1)!;
+    const batch = intOption('--batch', args.batch, 1)!;
+    const energyImages = intOption('--energy-images', args['energy-images'], 1)!;
+    const lr = Number(args.lr);
+    if (!(lr > 0 && lr < 1)) throw new Error(`--lr must be a number in (0, 1), got '${args.lr}'`);
+    const data = join(out, 'data');
+    const runs = { snn: join(out, 'runs', args.snn), ann: join(out, 'runs', args.ann) };
+    const steps = 6;
+    let step = 0;
+    const header = (what: string) => say(`\n[${++step}/${steps}] ${what}  (${formatDuration((performance.now() - t0) / 1000)} so far)`);
+
+    header(`import Fashion-MNIST -> ${data}`);
+    const imported = await importFashionMnist({
+      out: data, source: args.source, log: say,
+      perClass: intOption('--per-class', args['per-class'], 1), valPerClass: intOption('--val-per-class', args['val-per-class'], 1),
+    });
+    say(`${imported.written} images written, ${imported.skipped} already there`);
+
+    const backend = await initEngine(args.backend);
+    const control = { stop: false };
+    const onSignal = (sig: string) => {
+      if (control.stop && sig === 'SIGINT') process.exit(130);
+      control.stop = true;
+      say(`\n${sig}: saving a checkpoint; run the same command again to continue (Ctrl-C again to quit now)`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    for (const [label, preset, dir] of [['Spikformer', args.snn, runs.snn], ['ResNet18', args.ann, runs.ann]] as const) {
+      header(`train ${label} (${preset}, ${epochs} epochs, backend ${backend}) -> ${dir}`);
+      const last = join(dir, 'checkpoints', 'last.json');
+      if (existsSync(last) && readCheckpoint(last).meta.epoch >= epochs) {
+        say(`already trained (${readCheckpoint(last).meta.epoch} epochs); skipping`);
+        continue;
+      }
+      const cfg = resolveTrainConfig({}, {
+        data, model: preset, out: dir, epochs, batch, lr, warmupEpochs: epochs > 1 ? 1 : 0, minLr: lr / 100, mixup: 0, backend,
+      });
+      const r = await train(cfg, { resume: existsSync(last), control });
+      if (r.status === 'interrupted') {
+        say(`interrupted; run \`geospike demo --out ${out}\` again to continue where it stopped`);
+        return;
+      }
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+
+    let ds: Dataset | null = null;
+    const dataset = async () => (ds ??= await openDataset(data));
+    header('evaluate both on the validation images');
+    for (const dir of [runs.snn, runs.ann]) {
+      const best = join(dir, 'checkpoints', 'best.json');
+      if (fresh(join(dir, EVAL_FILE), best)) {
+        say(`${dir}: evaluated already`);
+        continue;
+      }
+      const r = evalCheckpoint(best, await dataset());
+      await saveBesideRun(best, EVAL_FILE, r);
+      say(`${r.preset}: accuracy ${(100 * r.accuracy).toFixed(2)}%, top-2 ${(100 * r.top2).toFixed(2)}%, ${r.imagesPerSecond.toFixed(1)} images/s`);
+    }
+
+    header(`measure firing rates and energy (${energyImages} validation images)`);
+    for (const dir of [runs.snn, runs.ann]) {
+      const best = join(dir, 'checkpoints', 'best.json');
+      if (fresh(join(dir, ENERGY_FILE), best)) {
+        say(`${dir}: measured already`);
+        continue;
+      }
+      const e = energyOfCheckpoint(best, await dataset(), { images: energyImages, baseline: null });
+      await saveBesideRun(best, ENERGY_FILE, e);
+      say(`${e.preset}: ${formatEnergy(e.report.total.energy)} per image`);
+    }
+
+    header('write the report');
+    const report = buildReport([runs.snn, runs.ann], 'geospike demo: Spikformer vs ResNet18 on Fashion-MNIST');
+    const html = join(out, 'report.html');
+    await writeFileAtomic(html, renderReport(report));
+    await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
+    const [s, a] = report.runs;
+    const acc = (x: typeof s) => (x.best ? `${(100 * x.best.valAcc).toFixed(2)}%` : '?');
+    say(`\ndone in ${formatDuration((performance.now() - t0) / 1000)}`);
+    console.log([
+      `best validation accuracy: ${s.preset} ${acc(s)}, ${a.preset} ${acc(a)}`,
+      report.energyRatio ? `energy per image: ${a.preset} uses ${report.energyRatio.ratio.toFixed(1)}x the energy of ${s.preset}` : '',
+      `report:  ${html}  (open it in a browser; the numbers are in ${join(out, 'report.json')})`,
+      `play:    npx geospike play --checkpoint ${join(runs.snn, 'checkpoints', 'best.json')},${join(runs.ann, 'checkpoints', 'best.json')} --data ${data}`,
+    ].filter(Boolean).join('\n'));
+  },
+});

@@ -1,0 +1,56 @@
+// `geospike demo`, shrunk (a few images per class, tiny presets, 1 epoch): the whole job end to end, then again to
+// check it skips what is done and resumes training when asked for more epochs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'node-html-parser';
+import type { Report } from '../../src/eval/report/data.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+const demo = (out: string, epochs: number) => run(process.execPath, [
+  CLI, 'demo', '--out', out, '--per-class', '4', '--val-per-class', '2', '--epochs', String(epochs), '--batch', '8',
+  '--snn', 'spikformer-1-64', '--ann', 'resnet18-w8', '--energy-images', '6',
+], { env: { ...process.env, GEOSPIKE_BACKEND: process.env.GEOSPIKE_BACKEND ?? 'auto' }, maxBuffer: 1 << 24 });
+
+test('demo: import, train both, eval, energy, report; a second run skips and resumes', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'geospike-demo-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+
+  const first = await demo(out, 1);
+  assert.match(first.stdout, /report: +\S+report\.html/);
+  assert.match(first.stdout, /play: +npx geospike play --checkpoint \S+best\.json,\S+best\.json --data \S+/);
+  for (const step of ['[1/6] import', '[2/6] train Spikformer', '[3/6] train ResNet18', '[4/6] evaluate', '[5/6] measure', '[6/6] write']) {
+    assert.ok(first.stderr.includes(step), `progress lacks '${step}'`);
+  }
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+  assert.deepEqual(report.runs.map((r) => r.preset), ['spikformer-1-64', 'resnet18-w8']);
+  for (const r of report.runs) {
+    assert.equal(r.epochs.length, 1);
+    assert.equal(r.eval!.n, 20); // 2 validation images x 10 classes
+    assert.equal(r.eval!.confusion.flat().reduce((a, b) => a + b, 0), 20);
+    assert.ok(r.energy!.perImage > 0 && Number.isFinite(r.energy!.perImage));
+  }
+  assert.equal(report.runs[0].energy!.images, 6);
+  assert.ok(report.runs[0].rates && Object.keys(report.runs[0].rates).length === 12);
+  const doc = parse(readFileSync(join(out, 'report.html'), 'utf8'));
+  assert.ok(doc.querySelectorAll('svg.chart').length >= 9);
+
+  // Again with one more epoch: the import and finished steps are skipped, training resumes from the checkpoint.
+  const second = await demo(out, 2);
+  assert.match(second.stderr, /0 images written, 60 already there/);
+  assert.equal((second.stderr.match(/resuming .* at epoch 2/g) ?? []).length, 2);
+  const again = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+  assert.deepEqual(again.runs.map((r) => r.epochs.length), [2, 2]);
+  // A third run has nothing left to do.
+  const third = await demo(out, 2);
+  assert.equal((third.stderr.match(/already trained \(2 epochs\); skipping/g) ?? []).length, 2);
+  assert.equal((third.stderr.match(/already$/gm) ?? []).length, 4);
+  assert.ok(existsSync(join(out, 'runs', 'spikformer-1-64', 'eval.json')));
+});
