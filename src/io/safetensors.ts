@@ -3,10 +3,8 @@
 // little-endian data buffer. Validation follows the official implementation: tensors must
 // tile the data buffer exactly (no overlaps, no holes, no trailing bytes).
 import { readFileSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from './atomic.js';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 /** Uint16Array holds the raw bits of F16/BF16 tensors; BOOL uses Uint8Array (0 or 1). */
@@ -269,26 +267,11 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   const bytes = serializeSafetensors(tensors, metadata); // validate before touching the disk
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new SafetensorsError(`cannot write safetensors file ${path}: ${(e as Error).message}`, { cause: e });
   }
-  // Persist the rename itself; some filesystems refuse fsync on directories, which is fine.
-  try {
-    const dh = await open(dir, 'r');
-    try { await dh.sync(); } finally { await dh.close(); }
-  } catch { /* best effort */ }
 }
 
 function f16ToNumber(h: number): number {
