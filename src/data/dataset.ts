@@ -12,6 +12,7 @@ import { Rng } from '../util/rng.js';
 import { hash32 } from './hash.js';
 import { IMAGE_SIZE } from './images.js';
 import { parseManifest, type Split } from './manifest.js';
+import { decodeSimplePng } from './png.js';
 import { forEachLimit } from './pool.js';
 import { CLASSES_FILE, MANIFEST_FILE } from './writer.js';
 
@@ -92,7 +93,13 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
   const images = new Uint8Array(n * IMAGE_VALUES);
   const labels = Int32Array.from(files, (f) => f.label);
   await forEachLimit(files.keys(), concurrency, async (i) => {
-    const { data, info } = await sharp(files[i].file)
+    const bytes = await fs.readFile(files[i].file);
+    const simple = decodeSimplePng(bytes);
+    if (simple && simple.width === IMAGE_SIZE && simple.height === IMAGE_SIZE) {
+      images.set(simple.data, i * IMAGE_VALUES);
+      return;
+    }
+    const { data, info } = await sharp(bytes)
       .toColourspace('srgb')
       .removeAlpha()
       .raw()

@@ -1,0 +1,78 @@
+// A small decoder for the PNGs datasets hold (8-bit RGB or grey, not interlaced): loading 70,000 of them through
+// libvips costs ~0.3 ms each in call overhead, this ~0.05 ms. Anything else returns null and goes to sharp.
+import { inflateSync } from 'node:zlib';
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** RGB HWC pixels of a simple PNG, or null when the file uses a feature this decoder leaves to sharp. */
+export function decodeSimplePng(buf: Buffer): { data: Uint8Array; width: number; height: number } | null {
+  if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE)) return null;
+  let pos = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  while (pos + 8 <= buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    const body = buf.subarray(pos + 8, pos + 8 + len);
+    if (body.length !== len) return null;
+    if (type === 'IHDR') {
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      const [depth, colour, , , interlace] = body.subarray(8, 13);
+      channels = colour === 2 ? 3 : colour === 0 ? 1 : 0;
+      if (depth !== 8 || channels === 0 || interlace !== 0) return null;
+    } else if (type === 'IDAT') {
+      idat.push(body);
+    } else if (type === 'IEND') {
+      break;
+    }
+    pos += 12 + len;
+  }
+  if (!width || !height || idat.length === 0) return null;
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.concat(idat));
+  } catch {
+    return null;
+  }
+  const stride = width * channels;
+  if (raw.length < (stride + 1) * height) return null;
+  const px = new Uint8Array(stride * height);
+  // Unfilter row by row; the filter type is per row, so each gets its own tight loop.
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const src = y * (stride + 1) + 1;
+    const row = y * stride;
+    const up = row - stride;
+    const hasUp = y > 0;
+    if (filter === 0) {
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x];
+    } else if (filter === 1) {
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x] + (x >= channels ? px[row + x - channels] : 0);
+    } else if (filter === 2) {
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x] + (hasUp ? px[up + x] : 0);
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        px[row + x] = raw[src + x] + (((x >= channels ? px[row + x - channels] : 0) + (hasUp ? px[up + x] : 0)) >> 1);
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= channels ? px[row + x - channels] : 0;
+        const b = hasUp ? px[up + x] : 0;
+        const c = x >= channels && hasUp ? px[up + x - channels] : 0;
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        px[row + x] = raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+    } else {
+      return null;
+    }
+  }
+  if (channels === 3) return { data: px, width, height };
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < px.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
+  return { data: rgb, width, height };
+}

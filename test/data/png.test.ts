@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { decodeSimplePng } from '../../src/data/png.js';
+import { gradientImage, rawRgb } from './helpers.js';
+
+test('decodes RGB and grey PNGs exactly as libvips does, whatever filters the encoder chose', async () => {
+  const noisy = Buffer.from(Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 7919) % 251));
+  const inputs = [
+    await gradientImage(32, 32, 3, 'png'),
+    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: true }).toBuffer(),
+    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: false, compressionLevel: 9 }).toBuffer(),
+    await sharp(noisy.subarray(0, 1200), { raw: { width: 40, height: 30, channels: 1 } }).png().toBuffer(),
+    readFileSync(new URL('../../../../shared/golden/resize-out-32-pil-lanczos.png', import.meta.url)),
+  ];
+  for (const png of inputs) {
+    const got = decodeSimplePng(png);
+    assert.ok(got, 'decoded');
+    const ref = await sharp(png).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([got.width, got.height], [ref.info.width, ref.info.height]);
+    assert.deepEqual(Buffer.from(got.data), ref.data);
+  }
+});
+
+test('leaves other PNGs (alpha, 16-bit, interlaced) and non-PNGs to sharp', async () => {
+  const rgba = await sharp(Buffer.alloc(8 * 8 * 4, 9), { raw: { width: 8, height: 8, channels: 4 } }).png().toBuffer();
+  const deep = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const interlaced = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } }).png({ progressive: true }).toBuffer();
+  for (const b of [rgba, deep, interlaced, await gradientImage(8, 8, 1, 'jpeg'), Buffer.from('nope')]) assert.equal(decodeSimplePng(b), null);
+  assert.equal((await rawRgb(rgba)).width, 8);
+});
