@@ -156,3 +156,32 @@ test('a full game played with the keyboard: Enter starts and moves on, digits gu
   await state(page, 'intro');
   await page.close();
 });
+
+test('ten classes without coordinates: key 0 picks the tenth, and no distances are shown', async () => {
+  const classes = ['t-shirt_top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot'];
+  const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
+  const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
+  const hall10 = new GameHall(await openDeck(data), [model], { defaultRounds: 2, resultsFile: null });
+  const app10 = await buildServer({ hall: hall10, predictors: [model] });
+  await app10.listen({ host: '127.0.0.1', port: 0 });
+  const page = await context.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${(app10.server.address() as { port: number }).port}`);
+    await page.waitForSelector('body[data-ready="1"]');
+    const chips = (await page.locator('#city-list li').allTextContents()).map((t) => t.trim());
+    assert.equal(chips[0], '1 T Shirt Top');
+    assert.equal(chips[9], '0 Ankle Boot');
+    await page.keyboard.press('Enter');
+    await state(page, 'guessing');
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/rounds/0/guess')), page.keyboard.press('0')]);
+    assert.equal((await res.json()).person.label, 9);
+    await state(page, 'revealed');
+    assert.equal(await page.locator('#guess-rows tr:first-child td').count(), 3, 'no distance or points cells');
+    assert.equal(await page.locator('#scoreboard .pts').count(), 0);
+    await page.screenshot({ path: path.join(shots, 'play-ten-classes.png') });
+  } finally {
+    await page.close();
+    await app10.close();
+    model.dispose();
+  }
+});

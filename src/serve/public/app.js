@@ -36,6 +36,8 @@ const el = (tag, props = {}, ...children) => {
 // Class names are folder names ('newyork', 'sao_paulo'); show them as place names.
 const NAMES = { newyork: 'New York', new_york: 'New York', losangeles: 'Los Angeles', hongkong: 'Hong Kong' };
 const city = (c) => NAMES[c] ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+// Keys 1-9 pick the first nine classes and 0 the tenth; more classes than that are picked with the mouse.
+const keyOf = (label) => (label < 9 ? String(label + 1) : label === 9 ? '0' : '');
 const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
 const pts = (x) => (x === null ? '—' : x.toLocaleString('en-US'));
 
@@ -60,7 +62,7 @@ async function init() {
     return showError(err);
   }
   const { classes, models, rounds, images } = state.info;
-  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, el('kbd', { textContent: String(i + 1) }), ` ${city(c)}`)));
+  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []), ` ${city(c)}`)));
   $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
   $('rounds').value = String(rounds);
   $('rounds').max = String(images);
@@ -78,7 +80,7 @@ async function start(event) {
     state.game = g;
     state.classes = g.classes;
     $('choices').replaceChildren(...g.classes.map((c, i) => {
-      const b = el('button', { className: 'choice', type: 'button' }, city(c), el('kbd', { textContent: String(i + 1) }));
+      const b = el('button', { className: 'choice', type: 'button' }, city(c), ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []));
       b.dataset.label = String(i);
       b.addEventListener('click', () => guess(i));
       return b;
@@ -206,8 +208,8 @@ document.addEventListener('keydown', (e) => {
   // A focused button already answers Enter with a click.
   if (e.key === 'Enter' && e.target instanceof HTMLButtonElement) return;
   const s = document.body.dataset.state;
-  if (s === 'guessing' && /^[1-9]$/.test(e.key)) {
-    const label = Number(e.key) - 1;
+  if (s === 'guessing' && /^[0-9]$/.test(e.key)) {
+    const label = e.key === '0' ? 9 : Number(e.key) - 1;
     if (label < state.classes.length) guess(label);
   } else if (e.key === 'Enter') {
     e.preventDefault();
