@@ -57,7 +57,7 @@ const missing = (what: string, cmd: string) => `<figure><p class="note">No ${wha
 function headline(r: Report, colors: string[]): string {
   const S = r.study;
   const head = ['', `Study: ${esc(S.spikformer.model)}`, `Study: ${esc(S.resnet18.model)}`,
-    ...r.runs.map((run, i) => `${swatch(colors[i])}${esc(run.name)}<br><span class="note">${esc(run.preset)}</span>`)];
+    ...r.runs.map((run, i) => `${swatch(colors[i])}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`)];
   const row = (label: string, study: [string, string], f: (x: ReportRun) => string) => [label, ...study, ...r.runs.map(f)];
   const rows = [
     row('best validation accuracy', [pct(S.spikformer.valAcc), pct(S.resnet18.valAcc)], (x) => (x.best ? `${pct(x.best.valAcc)} <span class="note">(ep ${x.best.epoch})</span>` : '')),
@@ -99,7 +99,8 @@ function curves(r: Report, colors: string[]): string {
     ],
   });
   const loss = lineChart({ title: 'Validation loss per epoch', xLabel: 'epoch', yLabel: 'cross-entropy', series: series((e) => e.val_loss) });
-  const time = lineChart({ title: 'Time per epoch', xLabel: 'epoch', yLabel: 'seconds', series: series((e) => e.epoch_seconds), format: (s) => `${s}` });
+  const slowest = Math.max(1, ...r.runs.flatMap((x) => x.epochs.map((e) => e.epoch_seconds)));
+  const time = lineChart({ title: 'Time per epoch', xLabel: 'epoch', yLabel: 'seconds (training)', series: series((e) => e.epoch_seconds), yRange: [0, slowest] });
   const params = barChart({
     title: 'Parameters', bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: colors[i], note: count(run.params) })),
   });
@@ -171,7 +172,7 @@ export function renderReport(r: Report): string {
 <title>${esc(r.title)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>${esc(r.title)}</h1>
-<p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs.map((x) => `${esc(x.name)} (${esc(x.preset)}, ${x.classes.length} classes)`).join(', ')} · generated ${esc(when)} UTC</p>
+<p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs.map((x) => `${esc(x.name)} (${x.preset !== x.name ? `${esc(x.preset)}, ` : ''}${count(x.params)} parameters, ${x.classes.length} classes)`).join(', ')} · generated ${esc(when)} UTC</p>
 ${cards(r, colors)}
 <h2>Headline numbers, next to the original study</h2>
 ${headline(r, colors)}

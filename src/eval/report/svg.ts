@@ -42,6 +42,8 @@ export interface LineChartOptions {
 }
 
 const M = { top: 36, right: 16, bottom: 44, left: 58 };
+// Line charts keep a row under the title for the legend and room left for tick labels and the axis label.
+const L = { ...M, top: 56, left: 72 };
 
 function frame(w: number, h: number, title: string, body: string, kind: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(kind)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}">`
@@ -59,20 +61,20 @@ export function lineChart(o: LineChartOptions): string {
   const [y0, y1] = [yt[0], yt[yt.length - 1]];
   const decimals = Math.max(0, -Math.floor(Math.log10(yt[1] - yt[0] || 1) + 1e-9));
   const fmt = o.format ?? ((y: number) => y.toFixed(decimals));
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const sx = (x: number) => n2(M.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw));
-  const sy = (y: number) => n2(M.top + ph - ((y - y0) / (y1 - y0)) * ph);
+  const pw = W - L.left - L.right;
+  const ph = H - L.top - L.bottom;
+  const sx = (x: number) => n2(L.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw));
+  const sy = (y: number) => n2(L.top + ph - ((y - y0) / (y1 - y0)) * ph);
   const xt = niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter((t) => t >= x0 && t <= x1 && Number.isInteger(t));
   let body = '';
-  for (const t of yt) body += `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
-  for (const t of xt) body += `<text class="tick" x="${sx(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${t}</text>`;
-  body += `<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${M.top + ph}" y2="${M.top + ph}"/>`;
-  body += `<text class="label" x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
-  body += `<text class="label" transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
+  for (const t of yt) body += `<line class="grid" x1="${L.left}" x2="${W - L.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" x="${L.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
+  for (const t of xt) body += `<text class="tick" x="${sx(t)}" y="${H - L.bottom + 16}" text-anchor="middle">${t}</text>`;
+  body += `<line class="axis" x1="${L.left}" x2="${W - L.right}" y1="${L.top + ph}" y2="${L.top + ph}"/>`;
+  body += `<text class="label" x="${L.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
+  body += `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
   for (const r of o.refs ?? []) {
-    body += `<line x1="${M.left}" x2="${W - M.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`
-      + `<text class="tick" x="${W - M.right - 4}" y="${sy(r.y) - 4}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
+    body += `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`
+      + `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) - 4}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
@@ -80,18 +82,17 @@ export function lineChart(o: LineChartOptions): string {
     body += `<path class="series" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2" stroke-linejoin="round"/>`;
     for (const p of s.points) body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(`${s.name}, epoch ${p[0]}: ${fmt(p[1])}`)}</title></circle>`;
   }
-  body += legend(o.series.map((s) => ({ name: s.name, color: s.color })), W - M.right, 20);
+  body += legend(o.series.map((s) => ({ name: s.name, color: s.color })), M.left, 38);
   return frame(W, H, o.title, body, 'line');
 }
 
-/** A one-line legend ending at x (right-aligned), on the title's baseline y. */
-function legend(items: { name: string; color: string }[], right: number, y: number): string {
-  let x = right;
+/** A one-line legend starting at x, on baseline y. */
+function legend(items: { name: string; color: string }[], left: number, y: number): string {
+  let x = left;
   let s = '';
-  for (const it of [...items].reverse()) {
-    const w = it.name.length * 6.2 + 18;
-    x -= w + 10;
+  for (const it of items) {
     s += `<rect x="${n2(x)}" y="${y - 9}" width="10" height="10" rx="2" fill="${it.color}"/><text class="tick" x="${n2(x + 15)}" y="${y}">${esc(it.name)}</text>`;
+    x += it.name.length * 6.2 + 32;
   }
   return s;
 }
