@@ -133,9 +133,11 @@ export default defineCommand({
         say(`${dir}: measured already`);
         continue;
       }
-      const e = energyOfCheckpoint(best, await dataset(), { images: energyImages, baseline: null });
+      // A Spikformer is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
+      const e = energyOfCheckpoint(best, await dataset(), { images: energyImages });
       await saveBesideRun(best, ENERGY_FILE, e);
-      say(`${e.preset}: ${formatEnergy(e.report.total.energy)} per image`);
+      const vs = e.baseline && e.ratio !== null ? ` (${e.baseline.name}: ${formatEnergy(e.baseline.energy)}, ${e.ratio.toFixed(1)}x)` : '';
+      say(`${e.preset}: ${formatEnergy(e.report.total.energy)} per image${vs}`);
     }
 
     header('write the report');

@@ -83,6 +83,9 @@ test('the report: every chart, the headline table next to the study, all numbers
   for (const s of ['78.24%', '73.16%', '187.92 s', '364.18 s', '62.00%', '60.00%', '42.0 s', '22.0 s']) assert.ok(text.includes(s), `headline lacks ${s}`);
   const energyRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('energy per image'))!;
   assert.match(energyRow.text, /not measured.*not measured.*[µn]J.*[µn]J/s);
+  const ratioRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('an ANN'))!;
+  const ratio = report.runs[0].energy!.baseline!.ratio;
+  assert.ok(ratio > 1 && ratioRow.text.includes(`${ratio.toFixed(1)}× (resnet18, `), ratioRow.text);
 
   // report.json carries the same numbers.
   assert.equal(report.study, STUDY);

@@ -48,7 +48,12 @@ export function writeRun(root: string, name: string, preset: string, opts: { epo
     const m = classificationMetrics(scores, labels, CLASSES);
     writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...m, split: 'validation', classes: CLASSES, loss: 0.8, imagesPerSecond: 50, seconds: 0.2, checkpoint: 'x', preset, epoch: opts.epochs }));
     const report = countEnergy(config, rates ? { rates, inputRates: { 'patch_embed.maxpool2': 0.2, 'patch_embed.maxpool3': 0.2 } } : null);
-    writeFileSync(join(dir, 'energy.json'), JSON.stringify({ checkpoint: 'x', preset, images: spiking ? 10 : 0, split: 'validation', rates: rates ?? null, inputRates: null, report, baseline: null, ratio: null }));
+    const ann = countEnergy(resolveConfig('resnet18', { classes: CLASSES.length }), null).total;
+    const baseline = spiking ? { name: 'resnet18', arch: 'resnet18', energy: ann.energy, macs: ann.macs } : null;
+    writeFileSync(join(dir, 'energy.json'), JSON.stringify({
+      checkpoint: 'x', preset, images: spiking ? 10 : 0, split: 'validation', rates: rates ?? null, inputRates: null, report,
+      baseline, ratio: baseline ? baseline.energy / report.total.energy : null,
+    }));
   }
   return { dir, config };
 }

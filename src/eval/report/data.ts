@@ -31,6 +31,8 @@ export interface ReportRun {
   energy: {
     perImage: number; macs: number; sops: number; denseMacs: number; images: number; costs: EnergyCosts;
     layers: { name: string; inputRate: number | null; estimated: boolean; macs: number; sops: number; energy: number }[];
+    /** The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture. */
+    baseline: { name: string; energy: number; ratio: number } | null;
   } | null;
   /** Per-LIF-layer firing rates: from the energy measurement, else the last epoch's validation pass. */
   rates: Record<string, number> | null;
@@ -81,6 +83,7 @@ export function reportRun(run: RunData): ReportRun {
       perImage: en.report.total.energy, macs: en.report.total.macs, sops: en.report.total.sops, denseMacs: en.report.total.denseMacs,
       images: en.images, costs: en.report.costs,
       layers: en.report.layers.map((l) => ({ name: l.name, inputRate: l.inputRate, estimated: l.estimated, macs: l.macs, sops: l.sops, energy: l.energy })),
+      baseline: en.baseline && en.ratio !== null ? { name: en.baseline.name, energy: en.baseline.energy, ratio: en.ratio } : null,
     },
     rates: en?.rates ?? run.lastRates,
   };

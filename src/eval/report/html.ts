@@ -70,6 +70,7 @@ function headline(r: Report, colors: string[]): string {
     row('parameters', ['', ''], (x) => count(x.params)),
     row('energy per image', ['not measured', 'not measured'], (x) => (x.energy ? formatEnergy(x.energy.perImage) : '')),
     row('MAC / SOP per image', ['', ''], (x) => (x.energy ? `${formatOps(x.energy.macs)} / ${formatOps(x.energy.sops)}` : '')),
+    row('an ANN\'s energy / this one\'s', ['', ''], (x) => (x.energy?.baseline ? `${x.energy.baseline.ratio.toFixed(1)}× <span class="note">(${esc(x.energy.baseline.name)}, ${formatEnergy(x.energy.baseline.energy)})</span>` : '')),
   ];
   return table(head, rows, 'headline');
 }
