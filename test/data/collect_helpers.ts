@@ -18,7 +18,7 @@ export const CITIES = [BUILTIN_REGIONS.paris, BUILTIN_REGIONS.london];
 
 /** Fast retries for tests: no rate limit to speak of, short timeouts and backoff. */
 export function fastHttp(log?: (l: string) => void, signal?: AbortSignal): Http {
-  return new Http({ qps: 10000, timeoutMs: 400, retries: 5, backoffMs: 2, quotaStrikes: 5, log, signal });
+  return new Http({ qps: 10000, timeoutMs: 1500, retries: 5, backoffMs: 2, quotaStrikes: 5, log, signal });
 }
 
 export function streetView(endpoint: string, o: { keys?: string[]; secret?: string; http?: Http; budget?: number } = {}) {
