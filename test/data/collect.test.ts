@@ -77,7 +77,8 @@ test('Street View faults: 5xx, 429, OVER_QUERY_LIMIT, slow answers, resets, corr
   });
   assert.equal(res.stopped, undefined);
   assert.equal(res.skipped, 3, 'two corrupt and one truncated image skipped');
-  checkDataset(out, ['paris'], 12);
+  const entries = checkDataset(out, ['paris'], 12);
+  assert.equal(entries.filter((e) => e.split === 'validation').length, 3, 'index split: 25% of 12');
   assert.equal(server.stats.faults, 19);
   // Each fault was met and handled: 4 quota answers, 12 transient failures (a loaded machine may add timeouts).
   assert.equal(http.stats.quotaErrors, 4);

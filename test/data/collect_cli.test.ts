@@ -41,8 +41,8 @@ async function waitForLines(file: string, n: number, timeoutMs = 20000): Promise
 const ENV = { GOOGLE_MAPS_API_KEY: `${KEY_A},${KEY_B}`, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET, MAPILLARY_ACCESS_TOKEN: TOKEN };
 
 test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing fetched twice, no secret anywhere', async (t) => {
-  // Every answer takes 25 ms, so the kills land mid-run.
-  const server = new FakeServer({ keys: [KEY_A, KEY_B], secret: SECRET, tokens: [TOKEN], delayMs: 25 });
+  // Every answer takes 40 ms, so the kills land mid-run.
+  const server = new FakeServer({ keys: [KEY_A, KEY_B], secret: SECRET, tokens: [TOKEN], delayMs: 40 });
   const url = await server.start();
   t.after(() => server.close());
   const out = path.join(tempDir(t), 'cities');

@@ -160,7 +160,7 @@ export class Http {
       let verdict: Verdict<T>;
       try {
         const attempt = AbortSignal.timeout(this.opts.timeoutMs);
-        const res = await fetch(url, { headers, redirect: 'error', signal: signal ? AbortSignal.any([signal, attempt]) : attempt });
+        const res = await fetch(url, { headers, redirect: 'follow', signal: signal ? AbortSignal.any([signal, attempt]) : attempt });
         const body = Buffer.from(await res.arrayBuffer());
         verdict = spec.interpret(res.status, body, res.headers.get('content-type') ?? '');
       } catch (err) {
