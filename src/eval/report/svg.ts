@@ -140,7 +140,7 @@ export function barChart(o: { title: string; bars: Bar[]; format?: (v: number) =
 export function confusionHeatmap(o: { title: string; classes: string[]; matrix: number[][]; color: string; width?: number }): string {
   const K = o.classes.length;
   const labelW = Math.min(110, Math.max(...o.classes.map((c) => c.length)) * 6.4 + 10);
-  const W = o.width ?? 420;
+  const W = o.width ?? 500;
   const cell = Math.max(12, Math.floor((W - labelW - 12) / K));
   const top = M.top + 6;
   const H = top + cell * K + labelW + 6;
