@@ -7,6 +7,8 @@ import {
   FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, importFashionMnist, padGreyToRgb, parseIdxImages,
 } from '../../src/data/importers/fashion_mnist.js';
 import { importFolder } from '../../src/data/importers/folder.js';
+import { openDataset } from '../../src/data/dataset.js';
+import sharp from 'sharp';
 import { parseManifest } from '../../src/data/manifest.js';
 import { gradientImage, rawRgb, tempDir } from './helpers.js';
 
@@ -45,6 +47,7 @@ async function makeSource(root: string): Promise<void> {
   for (let i = 0; i < 10; i++) writeFileSync(path.join(root, 'Seoul', `s${i}.jpg`), await gradientImage(120 + i, 90, i, 'jpeg'));
   for (let i = 0; i < 5; i++) writeFileSync(path.join(root, 'tokyo', `t${i}.png`), await gradientImage(40, 60, i, 'png'));
   writeFileSync(path.join(root, 'tokyo', 't5.webp'), await gradientImage(300, 300, 9, 'webp'));
+  writeFileSync(path.join(root, 'tokyo', 'grey.png'), await sharp(Buffer.alloc(50 * 40, 90), { raw: { width: 50, height: 40, channels: 1 } }).png().toBuffer());
   writeFileSync(path.join(root, 'tokyo', 'broken.jpg'), Buffer.from('not a jpeg at all'));
   writeFileSync(path.join(root, 'tokyo', 'notes.txt'), 'ignored');
 }
@@ -55,21 +58,29 @@ test('folder: class subfolders are resized, split by --val-fraction, and undecod
   await makeSource(src);
   const logs: string[] = [];
   const r = await importFolder({ source: src, out, valFraction: 0.2, seed: 3, log: (l) => logs.push(l) });
-  assert.deepEqual(r, { written: 16, skipped: 0, bad: 1 });
+  assert.deepEqual(r, { written: 17, skipped: 0, bad: 1 });
   assert.ok(logs.some((l) => l.includes('broken.jpg')));
   assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'classes.json'), 'utf8')), ['seoul', 'tokyo']);
   assert.deepEqual([count(path.join(out, 'train/seoul')), count(path.join(out, 'validation/seoul'))], [8, 2]);
-  // tokyo: 6 decodable of 7 listed; the split is decided before decoding, so 7 - round(1.4) = 6 slots train.
-  assert.equal(count(path.join(out, 'train/tokyo')) + count(path.join(out, 'validation/tokyo')), 6);
+  // tokyo: 7 decodable of 8 listed (the split is decided before decoding).
+  assert.equal(count(path.join(out, 'train/tokyo')) + count(path.join(out, 'validation/tokyo')), 7);
   assert.equal(count(path.join(out, 'display/seoul')), 10);
   const { entries } = parseManifest(readFileSync(path.join(out, 'manifest.jsonl'), 'utf8'));
-  assert.equal(entries.length, 16);
+  assert.equal(entries.length, 17);
+  // The reader accepts the result: every image 32x32 RGB (the grey PNG too), labels in classes.json order.
+  const ds = await openDataset(out);
+  assert.equal(ds.train.n + ds.validation.n, 17);
+  assert.deepEqual([...new Set(ds.train.labels)], [0, 1]);
+  const grey = entries.find((e) => e.sourceId === 'tokyo/grey.png')!;
+  const split = grey.split === 'train' ? ds.train : ds.validation;
+  const k = split.ids.indexOf(grey.id);
+  assert.deepEqual([...split.images.subarray(k * 3072, k * 3072 + 3)], [90, 90, 90]);
   assert.ok(entries.every((e) => e.provider === 'folder' && e.sourceId.includes('/')));
   // The same seed gives the same split; re-running on the same output adds nothing.
   const out2 = tempDir(t);
   await importFolder({ source: src, out: out2, valFraction: 0.2, seed: 3 });
   assert.deepEqual(readdirSync(path.join(out2, 'validation/seoul')), readdirSync(path.join(out, 'validation/seoul')));
-  assert.deepEqual(await importFolder({ source: src, out, valFraction: 0.2, seed: 3 }), { written: 0, skipped: 16, bad: 1 });
+  assert.deepEqual(await importFolder({ source: src, out, valFraction: 0.2, seed: 3 }), { written: 0, skipped: 17, bad: 1 });
 });
 
 test('folder: wrong layouts and empty classes are refused with the fix', async (t) => {
