@@ -191,3 +191,14 @@ test('Mapillary: token in the header only, search faults retried, bad thumbnails
   }).catch((e: Error) => e);
   assert.match(String(bad), /Mapillary refused the token.*check MAPILLARY_ACCESS_TOKEN/);
 });
+
+test('a server that keeps failing: each lookup gives up after its retries, then the run stops saying so', async (t) => {
+  const { server, url } = await withServer(t, [{ endpoint: 'metadata', kind: 'http500' }]);
+  const provider = streetView(url);
+  const gaveUp = await provider.find({ seq: 0, lat: 48.85, lng: 2.35, heading: 0 }, () => false).catch((e: Error) => e);
+  assert.match(String(gaveUp), /GaveUpError: Street View metadata: gave up after 6 attempts \(HTTP 500\)/);
+  assert.equal(server.stats.requests.metadata, 6);
+  const err = await collect({ provider, regions: [CITIES[0]], perCity: 2, out: tempDir(t), split: 'index', valFraction: 0, seed: 1, concurrency: 1 })
+    .catch((e: Error) => e);
+  assert.match(String(err), /streetview keeps failing \(21 lookups in a row gave up\)/);
+});
