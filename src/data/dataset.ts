@@ -46,7 +46,7 @@ export async function openDataset(dir: string, opts: { concurrency?: number } = 
   const train = await loadSplit(dir, 'train', classes, opts.concurrency ?? 8);
   const validation = await loadSplit(dir, 'validation', classes, opts.concurrency ?? 8);
   if (train.n === 0) throw new Error(`${dir}/train holds no images; collect or import a dataset first`);
-  await checkManifest(dir, train, validation);
+  await checkManifest(dir, classes, train, validation);
   const { mean, std } = channelStats(train.images);
   return { dir, classes, train, validation, mean, std };
 }
@@ -113,8 +113,8 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
   return { images, labels, ids: files.map((f) => f.id), n };
 }
 
-// The manifest, when present, must agree with the files: same ids, same class and split for each.
-async function checkManifest(dir: string, train: SplitData, validation: SplitData): Promise<void> {
+// The manifest, when present, must agree with the files: same ids, and each file in its listed class and split.
+async function checkManifest(dir: string, classes: string[], train: SplitData, validation: SplitData): Promise<void> {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
@@ -124,12 +124,14 @@ async function checkManifest(dir: string, train: SplitData, validation: SplitDat
     throw err;
   }
   const { entries } = parseManifest(text, file);
-  const listed = new Map(entries.map((e) => [e.id, e.split]));
+  const listed = new Map(entries.map((e) => [e.id, e]));
   for (const [split, data] of [['train', train], ['validation', validation]] as const) {
-    for (const id of data.ids) {
-      const s = listed.get(id);
-      if (s !== split) {
-        throw new Error(`${dir}/${split}: image '${id}' is ${s ? `listed under ${s}` : 'not listed'} in ${MANIFEST_FILE}; the folder was edited by hand`);
+    for (let i = 0; i < data.n; i++) {
+      const e = listed.get(data.ids[i]);
+      const cls = classes[data.labels[i]];
+      if (!e || e.split !== split || e.class !== cls) {
+        const where = e ? `listed as ${e.split}/${e.class}` : 'not listed';
+        throw new Error(`${dir}/${split}/${cls}/${data.ids[i]}.png is ${where} in ${MANIFEST_FILE}; the folder was edited by hand`);
       }
     }
   }

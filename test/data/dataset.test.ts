@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BatchIterator, channelStats, IMAGE_VALUES, openDataset, type SplitData } from '../../src/data/dataset.js';
 import { encodeRgbPng } from '../../src/data/images.js';
@@ -48,6 +48,9 @@ test('openDataset refuses folders that are not datasets, with the fix', async (t
   rmSync(path.join(dir, 'train/d'), { recursive: true });
   writeFileSync(path.join(dir, 'train/a/a0.png'), await encodeRgbPng(new Uint8Array(28 * 28 * 3), 28, 28, 3));
   await assert.rejects(openDataset(dir), /a0.png is 28x28x3; dataset images must be 32x32 RGB/);
+  rmSync(path.join(dir, 'train/a/a0.png'));
+  renameSync(path.join(dir, 'train/b/b0.png'), path.join(dir, 'train/a/b0.png'));
+  await assert.rejects(openDataset(dir), /train\/a\/b0.png is listed as train\/b in manifest.jsonl/);
   rmSync(path.join(dir, 'train/a'), { recursive: true });
   await assert.rejects(openDataset(dir), /class 'a' has no training images/);
 });
