@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -119,4 +119,27 @@ test('bad settings fail fast with the setting named and no secret in the output'
     outs.push(r.output);
   }
   assertNoSecrets(outs, [KEY_A, KEY_B, SECRET, wrongSecret, 'MLY|1|nope']);
+});
+
+test('--dry-run over --regions GeoJSON with Mapillary: plan and counts printed, nothing written', async (t) => {
+  const server = new FakeServer({ tokens: [TOKEN] });
+  const url = await server.start();
+  t.after(() => server.close());
+  const dir = tempDir(t);
+  const regions = path.join(dir, 'towns.geojson');
+  const square = (lng: number, lat: number) => [[[lng, lat], [lng + 0.1, lat], [lng + 0.1, lat + 0.08], [lng, lat + 0.08], [lng, lat]]];
+  writeFileSync(regions, JSON.stringify({ type: 'FeatureCollection', features: [
+    { type: 'Feature', properties: { name: 'lyon' }, geometry: { type: 'Polygon', coordinates: square(4.8, 45.72) } },
+    { type: 'Feature', properties: { name: 'bern' }, geometry: { type: 'Polygon', coordinates: square(7.4, 46.92) } },
+  ] }));
+  const out = path.join(dir, 'towns');
+  const r = await run(['--provider', 'mapillary', '--regions', regions, '--cities', 'bern,lyon', '--per-city', '5', '--out', out,
+    '--endpoint', url, '--qps', '1000', '--dry-run'], { MAPILLARY_ACCESS_TOKEN: TOKEN }).done;
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /plan: mapillary, 2 cities x 5 = 10 images, 10 still needed \(bern 5, lyon 5\)/);
+  assert.match(r.output, /dry run: found 10 images/);
+  assert.match(r.output, /bern: train 4, validation 1/);
+  assert.equal(server.stats.requests.thumb, 0);
+  assert.equal(existsSync(out), false);
+  assertNoSecrets([r.output]);
 });
