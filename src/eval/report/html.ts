@@ -79,6 +79,12 @@ function cards(r: Report, colors: string[]): string {
   const c = r.runs.map((run, i) => `<div class="card"><div class="k">${swatch(colors[i])}${esc(run.name)}</div>`
     + `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy · ${esc(run.preset)}`
     + `${run.energy ? ` · ${formatEnergy(run.energy.perImage)}/image` : ''}</div></div>`);
+  for (const run of r.runs) {
+    const b = run.energy?.baseline;
+    if (!b) continue;
+    c.push(`<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>`
+      + `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`);
+  }
   if (r.energyRatio) {
     c.push(`<div class="card"><div class="k">energy ratio</div><div class="v">${r.energyRatio.ratio.toFixed(1)}×</div>`
       + `<div class="d">${esc(r.energyRatio.ann)} uses ${r.energyRatio.ratio.toFixed(1)}× the energy of ${esc(r.energyRatio.snn)} per image</div></div>`);
@@ -133,12 +139,15 @@ function energy(r: Report, colors: string[]): string {
   const withEnergy = r.runs.filter((x) => x.energy);
   const parts: string[] = [];
   if (withEnergy.length) {
-    const values = withEnergy.map((x) => x.energy!.perImage);
+    const bars = withEnergy.map((x) => ({ label: x.name, value: x.energy!.perImage, color: colors[r.runs.indexOf(x)], note: formatEnergy(x.energy!.perImage) }));
+    // The ANN a Spikformer was costed against (the study's full-width ResNet18 by default), if no run is that model.
+    const baseline = withEnergy.map((x) => x.energy!.baseline).find((b) => b && !r.runs.some((x) => x.preset === b.name));
+    if (baseline) bars.push({ label: `${baseline.name} (from architecture)`, value: baseline.energy, color: '#94a3b8', note: formatEnergy(baseline.energy) });
+    const values = bars.map((b) => b.value);
     const log = Math.max(...values) / Math.min(...values) > 30;
-    parts.push(figure(barChart({
-      title: 'Energy per image (inference)', log, unit: 'picojoules per image',
-      bars: withEnergy.map((x) => ({ label: x.name, value: x.energy!.perImage, color: colors[r.runs.indexOf(x)], note: formatEnergy(x.energy!.perImage) })),
-    }), `E_MAC ${withEnergy[0].energy!.costs.eMac} pJ, E_AC ${withEnergy[0].energy!.costs.eAc} pJ: ${esc(withEnergy[0].energy!.costs.about)}.`));
+    parts.push(figure(barChart({ title: 'Energy per image (inference)', log, unit: 'picojoules per image', bars }),
+      `E_MAC ${withEnergy[0].energy!.costs.eMac} pJ, E_AC ${withEnergy[0].energy!.costs.eAc} pJ: ${esc(withEnergy[0].energy!.costs.about)}.`
+      + (baseline ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its weights).` : '')));
   }
   for (const run of r.runs) {
     const i = r.runs.indexOf(run);
