@@ -86,7 +86,7 @@ function cards(r: Report, colors: string[]): string {
       + `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`);
   }
   if (r.energyRatio) {
-    c.push(`<div class="card"><div class="k">energy ratio</div><div class="v">${r.energyRatio.ratio.toFixed(1)}×</div>`
+    c.push(`<div class="card"><div class="k">energy, ${esc(r.energyRatio.ann)} / ${esc(r.energyRatio.snn)}</div><div class="v">${r.energyRatio.ratio.toFixed(1)}×</div>`
       + `<div class="d">${esc(r.energyRatio.ann)} uses ${r.energyRatio.ratio.toFixed(1)}× the energy of ${esc(r.energyRatio.snn)} per image</div></div>`);
   }
   return `<div class="cards">${c.join('')}</div>`;

@@ -72,9 +72,10 @@ export function lineChart(o: LineChartOptions): string {
   body += `<line class="axis" x1="${L.left}" x2="${W - L.right}" y1="${L.top + ph}" y2="${L.top + ph}"/>`;
   body += `<text class="label" x="${L.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
   body += `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
-  for (const r of o.refs ?? []) {
+  for (const [i, r] of (o.refs ?? []).entries()) {
+    const dy = i % 2 ? 12 : -4; // alternate above and below the line so close references stay readable
     body += `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`
-      + `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) - 4}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
+      + `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
