@@ -24,8 +24,12 @@ export function formatEnergyResult(e: EnergyResult): string {
   const rep = e.report;
   const w = Math.max(...rep.layers.map((l) => l.name.length));
   const measured = e.images ? `firing rates measured on ${e.images} ${e.split} images` : 'dense: an ANN costs the same on any image';
+  const spikes = { ...e.rates, ...e.inputRates };
+  const rw = Math.max(0, ...Object.keys(spikes).map((k) => k.length));
   const lines = [
     `${e.preset}: ${measured}; E_MAC ${rep.costs.eMac} pJ, E_AC ${rep.costs.eAc} pJ (${rep.costs.about})`,
+    ...(Object.keys(spikes).length ? ['', '  firing rate (mean spikes per neuron per time step)',
+      ...Object.entries(spikes).map(([k, v]) => `  ${k.padEnd(rw)}  ${(100 * v).toFixed(2).padStart(6)}%`)] : []),
     '',
     `  ${'layer'.padEnd(w)}  in rate   FLOPs/step        MAC        SOP     energy`,
     ...rep.layers.map((l) => {

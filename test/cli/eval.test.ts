@@ -60,6 +60,8 @@ test('eval and energy on a checkpoint: text, JSON, results saved beside the run'
   const energy = await geospike('energy', '--checkpoint', snn, '--images', '5');
   assert.match(energy.stdout, /firing rates measured on 5 validation images; E_MAC 4\.6 pJ, E_AC 0\.9 pJ/);
   assert.match(energy.stdout, /patch_embed\.proj_conv +analog/);
+  assert.match(energy.stdout, /block\.0\.attn\.attn_lif +\d+\.\d\d%/); // every LIF layer's firing rate
+  assert.match(energy.stdout, /patch_embed\.maxpool3 +\d+\.\d\d%/);
   assert.match(energy.stdout, /resnet18 \(555 M MAC\) costs 2\.55 mJ per image: [\d.]+x the energy of spikformer-1-64/);
   const e = JSON.parse(readFileSync(join(root, 'snn', 'energy.json'), 'utf8'));
   assert.equal(e.images, 5);
