@@ -21,7 +21,11 @@ test('fashion-mnist: --per-class takes the first images of each class, padded to
   for (const c of FASHION_MNIST_CLASSES) {
     assert.equal(count(path.join(out, 'train', c)), 3);
     assert.equal(count(path.join(out, 'validation', c)), 2);
+    assert.equal(count(path.join(out, 'display', c)), 2); // the game's display copies, validation only
   }
+  const shown = readdirSync(path.join(out, 'display', FASHION_MNIST_CLASSES[0]))[0];
+  const meta = await sharp(path.join(out, 'display', FASHION_MNIST_CLASSES[0], shown)).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 128, 128]);
   // Image 0 of the package's train file, decoded from what was written, equals its padded idx pixels.
   const idx = parseIdxImages(gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'))), 'x');
   const labels = gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, 'train-labels-idx1-ubyte.gz'))).subarray(8);

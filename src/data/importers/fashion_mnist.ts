@@ -1,5 +1,6 @@
 // Imports Fashion-MNIST from Debian's `dataset-fashion-mnist` package: 28x28 grey images padded to 32x32 RGB,
 // the package's train/test split kept as train/validation.
+import sharp from 'sharp';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -128,9 +129,12 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
         }
         const rgb = padGreyToRgb(images.pixels.subarray(i * stride, (i + 1) * stride), images.rows, images.cols);
         const png = await encodeRgbPng(rgb, IMAGE_SIZE, IMAGE_SIZE, 3);
+        // The game shows validation images at display size; nearest-neighbour keeps the 28x28 pixels crisp.
+        const display = split === 'validation' ? await displayCopy(rgb) : undefined;
         await writer.add(
           { id, class: FASHION_MNIST_CLASSES[labels[i]], split, provider: 'fashion-mnist', sourceId: `${prefix}:${i}`, lat: null, lng: null, heading: null, captureDate: null },
           png,
+          display,
         );
         written++;
         if (written % 5000 === 0) log(`fashion-mnist: ${written} images written`);
@@ -141,4 +145,12 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
     await writer.close();
   }
   return { written, skipped };
+}
+
+/** A 128x128 JPEG of a 32x32 RGB image, for the browser game. */
+function displayCopy(rgb: Uint8Array): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 } })
+    .resize(4 * IMAGE_SIZE, 4 * IMAGE_SIZE, { kernel: 'nearest' })
+    .jpeg({ quality: 92 })
+    .toBuffer();
 }
