@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   info(): { onednn: string; threads: number };
   setThreads(n: number): void;
+  /** Returns the array's physical pages to the OS now; its contents become zeros. */
+  release(values: Float32Array): void;
   /** params: N,H,W,C,O,KH,KW,OH,OW, strideH,strideW, dilationH,dilationW, padTop,padBottom,padLeft,padRight */
   conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;

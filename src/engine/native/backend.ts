@@ -1,9 +1,12 @@
 // The `native` tfjs backend: the pure-JS cpu backend (same tensor storage, every kernel) with the hot kernels
 // replaced by C++ ones over oneDNN. Anything the native kernels do not cover runs the JS kernel unchanged.
 import * as tf from '@tensorflow/tfjs-core';
+import type { BackendValues, DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import '../kernels/index.js'; // geospike's own cpu kernels must be registered before they are copied below
 import { loadAddon } from './addon.js';
+import { BufferPool } from './pool.js';
+import { freeGradientsEarly } from './free_grads.js';
 import { convKernels } from './kernels/conv.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
 import { matmulKernels } from './kernels/matmul.js';
@@ -11,12 +14,52 @@ import { poolKernels } from './kernels/pool.js';
 import { snnKernels } from './kernels/snn.js';
 import { NATIVE } from './kernels/util.js';
 
-export class NativeBackend extends MathBackendCPU {}
+/** Most idle memory the output pool keeps resident; GEOSPIKE_POOL_MB overrides it. */
+const POOL_MB = Number(process.env.GEOSPIKE_POOL_MB ?? 256);
+
+export class NativeBackend extends MathBackendCPU {
+  readonly pool = new BufferPool(
+    (Number.isFinite(POOL_MB) && POOL_MB >= 0 ? POOL_MB : 256) * 2 ** 20, (values) => loadAddon().release(values),
+  );
+
+  override readSync(dataId: DataId): BackendValues {
+    const values = super.readSync(dataId);
+    this.pool.escape(values); // the caller may keep it (dataSync hands out the array itself)
+    return values;
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const released = super.disposeData(dataId, force);
+    if (released && values && !this.data.has(dataId)) this.pool.give(values);
+    return released;
+  }
+
+  /**
+   * A JS kernel's output that holds a pooled array under a new dataId (a view, an alias) makes that array unsafe to
+   * reuse. Handing back an input's own dataId (Reshape, Identity) is fine: tfjs counts those references.
+   */
+  markAliases(result: TensorInfo | TensorInfo[], inputs: NamedTensorInfoMap): void {
+    const ids = new Set(Object.values(inputs).map((t) => t?.dataId));
+    for (const t of Array.isArray(result) ? result : [result]) {
+      if (!ids.has(t.dataId)) this.pool.escape(this.data.get(t.dataId)?.values);
+    }
+  }
+}
 
 /** Every kernel the native backend replaces. */
 export const nativeKernels: tf.KernelConfig[] = [
   ...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels, ...elementwiseKernels,
 ];
+
+/** A copied JS kernel, watched for outputs that alias pooled arrays. */
+function watched(f: KernelFunc): KernelFunc {
+  return (args) => {
+    const result = f(args);
+    if (args.backend instanceof NativeBackend) args.backend.markAliases(result as TensorInfo | TensorInfo[], args.inputs);
+    return result;
+  };
+}
 
 let registered = false;
 
@@ -26,10 +69,11 @@ export function registerNativeBackend(): void {
   loadAddon();
   const own = new Set(nativeKernels.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend('cpu')) {
-    if (!own.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE });
+    if (!own.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE, kernelFunc: watched(k.kernelFunc) });
   }
   for (const k of nativeKernels) tf.registerKernel(k);
   // Priority below cpu's: tfjs must never pick this on its own; geospike's initEngine chooses explicitly.
   tf.registerBackend(NATIVE, () => new NativeBackend(), 0);
+  freeGradientsEarly();
   registered = true;
 }

@@ -1,6 +1,7 @@
 // Entry point of the geospike native addon: oneDNN kernels plus fused element-wise kernels, all synchronous.
 #include "common.h"
 #include <omp.h>
+#include <sys/mman.h>
 
 namespace gs {
 
@@ -30,9 +31,22 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// release(array): gives the physical pages of an idle pooled array back to the kernel at once (the JS side keeps the
+// array; its next writer faults fresh zero pages in). Unreferenced ArrayBuffers would stay resident until a GC.
+static Napi::Value Release(const Napi::CallbackInfo& info) {
+  auto a = info[0].As<Napi::TypedArray>();
+  const uintptr_t page = 4096;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+  uintptr_t end = (begin + a.ByteLength()) & ~(page - 1);
+  begin = (begin + page - 1) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("release", Napi::Function::New(env, Release));
   gs::initConv(env, exports);
   gs::initMatmul(env, exports);
   gs::initPool(env, exports);

@@ -3,7 +3,7 @@
 import { backend_util, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
 import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { addon, allFloat32, fallback, f32, NATIVE, out, size } from './util.js';
+import { addon, alloc, allFloat32, fallback, f32, NATIVE, out, size } from './util.js';
 
 /** The addon's 17 conv parameters, or null when oneDNN cannot express this geometry (the JS kernel then runs). */
 export function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
@@ -31,7 +31,7 @@ const conv2D: KernelFunc = (args) => {
   );
   const params = allFloat32(x, filter) ? convParams(info) : null;
   if (!params) return fallback(Conv2D, args);
-  const y = new Float32Array(size(info.outShape));
+  const y = alloc(backend, size(info.outShape));
   addon().conv2d(f32(backend, x), f32(backend, filter), y, params);
   return out(backend, info.outShape, y);
 };
@@ -46,7 +46,7 @@ const conv2DBackpropInput: KernelFunc = (args) => {
   );
   const params = allFloat32(dy, filter) ? convParams(info) : null;
   if (!params) return fallback(Conv2DBackpropInput, args);
-  const dx = new Float32Array(size(info.inShape));
+  const dx = alloc(backend, size(info.inShape));
   addon().conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, params);
   return out(backend, info.inShape, dx);
 };
@@ -61,7 +61,7 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   );
   const params = allFloat32(x, dy) ? convParams(info) : null;
   if (!params) return fallback(Conv2DBackpropFilter, args);
-  const dw = new Float32Array(size(filterShape));
+  const dw = alloc(backend, size(filterShape));
   addon().conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, params);
   return out(backend, filterShape, dw);
 };

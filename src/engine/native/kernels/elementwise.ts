@@ -3,7 +3,7 @@
 import { Abs, Add, backend_util, Multiply, Neg, RealDiv, Relu, Sqrt, Square, Step, Sub, Sum, Transpose, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { addon, f32, fallback, NATIVE, out, size } from './util.js';
+import { addon, alloc, f32, fallback, NATIVE, out, size } from './util.js';
 
 /** Below this many elements the JS kernel is as quick as crossing into C++. */
 export const SMALL = 2048;
@@ -15,7 +15,7 @@ const transpose: KernelFunc = (args) => {
   const n = size(x.shape);
   if (x.dtype !== 'float32' || n < SMALL) return fallback(Transpose, args);
   const outShape = perm.map((p) => x.shape[p]);
-  const y = new Float32Array(n);
+  const y = alloc(backend, n);
   addon().transpose(f32(backend, x), y, Int32Array.from(x.shape), Int32Array.from(perm));
   return out(backend, outShape, y);
 };
@@ -28,7 +28,7 @@ function binary(name: string, op: number): KernelFunc {
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = size(outShape);
     if (n < SMALL) return fallback(name, args);
-    const y = new Float32Array(n);
+    const y = alloc(backend, n);
     addon().binary(op, f32(backend, a), f32(backend, b), y, Int32Array.from(a.shape), Int32Array.from(b.shape), Int32Array.from(outShape));
     return out(backend, outShape, y);
   };
@@ -46,7 +46,7 @@ const sum: KernelFunc = (args) => {
   const outer = size(x.shape.slice(0, first)), reduce = size(x.shape.slice(first, last + 1)), inner = size(x.shape.slice(last + 1));
   const kept = x.shape.filter((_, i) => i < first || i > last);
   const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
-  const y = new Float32Array(outer * inner);
+  const y = alloc(backend, outer * inner);
   addon().sumMiddle(f32(backend, x), y, outer, reduce, inner);
   return out(backend, outShape, y);
 };
@@ -57,7 +57,7 @@ function unary(name: string, op: number): KernelFunc {
     const { x } = args.inputs as { x: TensorInfo };
     const n = size(x.shape);
     if (x.dtype !== 'float32' || n < SMALL) return fallback(name, args);
-    const y = new Float32Array(n);
+    const y = alloc(backend, n);
     const alpha = name === Step ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
     addon().unary(op, f32(backend, x), y, alpha);
     return out(backend, x.shape, y);

@@ -3,7 +3,7 @@
 import { _FusedMatMul, BatchMatMul, broadcast_util } from '@tensorflow/tfjs-core';
 import type { BatchMatMulAttrs, _FusedMatMulAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { addon, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
+import { addon, alloc, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
 
 interface Plan {
   params: Int32Array;
@@ -35,7 +35,7 @@ const batchMatMul: KernelFunc = (args) => {
   const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
   const p = allFloat32(a, b) ? plan(a, b, transposeA, transposeB, null, false) : null;
   if (!p) return fallback(BatchMatMul, args);
-  const c = new Float32Array(size(p.outShape));
+  const c = alloc(backend, size(p.outShape));
   addon().batchMatMul(f32(backend, a), f32(backend, b), c, p.params);
   return out(backend, p.outShape, c);
 };
@@ -47,7 +47,7 @@ const fusedMatMul: KernelFunc = (args) => {
   const simple = !preluActivationWeights && (activation === 'linear' || activation === 'relu');
   const p = simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
   if (!p) return fallback(_FusedMatMul, args);
-  const c = new Float32Array(size(p.outShape));
+  const c = alloc(backend, size(p.outShape));
   addon().batchMatMul(f32(backend, a!), f32(backend, b!), c, p.params, bias ? f32(backend, bias) : undefined);
   return out(backend, p.outShape, c);
 };

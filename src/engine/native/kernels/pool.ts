@@ -2,7 +2,7 @@
 import { backend_util, MaxPool, MaxPoolGrad } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, MaxPoolAttrs, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { addon, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
+import { addon, alloc, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
 
 function poolParams(info: backend_util.Conv2DInfo): Int32Array | null {
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') return null;
@@ -20,7 +20,7 @@ const maxPool: KernelFunc = (args) => {
   const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const params = poolParams(info);
   if (!params) return fallback(MaxPool, args);
-  const y = new Float32Array(size(info.outShape));
+  const y = alloc(backend, size(info.outShape));
   addon().maxPool(f32(backend, x), y, params);
   return out(backend, info.outShape, y);
 };
@@ -33,7 +33,7 @@ const maxPoolGrad: KernelFunc = (args) => {
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const params = poolParams(info);
   if (!params) return fallback(MaxPoolGrad, args);
-  const dx = new Float32Array(size(input.shape));
+  const dx = alloc(backend, size(input.shape), true); // the C++ kernel scatter-adds into it
   addon().maxPoolGrad(f32(backend, dy), f32(backend, input), dx, params);
   return out(backend, input.shape, dx);
 };

@@ -3,7 +3,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, type BNAttrs, type LIFAttrs, type LIFGradAttrs } from '../../kernels/index.js';
-import { addon, f32, NATIVE, out, size } from './util.js';
+import { addon, alloc, f32, NATIVE, out, size } from './util.js';
 
 const SURROGATES: Record<string, number> = { sigmoid: 0, atan: 1 };
 
@@ -12,7 +12,7 @@ const lif: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x } = inputs as { x: TensorInfo };
   const { tau, vThreshold } = attrs as unknown as LIFAttrs;
   const n = size(x.shape), T = x.shape[0];
-  const spikes = new Float32Array(n), h = new Float32Array(n);
+  const spikes = alloc(cpu, n), h = alloc(cpu, n);
   addon().lif(f32(cpu, x), spikes, h, T, T ? n / T : 0, tau, vThreshold);
   return [out(cpu, x.shape, spikes), out(cpu, x.shape, h)];
 };
@@ -24,7 +24,7 @@ const lifGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const kind = SURROGATES[a.surrogate];
   if (kind === undefined) throw new Error(`unknown surrogate '${a.surrogate}'; choose sigmoid or atan`);
   const n = size(dy.shape), T = dy.shape[0];
-  const dx = new Float32Array(n);
+  const dx = alloc(cpu, n);
   addon().lifGrad(f32(cpu, dy), f32(cpu, h), f32(cpu, spikes), dx, T, T ? n / T : 0, a.tau, a.vThreshold, kind, a.alpha);
   return out(cpu, dy.shape, dx);
 };
@@ -33,7 +33,7 @@ const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
   const C = size(gamma.shape), n = size(x.shape);
-  const y = new Float32Array(n), mean = new Float32Array(C), variance = new Float32Array(C);
+  const y = alloc(cpu, n), mean = alloc(cpu, C), variance = alloc(cpu, C);
   addon().batchNormTrain(f32(cpu, x), f32(cpu, gamma), f32(cpu, beta), y, mean, variance, n / C, C, (attrs as unknown as BNAttrs).eps);
   return [out(cpu, x.shape, y), out(cpu, gamma.shape, mean), out(cpu, gamma.shape, variance)];
 };
@@ -42,7 +42,7 @@ const bnGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
   const C = size(gamma.shape), n = size(x.shape);
-  const dx = new Float32Array(n), dgamma = new Float32Array(C), dbeta = new Float32Array(C);
+  const dx = alloc(cpu, n), dgamma = alloc(cpu, C), dbeta = alloc(cpu, C);
   addon().batchNormGrad(
     f32(cpu, dy), f32(cpu, x), f32(cpu, gamma), f32(cpu, mean), f32(cpu, variance), dx, dgamma, dbeta, n / C, C,
     (attrs as unknown as BNAttrs).eps,

@@ -1,6 +1,6 @@
 // Helpers shared by the native kernels: raw values of a tensor, the cpu kernel to fall back on, output tensors.
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from '../addon.js';
 
@@ -28,7 +28,21 @@ export function fallback(name: string, args: Parameters<KernelFunc>[0]): ReturnT
   fallbacks.set(name, (fallbacks.get(name) ?? 0) + 1);
   const k = tf.getKernel(name, 'cpu');
   if (!k) throw new Error(`no cpu kernel '${name}' to fall back on`);
-  return k.kernelFunc(args);
+  const result = k.kernelFunc(args);
+  (args.backend as Partial<Pooled>).markAliases?.(result as TensorInfo | TensorInfo[], args.inputs);
+  return result;
+}
+
+/** What the native backend adds to the cpu one (see ../backend.ts); declared here to avoid an import cycle. */
+interface Pooled {
+  pool: { alloc(n: number, zero?: boolean): Float32Array };
+  markAliases(result: TensorInfo | TensorInfo[], inputs: NamedTensorInfoMap): void;
+}
+
+/** An output array: from the native backend's pool when there is one (contents arbitrary unless zero is set). */
+export function alloc(backend: MathBackendCPU, n: number, zero = false): Float32Array {
+  const pool = (backend as Partial<Pooled>).pool;
+  return pool ? pool.alloc(n, zero) : new Float32Array(n);
 }
 
 export function out(backend: MathBackendCPU, shape: number[], values: Float32Array): TensorInfo {

@@ -1,0 +1,63 @@
+// tfjs keeps every intermediate gradient alive until the whole backward pass ends (backpropagateGradients never
+// disposes a node's output gradients after using them), so a training step holds a gradient for every activation
+// at once: hundreds of MB to GBs more than PyTorch, which frees each one when its last user is done. This wraps each
+// tape node's gradient so that, once all of its input gradients are computed, the output gradients it consumed
+// are disposed. Numbers are unchanged; only lifetimes shrink.
+import * as tf from '@tensorflow/tfjs-core';
+
+type Thunks = Record<string, () => tf.Tensor>;
+interface TapeNode {
+  inputs: Record<string, tf.Tensor>;
+  gradient?: (dys: (tf.Tensor | null)[]) => Thunks;
+}
+interface EngineInternals {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  addTapeNode: (...args: unknown[]) => void;
+  gradients: (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean) => unknown;
+}
+
+const patched = new WeakSet<object>();
+
+export function freeGradientsEarly(engine: object = tf.engine()): void {
+  if (patched.has(engine)) return;
+  const e = engine as unknown as EngineInternals;
+  if (typeof e.addTapeNode !== 'function' || typeof e.gradients !== 'function' || !e.state) return; // tfjs changed: skip
+  patched.add(engine);
+  // A caller's own upstream gradient (tf.grad(f)(x, dy)) is theirs: never dispose it.
+  const callerDys = new WeakSet<tf.Tensor>();
+  const gradients = e.gradients.bind(e);
+  e.gradients = (f, xs, dy, allow) => {
+    if (dy) callerDys.add(dy);
+    return gradients(f, xs, dy, allow);
+  };
+  const addTapeNode = e.addTapeNode.bind(e);
+  e.addTapeNode = (...args: unknown[]) => {
+    addTapeNode(...args);
+    const tape = e.state.activeTape;
+    const node = tape?.[tape.length - 1];
+    const inner = node?.gradient;
+    if (!node || !inner) return;
+    node.gradient = (dys) => {
+      const thunks = inner(dys);
+      if (e.state.gradientDepth > 0) return thunks; // higher-order gradients may need them again
+      const names = Object.keys(node.inputs).filter((k) => k in thunks);
+      let pending = names.length;
+      const returned = new Set<tf.Tensor>();
+      const done = () => {
+        for (const dy of dys) {
+          if (dy && !dy.isDisposed && !dy.kept && !returned.has(dy) && !callerDys.has(dy)) dy.dispose();
+        }
+      };
+      const wrapped: Thunks = { ...thunks };
+      for (const k of names) {
+        wrapped[k] = () => {
+          const dx = thunks[k]();
+          returned.add(dx);
+          if (--pending === 0) done();
+          return dx;
+        };
+      }
+      return wrapped;
+    };
+  };
+}
