@@ -1,0 +1,130 @@
+// Whole-step timing of a model preset: training steps (forward, backward, AdamW) or inference batches, after
+// warm-up, as `geospike bench` reports them; and the PyTorch peer (../shared/bench/torch_ref.py) on the same model.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../engine/backend.js';
+import { createModel, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { AdamW } from '../train/adamw.js';
+import { lossAndGrads } from '../train/grads.js';
+import { crossEntropy } from '../train/loss.js';
+
+export type BenchMode = 'train' | 'infer';
+
+export interface BenchOptions {
+  preset: string;
+  batch: number;
+  steps: number;
+  warmup: number;
+  mode: BenchMode;
+  backend?: string;
+  /** Overrides of the preset, e.g. timeSteps. */
+  overrides?: Record<string, number>;
+}
+
+export interface BenchResult {
+  runner: string;
+  model: string;
+  mode: BenchMode;
+  batch: number;
+  params: number;
+  secPerBatch: number;
+  imagesPerSec: number;
+  peakRssMB: number;
+  /** Every timed step, seconds. */
+  times?: number[];
+  extra?: Record<string, unknown>;
+}
+
+// The peer's settings, so both sides do the same work: AdamW (lr 5e-4, wd 6e-2), cross-entropy with label smoothing.
+const LR = 5e-4, WEIGHT_DECAY = 6e-2, LABEL_SMOOTHING = 0.1;
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Times `steps` batches after `warmup` untimed ones, on the active backend of initEngine(opts.backend). */
+export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
+  const backend = await initEngine(opts.backend);
+  const config = resolveConfig(opts.preset, opts.overrides);
+  const model = createModel(config, 0);
+  const { imageSize: S, inChannels: C, classes: K } = config;
+  const x = tf.randomUniform([opts.batch, S, S, C], -1, 1, 'float32', 7) as tf.Tensor4D;
+  const labels = Int32Array.from({ length: opts.batch }, (_, i) => i % K);
+  const opt = new AdamW({ lr: LR, weightDecay: WEIGHT_DECAY });
+  const step = () => {
+    if (opts.mode === 'infer') {
+      const logits = tf.tidy(() => model.forward(x, { training: false }));
+      logits.dataSync();
+      logits.dispose();
+      return;
+    }
+    const { loss, grads } = lossAndGrads(model.store, () => crossEntropy(model.forward(x, { training: true }), labels, LABEL_SMOOTHING));
+    loss.dataSync();
+    opt.apply(model.store.params, grads);
+    tf.dispose([loss, ...grads.values()]);
+  };
+  for (let i = 0; i < opts.warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < opts.steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push((performance.now() - t0) / 1000);
+  }
+  const params = model.store.counts().params;
+  tf.dispose(x);
+  model.store.dispose();
+  const sec = median(times);
+  return {
+    runner: `geospike-${backend}`, model: opts.preset, mode: opts.mode, batch: opts.batch, params,
+    secPerBatch: sec, imagesPerSec: opts.batch / sec, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), times,
+  };
+}
+
+/** torch_ref.py's arguments for the same model, batch, T and thread count. */
+export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
+  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
+  if (mode === 'infer') common.push('--infer');
+  if (config.arch === 'spikformer') {
+    if (config.mlpRatio !== 4 || config.imageSize !== 32) {
+      throw new Error('the PyTorch peer only builds Spikformers with mlpRatio 4 on 32x32 images');
+    }
+    return ['spikformer', '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`, ...common];
+  }
+  if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
+  return ['resnet18', '--width', `${config.width}`, ...common];
+}
+
+export const PYTHON = '/usr/bin/python3';
+export const PEER_SETUP = 'apt-get install python3-torch libopenblas0-pthread';
+
+/** Why the PyTorch peer cannot run here, or null when it can. */
+export function peerProblem(script: string): string | null {
+  if (!existsSync(script)) return `the PyTorch reference script is missing: ${script} (pass --torch-script PATH)`;
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return `PyTorch is not installed for ${PYTHON}: ${PEER_SETUP}`;
+  return null;
+}
+
+/** Runs torch_ref.py and reads its one JSON line. */
+export function benchTorch(script: string, opts: BenchOptions, threads: number, env: NodeJS.ProcessEnv): BenchResult {
+  const config = resolveConfig(opts.preset, opts.overrides);
+  const args = [script, ...torchArgs(config, opts.batch, opts.steps, opts.mode, threads)];
+  const run = spawnSync(PYTHON, args, { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`the PyTorch peer failed (${PYTHON} ${args.join(' ')}): ${(run.stderr || '').trim().split('\n').pop()}`);
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  let r: Record<string, number | string>;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    throw new Error(`the PyTorch peer printed no JSON result: ${line.slice(0, 200)}`);
+  }
+  return {
+    runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
+    secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
+    extra: { sgemmGflops: Number(r.sgemm_gflops) },
+  };
+}

@@ -1,0 +1,33 @@
+// The model benchmark: timing a few real steps, the median, and the PyTorch peer's arguments for the same model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { benchModel, median, torchArgs } from '../../src/bench/model.js';
+import { resolveConfig } from '../../src/models/registry.js';
+
+test('median of odd and even counts', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('the PyTorch peer gets the same model, batch, T, threads and mode', () => {
+  const s = resolveConfig('spikformer-2-128', { timeSteps: 2 });
+  assert.deepEqual(torchArgs(s, 16, 5, 'infer', 2), [
+    'spikformer', '--dim', '128', '--depth', '2', '--heads', '4', '--T', '2',
+    '--batch', '16', '--iters', '5', '--threads', '2', '--classes', '5', '--infer',
+  ]);
+  assert.deepEqual(torchArgs(resolveConfig('resnet18-w16'), 64, 3, 'train', 2), [
+    'resnet18', '--width', '16', '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
+  ]);
+  assert.throws(() => torchArgs(resolveConfig('spikformer-1-64', { mlpRatio: 2 }), 8, 1, 'train', 2), /mlpRatio 4/);
+});
+
+test('benchModel times real training steps and inference batches', async () => {
+  for (const mode of ['train', 'infer'] as const) {
+    const r = await benchModel({ preset: 'spikformer-1-64', batch: 2, steps: 2, warmup: 1, mode, backend: 'native', overrides: { timeSteps: 2 } });
+    assert.equal(r.runner, 'geospike-native');
+    assert.equal(r.times?.length, 2);
+    assert.ok(r.secPerBatch > 0 && Number.isFinite(r.secPerBatch));
+    assert.ok(Math.abs(r.imagesPerSec - 2 / r.secPerBatch) < 1e-9);
+    assert.ok(r.params > 10_000 && r.peakRssMB > 10);
+  }
+});
