@@ -11,9 +11,11 @@ const N = 1 << 17; // above the pool's minimum size
 
 test('BufferPool reuses given-back arrays, keeps at most its limit resident, and never reuses escaped ones', () => {
   const released: Float32Array[] = [];
-  const pool = new BufferPool(2 * N * 4, (v) => released.push(v));
+  // resident limit: half of the most ever lent at once (4 arrays here), so two arrays
+  const pool = new BufferPool((v) => released.push(v), 0.5, 0);
   const a = pool.alloc(N), b = pool.alloc(N), c = pool.alloc(N), d = pool.alloc(N);
   assert.equal(pool.misses, 4);
+  assert.equal(pool.limitBytes, 2 * N * 4);
   pool.give(a);
   pool.give(b);
   assert.equal(pool.heldBytes, 2 * N * 4);

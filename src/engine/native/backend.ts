@@ -14,13 +14,11 @@ import { poolKernels } from './kernels/pool.js';
 import { snnKernels } from './kernels/snn.js';
 import { NATIVE } from './kernels/util.js';
 
-/** Most idle memory the output pool keeps resident; GEOSPIKE_POOL_MB overrides it. */
-const POOL_MB = Number(process.env.GEOSPIKE_POOL_MB ?? 256);
+/** Idle memory the output pool keeps resident, as a fraction of its busiest moment (see pool.ts). */
+const POOL_FRACTION = 0.25;
 
 export class NativeBackend extends MathBackendCPU {
-  readonly pool = new BufferPool(
-    (Number.isFinite(POOL_MB) && POOL_MB >= 0 ? POOL_MB : 256) * 2 ** 20, (values) => loadAddon().release(values),
-  );
+  readonly pool = new BufferPool((values) => loadAddon().release(values), POOL_FRACTION);
 
   override readSync(dataId: DataId): BackendValues {
     const values = super.readSync(dataId);

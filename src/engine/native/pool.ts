@@ -1,8 +1,10 @@
 // Reuse of the native kernels' output arrays. A fresh array of hundreds of MB costs a page fault per 4 KB on first
 // write, which took longer than the kernels themselves (a third of a Spikformer step's CPU time was the kernel
 // zeroing pages). Arrays come back here when their tensor is disposed, unless anything else may still see them.
-// Up to `limitBytes` stay resident ("hot"); beyond that their pages go back to the OS at once ("cold": reusable,
-// but faulted in again), which also keeps disposed memory from lingering until V8's next GC.
+// Idle arrays up to a limit stay resident ("hot"); beyond it their pages go back to the OS at once ("cold":
+// reusable, but faulted in again), which also keeps disposed memory from lingering until V8's next GC. The limit
+// follows the workload: a fraction of the most memory the pool's arrays have held at once, so peak memory grows by
+// at most that fraction while big models (GBs of activations) still reuse most of their arrays without faults.
 import type { DataId } from '@tensorflow/tfjs-core';
 
 /** Arrays below this size come from V8's heap quickly enough; pooling them would only hold memory. */
@@ -13,6 +15,9 @@ export class BufferPool {
   private cold = new Map<number, Float32Array[]>();
   private held = 0;
   private coldBytes = 0;
+  /** Bytes of pool-made arrays currently out (in tensors), and the most ever out at once. */
+  private out = 0;
+  private maxOut = 0;
   /** Buffers this pool handed out; only these ever come back. */
   private owned = new WeakSet<ArrayBuffer>();
   /** Buffers someone else may hold a reference to (read out, or aliased by a JS kernel): never reused. */
@@ -20,7 +25,26 @@ export class BufferPool {
   hits = 0;
   misses = 0;
 
-  constructor(readonly limitBytes: number, private release: (values: Float32Array) => void, readonly coldLimitBytes = 2 ** 36) {}
+  /**
+   * fraction: idle resident memory allowed, relative to the most the pool's arrays ever held at once;
+   * minBytes/maxBytes bound that limit.
+   */
+  constructor(
+    private release: (values: Float32Array) => void,
+    readonly fraction = 0.25, readonly minBytes = 64 * 2 ** 20, readonly maxBytes = 4 * 2 ** 30,
+    readonly coldLimitBytes = 2 ** 36,
+  ) {}
+
+  /** The current resident limit for idle arrays. */
+  get limitBytes(): number {
+    return Math.min(this.maxBytes, Math.max(this.minBytes, this.fraction * this.maxOut));
+  }
+
+  private lend(a: Float32Array): Float32Array {
+    this.out += a.byteLength;
+    if (this.out > this.maxOut) this.maxOut = this.out;
+    return a;
+  }
 
   /** A float32 array of n elements with arbitrary contents (zeroed when asked). */
   alloc(n: number, zero = false): Float32Array {
@@ -30,24 +54,27 @@ export class BufferPool {
       this.hits++;
       this.held -= h.byteLength;
       if (zero) h.fill(0);
-      return h;
+      return this.lend(h);
     }
     const c = this.cold.get(n)?.pop();
     if (c) {
       this.hits++;
       this.coldBytes -= c.byteLength;
-      return c; // released pages come back as zeros
+      return this.lend(c); // released pages come back as zeros
     }
     this.misses++;
     const fresh = new Float32Array(n);
     this.owned.add(fresh.buffer);
-    return fresh;
+    return this.lend(fresh);
   }
 
   /** Marks values as visible outside the backend: they stay valid for whoever holds them. */
   escape(values: unknown): void {
     const buf = (values as { buffer?: unknown } | null)?.buffer;
-    if (buf instanceof ArrayBuffer && this.owned.has(buf)) this.escaped.add(buf);
+    if (buf instanceof ArrayBuffer && this.owned.has(buf) && !this.escaped.has(buf)) {
+      this.escaped.add(buf);
+      this.out -= buf.byteLength; // never coming back: no longer counted as out
+    }
   }
 
   /** Takes back the values of a disposed tensor if this pool made them and nobody else can see them. */
@@ -57,6 +84,7 @@ export class BufferPool {
     if (!(buf instanceof ArrayBuffer) || !this.owned.has(buf) || this.escaped.has(buf)) return;
     if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return; // a view: not ours to recycle
     if (this.hot.get(values.length)?.includes(values) || this.cold.get(values.length)?.includes(values)) return;
+    this.out -= values.byteLength;
     let into = this.hot;
     if (this.held + values.byteLength <= this.limitBytes) {
       this.held += values.byteLength;
