@@ -235,7 +235,7 @@ test('Add, Sub, Multiply and RealDiv match under broadcasting', async () => {
   }
 });
 
-test('Sum matches over any contiguous block of axes, keepDims or not', async () => {
+test('Sum and Mean match over any contiguous block of axes, keepDims or not', async () => {
   const r = rng(41);
   for (let i = 0; i < 30; i++) {
     const rank = r.int(1, 4);
@@ -244,7 +244,9 @@ test('Sum matches over any contiguous block of axes, keepDims or not', async () 
     const first = r.int(0, rank - 1), last = r.int(first, rank - 1);
     const axis = Array.from({ length: last - first + 1 }, (_, k) => first + k);
     const x = { shape, values: r.normal(prod(shape)) };
-    await agree('Sum', { x }, { axis, keepDims: r.next() < 0.5 }, `sum ${shape} over ${axis}`, 1e-6);
+    const keepDims = r.next() < 0.5;
+    await agree('Sum', { x }, { axis, keepDims }, `sum ${shape} over ${axis}`, 1e-6);
+    await agree('Mean', { x }, { axis, keepDims }, `mean ${shape} over ${axis}`, 1e-6);
   }
   // a bias gradient's shape: many rows, few columns, rows split across threads
   const x = { shape: [5000, 7], values: r.normal(35000, 1, 2) };

@@ -33,8 +33,8 @@ export interface NativeAddon {
   transpose(x: Float32Array, y: Float32Array, shape: Int32Array, perm: Int32Array): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of a and b to outShape. */
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, aShape: Int32Array, bShape: Int32Array, outShape: Int32Array): void;
-  /** y[o, i] = sum over r of x[o, r, i] */
-  sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number): void;
+  /** y[o, i] = sum over r of x[o, r, i] / divisor (divisor 1: a plain sum) */
+  sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number, divisor: number): void;
   /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   batchNormGrad(

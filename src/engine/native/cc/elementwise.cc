@@ -201,9 +201,28 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sumMiddle(x, y, outer, reduce, inner): y[o, i] = sum over r of x[o, r, i], accumulated in double.
+// The Mean variant of SumMiddle: simple loops, Mean is rare in the models (token and time averages).
+Napi::Value MeanMiddle(const Napi::CallbackInfo& info, int64_t outer, int64_t red, int64_t inner, float divisor) {
+  const float* x = f32(info, 0, outer * red * inner);
+  float* y = f32(info, 1, outer * inner);
+#pragma omp parallel for schedule(static) if (outer * red * inner > kParallelMin)
+  for (int64_t o = 0; o < outer; ++o) {
+    std::vector<double> acc(inner, 0.0);
+    for (int64_t r = 0; r < red; ++r) {
+      const float* p = x + (o * red + r) * inner;
+      for (int64_t i = 0; i < inner; ++i) acc[i] += p[i] / divisor;
+    }
+    for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
+  }
+  return info.Env().Undefined();
+}
+
+// sumMiddle(x, y, outer, reduce, inner, divisor): y[o, i] = sum over r of x[o, r, i] (each divided by divisor
+// first, in float, when it is not 1: that is how tfjs's Mean rounds), accumulated in double.
 Napi::Value SumMiddle(const Napi::CallbackInfo& info) {
   int64_t outer = num(info, 2), red = num(info, 3), inner = num(info, 4);
+  const float divisor = static_cast<float>(dbl(info, 5));
+  if (divisor != 1.f) return MeanMiddle(info, outer, red, inner, divisor);
   const float* x = f32(info, 0, outer * red * inner);
   float* y = f32(info, 1, outer * inner);
   const int64_t n = outer * red * inner;

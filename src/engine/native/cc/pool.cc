@@ -3,6 +3,7 @@
 #include "common.h"
 #include <cmath>
 #include <limits>
+#include <algorithm>
 #include <vector>
 
 namespace gs {
@@ -50,25 +51,56 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// maxPoolGrad(dy, x, dx, params): dx must be zero-filled. Windows of one image only touch that image, so the
-// scatter-add is race-free when threads split the batch.
+// maxPoolGrad(dy, x, dx, params): dx must be zero-filled. Per output pixel: the window slot of each channel's first
+// maximum, then each slot's input row adds dy where it won. Both loops run over contiguous channels (NHWC), so they
+// vectorize; a gather/scatter per channel does not. Windows of one image only touch that image, so threads split
+// the batch without races.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   PoolParams p(ints(info, 3, 12));
   const float* dy = f32(info, 0, p.N * p.OH * p.OW * p.C);
   const float* x = f32(info, 1, p.N * p.H * p.W * p.C);
   float* dx = f32(info, 2, p.N * p.H * p.W * p.C);
+  const float ninf = -std::numeric_limits<float>::infinity();
 #pragma omp parallel
   {
     std::vector<float> best(p.C);
-    std::vector<int64_t> arg(p.C);
+    std::vector<int32_t> slot(p.C);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < p.N; ++n)
       for (int64_t oy = 0; oy < p.OH; ++oy)
         for (int64_t ox = 0; ox < p.OW; ++ox) {
-          windowMax(p, x, n, oy, ox, best.data(), arg.data());
+          const int64_t y0 = oy * p.sh - p.pt, x0 = ox * p.sw - p.pl;
+          std::fill(best.begin(), best.end(), ninf);
+          std::fill(slot.begin(), slot.end(), -1);
+          float* b = best.data();
+          int32_t* sl = slot.data();
+          for (int64_t ky = 0; ky < p.KH; ++ky) {
+            const int64_t y = y0 + ky;
+            if (y < 0 || y >= p.H) continue;
+            for (int64_t kx = 0; kx < p.KW; ++kx) {
+              const int64_t xx = x0 + kx;
+              if (xx < 0 || xx >= p.W) continue;
+              const float* row = x + ((n * p.H + y) * p.W + xx) * p.C;
+              const int32_t k = static_cast<int32_t>(ky * p.KW + kx);
+              for (int64_t c = 0; c < p.C; ++c) {
+                const bool win = row[c] > b[c];  // strict: the first maximum keeps the slot
+                b[c] = win ? row[c] : b[c];
+                sl[c] = win ? k : sl[c];
+              }
+            }
+          }
           const float* g = dy + ((n * p.OH + oy) * p.OW + ox) * p.C;
-          for (int64_t c = 0; c < p.C; ++c)
-            if (arg[c] >= 0) dx[arg[c] * p.C + c] += g[c];
+          for (int64_t ky = 0; ky < p.KH; ++ky) {
+            const int64_t y = y0 + ky;
+            if (y < 0 || y >= p.H) continue;
+            for (int64_t kx = 0; kx < p.KW; ++kx) {
+              const int64_t xx = x0 + kx;
+              if (xx < 0 || xx >= p.W) continue;
+              float* drow = dx + ((n * p.H + y) * p.W + xx) * p.C;
+              const int32_t k = static_cast<int32_t>(ky * p.KW + kx);
+              for (int64_t c = 0; c < p.C; ++c) drow[c] += sl[c] == k ? g[c] : 0.f;
+            }
+          }
         }
   }
   return info.Env().Undefined();
