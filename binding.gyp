@@ -8,7 +8,8 @@
         "src/engine/native/cc/elementwise.cc",
         "src/engine/native/cc/matmul.cc",
         "src/engine/native/cc/pool.cc",
-        "src/engine/native/cc/snn.cc"
+        "src/engine/native/cc/snn.cc",
+        "src/engine/native/cc/sparse.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

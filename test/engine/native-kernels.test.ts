@@ -8,6 +8,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
+import { SPARSE_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
 
@@ -260,5 +261,23 @@ test('Relu, Step, Sqrt, Neg, Square and Abs match, NaN and negative zero include
     const values = r.normal(n).map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -0 : op === 'Sqrt' ? Math.abs(v) : v));
     const attrs = op === 'Step' ? { alpha: 0.25 } : {};
     await agree(op, { x: { shape: [n], values } }, attrs, `${op} of ${n}`, 0);
+  }
+});
+
+test('spike inputs take the event-driven matmul below the density threshold, with the same result', async () => {
+  const r = rng(61);
+  const cases = [
+    { M: 300, K: 130, N: 128, d: 0.05, spikes: true, tB: true }, // whole 64-column strips
+    { M: 257, K: 97, N: 190, d: 0.1, spikes: true, tB: false }, // a partial strip at the end
+    { M: 300, K: 130, N: 120, d: 0.08, spikes: false, tB: true }, // sparse but not 0/1: multiply-adds
+    { M: 300, K: 130, N: 128, d: 0.6, spikes: true, tB: true }, // dense spikes: the dense kernel
+  ];
+  for (const { M, K, N, d, spikes, tB } of cases) {
+    const av = Float32Array.from({ length: M * K }, () => (r.next() < d ? (spikes ? 1 : 2 * r.next() - 1) : 0));
+    const a = { shape: [M, K], values: av };
+    const b = { shape: tB ? [N, K] : [K, N], values: r.normal(K * N) };
+    const before = sparseStats.sparse;
+    await agree('BatchMatMul', { a, b }, { transposeA: false, transposeB: tB }, `sparse matmul ${M}x${K}x${N} density ${d}`, 1e-5);
+    assert.equal(sparseStats.sparse - before, d < SPARSE_BELOW ? 1 : 0, `density ${d}: wrong kernel chosen`);
   }
 });

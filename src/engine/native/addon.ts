@@ -37,6 +37,10 @@ export interface NativeAddon {
   sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number, divisor: number): void;
   /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
+  density(a: Float32Array, samples: number): number;
+  /** c[M, N] = a[M, K] b, adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
+  sparseMatMul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, transposeB: boolean): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

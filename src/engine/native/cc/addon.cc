@@ -52,6 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gs::initPool(env, exports);
   gs::initSnn(env, exports);
   gs::initElementwise(env, exports);
+  gs::initSparse(env, exports);
   return exports;
 }
 

@@ -46,5 +46,6 @@ void initMatmul(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
 void initSnn(Napi::Env env, Napi::Object exports);
 void initElementwise(Napi::Env env, Napi::Object exports);
+void initSparse(Napi::Env env, Napi::Object exports);
 
 }  // namespace gs
