@@ -50,9 +50,9 @@ export default defineCommand({
   meta: { name: 'demo', description: 'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)' },
   args: {
     out: { type: 'string', default: 'demo', description: 'Folder for everything the demo writes (data/, runs/, report.html)' },
-    'per-class': { type: 'string', default: '200', description: 'Training images per class (10 classes)' },
-    'val-per-class': { type: 'string', default: '50', description: 'Validation images per class' },
-    epochs: { type: 'string', default: '4', description: 'Training epochs for each model' },
+    'per-class': { type: 'string', default: '300', description: 'Training images per class (10 classes)' },
+    'val-per-class': { type: 'string', default: '60', description: 'Validation images per class' },
+    epochs: { type: 'string', default: '5', description: 'Training epochs for each model' },
     batch: { type: 'string', default: '32', description: 'Batch size' },
     lr: { type: 'string', default: '0.001', description: 'Peak learning rate (AdamW, one warm-up epoch, cosine decay)' },
     snn: { type: 'string', default: 'spikformer-2-128', description: 'Spikformer preset' },
