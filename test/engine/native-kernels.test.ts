@@ -8,7 +8,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
-import { SPARSE_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
+import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
 
@@ -279,5 +279,16 @@ test('spike inputs take the event-driven matmul below the density threshold, wit
     const before = sparseStats.sparse;
     await agree('BatchMatMul', { a, b }, { transposeA: false, transposeB: tB }, `sparse matmul ${M}x${K}x${N} density ${d}`, 1e-5);
     assert.equal(sparseStats.sparse - before, d < SPARSE_BELOW ? 1 : 0, `density ${d}: wrong kernel chosen`);
+  }
+  // the weight gradient dY^T X with spikes X: event-driven below its own threshold
+  for (const { R, P, Q, d, spikes } of [
+    { R: 400, P: 90, Q: 130, d: 0.05, spikes: true }, { R: 333, P: 101, Q: 127, d: 0.04, spikes: false },
+    { R: 400, P: 90, Q: 130, d: 0.5, spikes: true },
+  ]) {
+    const a = { shape: [R, P], values: r.normal(R * P) };
+    const b = { shape: [R, Q], values: Float32Array.from({ length: R * Q }, () => (r.next() < d ? (spikes ? 1 : r.normal(1)[0]) : 0)) };
+    const before = sparseStats.sparse;
+    await agree('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }, `dY^T X ${R}x${P}x${Q} density ${d}`, 1e-5);
+    assert.equal(sparseStats.sparse - before, d < SPARSE_TA_BELOW ? 1 : 0, `dY^T X density ${d}: wrong kernel chosen`);
   }
 });

@@ -41,6 +41,8 @@ export interface NativeAddon {
   density(a: Float32Array, samples: number): number;
   /** c[M, N] = a[M, K] b, adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
   sparseMatMul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, transposeB: boolean): void;
+  /** c[P, Q] = a^T b for a [R, P] dense and b [R, Q] mostly zeros. */
+  sparseMatMulTA(a: Float32Array, b: Float32Array, c: Float32Array, R: number, P: number, Q: number): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

@@ -4,6 +4,7 @@
 #include "common.h"
 #include <algorithm>
 #include <cstring>
+#include <omp.h>
 #include <vector>
 
 namespace gs {
@@ -106,11 +107,52 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sparseMatMulTA(a, b, c, R, P, Q): c[P, Q] = a^T b with a [R, P] dense and b [R, Q] mostly zeros (a weight
+// gradient dY^T X whose X is spikes). Each thread streams its rows once, adding a's row into row j of a private
+// [Q, P] sum for every nonzero b[r, j]; the sums are added and transposed at the end.
+Napi::Value SparseMatMulTA(const Napi::CallbackInfo& info) {
+  const int64_t R = num(info, 3), P = num(info, 4), Q = num(info, 5);
+  const float* a = f32(info, 0, R * P);
+  const float* b = f32(info, 1, R * Q);
+  float* c = f32(info, 2, P * Q);
+  const int nt = omp_get_max_threads();
+  std::vector<float> part(static_cast<size_t>(nt) * Q * P, 0.f);
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    float* mine = part.data() + static_cast<size_t>(t) * Q * P;
+    const int64_t r0 = R * t / T, r1 = R * (t + 1) / T;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* br = b + r * Q;
+      const float* ar = a + r * P;
+      for (int64_t j = 0; j < Q; ++j) {
+        const float v = br[j];
+        if (v == 0.f) continue;
+        float* row = mine + j * P;
+        if (v == 1.f) {
+          for (int64_t i = 0; i < P; ++i) row[i] += ar[i];
+        } else {
+          for (int64_t i = 0; i < P; ++i) row[i] += v * ar[i];
+        }
+      }
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q) {
+      float v = 0.f;
+      for (int t = 0; t < nt; ++t) v += part[(static_cast<size_t>(t) * Q + q) * P + p];
+      c[p * Q + q] = v;
+    }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initSparse(Napi::Env env, Napi::Object exports) {
   exports.Set("density", Napi::Function::New(env, Density));
   exports.Set("sparseMatMul", Napi::Function::New(env, SparseMatMul));
+  exports.Set("sparseMatMulTA", Napi::Function::New(env, SparseMatMulTA));
 }
 
 }  // namespace gs

@@ -35,21 +35,26 @@ function plan(a: TensorInfo, b: TensorInfo, tA: boolean, tB: boolean, bias: Tens
  * 0.4x at 10%, 0.75x at 20% and 1.9x at 30% (see README, "Spike sparsity").
  */
 export const SPARSE_BELOW = 0.2;
+/**
+ * The same for a weight gradient dY^T X whose X is the spike input: 0.15x the dense time at 1%, 0.55x at 10%,
+ * about 1x at 20% ([16384 x 384]^T x [16384 x 1536]).
+ */
+export const SPARSE_TA_BELOW = 0.12;
 /** Only products at least this big (M*K*N) are worth a look at A's density. */
 const SPARSE_MIN_WORK = 1 << 22;
 
 /** What the density check decided, for `geospike bench` and the tests. */
 export const sparseStats = { checked: 0, sparse: 0, densities: [] as number[] };
 
-/** A's density when the event-driven kernel should run, else null. */
-function sparseDensity(A: Float32Array, M: number, K: number, N: number): number | null {
-  if (M * K * N < SPARSE_MIN_WORK) return null;
+/** True when the operand's density (nonzero fraction) is below `below`: the event-driven kernel should run. */
+function sparse(X: Float32Array, M: number, K: number, N: number, below: number): boolean {
+  if (M * K * N < SPARSE_MIN_WORK) return false;
   const ad = addon();
-  if (ad.density(A, 4096) > 2 * SPARSE_BELOW) return null; // clearly dense: skip the full count
-  const d = ad.density(A, 0);
+  if (ad.density(X, 4096) > 2 * below) return false; // clearly dense: skip the full count
+  const d = ad.density(X, 0);
   sparseStats.checked++;
   if (sparseStats.densities.length < 10000) sparseStats.densities.push(d);
-  return d < SPARSE_BELOW ? d : null;
+  return d < below;
 }
 
 const batchMatMul: KernelFunc = (args) => {
@@ -61,10 +66,13 @@ const batchMatMul: KernelFunc = (args) => {
   const c = alloc(backend, size(p.outShape));
   const [bA, bB, M, N, K] = p.params;
   const A = f32(backend, a), B = f32(backend, b);
-  // A single product whose A is mostly zeros (spikes) runs event-driven.
-  if (bA === 1 && bB === 1 && !transposeA && sparseDensity(A, M, K, N) !== null) {
+  // A single product whose spike operand is mostly zeros runs event-driven: X W^T forward, dY^T X for the weights.
+  if (bA === 1 && bB === 1 && !transposeA && sparse(A, M, K, N, SPARSE_BELOW)) {
     sparseStats.sparse++;
     addon().sparseMatMul(A, B, c, M, K, N, transposeB);
+  } else if (bA === 1 && bB === 1 && transposeA && !transposeB && sparse(B, M, K, N, SPARSE_TA_BELOW)) {
+    sparseStats.sparse++;
+    addon().sparseMatMulTA(A, B, c, K, M, N);
   } else {
     addon().batchMatMul(A, B, c, p.params);
   }
