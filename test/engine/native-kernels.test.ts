@@ -292,3 +292,15 @@ test('spike inputs take the event-driven matmul below the density threshold, wit
     assert.equal(sparseStats.sparse - before, d < SPARSE_TA_BELOW ? 1 : 0, `dY^T X density ${d}: wrong kernel chosen`);
   }
 });
+
+test('eval-mode FusedBatchNorm matches, with and without scale and offset', async () => {
+  const r = rng(71);
+  for (const [M, C, withAffine] of [[500, 64, true], [3, 7, false], [1000, 1, true]] as const) {
+    const x = { shape: [M, C], values: r.normal(M * C, 2, 1) };
+    const mean = { shape: [C], values: r.normal(C) };
+    const variance = { shape: [C], values: r.normal(C).map((v) => Math.abs(v) + 0.1) };
+    const inputs: Inputs = { x, mean, variance };
+    if (withAffine) Object.assign(inputs, { offset: { shape: [C], values: r.normal(C) }, scale: { shape: [C], values: r.normal(C) } });
+    await agree('FusedBatchNorm', inputs, { varianceEpsilon: 1e-5 }, `batchNorm ${M}x${C} affine ${withAffine}`, 1e-6);
+  }
+});

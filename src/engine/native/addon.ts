@@ -43,6 +43,11 @@ export interface NativeAddon {
   sparseMatMul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, transposeB: boolean): void;
   /** c[P, Q] = a^T b for a [R, P] dense and b [R, Q] mostly zeros. */
   sparseMatMulTA(a: Float32Array, b: Float32Array, c: Float32Array, R: number, P: number, Q: number): void;
+  /** Eval-mode batch norm over the last axis (tfjs FusedBatchNorm); per-channel arrays of length C. */
+  batchNormInfer(
+    x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array,
+    y: Float32Array, M: number, C: number, eps: number,
+  ): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

@@ -15,7 +15,7 @@ import { snnKernels } from './kernels/snn.js';
 import { NATIVE } from './kernels/util.js';
 
 /** Idle memory the output pool keeps resident, as a fraction of its busiest moment (see pool.ts). */
-const POOL_FRACTION = 0.25;
+const POOL_FRACTION = 0.5;
 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool((values) => loadAddon().release(values), POOL_FRACTION);

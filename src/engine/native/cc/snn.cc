@@ -218,6 +218,29 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// batchNormInfer(x, mean, variance, offset, scale, y, M, C, eps): y = offset + (x - mean) * scale / sqrt(var + eps)
+// per channel (last axis), in double as tfjs's FusedBatchNorm kernel computes it, so results round the same.
+Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
+  const int64_t M = num(info, 6), C = num(info, 7);
+  const double eps = dbl(info, 8);
+  const float* x = f32(info, 0, M * C);
+  const float* mean = f32(info, 1, C);
+  const float* var = f32(info, 2, C);
+  const float* off = f32(info, 3, C);
+  const float* sc = f32(info, 4, C);
+  float* y = f32(info, 5, M * C);
+  std::vector<double> root(C);
+  for (int64_t c = 0; c < C; ++c) root[c] = std::sqrt(static_cast<double>(var[c]) + eps);
+#pragma omp parallel for schedule(static) if (M * C > (1 << 15))
+  for (int64_t m = 0; m < M; ++m) {
+    const float* r = x + m * C;
+    float* o = y + m * C;
+    for (int64_t c = 0; c < C; ++c)
+      o[c] = static_cast<float>(off[c] + (static_cast<double>(r[c]) - mean[c]) * sc[c] / root[c]);
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initSnn(Napi::Env env, Napi::Object exports) {
@@ -225,6 +248,7 @@ void initSnn(Napi::Env env, Napi::Object exports) {
   exports.Set("lifGrad", Napi::Function::New(env, LifGrad));
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
+  exports.Set("batchNormInfer", Napi::Function::New(env, BatchNormInfer));
 }
 
 }  // namespace gs

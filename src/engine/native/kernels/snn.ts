@@ -1,9 +1,10 @@
 // Native versions of geospike's own kernels (see src/engine/kernels/): the fused multi-step LIF and train-mode
-// BatchNorm, same contracts as the JS references, multithreaded in C++.
+// BatchNorm, same contracts as the JS references, multithreaded in C++; and tfjs's eval-mode FusedBatchNorm.
+import { FusedBatchNorm } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, type BNAttrs, type LIFAttrs, type LIFGradAttrs } from '../../kernels/index.js';
-import { addon, alloc, f32, NATIVE, out, size } from './util.js';
+import { addon, alloc, f32, fallback, NATIVE, out, size } from './util.js';
 
 const SURROGATES: Record<string, number> = { sigmoid: 0, atan: 1 };
 
@@ -50,7 +51,33 @@ const bnGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return [out(cpu, x.shape, dx), out(cpu, gamma.shape, dgamma), out(cpu, gamma.shape, dbeta)];
 };
 
+/** A per-channel input of FusedBatchNorm as C values (tfjs cycles a length-1 array, i.e. broadcasts it). */
+function perChannel(cpu: MathBackendCPU, t: TensorInfo | null | undefined, C: number, fill: number): Float32Array | null {
+  if (!t) return new Float32Array(C).fill(fill);
+  const v = f32(cpu, t);
+  if (v.length === C) return v;
+  return v.length === 1 ? new Float32Array(C).fill(v[0]) : null;
+}
+
+/** Eval-mode batch norm (tf.batchNorm): the models run it in every inference. */
+const batchNormInfer: KernelFunc = (args) => {
+  const cpu = args.backend as MathBackendCPU;
+  const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | null>;
+  const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
+  const n = size(x!.shape), C = x!.shape[x!.shape.length - 1] ?? 1;
+  const all = [x, mean, variance, offset, scale].every((t) => t == null || t.dtype === 'float32');
+  const m = all && C > 0 ? perChannel(cpu, mean, C, 0) : null;
+  const v = m && perChannel(cpu, variance, C, 1);
+  const o = v && perChannel(cpu, offset, C, 0);
+  const s = o && perChannel(cpu, scale, C, 1);
+  if (!s || !mean || !variance) return fallback(FusedBatchNorm, args);
+  const y = alloc(cpu, n);
+  addon().batchNormInfer(f32(cpu, x!), m!, v!, o!, s, y, n / C, C, eps);
+  return out(cpu, x!.shape, y);
+};
+
 export const snnKernels: KernelConfig[] = [
+  { kernelName: FusedBatchNorm, backendName: NATIVE, kernelFunc: batchNormInfer },
   { kernelName: LIF, backendName: NATIVE, kernelFunc: lif },
   { kernelName: LIF_GRAD, backendName: NATIVE, kernelFunc: lifGrad },
   { kernelName: BN_TRAIN, backendName: NATIVE, kernelFunc: bnTrain },
