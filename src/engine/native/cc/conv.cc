@@ -34,11 +34,15 @@ struct ConvParams {
   }
 };
 
-convolution_forward::primitive_desc forwardPd(const ConvParams& p) {
-  convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, p.src(), p.wei(tag::any),
-                              p.dst(), p.strides(), p.dilates(), p.padL(), p.padR());
+// any = true lets oneDNN choose the activation layout too. Its NHWC forward kernel is slow on tiny outputs (4x4 with
+// 512 channels ran 2.4x slower than the blocked one here), where reordering activations costs little.
+convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any = false) {
+  convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, any ? p.src(tag::any) : p.src(),
+                              p.wei(tag::any), any ? p.dst(tag::any) : p.dst(), p.strides(), p.dilates(), p.padL(), p.padR());
   return convolution_forward::primitive_desc(d, engine());
 }
+
+bool tinyOutput(const ConvParams& p) { return p.OH * p.OW <= 16 && p.C >= 16 && p.O >= 16; }
 
 // One cached plan per op and shape: the primitive, plus a filter reorder and buffer when layouts differ.
 struct Plan {
@@ -47,6 +51,11 @@ struct Plan {
   bool reorderWei = false;
   reorder weiReorder;         // hwio -> weiMd (forward, backward data) or weiMd -> hwio (backward filter)
   std::vector<float> weiBuf;  // filter in weiMd, when it differs from hwio
+  // Forward with tiny outputs only: blocked activations, reordered from and to NHWC (see forwardPd).
+  bool blocked = false;
+  memory::desc srcMd, dstMd;
+  reorder srcReorder, dstReorder;
+  std::vector<float> srcBuf, dstBuf;
 };
 
 std::mutex cacheMutex;
@@ -63,8 +72,18 @@ Plan& plan(const ConvParams& p, int op) {
   auto fpd = forwardPd(p);
   memory::desc user = p.wei(tag::hwio);
   if (op == 0) {
-    pl->prim = convolution_forward(fpd);
-    pl->weiMd = fpd.weights_desc();
+    auto pd = tinyOutput(p) ? forwardPd(p, true) : fpd;
+    pl->prim = convolution_forward(pd);
+    pl->weiMd = pd.weights_desc();
+    pl->srcMd = pd.src_desc();
+    pl->dstMd = pd.dst_desc();
+    pl->blocked = pl->srcMd != p.src() || pl->dstMd != p.dst();
+    if (pl->blocked) {
+      pl->srcBuf.resize(pl->srcMd.get_size() / sizeof(float));
+      pl->dstBuf.resize(pl->dstMd.get_size() / sizeof(float));
+      pl->srcReorder = reorder(reorder::primitive_desc(engine(), p.src(), engine(), pl->srcMd));
+      pl->dstReorder = reorder(reorder::primitive_desc(engine(), pl->dstMd, engine(), p.dst()));
+    }
   } else if (op == 1) {
     convolution_backward_data::desc d(algorithm::convolution_direct, p.src(), p.wei(tag::any), p.dst(), p.strides(),
                                       p.dilates(), p.padL(), p.padR());
@@ -115,9 +134,15 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
       wm = memory(pl.weiMd, engine(), pl.weiBuf.data());
       pl.weiReorder.execute(stream(), wu, wm);
     }
-    pl.prim.execute(stream(), {{DNNL_ARG_SRC, memory(p.src(), engine(), x)},
-                               {DNNL_ARG_WEIGHTS, wm},
-                               {DNNL_ARG_DST, memory(p.dst(), engine(), y)}});
+    memory xu(p.src(), engine(), x), yu(p.dst(), engine(), y);
+    if (pl.blocked) {
+      memory xb(pl.srcMd, engine(), pl.srcBuf.data()), yb(pl.dstMd, engine(), pl.dstBuf.data());
+      pl.srcReorder.execute(stream(), xu, xb);
+      pl.prim.execute(stream(), {{DNNL_ARG_SRC, xb}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, yb}});
+      pl.dstReorder.execute(stream(), yb, yu);
+    } else {
+      pl.prim.execute(stream(), {{DNNL_ARG_SRC, xu}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, yu}});
+    }
     stream().wait();
   });
 }

@@ -219,7 +219,8 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 }
 
 // batchNormInfer(x, mean, variance, offset, scale, y, M, C, eps): y = offset + (x - mean) * scale / sqrt(var + eps)
-// per channel (last axis), in double as tfjs's FusedBatchNorm kernel computes it, so results round the same.
+// per channel (last axis), in double like tfjs's FusedBatchNorm kernel (scale / sqrt precomputed per channel: the
+// results agree with it to double precision before the final rounding to float).
 Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   const int64_t M = num(info, 6), C = num(info, 7);
   const double eps = dbl(info, 8);
@@ -229,14 +230,14 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   const float* off = f32(info, 3, C);
   const float* sc = f32(info, 4, C);
   float* y = f32(info, 5, M * C);
-  std::vector<double> root(C);
-  for (int64_t c = 0; c < C; ++c) root[c] = std::sqrt(static_cast<double>(var[c]) + eps);
+  std::vector<double> k(C);
+  for (int64_t c = 0; c < C; ++c) k[c] = sc[c] / std::sqrt(static_cast<double>(var[c]) + eps);
 #pragma omp parallel for schedule(static) if (M * C > (1 << 15))
   for (int64_t m = 0; m < M; ++m) {
     const float* r = x + m * C;
     float* o = y + m * C;
     for (int64_t c = 0; c < C; ++c)
-      o[c] = static_cast<float>(off[c] + (static_cast<double>(r[c]) - mean[c]) * sc[c] / root[c]);
+      o[c] = static_cast<float>(off[c] + (static_cast<double>(r[c]) - mean[c]) * k[c]);
   }
   return info.Env().Undefined();
 }
