@@ -2,15 +2,11 @@
 // train a small Spikformer and a ResNet18, evaluate both, measure energy, write the report. Every step leaves files
 // behind, so running it again skips what is done and resumes an interrupted training run from its last checkpoint.
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { defineCommand } from 'citty';
-import sharp from 'sharp';
 import { openDataset, type Dataset } from '../data/dataset.js';
 import { FASHION_MNIST_DIR, importFashionMnist } from '../data/importers/fashion_mnist.js';
-import { parseManifest } from '../data/manifest.js';
 import { intOption } from '../data/options.js';
-import { displayPath, imagePath, MANIFEST_FILE } from '../data/writer.js';
 import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { formatEnergy } from '../eval/energy.js';
@@ -27,24 +23,6 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** True when `result` exists and was written after `source` (a checkpoint newer than its eval means redo it). */
 const fresh = (result: string, source: string) => existsSync(result) && statSync(result).mtimeMs >= statSync(source).mtimeMs;
-
-/**
- * The game shows each validation image's display copy (display/<class>/<id>.jpg), which the Fashion-MNIST import does
- * not write: make them here, the 32x32 image scaled up 8x with nearest neighbours so it stays crisp.
- */
-async function writeDisplayCopies(dir: string): Promise<number> {
-  const { entries } = parseManifest(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
-  let written = 0;
-  for (const e of entries) {
-    const display = displayPath(dir, e);
-    if (e.split !== 'validation' || existsSync(display)) continue;
-    const jpeg = await sharp(imagePath(dir, e)).resize(256, 256, { kernel: 'nearest' }).jpeg({ quality: 90 }).toBuffer();
-    await mkdir(dirname(display), { recursive: true });
-    await writeFileAtomic(display, jpeg);
-    written++;
-  }
-  return written;
-}
 
 export default defineCommand({
   meta: { name: 'demo', description: 'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)' },
@@ -81,8 +59,6 @@ export default defineCommand({
       perClass: intOption('--per-class', args['per-class'], 1), valPerClass: intOption('--val-per-class', args['val-per-class'], 1),
     });
     say(`${imported.written} images written, ${imported.skipped} already there`);
-    const displays = await writeDisplayCopies(data);
-    if (displays) say(`${displays} display copies written for the game`);
 
     const backend = await initEngine(args.backend);
     const control = { stop: false };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,13 +41,12 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
   assert.ok(report.runs[0].rates && Object.keys(report.runs[0].rates).length === 12);
   const doc = parse(readFileSync(join(out, 'report.html'), 'utf8'));
   assert.ok(doc.querySelectorAll('svg.chart').length >= 9);
-  assert.match(first.stderr, /20 display copies written for the game/); // the game deals validation images by their display copy
-  assert.ok(existsSync(join(out, 'data', 'display', 'bag')));
+  // The game deals validation images by their display copies, which the import writes.
+  assert.equal(readdirSync(join(out, 'data', 'display', 'bag')).length, 2);
 
   // Again with one more epoch: the import and finished steps are skipped, training resumes from the checkpoint.
   const second = await demo(out, 2);
   assert.match(second.stderr, /0 images written, 60 already there/);
-  assert.doesNotMatch(second.stderr, /display copies written/);
   assert.equal((second.stderr.match(/resuming .* at epoch 2/g) ?? []).length, 2);
   const again = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
   assert.deepEqual(again.runs.map((r) => r.epochs.length), [2, 2]);
