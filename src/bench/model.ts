@@ -2,6 +2,7 @@
 // warm-up, as `geospike bench` reports them; and the PyTorch peer (../shared/bench/torch_ref.py) on the same model.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
@@ -34,6 +35,8 @@ export interface BenchResult {
   peakRssMB: number;
   /** Every timed step, seconds. */
   times?: number[];
+  /** 1-minute load average before and after: other processes on the machine skew the times. */
+  load?: [number, number];
   extra?: Record<string, unknown>;
 }
 
@@ -68,6 +71,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     tf.dispose([loss, ...grads.values()]);
   };
   for (let i = 0; i < opts.warmup; i++) step();
+  const load0 = loadavg()[0];
   const times: number[] = [];
   for (let i = 0; i < opts.steps; i++) {
     const t0 = performance.now();
@@ -81,6 +85,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   return {
     runner: `geospike-${backend}`, model: opts.preset, mode: opts.mode, batch: opts.batch, params,
     secPerBatch: sec, imagesPerSec: opts.batch / sec, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), times,
+    load: [load0, loadavg()[0]],
   };
 }
 
@@ -113,6 +118,7 @@ export function peerProblem(script: string): string | null {
 export function benchTorch(script: string, opts: BenchOptions, threads: number, env: NodeJS.ProcessEnv): BenchResult {
   const config = resolveConfig(opts.preset, opts.overrides);
   const args = [script, ...torchArgs(config, opts.batch, opts.steps, opts.mode, threads)];
+  const load0 = loadavg()[0];
   const run = spawnSync(PYTHON, args, { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   if (run.status !== 0) throw new Error(`the PyTorch peer failed (${PYTHON} ${args.join(' ')}): ${(run.stderr || '').trim().split('\n').pop()}`);
   const line = run.stdout.trim().split('\n').pop() ?? '';
@@ -125,6 +131,6 @@ export function benchTorch(script: string, opts: BenchOptions, threads: number, 
   return {
     runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
     secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
-    extra: { sgemmGflops: Number(r.sgemm_gflops) },
+    extra: { sgemmGflops: Number(r.sgemm_gflops) }, load: [load0, loadavg()[0]],
   };
 }

@@ -14,7 +14,8 @@ function positiveInt(name: string, v: string | undefined, min = 1): number {
 }
 
 const line = (r: BenchResult) =>
-  `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   peak RSS ${r.peakRssMB} MB`;
+  `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   ` +
+  `peak RSS ${r.peakRssMB} MB` + (r.load ? `   (load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)})` : '');
 
 export default defineCommand({
   meta: { name: 'bench', description: 'Time training steps or inference batches of a model preset (optionally against PyTorch)' },
