@@ -120,6 +120,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
           loss: (partial.loss / partial.seen).toFixed(4), acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
           'img/s': rate.toFixed(1),
         }, ((spe - b - 1) * cfg.batch) / rate);
+        // Let pending events run (a Ctrl-C handler sets control.stop); the step loop itself never waits.
+        await new Promise(setImmediate);
         if (control.stop) {
           meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
           last = await save('last', meta);
