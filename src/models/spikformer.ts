@@ -104,7 +104,7 @@ class Ctx {
   lif(name: string, x: tf.Tensor, vThreshold = 1): tf.Tensor {
     const T = this.config.timeSteps;
     const s = lif(tf.reshape(x, [T, -1]), { tau: this.config.tau, vThreshold, surrogate: this.sg });
-    if (this.opts.rates) this.opts.rates.set(name, tf.mean(s).dataSync()[0]);
+    if (this.opts.rates) this.opts.rates.set(name, tf.tidy(() => tf.mean(s).dataSync()[0]));
     return tf.reshape(s, x.shape);
   }
   recordInput(name: string, x: tf.Tensor): void {
