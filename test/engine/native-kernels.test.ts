@@ -8,6 +8,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
+import { adamwUpdate } from '../../src/engine/native/kernels/adamw.js';
 import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
@@ -302,5 +303,30 @@ test('eval-mode FusedBatchNorm matches, with and without scale and offset', asyn
     const inputs: Inputs = { x, mean, variance };
     if (withAffine) Object.assign(inputs, { offset: { shape: [C], values: r.normal(C) }, scale: { shape: [C], values: r.normal(C) } });
     await agree('FusedBatchNorm', inputs, { varianceEpsilon: 1e-5 }, `batchNorm ${M}x${C} affine ${withAffine}`, 1e-6);
+  }
+});
+
+test('the fused AdamW kernel equals the AdamW op sequence bit for bit, on both backends', async () => {
+  const r = rng(81);
+  const n = 5000;
+  const lr = 5e-4, wd = 6e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, step = 3;
+  const attrs = {
+    decay: 1 - lr * wd, beta1: b1, beta2: b2, eps,
+    bc2Sqrt: Math.sqrt(1 - b2 ** step), stepSize: lr / (1 - b1 ** step),
+  };
+  const p = r.normal(n), g = r.normal(n, 0.1), m = r.normal(n, 0.01), v = r.normal(n, 0.001).map(Math.abs);
+  for (const backend of ['cpu', 'native']) {
+    await tf.setBackend(backend);
+    const [P, G, M, V] = [p, g, m, v].map((a) => tf.tensor1d(a));
+    // the sequence src/train/adamw.ts runs
+    const decayed = tf.mul(P, attrs.decay);
+    const m2 = tf.add(tf.mul(M, b1), tf.mul(G, 1 - b1));
+    const v2 = tf.add(tf.mul(V, b2), tf.mul(tf.square(G), 1 - b2));
+    const p2 = tf.sub(decayed, tf.mul(tf.div(m2, tf.add(tf.div(tf.sqrt(v2), attrs.bc2Sqrt), eps)), attrs.stepSize));
+    const fused = adamwUpdate(P, G, M, V, attrs);
+    for (const [i, want] of [p2, m2, v2].entries()) {
+      assert.deepEqual(fused[i].dataSync(), want.dataSync(), `${backend}: output ${i} differs from the op sequence`);
+    }
+    tf.dispose([P, G, M, V, decayed, m2, v2, p2, ...fused]);
   }
 });

@@ -48,6 +48,11 @@ export interface NativeAddon {
     x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array,
     y: Float32Array, M: number, C: number, eps: number,
   ): void;
+  /** Fused AdamW (kernels/adamw.ts); scalars: decay, beta1, 1-beta1, beta2, 1-beta2, bc2Sqrt, eps, stepSize. */
+  adamw(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+    p2: Float32Array, m2: Float32Array, v2: Float32Array, scalars: Float32Array,
+  ): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

@@ -7,6 +7,7 @@ import '../kernels/index.js'; // geospike's own cpu kernels must be registered b
 import { loadAddon } from './addon.js';
 import { BufferPool } from './pool.js';
 import { freeGradientsEarly } from './free_grads.js';
+import { adamwKernels } from './kernels/adamw.js';
 import { convKernels } from './kernels/conv.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
 import { matmulKernels } from './kernels/matmul.js';
@@ -47,7 +48,7 @@ export class NativeBackend extends MathBackendCPU {
 
 /** Every kernel the native backend replaces. */
 export const nativeKernels: tf.KernelConfig[] = [
-  ...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels, ...elementwiseKernels,
+  ...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels, ...elementwiseKernels, ...adamwKernels,
 ];
 
 /** A copied JS kernel, watched for outputs that alias pooled arrays. */
