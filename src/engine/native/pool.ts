@@ -5,7 +5,6 @@
 // reusable, but faulted in again), which also keeps disposed memory from lingering until V8's next GC. The limit
 // follows the workload: a fraction of the most memory the pool's arrays have held at once, so peak memory grows by
 // at most that fraction while big models (GBs of activations) still reuse most of their arrays without faults.
-import type { DataId } from '@tensorflow/tfjs-core';
 
 /** Arrays below this size come from V8's heap quickly enough; pooling them would only hold memory. */
 const MIN_POOLED = 1 << 16;
@@ -110,10 +109,4 @@ export class BufferPool {
   get heldBytes(): number {
     return this.held;
   }
-}
-
-/** The parts of the cpu backend's storage the pool needs. */
-export interface Storage {
-  has(id: DataId): boolean;
-  get(id: DataId): { values?: unknown } | undefined;
 }
