@@ -9,6 +9,7 @@ import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
 import { adamwUpdate } from '../../src/engine/native/kernels/adamw.js';
+import { SPARSE_CONV_BELOW } from '../../src/engine/native/kernels/conv.js';
 import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
@@ -328,5 +329,33 @@ test('the fused AdamW kernel equals the AdamW op sequence bit for bit, on both b
       assert.deepEqual(fused[i].dataSync(), want.dataSync(), `${backend}: output ${i} differs from the op sequence`);
     }
     tf.dispose([P, G, M, V, decayed, m2, v2, p2, ...fused]);
+  }
+});
+
+test('spike inputs take the event-driven convolution below its threshold, forward and filter gradient', async () => {
+  const r = rng(91);
+  // each case big enough (N OH OW O KH KW C >= 2^22) for the density check to run
+  const cases = [
+    { N: 4, H: 16, C: 16, O: 32, K: 3, s: 1, d: 1, pad: 'same' as unknown, density: 0.04, spikes: true },
+    { N: 16, H: 17, C: 12, O: 40, K: 3, s: 2, d: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]], density: 0.05, spikes: false },
+    { N: 5, H: 18, C: 16, O: 32, K: 3, s: 1, d: 2, pad: 'valid', density: 0.06, spikes: true },
+    { N: 34, H: 16, C: 32, O: 64, K: 1, s: 2, d: 1, pad: 'valid', density: 0.05, spikes: true },
+    { N: 4, H: 16, C: 16, O: 32, K: 3, s: 1, d: 1, pad: 'same', density: 0.3, spikes: true }, // dense enough: oneDNN
+  ];
+  for (const { N, H, C, O, K, s, d, pad, density, spikes } of cases) {
+    const n = N * H * H * C;
+    const x = { shape: [N, H, H, C], values: Float32Array.from({ length: n }, () => (r.next() < density ? (spikes ? 1 : r.normal(1)[0]) : 0)) };
+    const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
+    const what = `sparse conv ${x.shape} k${K} s${s} d${d} pad ${JSON.stringify(pad)} density ${density}`;
+    const expect = density < SPARSE_CONV_BELOW ? 1 : 0;
+    let before = sparseStats.sparse;
+    await agree('Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: d }, what, 1e-5);
+    assert.equal(sparseStats.sparse - before, expect, `${what}: wrong forward kernel`);
+    if (d !== 1) continue; // tfjs has no conv gradients at dilation > 1
+    const [y] = await run('cpu', 'Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: 1 });
+    const dy = { shape: y.shape, values: r.normal(y.values.length) };
+    before = sparseStats.sparse;
+    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dw)`, 1e-5);
+    assert.equal(sparseStats.sparse - before, expect, `${what}: wrong filter-gradient kernel`);
   }
 });

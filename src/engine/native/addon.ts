@@ -53,6 +53,9 @@ export interface NativeAddon {
     p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
     p2: Float32Array, m2: Float32Array, v2: Float32Array, scalars: Float32Array,
   ): void;
+  /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
+  sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
   batchNormGrad(
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,

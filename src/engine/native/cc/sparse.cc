@@ -147,12 +147,114 @@ Napi::Value SparseMatMulTA(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Event-driven convolution in tfjs layouts (NHWC input, HWIO filter, so a filter tap's output channels are one
+// contiguous row). params as conv.cc: N,H,W,C,O,KH,KW,OH,OW,sh,sw,dh,dw,pt,pb,pl,pr.
+struct SpConv {
+  int64_t N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pl;
+  explicit SpConv(const int32_t* p)
+      : N(p[0]), H(p[1]), W(p[2]), C(p[3]), O(p[4]), KH(p[5]), KW(p[6]), OH(p[7]), OW(p[8]), sh(p[9]), sw(p[10]),
+        dh(p[11]), dw(p[12]), pt(p[13]), pl(p[15]) {}
+  // The output coordinate input row iy feeds through filter row ky, or -1.
+  int64_t out(int64_t i, int64_t k, int64_t s, int64_t d, int64_t pad, int64_t limit) const {
+    const int64_t t = i + pad - k * d;
+    if (t < 0 || t % s) return -1;
+    return t / s < limit ? t / s : -1;
+  }
+};
+
+// Calls f(c, v, ky, kx, oy, ox) for every nonzero input x[n, iy, ix, c] and every filter tap it reaches.
+template <typename F>
+inline void forEachEvent(const SpConv& p, const float* x, int64_t n, std::vector<int32_t>& idx, F f) {
+  for (int64_t iy = 0; iy < p.H; ++iy)
+    for (int64_t ix = 0; ix < p.W; ++ix) {
+      const float* xr = x + ((n * p.H + iy) * p.W + ix) * p.C;
+      int64_t nz = 0;
+      for (int64_t c = 0; c < p.C; ++c)
+        if (xr[c] != 0.f) idx[nz++] = static_cast<int32_t>(c);
+      if (!nz) continue;
+      for (int64_t ky = 0; ky < p.KH; ++ky) {
+        const int64_t oy = p.out(iy, ky, p.sh, p.dh, p.pt, p.OH);
+        if (oy < 0) continue;
+        for (int64_t kx = 0; kx < p.KW; ++kx) {
+          const int64_t ox = p.out(ix, kx, p.sw, p.dw, p.pl, p.OW);
+          if (ox < 0) continue;
+          for (int64_t t = 0; t < nz; ++t) f(idx[t], xr[idx[t]], ky, kx, oy, ox);
+        }
+      }
+    }
+}
+
+// sparseConv2d(x, filter, y, params): y = conv(x, filter), adding the filter's output row for every nonzero input
+// and tap. Threads split the batch: an image's events only reach that image's outputs.
+Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
+  SpConv p(ints(info, 3, 17));
+  const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
+  const float* w = f32(info, 1, p.KH * p.KW * p.C * p.O);
+  float* y = f32(info, 2, p.N * p.OH * p.OW * p.O);
+  const int64_t O = p.O;
+#pragma omp parallel
+  {
+    std::vector<int32_t> idx(p.C);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t n = 0; n < p.N; ++n) {
+      std::fill(y + n * p.OH * p.OW * O, y + (n + 1) * p.OH * p.OW * O, 0.f);
+      forEachEvent(p, x, n, idx, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
+        float* yr = y + ((n * p.OH + oy) * p.OW + ox) * O;
+        const float* wr = w + ((ky * p.KW + kx) * p.C + c) * O;
+        if (v == 1.f) {
+          for (int64_t o = 0; o < O; ++o) yr[o] += wr[o];
+        } else {
+          for (int64_t o = 0; o < O; ++o) yr[o] += v * wr[o];
+        }
+      });
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// sparseConv2dBackpropFilter(x, dy, dw, params): dw[ky, kx, c, :] += x * dy[n, oy, ox, :] over nonzero inputs;
+// per-thread sums, added at the end.
+Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  SpConv p(ints(info, 3, 17));
+  const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
+  const float* dy = f32(info, 1, p.N * p.OH * p.OW * p.O);
+  float* dw = f32(info, 2, p.KH * p.KW * p.C * p.O);
+  const int64_t O = p.O, F = p.KH * p.KW * p.C * O;
+  const int nt = omp_get_max_threads();
+  std::vector<float> part(static_cast<size_t>(nt) * F, 0.f);
+#pragma omp parallel
+  {
+    std::vector<int32_t> idx(p.C);
+    float* mine = part.data() + static_cast<size_t>(omp_get_thread_num()) * F;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t n = 0; n < p.N; ++n)
+      forEachEvent(p, x, n, idx, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
+        const float* g = dy + ((n * p.OH + oy) * p.OW + ox) * O;
+        float* wr = mine + ((ky * p.KW + kx) * p.C + c) * O;
+        if (v == 1.f) {
+          for (int64_t o = 0; o < O; ++o) wr[o] += g[o];
+        } else {
+          for (int64_t o = 0; o < O; ++o) wr[o] += v * g[o];
+        }
+      });
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < F; ++i) {
+    float s = 0.f;
+    for (int t = 0; t < nt; ++t) s += part[static_cast<size_t>(t) * F + i];
+    dw[i] = s;
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initSparse(Napi::Env env, Napi::Object exports) {
   exports.Set("density", Napi::Function::New(env, Density));
   exports.Set("sparseMatMul", Napi::Function::New(env, SparseMatMul));
   exports.Set("sparseMatMulTA", Napi::Function::New(env, SparseMatMulTA));
+  exports.Set("sparseConv2d", Napi::Function::New(env, SparseConv2D));
+  exports.Set("sparseConv2dBackpropFilter", Napi::Function::New(env, SparseConv2DBackpropFilter));
 }
 
 }  // namespace gs

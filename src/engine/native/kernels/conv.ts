@@ -3,6 +3,7 @@
 import { backend_util, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
 import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { sparseEnough, sparseStats } from './density.js';
 import { addon, alloc, allFloat32, fallback, f32, NATIVE, out, size } from './util.js';
 
 /** The addon's 17 conv parameters, or null when oneDNN cannot express this geometry (the JS kernel then runs). */
@@ -21,6 +22,16 @@ export function convParams(info: backend_util.Conv2DInfo): Int32Array | null {
   ]);
 }
 
+/**
+ * Below this fraction of nonzero inputs, the event-driven convolution (add the filter's output row for each
+ * nonzero input and tap) beats oneDNN, forward and filter gradient alike. Measured on 2 cores for the SPS layers
+ * (batch 256 = 64 images x T 4, 3x3): 96->192 at 32x32 takes 0.27x the dense time at 3% nonzeros, 0.7x at 7%,
+ * 1.4x at 15%; 48->96 and 192->384 alike.
+ */
+export const SPARSE_CONV_BELOW = 0.09;
+
+const work = (p: Int32Array) => p[0] * p[7] * p[8] * p[4] * p[5] * p[6] * p[3]; // N OH OW O KH KW C
+
 const conv2D: KernelFunc = (args) => {
   const backend = args.backend as MathBackendCPU;
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
@@ -32,7 +43,13 @@ const conv2D: KernelFunc = (args) => {
   const params = allFloat32(x, filter) ? convParams(info) : null;
   if (!params) return fallback(Conv2D, args);
   const y = alloc(backend, size(info.outShape));
-  addon().conv2d(f32(backend, x), f32(backend, filter), y, params);
+  const X = f32(backend, x);
+  if (sparseEnough(X, work(params), SPARSE_CONV_BELOW)) {
+    sparseStats.sparse++;
+    addon().sparseConv2d(X, f32(backend, filter), y, params);
+  } else {
+    addon().conv2d(X, f32(backend, filter), y, params);
+  }
   return out(backend, info.outShape, y);
 };
 
@@ -62,7 +79,13 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   const params = allFloat32(x, dy) ? convParams(info) : null;
   if (!params) return fallback(Conv2DBackpropFilter, args);
   const dw = alloc(backend, size(filterShape));
-  addon().conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, params);
+  const X = f32(backend, x);
+  if (sparseEnough(X, work(params), SPARSE_CONV_BELOW)) {
+    sparseStats.sparse++;
+    addon().sparseConv2dBackpropFilter(X, f32(backend, dy), dw, params);
+  } else {
+    addon().conv2dBackpropFilter(X, f32(backend, dy), dw, params);
+  }
   return out(backend, filterShape, dw);
 };
 

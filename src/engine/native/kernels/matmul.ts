@@ -3,6 +3,7 @@
 import { _FusedMatMul, BatchMatMul, broadcast_util } from '@tensorflow/tfjs-core';
 import type { BatchMatMulAttrs, _FusedMatMulAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { sparseEnough, sparseStats } from './density.js';
 import { addon, alloc, allFloat32, f32, fallback, NATIVE, out, size } from './util.js';
 
 interface Plan {
@@ -40,23 +41,7 @@ export const SPARSE_BELOW = 0.2;
  * about 1x at 20% ([16384 x 384]^T x [16384 x 1536]).
  */
 export const SPARSE_TA_BELOW = 0.12;
-/** Only products at least this big (M*K*N) are worth a look at A's density. */
-const SPARSE_MIN_WORK = 1 << 22;
-
-/** What the density check decided, for `geospike bench` and the tests. */
-export const sparseStats = { checked: 0, sparse: 0, densities: [] as number[] };
-
-/** True when the operand's density (nonzero fraction) is below `below`: the event-driven kernel should run. */
-function sparse(X: Float32Array, M: number, K: number, N: number, below: number): boolean {
-  if (M * K * N < SPARSE_MIN_WORK) return false;
-  const ad = addon();
-  if (ad.density(X, 4096) > 2 * below) return false; // clearly dense: skip the full count
-  const d = ad.density(X, 0);
-  sparseStats.checked++;
-  if (sparseStats.densities.length < 10000) sparseStats.densities.push(d);
-  return d < below;
-}
-
+export { sparseStats };
 const batchMatMul: KernelFunc = (args) => {
   const backend = args.backend as MathBackendCPU;
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
@@ -67,10 +52,10 @@ const batchMatMul: KernelFunc = (args) => {
   const [bA, bB, M, N, K] = p.params;
   const A = f32(backend, a), B = f32(backend, b);
   // A single product whose spike operand is mostly zeros runs event-driven: X W^T forward, dY^T X for the weights.
-  if (bA === 1 && bB === 1 && !transposeA && sparse(A, M, K, N, SPARSE_BELOW)) {
+  if (bA === 1 && bB === 1 && !transposeA && sparseEnough(A, M * K * N, SPARSE_BELOW)) {
     sparseStats.sparse++;
     addon().sparseMatMul(A, B, c, M, K, N, transposeB);
-  } else if (bA === 1 && bB === 1 && transposeA && !transposeB && sparse(B, M, K, N, SPARSE_TA_BELOW)) {
+  } else if (bA === 1 && bB === 1 && transposeA && !transposeB && sparseEnough(B, M * K * N, SPARSE_TA_BELOW)) {
     sparseStats.sparse++;
     addon().sparseMatMulTA(A, B, c, K, M, N);
   } else {
