@@ -213,7 +213,8 @@ Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
 }
 
 // sparseConv2dBackpropFilter(x, dy, dw, params): dw[ky, kx, c, :] += x * dy[n, oy, ox, :] over nonzero inputs;
-// per-thread sums, added at the end.
+// per-thread sums, added at the end. Each thread takes a fixed range of images, so the additions happen in the same
+// order on every run (a dynamic schedule made training runs differ in the last bits, and resumes diverge).
 Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
   SpConv p(ints(info, 3, 17));
   const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
@@ -225,9 +226,9 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
 #pragma omp parallel
   {
     std::vector<int32_t> idx(p.C);
-    float* mine = part.data() + static_cast<size_t>(omp_get_thread_num()) * F;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t n = 0; n < p.N; ++n)
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    float* mine = part.data() + static_cast<size_t>(t) * F;
+    for (int64_t n = p.N * t / T; n < p.N * (t + 1) / T; ++n)
       forEachEvent(p, x, n, idx, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
         const float* g = dy + ((n * p.OH + oy) * p.OW + ox) * O;
         float* wr = mine + ((ky * p.KW + kx) * p.C + c) * O;
