@@ -5,24 +5,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ModelConfig } from '../models/registry.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
+import { SUMMARY_COLUMNS, type EpochRecord } from '../train/run_log.js';
 
 export const EVAL_FILE = 'eval.json';
 export const ENERGY_FILE = 'energy.json';
 
-/** One row of summary.csv; firing_rate is null for ResNet18. */
-export interface EpochRow {
-  epoch: number;
-  train_loss: number;
-  train_acc: number;
-  val_loss: number;
-  val_acc: number;
-  lr: number;
-  epoch_seconds: number;
-  images_per_s: number;
-  firing_rate: number | null;
-}
+/** One row of summary.csv, as the training loop writes it; firing_rate is null for ResNet18. */
+export type EpochRow = EpochRecord;
 
-const NUMERIC: (keyof EpochRow)[] = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr', 'epoch_seconds', 'images_per_s'];
+const NUMERIC = SUMMARY_COLUMNS.filter((c) => c !== 'firing_rate');
 
 export interface RunData {
   dir: string;
