@@ -42,7 +42,8 @@ export interface TrainResult {
   lastCheckpoint: string;
 }
 
-interface Partial {
+/** Running sums of the epoch in progress. */
+interface EpochSums {
   loss: number;
   correct: number;
   seen: number;
@@ -72,7 +73,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     preset: cfg.model, model: modelConfig, classes: ds.classes, mean: ds.mean, std: ds.std,
     epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: { ...cfg }, history: [],
   };
-  let partial: Partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+  let partial: EpochSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   const runLog = new RunLog(cfg.out);
 
   if (opts.resume) {
@@ -80,7 +81,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const ck = readCheckpoint(lastJson);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
     if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
-    partial = { ...partial, ...(meta.partial as Partial | undefined) };
+    partial = { ...partial, ...(meta.partial as EpochSums | undefined) };
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
   }
