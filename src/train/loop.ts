@@ -77,8 +77,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const runLog = new RunLog(cfg.out);
 
   if (opts.resume) {
-    meta = resumeMeta(lastJson, cfg, ds);
     const ck = readCheckpoint(lastJson);
+    meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
     if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
     partial = { ...partial, ...(meta.partial as EpochSums | undefined) };
@@ -170,8 +170,7 @@ function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
 }
 
 /** The checkpoint's state, after refusing changes that would make it another run; allowed changes are recorded. */
-function resumeMeta(lastJson: string, cfg: TrainConfig, ds: Dataset): CheckpointMeta {
-  const { meta } = readCheckpoint(lastJson);
+function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): CheckpointMeta {
   const prev = meta.train as Record<string, unknown>;
   for (const key of [...ARCHITECTURE_KEYS, ...STREAM_KEYS]) {
     if (prev[key] !== cfg[key]) {
