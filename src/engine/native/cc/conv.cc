@@ -120,6 +120,15 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
   return info.Env().Undefined();
 }
 
+// The filter as the plan's primitive wants it: the HWIO array itself, or its reorder into the plan's buffer.
+memory plannedWeights(Plan& pl, const ConvParams& p, float* w) {
+  memory wu(p.wei(tag::hwio), engine(), w);
+  if (!pl.reorderWei) return wu;
+  memory wm(pl.weiMd, engine(), pl.weiBuf.data());
+  pl.weiReorder.execute(stream(), wu, wm);
+  return wm;
+}
+
 // conv2d(x, filter, y, params)
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 3, 17));
@@ -128,12 +137,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));
   return guarded(info, [&] {
     Plan& pl = plan(p, 0);
-    memory wu(p.wei(tag::hwio), engine(), w);
-    memory wm = wu;
-    if (pl.reorderWei) {
-      wm = memory(pl.weiMd, engine(), pl.weiBuf.data());
-      pl.weiReorder.execute(stream(), wu, wm);
-    }
+    memory wm = plannedWeights(pl, p, w);
     memory xu(p.src(), engine(), x), yu(p.dst(), engine(), y);
     if (pl.blocked) {
       memory xb(pl.srcMd, engine(), pl.srcBuf.data()), yb(pl.dstMd, engine(), pl.dstBuf.data());
@@ -155,12 +159,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   float* dx = f32(info, 2, sz(p.N, p.H, p.W, p.C));
   return guarded(info, [&] {
     Plan& pl = plan(p, 1);
-    memory wu(p.wei(tag::hwio), engine(), w);
-    memory wm = wu;
-    if (pl.reorderWei) {
-      wm = memory(pl.weiMd, engine(), pl.weiBuf.data());
-      pl.weiReorder.execute(stream(), wu, wm);
-    }
+    memory wm = plannedWeights(pl, p, w);
     pl.prim.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(p.dst(), engine(), dy)},
                                {DNNL_ARG_WEIGHTS, wm},
                                {DNNL_ARG_DIFF_SRC, memory(p.src(), engine(), dx)}});
