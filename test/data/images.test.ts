@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { ImageDecodeError, processImage } from '../../src/data/images.js';
 import { gradientImage, rawRgb } from './helpers.js';
+import { goldenPath } from '../helpers/golden.js';
 
-const GOLDEN = new URL('../../../../shared/golden/', import.meta.url);
 
 test('Lanczos resize matches PIL within 2 grey levels on the golden image', async () => {
-  const input = readFileSync(new URL('resize-in-128.png', GOLDEN));
-  const ref = await rawRgb(readFileSync(new URL('resize-out-32-pil-lanczos.png', GOLDEN)));
+  const input = readFileSync(goldenPath('resize-in-128.png'));
+  const ref = await rawRgb(readFileSync(goldenPath('resize-out-32-pil-lanczos.png')));
   const out = await processImage(input, { cropBottom: 0 });
   const got = await rawRgb(out.png);
   assert.equal(got.width, 32);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { decodeSimplePng } from '../../src/data/png.js';
 import { gradientImage, rawRgb } from './helpers.js';
+import { goldenPath } from '../helpers/golden.js';
 
 test('decodes RGB and grey PNGs exactly as libvips does, whatever filters the encoder chose', async () => {
   const noisy = Buffer.from(Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 7919) % 251));
@@ -12,7 +13,7 @@ test('decodes RGB and grey PNGs exactly as libvips does, whatever filters the en
     await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: true }).toBuffer(),
     await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: false, compressionLevel: 9 }).toBuffer(),
     await sharp(noisy.subarray(0, 1200), { raw: { width: 40, height: 30, channels: 1 } }).png().toBuffer(),
-    readFileSync(new URL('../../../../shared/golden/resize-out-32-pil-lanczos.png', import.meta.url)),
+    readFileSync(goldenPath('resize-out-32-pil-lanczos.png')),
   ];
   for (const png of inputs) {
     const got = decodeSimplePng(png);

@@ -1,4 +1,4 @@
-// The models against the goldens computed by an independent PyTorch implementation (../shared/golden/README.md):
+// The models against the goldens computed by an independent PyTorch implementation (test/golden/README.md):
 // eval and train logits, loss, every gradient, BN running stats after a train forward, two AdamW steps.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
