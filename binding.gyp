@@ -3,12 +3,14 @@
     {
       "target_name": "geospike_native",
       "sources": [
+        "src/engine/native/cc/adamw.cc",
         "src/engine/native/cc/addon.cc",
+        "src/engine/native/cc/batchnorm.cc",
         "src/engine/native/cc/conv.cc",
         "src/engine/native/cc/elementwise.cc",
+        "src/engine/native/cc/lif.cc",
         "src/engine/native/cc/matmul.cc",
         "src/engine/native/cc/pool.cc",
-        "src/engine/native/cc/snn.cc",
         "src/engine/native/cc/sparse.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import './kernels/index.js';
-import { loadNativeBackend } from './native/register.js';
+import { registerNativeBackend } from './native/backend.js';
 
 /** Env override for the backend, below an explicit `--backend` flag. */
 export const BACKEND_ENV = 'GEOSPIKE_BACKEND';
@@ -21,7 +21,10 @@ export function registerBackendLoader(name: string, loader: BackendLoader, prefe
 }
 
 // The C++/oneDNN backend (src/engine/native): preferred whenever its addon loads.
-registerBackendLoader('native', loadNativeBackend, true);
+registerBackendLoader('native', async () => {
+  registerNativeBackend(); // throws, saying why and how to fix it, when the addon cannot load
+  return 'native';
+}, true);
 
 export function backendNames(): string[] {
   return [...loaders.keys()];

@@ -1,8 +1,24 @@
-// Multi-step leaky integrate-and-fire neuron, functional: charge, fire and reset over the time axis in one call,
-// so no membrane state survives between forward passes. Time is the first axis: x is [T, ...].
+// The multi-step leaky integrate-and-fire neuron, in one place: its dynamics (charge, fire, reset over the time axis),
+// the kernel contract every backend implements (names and attributes), the JS reference of those kernels, and the op
+// the models call. Functional: no membrane state survives between forward passes. Time is the first axis: x is
+// [T, ...]. Semantics of SpikingJelly's MultiStepLIFNode (decay_input, hard reset to 0, detach_reset).
+// The engine imports this module (to register the kernels); this module imports nothing from the engine.
 import * as tf from '@tensorflow/tfjs-core';
-import { LIF, LIF_GRAD, type LIFAttrs, type LIFGradAttrs } from '../engine/kernels/index.js';
-import { surrogate as makeSurrogate, type Surrogate } from './surrogate.js';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { surrogate as makeSurrogate, surrogateGrad, type Surrogate, type SurrogateName } from './surrogate.js';
+
+/** Kernel names: forward (x -> [spikes, h]) and backward ([dy, h, spikes] -> dx). */
+export const LIF = 'GeospikeLIF';
+export const LIF_GRAD = 'GeospikeLIFGrad';
+
+export interface LIFAttrs extends NamedAttrMap {
+  tau: number;
+  vThreshold: number;
+}
+export interface LIFGradAttrs extends LIFAttrs {
+  surrogate: SurrogateName;
+  alpha: number;
+}
 
 export interface LIFOptions {
   /** Membrane time constant; the official Spikformer uses 2. */
@@ -11,6 +27,61 @@ export interface LIFOptions {
   vThreshold?: number;
   /** Surrogate gradient of the spike; sigmoid with alpha 4 by default. */
   surrogate?: Surrogate;
+}
+
+/** Charge: the membrane after integrating input x from v (decay_input), in float32 as PyTorch computes it. */
+export function charge(v: number, x: number, tau: number): number {
+  // Float32 rounding after each op keeps spike decisions identical to float32 PyTorch at ties.
+  return Math.fround(v + Math.fround(Math.fround(x - v) / tau));
+}
+
+/** Fire: Heaviside(h - v_th), with Heaviside(0) = 1. */
+export function fire(h: number, vThreshold: number): 0 | 1 {
+  return h >= vThreshold ? 1 : 0;
+}
+
+/** Reset: hard reset to 0 where the neuron fired. */
+export function reset(h: number, spike: number): number {
+  return spike ? 0 : h;
+}
+
+/** Reference forward kernel. x [T, M] -> spikes, h (membrane before firing). V starts at 0. */
+export function lifForward(x: Float32Array, T: number, tau: number, vth: number): { spikes: Float32Array; h: Float32Array } {
+  const M = x.length / T;
+  const spikes = new Float32Array(x.length);
+  const h = new Float32Array(x.length);
+  const v = new Float32Array(M);
+  for (let t = 0; t < T; t++) {
+    const o = t * M;
+    for (let i = 0; i < M; i++) {
+      const hi = charge(v[i], x[o + i], tau);
+      const s = fire(hi, vth);
+      h[o + i] = hi;
+      spikes[o + i] = s;
+      v[i] = reset(hi, s);
+    }
+  }
+  return { spikes, h };
+}
+
+/** Reference backward kernel, through time with the reset detached: only (1 - s) carries gradient from V_t to V_{t-1}. */
+export function lifBackward(
+  dy: Float32Array, h: Float32Array, spikes: Float32Array, T: number, a: LIFGradAttrs,
+): Float32Array {
+  const M = dy.length / T;
+  const dx = new Float32Array(dy.length);
+  const gv = new Float64Array(M);
+  const sg = { name: a.surrogate, alpha: a.alpha };
+  const k = 1 / a.tau;
+  for (let t = T - 1; t >= 0; t--) {
+    const o = t * M;
+    for (let i = 0; i < M; i++) {
+      const gh = dy[o + i] * surrogateGrad(sg, h[o + i] - a.vThreshold) + gv[i] * (1 - spikes[o + i]);
+      dx[o + i] = gh * k;
+      gv[i] = gh * (1 - k);
+    }
+  }
+  return dx;
 }
 
 /**

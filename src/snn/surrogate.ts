@@ -1,7 +1,12 @@
 // Surrogate gradients for the spike function Heaviside(u), u = h - v_threshold (SpikingJelly's definitions).
 // The forward pass is always the step; only the backward pass sees the smooth function's derivative.
+// Adding a surrogate: its formula here (smooth, surrogateGrad), its id in SURROGATE_IDS, and the same formula under
+// the same id in each fast backend (src/engine/native/cc/lif.cc).
 
 export type SurrogateName = 'sigmoid' | 'atan';
+
+/** The number each fast backend knows a surrogate by (the `kind` argument of the native lifGrad). */
+export const SURROGATE_IDS: Record<SurrogateName, number> = { sigmoid: 0, atan: 1 };
 
 export interface Surrogate {
   name: SurrogateName;
@@ -12,7 +17,9 @@ export interface Surrogate {
 export const DEFAULT_ALPHA: Record<SurrogateName, number> = { sigmoid: 4, atan: 2 };
 
 export function surrogate(name: SurrogateName = 'sigmoid', alpha = DEFAULT_ALPHA[name]): Surrogate {
-  if (name !== 'sigmoid' && name !== 'atan') throw new Error(`unknown surrogate '${name}'; choose sigmoid or atan`);
+  if (!Object.hasOwn(SURROGATE_IDS, name)) {
+    throw new Error(`unknown surrogate '${name}'; choose ${Object.keys(SURROGATE_IDS).join(' or ')}`);
+  }
   if (!(alpha > 0)) throw new Error(`surrogate alpha must be > 0, got ${alpha}`);
   return { name, alpha };
 }

@@ -2,7 +2,7 @@
 // p <- p (1 - lr wd); m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
 // p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 import * as tf from '@tensorflow/tfjs-core';
-import { adamwUpdate } from '../engine/native/kernels/adamw.js';
+import { adamwUpdate } from '../engine/kernels/index.js';
 
 export interface AdamWOptions {
   lr: number;

@@ -8,7 +8,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
-import { adamwUpdate } from '../../src/engine/native/kernels/adamw.js';
+import { adamwUpdate } from '../../src/engine/kernels/index.js';
 import { SPARSE_CONV_BELOW } from '../../src/engine/native/kernels/conv.js';
 import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 

@@ -2,6 +2,7 @@
 // features alike). Batch statistics are accumulated in double; the reference for faster backends.
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { cpuValues } from './cpu_values.js';
 
 export const BN_TRAIN = 'GeospikeBatchNormTrain';
 export const BN_GRAD = 'GeospikeBatchNormGrad';
@@ -64,14 +65,11 @@ export function bnTrainBackward(
   return { dx, dgamma: Float32Array.from(sdyx), dbeta: Float32Array.from(sdy) };
 }
 
-function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
-  return backend.data.get(t.dataId).values as Float32Array;
-}
 
 const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const r = bnTrainForward(values(cpu, x), values(cpu, gamma), values(cpu, beta), (attrs as unknown as BNAttrs).eps);
+  const r = bnTrainForward(cpuValues(cpu, x), cpuValues(cpu, gamma), cpuValues(cpu, beta), (attrs as unknown as BNAttrs).eps);
   return [
     cpu.makeTensorInfo(x.shape, 'float32', r.y),
     cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
@@ -83,7 +81,7 @@ const bnGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
   const r = bnTrainBackward(
-    values(cpu, dy), values(cpu, x), values(cpu, gamma), values(cpu, mean), values(cpu, variance),
+    cpuValues(cpu, dy), cpuValues(cpu, x), cpuValues(cpu, gamma), cpuValues(cpu, mean), cpuValues(cpu, variance),
     (attrs as unknown as BNAttrs).eps,
   );
   return [
@@ -93,9 +91,7 @@ const bnGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   ];
 };
 
-export function batchNormKernelConfigs(backendName: string): KernelConfig[] {
-  return [
-    { kernelName: BN_TRAIN, backendName, kernelFunc: bnTrainKernel },
-    { kernelName: BN_GRAD, backendName, kernelFunc: bnGradKernel },
-  ];
-}
+export const batchNormKernels: KernelConfig[] = [
+  { kernelName: BN_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel },
+  { kernelName: BN_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel },
+];

@@ -1,11 +1,13 @@
-// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm), registered for the reference `cpu` backend on
-// import. Faster backends register their own implementations of the same kernel names.
+// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm, fused AdamW): their JS reference versions,
+// registered for the `cpu` backend on import. Faster backends register their own implementations of the same names.
 import { registerKernel } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { lifKernelConfigs } from './lif.js';
-import { batchNormKernelConfigs } from './batchnorm.js';
+import { lifKernels } from './lif.js';
+import { batchNormKernels } from './batchnorm.js';
+import { adamwKernels } from './adamw.js';
 
-for (const config of [...lifKernelConfigs('cpu'), ...batchNormKernelConfigs('cpu')]) registerKernel(config);
+for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels]) registerKernel(config);
 
-export { LIF, LIF_GRAD, type LIFAttrs, type LIFGradAttrs } from './lif.js';
+export { LIF, LIF_GRAD, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
 export { BN_TRAIN, BN_GRAD, type BNAttrs } from './batchnorm.js';
+export { ADAMW, adamwUpdate, type AdamWAttrs } from './adamw.js';

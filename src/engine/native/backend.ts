@@ -12,7 +12,8 @@ import { convKernels } from './kernels/conv.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
 import { matmulKernels } from './kernels/matmul.js';
 import { poolKernels } from './kernels/pool.js';
-import { snnKernels } from './kernels/snn.js';
+import { lifKernels } from './kernels/lif.js';
+import { batchNormKernels } from './kernels/batchnorm.js';
 import { NATIVE } from './kernels/util.js';
 
 /**
@@ -53,7 +54,7 @@ export class NativeBackend extends MathBackendCPU {
 
 /** Every kernel the native backend replaces. */
 export const nativeKernels: tf.KernelConfig[] = [
-  ...convKernels, ...matmulKernels, ...poolKernels, ...snnKernels, ...elementwiseKernels, ...adamwKernels,
+  ...convKernels, ...matmulKernels, ...poolKernels, ...lifKernels, ...batchNormKernels, ...elementwiseKernels, ...adamwKernels,
 ];
 
 /** A copied JS kernel, watched for outputs that alias pooled arrays. */

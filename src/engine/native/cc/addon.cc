@@ -50,7 +50,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gs::initConv(env, exports);
   gs::initMatmul(env, exports);
   gs::initPool(env, exports);
-  gs::initSnn(env, exports);
+  gs::initLif(env, exports);
+  gs::initBatchNorm(env, exports);
+  gs::initAdamW(env, exports);
   gs::initElementwise(env, exports);
   gs::initSparse(env, exports);
   return exports;

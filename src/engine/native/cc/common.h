@@ -44,7 +44,9 @@ inline const int32_t* ints(const Napi::CallbackInfo& info, size_t i, size_t expe
 void initConv(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
-void initSnn(Napi::Env env, Napi::Object exports);
+void initLif(Napi::Env env, Napi::Object exports);
+void initBatchNorm(Napi::Env env, Napi::Object exports);
+void initAdamW(Napi::Env env, Napi::Object exports);
 void initElementwise(Napi::Env env, Napi::Object exports);
 void initSparse(Napi::Env env, Napi::Object exports);
 

@@ -11,9 +11,7 @@ export function addon(): NativeAddon {
 }
 
 /** The Float32Array behind a float32 tensor (the cpu backend stores it contiguously, already reshaped). */
-export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
-  return backend.data.get(t.dataId).values as Float32Array;
-}
+export { cpuValues as f32 } from '../../kernels/cpu_values.js';
 
 /** True when every tensor is float32: the native kernels handle nothing else. */
 export function allFloat32(...ts: (TensorInfo | null | undefined)[]): boolean {

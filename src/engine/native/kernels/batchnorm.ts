@@ -1,34 +1,10 @@
-// Native versions of geospike's own kernels (see src/engine/kernels/): the fused multi-step LIF and train-mode
-// BatchNorm, same contracts as the JS references, multithreaded in C++; and tfjs's eval-mode FusedBatchNorm.
+// The native backend's batch norm (C++, src/engine/native/cc/batchnorm.cc): train-mode forward and backward, the same
+// contracts as the JS references (src/engine/kernels/batchnorm.ts), and tfjs's eval-mode FusedBatchNorm.
 import { FusedBatchNorm } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, type BNAttrs, type LIFAttrs, type LIFGradAttrs } from '../../kernels/index.js';
+import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../../kernels/index.js';
 import { addon, alloc, f32, fallback, NATIVE, out, size } from './util.js';
-
-const SURROGATES: Record<string, number> = { sigmoid: 0, atan: 1 };
-
-const lif: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { x } = inputs as { x: TensorInfo };
-  const { tau, vThreshold } = attrs as unknown as LIFAttrs;
-  const n = size(x.shape), T = x.shape[0];
-  const spikes = alloc(cpu, n), h = alloc(cpu, n);
-  addon().lif(f32(cpu, x), spikes, h, T, T ? n / T : 0, tau, vThreshold);
-  return [out(cpu, x.shape, spikes), out(cpu, x.shape, h)];
-};
-
-const lifGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { dy, h, spikes } = inputs as { dy: TensorInfo; h: TensorInfo; spikes: TensorInfo };
-  const a = attrs as unknown as LIFGradAttrs;
-  const kind = SURROGATES[a.surrogate];
-  if (kind === undefined) throw new Error(`unknown surrogate '${a.surrogate}'; choose sigmoid or atan`);
-  const n = size(dy.shape), T = dy.shape[0];
-  const dx = alloc(cpu, n);
-  addon().lifGrad(f32(cpu, dy), f32(cpu, h), f32(cpu, spikes), dx, T, T ? n / T : 0, a.tau, a.vThreshold, kind, a.alpha);
-  return out(cpu, dy.shape, dx);
-};
 
 const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
@@ -76,10 +52,8 @@ const batchNormInfer: KernelFunc = (args) => {
   return out(cpu, x!.shape, y);
 };
 
-export const snnKernels: KernelConfig[] = [
+export const batchNormKernels: KernelConfig[] = [
   { kernelName: FusedBatchNorm, backendName: NATIVE, kernelFunc: batchNormInfer },
-  { kernelName: LIF, backendName: NATIVE, kernelFunc: lif },
-  { kernelName: LIF_GRAD, backendName: NATIVE, kernelFunc: lifGrad },
   { kernelName: BN_TRAIN, backendName: NATIVE, kernelFunc: bnTrain },
   { kernelName: BN_GRAD, backendName: NATIVE, kernelFunc: bnGrad },
 ];
