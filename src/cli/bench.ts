@@ -3,7 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineCommand } from 'citty';
 import { benchModel, benchTorch, peerProblem, type BenchMode, type BenchResult } from '../bench/model.js';
-import { PRESETS } from '../models/registry.js';
+import { DEFAULT_PRESET, PRESETS } from '../models/registry.js';
+import { backendArg } from './args.js';
 
 const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../../../shared/bench/torch_ref.py', import.meta.url));
 
@@ -20,12 +21,12 @@ const line = (r: BenchResult) =>
 export default defineCommand({
   meta: { name: 'bench', description: 'Time training steps or inference batches of a model preset (optionally against PyTorch)' },
   args: {
-    model: { type: 'string', description: `Preset (${Object.keys(PRESETS).join(', ')})`, default: 'spikformer-4-384' },
+    model: { type: 'string', description: `Preset (${Object.keys(PRESETS).join(', ')})`, default: DEFAULT_PRESET },
     batch: { type: 'string', description: 'Images per batch', default: '64' },
     steps: { type: 'string', description: 'Timed batches (the median is reported)', default: '3' },
     warmup: { type: 'string', description: 'Untimed batches first', default: '1' },
     mode: { type: 'string', description: 'train (forward, backward, AdamW) or infer (forward only)', default: 'train' },
-    backend: { type: 'string', description: 'Backend: auto, native or cpu (default: $GEOSPIKE_BACKEND or auto)' },
+    backend: backendArg,
     timesteps: { type: 'string', description: "Spikformer time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
     json: { type: 'boolean', description: 'Print JSON', default: false },

@@ -3,7 +3,7 @@
 import { defineCommand } from 'citty';
 import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { collect, remaining, type SplitMode } from '../data/collect.js';
-import { intOption, numberOption } from '../data/options.js';
+import { intOption, numberOption } from './args.js';
 import { Budget, checkEndpoint, DEFAULT_HTTP, Http } from '../data/providers/http.js';
 import { MAPILLARY_ENDPOINT, MapillaryProvider } from '../data/providers/mapillary.js';
 import { credentialsFrom, type Provider } from '../data/providers/provider.js';

@@ -6,18 +6,19 @@ import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import { openDataset, type Dataset } from '../data/dataset.js';
 import { FASHION_MNIST_DIR, importFashionMnist } from '../data/importers/fashion_mnist.js';
-import { intOption } from '../data/options.js';
+import { backendArg, intOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { formatEnergy } from '../eval/energy.js';
 import { energyOfCheckpoint, evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
-import { ENERGY_FILE, EVAL_FILE } from '../eval/runs.js';
+import { ENERGY_FILE, EVAL_FILE, runPaths } from '../train/run_folder.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
 import { formatDuration } from '../train/progress.js';
+import { stopOnSignal } from './stop_on_signal.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -37,7 +38,7 @@ export default defineCommand({
     ann: { type: 'string', default: 'resnet18-w16', description: 'ResNet18 preset' },
     'energy-images': { type: 'string', default: '200', description: 'Validation images the firing rates are measured on' },
     source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: backendArg,
   },
   async run({ args }) {
     const t0 = performance.now();
@@ -61,17 +62,11 @@ export default defineCommand({
     say(`${imported.written} images written, ${imported.skipped} already there`);
 
     const backend = await initEngine(args.backend);
-    const control = { stop: false };
-    const onSignal = (sig: string) => {
-      if (control.stop && sig === 'SIGINT') process.exit(130);
-      control.stop = true;
-      say(`\n${sig}: saving a checkpoint; run the same command again to continue (Ctrl-C again to quit now)`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = stopOnSignal(say);
+    const { control } = signals;
     for (const [label, preset, dir] of [['Spikformer', args.snn, runs.snn], ['ResNet18', args.ann, runs.ann]] as const) {
       header(`train ${label} (${preset}, ${epochs} epochs, backend ${backend}) -> ${dir}`);
-      const last = join(dir, 'checkpoints', 'last.json');
+      const last = runPaths(dir).last;
       if (existsSync(last) && readCheckpoint(last).meta.epoch >= epochs) {
         say(`already trained (${readCheckpoint(last).meta.epoch} epochs); skipping`);
         continue;
@@ -85,15 +80,14 @@ export default defineCommand({
         return;
       }
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
 
     let ds: Dataset | null = null;
     const dataset = async () => (ds ??= await openDataset(data));
     header('evaluate both on the validation images');
     for (const dir of [runs.snn, runs.ann]) {
-      const best = join(dir, 'checkpoints', 'best.json');
-      if (fresh(join(dir, EVAL_FILE), best)) {
+      const best = runPaths(dir).best;
+      if (fresh(runPaths(dir).eval, best)) {
         say(`${dir}: evaluated already`);
         continue;
       }
@@ -104,8 +98,8 @@ export default defineCommand({
 
     header(`measure firing rates and energy (${energyImages} validation images)`);
     for (const dir of [runs.snn, runs.ann]) {
-      const best = join(dir, 'checkpoints', 'best.json');
-      if (fresh(join(dir, ENERGY_FILE), best)) {
+      const best = runPaths(dir).best;
+      if (fresh(runPaths(dir).energy, best)) {
         say(`${dir}: measured already`);
         continue;
       }
@@ -128,7 +122,7 @@ export default defineCommand({
       `best validation accuracy: ${s.preset} ${acc(s)}, ${a.preset} ${acc(a)}`,
       report.energyRatio ? `energy per image: ${a.preset} uses ${report.energyRatio.ratio.toFixed(1)}x the energy of ${s.preset}` : '',
       `report:  ${html}  (open it in a browser; the numbers are in ${join(out, 'report.json')})`,
-      `play:    npx geospike play --checkpoint ${join(runs.snn, 'checkpoints', 'best.json')},${join(runs.ann, 'checkpoints', 'best.json')} --data ${data}`,
+      `play:    npx geospike play --checkpoint ${runPaths(runs.snn).best},${runPaths(runs.ann).best} --data ${data}`,
     ].filter(Boolean).join('\n'));
   },
 });

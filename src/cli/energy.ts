@@ -1,13 +1,12 @@
 // `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/Spikformer ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
-import { intOption } from '../data/options.js';
+import { backendArg, dataDirFor, intOption, positiveNumber, splitOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/energy.js';
 import { formatEnergyResult } from '../eval/format.js';
 import { energyOfCheckpoint, saveBesideRun } from '../eval/jobs.js';
-import { dataDirFor, positiveNumber, splitOption } from '../eval/cli_options.js';
-import { ENERGY_FILE } from '../eval/runs.js';
+import { ENERGY_FILE } from '../train/run_folder.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 
 export default defineCommand({
@@ -23,7 +22,7 @@ export default defineCommand({
     baseline: { type: 'string', description: 'ANN to compare a Spikformer with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)` },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: backendArg,
   },
   async run({ args }) {
     const costs = resolveCosts(args.costs, positiveNumber('--e-mac', args['e-mac']), positiveNumber('--e-ac', args['e-ac']));

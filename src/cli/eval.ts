@@ -1,12 +1,11 @@
 // `geospike eval`: accuracy, top-2, per-class precision/recall/F1, confusion matrix, loss and speed of a checkpoint.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
-import { intOption } from '../data/options.js';
+import { backendArg, dataDirFor, intOption, splitOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { formatEval } from '../eval/format.js';
 import { evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
-import { dataDirFor, splitOption } from '../eval/cli_options.js';
-import { EVAL_FILE } from '../eval/runs.js';
+import { EVAL_FILE } from '../train/run_folder.js';
 
 export default defineCommand({
   meta: { name: 'eval', description: 'Evaluate a checkpoint: accuracy, top-2, per-class precision/recall/F1, confusion matrix' },
@@ -18,7 +17,7 @@ export default defineCommand({
     images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)` },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: backendArg,
   },
   async run({ args }) {
     const split = splitOption(args.split);

@@ -2,7 +2,7 @@
 import { defineCommand } from 'citty';
 import { FASHION_MNIST_DIR, importFashionMnist } from '../data/importers/fashion_mnist.js';
 import { importFolder } from '../data/importers/folder.js';
-import { intOption, numberOption } from '../data/options.js';
+import { intOption, numberOption } from './args.js';
 
 const log = (line: string) => console.error(line);
 

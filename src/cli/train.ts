@@ -2,8 +2,11 @@
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS } from '../models/registry.js';
-import { numberFlag, readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
+import { readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
+import { backendArg, numberOption } from './args.js';
 import { train } from '../train/loop.js';
+import { runPaths } from '../train/run_folder.js';
+import { stopOnSignal } from './stop_on_signal.js';
 
 export default defineCommand({
   meta: { name: 'train', description: 'Train a Spikformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)' },
@@ -24,35 +27,28 @@ export default defineCommand({
     'mixup-off-epoch': { type: 'string', description: `Epoch from which mixup stops (default ${DEFAULTS.mixupOffEpoch})` },
     seed: { type: 'string', description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})` },
     resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: backendArg,
   },
   async run({ args }) {
     const flags = {
       data: args.data, model: args.model, out: args.out, backend: args.backend,
-      epochs: numberFlag('epochs', args.epochs), batch: numberFlag('batch', args.batch), lr: numberFlag('lr', args.lr),
-      weightDecay: numberFlag('weight-decay', args['weight-decay']), warmupEpochs: numberFlag('warmup-epochs', args['warmup-epochs']),
-      minLr: numberFlag('min-lr', args['min-lr']), timeSteps: numberFlag('time-steps', args['time-steps']),
-      labelSmoothing: numberFlag('label-smoothing', args['label-smoothing']), mixup: numberFlag('mixup', args.mixup),
-      mixupOffEpoch: numberFlag('mixup-off-epoch', args['mixup-off-epoch']), seed: numberFlag('seed', args.seed),
+      epochs: numberOption('--epochs', args.epochs), batch: numberOption('--batch', args.batch), lr: numberOption('--lr', args.lr),
+      weightDecay: numberOption('--weight-decay', args['weight-decay']), warmupEpochs: numberOption('--warmup-epochs', args['warmup-epochs']),
+      minLr: numberOption('--min-lr', args['min-lr']), timeSteps: numberOption('--time-steps', args['time-steps']),
+      labelSmoothing: numberOption('--label-smoothing', args['label-smoothing']), mixup: numberOption('--mixup', args.mixup),
+      mixupOffEpoch: numberOption('--mixup-off-epoch', args['mixup-off-epoch']), seed: numberOption('--seed', args.seed),
     };
     const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags);
     await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
-    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0. A second Ctrl-C exits at once (checkpoints are atomic).
-    const control = { stop: false };
-    const onSignal = (sig: string) => {
-      if (control.stop && sig === 'SIGINT') process.exit(130);
-      control.stop = true;
-      process.stderr.write(`\n${sig}: finishing the current step and saving a checkpoint (Ctrl-C again to quit now)\n`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0.
+    const { control } = stopOnSignal((line) => process.stderr.write(`${line}\n`));
     const result = await train(cfg, { resume: args.resume, control });
     const resumeCmd = `geospike train --out ${cfg.out} --data ${cfg.data} --model ${cfg.model} --resume`;
     if (result.status === 'interrupted') {
       console.log(`interrupted; resume with:\n  ${resumeCmd}`);
     } else {
       const best = result.best ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}` : '';
-      console.log(`done: ${result.epochsDone} epochs; ${best}\n  checkpoints in ${cfg.out}/checkpoints (best.json, last.json)`);
+      console.log(`done: ${result.epochsDone} epochs; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`);
     }
   },
 });

@@ -8,7 +8,7 @@ import { resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
 import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
-import { ENERGY_FILE, EVAL_FILE, runDirOf } from './runs.js';
+import { runDirOf, type ResultFile } from '../train/run_folder.js';
 
 export interface EvalJobResult extends EvalResult {
   checkpoint: string;
@@ -97,7 +97,7 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
 }
 
 /** Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none. */
-export async function saveBesideRun(checkpointJson: string, file: typeof EVAL_FILE | typeof ENERGY_FILE, result: unknown): Promise<string | null> {
+export async function saveBesideRun(checkpointJson: string, file: ResultFile, result: unknown): Promise<string | null> {
   const dir = runDirOf(checkpointJson);
   if (!dir) return null;
   const path = join(dir, file);

@@ -1,14 +1,13 @@
 // Reads a run folder written by `geospike train` (config.json, summary.csv, metrics.jsonl, checkpoints/) and the
 // results `geospike eval` and `geospike energy` save beside them (eval.json, energy.json).
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { ModelConfig } from '../models/registry.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
 import { SUMMARY_COLUMNS, type EpochRecord } from '../train/run_log.js';
+import { runPaths } from '../train/run_folder.js';
 
-export const EVAL_FILE = 'eval.json';
-export const ENERGY_FILE = 'energy.json';
 
 /** One row of summary.csv, as the training loop writes it; firing_rate is null for ResNet18. */
 export type EpochRow = EpochRecord;
@@ -27,12 +26,6 @@ export interface RunData {
   lastRates: Record<string, number> | null;
   eval: EvalResult | null;
   energy: EnergyResult | null;
-}
-
-/** The run folder that holds a checkpoint (`RUN/checkpoints/best.json` -> `RUN`), or null if it is elsewhere. */
-export function runDirOf(checkpointJson: string): string | null {
-  const dir = dirname(resolve(checkpointJson));
-  return basename(dir) === 'checkpoints' && existsSync(join(dirname(dir), 'config.json')) ? dirname(dir) : null;
 }
 
 export function parseSummaryCsv(text: string, file: string): EpochRow[] {
@@ -80,13 +73,14 @@ function lastRates(file: string): Record<string, number> | null {
 }
 
 export function readRun(dir: string): RunData {
-  const configFile = join(dir, 'config.json');
+  const paths = runPaths(dir);
+  const configFile = paths.config;
   if (!existsSync(configFile)) throw new Error(`${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`);
   const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[] }>(configFile);
   if (!config.modelConfig || !config.classes) throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
-  const summary = join(dir, 'summary.csv');
+  const summary = paths.summary;
   const epochs = existsSync(summary) ? parseSummaryCsv(readFileSync(summary, 'utf8'), summary) : [];
-  const opt = <T>(f: string): T | null => (existsSync(join(dir, f)) ? readJson<T>(join(dir, f)) : null);
+  const opt = <T>(f: string): T | null => (existsSync(f) ? readJson<T>(f) : null);
   return {
     dir,
     name: basename(resolve(dir)),
@@ -94,8 +88,8 @@ export function readRun(dir: string): RunData {
     modelConfig: config.modelConfig,
     classes: config.classes,
     epochs,
-    lastRates: lastRates(join(dir, 'metrics.jsonl')),
-    eval: opt<EvalResult>(EVAL_FILE),
-    energy: opt<EnergyResult>(ENERGY_FILE),
+    lastRates: lastRates(paths.metrics),
+    eval: opt<EvalResult>(paths.eval),
+    energy: opt<EnergyResult>(paths.energy),
   };
 }

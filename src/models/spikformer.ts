@@ -31,9 +31,6 @@ export interface SpikformerConfig {
   alpha: number;
 }
 
-/** Records the mean firing rate of each LIF layer when a forward pass is given one. */
-export type RateProbe = Map<string, number>;
-
 const ATTN_SCALE = 0.125; // the official constant, whatever the head size
 const ATTN_THRESHOLD = 0.5;
 

@@ -11,6 +11,7 @@ import type { Model } from '../models/model.js';
 import { createModel, type ModelConfig } from '../models/registry.js';
 import { loadStateDict, saveWeights } from '../models/state_dict.js';
 import type { AdamW, AdamWState } from './adamw.js';
+import { lastSidecarUnder, sidecarIn } from './run_folder.js';
 
 export const CHECKPOINT_FORMAT = 'geospike-checkpoint/1';
 
@@ -61,7 +62,7 @@ export async function saveCheckpoint(
   await saveWeights(model.store, join(dir, weights), { format: CHECKPOINT_FORMAT, preset: meta.preset });
   if (optimizer && optim) await writeSafetensors(join(dir, optim), optimizerTensors(optimizer.state()), { step: String(optimizer.step) });
   const sidecar: Sidecar = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), ...meta, files: { weights, optimizer: optim } };
-  const json = join(dir, `${kind}.json`);
+  const json = sidecarIn(dir, kind);
   await writeFileAtomic(json, JSON.stringify(sidecar, null, 1));
   await sweep(dir, kind, sidecar.files);
   return json;
@@ -87,7 +88,7 @@ function optimizerTensors(s: AdamWState): Map<string, SafeTensor> {
 /** Accepts the sidecar (`best.json`), its stem (`best`), or a checkpoints folder (its `last.json`). */
 export function resolveCheckpointPath(path: string): string {
   if (existsSync(path) && statSync(path).isDirectory()) {
-    const inner = [join(path, 'last.json'), join(path, 'checkpoints', 'last.json')].find(existsSync);
+    const inner = lastSidecarUnder(path);
     if (!inner) throw new Error(`${path} holds no checkpoint (no last.json); pass a checkpoint's .json file`);
     return inner;
   }

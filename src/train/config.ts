@@ -2,7 +2,7 @@
 // file, overridden by flags; validated with zod so an error names the field and its allowed range.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { PRESETS } from '../models/registry.js';
+import { DEFAULT_PRESET, PRESETS } from '../models/registry.js';
 
 export const trainConfigSchema = z
   .object({
@@ -43,7 +43,7 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
 /** Defaults for everything but where the data is, which model, and where the run goes. */
 export const DEFAULTS = {
-  model: 'spikformer-4-384',
+  model: DEFAULT_PRESET,
   epochs: 300,
   batch: 64,
   lr: 5e-4,
@@ -90,12 +90,4 @@ export function resolveTrainConfig(file: Record<string, unknown>, flags: Record<
     throw new ConfigError(`invalid training config:\n${lines.join('\n')}`);
   }
   return result.data;
-}
-
-/** A numeric flag from the command line, or undefined when absent. */
-export function numberFlag(name: string, value: unknown): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new ConfigError(`--${name} must be a number, got '${value}'`);
-  return n;
 }

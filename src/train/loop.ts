@@ -2,7 +2,6 @@
 // Everything random is a pure function of (seed, epoch, batch), so a run resumed from any checkpoint, even one written
 // mid-epoch on Ctrl-C, takes exactly the steps an uninterrupted run would.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { hash32 } from '../data/hash.js';
 import { BatchIterator, openDataset, type Dataset } from '../data/dataset.js';
@@ -21,6 +20,7 @@ import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunLog, type EpochRecord } from './run_log.js';
 import { learningRate } from './schedule.js';
+import { runPaths } from './run_folder.js';
 
 /** Settings that fix the data stream; changing them on resume would not continue the same run. */
 const STREAM_KEYS = ['batch', 'seed'] as const;
@@ -54,8 +54,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const progress = opts.progress ?? new Progress();
   const control = opts.control ?? { stop: false };
-  const ckDir = join(cfg.out, 'checkpoints');
-  const lastJson = join(ckDir, 'last.json');
+  const paths = runPaths(cfg.out);
+  const { checkpoints: ckDir, last: lastJson } = paths;
   if (!opts.resume && existsSync(lastJson)) {
     throw new TrainingError(`${cfg.out} already holds a run (${lastJson}); add --resume to continue it, or choose another --out`);
   }
@@ -85,7 +85,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
   }
-  await writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify({ ...cfg, modelConfig, classes: ds.classes }, null, 2));
+  await writeFileAtomic(paths.config, JSON.stringify({ ...cfg, modelConfig, classes: ds.classes }, null, 2));
 
   const trainIt = new BatchIterator(ds.train, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, augment: true, dropLast: true });
   const valIt = new BatchIterator(ds.validation, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, shuffle: false });

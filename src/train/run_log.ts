@@ -2,8 +2,8 @@
 // Rows are appended before the epoch's checkpoint is written; on resume, rows past the checkpoint's epoch (from a run
 // killed in between) are dropped, so each epoch appears exactly once.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { runPaths } from './run_folder.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -27,8 +27,7 @@ export class RunLog {
   readonly metrics: string;
 
   constructor(readonly dir: string) {
-    this.summary = join(dir, 'summary.csv');
-    this.metrics = join(dir, 'metrics.jsonl');
+    ({ summary: this.summary, metrics: this.metrics } = runPaths(dir));
   }
 
   append(row: EpochRecord, extra: Record<string, unknown>): void {

@@ -1,30 +1,21 @@
-// A small seedable PRNG (sfc32) whose whole state is four 32-bit words, so training can save and restore it exactly.
-
-export type RngState = [number, number, number, number];
+// A small seedable PRNG (sfc32). Resumable work never saves its state: each use seeds a fresh one from a hash of
+// (seed, purpose, position) (src/data/hash.ts), so a stream restarts anywhere from its coordinates alone.
 
 export class Rng {
   private s: Uint32Array;
 
-  constructor(seed: number | RngState = 0) {
+  constructor(seed = 0) {
     this.s = new Uint32Array(4);
-    if (Array.isArray(seed)) {
-      this.s.set(seed);
-    } else {
-      // Spread the seed over the state with splitmix32, then discard the first outputs (sfc32's recommended warm-up).
-      let z = seed >>> 0;
-      for (let i = 0; i < 4; i++) {
-        z = (z + 0x9e3779b9) >>> 0;
-        let t = z;
-        t = Math.imul(t ^ (t >>> 16), 0x85ebca6b);
-        t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
-        this.s[i] = (t ^ (t >>> 16)) >>> 0;
-      }
-      for (let i = 0; i < 12; i++) this.nextU32();
+    // Spread the seed over the state with splitmix32, then discard the first outputs (sfc32's recommended warm-up).
+    let z = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      z = (z + 0x9e3779b9) >>> 0;
+      let t = z;
+      t = Math.imul(t ^ (t >>> 16), 0x85ebca6b);
+      t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
+      this.s[i] = (t ^ (t >>> 16)) >>> 0;
     }
-  }
-
-  state(): RngState {
-    return [this.s[0], this.s[1], this.s[2], this.s[3]];
+    for (let i = 0; i < 12; i++) this.nextU32();
   }
 
   nextU32(): number {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULTS, numberFlag, readConfigFile, resolveTrainConfig } from '../../src/train/config.js';
+import { ConfigError, DEFAULTS, readConfigFile, resolveTrainConfig } from '../../src/train/config.js';
+import { numberOption } from '../../src/cli/args.js';
 
 const base = { data: 'd', out: 'o' };
 
@@ -41,7 +42,7 @@ test('errors name the field and the allowed range', () => {
   assert.throws(() => resolveTrainConfig({}, { ...base, minLr: 1 }), /minLr: must not exceed lr/);
   assert.throws(() => resolveTrainConfig({}, { out: 'o' }), /data: /);
   assert.throws(() => resolveTrainConfig({}, { ...base, epochs: 5 }), /warmupEpochs: must be less than epochs.*\(got 20\)/);
-  assert.throws(() => numberFlag('epochs', 'ten'), /--epochs must be a number, got 'ten'/);
+  assert.throws(() => numberOption('--epochs', 'ten'), /--epochs must be a number, got 'ten'/);
   const dir = mkdtempSync(join(tmpdir(), 'geospike-cfg-'));
   writeFileSync(join(dir, 'bad.json'), '[1,2]');
   assert.throws(() => readConfigFile(join(dir, 'bad.json')), /must hold one JSON object/);

@@ -3,6 +3,7 @@
 import { formatEnergy, formatOps } from '../energy.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
+import { runPaths } from '../../train/run_folder.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const secs = (s: number) => (s >= 100 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
@@ -119,7 +120,7 @@ function confusions(r: Report, colors: string[]): string {
   const figs = r.runs.map((run, i) => (run.eval
     ? figure(confusionHeatmap({ title: `${run.name}: confusion`, classes: run.classes, matrix: run.eval.confusion, color: colors[i] }),
       `${run.eval.n} validation images, accuracy ${pct(run.eval.accuracy)}.`)
-    : missing(`confusion matrix for ${run.name}`, `geospike eval --checkpoint ${run.dir}/checkpoints/best.json`)));
+    : missing(`confusion matrix for ${run.name}`, `geospike eval --checkpoint ${runPaths(run.dir).best}`)));
   return `<div class="grid">${figs.join('')}</div>`;
 }
 
@@ -159,7 +160,7 @@ function energy(r: Report, colors: string[]): string {
           bars: names.map((n) => ({ label: n, value: run.rates![n], color: colors[i] })),
         }), run.energy ? `Mean spikes per neuron per time step on ${run.energy.images} validation images.` : 'From the last epoch\'s validation pass.'));
       } else {
-        parts.push(missing(`firing rates for ${run.name}`, `geospike energy --checkpoint ${run.dir}/checkpoints/best.json`));
+        parts.push(missing(`firing rates for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
       }
     }
     if (run.energy && run.arch === 'spikformer') {
@@ -168,7 +169,7 @@ function energy(r: Report, colors: string[]): string {
         bars: run.energy.layers.map((l) => ({ label: l.name, value: l.energy, color: l.inputRate === null ? '#64748b' : colors[i], note: formatEnergy(l.energy) })),
       }), 'Grey: analog input, costed as MACs (first conv, head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.'));
     } else if (!run.energy) {
-      parts.push(missing(`energy for ${run.name}`, `geospike energy --checkpoint ${run.dir}/checkpoints/best.json`));
+      parts.push(missing(`energy for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
     }
   }
   return `<div class="grid">${parts.join('')}</div>`;
