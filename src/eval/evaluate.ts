@@ -1,10 +1,9 @@
 // Runs a trained model over one split of a dataset: logits, loss, metrics, speed, and (for spiking models) the
 // mean firing rate of every LIF layer and of the pooled maps that feed convolutions, averaged over images.
-import * as tf from '@tensorflow/tfjs-core';
 import { BatchIterator, type Dataset, type SplitData } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
-import { crossEntropy } from '../train/loss.js';
+import { runSplit } from '../train/validate.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
 
 export type SplitName = 'train' | 'validation';
@@ -61,44 +60,15 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
   const n = Math.min(full.n, opts.maxImages ?? full.n);
   const data = n === full.n ? full : spreadSubset(full, n);
   const it = new BatchIterator(data, { batchSize: opts.batchSize ?? 64, seed: 0, mean: meta.mean, std: meta.std, shuffle: false });
-  const K = meta.classes.length;
-  const logits = new Float32Array(n * K);
-  const labels = new Int32Array(n);
-  const rateSums = new Map<string, number>();
-  const inputSums = new Map<string, number>();
-  let lossSum = 0;
-  let done = 0;
-  const { imageSize: S, inChannels: C } = model.config;
-  const t0 = performance.now();
-  for (const batch of it.epoch(0)) {
-    const rates = opts.rates ? new Map<string, number>() : undefined;
-    const inputRates = opts.rates ? new Map<string, number>() : undefined;
-    const [out, loss] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.n, S, S, C]);
-      const y = model.forward(x, { training: false, rates, inputRates });
-      return [y, crossEntropy(y, batch.y)] as const;
-    });
-    logits.set(out.dataSync(), done * K);
-    lossSum += loss.dataSync()[0] * batch.n;
-    tf.dispose([out, loss]);
-    labels.set(batch.y, done);
-    // Rates are means over the batch; weight them by its size so the last, smaller batch counts fairly.
-    for (const [m, sums] of [[rates, rateSums], [inputRates, inputSums]] as const) {
-      for (const [k, v] of m ?? []) sums.set(k, (sums.get(k) ?? 0) + v * batch.n);
-    }
-    done += batch.n;
-    opts.progress?.(done, n);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const mean = (sums: Map<string, number>) => (sums.size ? Object.fromEntries([...sums].map(([k, v]) => [k, v / n])) : undefined);
+  const pass = runSplit(model, it, { rates: opts.rates, inputRates: opts.rates, progress: opts.progress });
   return {
     split,
     classes: meta.classes,
-    ...classificationMetrics(logits, labels, meta.classes),
-    loss: lossSum / n,
-    imagesPerSecond: n / seconds,
-    seconds,
-    rates: mean(rateSums),
-    inputRates: mean(inputSums),
+    ...classificationMetrics(pass.logits, pass.labels, meta.classes),
+    loss: pass.loss,
+    imagesPerSecond: n / pass.seconds,
+    seconds: pass.seconds,
+    rates: pass.rates,
+    inputRates: pass.inputRates,
   };
 }

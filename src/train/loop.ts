@@ -15,12 +15,13 @@ import { AdamW } from './adamw.js';
 import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
 import { lossAndGrads } from './grads.js';
-import { crossEntropy, softCrossEntropy } from './loss.js';
+import { softCrossEntropy } from './loss.js';
 import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunLog, type EpochRecord } from './run_log.js';
 import { learningRate } from './schedule.js';
 import { runPaths } from './run_folder.js';
+import { countCorrect, runSplit } from './validate.js';
 
 /** Settings that fix the data stream; changing them on resume would not continue the same run. */
 const STREAM_KEYS = ['batch', 'seed'] as const;
@@ -89,18 +90,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 
   const trainIt = new BatchIterator(ds.train, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, augment: true, dropLast: true });
   const valIt = new BatchIterator(ds.validation, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, shuffle: false });
-  const spe = trainIt.batchesPerEpoch;
-  const sched = { lr: cfg.lr, minLr: cfg.minLr, warmupEpochs: cfg.warmupEpochs, epochs: cfg.epochs, stepsPerEpoch: spe };
+  const stepsPerEpoch = trainIt.batchesPerEpoch;
+  const sched = { lr: cfg.lr, minLr: cfg.minLr, warmupEpochs: cfg.warmupEpochs, epochs: cfg.epochs, stepsPerEpoch };
   const K = ds.classes.length;
   log(`training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, `
-    + `${spe} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`);
+    + `${stepsPerEpoch} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`);
 
   const save = async (kind: string, m: CheckpointMeta) => saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
   let last = lastJson;
   try {
     for (let epoch = meta.cursor.epoch; epoch < cfg.epochs; epoch++) {
       const first = epoch === meta.cursor.epoch ? meta.cursor.batch : 0;
-      for (let b = first; b < spe; b++) {
+      for (let b = first; b < stepsPerEpoch; b++) {
         const t0 = performance.now();
         opt.lr = learningRate(meta.step, sched);
         opt.weightDecay = cfg.weightDecay;
@@ -117,10 +118,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         partial.seen += n;
         partial.seconds += (performance.now() - t0) / 1000;
         const rate = partial.seen / partial.seconds;
-        progress.update(`epoch ${epoch + 1}/${cfg.epochs}`, b + 1, spe, {
+        progress.update(`epoch ${epoch + 1}/${cfg.epochs}`, b + 1, stepsPerEpoch, {
           loss: (partial.loss / partial.seen).toFixed(4), acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
           'img/s': rate.toFixed(1),
-        }, ((spe - b - 1) * cfg.batch) / rate);
+        }, ((stepsPerEpoch - b - 1) * cfg.batch) / rate);
         // Let pending events run (a Ctrl-C handler sets control.stop); the step loop itself never waits.
         await new Promise(setImmediate);
         if (control.stop) {
@@ -130,25 +131,26 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
           return { status: 'interrupted', epochsDone: epoch, best: meta.best, lastCheckpoint: last };
         }
       }
-      const val = validate(model, valIt);
+      const val = runSplit(model, valIt, { rates: true });
+      const valAcc = val.correct / valIt.data.n;
       const row: EpochRecord = {
         epoch: epoch + 1,
         train_loss: round(partial.loss / partial.seen),
         train_acc: round(partial.correct / partial.seen),
         val_loss: round(val.loss),
-        val_acc: round(val.acc),
+        val_acc: round(valAcc),
         lr: learningRate(meta.step - 1, sched),
         epoch_seconds: round(partial.seconds, 3),
         images_per_s: round(partial.seen / partial.seconds, 2),
-        firing_rate: val.rates ? round(mean([...val.rates.values()])) : null,
+        firing_rate: val.rates ? round(mean(Object.values(val.rates))) : null,
       };
-      runLog.append(row, { preset: cfg.model, model: modelConfig.arch, step: meta.step, backend: tf.getBackend(), rates: val.rates ? Object.fromEntries(val.rates) : undefined });
+      runLog.append(row, { preset: cfg.model, model: modelConfig.arch, step: meta.step, backend: tf.getBackend(), rates: val.rates });
       progress.line(`epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  `
         + `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)`
         + (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`));
       partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-      const improved = !meta.best || val.acc > meta.best.valAcc;
-      meta = { ...meta, epoch: epoch + 1, cursor: { epoch: epoch + 1, batch: 0 }, partial: undefined, best: improved ? { valAcc: val.acc, epoch: epoch + 1 } : meta.best };
+      const improved = !meta.best || valAcc > meta.best.valAcc;
+      meta = { ...meta, epoch: epoch + 1, cursor: { epoch: epoch + 1, batch: 0 }, partial: undefined, best: improved ? { valAcc: valAcc, epoch: epoch + 1 } : meta.best };
       // best before last: a kill in between redoes this epoch (identically) and finds best already written.
       if (improved) await save('best', meta);
       last = await save('last', meta);
@@ -214,37 +216,6 @@ function trainStep(model: Model, opt: AdamW, it: BatchIterator, cfg: TrainConfig
 function imagesTensor(model: Model, x: Float32Array, n: number): tf.Tensor4D {
   const { imageSize: S, inChannels: C } = model.config;
   return tf.tensor4d(x, [n, S, S, C]);
-}
-
-function countCorrect(logits: tf.Tensor2D, labels: Int32Array): number {
-  const pred = tf.tidy(() => tf.argMax(logits, 1));
-  const p = pred.dataSync();
-  pred.dispose();
-  let c = 0;
-  for (let i = 0; i < labels.length; i++) if (p[i] === labels[i]) c++;
-  return c;
-}
-
-/** Loss (plain cross-entropy) and accuracy on the validation split in eval mode, with per-layer firing rates. */
-export function validate(model: Model, it: BatchIterator): { loss: number; acc: number; rates: Map<string, number> | null } {
-  let loss = 0;
-  let correct = 0;
-  let seen = 0;
-  const rateSums = new Map<string, number>();
-  const spiking = model.config.arch === 'spikformer';
-  for (const batch of it.epoch(0)) {
-    const rates = new Map<string, number>();
-    const x = imagesTensor(model, batch.x, batch.n);
-    const logits = tf.tidy(() => model.forward(x, { training: false, rates: spiking ? rates : undefined }));
-    const l = crossEntropy(logits, batch.y);
-    loss += l.dataSync()[0] * batch.n;
-    correct += countCorrect(logits, batch.y);
-    seen += batch.n;
-    for (const [k, r] of rates) rateSums.set(k, (rateSums.get(k) ?? 0) + r * batch.n);
-    tf.dispose([x, logits, l]);
-  }
-  const rates = spiking ? new Map([...rateSums].map(([k, s]) => [k, s / seen])) : null;
-  return { loss: loss / seen, acc: correct / seen, rates };
 }
 
 const round = (v: number, digits = 6) => Number(v.toFixed(digits));
