@@ -13,12 +13,11 @@ import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { assertCloseToScale } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
+import { TEST_BACKENDS } from '../helpers/backends.js';
 
 const REL = 1e-4;
 /** Absolute floor for gradients that vanish in exact arithmetic (see assertCloseToScale). */
 const ZERO_FLOOR = 1e-7;
-/** Backends the goldens run on; every backend must reproduce them. */
-export const GOLDEN_BACKENDS = ['cpu', 'native'];
 
 interface Case {
   file: string;
@@ -55,7 +54,7 @@ function loadModel(c: Case, g: SafetensorsFile): Model {
   return model;
 }
 
-for (const backend of GOLDEN_BACKENDS) {
+for (const backend of TEST_BACKENDS) {
   describe(`goldens on the ${backend} backend`, () => {
     before(async () => {
       await initEngine(backend);

@@ -9,9 +9,7 @@ import { smooth, surrogate, surrogateGrad, type Surrogate } from '../../src/snn/
 import { Rng } from '../../src/util/rng.js';
 import { assertCloseAbs } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
-
-/** Backends the LIF must agree on; faster backends add themselves here. */
-export const LIF_BACKENDS = ['cpu'];
+import { TEST_BACKENDS } from '../helpers/backends.js';
 
 describe('surrogate gradients', () => {
   for (const name of ['sigmoid', 'atan'] as const) {
@@ -51,7 +49,7 @@ function smoothLifObjective(x: Float64Array, up: Float64Array, T: number, vth: n
   return total;
 }
 
-for (const backend of LIF_BACKENDS) {
+for (const backend of TEST_BACKENDS) {
   describe(`multi-step LIF on the ${backend} backend`, () => {
     before(async () => {
       await initEngine(backend);
