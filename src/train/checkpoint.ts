@@ -11,9 +11,18 @@ import type { Model } from '../models/model.js';
 import { createModel, type ModelConfig } from '../models/registry.js';
 import { loadStateDict, saveWeights } from '../models/state_dict.js';
 import type { AdamW, AdamWState } from './adamw.js';
+import type { TrainConfig } from './config.js';
 import { lastSidecarUnder, sidecarIn } from './run_folder.js';
 
 export const CHECKPOINT_FORMAT = 'geospike-checkpoint/1';
+
+/** Running sums of an epoch's training steps. */
+export interface EpochSums {
+  loss: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+}
 
 /** Everything besides tensors that a run needs to continue, or that a user of the model needs to read images. */
 export interface CheckpointMeta {
@@ -32,10 +41,10 @@ export interface CheckpointMeta {
   cursor: { epoch: number; batch: number };
   /** Best validation accuracy so far and its epoch. */
   best: { valAcc: number; epoch: number } | null;
-  /** The resolved training config (see src/train/config.ts). */
-  train: Record<string, unknown>;
+  /** The resolved training config (see src/train/config.ts); empty for weights not made by `geospike train`. */
+  train: Partial<TrainConfig>;
   /** Running sums of the epoch in progress, so an interrupted epoch reports the same numbers when resumed. */
-  partial?: Record<string, number>;
+  partial?: EpochSums;
   /** Changes made on resume (epochs, lr, ...), oldest first. */
   history?: { atStep: number; changed: Record<string, [unknown, unknown]> }[];
 }

@@ -12,7 +12,7 @@ import { loadStateDict } from '../models/state_dict.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './adamw.js';
-import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
+import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta, type EpochSums } from './checkpoint.js';
 import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
 import { lossAndGrads } from './grads.js';
 import { softCrossEntropy } from './loss.js';
@@ -43,13 +43,6 @@ export interface TrainResult {
   lastCheckpoint: string;
 }
 
-/** Running sums of the epoch in progress. */
-interface EpochSums {
-  loss: number;
-  correct: number;
-  seen: number;
-  seconds: number;
-}
 
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -82,7 +75,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
     if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
-    partial = { ...partial, ...(meta.partial as EpochSums | undefined) };
+    partial = { ...partial, ...meta.partial };
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
   }
@@ -173,7 +166,7 @@ function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
 
 /** The checkpoint's state, after refusing changes that would make it another run; allowed changes are recorded. */
 function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): CheckpointMeta {
-  const prev = meta.train as Record<string, unknown>;
+  const prev: Record<string, unknown> = meta.train;
   for (const key of [...ARCHITECTURE_KEYS, ...STREAM_KEYS]) {
     if (prev[key] !== cfg[key]) {
       throw new TrainingError(`cannot resume with ${key} ${JSON.stringify(cfg[key])}: the run was started with ${key} `
