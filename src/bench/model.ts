@@ -1,8 +1,9 @@
 // Whole-step timing of a model preset: training steps (forward, backward, AdamW) or inference batches, after
-// warm-up, as `geospike bench` reports them; and the PyTorch peer (../shared/bench/torch_ref.py) on the same model.
+// warm-up, as `geospike bench` reports them; and the PyTorch peer (bench/peer/step.py) on the same model.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
@@ -10,6 +11,7 @@ import { createModel, resolveConfig, type ModelConfig } from '../models/registry
 import { AdamW } from '../train/adamw.js';
 import { lossAndGrads } from '../train/grads.js';
 import { crossEntropy } from '../train/loss.js';
+import { packageRoot } from '../util/package_root.js';
 
 export type BenchMode = 'train' | 'infer';
 
@@ -89,7 +91,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   };
 }
 
-/** torch_ref.py's arguments for the same model, batch, T and thread count. */
+/** The peer's arguments for the same model, batch, T and thread count. */
 export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
   const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
   if (mode === 'infer') common.push('--infer');
@@ -104,6 +106,8 @@ export function torchArgs(config: ModelConfig, batch: number, steps: number, mod
 }
 
 export const PYTHON = '/usr/bin/python3';
+/** The project's own PyTorch peer (bench/peer/README.md); `bench --torch-script` points elsewhere. */
+export const DEFAULT_PEER_SCRIPT = join(packageRoot(), 'bench', 'peer', 'step.py');
 export const PEER_SETUP = 'apt-get install python3-torch libopenblas0-pthread';
 
 /** Why the PyTorch peer cannot run here, or null when it can. */
@@ -114,7 +118,7 @@ export function peerProblem(script: string): string | null {
   return null;
 }
 
-/** Runs torch_ref.py and reads its one JSON line. */
+/** Runs the peer script and reads its one JSON line. */
 export function benchTorch(script: string, opts: BenchOptions, threads: number, env: NodeJS.ProcessEnv): BenchResult {
   const config = resolveConfig(opts.preset, opts.overrides);
   const args = [script, ...torchArgs(config, opts.batch, opts.steps, opts.mode, threads)];
@@ -131,6 +135,6 @@ export function benchTorch(script: string, opts: BenchOptions, threads: number, 
   return {
     runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
     secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
-    extra: { sgemmGflops: Number(r.sgemm_gflops) }, load: [load0, loadavg()[0]],
+    extra: { sgemmGflops: Number(r.sgemm_gflops), blasCore: String(r.blas_core ?? 'unknown') }, load: [load0, loadavg()[0]],
   };
 }

@@ -1,12 +1,9 @@
 // `geospike bench`: seconds per training step or inference batch of a preset, images/s and peak memory; with
-// --vs-pytorch, the same model timed in PyTorch (../shared/bench/torch_ref.py) in the same invocation.
-import { fileURLToPath } from 'node:url';
+// --vs-pytorch, the same model timed in PyTorch (bench/peer/step.py) in the same invocation.
 import { defineCommand } from 'citty';
-import { benchModel, benchTorch, peerProblem, type BenchMode, type BenchResult } from '../bench/model.js';
+import { benchModel, benchTorch, DEFAULT_PEER_SCRIPT, peerProblem, type BenchMode, type BenchResult } from '../bench/model.js';
 import { DEFAULT_PRESET, PRESETS } from '../models/registry.js';
 import { backendArg } from './args.js';
-
-const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../../../shared/bench/torch_ref.py', import.meta.url));
 
 function positiveInt(name: string, v: string | undefined, min = 1): number {
   const n = Number(v);
@@ -31,7 +28,7 @@ export default defineCommand({
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
     json: { type: 'boolean', description: 'Print JSON', default: false },
     'vs-pytorch': { type: 'boolean', description: 'Also run the PyTorch reference on the same model, batch, T and threads', default: false },
-    'torch-script': { type: 'string', description: 'Path of torch_ref.py', default: DEFAULT_TORCH_SCRIPT },
+    'torch-script': { type: 'string', description: 'PyTorch peer script (default: bench/peer/step.py)', default: DEFAULT_PEER_SCRIPT },
   },
   async run({ args }) {
     const mode = args.mode as BenchMode;

@@ -1,7 +1,9 @@
 // The model benchmark: timing a few real steps, the median, and the PyTorch peer's arguments for the same model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchModel, median, torchArgs } from '../../src/bench/model.js';
+import { existsSync } from 'node:fs';
+import { sep } from 'node:path';
+import { benchModel, DEFAULT_PEER_SCRIPT, median, torchArgs } from '../../src/bench/model.js';
 import { resolveConfig } from '../../src/models/registry.js';
 
 test('median of odd and even counts', () => {
@@ -19,6 +21,12 @@ test('the PyTorch peer gets the same model, batch, T, threads and mode', () => {
     'resnet18', '--width', '16', '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
   ]);
   assert.throws(() => torchArgs(resolveConfig('spikformer-1-64', { mlpRatio: 2 }), 8, 1, 'train', 2), /mlpRatio 4/);
+});
+
+test('the default PyTorch peer is the repository\'s own bench/peer/step.py, found from dist/', () => {
+  assert.ok(DEFAULT_PEER_SCRIPT.endsWith(['', 'bench', 'peer', 'step.py'].join(sep)), DEFAULT_PEER_SCRIPT);
+  assert.ok(!DEFAULT_PEER_SCRIPT.split(sep).includes('dist'), DEFAULT_PEER_SCRIPT);
+  assert.ok(existsSync(DEFAULT_PEER_SCRIPT), `${DEFAULT_PEER_SCRIPT} is missing`);
 });
 
 test('benchModel times real training steps and inference batches', async () => {
