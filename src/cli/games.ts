@@ -26,7 +26,7 @@ export function formatGames(t: GamesTable): string {
     'per class: correct answers (share of the class\'s rounds)',
     [`${'class'.padEnd(w)}  rounds`, ...['people', ...t.models.map((m) => m.name)].map((h) => h.padStart(Math.max(12, h.length)))].join('  '),
     ...t.perClass.map((c) => [`${c.class.padEnd(w)}  ${String(c.rounds).padStart(6)}`,
-      ...[c.people, ...c.models].map((k, i) => (k === null ? '—' : `${k} (${pct(k, c.rounds)})`).padStart(Math.max(12, (['people', ...t.models.map((m) => m.name)][i]).length)))].join('  ')),
+      ...[c.people, ...c.models].map((k, i) => (k === null || c.rounds === 0 ? '—' : `${k} (${pct(k, c.rounds)})`).padStart(Math.max(12, (['people', ...t.models.map((m) => m.name)][i]).length)))].join('  ')),
     '',
     'confusion (rows: true class, columns: guessed, in the order above)',
   ];

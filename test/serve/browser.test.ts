@@ -248,7 +248,7 @@ test('the results page shows the table `geospike games` computes, at desktop and
       const one = (x: number) => x.toFixed(1);
       const expect = [table.people, ...table.players, ...table.models].map((s) => [s.name, String(s.games), String(s.rounds), one(s.per25), `${one(s.ci95[0])} – ${one(s.ci95[1])}`]);
       assert.deepEqual(rows.map((r) => r.slice(0, 5)), expect);
-      assert.equal(await page.locator('#standings caption').textContent(), 'Correct answers per 25 rounds');
+      assert.equal(await page.getByRole('table', { name: 'Correct answers per 25 rounds' }).getAttribute('id'), 'standings', 'the table is named by its heading');
       assert.equal(await page.locator('#agreement tbody tr').count(), 2);
       assert.equal(await page.locator('#per-class tbody tr').count(), CITIES.length);
       assert.equal(await page.locator('table[id^="confusion-"]').count(), 3, 'people and the two models');

@@ -192,14 +192,17 @@ async function roundMap(rev) {
   const truth = { lat: rev.answer.lat, lng: rev.answer.lng };
   const guesses = [{ who: 'you', kind: 'you', g: rev.person }, ...rev.models.map((m, k) => ({ who: m.name, kind: `model${k}`, g: m }))]
     .filter((x) => centres[x.g.label]);
-  const pins = [{ ...truth, kind: 'truth', who: 'answer', label: `${city(rev.answer.class)} (here)` }];
+  // Whoever guessed right is named on the true location's label; the other guessed cities get their own.
+  const right = guesses.filter((x) => x.g.correct).map((x) => x.who);
+  const pins = [{ ...truth, kind: 'truth', who: 'answer', label: `${city(rev.answer.class)} (here)${right.length ? ` ✓ ${right.join(', ')}` : ''}` }];
   const lines = [];
-  const labelled = new Set();
+  const labelled = new Set([rev.answer.label]);
   for (const { who, kind, g } of guesses) {
     const same = guesses.filter((x) => x.g.label === g.label).map((x) => x.who);
     pins.push({ ...centres[g.label], kind, who, label: labelled.has(g.label) ? '' : `${city(g.class)}: ${same.join(', ')}` });
-    if (!labelled.has(g.label)) lines.push({ from: centres[g.label], to: truth, kind, label: km(g.km) });
     labelled.add(g.label);
+    // One line from each guessed city's centre (the first guesser's colour), the right city's included.
+    if (same[0] === who) lines.push({ from: centres[g.label], to: truth, kind, label: km(g.km) });
   }
   const said = guesses.map(({ who, g }) => `${who === 'you' ? 'your' : `${who}'s`} guess ${city(g.class)}, ${km(g.km)} away`).join('; ');
   // The page may have moved on (Enter pressed fast) while the map data loaded.

@@ -2,9 +2,9 @@
 // from the npm packages' files. The libraries load on the first map, so datasets without coordinates never fetch them.
 // Only data from a reveal (or from /api/info's class centres) is drawn: nothing here knows an unanswered round.
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 800;
-const H = 460;
 const PAD = 28;
+/** Lines shorter than this (px) get no distance label: it would cover the pins (the table has the distance). */
+const MIN_LABELLED_LINE = 80;
 /** Degrees of margin around every point the map must show; also the closest zoom (a few hundred km across). */
 const MARGIN_DEG = 3;
 
@@ -63,9 +63,16 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
   const { land, borders } = await loadWorld();
   if (stale()) return null; // the page moved on while the map data loaded
   const d3 = window.d3;
+  // Drawn at the size it is shown, so labels keep their size on a phone. The height follows the region's shape
+  // (within limits, taller allowed on a narrow screen), so a wide region leaves no empty band above and below it.
+  el.hidden = false;
+  const W = Math.round(Math.max(280, Math.min(900, el.clientWidth || 800)));
   const rotate = [-middleLng(pins), 0];
   const focus = { type: 'FeatureCollection', features: pins.map((p) => ({ type: 'Feature', geometry: d3.geoCircle().center([p.lng, p.lat]).radius(MARGIN_DEG)() })) };
-  const projection = d3.geoNaturalEarth1().rotate(rotate).fitExtent([[PAD, PAD], [W - PAD, H - PAD]], focus);
+  const projection = d3.geoNaturalEarth1().rotate(rotate).fitWidth(W - 2 * PAD, focus);
+  const [[, top], [, bottom]] = d3.geoPath(projection).bounds(focus);
+  const H = Math.round(Math.min(W * (W < 600 ? 0.9 : 0.6), Math.max(W * (W < 600 ? 0.6 : 0.4), bottom - top + 2 * PAD)));
+  projection.fitExtent([[PAD, PAD], [W - PAD, H - PAD]], focus);
   projection.clipExtent([[0, 0], [W, H]]);
   const path = d3.geoPath(projection);
   const svg = node('svg', {
@@ -79,28 +86,61 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     node('path', { class: 'land', d: path(land) }),
     node('path', { class: 'borders', d: path(borders) }),
   );
+  const labels = [];
   for (const l of lines) {
     const a = [l.from.lng, l.from.lat];
     const b = [l.to.lng, l.to.lat];
     svg.append(node('path', { class: `line ${l.kind}`, d: path({ type: 'LineString', coordinates: [a, b] }) }));
     const mid = projection(d3.geoInterpolate(a, b)(0.5));
-    if (l.label && mid) svg.append(node('text', { class: `line-label ${l.kind}`, x: mid[0], y: mid[1] - 6, 'text-anchor': 'middle' }, l.label));
+    const [pa, pb] = [projection(a), projection(b)];
+    const long = pa && pb && Math.hypot(pa[0] - pb[0], pa[1] - pb[1]) >= MIN_LABELLED_LINE;
+    if (l.label && mid && long) labels.push({ text: l.label, x: mid[0], y: mid[1] - 6, anchor: 'middle', cls: `line-label ${l.kind}`, optional: true });
   }
   // Pins at one place (you and a model guessing the same city) fan out a few pixels so each stays visible; the
   // offset is a transform, so each circle's centre is still exactly its coordinates.
   const seen = new Map();
+  const pinLabels = [];
   for (const p of pins) {
     const xy = projection([p.lng, p.lat]);
-    const key = `${Math.round(xy[0])},${Math.round(xy[1])}`;
+    const key = `${Math.round(xy[0] / 4)},${Math.round(xy[1] / 4)}`;
     const k = seen.get(key) ?? 0;
     seen.set(key, k + 1);
     const [dx, dy] = k === 0 ? [0, 0] : [9 * Math.cos(k * 2.1), 9 * Math.sin(k * 2.1)];
     const g = node('g', { class: `pin ${p.kind}`, transform: `translate(${dx.toFixed(1)},${dy.toFixed(1)})`, 'data-who': p.who, 'data-lat': p.lat, 'data-lng': p.lng });
     g.append(node('circle', { cx: xy[0], cy: xy[1], r: p.kind === 'truth' ? 8 : 6 }));
-    if (p.label) g.append(node('text', { x: xy[0] + 11, y: xy[1] + 4 }, p.label));
     svg.append(g);
+    // Labels read to the right of their pin, or to the left near the right edge so they stay inside the map.
+    const left = xy[0] > W * 0.7;
+    if (p.label) pinLabels.push({ text: p.label, x: xy[0] + (left ? -12 : 12), y: xy[1] + 4, anchor: left ? 'end' : 'start', cls: `pin-label ${p.kind}` });
   }
   el.replaceChildren(svg);
-  el.hidden = false;
+  placeLabels(svg, [...pinLabels, ...labels], W, H);
   return svg;
+}
+
+/**
+ * Adds labels on top, each moved up or down by a line or two when it would cover one placed before it; a label
+ * marked optional (a distance, also in the table) is left out when no place is free.
+ */
+function placeLabels(svg, labels, W, H) {
+  const layer = svg.appendChild(node('g', { class: 'labels' }));
+  const placed = [];
+  const overlaps = (b) => placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
+  for (const l of labels) {
+    const t = layer.appendChild(node('text', { class: l.cls, x: l.x, y: l.y, 'text-anchor': l.anchor }, l.text));
+    let ok = false;
+    for (const dy of [0, 15, -15, 30, -30, 45]) {
+      t.setAttribute('y', String(l.y + dy));
+      const b = t.getBBox();
+      if (!overlaps(b) && b.y >= 0 && b.y + b.height <= H && b.x >= 0 && b.x + b.width <= W) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok && l.optional) t.remove();
+    else {
+      if (!ok) t.setAttribute('y', String(l.y));
+      placed.push(t.getBBox());
+    }
+  }
 }

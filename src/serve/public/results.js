@@ -4,13 +4,19 @@ import { city, el } from './ui.js';
 const $ = (id) => document.getElementById(id);
 const one = (x) => x.toFixed(1);
 
-/** A table with a caption (its accessible name), a header row and body rows of cells (strings or elements). */
+/**
+ * A table named by a heading above it (outside the part that scrolls sideways on a narrow screen), with a header row
+ * and body rows; a row's first cell is its header. A name starting with two spaces is shown indented (a player).
+ */
 function table(caption, head, rows, id) {
+  const heading = el('h3', { className: 'table-title', id: `${id}-title`, textContent: caption });
   const t = el('table', { className: 'results-table', id },
-    el('caption', { textContent: caption }),
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col', textContent: h })))),
-    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => (i === 0 ? el('th', { scope: 'row' }, c) : el('td', { className: 'num' }, c)))))));
-  return el('div', { className: 'scroll' }, t);
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => (i === 0
+      ? el('th', { scope: 'row', className: c.startsWith('  ') ? 'sub' : '', textContent: c.trim() })
+      : el('td', { className: 'num' }, c)))))));
+  t.setAttribute('aria-labelledby', heading.id);
+  return el('section', {}, heading, el('div', { className: 'scroll' }, t));
 }
 
 function render({ file, table: t }) {
@@ -32,7 +38,7 @@ function render({ file, table: t }) {
     table('People against each model, on the same rounds', ['model', 'both right', 'people only', 'model only', 'neither'],
       t.agreement.map((a) => [a.model, String(a.both), String(a.personOnly), String(a.modelOnly), String(a.neither)]), 'agreement'),
     table('Correct answers per city', ['city', 'rounds', 'people', ...models],
-      t.perClass.map((c) => [city(c.class), String(c.rounds), ...[c.people, ...c.models].map((k) => (k === null ? '—' : `${k} (${c.rounds ? Math.round((100 * k) / c.rounds) : 0}%)`))]), 'per-class'),
+      t.perClass.map((c) => [city(c.class), String(c.rounds), ...[c.people, ...c.models].map((k) => (k === null || c.rounds === 0 ? '—' : `${k} (${Math.round((100 * k) / c.rounds)}%)`))]), 'per-class'),
     ...t.confusion.map(({ who, matrix }) => table(`Confusion, ${who}: rows are the true city, columns the guess`, ['true \\ guess', ...t.classes.map(city)],
       matrix.map((row, i) => [city(t.classes[i]), ...row.map(String)]), `confusion-${who}`)),
   );
