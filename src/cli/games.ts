@@ -30,8 +30,10 @@ export function formatGames(t: GamesTable): string {
     '',
     'confusion (rows: true class, columns: guessed, in the order above)',
   ];
+  const cell = Math.max(6, ...t.classes.map((c) => Math.min(c.length, 10) + 1));
+  const head = `  ${''.padEnd(w)} ${t.classes.map((c) => c.slice(0, 10).padStart(cell)).join('')}`;
   for (const { who, matrix } of t.confusion) {
-    lines.push(`  ${who}`, ...matrix.map((r, i) => `  ${t.classes[i].padEnd(w)} ${r.map((v) => String(v).padStart(5)).join('')}`));
+    lines.push(`  ${who}`, head, ...matrix.map((r, i) => `  ${t.classes[i].padEnd(w)} ${r.map((v) => String(v).padStart(cell)).join('')}`));
   }
   return lines.join('\n');
 }
