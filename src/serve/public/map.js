@@ -94,7 +94,7 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     const mid = projection(d3.geoInterpolate(a, b)(0.5));
     const [pa, pb] = [projection(a), projection(b)];
     const long = pa && pb && Math.hypot(pa[0] - pb[0], pa[1] - pb[1]) >= MIN_LABELLED_LINE;
-    if (l.label && mid && long) labels.push({ text: l.label, x: mid[0], y: mid[1] - 6, anchor: 'middle', cls: `line-label ${l.kind}`, optional: true });
+    if (l.label && mid && long) labels.push({ text: l.label, sides: [{ x: mid[0], anchor: 'middle' }], y: mid[1] - 6, cls: `line-label ${l.kind}`, optional: true });
   }
   // Pins at one place (you and a model guessing the same city) fan out a few pixels so each stays visible; the
   // offset is a transform, so each circle's centre is still exactly its coordinates.
@@ -109,9 +109,11 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     const g = node('g', { class: `pin ${p.kind}`, transform: `translate(${dx.toFixed(1)},${dy.toFixed(1)})`, 'data-who': p.who, 'data-lat': p.lat, 'data-lng': p.lng });
     g.append(node('circle', { cx: xy[0], cy: xy[1], r: p.kind === 'truth' ? 8 : 6 }));
     svg.append(g);
-    // Labels read to the right of their pin, or to the left near the right edge so they stay inside the map.
-    const left = xy[0] > W * 0.7;
-    if (p.label) pinLabels.push({ text: p.label, x: xy[0] + (left ? -12 : 12), y: xy[1] + 4, anchor: left ? 'end' : 'start', cls: `pin-label ${p.kind}` });
+    // Labels read to the right of their pin, or to its left where that is the side with room.
+    const sides = [{ x: xy[0] + 12, anchor: 'start' }, { x: xy[0] - 12, anchor: 'end' }];
+    if (xy[0] > W * 0.6) sides.reverse();
+    sides.push({ x: xy[0], anchor: 'middle' }); // above or below it, on a narrow map
+    if (p.label) pinLabels.push({ text: p.label, sides, y: xy[1] + 4, cls: `pin-label ${p.kind}` });
   }
   el.replaceChildren(svg);
   placeLabels(svg, [...pinLabels, ...labels], W, H);
@@ -119,28 +121,34 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
 }
 
 /**
- * Adds labels on top, each moved up or down by a line or two when it would cover one placed before it; a label
- * marked optional (a distance, also in the table) is left out when no place is free.
+ * Adds labels on top, each on the first of its sides, moved up or down by a line or two, where it stays inside the
+ * map and covers no label placed before it; a label marked optional (a distance, also in the table) is left out when
+ * no place is free, any other stays at its first place.
  */
 function placeLabels(svg, labels, W, H) {
   const layer = svg.appendChild(node('g', { class: 'labels' }));
-  const placed = [];
+  // Pins are obstacles too, so a label never covers one.
+  const placed = [...svg.querySelectorAll('.pin circle')].map((c) => c.getBBox());
   const overlaps = (b) => placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
+  const put = (t, side, y) => {
+    t.setAttribute('x', String(side.x));
+    t.setAttribute('text-anchor', side.anchor);
+    t.setAttribute('y', String(y));
+    return t.getBBox();
+  };
   for (const l of labels) {
-    const t = layer.appendChild(node('text', { class: l.cls, x: l.x, y: l.y, 'text-anchor': l.anchor }, l.text));
-    let ok = false;
-    for (const dy of [0, 15, -15, 30, -30, 45]) {
-      t.setAttribute('y', String(l.y + dy));
-      const b = t.getBBox();
-      if (!overlaps(b) && b.y >= 0 && b.y + b.height <= H && b.x >= 0 && b.x + b.width <= W) {
-        ok = true;
-        break;
-      }
-    }
-    if (!ok && l.optional) t.remove();
-    else {
-      if (!ok) t.setAttribute('y', String(l.y));
-      placed.push(t.getBBox());
-    }
+    const t = layer.appendChild(node('text', { class: l.cls }, l.text));
+    // Full size first; a label too long for a narrow map may shrink a little rather than be cut off.
+    const size = parseFloat(getComputedStyle(t).fontSize);
+    const fits = [1, 0.85, 0.72].some((scale) => {
+      if (scale < 1) t.style.fontSize = `${(size * scale).toFixed(1)}px`;
+      return l.sides.some((side) => [0, 15, -15, 30, -30, 45].some((dy) => {
+        const b = put(t, side, l.y + dy);
+        return !overlaps(b) && b.y >= 0 && b.y + b.height <= H && b.x >= 0 && b.x + b.width <= W;
+      }));
+    });
+    if (!fits) t.style.fontSize = '';
+    if (!fits && l.optional) t.remove();
+    else placed.push(fits ? t.getBBox() : put(t, l.sides[0], l.y));
   }
 }
