@@ -223,8 +223,20 @@ test('a full game played with the keyboard on a phone-sized screen: Enter starts
   const [startRes] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/games')), page.keyboard.press('Enter')]);
   const { game, rounds } = await startRes.json();
   assert.equal(rounds, 3, 'the server default');
-  const reveals = await playGame(page, api, (i) => page.keyboard.press(String(5 - i)), () => page.keyboard.press('Enter'), 'reveal-phone.png');
-  assert.deepEqual(reveals.map((r) => r.person.label), [4, 3, 2], 'key n guesses the n-th city');
+  // Buttons carry accessible names (the city and its key); Tab reaches them and Space answers too.
+  await state(page, 'guessing');
+  for (const [i, c] of CITIES.entries()) assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
+  const reveals = await playGame(page, api, async (i) => {
+    if (i > 0) return page.keyboard.press(String(5 - i));
+    // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
+    await page.locator('.choice').first().focus();
+    for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+  }, async () => {
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
+    await page.keyboard.press('Enter');
+  }, 'reveal-phone.png');
+  assert.deepEqual(reveals.map((r) => r.person.label), [4, 3, 2], 'Tab x4 + Space, then key n guesses the n-th city');
   await checkSummary(page, game, reveals, 'summary-phone.png', PHONE.width);
   // Nothing is wider than the phone's screen.
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);

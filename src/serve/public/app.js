@@ -165,7 +165,7 @@ function showReveal(rev) {
   $('next').textContent = rev.done ? 'See the summary' : 'Next round';
   $('next').append(el('kbd', { textContent: 'Enter' }));
   setState('revealed');
-  $('next').focus();
+  $('next').focus({ preventScroll: true }); // keyboard users land on it; the page does not jump past the reveal
   void checkSeal(rev);
   if (geo) void roundMap(rev).catch((err) => console.error(err));
 }
@@ -250,7 +250,7 @@ async function showSummary() {
     ...(geo ? [el('td', { className: 'num', textContent: km(r.person.km) }), el('td', { className: 'num', textContent: pts(r.person.points) })] : []))));
   renderScore(s.score);
   setState('summary');
-  $('again').focus();
+  $('again').focus({ preventScroll: true });
   $('summary-map').hidden = true;
   if (geo) {
     const pins = s.rounds.map((r) => ({ lat: r.answer.lat, lng: r.answer.lng, kind: r.person.correct ? 'right' : 'wrong', who: `round ${r.index + 1}`, label: String(r.index + 1) }));
