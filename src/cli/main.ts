@@ -11,6 +11,7 @@ const main = defineCommand({
     train: () => import('./train.js').then((m) => m.default),
     predict: () => import('./predict.js').then((m) => m.default),
     play: () => import('./play.js').then((m) => m.default),
+    games: () => import('./games.js').then((m) => m.default),
     eval: () => import('./eval.js').then((m) => m.default),
     energy: () => import('./energy.js').then((m) => m.default),
     compare: () => import('./compare.js').then((m) => m.default),

@@ -51,7 +51,7 @@ export default defineCommand({
     const addr = app.server.address();
     const where = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/` : String(addr);
     console.error(`geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds from ${deck.cards.length} images`);
-    console.error(`geospike play: open ${where}  (results -> ${args.results}; Ctrl-C stops)`);
+    console.error(`geospike play: open ${where}  (results -> ${args.results}, table at ${where}results; Ctrl-C stops)`);
     const stop = async () => {
       await app.close();
       await hall.flush();

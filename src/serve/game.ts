@@ -3,13 +3,14 @@
 // Fairness: a round's model guesses are computed when the round is dealt, before its image is served, and are sealed
 // with a commitment (sha256 of a random salt and the guesses) that the round carries; the reveal gives the salt and
 // the guesses, so the page can check they did not change after the person answered. Nothing sent for an unanswered
-// round names its class, its location or its manifest id (ids can contain a source file name).
+// round names its class, its location or its manifest id (ids can contain a source file name); the model's 32x32 input
+// is served only once the round is answered.
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { Rng } from '../util/rng.js';
 import type { Card, Deck } from './deck.js';
 import { distanceKm, geoScore } from './geo.js';
-import type { Prediction } from './predictor.js';
+import type { ClassProbability, Prediction } from './predictor.js';
 
 /** What the game needs of a model: src/serve/predictor.ts's Predictor, or a stand-in in tests. */
 export interface Contestant {
@@ -51,7 +52,14 @@ export interface Guess {
 export interface ModelGuess extends Guess {
   name: string;
   confidence: number;
+  /** The model's most probable classes, best first (up to TOP_CLASSES), for the reveal's bars. */
+  top: ClassProbability[];
 }
+
+/** Classes the reveal shows bars for, per model. */
+export const TOP_CLASSES = 5;
+/** Longest player name kept. */
+export const MAX_NAME = 40;
 
 export interface Tally {
   name: string;
@@ -73,6 +81,8 @@ export interface Reveal {
   index: number;
   total: number;
   image: string;
+  /** The 32x32 image the models classified (served only now that the round is answered). */
+  input: string;
   answer: { class: string; label: number; lat: number | null; lng: number | null };
   person: Guess;
   models: ModelGuess[];
@@ -106,6 +116,8 @@ interface Round {
 interface Game {
   id: string;
   seed: number;
+  /** The name the person gave, if any: written to the results file only. */
+  player: string | null;
   cards: Card[];
   rounds: Round[];
   /** The deal in progress, so concurrent requests for the next round share it. */
@@ -131,14 +143,15 @@ export class GameHall {
     this.hasCoordinates = deck.centres.size > 0 && deck.cards.some((c) => c.where);
   }
 
-  start(req: { rounds?: number; seed?: number } = {}): { game: string; seed: number; rounds: number; classes: string[]; models: string[]; coordinates: boolean } {
+  start(req: { rounds?: number; seed?: number; name?: unknown } = {}): { game: string; seed: number; rounds: number; classes: string[]; models: string[]; coordinates: boolean } {
     const total = req.rounds ?? this.opts.defaultRounds;
     checkRounds(total, this.deck.cards.length);
     const seed = req.seed ?? this.opts.seed ?? randomInt(2 ** 31);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GameError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
+    const player = playerName(req.name);
     const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
     const id = randomUUID();
-    this.games.set(id, { id, seed, cards, rounds: [] });
+    this.games.set(id, { id, seed, player, cards, rounds: [] });
     const max = this.opts.maxGames ?? 1000;
     for (const old of this.games.keys()) {
       if (this.games.size <= max) break;
@@ -169,6 +182,13 @@ export class GameHall {
     return this.dealt(this.game(gameId), index).card.display;
   }
 
+  /** The 32x32 image the models classified: only for an answered round, since it shows the scene too. */
+  inputFile(gameId: string, index: number): string {
+    const r = this.dealt(this.game(gameId), index);
+    if (!r.reveal) throw new GameError(409, `round ${index} is not answered yet; the model's input is shown after your guess`);
+    return r.card.square;
+  }
+
   guess(gameId: string, index: number, label: unknown): Reveal {
     const g = this.game(gameId);
     const r = this.dealt(g, index);
@@ -182,7 +202,8 @@ export class GameHall {
       game: g.id,
       index,
       total: g.cards.length,
-      image: imageUrl(g.id, index),
+      image: roundUrl(g.id, index, 'image'),
+      input: roundUrl(g.id, index, 'input'),
       answer: { class: r.card.class, label: r.card.label, lat: r.card.where?.lat ?? null, lng: r.card.where?.lng ?? null },
       person,
       models: r.models,
@@ -227,6 +248,8 @@ export class GameHall {
       seed: g.seed,
       finishedAt: new Date().toISOString(),
       dataset: this.deck.dir,
+      classes: this.deck.classes,
+      player: g.player,
       models: this.contestants.map((c) => ({ name: c.name, checkpoint: c.checkpoint ?? null })),
       rounds: g.rounds.map((r) => ({
         id: r.card.id,
@@ -247,7 +270,7 @@ export class GameHall {
     const models: ModelGuess[] = [];
     for (const c of this.contestants) {
       const p = await c.predictSquare(card.square);
-      models.push({ name: c.name, confidence: p.confidence, ...this.judge(card, p.label) });
+      models.push({ name: c.name, confidence: p.confidence, ...this.judge(card, p.label), top: p.probabilities.slice(0, TOP_CLASSES) });
     }
     const salt = randomBytes(16).toString('hex');
     const sealed = JSON.stringify(models.map((m) => ({ name: m.name, label: m.label, confidence: m.confidence })));
@@ -275,7 +298,7 @@ export class GameHall {
   }
 
   private view(g: Game, index: number): RoundView {
-    return { game: g.id, index, total: g.cards.length, image: imageUrl(g.id, index), commitment: g.rounds[index].commitment };
+    return { game: g.id, index, total: g.cards.length, image: roundUrl(g.id, index, 'image'), commitment: g.rounds[index].commitment };
   }
 
   private game(id: string): Game {
@@ -296,12 +319,22 @@ export function commitmentOf(salt: string, sealed: string): string {
   return createHash('sha256').update(`${salt}:${sealed}`).digest('hex');
 }
 
-function imageUrl(game: string, index: number): string {
-  return `/api/games/${game}/rounds/${index}/image`;
+function roundUrl(game: string, index: number, what: 'image' | 'input'): string {
+  return `/api/games/${game}/rounds/${index}/${what}`;
 }
 
 function pick(g: Guess): Omit<Guess, 'label'> & { guess: number } {
   return { guess: g.label, class: g.class, correct: g.correct, km: g.km, points: g.points };
+}
+
+/** A player's name: optional, trimmed, printable, at most MAX_NAME characters; blank means none. */
+export function playerName(name: unknown): string | null {
+  if (name === undefined || name === null) return null;
+  if (typeof name !== 'string') throw new GameError(400, `name must be a string, got ${JSON.stringify(name)}`);
+  const trimmed = name.trim();
+  if (trimmed.length > MAX_NAME) throw new GameError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new GameError(400, 'name must not contain control characters (tabs, new lines)');
+  return trimmed || null;
 }
 
 function checkRounds(n: number, available: number): void {

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { ImageDecodeError } from '../data/images.js';
 import { GameError, type GameHall } from './game.js';
 import type { Predictor } from './predictor.js';
+import { readResults, tabulate } from './results.js';
+import { vendorFiles } from './vendor.js';
 
 /** Largest image POST /api/predict accepts. */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -29,6 +31,10 @@ const PAGE_FILES: Record<string, string> = {
   '/': 'index.html',
   '/app.js': 'app.js',
   '/style.css': 'style.css',
+  '/map.js': 'map.js',
+  '/ui.js': 'ui.js',
+  '/results': 'results.html',
+  '/results.js': 'results.js',
 };
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
@@ -68,6 +74,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   for (const [route, body] of page) {
     app.get(route, (_req, reply) => reply.type(TYPES[path.extname(PAGE_FILES[route]) || '.html']).header('cache-control', 'no-cache').send(body));
   }
+  for (const [route, { body, type }] of vendorFiles()) {
+    app.get(route, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(body));
+  }
 
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 
@@ -79,14 +88,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       rounds: hall.opts.defaultRounds,
       images: hall.deck.cards.length,
       coordinates: hall.hasCoordinates,
+      // Each class's centre (the same for every round, so it tells nothing about one), for the map's guess pins.
+      centres: hall.deck.classes.map((c) => hall.deck.centres.get(c) ?? null),
     };
   });
 
   app.post('/api/games', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S}, both optional');
-    for (const k of Object.keys(body)) if (k !== 'rounds' && k !== 'seed') throw new GameError(400, `unknown field '${k}'; a game takes "rounds" and "seed"`);
-    const started = hall.start({ rounds: body.rounds as number | undefined, seed: body.seed as number | undefined });
+    for (const k of Object.keys(body)) if (!['rounds', 'seed', 'name'].includes(k)) throw new GameError(400, `unknown field '${k}'; a game takes "rounds", "seed" and "name"`);
+    const started = hall.start({ rounds: body.rounds as number | undefined, seed: body.seed as number | undefined, name: body.name });
     noStore(reply).status(201);
     return started;
   });
@@ -106,6 +117,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/image', async (req, reply) => {
     const file = hall.imageFile(req.params.game, roundIndex(req.params.index));
     return reply.type('image/jpeg').header('cache-control', 'private, max-age=3600').send(await fs.readFile(file));
+  });
+
+  app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/input', async (req, reply) => {
+    const file = hall.inputFile(req.params.game, roundIndex(req.params.index));
+    return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(await fs.readFile(file));
+  });
+
+  app.get('/api/results', async (_req, reply) => {
+    noStore(reply);
+    const file = hall.opts.resultsFile;
+    if (!file) throw new GameError(404, 'this game keeps no results file (start geospike play with --results FILE)');
+    const games = existsSync(file) ? (await readResults(file)).games : [];
+    return { file: path.basename(file), table: games.length ? tabulate(games) : null };
   });
 
   app.get<{ Params: { game: string } }>('/api/games/:game/summary', async (req, reply) => {

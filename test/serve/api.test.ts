@@ -10,8 +10,11 @@ import { initEngine } from '../../src/engine/backend.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall } from '../../src/serve/game.js';
 import { Predictor } from '../../src/serve/predictor.js';
+import { readResults, tabulate } from '../../src/serve/results.js';
 import { buildServer, MAX_UPLOAD_BYTES } from '../../src/serve/server.js';
-import { CITIES, makeCheckpoint, makeDataset, photo } from './helpers.js';
+import { packageDir } from '../../src/serve/vendor.js';
+import { distanceKm } from '../../src/serve/geo.js';
+import { CENTRES, CITIES, makeCheckpoint, makeDataset, photo } from './helpers.js';
 
 let root: string;
 let app: FastifyInstance;
@@ -74,7 +77,11 @@ test('the page and its assets are served', async () => {
     assert.match(r.type, type);
   }
   const info = await call('GET', '/api/info');
-  assert.deepEqual(info.data, { classes: CITIES, models: ['spikformer-1-64', 'resnet18-w8'], rounds: 3, images: 10, coordinates: true });
+  const { centres, ...rest } = info.data;
+  assert.deepEqual(rest, { classes: CITIES, models: ['spikformer-1-64', 'resnet18-w8'], rounds: 3, images: 10, coordinates: true });
+  // Each class's centre, for the map's guess pins: the mean of its images' coordinates (the same for every round).
+  assert.deepEqual(centres, CITIES.map((c) => hall.deck.centres.get(c)));
+  assert.ok(distanceKm(centres[CITIES.indexOf('paris')]!, CENTRES.paris) < 5);
 });
 
 test('a whole game over the API: start, rounds, images, guesses, summary, and the result line', async () => {
@@ -155,11 +162,91 @@ test('files are reachable only through dealt rounds: no path reaches the dataset
     `/api/games/${game}/rounds/0/../../../../data/manifest.jsonl`,
     `/api/games/${game}/rounds/0%2f..%2f..%2fclasses.json/image`,
     '/app.js/../../package.json',
+    '/vendor/../package.json',
+    '/vendor/%2e%2e/package.json',
+    '/vendor/world-atlas/package.json',
+    '/vendor/countries-10m.json',
+    `/api/games/${game}/rounds/0/input/../../../../manifest.jsonl`,
   ]) {
     const r = await call('GET', url);
     refused(r, 404);
     assert.ok(!JSON.stringify(r.data).includes(manifest.subarray(0, 40).toString()), url);
   }
+});
+
+test('the map\'s libraries and Natural Earth data are served from the npm packages\' own files', async () => {
+  for (const [url, pkg, file, type] of [
+    ['/vendor/d3-array.min.js', 'd3-array', 'dist/d3-array.min.js', /javascript/],
+    ['/vendor/d3-geo.min.js', 'd3-geo', 'dist/d3-geo.min.js', /javascript/],
+    ['/vendor/topojson-client.min.js', 'topojson-client', 'dist/topojson-client.min.js', /javascript/],
+    ['/vendor/countries-50m.json', 'world-atlas', 'countries-50m.json', /application\/json/],
+  ] as const) {
+    const r = await call('GET', url);
+    assert.equal(r.status, 200, url);
+    assert.match(r.type, type);
+    const body = Buffer.isBuffer(r.data) ? r.data : Buffer.from(JSON.stringify(r.data));
+    const disk = readFileSync(path.join(packageDir(pkg), file));
+    if (Buffer.isBuffer(r.data)) assert.ok(body.equals(disk), url);
+    else assert.deepEqual(r.data, JSON.parse(disk.toString()), url);
+  }
+  const page = (await call('GET', '/')).data.toString();
+  assert.ok(!/https?:\/\//.test(page.replace(/<!--[\s\S]*?-->/g, '')), 'the page loads nothing from another host');
+  for (const url of ['/app.js', '/map.js', '/results.js', '/ui.js']) {
+    // The SVG namespace is a name, not a place anything is fetched from.
+    const text = (await call('GET', url)).data.toString().replaceAll('http://www.w3.org/2000/svg', '');
+    assert.ok(!/https?:\/\//.test(text), `${url} loads nothing from another host`);
+  }
+});
+
+test('the model\'s 32x32 input is served only after the round is answered', async () => {
+  const { game } = (await call('POST', '/api/games', { rounds: 2, seed: 3 })).data;
+  refused(await call('GET', `/api/games/${game}/rounds/0/input`), 404, /no round 0 yet/);
+  const r = await call('GET', `/api/games/${game}/round`);
+  assert.ok(!JSON.stringify(r.data).includes('input'), 'the round does not point at the model input');
+  refused(await call('GET', `/api/games/${game}/rounds/0/input`), 409, /not answered yet/);
+  const rev = await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 1 });
+  assert.equal(rev.data.input, `/api/games/${game}/rounds/0/input`);
+  const img = await call('GET', rev.data.input);
+  assert.equal(img.status, 200);
+  assert.equal(img.type, 'image/png');
+  assert.deepEqual(await sharp(img.data).metadata().then((m) => [m.width, m.height]), [32, 32]);
+  assert.ok(img.data.equals(readFileSync(hall.inputFile(game, 0))), 'exactly the file the models classified');
+  // Each model's top classes come with the reveal: a distribution over the classes, best first.
+  for (const m of rev.data.models) {
+    assert.equal(m.top.length, CITIES.length);
+    assert.equal(m.top[0].class, m.class);
+    assert.ok(m.top.every((t: any, i: number) => i === 0 || t.probability <= m.top[i - 1].probability));
+  }
+  // The next round's input stays closed until it is answered too.
+  await call('GET', `/api/games/${game}/round`);
+  refused(await call('GET', `/api/games/${game}/rounds/1/input`), 409, /not answered yet/);
+});
+
+test('a player name is accepted, checked, and written only to the results file; /results shows the table', async () => {
+  const start = await call('POST', '/api/games', { rounds: 1, name: 'Grace Hopper' });
+  assert.equal(start.status, 201);
+  assert.ok(!JSON.stringify(start.data).includes('Grace'), 'the name is not sent back');
+  const { game } = start.data;
+  await call('GET', `/api/games/${game}/round`);
+  const rev = await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 0 });
+  assert.ok(!JSON.stringify(rev.data).includes('Grace'));
+  assert.ok(!JSON.stringify((await call('GET', `/api/games/${game}/summary`)).data).includes('Grace'));
+  await hall.flush();
+  const { games } = await readResults(results);
+  assert.equal(games.find((g) => g.game === game)!.player, 'Grace Hopper');
+  refused(await call('POST', '/api/games', { name: 7 }), 400, /name must be a string/);
+  refused(await call('POST', '/api/games', { name: 'x'.repeat(41) }), 400, /at most 40 characters/);
+  refused(await call('POST', '/api/games', { name: 'a\nb' }), 400, /control characters/);
+
+  const page = await call('GET', '/results');
+  assert.equal(page.status, 200);
+  assert.match(page.type, /text\/html/);
+  assert.match(page.data.toString(), /<script type="module" src="\/results.js">/);
+  const r = await call('GET', '/api/results');
+  assert.equal(r.status, 200);
+  assert.equal(r.data.file, 'games.jsonl', 'the file name, not its path on the server');
+  assert.deepEqual(r.data.table, tabulate(games));
+  assert.ok(r.data.table.players.some((p: any) => p.name === 'Grace Hopper'));
 });
 
 test('POST /api/predict classifies an uploaded image with every model', async () => {

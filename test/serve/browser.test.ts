@@ -1,5 +1,6 @@
 // The game in a real browser: Debian's Chromium driven by playwright-core (which never downloads a browser).
-// Screenshots go to $GEOSPIKE_SCREENSHOTS when set (to look at the page), else to a temporary folder.
+// Screenshots go to $GEOSPIKE_SCREENSHOTS when set, else to <tmpdir>/geospike-screenshots (printed, kept, overwritten
+// by the next run) so a person can look at the reveal, the summary and the results page at desktop and phone sizes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall } from '../../src/serve/game.js';
 import { Predictor } from '../../src/serve/predictor.js';
+import { readResults, tabulate } from '../../src/serve/results.js';
 import { buildServer } from '../../src/serve/server.js';
 import { CITIES, makeCheckpoint, makeDataset } from './helpers.js';
 
@@ -25,19 +27,24 @@ let base: string;
 let hall: GameHall;
 let predictors: Predictor[];
 let context: BrowserContext;
+let results: string;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
 
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
   await initEngine();
   root = mkdtempSync(path.join(tmpdir(), 'geospike-browser-'));
-  shots = process.env.GEOSPIKE_SCREENSHOTS ?? path.join(root, 'shots');
+  shots = process.env.GEOSPIKE_SCREENSHOTS ?? path.join(tmpdir(), 'geospike-screenshots');
   mkdirSync(shots, { recursive: true });
+  console.log(`# screenshots: ${shots}`);
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
   predictors = [
     Predictor.load(await makeCheckpoint(root, { preset: 'spikformer-1-64', kind: 'snn' })),
     Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })),
   ];
-  hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 3, resultsFile: path.join(root, 'games.jsonl') });
+  results = path.join(root, 'games.jsonl');
+  hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 3, resultsFile: results });
   app = await buildServer({ hall, predictors });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -56,9 +63,10 @@ after(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-/** JSON bodies of every API response the page received, in order. */
-function recordApi(page: Page): { url: string; body: any }[] {
-  const seen: { url: string; body: any }[] = [];
+/** JSON bodies of every API response the page received, in order, and every URL it asked for. */
+function recordApi(page: Page): { url: string; body: any }[] & { requested: string[] } {
+  const seen = Object.assign([] as { url: string; body: any }[], { requested: [] as string[] });
+  page.on('request', (r) => void seen.requested.push(r.url()));
   page.on('response', async (r: Response) => {
     if (r.url().includes('/api/') && (r.headers()['content-type'] ?? '').includes('json')) seen.push({ url: r.url(), body: await r.json() });
   });
@@ -68,12 +76,44 @@ function recordApi(page: Page): { url: string; body: any }[] {
 const state = (page: Page, s: string) => page.waitForSelector(`body[data-state="${s}"]`);
 const scoreOf = async (page: Page, i: number) => Number(await page.locator('#scoreboard .score .n').nth(i).textContent());
 
+/** The map's pins and frame, with each pin's circle centre turned back into lat/lng by the map's own projection. */
+async function mapPins(page: Page, box: string) {
+  return page.evaluate((sel) => {
+    const svg = document.querySelector(`${sel} svg`)!;
+    const nums = (a: string) => svg.getAttribute(a)!.split(',').map(Number);
+    const d3 = (window as any).d3;
+    const projection = d3.geoNaturalEarth1().rotate(nums('data-rotate')).scale(nums('data-scale')[0]).translate(nums('data-translate'));
+    const [, , w, h] = svg.getAttribute('viewBox')!.split(' ').map(Number);
+    const pins = [...svg.querySelectorAll('.pin')].map((g) => {
+      const c = g.querySelector('circle')!;
+      const xy = [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))];
+      const [lng, lat] = projection.invert(xy);
+      return { who: g.getAttribute('data-who')!, kind: g.getAttribute('class')!, lat: Number(g.getAttribute('data-lat')), lng: Number(g.getAttribute('data-lng')), at: { lat, lng }, xy };
+    });
+    return { pins, w, h, scale: projection.scale(), label: svg.getAttribute('aria-label')!, lines: svg.querySelectorAll('.line').length };
+  }, box);
+}
+
+/** Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world). */
+function checkFrame(map: Awaited<ReturnType<typeof mapPins>>) {
+  for (const p of map.pins) {
+    assert.ok(Math.abs(p.at.lat - p.lat) < 1e-6 && Math.abs(p.at.lng - p.lng) < 1e-6, `${p.who} pin at ${JSON.stringify(p.at)}, not ${p.lat},${p.lng}`);
+    assert.ok(p.xy[0] > 0 && p.xy[0] < map.w && p.xy[1] > 0 && p.xy[1] < map.h, `${p.who} pin inside the map: ${p.xy}`);
+  }
+  const xs = map.pins.map((p) => p.xy[0]);
+  const ys = map.pins.map((p) => p.xy[1]);
+  const fill = Math.max((Math.max(...xs) - Math.min(...xs)) / map.w, (Math.max(...ys) - Math.min(...ys)) / map.h);
+  // A whole-world Natural Earth map of this size has a scale near 150; pins a few km apart get a regional map.
+  assert.ok(fill > 0.4 || map.scale > 1000, `zoomed to the pins: they span ${(fill * 100).toFixed(0)}% of the frame at scale ${map.scale}`);
+}
+
 /**
  * Plays a game through the page. `answer(index)` makes the guess for a round (a click or a key press) and `advance()`
  * moves on (a click or Enter). Checks, every round, that nothing on the page or in what it received gives the answer
- * away before the guess, and that the scoreboard follows the reveals.
+ * away before the guess (no map, no model input), that the scoreboard follows the reveals, and that the reveal's map
+ * pins the true location and each guessed city's centre.
  */
-async function playGame(page: Page, api: { url: string; body: any }[], answer: (i: number) => Promise<void>, advance: () => Promise<void>, shot?: string) {
+async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (i: number) => Promise<void>, advance: () => Promise<void>, shot?: string) {
   const reveals: any[] = [];
   for (let i = 0; ; i++) {
     await state(page, 'guessing');
@@ -84,6 +124,9 @@ async function playGame(page: Page, api: { url: string; body: any }[], answer: (
     assert.equal(await page.locator('.choice.answer').count(), 0, 'no answer marked before the guess');
     assert.ok(!api.some((r) => r.body.answer !== undefined && r.body.index === i), 'no answer received before the guess');
     assert.ok(!api.some((r) => JSON.stringify(r.body).includes(`"index":${i},"total"`) && 'answer' in r.body));
+    assert.equal(await page.locator('#map .pin, #map svg').count(), 0, 'no map before the guess');
+    assert.ok(await page.locator('#seen').isHidden(), 'no model input before the guess');
+    assert.ok(!api.requested.some((u) => u.includes(`/rounds/${i}/input`)), 'the model input is not fetched before the guess');
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/rounds/${i}/guess`)), answer(i)]);
     const rev = await res.json();
     reveals.push(rev);
@@ -93,7 +136,26 @@ async function playGame(page: Page, api: { url: string; body: any }[], answer: (
     assert.equal(await scoreOf(page, 0), reveals.filter((r) => r.person.correct).length, 'your score');
     for (let m = 0; m < 2; m++) assert.equal(await scoreOf(page, m + 1), reveals.filter((r) => r.models[m].correct).length, `model ${m} score`);
     assert.equal(await page.locator('#guess-rows tr').count(), 3, 'you and the two models');
-    if (shot && i === 1) await page.screenshot({ path: path.join(shots, shot) });
+    // What the model saw: its 32x32 input, and each model's top classes as bars (all five classes here).
+    await page.waitForFunction(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth > 0);
+    assert.equal(await page.evaluate(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth), 32);
+    assert.equal(await page.locator('#bars .bars').count(), 2);
+    const bars = await page.locator('#bars .bars').first().locator('li').evaluateAll((li) => li.map((x) => x.getAttribute('aria-label')));
+    assert.deepEqual(bars, rev.models[0].top.map((t: any) => `${SHOWN[t.class]} ${(t.probability * 100).toFixed(0)}%`));
+    // The map: the true location and the centre of each guessed city, where their coordinates say.
+    await page.waitForSelector('#map svg .pin');
+    const map = await mapPins(page, '#map');
+    const truth = map.pins.find((p) => p.who === 'answer')!;
+    assert.deepEqual([truth.lat, truth.lng], [rev.answer.lat, rev.answer.lng]);
+    for (const [who, g] of [['you', rev.person], ...rev.models.map((m: any) => [m.name, m])]) {
+      const pin = map.pins.find((p) => p.who === who)!;
+      const centre = hall.deck.centres.get(g.class)!;
+      assert.deepEqual([pin.lat, pin.lng], [centre.lat, centre.lng], `${who}'s pin at the centre of ${g.class}`);
+    }
+    assert.equal(map.lines, new Set([rev.person.label, ...rev.models.map((m: any) => m.label)]).size, 'a line from each guessed city');
+    assert.match(map.label, new RegExp(`taken in ${SHOWN[rev.answer.class]}`));
+    checkFrame(map);
+    if (shot && i === 1) await page.screenshot({ path: path.join(shots, shot), fullPage: true });
     await advance();
     if (rev.done) break;
   }
@@ -101,7 +163,7 @@ async function playGame(page: Page, api: { url: string; body: any }[], answer: (
   return reveals;
 }
 
-async function checkSummary(page: Page, game: string, reveals: any[], shot: string) {
+async function checkSummary(page: Page, game: string, reveals: any[], shot: string, width: number) {
   const s = hall.summary(game);
   assert.ok(s.finished);
   assert.deepEqual(s.rounds.map((r) => r.person.label), reveals.map((r) => r.person.label));
@@ -112,52 +174,104 @@ async function checkSummary(page: Page, game: string, reveals: any[], shot: stri
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();
   assert.deepEqual(answers, s.rounds.map((r) => SHOWN[r.answer.class]));
+  // One map with every round's true location.
+  await page.waitForSelector('#summary-map svg .pin');
+  const map = await mapPins(page, '#summary-map');
+  assert.deepEqual(map.pins.map((p) => [p.lat, p.lng]), s.rounds.map((r) => [r.answer.lat, r.answer.lng]));
+  assert.deepEqual(map.pins.map((p) => p.kind.includes(' right')), s.rounds.map((r) => r.person.correct));
+  checkFrame(map);
   await page.waitForFunction(() => [...document.querySelectorAll('#review-rows img')].every((i) => (i as HTMLImageElement).naturalWidth > 0));
   await page.screenshot({ path: path.join(shots, shot), fullPage: true });
   const png = await sharp(path.join(shots, shot)).metadata();
-  assert.ok(png.width === 1100 && png.height! >= 600, `screenshot ${png.width}x${png.height}`);
+  assert.ok(png.width === width && png.height! >= 600, `screenshot ${png.width}x${png.height}`);
 }
 
-test('a full game played by clicking', async () => {
+test('a full game played by clicking, at desktop size, with a player name kept only in the results file', async () => {
   const page = await context.newPage();
+  await page.setViewportSize(DESKTOP);
   const api = recordApi(page);
   await page.goto(base);
   await page.waitForSelector('body[data-ready="1"]');
   assert.deepEqual((await page.locator('#city-list li').allTextContents()).map((t) => t.trim()), CITIES.map((c, i) => `${i + 1} ${SHOWN[c]}`));
-  await page.screenshot({ path: path.join(shots, 'play-intro.png') });
+  await page.screenshot({ path: path.join(shots, 'intro-desktop.png') });
   await page.fill('#rounds', '3');
   await page.fill('#seed', '21');
+  await page.fill('#player', '  Ada Lovelace ');
   const [startRes] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/games')), page.click('#start')]);
   const { game } = await startRes.json();
   const reveals = await playGame(
     page, api,
     (i) => page.click(`.choice[data-label="${(i * 2) % CITIES.length}"]`),
     () => page.click('#next'),
-    'play-round.png',
+    'reveal-desktop.png',
   );
   assert.deepEqual(reveals.map((r) => r.person.label), [0, 2, 4]);
-  await checkSummary(page, game, reveals, 'play-summary.png');
+  await checkSummary(page, game, reveals, 'summary-desktop.png', DESKTOP.width);
+  assert.ok(!api.some((r) => JSON.stringify(r.body).includes('Ada')), 'the name is not sent back to the page');
+  await hall.flush();
+  const { games } = await readResults(results);
+  assert.equal(games.find((g) => g.game === game)!.player, 'Ada Lovelace');
   await page.close();
 });
 
-test('a full game played with the keyboard: Enter starts and moves on, digits guess', async () => {
+test('a full game played with the keyboard on a phone-sized screen: Enter starts and moves on, digits guess', async () => {
   const page = await context.newPage();
+  await page.setViewportSize(PHONE);
   const api = recordApi(page);
   await page.goto(base);
   await page.waitForSelector('body[data-ready="1"]');
   const [startRes] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/games')), page.keyboard.press('Enter')]);
   const { game, rounds } = await startRes.json();
   assert.equal(rounds, 3, 'the server default');
-  const reveals = await playGame(page, api, (i) => page.keyboard.press(String(5 - i)), () => page.keyboard.press('Enter'));
-  assert.deepEqual(reveals.map((r) => r.person.label), [4, 3, 2], 'key n guesses the n-th city');
-  await checkSummary(page, game, reveals, 'play-summary-keys.png');
+  // Buttons carry accessible names (the city and its key); Tab reaches them and Space answers too.
+  await state(page, 'guessing');
+  for (const [i, c] of CITIES.entries()) assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
+  const reveals = await playGame(page, api, async (i) => {
+    if (i > 0) return page.keyboard.press(String(5 - i));
+    // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
+    await page.locator('.choice').first().focus();
+    for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+  }, async () => {
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
+    await page.keyboard.press('Enter');
+  }, 'reveal-phone.png');
+  assert.deepEqual(reveals.map((r) => r.person.label), [4, 3, 2], 'Tab x4 + Space, then key n guesses the n-th city');
+  await checkSummary(page, game, reveals, 'summary-phone.png', PHONE.width);
+  // Nothing is wider than the phone's screen.
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);
   // Enter on the summary goes back to the start screen for another game.
   await page.keyboard.press('Enter');
   await state(page, 'intro');
   await page.close();
 });
 
-test('ten classes without coordinates: key 0 picks the tenth, and no distances are shown', async () => {
+test('the results page shows the table `geospike games` computes, at desktop and phone sizes', async () => {
+  await hall.flush();
+  const table = tabulate((await readResults(results)).games);
+  assert.ok(table.games >= 2, 'the games played above');
+  const page = await context.newPage();
+  try {
+    for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
+      await page.setViewportSize(size);
+      await page.goto(`${base}/results`);
+      await page.waitForSelector('#standings');
+      const rows = await page.locator('#standings tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent!.trim())));
+      const one = (x: number) => x.toFixed(1);
+      const expect = [table.people, ...table.players, ...table.models].map((s) => [s.name, String(s.games), String(s.rounds), one(s.per25), `${one(s.ci95[0])} – ${one(s.ci95[1])}`]);
+      assert.deepEqual(rows.map((r) => r.slice(0, 5)), expect);
+      assert.equal(await page.getByRole('table', { name: 'Correct answers per 25 rounds' }).getAttribute('id'), 'standings', 'the table is named by its heading');
+      assert.equal(await page.locator('#agreement tbody tr').count(), 2);
+      assert.equal(await page.locator('#per-class tbody tr').count(), CITIES.length);
+      assert.equal(await page.locator('table[id^="confusion-"]').count(), 3, 'people and the two models');
+      await page.screenshot({ path: path.join(shots, `results-${name}.png`), fullPage: true });
+    }
+  } finally {
+    await page.close();
+  }
+});
+
+test('ten classes without coordinates: key 0 picks the tenth, and no distances or map are shown', async () => {
   const classes = ['t-shirt_top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot'];
   const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
   const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
@@ -165,6 +279,8 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances a
   const app10 = await buildServer({ hall: hall10, predictors: [model] });
   await app10.listen({ host: '127.0.0.1', port: 0 });
   const page = await context.newPage();
+  await page.setViewportSize(DESKTOP);
+  const api = recordApi(page);
   try {
     await page.goto(`http://127.0.0.1:${(app10.server.address() as { port: number }).port}`);
     await page.waitForSelector('body[data-ready="1"]');
@@ -178,7 +294,18 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances a
     await state(page, 'revealed');
     assert.equal(await page.locator('#guess-rows tr:first-child td').count(), 3, 'no distance or points cells');
     assert.equal(await page.locator('#scoreboard .pts').count(), 0);
-    await page.screenshot({ path: path.join(shots, 'play-ten-classes.png') });
+    await page.waitForFunction(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth === 32);
+    assert.ok(await page.locator('#map').isHidden(), 'no map and no empty frame');
+    assert.equal(await page.locator('svg').count(), 0);
+    await page.screenshot({ path: path.join(shots, 'reveal-no-coordinates.png'), fullPage: true });
+    await page.keyboard.press('Enter');
+    await state(page, 'guessing');
+    await page.keyboard.press('1');
+    await state(page, 'revealed');
+    await page.keyboard.press('Enter');
+    await state(page, 'summary');
+    assert.ok(await page.locator('#summary-map').isHidden());
+    assert.ok(!api.requested.some((u) => u.includes('/vendor/')), 'the map libraries are never loaded');
   } finally {
     await page.close();
     await app10.close();

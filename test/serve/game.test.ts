@@ -15,7 +15,9 @@ class FakeModel implements Contestant {
   async predictSquare(file: string): Promise<Prediction> {
     this.calls++;
     const label = this.pick(file);
-    return { class: this.classes[label], label, confidence: 0.75, probabilities: [] };
+    // A made-up distribution, best first: the picked class at 0.75, the rest sharing 0.25.
+    const rest = this.classes.map((c, l) => ({ class: c, probability: 0.25 / (this.classes.length - 1), l })).filter((x) => x.l !== label);
+    return { class: this.classes[label], label, confidence: 0.75, probabilities: [{ class: this.classes[label], probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)] };
   }
 }
 
@@ -202,4 +204,41 @@ test('models trained on other classes, or in another order, are refused', async 
   const swapped = [...CITIES].reverse();
   assert.throws(() => new GameHall(deck, [alwaysFirst(swapped)], { defaultRounds: 1, resultsFile: null }), /names and their order must match/);
   assert.throws(() => new GameHall(deck, [alwaysFirst(CITIES)], { defaultRounds: 6, resultsFile: null }), /at most 5/);
+});
+
+test('the model input opens only after the guess, and the reveal carries each model\'s top classes', async (t) => {
+  const { h, deck } = await hall(t);
+  const { game } = h.start({ rounds: 2, seed: 2 });
+  const r = await h.round(game);
+  assert.ok(!('done' in r));
+  assert.throws(() => h.inputFile(game, 0), (e: GameError) => e.status === 409 && /not answered yet/.test(e.message));
+  const rev = h.guess(game, 0, 1);
+  const file = h.inputFile(game, 0);
+  const card = deck.cards.find((c) => c.square === file)!;
+  assert.equal(card.display, h.imageFile(game, 0), 'the same card as the photo shown');
+  assert.equal(rev.input, `/api/games/${game}/rounds/0/input`);
+  assert.deepEqual(rev.models[0].top.map((x) => x.class), [card.class, ...deck.classes.filter((c) => c !== card.class)].slice(0, 5));
+  assert.equal(rev.models[0].top[0].probability, 0.75);
+  await h.round(game);
+  assert.throws(() => h.inputFile(game, 1), (e: GameError) => e.status === 409, 'the next round stays closed');
+});
+
+test('a player name is checked, kept out of every answer, and written to the results line', async (t) => {
+  const { h, results } = await hall(t);
+  const started = h.start({ rounds: 1, seed: 4, name: '  Grace  ' });
+  assert.ok(!JSON.stringify(started).includes('Grace'));
+  await h.round(started.game);
+  assert.ok(!JSON.stringify(h.guess(started.game, 0, 0)).includes('Grace'));
+  assert.ok(!JSON.stringify(h.summary(started.game)).includes('Grace'));
+  const anon = h.start({ rounds: 1, seed: 4, name: '   ' });
+  await h.round(anon.game);
+  h.guess(anon.game, 0, 0);
+  await h.flush();
+  const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.player), ['Grace', null], 'trimmed; blank means none');
+  assert.deepEqual(lines[0].classes, CITIES);
+  assert.ok(!('top' in lines[0].rounds[0].models[0]), 'the results file keeps the guess, not the bars');
+  for (const [name, msg] of [[3, /must be a string/], ['x'.repeat(41), /at most 40/], ['a\tb', /control characters/]] as const) {
+    assert.throws(() => h.start({ name }), (e: GameError) => e.status === 400 && msg.test(e.message));
+  }
 });

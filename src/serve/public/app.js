@@ -1,5 +1,8 @@
 // The game page: talks to the API in src/serve/server.ts. body[data-state] says where the game stands
 // (intro, guessing, revealed, summary), for people's CSS and for the browser tests.
+import { drawMap } from './map.js';
+import { city, el } from './ui.js';
+
 const $ = (id) => document.getElementById(id);
 const state = { info: null, game: null, classes: [], round: null, busy: false };
 
@@ -20,6 +23,13 @@ function setState(s) {
   $('play').hidden = s !== 'guessing' && s !== 'revealed';
   $('reveal').hidden = s !== 'revealed';
   $('summary').hidden = s !== 'summary';
+  // Nothing of a revealed round stays on the page while the next one is guessed.
+  if (s !== 'revealed') {
+    $('seen').hidden = true;
+    $('model-input').removeAttribute('src');
+    $('map').replaceChildren();
+    $('map').hidden = true;
+  }
 }
 
 function showError(err) {
@@ -28,14 +38,6 @@ function showError(err) {
   setState('intro');
 }
 
-const el = (tag, props = {}, ...children) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-};
-// Class names are folder names ('newyork', 'sao_paulo'); show them as place names.
-const NAMES = { newyork: 'New York', new_york: 'New York', losangeles: 'Los Angeles', hongkong: 'Hong Kong' };
-const city = (c) => NAMES[c] ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 // Keys 1-9 pick the first nine classes and 0 the tenth; more classes than that are picked with the mouse.
 const keyOf = (label) => (label < 9 ? String(label + 1) : label === 9 ? '0' : '');
 const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
@@ -76,11 +78,13 @@ async function start(event) {
   $('error').hidden = true;
   try {
     const seed = $('seed').value === '' ? undefined : Number($('seed').value);
-    const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), seed });
+    const name = $('player').value.trim() || undefined;
+    const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), seed, name });
     state.game = g;
     state.classes = g.classes;
     $('choices').replaceChildren(...g.classes.map((c, i) => {
-      const b = el('button', { className: 'choice', type: 'button' }, city(c), ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []));
+      const b = el('button', { className: 'choice', type: 'button' }, city(c), ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i), ariaHidden: 'true' })] : []));
+      b.setAttribute('aria-label', `Guess ${city(c)}${keyOf(i) ? ` (key ${keyOf(i)})` : ''}`);
       b.dataset.label = String(i);
       b.addEventListener('click', () => guess(i));
       return b;
@@ -154,11 +158,56 @@ function showReveal(rev) {
     row('You', rev.person),
     ...rev.models.map((m) => row(m.name, m, ` ${(m.confidence * 100).toFixed(0)}% sure`)));
   renderScore(rev.score);
+  $('model-input').src = rev.input;
+  $('bars').replaceChildren(...rev.models.map((m, k) => bars(m, k)));
+  $('seen').hidden = false;
   $('progress-bar').style.width = `${(100 * (rev.index + 1)) / rev.total}%`;
   $('next').textContent = rev.done ? 'See the summary' : 'Next round';
   $('next').append(el('kbd', { textContent: 'Enter' }));
   setState('revealed');
+  $('next').focus({ preventScroll: true }); // keyboard users land on it; the page does not jump past the reveal
   void checkSeal(rev);
+  if (geo) void roundMap(rev).catch((err) => console.error(err));
+}
+
+/** One model's top classes as bars, most probable first. */
+function bars(m, k) {
+  const list = el('ul', { className: `bars model${k}` });
+  list.setAttribute('aria-label', `${m.name}: most probable cities`);
+  list.append(...m.top.map((t) => {
+    const p = `${(t.probability * 100).toFixed(0)}%`;
+    const li = el('li', { className: t.class === m.class ? 'top' : '' },
+      el('span', { className: 'bar-name', textContent: city(t.class) }),
+      el('span', { className: 'bar-track' }, el('span', { className: 'bar-fill', style: `width: ${(t.probability * 100).toFixed(1)}%` })),
+      el('span', { className: 'bar-p', textContent: p }));
+    li.setAttribute('aria-label', `${city(t.class)} ${p}`);
+    return li;
+  }));
+  return el('div', { className: 'model-bars' }, el('h3', { textContent: m.name }), list);
+}
+
+/** The true location, each guessed city's centre (yours and the models'), and lines with their distances. */
+async function roundMap(rev) {
+  const centres = state.info.centres;
+  const truth = { lat: rev.answer.lat, lng: rev.answer.lng };
+  const guesses = [{ who: 'you', kind: 'you', g: rev.person }, ...rev.models.map((m, k) => ({ who: m.name, kind: `model${k}`, g: m }))]
+    .filter((x) => centres[x.g.label]);
+  // Whoever guessed right is named on the true location's label; the other guessed cities get their own.
+  const right = guesses.filter((x) => x.g.correct).map((x) => x.who);
+  const pins = [{ ...truth, kind: 'truth', who: 'answer', label: `${city(rev.answer.class)} (here)${right.length ? ` ✓ ${right.join(', ')}` : ''}` }];
+  const lines = [];
+  const labelled = new Set([rev.answer.label]);
+  for (const { who, kind, g } of guesses) {
+    const same = guesses.filter((x) => x.g.label === g.label).map((x) => x.who);
+    pins.push({ ...centres[g.label], kind, who, label: labelled.has(g.label) ? '' : `${city(g.class)}: ${same.join(', ')}` });
+    labelled.add(g.label);
+    // One line from each guessed city's centre (the first guesser's colour), the right city's included.
+    if (same[0] === who) lines.push({ from: centres[g.label], to: truth, kind, label: km(g.km) });
+  }
+  const said = guesses.map(({ who, g }) => `${who === 'you' ? 'your' : `${who}'s`} guess ${city(g.class)}, ${km(g.km)} away`).join('; ');
+  // The page may have moved on (Enter pressed fast) while the map data loaded.
+  const stale = () => state.round?.index !== rev.index || state.round?.game !== rev.game || document.body.dataset.state !== 'revealed';
+  await drawMap($('map'), { pins, lines, label: `Map: the photo was taken in ${city(rev.answer.class)}; ${said}`, stale });
 }
 
 // The round arrived with a commitment to the models' guesses; check the revealed guesses against it.
@@ -201,12 +250,20 @@ async function showSummary() {
     ...(geo ? [el('td', { className: 'num', textContent: km(r.person.km) }), el('td', { className: 'num', textContent: pts(r.person.points) })] : []))));
   renderScore(s.score);
   setState('summary');
+  $('again').focus({ preventScroll: true });
+  $('summary-map').hidden = true;
+  if (geo) {
+    const pins = s.rounds.map((r) => ({ lat: r.answer.lat, lng: r.answer.lng, kind: r.person.correct ? 'right' : 'wrong', who: `round ${r.index + 1}`, label: String(r.index + 1) }));
+    const label = `Map of every round's location: ${s.rounds.map((r) => `round ${r.index + 1} ${city(r.answer.class)}, you ${r.person.correct ? 'right' : 'wrong'}`).join('; ')}`;
+    const stale = () => document.body.dataset.state !== 'summary';
+    void drawMap($('summary-map'), { pins, label, stale }).catch((err) => console.error(err));
+  }
 }
 
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.repeat || e.metaKey || e.ctrlKey || e.altKey) return;
   // A focused button already answers Enter with a click.
-  if (e.key === 'Enter' && e.target instanceof HTMLButtonElement) return;
+  if (e.key === 'Enter' && e.target instanceof Element && e.target.closest('button, a')) return;
   const s = document.body.dataset.state;
   if (s === 'guessing' && /^[0-9]$/.test(e.key)) {
     const label = e.key === '0' ? 9 : Number(e.key) - 1;
