@@ -25,7 +25,7 @@ export default defineCommand({
     steps: { type: 'string', description: 'Timed batches (the median is reported)', default: '3' },
     warmup: { type: 'string', description: 'Untimed batches first', default: '1' },
     mode: { type: 'string', description: 'train (forward, backward, AdamW) or infer (forward only)', default: 'train' },
-    backend: { type: 'string', description: 'Backend: auto, native or cpu (default: $GEOSPIKE_BACKEND or auto)' },
+    backend: { type: 'string', description: 'Backend: auto, webgpu, native or cpu (default: $GEOSPIKE_BACKEND or auto)' },
     timesteps: { type: 'string', description: "Spikformer time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
     json: { type: 'boolean', description: 'Print JSON', default: false },

@@ -37,7 +37,7 @@ export default defineCommand({
     ann: { type: 'string', default: 'resnet18-w16', description: 'ResNet18 preset' },
     'energy-images': { type: 'string', default: '200', description: 'Validation images the firing rates are measured on' },
     source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native, webgpu (env GEOSPIKE_BACKEND)' },
   },
   async run({ args }) {
     const t0 = performance.now();

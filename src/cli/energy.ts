@@ -23,7 +23,7 @@ export default defineCommand({
     baseline: { type: 'string', description: 'ANN to compare a Spikformer with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)` },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native, webgpu (env GEOSPIKE_BACKEND)' },
   },
   async run({ args }) {
     const costs = resolveCosts(args.costs, positiveNumber('--e-mac', args['e-mac']), positiveNumber('--e-ac', args['e-ac']));

@@ -18,7 +18,7 @@ export default defineCommand({
     images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)` },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native, webgpu (env GEOSPIKE_BACKEND)' },
   },
   async run({ args }) {
     const split = splitOption(args.split);

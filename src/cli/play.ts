@@ -34,7 +34,7 @@ export default defineCommand({
     host: { type: 'string', default: '127.0.0.1', description: 'Address to listen on; loopback unless you mean to share the game' },
     results: { type: 'string', default: 'geospike-games.jsonl', description: 'Finished games are appended here, one JSON line each' },
     'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of photos sent to /api/predict, as the dataset was cropped' },
-    backend: { type: 'string', description: 'tfjs backend (auto, cpu, native); default $GEOSPIKE_BACKEND or auto' },
+    backend: { type: 'string', description: 'tfjs backend (auto, cpu, native, webgpu); default $GEOSPIKE_BACKEND or auto' },
   },
   async run({ args }) {
     const rounds = intOption('--rounds', args.rounds, 1)!;

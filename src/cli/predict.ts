@@ -14,7 +14,7 @@ export default defineCommand({
     checkpoint: { type: 'string', required: true, description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder' },
     json: { type: 'boolean', default: false, description: 'Print a JSON array, one object per image' },
     'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of each photo first, as the dataset was cropped (e.g. a watermark strip)' },
-    backend: { type: 'string', description: 'tfjs backend (auto, cpu, native); default $GEOSPIKE_BACKEND or auto' },
+    backend: { type: 'string', description: 'tfjs backend (auto, cpu, native, webgpu); default $GEOSPIKE_BACKEND or auto' },
   },
   async run({ args }) {
     const files = (args._ as string[]).length ? (args._ as string[]) : [args.images];

@@ -24,7 +24,7 @@ export default defineCommand({
     'mixup-off-epoch': { type: 'string', description: `Epoch from which mixup stops (default ${DEFAULTS.mixupOffEpoch})` },
     seed: { type: 'string', description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})` },
     resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
-    backend: { type: 'string', description: 'Compute backend: auto, cpu, native (env GEOSPIKE_BACKEND)' },
+    backend: { type: 'string', description: 'Compute backend: auto, cpu, native, webgpu (env GEOSPIKE_BACKEND)' },
   },
   async run({ args }) {
     const flags = {

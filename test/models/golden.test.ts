@@ -17,8 +17,8 @@ import { loadGolden } from '../helpers/golden.js';
 const REL = 1e-4;
 /** Absolute floor for gradients that vanish in exact arithmetic (see assertCloseToScale). */
 const ZERO_FLOOR = 1e-7;
-/** Backends the goldens run on; every backend must reproduce them. */
-export const GOLDEN_BACKENDS = ['cpu', 'native'];
+/** Backends the goldens run on; every backend must reproduce them (webgpu on llvmpipe where there is no GPU). */
+export const GOLDEN_BACKENDS = ['cpu', 'native', 'webgpu'];
 
 interface Case {
   file: string;
@@ -58,7 +58,8 @@ function loadModel(c: Case, g: SafetensorsFile): Model {
 for (const backend of GOLDEN_BACKENDS) {
   describe(`goldens on the ${backend} backend`, () => {
     before(async () => {
-      await initEngine(backend);
+      // A backend that cannot load must fail here (the reason is on stderr), never pass on the fallback.
+      assert.equal(await initEngine(backend), backend, `the ${backend} backend did not load`);
     });
 
     for (const c of CASES) {
