@@ -11,7 +11,7 @@ import { assertCloseAbs } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
 
 /** Backends the LIF must agree on; faster backends add themselves here. */
-export const LIF_BACKENDS = ['cpu'];
+export const LIF_BACKENDS = ['cpu', 'native', 'webgpu'];
 
 describe('surrogate gradients', () => {
   for (const name of ['sigmoid', 'atan'] as const) {
@@ -54,7 +54,8 @@ function smoothLifObjective(x: Float64Array, up: Float64Array, T: number, vth: n
 for (const backend of LIF_BACKENDS) {
   describe(`multi-step LIF on the ${backend} backend`, () => {
     before(async () => {
-      await initEngine(backend);
+      // A backend that cannot load must fail here (the reason is on stderr), never pass on the fallback.
+      assert.equal(await initEngine(backend), backend, `the ${backend} backend did not load`);
     });
 
     for (const key of ['vth1.0', 'vth0.5']) {
