@@ -47,7 +47,13 @@ async function registerGradients(): Promise<void> {
   gradientsRegistered = true;
 }
 
-const warned = new Set<string>();
+/** Why each backend that failed to load did not, as warned on stderr (the first time). */
+const warned = new Map<string, string>();
+
+/** Why `name` could not load in this process, or undefined when it did (or was never tried): for tests' messages. */
+export function unavailableReason(name: string): string | undefined {
+  return warned.get(name);
+}
 
 /**
  * Selects the backend: `requested` (a `--backend` flag) over $GEOSPIKE_BACKEND over `auto`.
@@ -83,7 +89,7 @@ export async function initEngine(requested?: string): Promise<string> {
 
 function warnOnce(name: string, message: string): void {
   if (!warned.has(name)) {
-    warned.add(name);
+    warned.set(name, message);
     process.stderr.write(`geospike: ${message}\n`);
   }
 }

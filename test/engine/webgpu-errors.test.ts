@@ -3,13 +3,13 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { requireBackend } from '../helpers/backend.js';
 import type { GeospikeWebGPUBackend } from '../../src/engine/webgpu/backend.js';
 
 let gpu: GeospikeWebGPUBackend;
 
 before(async () => {
-  assert.equal(await initEngine('webgpu'), 'webgpu', 'no WebGPU adapter (the reason is on stderr above)');
+  await requireBackend('webgpu');
   gpu = tf.backend() as GeospikeWebGPUBackend;
 });
 

@@ -3,7 +3,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { requireBackend } from '../helpers/backend.js';
 import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { ADAMW } from '../../src/engine/native/kernels/adamw.js';
 import { exactReciprocal } from '../../src/engine/webgpu/kernels/lif.js';
@@ -42,7 +42,7 @@ function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol
 }
 
 before(async () => {
-  assert.equal(await initEngine('webgpu'), 'webgpu', 'no WebGPU adapter (the reason is on stderr above)');
+  await requireBackend('webgpu');
 });
 
 test('LIF forward matches the JS kernel exactly, backward within float rounding', () => {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { requireBackend } from '../helpers/backend.js';
 import type { GeospikeWebGPUBackend } from '../../src/engine/webgpu/backend.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
 import { AdamW } from '../../src/train/adamw.js';
@@ -12,7 +12,7 @@ import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
 
 test('20 training steps on webgpu leave tensors, GPU bytes and GPU buffers in use flat', async () => {
-  assert.equal(await initEngine('webgpu'), 'webgpu', 'no WebGPU adapter (the reason is on stderr above)');
+  await requireBackend('webgpu');
   const gpu = tf.backend() as GeospikeWebGPUBackend;
   const model = createModel(resolveConfig('spikformer-1-64', { dim: 16, heads: 2, timeSteps: 2, classes: 4, imageSize: 16 }), 3);
   const opt = new AdamW({ lr: 1e-3, weightDecay: 0.01 });
