@@ -80,6 +80,6 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   if (gl) return openDevice(glGpu, gl, 'OpenGL');
   throw new Error(
     'no WebGPU adapter: neither a GPU (Vulkan/Metal/D3D12) nor Mesa\'s OpenGL software renderer was found. '
-      + 'On Debian: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (scripts/setup.sh installs them)',
+      + 'On Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (scripts/setup.sh installs them)',
   );
 }

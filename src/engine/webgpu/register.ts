@@ -11,7 +11,10 @@ async function register(hardwareOnly: boolean): Promise<{ software: boolean; lab
   const { acquireDevice } = await import('./device.js');
   const acquired = await acquireDevice(hardwareOnly);
   const { webgpuKernels } = await import('./kernels/index.js');
-  for (const k of webgpuKernels) tf.registerKernel(k);
+  for (const k of webgpuKernels) {
+    if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName); // replacing tfjs's
+    tf.registerKernel(k);
+  }
   // Built here, not in tfjs's factory, so a failure reaches the caller with its reason (tfjs would swallow it).
   const backend = new GeospikeWebGPUBackend(acquired);
   // Priority below cpu's: tfjs must never pick this on its own; geospike's initEngine chooses explicitly.

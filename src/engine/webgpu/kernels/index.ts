@@ -8,4 +8,6 @@ import { lifConfig } from './lif.js';
 import { lifGradConfig } from './lif_grad.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 
-export const webgpuKernels: KernelConfig[] = [lifConfig, lifGradConfig, bnTrainConfig, bnGradConfig, adamwConfig, maxPoolGradConfig];
+export const webgpuKernels: KernelConfig[] = [
+  lifConfig, lifGradConfig, bnTrainConfig, bnGradConfig, adamwConfig, maxPoolGradConfig,
+];
