@@ -19,6 +19,11 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fexceptions"],
       "libraries": ["-ldnnl", "-fopenmp"]
+    },
+    {
+      "target_name": "geospike_pump",
+      "sources": ["src/engine/webgpu/cc/pump.cc"],
+      "cflags_cc": ["-O2"]
     }
   ]
 }

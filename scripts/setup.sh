@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 # dataset-fashion-mnist: `geospike import fashion-mnist` and its tests.
 # libdnnl-dev (oneDNN), g++, make, python3: node-gyp builds the native backend's addon.
 # chromium: the game's browser tests (driven by playwright-core, which never downloads a browser).
-APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3 dataset-fashion-mnist chromium)
+# libegl1 libegl-mesa0 libgl1-mesa-dri: Mesa's llvmpipe, the software GPU the webgpu backend's tests run on
+#   where there is no GPU (Dawn reaches it through EGL, headless).
+APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3 dataset-fashion-mnist chromium libegl1 libegl-mesa0 libgl1-mesa-dri)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
+import { macsPerStep } from '../models/macs.js';
 import { createModel, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { AdamW } from '../train/adamw.js';
 import { lossAndGrads } from '../train/grads.js';
@@ -39,6 +40,10 @@ export interface BenchResult {
   times?: number[];
   /** 1-minute load average before and after: other processes on the machine skew the times. */
   load?: [number, number];
+  /** Achieved GFLOP/s from the model's dense MAC count (2 FLOPs a MAC; a training step counted as 3 forwards). */
+  gflops?: number;
+  /** On webgpu: the adapter, and the most GPU memory the backend held (its buffer pool included). */
+  gpu?: { adapter: string; peakMB: number };
   extra?: Record<string, unknown>;
 }
 
@@ -72,6 +77,9 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     opt.apply(model.store.params, grads);
     tf.dispose([loss, ...grads.values()]);
   };
+  // The webgpu backend's memory() reports GPU bytes allocated (in use and pooled); other backends have none.
+  const gpuBytes = () => (tf.backend().memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
+  let gpuPeak = 0;
   for (let i = 0; i < opts.warmup; i++) step();
   const load0 = loadavg()[0];
   const times: number[] = [];
@@ -79,7 +87,9 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     const t0 = performance.now();
     step();
     times.push((performance.now() - t0) / 1000);
+    gpuPeak = Math.max(gpuPeak, gpuBytes() ?? 0);
   }
+  const adapter = (tf.backend() as { label?: string }).label;
   const params = model.store.counts().params;
   tf.dispose(x);
   model.store.dispose();
@@ -87,8 +97,15 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   return {
     runner: `geospike-${backend}`, model: opts.preset, mode: opts.mode, batch: opts.batch, params,
     secPerBatch: sec, imagesPerSec: opts.batch / sec, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), times,
-    load: [load0, loadavg()[0]],
+    load: [load0, loadavg()[0]], gflops: (flopsPerImage(config, opts.mode) * opts.batch) / sec / 1e9,
+    gpu: gpuBytes() === undefined ? undefined : { adapter: adapter ?? backend, peakMB: Math.round((gpuPeak / 2 ** 20) * 10) / 10 },
   };
+}
+
+/** Dense FLOPs of one image: 2 per MAC of the forward pass (over every time step), tripled for a training step. */
+export function flopsPerImage(config: ModelConfig, mode: BenchMode): number {
+  const steps = 'timeSteps' in config ? config.timeSteps : 1;
+  return 2 * macsPerStep(config) * steps * (mode === 'train' ? 3 : 1);
 }
 
 /** The peer's arguments for the same model, batch, T and thread count. */
@@ -135,6 +152,7 @@ export function benchTorch(script: string, opts: BenchOptions, threads: number, 
   return {
     runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
     secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
-    extra: { sgemmGflops: Number(r.sgemm_gflops), blasCore: String(r.blas_core ?? 'unknown') }, load: [load0, loadavg()[0]],
+    extra: { sgemmGflops: Number(r.sgemm_gflops) }, load: [load0, loadavg()[0]],
+    gflops: (flopsPerImage(config, opts.mode) * opts.batch) / Number(r.sec_per_batch) / 1e9,
   };
 }

@@ -3,20 +3,28 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import './kernels/index.js';
 import { registerNativeBackend } from './native/backend.js';
+import { loadWebGPUBackend } from './webgpu/register.js';
 
 /** Env override for the backend, below an explicit `--backend` flag. */
 export const BACKEND_ENV = 'GEOSPIKE_BACKEND';
 
-/** A loader registers its backend with tfjs and returns its name, or throws saying why it cannot. */
-export type BackendLoader = () => Promise<string>;
+/**
+ * A loader registers its backend with tfjs and returns its name, or throws saying why it cannot. `auto` is true when
+ * `auto` is choosing: a loader may then decline what it would accept when asked by name (webgpu on a software GPU).
+ */
+export type BackendLoader = (auto: boolean) => Promise<string>;
 
 // 'cpu' is the pure-JS reference backend: complete and always available. Faster backends add a loader here.
 const loaders = new Map<string, BackendLoader>([['cpu', async () => 'cpu']]);
 // Preference order for `auto`: the first that loads wins.
 const autoOrder: string[] = ['cpu'];
+// Backends that most machines lack (a GPU): `auto` skips them silently, and asking for one by name where it cannot
+// load falls back to `auto` with one warning instead of stopping.
+const optional = new Set<string>();
 
-export function registerBackendLoader(name: string, loader: BackendLoader, preferred = false): void {
+export function registerBackendLoader(name: string, loader: BackendLoader, preferred = false, isOptional = false): void {
   loaders.set(name, loader);
+  if (isOptional) optional.add(name);
   if (!autoOrder.includes(name)) preferred ? autoOrder.unshift(name) : autoOrder.push(name);
 }
 
@@ -25,6 +33,8 @@ registerBackendLoader('native', async () => {
   registerNativeBackend(); // throws, saying why and how to fix it, when the addon cannot load
   return 'native';
 }, true);
+// WebGPU (src/engine/webgpu): preferred over native on a hardware GPU; never chosen by `auto` on a software one.
+registerBackendLoader('webgpu', loadWebGPUBackend, true, true);
 
 export function backendNames(): string[] {
   return [...loaders.keys()];
@@ -40,7 +50,13 @@ async function registerGradients(): Promise<void> {
   gradientsRegistered = true;
 }
 
-const warned = new Set<string>();
+/** Why each backend that failed to load did not, as warned on stderr (the first time). */
+const warned = new Map<string, string>();
+
+/** Why `name` could not load in this process, or undefined when it did (or was never tried): for tests' messages. */
+export function unavailableReason(name: string): string | undefined {
+  return warned.get(name);
+}
 
 /**
  * Selects the backend: `requested` (a `--backend` flag) over $GEOSPIKE_BACKEND over `auto`.
@@ -56,19 +72,29 @@ export async function initEngine(requested?: string): Promise<string> {
     if (!loader) {
       throw new Error(`unknown backend '${choice}'; choose one of: auto, ${backendNames().join(', ')}`);
     }
-    return activate(await loader());
+    try {
+      return await activate(await loader(false));
+    } catch (err) {
+      if (!optional.has(choice)) throw err;
+      warnOnce(choice, `backend '${choice}' unavailable, falling back to auto: ${(err as Error).message}`);
+    }
   }
   for (const name of autoOrder) {
+    if (name === choice) continue;
     try {
-      return activate(await loaders.get(name)!());
+      return await activate(await loaders.get(name)!(true));
     } catch (err) {
-      if (!warned.has(name)) {
-        warned.add(name);
-        process.stderr.write(`geospike: backend '${name}' unavailable, falling back: ${(err as Error).message}\n`);
-      }
+      if (!optional.has(name)) warnOnce(name, `backend '${name}' unavailable, falling back: ${(err as Error).message}`);
     }
   }
   throw new Error('no backend could be loaded');
+}
+
+function warnOnce(name: string, message: string): void {
+  if (!warned.has(name)) {
+    warned.set(name, message);
+    process.stderr.write(`geospike: ${message}\n`);
+  }
 }
 
 async function activate(name: string): Promise<string> {

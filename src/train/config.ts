@@ -29,7 +29,7 @@ export const trainConfigSchema = z
     /** Epoch from which mixup stops (the official recipe stops it for the last epochs). */
     mixupOffEpoch: z.number().int().min(0),
     seed: z.number().int().min(0).max(2 ** 31 - 1),
-    /** Compute backend (auto, cpu, native); not part of what makes runs comparable. */
+    /** Compute backend (auto, cpu, native, webgpu); not part of what makes runs comparable. */
     backend: z.string().default('auto'),
   })
   .strict()

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { sep } from 'node:path';
-import { benchModel, DEFAULT_PEER_SCRIPT, median, torchArgs } from '../../src/bench/model.js';
+import { benchModel, DEFAULT_PEER_SCRIPT, flopsPerImage, median, torchArgs } from '../../src/bench/model.js';
+import { macsPerStep } from '../../src/models/macs.js';
 import { resolveConfig } from '../../src/models/registry.js';
 
 test('median of odd and even counts', () => {
@@ -37,5 +38,23 @@ test('benchModel times real training steps and inference batches', async () => {
     assert.ok(r.secPerBatch > 0 && Number.isFinite(r.secPerBatch));
     assert.ok(Math.abs(r.imagesPerSec - 2 / r.secPerBatch) < 1e-9);
     assert.ok(r.params > 10_000 && r.peakRssMB > 10);
+    assert.equal(r.gpu, undefined, 'no GPU memory on a CPU backend');
   }
+});
+
+test('GFLOP/s count 2 FLOPs a MAC over every time step, a training step as 3 forwards', () => {
+  const s = resolveConfig('spikformer-2-128', { timeSteps: 3 });
+  assert.equal(flopsPerImage(s, 'infer'), 2 * macsPerStep(s) * 3);
+  assert.equal(flopsPerImage(s, 'train'), 3 * flopsPerImage(s, 'infer'));
+  const r = resolveConfig('resnet18-w16');
+  assert.equal(flopsPerImage(r, 'infer'), 2 * macsPerStep(r));
+});
+
+test('on webgpu the bench reports the adapter, the GPU memory held and the achieved GFLOP/s', async () => {
+  const opts = { preset: 'spikformer-1-64', batch: 1, steps: 1, warmup: 0, mode: 'infer' as const, backend: 'webgpu', overrides: { timeSteps: 1 } };
+  const r = await benchModel(opts);
+  assert.equal(r.runner, 'geospike-webgpu', 'the webgpu backend did not load (the reason is on stderr above)');
+  assert.ok(r.gpu && r.gpu.peakMB > 0 && r.gpu.adapter.length > 0, JSON.stringify(r.gpu));
+  const want = flopsPerImage(resolveConfig(opts.preset, opts.overrides), 'infer') / r.secPerBatch / 1e9;
+  assert.ok(Math.abs(r.gflops! - want) <= 1e-9 * want, `${r.gflops} GFLOP/s, expected ${want}`);
 });

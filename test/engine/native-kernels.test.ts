@@ -11,30 +11,9 @@ import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
 import { adamwUpdate } from '../../src/engine/kernels/index.js';
 import { SPARSE_CONV_BELOW } from '../../src/engine/native/kernels/conv.js';
 import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
+import { rng } from '../helpers/rng.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
-    normal: (n: number, scale = 1, offset = 0) => {
-      const v = new Float32Array(n);
-      for (let i = 0; i < n; i++) v[i] = offset + scale * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-      return v;
-    },
-    spikes: (n: number, rate: number) => Float32Array.from({ length: n }, () => (next() < rate ? 1 : 0)),
-  };
-}
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 

@@ -6,13 +6,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { explainLoadFailure, loadAddon } from '../../src/engine/native/addon.js';
 import { nativeKernels } from '../../src/engine/native/backend.js';
+import { loadWebGPUBackend } from '../../src/engine/webgpu/register.js';
 
-test('auto picks the native backend when the addon loads', async () => {
+test('auto picks the native backend when the addon loads (webgpu instead on a hardware GPU)', async () => {
   const info = loadAddon().info(); // throws, saying how to fix it, when the addon is not built (see README)
   assert.match(info.onednn, /^\d+\.\d+\.\d+$/);
   assert.ok(info.threads >= 1);
-  assert.equal(await initEngine('auto'), 'native');
-  assert.equal(tf.getBackend(), 'native');
+  const hardwareGpu = await loadWebGPUBackend(true).then(() => true, () => false);
+  const want = hardwareGpu ? 'webgpu' : 'native';
+  assert.equal(await initEngine('auto'), want);
+  assert.equal(tf.getBackend(), want);
 });
 
 test('the native backend registers every cpu kernel, replacing the hot ones with its own', async () => {

@@ -3,7 +3,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
 import { toFloat32, type SafetensorsFile, type SafeTensor } from '../../src/io/safetensors.js';
 import type { Model } from '../../src/models/model.js';
 import { createModel, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
@@ -13,7 +12,7 @@ import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { assertCloseToScale } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
-import { TEST_BACKENDS } from '../helpers/backends.js';
+import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 
 const REL = 1e-4;
 /** Absolute floor for gradients that vanish in exact arithmetic (see assertCloseToScale). */
@@ -57,7 +56,7 @@ function loadModel(c: Case, g: SafetensorsFile): Model {
 for (const backend of TEST_BACKENDS) {
   describe(`goldens on the ${backend} backend`, () => {
     before(async () => {
-      await initEngine(backend);
+      await requireBackend(backend);
     });
 
     for (const c of CASES) {

@@ -2,14 +2,13 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
 import { toFloat32 } from '../../src/io/safetensors.js';
 import { lif } from '../../src/snn/lif.js';
 import { smooth, surrogate, surrogateGrad, type Surrogate } from '../../src/snn/surrogate.js';
 import { Rng } from '../../src/util/rng.js';
 import { assertCloseAbs } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
-import { TEST_BACKENDS } from '../helpers/backends.js';
+import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 
 describe('surrogate gradients', () => {
   for (const name of ['sigmoid', 'atan'] as const) {
@@ -52,7 +51,7 @@ function smoothLifObjective(x: Float64Array, up: Float64Array, T: number, vth: n
 for (const backend of TEST_BACKENDS) {
   describe(`multi-step LIF on the ${backend} backend`, () => {
     before(async () => {
-      await initEngine(backend);
+      await requireBackend(backend);
     });
 
     for (const key of ['vth1.0', 'vth0.5']) {

@@ -66,7 +66,7 @@ const ADDON = join('build', 'Release', 'geospike_native.node');
 const FIX = 'install oneDNN with `apt-get install libdnnl-dev`, then run `npm run build`';
 
 /** The repository root: the nearest folder above this file that holds binding.gyp (works from src/ and dist/). */
-function findRoot(): string {
+export function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(dir, 'binding.gyp'))) return dir;

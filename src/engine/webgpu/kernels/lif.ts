@@ -1,0 +1,46 @@
+// GeospikeLIF on webgpu: one thread per neuron walks the T steps (src/snn/lif.ts is the reference).
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { LIF, type LIFAttrs } from '../../kernels/index.js';
+import type { GeospikeWebGPUBackend } from '../backend.js';
+import { FLAT_INDEX, grid, pipeline } from '../program.js';
+
+/** 1/tau when multiplying by it rounds exactly as dividing by tau does (tau a power of two), else 0: divide. */
+export function exactReciprocal(tau: number): number {
+  return Number.isFinite(tau) && tau > 0 && Math.log2(tau) === Math.round(Math.log2(tau)) ? 1 / tau : 0;
+}
+
+const code = () => `
+@group(0) @binding(0) var<storage, read_write> spikes: array<f32>;
+@group(0) @binding(1) var<storage, read_write> h: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+struct U { T: u32, M: u32, tau: f32, vth: f32, inv: f32 }
+@group(0) @binding(3) var<uniform> u: U;
+${FLAT_INDEX}
+  if (i >= u.M) { return; }
+  var v = 0.0;
+  for (var t = 0u; t < u.T; t++) {
+    let o = t * u.M + i;
+    let d = x[o] - v;
+    // h = V + (x - V)/tau, rounded as float32 PyTorch rounds it, so spike decisions at ties agree.
+    let hi = v + select(d / u.tau, d * u.inv, u.inv != 0.0);
+    let s = hi >= u.vth;
+    h[o] = hi;
+    spikes[o] = select(0.0, 1.0, s);
+    v = select(hi, 0.0, s);
+  }
+}`;
+
+const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+  const gpu = backend as GeospikeWebGPUBackend;
+  const { x } = inputs as { x: TensorInfo };
+  const { tau, vThreshold } = attrs as unknown as LIFAttrs;
+  const T = x.shape[0];
+  const M = x.shape.reduce((a, b) => a * b, 1) / T;
+  return gpu.dispatch(LIF, pipeline(gpu, LIF, code), [x], [{ shape: x.shape, dtype: 'float32' }, { shape: x.shape, dtype: 'float32' }],
+    grid(gpu, M), [
+      { type: 'uint32', data: [T] }, { type: 'uint32', data: [M] }, { type: 'float32', data: [tau] },
+      { type: 'float32', data: [vThreshold] }, { type: 'float32', data: [exactReciprocal(tau)] },
+    ]);
+};
+
+export const lifConfig: KernelConfig = { kernelName: LIF, backendName: 'webgpu', kernelFunc };
