@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package_root.js';
 import { ImageDecodeError } from '../data/images.js';
 import { GameError, type GameHall } from './game.js';
 import type { Predictor } from './predictor.js';
@@ -39,13 +39,7 @@ const PAGE_FILES: Record<string, string> = {
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 export function publicDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the geospike package root (package.json) above the server module');
-    dir = up;
-  }
-  return path.join(dir, 'src', 'serve', 'public');
+  return path.join(packageRoot(), 'src', 'serve', 'public');
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {

@@ -2,8 +2,8 @@
 // Loading can fail on a machine without oneDNN or without a build; the error then says how to fix it.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../util/package_root.js';
 
 /** The addon's functions. Outputs are caller-allocated Float32Arrays; shapes and attributes travel as Int32Arrays. */
 export interface NativeAddon {
@@ -65,22 +65,12 @@ export interface NativeAddon {
 const ADDON = join('build', 'Release', 'geospike_native.node');
 const FIX = 'install oneDNN with `apt-get install libdnnl-dev`, then run `npm run build`';
 
-/** The repository root: the nearest folder above this file that holds binding.gyp (works from src/ and dist/). */
-export function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'binding.gyp'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`cannot find the geospike package root (binding.gyp) above ${fileURLToPath(import.meta.url)}`);
-}
-
 let cached: NativeAddon | undefined;
 
 /** Loads the addon once; throws an error that says why it cannot load and how to fix it. */
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
-  const path = join(findRoot(), ADDON);
+  const path = join(packageRoot(), ADDON);
   if (!existsSync(path)) throw new Error(`the native addon is not built (${ADDON} is missing): ${FIX}`);
   // OpenMP threads that spin between parallel regions steal the core the JS thread needs, and on a shared machine
   // stall every region behind a descheduled spinner; our kernels are long enough that sleeping costs nothing.

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { findRoot } from '../native/addon.js';
+import { packageRoot } from '../../util/package_root.js';
 
 let pumpFn: (() => boolean) | undefined;
 
@@ -11,7 +11,7 @@ let pumpFn: (() => boolean) | undefined;
 /** Runs one non-blocking turn of the event loop (Dawn's callbacks among them). Throws saying how to build it. */
 export function pump(): void {
   if (!pumpFn) {
-    const path = join(findRoot(), 'build', 'Release', 'geospike_pump.node');
+    const path = join(packageRoot(), 'build', 'Release', 'geospike_pump.node');
     if (!existsSync(path)) {
       throw new Error(`the webgpu backend needs ${path} for synchronous reads; build it with: npm run build`);
     }
