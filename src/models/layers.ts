@@ -26,13 +26,26 @@ export class Conv2d {
   }
 }
 
+export interface LinearOptions {
+  /** False for the official layers built with bias=False (the SDT's q/k/v convolutions). */
+  bias?: boolean;
+  /** A 1x1 convolution run as a linear layer over tokens: PyTorch keeps the weight as [out, in, 1, 1]. */
+  conv1x1?: boolean;
+}
+
 export class Linear {
   readonly weight: tf.Variable; // [out, in], as PyTorch
-  readonly bias: tf.Variable;
-  constructor(store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch') {
+  readonly bias?: tf.Variable;
+  constructor(
+    store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch',
+    opts: LinearOptions = {},
+  ) {
     const w = init === 'trunc_normal' ? truncNormal(store.rng, inF * outF, 0.02) : torchDefaultUniform(store.rng, inF * outF, inF);
+    this.weight = opts.conv1x1
+      ? store.param(`${name}.weight`, w, [outF, inF], 'flat', [outF, inF, 1, 1])
+      : store.param(`${name}.weight`, w, [outF, inF]);
+    if (opts.bias === false) return;
     const b = init === 'trunc_normal' ? new Float32Array(outF) : torchDefaultUniform(store.rng, outF, inF);
-    this.weight = store.param(`${name}.weight`, w, [outF, inF]);
     this.bias = store.param(`${name}.bias`, b, [outF]);
   }
 
@@ -40,7 +53,7 @@ export class Linear {
   apply(x: tf.Tensor): tf.Tensor {
     const lead = x.shape.slice(0, -1);
     const y = tf.matMul(tf.reshape(x, [-1, this.inF]) as tf.Tensor2D, this.weight as tf.Tensor2D, false, true);
-    return tf.reshape(tf.add(y, this.bias), [...lead, this.outF]);
+    return tf.reshape(this.bias ? tf.add(y, this.bias) : y, [...lead, this.outF]);
   }
 }
 
