@@ -9,10 +9,13 @@ export class Conv2d {
   constructor(
     store: ParamStore, readonly name: string, inC: number, outC: number,
     readonly kernel: number, readonly stride = 1, readonly padding = 1,
+    /** PyTorch's default, or trunc_normal(std 0.02) as the Spike-driven Transformer initialises its convs. */
+    init: 'torch' | 'trunc_normal' = 'torch',
   ) {
     const n = kernel * kernel * inC * outC;
     // Drawn in PyTorch's OIHW order, then stored HWIO, so a seed gives the same weights as the torch layout would.
-    const oihw = tf.tensor4d(torchDefaultUniform(store.rng, n, inC * kernel * kernel), [outC, inC, kernel, kernel]);
+    const w = init === 'torch' ? torchDefaultUniform(store.rng, n, inC * kernel * kernel) : truncNormal(store.rng, n, 0.02);
+    const oihw = tf.tensor4d(w, [outC, inC, kernel, kernel]);
     const hwio = tf.transpose(oihw, [2, 3, 1, 0]);
     this.weight = store.param(`${name}.weight`, hwio.dataSync() as Float32Array, hwio.shape, 'conv', oihw.shape);
     tf.dispose([oihw, hwio]);

@@ -8,8 +8,8 @@ export type ModelConfig = SpikformerConfig | SDTConfig | ResNet18Config;
 /** The models that run over time steps and fire spikes (everything but ResNet18). */
 export type SpikingModelConfig = SpikformerConfig | SDTConfig;
 
-export function isSpiking(c: ModelConfig): c is SpikingModelConfig {
-  return c.arch !== 'resnet18';
+export function isSpiking(c: { arch: string }): c is SpikingModelConfig {
+  return c.arch === 'spikformer' || c.arch === 'sdt';
 }
 
 const spikformer = (depth: number, dim: number, about: string) => ({

@@ -26,7 +26,7 @@ export class SpikeDrivenTransformer implements Model {
   constructor(readonly config: SDTConfig, seed = 0) {
     checkSpikingConfig('sdt', config);
     this.store = new ParamStore(new Rng(seed));
-    this.sps = spsLayers(this.store, config);
+    this.sps = spsLayers(this.store, config, 'trunc_normal'); // the official init: every Conv2d trunc_normal(0.02)
     for (let i = 0; i < config.depth; i++) this.blocks.push(new Block(this.store, `block.${i}`, config));
     this.head = new Linear(this.store, 'head', config.dim, config.classes, 'torch');
   }

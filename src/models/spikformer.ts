@@ -23,7 +23,7 @@ export class Spikformer implements Model {
   constructor(readonly config: SpikformerConfig, seed = 0) {
     checkSpikingConfig('spikformer', config);
     this.store = new ParamStore(new Rng(seed));
-    this.sps = spsLayers(this.store, config);
+    this.sps = spsLayers(this.store, config, 'torch');
     for (let i = 0; i < config.depth; i++) this.blocks.push(new Block(this.store, `block.${i}`, config));
     this.head = new Linear(this.store, 'head', config.dim, config.classes, 'trunc_normal');
   }

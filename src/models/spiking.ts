@@ -45,15 +45,15 @@ export interface SpsLayers {
   rpe: { conv: Conv2d; bn: BatchNorm };
 }
 
-export function spsLayers(store: ParamStore, c: SpikingConfig): SpsLayers {
+export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | 'trunc_normal'): SpsLayers {
   const D = c.dim;
   const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
   const stages = ['', '1', '2', '3'].map((s, i) => ({
-    conv: new Conv2d(store, `patch_embed.proj_conv${s}`, ch[i], ch[i + 1], 3),
+    conv: new Conv2d(store, `patch_embed.proj_conv${s}`, ch[i], ch[i + 1], 3, 1, 1, init),
     bn: new BatchNorm(store, `patch_embed.proj_bn${s}`, ch[i + 1]),
     lif: `patch_embed.proj_lif${s}`,
   }));
-  const rpe = { conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3), bn: new BatchNorm(store, 'patch_embed.rpe_bn', D) };
+  const rpe = { conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init), bn: new BatchNorm(store, 'patch_embed.rpe_bn', D) };
   return { stages, rpe };
 }
 

@@ -110,3 +110,19 @@ test('presets resolve, overrides are checked', () => {
   assert.equal(resolveConfig('sdt-2-128', { timeSteps: 2 }).arch, 'sdt');
   assert.throws(() => createModel(resolveConfig('sdt-2-128', { heads: 3 })), /sdt dim 128 must divide by heads 3/);
 });
+
+test('initialisation as the official code: SDT convs trunc_normal(0.02), Spikformer\'s PyTorch\'s default', () => {
+  const std = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
+  const sdt = createModel(resolveConfig('sdt-2-128'), 3);
+  const spik = createModel(resolveConfig('spikformer-2-128'), 3);
+  for (const name of ['patch_embed.proj_conv.weight', 'patch_embed.rpe_conv.weight', 'block.0.attn.q_conv.weight', 'block.1.mlp.fc2_conv.weight']) {
+    const s = std(sdt.store.params.get(name)!.dataSync() as Float32Array);
+    assert.ok(Math.abs(s - 0.02) < 0.002, `${name} std ${s}`);
+  }
+  assert.deepEqual(Array.from(sdt.store.params.get('block.0.mlp.fc1_conv.bias')!.dataSync()), new Array(512).fill(0));
+  // U(-1/sqrt(27), 1/sqrt(27)) has std 1/sqrt(81) = 0.111 for the first conv (fan-in 3*3*3).
+  const first = std(spik.store.params.get('patch_embed.proj_conv.weight')!.dataSync() as Float32Array);
+  assert.ok(Math.abs(first - 1 / 9) < 0.02, `${first}`);
+  sdt.store.dispose();
+  spik.store.dispose();
+});
