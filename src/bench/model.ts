@@ -112,11 +112,12 @@ export function flopsPerImage(config: ModelConfig, mode: BenchMode): number {
 export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
   const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
   if (mode === 'infer') common.push('--infer');
-  if (config.arch === 'spikformer') {
+  if (config.arch === 'spikformer' || config.arch === 'sdt') {
+    const name = config.arch === 'sdt' ? 'Spike-driven Transformers' : 'Spikformers';
     if (config.mlpRatio !== 4 || config.imageSize !== 32) {
-      throw new Error('the PyTorch peer only builds Spikformers with mlpRatio 4 on 32x32 images');
+      throw new Error(`the PyTorch peer only builds ${name} with mlpRatio 4 on 32x32 images`);
     }
-    return ['spikformer', '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`, ...common];
+    return [config.arch, '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`, ...common];
   }
   if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
   return ['resnet18', '--width', `${config.width}`, ...common];

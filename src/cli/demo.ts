@@ -1,5 +1,6 @@
 // `geospike demo`: the whole pipeline on data that installs with the project (Debian's Fashion-MNIST): import a subset,
-// train a small Spikformer and a ResNet18, evaluate both, measure energy, write the report. Every step leaves files
+// train a small Spikformer and a ResNet18 (and, with --sdt, a Spike-driven Transformer), evaluate them, measure energy,
+// write the report. Every step leaves files
 // behind, so running it again skips what is done and resumes an interrupted training run from its last checkpoint.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { backendArg, intOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { formatEnergy } from '../eval/energy.js';
+import { PRESETS } from '../models/registry.js';
 import { energyOfCheckpoint, evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
@@ -36,6 +38,7 @@ export default defineCommand({
     lr: { type: 'string', default: '0.001', description: 'Peak learning rate (AdamW, one warm-up epoch, cosine decay)' },
     snn: { type: 'string', default: 'spikformer-2-128', description: 'Spikformer preset' },
     ann: { type: 'string', default: 'resnet18-w16', description: 'ResNet18 preset' },
+    sdt: { type: 'string', description: 'Also train a Spike-driven Transformer preset (e.g. sdt-2-128) and compare the three' },
     'energy-images': { type: 'string', default: '200', description: 'Validation images the firing rates are measured on' },
     source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
     backend: backendArg,
@@ -49,8 +52,17 @@ export default defineCommand({
     const lr = Number(args.lr);
     if (!(lr > 0 && lr < 1)) throw new Error(`--lr must be a number in (0, 1), got '${args.lr}'`);
     const data = join(out, 'data');
+    if (args.sdt !== undefined && PRESETS[args.sdt]?.config.arch !== 'sdt') {
+      const known = Object.keys(PRESETS).filter((p) => PRESETS[p].config.arch === 'sdt');
+      throw new Error(`--sdt takes a Spike-driven Transformer preset (${known.join(', ')}), got '${args.sdt}'`);
+    }
     const runs = { snn: join(out, 'runs', args.snn), ann: join(out, 'runs', args.ann) };
-    const steps = 6;
+    // Report order: the spiking models, then the ANN.
+    const models: [string, string, string][] = [['Spikformer', args.snn, runs.snn]];
+    if (args.sdt !== undefined) models.push(['Spike-driven Transformer', args.sdt, join(out, 'runs', args.sdt)]);
+    models.push(['ResNet18', args.ann, runs.ann]);
+    const dirs = models.map(([, , dir]) => dir);
+    const steps = 4 + models.length;
     let step = 0;
     const header = (what: string) => say(`\n[${++step}/${steps}] ${what}  (${formatDuration((performance.now() - t0) / 1000)} so far)`);
 
@@ -64,7 +76,7 @@ export default defineCommand({
     const backend = await initEngine(args.backend);
     const signals = stopOnSignal(say);
     const { control } = signals;
-    for (const [label, preset, dir] of [['Spikformer', args.snn, runs.snn], ['ResNet18', args.ann, runs.ann]] as const) {
+    for (const [label, preset, dir] of models) {
       header(`train ${label} (${preset}, ${epochs} epochs, backend ${backend}) -> ${dir}`);
       const last = runPaths(dir).last;
       if (existsSync(last) && readCheckpoint(last).meta.epoch >= epochs) {
@@ -84,8 +96,8 @@ export default defineCommand({
 
     let ds: Dataset | null = null;
     const dataset = async () => (ds ??= await openDataset(data));
-    header('evaluate both on the validation images');
-    for (const dir of [runs.snn, runs.ann]) {
+    header(`evaluate ${models.length === 2 ? 'both' : 'all three'} on the validation images`);
+    for (const dir of dirs) {
       const best = runPaths(dir).best;
       if (fresh(runPaths(dir).eval, best)) {
         say(`${dir}: evaluated already`);
@@ -97,13 +109,13 @@ export default defineCommand({
     }
 
     header(`measure firing rates and energy (${energyImages} validation images)`);
-    for (const dir of [runs.snn, runs.ann]) {
+    for (const dir of dirs) {
       const best = runPaths(dir).best;
       if (fresh(runPaths(dir).energy, best)) {
         say(`${dir}: measured already`);
         continue;
       }
-      // A Spikformer is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
+      // A spiking model is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
       const e = energyOfCheckpoint(best, await dataset(), { images: energyImages });
       await saveBesideRun(best, ENERGY_FILE, e);
       const vs = e.baseline && e.ratio !== null ? ` (${e.baseline.name}: ${formatEnergy(e.baseline.energy)}, ${e.ratio.toFixed(1)}x)` : '';
@@ -111,18 +123,18 @@ export default defineCommand({
     }
 
     header('write the report');
-    const report = buildReport([runs.snn, runs.ann], 'geospike demo: Spikformer vs ResNet18 on Fashion-MNIST');
+    const title = `geospike demo: ${models.map(([label]) => label).join(' vs ')} on Fashion-MNIST`;
+    const report = buildReport(dirs, title);
     const html = join(out, 'report.html');
     await writeFileAtomic(html, renderReport(report));
     await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
-    const [s, a] = report.runs;
-    const acc = (x: typeof s) => (x.best ? `${(100 * x.best.valAcc).toFixed(2)}%` : '?');
+    const acc = (x: (typeof report.runs)[number]) => (x.best ? `${(100 * x.best.valAcc).toFixed(2)}%` : '?');
     say(`\ndone in ${formatDuration((performance.now() - t0) / 1000)}`);
     console.log([
-      `best validation accuracy: ${s.preset} ${acc(s)}, ${a.preset} ${acc(a)}`,
-      report.energyRatio ? `energy per image: ${a.preset} uses ${report.energyRatio.ratio.toFixed(1)}x the energy of ${s.preset}` : '',
+      `best validation accuracy: ${report.runs.map((x) => `${x.preset} ${acc(x)}`).join(', ')}`,
+      ...report.energyRatios.map((e) => `energy per image: ${e.ann} uses ${e.ratio.toFixed(1)}x the energy of ${e.snn}`),
       `report:  ${html}  (open it in a browser; the numbers are in ${join(out, 'report.json')})`,
-      `play:    npx geospike play --checkpoint ${runPaths(runs.snn).best},${runPaths(runs.ann).best} --data ${data}`,
+      `play:    npx geospike play --checkpoint ${dirs.map((dir) => runPaths(dir).best).join(',')} --data ${data}`,
     ].filter(Boolean).join('\n'));
   },
 });

@@ -1,4 +1,4 @@
-// `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/Spikformer ratio.
+// `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/spiking model ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
 import { backendArg, dataDirFor, intOption, positiveNumber, splitOption } from './args.js';
@@ -7,6 +7,7 @@ import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/ene
 import { formatEnergyResult } from '../eval/format.js';
 import { energyOfCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { ENERGY_FILE } from '../train/run_folder.js';
+import { isSpiking } from '../models/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 
 export default defineCommand({
@@ -19,7 +20,7 @@ export default defineCommand({
     costs: { type: 'string', default: DEFAULT_ENERGY_PRESET, description: `Energy per operation: ${Object.keys(ENERGY_PRESETS).join(', ')}` },
     'e-mac': { type: 'string', description: 'Override the energy of one multiply-accumulate, pJ' },
     'e-ac': { type: 'string', description: 'Override the energy of one accumulate, pJ' },
-    baseline: { type: 'string', description: 'ANN to compare a Spikformer with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
+    baseline: { type: 'string', description: 'ANN to compare a spiking model with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: { type: 'boolean', default: true, description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)` },
     backend: backendArg,
@@ -29,12 +30,12 @@ export default defineCommand({
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
     await initEngine(args.backend);
-    const spiking = readCheckpoint(args.checkpoint).meta.model.arch === 'spikformer';
+    const spiking = isSpiking(readCheckpoint(args.checkpoint).meta.model);
     const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
     const progress = (done: number, total: number) => process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
     const r = energyOfCheckpoint(args.checkpoint, ds, {
       images, split, costs, progress: args.json ? undefined : progress,
-      baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a Spikformer
+      baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a spiking model
     });
     const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, r) : null;
     if (args.json) console.log(JSON.stringify(r, null, 2));

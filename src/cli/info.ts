@@ -2,7 +2,7 @@
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
 import { macsPerStep } from '../models/macs.js';
-import { createModel, DEFAULT_PRESET, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { createModel, DEFAULT_PRESET, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 
 export interface ModelInfo {
   model: string;
@@ -26,8 +26,8 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 function printOne(i: ModelInfo): void {
   const lines = [
     `${i.model}: ${i.about}`,
-    `  parameters        ${fmt(i.params)} (official count ${fmt(i.paramsOfficial)}, with the unused LayerNorms)`,
-    i.config.arch === 'spikformer'
+    `  parameters        ${fmt(i.params)} (official count ${fmt(i.paramsOfficial)}, with the official model's unused modules)`,
+    isSpiking(i.config)
       ? `  MACs / image / step ${fmt(i.macsPerStep)} (dense; x ${i.config.timeSteps} steps)`
       : `  MACs / image      ${fmt(i.macsPerStep)}`,
     '  config',

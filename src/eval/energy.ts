@@ -4,7 +4,7 @@
 // FLOPs (accumulates, E_AC each), FLOPs being its dense MACs at one time step. Inputs that are sums of spike maps
 // (the residual stream) count one accumulate per spike: their "rate" is their mean, which is the sum of the parts'.
 import { layerMacs, type LayerMacs } from '../models/macs.js';
-import type { ModelConfig } from '../models/registry.js';
+import { isSpiking, type ModelConfig } from '../models/registry.js';
 
 export interface EnergyCosts {
   /** Energy of one multiply-accumulate, picojoules. */
@@ -94,9 +94,9 @@ export function inputRate(input: string, m: MeasuredRates): { rate: number; esti
 
 /** Per-layer and total operations and energy per image. Spiking models need measured rates; ResNet18 does not. */
 export function countEnergy(config: ModelConfig, measured: MeasuredRates | null, costs: EnergyCosts = ENERGY_PRESETS[DEFAULT_ENERGY_PRESET]): EnergyReport {
-  const spiking = config.arch === 'spikformer';
+  const spiking = isSpiking(config);
   if (spiking && !measured) throw new Error('a spiking model\'s energy depends on its firing rates; measure them on images first');
-  const T = spiking ? config.timeSteps : 1;
+  const T = isSpiking(config) ? config.timeSteps : 1;
   const layers = layerMacs(config).map((l): LayerEnergy => {
     const steps = l.once ? 1 : T;
     const dense = l.macs * steps;

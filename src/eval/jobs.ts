@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { resolveConfig, type ModelConfig } from '../models/registry.js';
+import { isSpiking, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
 import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
@@ -69,7 +69,7 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   let rates: Record<string, number> | null = null;
   let inputRates: Record<string, number> | null = null;
   let images = 0;
-  if (meta.model.arch === 'spikformer') {
+  if (isSpiking(meta.model)) {
     if (!ds) throw new Error('measuring a spiking model\'s energy needs images: pass --data');
     const { model } = loadModelFromCheckpoint(json);
     try {
@@ -83,10 +83,10 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   }
   const report = countEnergy(meta.model, rates ? { rates, inputRates: inputRates ?? undefined } : null, costs);
   let baseline: EnergyResult['baseline'] = null;
-  const base = opts.baseline === undefined ? (meta.model.arch === 'spikformer' ? 'resnet18' : null) : opts.baseline;
+  const base = opts.baseline === undefined ? (isSpiking(meta.model) ? 'resnet18' : null) : opts.baseline;
   if (base) {
     const b = baselineConfig(base, meta.classes.length);
-    if (b.config.arch === 'spikformer') throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a Spikformer`);
+    if (isSpiking(b.config)) throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
     const e = countEnergy(b.config, null, costs);
     baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
   }

@@ -9,10 +9,13 @@ export class Conv2d {
   constructor(
     store: ParamStore, readonly name: string, inC: number, outC: number,
     readonly kernel: number, readonly stride = 1, readonly padding = 1,
+    /** PyTorch's default, or trunc_normal(std 0.02) as the Spike-driven Transformer initialises its convs. */
+    init: 'torch' | 'trunc_normal' = 'torch',
   ) {
     const n = kernel * kernel * inC * outC;
     // Drawn in PyTorch's OIHW order, then stored HWIO, so a seed gives the same weights as the torch layout would.
-    const oihw = tf.tensor4d(torchDefaultUniform(store.rng, n, inC * kernel * kernel), [outC, inC, kernel, kernel]);
+    const w = init === 'torch' ? torchDefaultUniform(store.rng, n, inC * kernel * kernel) : truncNormal(store.rng, n, 0.02);
+    const oihw = tf.tensor4d(w, [outC, inC, kernel, kernel]);
     const hwio = tf.transpose(oihw, [2, 3, 1, 0]);
     this.weight = store.param(`${name}.weight`, hwio.dataSync() as Float32Array, hwio.shape, 'conv', oihw.shape);
     tf.dispose([oihw, hwio]);
@@ -26,13 +29,26 @@ export class Conv2d {
   }
 }
 
+export interface LinearOptions {
+  /** False for the official layers built with bias=False (the SDT's q/k/v convolutions). */
+  bias?: boolean;
+  /** A 1x1 convolution run as a linear layer over tokens: PyTorch keeps the weight as [out, in, 1, 1]. */
+  conv1x1?: boolean;
+}
+
 export class Linear {
   readonly weight: tf.Variable; // [out, in], as PyTorch
-  readonly bias: tf.Variable;
-  constructor(store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch') {
+  readonly bias?: tf.Variable;
+  constructor(
+    store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch',
+    opts: LinearOptions = {},
+  ) {
     const w = init === 'trunc_normal' ? truncNormal(store.rng, inF * outF, 0.02) : torchDefaultUniform(store.rng, inF * outF, inF);
+    this.weight = opts.conv1x1
+      ? store.param(`${name}.weight`, w, [outF, inF], 'flat', [outF, inF, 1, 1])
+      : store.param(`${name}.weight`, w, [outF, inF]);
+    if (opts.bias === false) return;
     const b = init === 'trunc_normal' ? new Float32Array(outF) : torchDefaultUniform(store.rng, outF, inF);
-    this.weight = store.param(`${name}.weight`, w, [outF, inF]);
     this.bias = store.param(`${name}.bias`, b, [outF]);
   }
 
@@ -40,7 +56,7 @@ export class Linear {
   apply(x: tf.Tensor): tf.Tensor {
     const lead = x.shape.slice(0, -1);
     const y = tf.matMul(tf.reshape(x, [-1, this.inF]) as tf.Tensor2D, this.weight as tf.Tensor2D, false, true);
-    return tf.reshape(tf.add(y, this.bias), [...lead, this.outF]);
+    return tf.reshape(this.bias ? tf.add(y, this.bias) : y, [...lead, this.outF]);
   }
 }
 

@@ -1,10 +1,13 @@
 // Dense multiply-accumulate counts per layer, from the architecture alone (no weights, no data). The energy
 // estimate multiplies these by measured firing rates; `info` prints their sums.
 import type { ModelConfig } from './registry.js';
+import type { SDTConfig } from './sdt.js';
+import type { SpikingConfig } from './spiking.js';
 
 export interface LayerMacs {
   name: string;
-  kind: 'conv' | 'linear' | 'matmul';
+  /** 'sum': the SDT's token sum of a spike mask, additions only (its count is in `macs`, and costs accumulates). */
+  kind: 'conv' | 'linear' | 'matmul' | 'sum';
   /** Multiply-accumulates for one image at one time step (the whole pass for ResNet18). */
   macs: number;
   /** What feeds it: 'image' (analog input), or the name of the layer whose output it reads. */
@@ -18,20 +21,12 @@ const conv = (name: string, hw: number, k: number, inC: number, outC: number, in
 
 export function layerMacs(c: ModelConfig): LayerMacs[] {
   if (c.arch === 'resnet18') return resnetMacs(c.width, c.imageSize, c.inChannels, c.classes);
+  if (c.arch === 'sdt') return sdtMacs(c);
   const D = c.dim;
-  const S = c.imageSize;
-  const N = (S / 4) ** 2;
+  const N = (c.imageSize / 4) ** 2;
   const hidden = Math.floor(D * c.mlpRatio);
-  const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
-  const pe = 'patch_embed';
-  const layers: LayerMacs[] = [
-    conv(`${pe}.proj_conv`, S, 3, ch[0], ch[1], 'image'),
-    conv(`${pe}.proj_conv1`, S, 3, ch[1], ch[2], `${pe}.proj_lif`),
-    conv(`${pe}.proj_conv2`, S, 3, ch[2], ch[3], `${pe}.proj_lif1`),
-    conv(`${pe}.proj_conv3`, S / 2, 3, ch[3], ch[4], `${pe}.maxpool2`),
-    conv(`${pe}.rpe_conv`, S / 4, 3, D, D, `${pe}.maxpool3`),
-  ];
-  let blockInput = `${pe}.rpe_lif+maxpool3`;
+  const layers = spsMacs(c, 'patch_embed.maxpool3');
+  let blockInput = 'patch_embed.rpe_lif+maxpool3';
   for (let i = 0; i < c.depth; i++) {
     const b = `block.${i}`;
     const lin = (n: string, inF: number, outF: number, input: string): LayerMacs =>
@@ -47,6 +42,48 @@ export function layerMacs(c: ModelConfig): LayerMacs[] {
     blockInput = `${b}+residual`;
   }
   layers.push({ name: 'head', kind: 'linear', macs: D * c.classes, input: 'mean over tokens and time', once: true });
+  return layers;
+}
+
+/** The spiking patch splitting both transformers share: four 3x3 convs (pooled after the third), then the rpe conv. */
+function spsMacs(c: SpikingConfig, rpeInput: string): LayerMacs[] {
+  const D = c.dim;
+  const S = c.imageSize;
+  const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
+  const pe = 'patch_embed';
+  return [
+    conv(`${pe}.proj_conv`, S, 3, ch[0], ch[1], 'image'),
+    conv(`${pe}.proj_conv1`, S, 3, ch[1], ch[2], `${pe}.proj_lif`),
+    conv(`${pe}.proj_conv2`, S, 3, ch[2], ch[3], `${pe}.proj_lif1`),
+    conv(`${pe}.proj_conv3`, S / 2, 3, ch[3], ch[4], `${pe}.maxpool2`),
+    conv(`${pe}.rpe_conv`, S / 4, 3, D, D, rpeInput),
+  ];
+}
+
+/**
+ * The Spike-driven Transformer: every weight layer reads the spikes of the LIF before it. Its attention has no
+ * products: k*v and q*kv are masks (free), the token sum of k*v is one addition per spike of the mask.
+ */
+function sdtMacs(c: SDTConfig): LayerMacs[] {
+  const D = c.dim;
+  const N = (c.imageSize / 4) ** 2;
+  const hidden = Math.floor(D * c.mlpRatio);
+  const layers = spsMacs(c, 'patch_embed.proj_lif3');
+  for (let i = 0; i < c.depth; i++) {
+    const a = `block.${i}.attn`;
+    const m = `block.${i}.mlp`;
+    const lin = (n: string, inF: number, outF: number, input: string): LayerMacs =>
+      ({ name: `${n}_conv`, kind: 'linear', macs: N * inF * outF, input });
+    layers.push(
+      lin(`${a}.q`, D, D, `${a}.shortcut_lif`), lin(`${a}.k`, D, D, `${a}.shortcut_lif`), lin(`${a}.v`, D, D, `${a}.shortcut_lif`),
+      { name: `${a}.kv_sum`, kind: 'sum', macs: N * D, input: `${a}.k_lif,${a}.v_lif` },
+      lin(`${a}.proj`, D, D, `${a}.q_lif,${a}.talking_heads_lif`),
+      lin(`${m}.fc1`, D, hidden, `${m}.fc1_lif`),
+      lin(`${m}.fc2`, hidden, D, `${m}.fc2_lif`),
+    );
+  }
+  // The head runs at every step on the head LIF's spikes, then the logits are averaged over time.
+  layers.push({ name: 'head', kind: 'linear', macs: D * c.classes, input: 'head_lif' });
   return layers;
 }
 

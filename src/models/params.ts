@@ -4,8 +4,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 
-/** How a stored tensor maps to PyTorch's: 'conv' is HWIO here and OIHW there; 'same' needs no change. */
-export type Layout = 'conv' | 'same';
+/**
+ * How a stored tensor maps to PyTorch's: 'conv' is HWIO here and OIHW there; 'flat' is the same data with PyTorch's
+ * unit dimensions added (a 1x1 conv run as a linear layer: [out, in] here, [out, in, 1, 1] there); 'same' needs no change.
+ */
+export type Layout = 'conv' | 'flat' | 'same';
 
 export interface ParamInfo {
   layout: Layout;
@@ -18,8 +21,11 @@ export class ParamStore {
   readonly buffers = new Map<string, tf.Variable>();
   readonly counters = new Map<string, number>();
   readonly info = new Map<string, ParamInfo>();
-  /** Entries the official model has but never uses (Spikformer's norm1/norm2 LayerNorms): accepted, ignored, written as identity. */
-  readonly unused = new Map<string, { shape: number[]; fill: number }>();
+  /**
+   * Entries the official model has but never uses (Spikformer's norm1/norm2 LayerNorms, the SDT's talking_heads):
+   * accepted and ignored by the forward pass; written back as loaded (`data`), or as `fill` (identity) when never loaded.
+   */
+  readonly unused = new Map<string, { shape: number[]; fill: number; data?: Float32Array }>();
 
   constructor(readonly rng: Rng) {}
 

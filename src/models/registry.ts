@@ -1,9 +1,16 @@
 // Named presets and the one function that turns a preset (plus overrides) into a model.
 import type { Model } from './model.js';
 import { ResNet18, type ResNet18Config } from './resnet18.js';
+import { SpikeDrivenTransformer, type SDTConfig } from './sdt.js';
 import { Spikformer, type SpikformerConfig } from './spikformer.js';
 
-export type ModelConfig = SpikformerConfig | ResNet18Config;
+export type ModelConfig = SpikformerConfig | SDTConfig | ResNet18Config;
+/** The models that run over time steps and fire spikes (everything but ResNet18). */
+export type SpikingModelConfig = SpikformerConfig | SDTConfig;
+
+export function isSpiking(c: { arch: string }): c is SpikingModelConfig {
+  return c.arch === 'spikformer' || c.arch === 'sdt';
+}
 
 const spikformer = (depth: number, dim: number, about: string) => ({
   about,
@@ -11,6 +18,13 @@ const spikformer = (depth: number, dim: number, about: string) => ({
     arch: 'spikformer', dim, depth, heads: dim / 32, timeSteps: 4, classes: 5, imageSize: 32, inChannels: 3,
     mlpRatio: 4, tau: 2, surrogate: 'sigmoid', alpha: 4,
   } satisfies SpikformerConfig as ModelConfig,
+});
+const sdt = (depth: number, dim: number, about: string) => ({
+  about,
+  config: {
+    arch: 'sdt', dim, depth, heads: 8, timeSteps: 4, classes: 5, imageSize: 32, inChannels: 3,
+    mlpRatio: 4, tau: 2, surrogate: 'sigmoid', alpha: 4,
+  } satisfies SDTConfig as ModelConfig,
 });
 const resnet18 = (width: number, about: string) => ({
   about,
@@ -23,6 +37,10 @@ export const PRESETS: Record<string, { about: string; config: ModelConfig }> = {
   'spikformer-2-384': spikformer(2, 384, 'the paper\'s shallower CIFAR model'),
   'spikformer-2-128': spikformer(2, 128, 'small: trains on a 2-core CPU'),
   'spikformer-1-64': spikformer(1, 64, 'tiny: smoke tests and quick demos'),
+  'sdt-2-512': sdt(2, 512, "Spike-driven Transformer, the paper's CIFAR model"),
+  'sdt-4-384': sdt(4, 384, 'Spike-driven Transformer in spikformer-4-384\'s shape'),
+  'sdt-2-256': sdt(2, 256, 'Spike-driven Transformer, smaller'),
+  'sdt-2-128': sdt(2, 128, 'Spike-driven Transformer, small: trains on a 2-core CPU'),
   resnet18: resnet18(64, 'CIFAR ResNet18, the study\'s baseline'),
   'resnet18-w16': resnet18(16, 'CIFAR ResNet18 at a quarter width: trains on a 2-core CPU'),
   'resnet18-w8': resnet18(8, 'CIFAR ResNet18 at an eighth width (the golden tests\' size)'),
@@ -47,5 +65,6 @@ export function resolveConfig(preset: string, overrides: Partial<Record<string, 
 }
 
 export function createModel(config: ModelConfig, seed = 0): Model {
-  return config.arch === 'spikformer' ? new Spikformer(config, seed) : new ResNet18(config, seed);
+  if (config.arch === 'spikformer') return new Spikformer(config, seed);
+  return config.arch === 'sdt' ? new SpikeDrivenTransformer(config, seed) : new ResNet18(config, seed);
 }

@@ -14,12 +14,16 @@ function sameShape(a: number[], b: number[]): boolean {
 
 /** A tensor of this store (a parameter, or its gradient) in PyTorch's layout. */
 export function toTorchLayout(store: ParamStore, name: string, t: tf.Tensor): tf.Tensor {
-  return store.info.get(name)?.layout === 'conv' ? tf.transpose(t, HWIO_TO_OIHW) : tf.clone(t);
+  const info = store.info.get(name);
+  if (info?.layout === 'conv') return tf.transpose(t, HWIO_TO_OIHW);
+  return info?.layout === 'flat' ? tf.reshape(t, info.torchShape) : tf.clone(t);
 }
 
 /** A PyTorch-layout tensor in this store's layout. */
 export function fromTorchLayout(store: ParamStore, name: string, t: tf.Tensor): tf.Tensor {
-  return store.info.get(name)?.layout === 'conv' ? tf.transpose(t, OIHW_TO_HWIO) : tf.clone(t);
+  const layout = store.info.get(name)?.layout;
+  if (layout === 'conv') return tf.transpose(t, OIHW_TO_HWIO);
+  return layout === 'flat' ? tf.reshape(t, store.params.get(name)!.shape) : tf.clone(t);
 }
 
 /** Every entry the official model's state_dict() has, in PyTorch layouts. */
@@ -35,18 +39,20 @@ export function toStateDict(store: ParamStore): Map<string, SafeTensor> {
   for (const [name, n] of store.counters) out.set(name, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(n)) });
   for (const [name, u] of store.unused) {
     const size = u.shape.reduce((a, b) => a * b, 1);
-    out.set(name, { dtype: 'F32', shape: u.shape, data: new Float32Array(size).fill(u.fill) });
+    out.set(name, { dtype: 'F32', shape: u.shape, data: u.data ?? new Float32Array(size).fill(u.fill) });
   }
   return out;
 }
 
 /**
  * Loads a state dict into the store. Every entry the model needs must be present with its exact shape; the unused
- * LayerNorm entries may be present or absent; anything else is refused, naming the first mismatching key.
+ * entries may be present or absent (kept as loaded, for writing back); anything else is refused, naming the first
+ * mismatching key.
  */
 export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor>, source = 'state dict'): void {
   const hint = 'it was saved for another architecture or size; pick the matching --model preset';
   const staged: [tf.Variable, tf.Tensor][] = [];
+  const unusedStaged: [string, Float32Array][] = [];
   try {
     for (const [name, v] of [...store.params, ...store.buffers]) {
       const t = tensors.get(name);
@@ -61,7 +67,10 @@ export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor
     for (const name of tensors.keys()) {
       if (store.info.has(name) || store.counters.has(name)) continue;
       const unused = store.unused.get(name);
-      if (unused && sameShape(tensors.get(name)!.shape, unused.shape)) continue;
+      if (unused && sameShape(tensors.get(name)!.shape, unused.shape)) {
+        unusedStaged.push([name, Float32Array.from(toFloat32(tensors.get(name)!))]);
+        continue;
+      }
       throw new StateDictError(`${source}: unexpected key '${name}' [${tensors.get(name)!.shape}] that this model does not have; ${hint}`);
     }
   } catch (err) {
@@ -73,6 +82,7 @@ export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor
     v.assign(value);
     value.dispose();
   }
+  for (const [name, data] of unusedStaged) store.unused.get(name)!.data = data;
   for (const name of store.counters.keys()) {
     const t = tensors.get(name);
     if (t) store.counters.set(name, Number(t.data[0]));

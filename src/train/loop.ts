@@ -7,7 +7,7 @@ import { hash32 } from '../data/hash.js';
 import { BatchIterator, openDataset, type Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Model } from '../models/model.js';
-import { createModel, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { Rng } from '../util/rng.js';
@@ -160,8 +160,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 }
 
 function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
-  const arch = PRESETS[cfg.model].config.arch;
-  return resolveConfig(cfg.model, arch === 'spikformer' ? { classes, timeSteps: cfg.timeSteps } : { classes });
+  return resolveConfig(cfg.model, isSpiking(PRESETS[cfg.model].config) ? { classes, timeSteps: cfg.timeSteps } : { classes });
 }
 
 /** The checkpoint's state, after refusing changes that would make it another run; allowed changes are recorded. */

@@ -22,6 +22,12 @@ test('the PyTorch peer gets the same model, batch, T, threads and mode', () => {
     'resnet18', '--width', '16', '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
   ]);
   assert.throws(() => torchArgs(resolveConfig('spikformer-1-64', { mlpRatio: 2 }), 8, 1, 'train', 2), /mlpRatio 4/);
+  // The Spike-driven Transformer goes to the peer's `sdt` model with the paper's 8 heads.
+  assert.deepEqual(torchArgs(resolveConfig('sdt-2-512'), 64, 3, 'train', 2), [
+    'sdt', '--dim', '512', '--depth', '2', '--heads', '8', '--T', '4',
+    '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
+  ]);
+  assert.throws(() => torchArgs(resolveConfig('sdt-2-128', { imageSize: 64 }), 8, 1, 'infer', 2), /Spike-driven Transformers with mlpRatio 4 on 32x32/);
 });
 
 test('the default PyTorch peer is the repository\'s own bench/peer/step.py, found from dist/', () => {

@@ -14,9 +14,9 @@ import type { Report } from '../../src/eval/report/data.js';
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-const demo = (out: string, epochs: number) => run(process.execPath, [
+const demo = (out: string, epochs: number, extra: string[] = []) => run(process.execPath, [
   CLI, 'demo', '--out', out, '--per-class', '4', '--val-per-class', '2', '--epochs', String(epochs), '--batch', '8',
-  '--snn', 'spikformer-1-64', '--ann', 'resnet18-w8', '--energy-images', '6',
+  '--snn', 'spikformer-1-64', '--ann', 'resnet18-w8', '--energy-images', '6', ...extra,
 ], { env: { ...process.env, GEOSPIKE_BACKEND: process.env.GEOSPIKE_BACKEND ?? 'auto' }, maxBuffer: 1 << 24 });
 
 test('demo: import, train both, eval, energy, report; a second run skips and resumes', async (t) => {
@@ -55,4 +55,22 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
   assert.equal((third.stderr.match(/already trained \(2 epochs\); skipping/g) ?? []).length, 2);
   assert.equal((third.stderr.match(/already$/gm) ?? []).length, 4);
   assert.ok(existsSync(join(out, 'runs', 'spikformer-1-64', 'eval.json')));
+});
+
+test('demo --sdt: the Spike-driven Transformer trained, measured and compared beside the other two', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'geospike-demo-sdt-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  await assert.rejects(demo(out, 1, ['--sdt', 'spikformer-2-128']), /--sdt takes a Spike-driven Transformer preset \(sdt-2-512, .*\), got 'spikformer-2-128'/);
+  const first = await demo(out, 1, ['--sdt', 'sdt-2-128']);
+  for (const step of ['[2/7] train Spikformer', '[3/7] train Spike-driven Transformer (sdt-2-128', '[4/7] train ResNet18', '[5/7] evaluate all three', '[7/7] write']) {
+    assert.ok(first.stderr.includes(step), `progress lacks '${step}'`);
+  }
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+  assert.equal(report.title, 'geospike demo: Spikformer vs Spike-driven Transformer vs ResNet18 on Fashion-MNIST');
+  assert.deepEqual(report.runs.map((r) => r.preset), ['spikformer-1-64', 'sdt-2-128', 'resnet18-w8']);
+  assert.equal(report.runs[1].eval!.n, 20);
+  assert.equal(Object.keys(report.runs[1].rates!).length, 4 + 2 * 7 + 1); // SPS, two blocks, the head LIF
+  assert.deepEqual(report.energyRatios.map((e) => e.snn), ['spikformer-1-64', 'sdt-2-128']);
+  assert.match(first.stdout, /best validation accuracy: spikformer-1-64 [\d.]+%, sdt-2-128 [\d.]+%, resnet18-w8 [\d.]+%/);
+  assert.equal((first.stdout.match(/energy per image: resnet18-w8 uses/g) ?? []).length, 2);
 });

@@ -23,10 +23,12 @@ test('info --list --json lists every preset with its parameter count', () => {
   for (const i of list) assert.ok(i.params > 0 && Number.isInteger(i.params), i.model);
   const text = geospike('info', '--model', 'resnet18');
   assert.match(text, /parameters\s+11,171,397/);
+  // A spiking model's MACs are per time step; the SDT's official count adds its unused talking_heads.
+  assert.match(geospike('info', '--model', 'sdt-2-512'), /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/);
 });
 
 test('an unknown preset is a one-line error, exit status 1', () => {
   const r = spawnSync(process.execPath, [cli, 'info', '--model', 'spikformer-8-768'], { encoding: 'utf8' });
   assert.equal(r.status, 1);
-  assert.equal(r.stderr.trim(), `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, resnet18, resnet18-w16, resnet18-w8`);
+  assert.equal(r.stderr.trim(), `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, resnet18-w16, resnet18-w8`);
 });

@@ -1,16 +1,14 @@
-// The operation counter against counts worked out by hand, and energy from the golden model's firing rates.
+// The operation counter against counts worked out by hand, and energy from the golden models' firing rates
+// (Spikformer's and the Spike-driven Transformer's).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { countEnergy, ENERGY_PRESETS, inputRate, resolveCosts } from '../../src/eval/energy.js';
-import { toFloat32 } from '../../src/io/safetensors.js';
-import { createModel, resolveConfig } from '../../src/models/registry.js';
-import { loadStateDict } from '../../src/models/state_dict.js';
-import { loadGolden } from '../helpers/golden.js';
+import { resolveConfig } from '../../src/models/registry.js';
+import { goldenRates as ratesOf, loadGolden, measureGoldenForward } from '../helpers/golden.js';
 
 const golden = loadGolden('spikformer-tiny.safetensors');
-const goldenRates = JSON.parse(golden.metadata.train_lif_rates) as Record<string, number>;
+const goldenRates = ratesOf(golden);
 // The golden model: dim 32, depth 1, heads 1, T 2, 5 classes, 32x32 input (64 tokens), MLP hidden 128.
 const tiny = resolveConfig('spikformer-1-64', { dim: 32, depth: 1, heads: 1, timeSteps: 2, classes: 5, mlpRatio: 4 });
 
@@ -19,12 +17,16 @@ before(async () => {
 });
 
 // FLOPs per step by hand: conv = H*W*k*k*Cin*Cout, linear = tokens*in*out, attention product = tokens^2 * dim.
-const TINY_FLOPS: Record<string, number> = {
+// Both tiny goldens have dim 32, so the same SPS.
+const SPS_FLOPS: Record<string, number> = {
   'patch_embed.proj_conv': 32 * 32 * 9 * 3 * 4, //  110,592
   'patch_embed.proj_conv1': 32 * 32 * 9 * 4 * 8, // 294,912
   'patch_embed.proj_conv2': 32 * 32 * 9 * 8 * 16, // 1,179,648
   'patch_embed.proj_conv3': 16 * 16 * 9 * 16 * 32, // 1,179,648
   'patch_embed.rpe_conv': 8 * 8 * 9 * 32 * 32, // 589,824
+};
+const TINY_FLOPS: Record<string, number> = {
+  ...SPS_FLOPS,
   'block.0.attn.q_linear': 64 * 32 * 32,
   'block.0.attn.k_linear': 64 * 32 * 32,
   'block.0.attn.v_linear': 64 * 32 * 32,
@@ -94,17 +96,7 @@ test('measured max-pool rates replace the estimate and flow into the residual st
 });
 
 test('the golden model measures its max-pool rates on a real forward', () => {
-  const model = createModel(tiny, 1);
-  const params = new Map([...golden.tensors].filter(([k]) => k.startsWith('param.')).map(([k, t]) => [k.slice(6), t]));
-  loadStateDict(model.store, params, 'spikformer-tiny');
-  const rates = new Map<string, number>();
-  const inputRates = new Map<string, number>();
-  const x = golden.tensors.get('input.x')!;
-  tf.tidy(() => {
-    const images = tf.transpose(tf.tensor4d(toFloat32(x), x.shape as [number, number, number, number]), [0, 2, 3, 1]);
-    model.forward(images, { training: true, rates, inputRates });
-  });
-  model.store.dispose();
+  const { rates, inputRates } = measureGoldenForward(golden, tiny, 'spikformer-tiny');
   for (const [k, v] of Object.entries(goldenRates)) assert.ok(Math.abs(rates.get(k)! - v) < 1e-7, k);
   assert.deepEqual([...inputRates.keys()].sort(), ['patch_embed.maxpool2', 'patch_embed.maxpool3']);
   // A max over 3x3 windows of a spike map is a spike map, and fires wherever a spike lies under its centre's window.
@@ -152,4 +144,98 @@ test('energy presets and overrides; bad costs and missing rates are refused', ()
   assert.throws(() => resolveCosts('45nm-fp32', -1), /--e-mac must be a positive/);
   assert.throws(() => countEnergy(tiny, null), /firing rates/);
   assert.throws(() => inputRate('block.0.attn.q_lif', { rates: {} }), /no firing rate measured for 'block.0.attn.q_lif'/);
+});
+
+// The Spike-driven Transformer's golden: dim 32, depth 1, heads 2, T 2, 5 classes, 64 tokens, MLP hidden 128. No
+// attention products (k*v and q*kv are masks), the token sum of k*v as accumulates, every spike-fed layer at its rate.
+const sdtGolden = loadGolden('sdt-tiny.safetensors');
+const sdtRates = ratesOf(sdtGolden);
+const sdtTiny = resolveConfig('sdt-2-128', { dim: 32, depth: 1, heads: 2, timeSteps: 2, classes: 5, mlpRatio: 4 });
+// 1x1 conv = tokens*in*out, token sum = tokens*dim additions.
+const SDT_FLOPS: Record<string, number> = {
+  ...SPS_FLOPS,
+  'block.0.attn.q_conv': 64 * 32 * 32,
+  'block.0.attn.k_conv': 64 * 32 * 32,
+  'block.0.attn.v_conv': 64 * 32 * 32,
+  'block.0.attn.kv_sum': 64 * 32,
+  'block.0.attn.proj_conv': 64 * 32 * 32,
+  'block.0.mlp.fc1_conv': 64 * 32 * 128,
+  'block.0.mlp.fc2_conv': 64 * 128 * 32,
+  head: 32 * 5,
+};
+
+test('tiny SDT golden: every layer\'s operations and energy by hand from train_lif_rates', () => {
+  const r = sdtRates;
+  const T = 2;
+  const shortcut = r['block.0.attn.shortcut_lif'];
+  // Each layer reads one LIF's spikes (the stream is analog, so no residual sums here); the masks are bounded by
+  // the sparser of their two spike maps; the pooled spikes take the rate of the LIF before the pool (an estimate).
+  const rate: Record<string, number> = {
+    'patch_embed.proj_conv1': r['patch_embed.proj_lif'],
+    'patch_embed.proj_conv2': r['patch_embed.proj_lif1'],
+    'patch_embed.proj_conv3': r['patch_embed.proj_lif2'],
+    'patch_embed.rpe_conv': r['patch_embed.proj_lif3'],
+    'block.0.attn.q_conv': shortcut,
+    'block.0.attn.k_conv': shortcut,
+    'block.0.attn.v_conv': shortcut,
+    'block.0.attn.kv_sum': Math.min(r['block.0.attn.k_lif'], r['block.0.attn.v_lif']),
+    'block.0.attn.proj_conv': Math.min(r['block.0.attn.q_lif'], r['block.0.attn.talking_heads_lif']),
+    'block.0.mlp.fc1_conv': r['block.0.mlp.fc1_lif'],
+    'block.0.mlp.fc2_conv': r['block.0.mlp.fc2_lif'],
+    head: r.head_lif,
+  };
+  const e = countEnergy(sdtTiny, { rates: sdtRates });
+  assert.deepEqual(e.layers.map((l) => l.name), Object.keys(SDT_FLOPS));
+  assert.equal(e.timeSteps, 2);
+  let sops = 0;
+  for (const l of e.layers) {
+    const flops = SDT_FLOPS[l.name];
+    assert.equal(l.flops, flops, l.name);
+    if (l.name === 'patch_embed.proj_conv') {
+      assert.equal(l.inputRate, null);
+      assert.equal(l.macs, flops * T);
+      assert.equal(l.sops, 0);
+    } else {
+      assert.ok(Math.abs(l.inputRate! - rate[l.name]) < 1e-15, `${l.name} rate ${l.inputRate} vs ${rate[l.name]}`);
+      assert.ok(Math.abs(l.sops - rate[l.name] * T * flops) < 1e-6, `${l.name} SOPs`);
+      assert.equal(l.macs, 0, `${l.name}: spike input costs no MACs`);
+      sops += rate[l.name] * T * flops;
+    }
+  }
+  // Only the first conv multiplies: 110,592 x 2 steps. The head, unlike Spikformer's, reads spikes at every step.
+  assert.equal(e.total.macs, 221_184);
+  assert.ok(Math.abs(e.total.sops - sops) < 1e-6);
+  assert.ok(Math.abs(e.total.energy - (4.6 * 221_184 + 0.9 * sops)) < 1e-6);
+  // kv_sum: min(0.08935546875, 0.083984375) x 2 x 2048 = 344.0 accumulates; the head 0.609375 x 2 x 160 = 195.0.
+  assert.equal(e.layers.find((l) => l.name === 'block.0.attn.kv_sum')!.sops, 344);
+  assert.equal(e.layers.find((l) => l.name === 'head')!.sops, 195);
+  assert.deepEqual(e.layers.filter((l) => l.estimated).map((l) => l.name), ['patch_embed.proj_conv3']);
+});
+
+test('a real forward measures the pool and both masks; the masks fire no more than the sparser of their inputs', () => {
+  const { rates, inputRates } = measureGoldenForward(sdtGolden, sdtTiny, 'sdt-tiny');
+  for (const [k, v] of Object.entries(sdtRates)) assert.ok(Math.abs(rates.get(k)! - v) < 1e-7, k);
+  const kv = 'block.0.attn.k_lif,block.0.attn.v_lif';
+  const qkv = 'block.0.attn.q_lif,block.0.attn.talking_heads_lif';
+  assert.deepEqual([...inputRates.keys()].sort(), [kv, qkv, 'patch_embed.maxpool2'].sort());
+  assert.ok(inputRates.get(kv)! > 0 && inputRates.get(kv)! <= Math.min(sdtRates['block.0.attn.k_lif'], sdtRates['block.0.attn.v_lif']));
+  assert.ok(inputRates.get(qkv)! <= Math.min(sdtRates['block.0.attn.q_lif'], sdtRates['block.0.attn.talking_heads_lif']));
+  const e = countEnergy(sdtTiny, { rates: Object.fromEntries(rates), inputRates: Object.fromEntries(inputRates) });
+  const sum = e.layers.find((l) => l.name === 'block.0.attn.kv_sum')!;
+  assert.equal(sum.inputRate, inputRates.get(kv));
+  assert.equal(sum.sops, inputRates.get(kv)! * 2 * 64 * 32);
+  assert.equal(e.layers.some((l) => l.estimated), false);
+});
+
+test('sdt-2-512 with every input at rate 1: SOPs are the dense count, and only the first conv is MACs', () => {
+  const c = resolveConfig('sdt-2-512');
+  const ones: Record<string, number> = { head_lif: 1 };
+  for (const l of ['proj_lif', 'proj_lif1', 'proj_lif2', 'proj_lif3']) ones[`patch_embed.${l}`] = 1;
+  for (let b = 0; b < 2; b++) {
+    for (const l of ['shortcut', 'q', 'k', 'v', 'talking_heads']) ones[`block.${b}.attn.${l}_lif`] = 1;
+    for (const l of ['fc1', 'fc2']) ones[`block.${b}.mlp.${l}_lif`] = 1;
+  }
+  const e = countEnergy(c, { rates: ones, inputRates: { 'patch_embed.maxpool2': 1 } });
+  assert.equal(e.total.macs, 32 * 32 * 9 * 3 * 64 * 4);
+  assert.equal(e.total.macs + e.total.sops, e.total.denseMacs);
 });

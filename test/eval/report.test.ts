@@ -92,9 +92,32 @@ test('the report: every chart, the headline table next to the study, all numbers
   assert.equal(report.runs[0].best!.valAcc, 0.62);
   assert.equal(report.runs[1].meanEpochSeconds, 22);
   assert.equal(report.runs[0].eval!.accuracy, 0.7);
-  assert.ok(report.energyRatio && report.energyRatio.ratio > 1, 'the ANN costs more per image');
-  assert.ok(Math.abs(report.energyRatio!.ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12);
+  assert.equal(report.energyRatios.length, 1);
+  assert.ok(report.energyRatios[0].ratio > 1, 'the ANN costs more per image');
+  assert.ok(Math.abs(report.energyRatios[0].ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12);
   assert.ok(report.runs[0].params > 0 && report.runs[1].params > report.runs[0].params);
+});
+
+test('three models: Spikformer, SDT and ResNet18 side by side, an energy ratio and per-layer charts for each SNN', (t) => {
+  const root = tempRoot(t);
+  const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 2, accs: [0.4, 0.55], seconds: 40 });
+  const sdt = writeRun(root, 'sdt', 'sdt-2-128', { epochs: 2, accs: [0.45, 0.6], seconds: 30 });
+  const ann = writeRun(root, 'resnet', 'resnet18-w8', { epochs: 2, accs: [0.45, 0.5], seconds: 20 });
+  const report = buildReport([snn.dir, sdt.dir, ann.dir]);
+  assert.deepEqual(report.runs.map((r) => [r.arch, r.timeSteps]), [['spikformer', 4], ['sdt', 4], ['resnet18', null]]);
+  assert.deepEqual(report.energyRatios.map((e) => [e.ann, e.snn]), [['resnet', 'spikformer'], ['resnet', 'sdt']]);
+  assert.ok(Math.abs(report.energyRatios[1].ratio - report.runs[2].energy!.perImage / report.runs[1].energy!.perImage) < 1e-12);
+  const doc = parse(renderReport(report));
+  const charts = doc.querySelectorAll('svg.chart');
+  const titles = charts.map((c) => c.querySelector('title')!.text);
+  for (const want of ['sdt: firing rate per LIF layer', 'sdt: energy per layer', 'sdt: confusion', 'spikformer: energy per layer']) {
+    assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
+  }
+  // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy bars: 5 SPS convs, 7 per block (token sum included), the head.
+  assert.equal(charts[titles.indexOf('sdt: firing rate per LIF layer')].querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
+  assert.equal(charts[titles.indexOf('sdt: energy per layer')].querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
+  assert.equal(charts[titles.indexOf('Energy per image (inference)')].querySelectorAll('rect.bar').length >= 3, true);
+  assert.equal(doc.querySelectorAll('.card').filter((c) => c.text.startsWith('energy, resnet / ')).length, 2);
 });
 
 test('runs without eval or energy still render, with the command that adds them', (t) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countEnergy } from '../../src/eval/energy.js';
 import { classificationMetrics } from '../../src/eval/metrics.js';
-import { resolveConfig, type ModelConfig } from '../../src/models/registry.js';
+import { isSpiking, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
 
 export const CLASSES = ['seoul', 'tokyo', 'new_york', 'london', 'paris'];
 
@@ -20,13 +20,20 @@ const LIFS = (depth: number) => [
     .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`])).flat(),
 ];
 
+const SDT_LIFS = (depth: number) => [
+  'patch_embed.proj_lif', 'patch_embed.proj_lif1', 'patch_embed.proj_lif2', 'patch_embed.proj_lif3',
+  ...Array.from({ length: depth }, (_, b) => ['shortcut', 'q', 'k', 'v', 'talking_heads'].map((l) => `block.${b}.attn.${l}_lif`)
+    .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`])).flat(),
+  'head_lif',
+];
+
 /** Writes RUN/{config.json, summary.csv, metrics.jsonl} and, unless `bare`, eval.json and energy.json. */
 export function writeRun(root: string, name: string, preset: string, opts: { epochs: number; accs: number[]; seconds: number; bare?: boolean }): { dir: string; config: ModelConfig } {
   const dir = join(root, name);
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   const config = resolveConfig(preset, { classes: CLASSES.length });
-  const spiking = config.arch === 'spikformer';
-  const rates = spiking ? Object.fromEntries(LIFS(config.depth).map((l, i) => [l, 0.02 + 0.01 * (i % 9)])) : undefined;
+  const spiking = isSpiking(config);
+  const rates = spiking ? Object.fromEntries((config.arch === 'sdt' ? SDT_LIFS : LIFS)(config.depth).map((l, i) => [l, 0.02 + 0.01 * (i % 9)])) : undefined;
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ data: 'data/cities', model: preset, out: dir, epochs: opts.epochs, modelConfig: config, classes: CLASSES }));
   let csv = 'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n';
   let jsonl = '';

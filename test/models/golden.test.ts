@@ -32,6 +32,13 @@ const CASES: Case[] = [
     }),
   },
   {
+    file: 'sdt-tiny.safetensors',
+    config: (m) => resolveConfig('sdt-2-128', {
+      dim: Number(m.dim), depth: Number(m.depth), heads: Number(m.heads), timeSteps: Number(m.T),
+      classes: Number(m.classes), mlpRatio: Number(m.mlp_ratio),
+    }),
+  },
+  {
     file: 'resnet18-w8.safetensors',
     config: (m) => resolveConfig('resnet18-w8', { width: Number(m.width), classes: Number(m.classes) }),
   },
@@ -129,7 +136,7 @@ for (const backend of TEST_BACKENDS) {
           for (const [name, expected] of group(g, 'adamw2.')) {
             const p = model.store.params.get(name);
             if (!p) {
-              // The official model's unused LayerNorms have no gradient, so AdamW leaves them as they were.
+              // The official model's unused modules (LayerNorms, talking_heads) have no gradient: AdamW leaves them be.
               assert.ok(model.store.unused.has(name), `adamw2.${name} is not a parameter of the model`);
               assert.deepEqual(toFloat32(expected), toFloat32(g.tensors.get(`param.${name}`)!));
               continue;

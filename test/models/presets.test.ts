@@ -14,19 +14,45 @@ const reference = JSON.parse(readFileSync(goldenPath('reference.json'), 'utf8'))
   spikformer_4_384_state_dict_keys: string[];
 };
 
+const sdtReference = JSON.parse(readFileSync(goldenPath('sdt-reference.json'), 'utf8')) as {
+  param_counts: Record<string, { params_official: number; params_without_unused_talking_heads: number }>;
+  sdt_2_512_state_dict_keys: string[];
+};
+
 before(async () => {
   await initEngine('cpu');
 });
 
-test('parameter counts equal reference.json for every preset listed there', () => {
-  const entries = Object.entries(reference.param_counts);
-  assert.ok(entries.length >= 8);
+/** Every preset/classes entry's counts, as trained here and as the official model counts them (with its unused modules). */
+function assertCounts(counts: Record<string, Record<string, number>>, withoutUnused: string, atLeast: number): void {
+  const entries = Object.entries(counts);
+  assert.ok(entries.length >= atLeast);
   for (const [key, want] of entries) {
     const [preset, classes] = key.split('/');
     const info = describeModel(preset, Number(classes));
-    assert.equal(info.params, want.params_without_unused_layernorms, `${key} params`);
+    assert.equal(info.params, want[withoutUnused], `${key} params`);
     assert.equal(info.paramsOfficial, want.params_official, `${key} official params`);
   }
+}
+
+test('parameter counts equal reference.json for every preset listed there', () => {
+  assertCounts(reference.param_counts, 'params_without_unused_layernorms', 8);
+});
+
+test('SDT parameter counts equal sdt-reference.json, with and without the unused talking_heads', () => {
+  assertCounts(sdtReference.param_counts, 'params_without_unused_talking_heads', 6);
+});
+
+test('sdt-2-512 exports exactly the official state-dict keys, 1x1 convs as [out, in, 1, 1]', () => {
+  const model = createModel(resolveConfig('sdt-2-512'));
+  const sd = toStateDict(model.store);
+  model.store.dispose();
+  assert.deepEqual([...sd.keys()].sort(), [...sdtReference.sdt_2_512_state_dict_keys].sort());
+  assert.deepEqual(sd.get('block.0.attn.q_conv.weight')!.shape, [512, 512, 1, 1]);
+  assert.deepEqual(sd.get('block.1.mlp.fc1_conv.weight')!.shape, [2048, 512, 1, 1]);
+  assert.deepEqual(sd.get('block.0.attn.talking_heads.weight')!.shape, [8, 8, 1]);
+  assert.equal(sd.has('block.0.attn.q_conv.bias'), false);
+  assert.deepEqual(sd.get('head.weight')!.shape, [5, 512]);
 });
 
 test('spikformer-4-384 exports exactly the official state-dict keys', () => {
@@ -49,6 +75,20 @@ test('MACs of spikformer-4-384 at 32x32: first conv 1.327 M per step, about 0.93
   assert.ok(Math.abs(macsPerStep(c) / 1e9 - 0.934) < 0.001);
 });
 
+test('MACs of sdt-2-512 at 32x32 by hand: no attention products, the token sum as N*D additions', () => {
+  const c = resolveConfig('sdt-2-512');
+  const D = 512;
+  const convs = 1024 * 9 * (3 * 64 + 64 * 128 + 128 * 256) + 256 * 9 * 256 * 512 + 64 * 9 * 512 * 512;
+  const block = 4 * 64 * D * D + 2 * 64 * D * 4 * D + 64 * D;
+  assert.equal(macsPerStep(c), convs + 2 * block + D * 5);
+  const layers = layerMacs(c);
+  assert.deepEqual(layers.filter((l) => l.kind === 'matmul'), []);
+  const sum = layers.find((l) => l.name === 'block.1.attn.kv_sum')!;
+  assert.deepEqual([sum.kind, sum.macs, sum.input], ['sum', 64 * D, 'block.1.attn.k_lif,block.1.attn.v_lif']);
+  assert.equal(layers.find((l) => l.name === 'patch_embed.rpe_conv')!.input, 'patch_embed.proj_lif3');
+  assert.equal(layers.at(-1)!.once, undefined); // the SDT's head runs at every step
+});
+
 test('MACs of the CIFAR ResNet18 by hand', () => {
   const c = resolveConfig('resnet18', { classes: 10 });
   const w = 64;
@@ -67,4 +107,22 @@ test('presets resolve, overrides are checked', () => {
   assert.throws(() => resolveConfig('resnet18', { dim: 3 }), /'dim' is not a setting of resnet18/);
   assert.throws(() => resolveConfig('resnet18', { classes: 0 }), /classes must be a positive number/);
   assert.throws(() => createModel(resolveConfig('spikformer-2-128', { heads: 5 })), /must divide by heads 5/);
+  assert.equal(resolveConfig('sdt-2-128', { timeSteps: 2 }).arch, 'sdt');
+  assert.throws(() => createModel(resolveConfig('sdt-2-128', { heads: 3 })), /sdt dim 128 must divide by heads 3/);
+});
+
+test('initialisation as the official code: SDT convs trunc_normal(0.02), Spikformer\'s PyTorch\'s default', () => {
+  const std = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
+  const sdt = createModel(resolveConfig('sdt-2-128'), 3);
+  const spik = createModel(resolveConfig('spikformer-2-128'), 3);
+  for (const name of ['patch_embed.proj_conv.weight', 'patch_embed.rpe_conv.weight', 'block.0.attn.q_conv.weight', 'block.1.mlp.fc2_conv.weight']) {
+    const s = std(sdt.store.params.get(name)!.dataSync() as Float32Array);
+    assert.ok(Math.abs(s - 0.02) < 0.002, `${name} std ${s}`);
+  }
+  assert.deepEqual(Array.from(sdt.store.params.get('block.0.mlp.fc1_conv.bias')!.dataSync()), new Array(512).fill(0));
+  // U(-1/sqrt(27), 1/sqrt(27)) has std 1/sqrt(81) = 0.111 for the first conv (fan-in 3*3*3).
+  const first = std(spik.store.params.get('patch_embed.proj_conv.weight')!.dataSync() as Float32Array);
+  assert.ok(Math.abs(first - 1 / 9) < 0.02, `${first}`);
+  sdt.store.dispose();
+  spik.store.dispose();
 });

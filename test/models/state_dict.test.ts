@@ -85,3 +85,22 @@ test('another architecture is refused: missing and unexpected keys are named', (
   resnet.store.dispose();
   spik.store.dispose();
 });
+
+test('SDT: 1x1 convs go out as [out, in, 1, 1] and back; the unused talking_heads are written back as loaded', () => {
+  const a = createModel(resolveConfig('sdt-2-128'), 1);
+  const sd = toStateDict(a.store);
+  const q = sd.get('block.0.attn.q_conv.weight')!;
+  assert.deepEqual(q.shape, [128, 128, 1, 1]);
+  // Same element order as the [out, in] weight: PyTorch's 1x1 kernel adds only unit dimensions.
+  assert.deepEqual(Array.from(q.data as Float32Array), Array.from(a.store.params.get('block.0.attn.q_conv.weight')!.dataSync()));
+  const heads = Float32Array.from({ length: 64 }, (_, i) => i / 10);
+  sd.set('block.1.attn.talking_heads.weight', { dtype: 'F32', shape: [8, 8, 1], data: heads });
+  const b = createModel(resolveConfig('sdt-2-128'), 2);
+  loadStateDict(b.store, sd);
+  assert.deepEqual(snapshot(b), snapshot(a));
+  assert.deepEqual(Array.from(toStateDict(b.store).get('block.1.attn.talking_heads.weight')!.data as Float32Array), Array.from(heads));
+  // A Spikformer of the same width is another architecture: refused by name.
+  const spik = createModel(resolveConfig('spikformer-2-128'), 1);
+  assert.throws(() => loadStateDict(b.store, toStateDict(spik.store)), /missing key 'block\.0\.attn\.q_conv\.weight' \(expected shape \[128,128,1,1\]\)/);
+  for (const m of [a, b, spik]) m.store.dispose();
+});

@@ -1,5 +1,5 @@
 // The numbers the report shows, gathered from run folders into one JSON-ready object (written as report.json).
-import { createModel } from '../../models/registry.js';
+import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
@@ -43,8 +43,8 @@ export interface Report {
   generatedAt: string;
   study: typeof STUDY;
   runs: ReportRun[];
-  /** Energy of the first ANN run over that of the first spiking run, both measured with the same costs. */
-  energyRatio: { ann: string; snn: string; ratio: number } | null;
+  /** Energy of the first ANN run over that of each spiking run (Spikformer, SDT), each pair measured with the same costs. */
+  energyRatios: { ann: string; snn: string; ratio: number }[];
 }
 
 function paramCount(run: RunData): number {
@@ -69,7 +69,7 @@ export function reportRun(run: RunData): ReportRun {
     arch: run.modelConfig.arch,
     params: paramCount(run),
     classes: run.classes,
-    timeSteps: run.modelConfig.arch === 'spikformer' ? run.modelConfig.timeSteps : null,
+    timeSteps: isSpiking(run.modelConfig) ? run.modelConfig.timeSteps : null,
     epochs,
     best: best ? { valAcc: best.val_acc, epoch: best.epoch } : null,
     final: epochs[epochs.length - 1] ?? null,
@@ -92,14 +92,12 @@ export function reportRun(run: RunData): ReportRun {
 export function buildReport(dirs: string[], title = 'geospike: Spikformer vs ResNet18'): Report {
   if (dirs.length === 0) throw new Error('compare needs at least one run folder');
   const runs = dirs.map((d) => reportRun(readRun(d)));
-  const snn = runs.find((r) => r.arch === 'spikformer' && r.energy);
-  const ann = runs.find((r) => r.arch !== 'spikformer' && r.energy);
-  const sameCosts = snn && ann && snn.energy!.costs.eMac === ann.energy!.costs.eMac && snn.energy!.costs.eAc === ann.energy!.costs.eAc;
-  return {
-    title,
-    generatedAt: new Date().toISOString(),
-    study: STUDY,
-    runs,
-    energyRatio: sameCosts ? { ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage } : null,
-  };
+  const spiking = (r: ReportRun) => isSpiking({ arch: r.arch });
+  const ann = runs.find((r) => !spiking(r) && r.energy);
+  const sameCosts = (a: ReportRun, b: ReportRun) => a.energy!.costs.eMac === b.energy!.costs.eMac && a.energy!.costs.eAc === b.energy!.costs.eAc;
+  const energyRatios = ann
+    ? runs.filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
+      .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
+    : [];
+  return { title, generatedAt: new Date().toISOString(), study: STUDY, runs, energyRatios };
 }

@@ -1,5 +1,6 @@
 // The report page: one self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched) that reads well
 // in a browser and prints cleanly.
+import { isSpiking } from '../../models/registry.js';
 import { formatEnergy, formatOps } from '../energy.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
@@ -86,9 +87,9 @@ function cards(r: Report, colors: string[]): string {
     c.push(`<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>`
       + `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`);
   }
-  if (r.energyRatio) {
-    c.push(`<div class="card"><div class="k">energy, ${esc(r.energyRatio.ann)} / ${esc(r.energyRatio.snn)}</div><div class="v">${r.energyRatio.ratio.toFixed(1)}×</div>`
-      + `<div class="d">${esc(r.energyRatio.ann)} uses ${r.energyRatio.ratio.toFixed(1)}× the energy of ${esc(r.energyRatio.snn)} per image</div></div>`);
+  for (const e of r.energyRatios) {
+    c.push(`<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div class="v">${e.ratio.toFixed(1)}×</div>`
+      + `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image</div></div>`);
   }
   return `<div class="cards">${c.join('')}</div>`;
 }
@@ -141,7 +142,7 @@ function energy(r: Report, colors: string[]): string {
   const parts: string[] = [];
   if (withEnergy.length) {
     const bars = withEnergy.map((x) => ({ label: x.name, value: x.energy!.perImage, color: colors[r.runs.indexOf(x)], note: formatEnergy(x.energy!.perImage) }));
-    // The ANN a Spikformer was costed against (the study's full-width ResNet18 by default), if no run is that model.
+    // The ANN a spiking model was costed against (the study's full-width ResNet18 by default), if no run is that model.
     const baseline = withEnergy.map((x) => x.energy!.baseline).find((b) => b && !r.runs.some((x) => x.preset === b.name));
     if (baseline) bars.push({ label: `${baseline.name} (from architecture)`, value: baseline.energy, color: '#94a3b8', note: formatEnergy(baseline.energy) });
     const values = bars.map((b) => b.value);
@@ -152,7 +153,7 @@ function energy(r: Report, colors: string[]): string {
   }
   for (const run of r.runs) {
     const i = r.runs.indexOf(run);
-    if (run.arch === 'spikformer') {
+    if (isSpiking(run)) {
       if (run.rates) {
         const names = Object.keys(run.rates);
         parts.push(figure(barChart({
@@ -163,11 +164,11 @@ function energy(r: Report, colors: string[]): string {
         parts.push(missing(`firing rates for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
       }
     }
-    if (run.energy && run.arch === 'spikformer') {
+    if (run.energy && isSpiking(run)) {
       parts.push(figure(barChart({
         title: `${run.name}: energy per layer`, log: true, unit: 'picojoules per image',
         bars: run.energy.layers.map((l) => ({ label: l.name, value: l.energy, color: l.inputRate === null ? '#64748b' : colors[i], note: formatEnergy(l.energy) })),
-      }), 'Grey: analog input, costed as MACs (first conv, head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.'));
+      }), 'Grey: analog input, costed as MACs (the first conv; Spikformer\'s head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.'));
     } else if (!run.energy) {
       parts.push(missing(`energy for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
     }
@@ -195,7 +196,7 @@ ${confusions(r, colors)}
 ${perClass(r, colors)}
 <h2>Spikes and energy</h2>
 ${energy(r, colors)}
-<p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
+<p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
 </main></body></html>
 `;
 }

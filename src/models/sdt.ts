@@ -1,0 +1,115 @@
+// The Spike-driven Transformer (Yao et al., NeurIPS 2023), V1, the CIFAR variant of the official code
+// (BICLab/Spike-Driven-Transformer: model/spikeformer.py, module/sps.py with pooling_stat "0011", module/ms_conv.py),
+// in one file. Unlike Spikformer, the stream between blocks stays analog (membrane shortcuts): each weight layer reads
+// the spikes of a LIF applied to its input, and self-attention is two masks and a token sum, no matrix product.
+// Shapes: images NHWC [B, H, W, C]; inside, time comes first: maps [T*B, H, W, C], tokens [T, B, N, D].
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../util/rng.js';
+import { BatchNorm, Linear } from './layers.js';
+import { ParamStore } from './params.js';
+import type { ForwardOptions, Model } from './model.js';
+import { checkSpikingConfig, SpikingCtx, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+
+export interface SDTConfig extends SpikingConfig {
+  arch: 'sdt';
+}
+
+/** The threshold of the LIF on the token sums (official `talking_heads_lif`). */
+const KV_THRESHOLD = 0.5;
+
+export class SpikeDrivenTransformer implements Model {
+  readonly store: ParamStore;
+  private readonly sps: SpsLayers;
+  private readonly blocks: Block[] = [];
+  private readonly head: Linear;
+
+  constructor(readonly config: SDTConfig, seed = 0) {
+    checkSpikingConfig('sdt', config);
+    this.store = new ParamStore(new Rng(seed));
+    this.sps = spsLayers(this.store, config, 'trunc_normal'); // the official init: every Conv2d trunc_normal(0.02)
+    for (let i = 0; i < config.depth; i++) this.blocks.push(new Block(this.store, `block.${i}`, config));
+    this.head = new Linear(this.store, 'head', config.dim, config.classes, 'torch');
+  }
+
+  get tokens(): number {
+    return (this.config.imageSize / 4) ** 2;
+  }
+
+  forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
+    const { timeSteps: T, dim: D } = this.config;
+    const [B, H, W, C] = images.shape;
+    const ctx = new SpikingCtx(this.config, opts);
+    let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
+    const { stages, rpe } = this.sps;
+    for (const stage of stages.slice(0, 3)) {
+      x = ctx.lif(stage.lif, stage.bn.apply(stage.conv.apply(x), opts.training)) as tf.Tensor4D;
+    }
+    x = tf.maxPool(x, 3, 2, 1);
+    ctx.recordInput('patch_embed.maxpool2', x); // pooling raises the rate the next conv sees
+    // The fourth stage pools its BN output before any LIF: that analog map is the stream, refined by the rpe conv.
+    const feat = tf.maxPool(stages[3].bn.apply(stages[3].conv.apply(x), opts.training) as tf.Tensor4D, 3, 2, 1);
+    const s = ctx.lif(stages[3].lif, feat) as tf.Tensor4D;
+    const stream = tf.add(feat, rpe.bn.apply(rpe.conv.apply(s), opts.training));
+    let tokens = tf.reshape(stream, [T, B, this.tokens, D]);
+    // A tidy per block frees its intermediates as soon as it is done (see Spikformer.forward).
+    for (const block of this.blocks) tokens = tf.tidy(() => block.apply(tokens, ctx));
+    const spikes = ctx.lif('head_lif', tf.mean(tokens, 2)); // [T, B, D]
+    return tf.mean(this.head.apply(spikes), 0) as tf.Tensor2D;
+  }
+}
+
+/** A 1x1 convolution (run as a linear layer over tokens) and its BatchNorm: every SDT projection. */
+class ConvBN {
+  readonly linear: Linear;
+  readonly bn: BatchNorm;
+  constructor(store: ParamStore, prefix: string, inF: number, outF: number, bias: boolean) {
+    this.linear = new Linear(store, `${prefix}_conv`, inF, outF, 'trunc_normal', { bias, conv1x1: true });
+    this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
+  }
+  apply(x: tf.Tensor, ctx: SpikingCtx): tf.Tensor {
+    return this.bn.apply(this.linear.apply(x), ctx.training);
+  }
+}
+
+class Block {
+  private readonly q: ConvBN;
+  private readonly k: ConvBN;
+  private readonly v: ConvBN;
+  private readonly proj: ConvBN;
+  private readonly fc1: ConvBN;
+  private readonly fc2: ConvBN;
+
+  constructor(store: ParamStore, private prefix: string, config: SDTConfig) {
+    const D = config.dim;
+    const hidden = Math.floor(D * config.mlpRatio);
+    const a = `${prefix}.attn`;
+    this.q = new ConvBN(store, `${a}.q`, D, D, false);
+    this.k = new ConvBN(store, `${a}.k`, D, D, false);
+    this.v = new ConvBN(store, `${a}.v`, D, D, false);
+    // The official attention builds a Conv1d over heads that its forward pass never calls; kept for the state dict.
+    store.unused.set(`${a}.talking_heads.weight`, { shape: [config.heads, config.heads, 1], fill: 0 });
+    this.proj = new ConvBN(store, `${a}.proj`, D, D, true);
+    this.fc1 = new ConvBN(store, `${prefix}.mlp.fc1`, D, hidden, true);
+    this.fc2 = new ConvBN(store, `${prefix}.mlp.fc2`, hidden, D, true);
+  }
+
+  /** x [T, B, N, D] analog -> [T, B, N, D]: x + SDSA(LIF(x)), then x + MLP(x). */
+  apply(x: tf.Tensor, ctx: SpikingCtx): tf.Tensor {
+    const a = `${this.prefix}.attn`;
+    const m = `${this.prefix}.mlp`;
+    const s = ctx.lif(`${a}.shortcut_lif`, x);
+    const q = ctx.lif(`${a}.q_lif`, this.q.apply(s, ctx));
+    const k = ctx.lif(`${a}.k_lif`, this.k.apply(s, ctx));
+    const v = ctx.lif(`${a}.v_lif`, this.v.apply(s, ctx));
+    // Spike-driven self-attention. Per head the official code sums k*v over tokens and masks q with the result; each
+    // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
+    const kv = tf.mul(k, v); // a mask: spikes where both fire
+    ctx.recordInput(`${a}.k_lif,${a}.v_lif`, kv);
+    const kvSpikes = ctx.lif(`${a}.talking_heads_lif`, tf.sum(kv, 2, true), KV_THRESHOLD); // [T, B, 1, D]
+    const attn = tf.mul(q, kvSpikes); // a mask again
+    ctx.recordInput(`${a}.q_lif,${a}.talking_heads_lif`, attn);
+    x = tf.add(x, this.proj.apply(attn, ctx));
+    const h = ctx.lif(`${m}.fc2_lif`, this.fc1.apply(ctx.lif(`${m}.fc1_lif`, x), ctx));
+    return tf.add(x, this.fc2.apply(h, ctx));
+  }
+}
