@@ -95,7 +95,7 @@ for (const backend of GOLDEN_BACKENDS) {
             assert.ok(grad, `no gradient for ${name}`);
             const torch = toTorchLayout(model.store, name, grad);
             assert.deepEqual(torch.shape, expected.shape, `grad.${name} shape`);
-            assertCloseToScale(torch, toFloat32(expected), REL, `grad.${name}`, ZERO_FLOOR);
+            assertCloseToScale(torch, toFloat32(expected), REL, `grad.${name}`, { floor: ZERO_FLOOR });
             torch.dispose();
           }
 
