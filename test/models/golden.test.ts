@@ -106,13 +106,15 @@ for (const backend of GOLDEN_BACKENDS) {
           }
           for (const [name, n] of model.store.counters) assert.equal(n, 1, `${name} after one train forward`);
 
-          // Identical spike decisions give identical firing rates, layer by layer.
-          if (g.metadata.train_lif_rates) {
-            const expectedRates = JSON.parse(g.metadata.train_lif_rates) as Record<string, number>;
-            assert.deepEqual([...rates.keys()].sort(), Object.keys(expectedRates).sort());
-            for (const [name, r] of Object.entries(expectedRates)) {
-              assert.ok(Math.abs(rates.get(name)! - r) < 1e-7, `${name} firing rate ${rates.get(name)} vs ${r}`);
-            }
+          // Identical spike decisions give identical firing rates, layer by layer. A spiking model's golden must
+          // carry them (a golden without rates fails here), and a model without neurons records none.
+          const spiking = model.config.arch === 'spikformer';
+          assert.equal(g.metadata.train_lif_rates !== undefined, spiking,
+            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`);
+          const expectedRates = spiking ? JSON.parse(g.metadata.train_lif_rates) as Record<string, number> : {};
+          assert.deepEqual([...rates.keys()].sort(), Object.keys(expectedRates).sort());
+          for (const [name, r] of Object.entries(expectedRates)) {
+            assert.ok(Math.abs(rates.get(name)! - r) < 1e-7, `${name} firing rate ${rates.get(name)} vs ${r}`);
           }
           tf.dispose([logits!, loss, ...grads.values()]);
           model.store.dispose();
