@@ -11,6 +11,7 @@ import { type ManifestEntry, parseManifest, safeName, type Split } from './manif
 import { BudgetExhaustedError, FatalError, GaveUpError, QuotaExhaustedError, StoppedError } from './providers/http.js';
 import type { Candidate, Provider, Source } from './providers/provider.js';
 import { SpatialSplitter } from './split.js';
+import { pauseForTest, testFault } from '../util/test_fault.js';
 import { DatasetWriter, MANIFEST_FILE } from './writer.js';
 
 export type SplitMode = 'spatial' | 'index';
@@ -139,6 +140,9 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
           );
           have[split]++;
           result.added++;
+          if (result.added >= Number(testFault('pause-after-image') ?? Infinity)) {
+            await pauseForTest(`after image ${result.added}`, () => o.signal?.aborted ?? true);
+          }
         } catch (err) {
           if (err instanceof GaveUpError) {
             result.skipped++;

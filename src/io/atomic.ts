@@ -3,6 +3,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { killBeforeRenameForTest } from '../util/test_fault.js';
 
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -14,6 +15,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     } finally {
       await fh.close();
     }
+    killBeforeRenameForTest(file);
     await rename(tmp, file);
   } catch (err) {
     await unlink(tmp).catch(() => {});

@@ -11,6 +11,7 @@ import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from
 import { loadStateDict } from '../models/state_dict.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { Rng } from '../util/rng.js';
+import { pauseForTest, testFault } from '../util/test_fault.js';
 import { AdamW } from './adamw.js';
 import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta, type EpochSums } from './checkpoint.js';
 import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
@@ -117,6 +118,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         }, ((stepsPerEpoch - b - 1) * cfg.batch) / rate);
         // Let pending events run (a Ctrl-C handler sets control.stop); the step loop itself never waits.
         await new Promise(setImmediate);
+        if (testFault('pause-after-step') === String(meta.step)) await pauseForTest(`after step ${meta.step}`, () => control.stop);
         if (control.stop) {
           meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
           last = await save('last', meta);

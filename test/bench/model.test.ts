@@ -1,11 +1,15 @@
-// The model benchmark: timing a few real steps, the median, and the PyTorch peer's arguments for the same model.
+// The model benchmark: a few real steps (their kernels counted), the median, and the PyTorch peer's arguments for the
+// same model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { benchModel, DEFAULT_PEER_SCRIPT, flopsPerImage, median, torchArgs } from '../../src/bench/model.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { ADAMW, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
 import { macsPerStep } from '../../src/models/macs.js';
-import { resolveConfig } from '../../src/models/registry.js';
+import { createModel, resolveConfig } from '../../src/models/registry.js';
 
 test('median of odd and even counts', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -36,15 +40,47 @@ test('the default PyTorch peer is the repository\'s own bench/peer/step.py, foun
   assert.ok(existsSync(DEFAULT_PEER_SCRIPT), `${DEFAULT_PEER_SCRIPT} is missing`);
 });
 
-test('benchModel times real training steps and inference batches', async () => {
+/** How many times each kernel ran during f. */
+async function kernelCounts(f: () => Promise<unknown> | unknown): Promise<Map<string, number>> {
+  const info = await tf.profile(async () => {
+    await f();
+  });
+  const counts = new Map<string, number>();
+  for (const k of info.kernels) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
+  return counts;
+}
+
+test('benchModel runs warm-up plus timed batches: forward, backward and AdamW in train mode, the forward alone in infer', async () => {
+  const overrides = { timeSteps: 2 };
+  const [warmup, steps] = [1, 2];
+  await initEngine('native');
+  // One forward of the same model, counted on its own: the work each batch must repeat.
+  const model = createModel(resolveConfig('spikformer-1-64', overrides), 0);
+  const one = await kernelCounts(() => tf.dispose(tf.tidy(() => model.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false }))));
+  const params = model.store.params.size;
+  model.store.dispose();
+  assert.ok((one.get('Conv2D') ?? 0) > 0 && (one.get(LIF) ?? 0) > 0);
   for (const mode of ['train', 'infer'] as const) {
-    const r = await benchModel({ preset: 'spikformer-1-64', batch: 2, steps: 2, warmup: 1, mode, backend: 'native', overrides: { timeSteps: 2 } });
-    assert.equal(r.runner, 'geospike-native');
-    assert.equal(r.times?.length, 2);
-    assert.ok(r.secPerBatch > 0 && Number.isFinite(r.secPerBatch));
-    assert.ok(Math.abs(r.imagesPerSec - 2 / r.secPerBatch) < 1e-9);
-    assert.ok(r.params > 10_000 && r.peakRssMB > 10);
-    assert.equal(r.gpu, undefined, 'no GPU memory on a CPU backend');
+    let r: Awaited<ReturnType<typeof benchModel>> | undefined;
+    const t0 = performance.now();
+    const ran = await kernelCounts(async () => {
+      r = await benchModel({ preset: 'spikformer-1-64', batch: 2, steps, warmup, mode, backend: 'native', overrides });
+    });
+    const wall = (performance.now() - t0) / 1000;
+    const batches = warmup + steps;
+    for (const k of ['Conv2D', LIF]) assert.equal(ran.get(k), one.get(k)! * batches, `${mode}: ${k} runs per batch`);
+    const backward = { lifGrad: ran.get(LIF_GRAD) ?? 0, filterGrad: ran.get('Conv2DBackpropFilter') ?? 0, adamw: ran.get(ADAMW) ?? 0 };
+    assert.deepEqual(backward, mode === 'train'
+      ? { lifGrad: one.get(LIF)! * batches, filterGrad: one.get('Conv2D')! * batches, adamw: params * batches }
+      : { lifGrad: 0, filterGrad: 0, adamw: 0 }, `${mode}: backward and optimizer kernels`);
+    assert.equal(r!.runner, 'geospike-native');
+    assert.equal(r!.mode, mode);
+    // The reported time is the median of the timed batches, which lie within the call's wall time.
+    assert.equal(r!.times?.length, steps);
+    assert.ok(r!.times!.every((t) => t > 0) && r!.times!.reduce((a, t) => a + t, 0) <= wall, `${r!.times} within ${wall} s`);
+    assert.equal(r!.secPerBatch, median(r!.times!));
+    assert.ok(r!.params > 10_000 && r!.peakRssMB > 10);
+    assert.equal(r!.gpu, undefined, 'no GPU memory on a CPU backend');
   }
 });
 

@@ -66,6 +66,12 @@ export function allFiles(dir: string): Buffer[] {
     .map((d) => readFileSync(path.join(d.parentPath ?? (d as unknown as { path: string }).path, d.name)));
 }
 
+/** An error's message and stack, and those of its causes, for assertNoSecrets. */
+export function errorTexts(e: unknown): string[] {
+  if (!(e instanceof Error)) return [String(e)];
+  return [String(e), e.stack ?? '', ...(e.cause === undefined ? [] : errorTexts(e.cause))];
+}
+
 export function assertNoSecrets(texts: (string | Buffer)[], secrets = [KEY_A, KEY_B, SECRET, TOKEN]): void {
   for (const t of texts) {
     const b = Buffer.isBuffer(t) ? t : Buffer.from(t);

@@ -30,12 +30,15 @@ test('openDataset loads labels in classes.json order and train-split channel sta
   assert.equal(ds.train.n, 15);
   assert.equal(ds.validation.n, 6);
   assert.deepEqual(Array.from(ds.train.labels), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
-  // Statistics by a direct second computation over channel 1 only.
-  const g = ds.train.images.filter((_, i) => i % 3 === 1);
-  const mean = g.reduce((s, v) => s + v, 0) / g.length / 255;
-  const std = Math.sqrt(g.reduce((s, v) => s + (v / 255 - mean) ** 2, 0) / g.length);
-  assert.ok(Math.abs(ds.mean[1] - mean) < 1e-9 && Math.abs(ds.std[1] - std) < 1e-9);
-  assert.notEqual(ds.mean[0], ds.mean[1]);
+  // Statistics by a direct second computation, channel by channel (a mix-up of channels changes them: they differ).
+  for (let ch = 0; ch < 3; ch++) {
+    const g = ds.train.images.filter((_, i) => i % 3 === ch);
+    const mean = g.reduce((s, v) => s + v, 0) / g.length / 255;
+    const std = Math.sqrt(g.reduce((s, v) => s + (v / 255 - mean) ** 2, 0) / g.length);
+    assert.ok(Math.abs(ds.mean[ch] - mean) < 1e-9, `channel ${ch} mean ${ds.mean[ch]}, expected ${mean}`);
+    assert.ok(Math.abs(ds.std[ch] - std) < 1e-9, `channel ${ch} std ${ds.std[ch]}, expected ${std}`);
+  }
+  assert.equal(new Set(ds.mean).size, 3, `channel means ${ds.mean} should differ`);
   assert.deepEqual(channelStats(new Uint8Array([255, 0, 0, 255, 0, 0])), { mean: [1, 0, 0], std: [1, 1, 1] });
 });
 
@@ -81,9 +84,9 @@ test('batches cover each image once per epoch, reshuffle per epoch, and are norm
   assert.throws(() => new BatchIterator(split(3), { batchSize: 4, seed: 1, dropLast: true, ...norm }), /no full batch/);
 });
 
-test('augmentation is a 4-pixel-padded crop, maybe flipped, and the same for the same seed', () => {
-  const data = split(6);
-  const opts = { batchSize: 6, seed: 11, augment: true, ...norm };
+test('augmentation is a 4-pixel-padded crop, flipped for some samples and not others, and the same for the same seed', () => {
+  const data = split(12);
+  const opts = { batchSize: 12, seed: 11, augment: true, ...norm };
   const b = new BatchIterator(data, opts).batch(3, 0);
   assert.deepEqual(b.x, new BatchIterator(data, opts).batch(3, 0).x);
   assert.notDeepEqual(b.x, new BatchIterator(data, { ...opts, seed: 12 }).batch(3, 0).x);
@@ -115,6 +118,7 @@ test('augmentation is a 4-pixel-padded crop, maybe flipped, and the same for the
     assert.ok(found, `sample ${k} is no padded crop/flip of its source`);
   }
   assert.ok(shifts > 0, 'some sample is shifted');
+  assert.ok(flips > 0 && flips < b.n, `${flips} of ${b.n} samples flipped: a coin per sample flips some and not others`);
 });
 
 test('a saved cursor resumes the exact batch stream, across epochs', () => {

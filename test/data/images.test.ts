@@ -7,17 +7,27 @@ import { gradientImage, rawRgb } from './helpers.js';
 import { goldenPath } from '../helpers/golden.js';
 
 
-test('Lanczos resize matches PIL within 2 grey levels on the golden image', async () => {
+// sharp's Lanczos-3 and PIL's differ in their fixed-point rounding: on the golden image the mean difference is 1.2 grey
+// levels and the largest 9 (a few pixels on sharp edges), so the bounds are those with a little room.
+test('Lanczos resize matches PIL on the golden image: mean difference under 1.5 grey levels, none over 10', async () => {
   const input = readFileSync(goldenPath('resize-in-128.png'));
   const ref = await rawRgb(readFileSync(goldenPath('resize-out-32-pil-lanczos.png')));
   const out = await processImage(input, { cropBottom: 0 });
   const got = await rawRgb(out.png);
   assert.equal(got.width, 32);
   assert.equal(got.height, 32);
+  assert.equal(got.data.length, ref.data.length);
   let sum = 0;
-  for (let i = 0; i < got.data.length; i++) sum += Math.abs(got.data[i] - ref.data[i]);
+  let max = 0;
+  let at = -1;
+  for (let i = 0; i < got.data.length; i++) {
+    const d = Math.abs(got.data[i] - ref.data[i]);
+    sum += d;
+    if (d > max) [max, at] = [d, i];
+  }
   const mad = sum / got.data.length;
-  assert.ok(mad <= 2, `mean absolute difference ${mad} grey levels`);
+  assert.ok(mad < 1.5, `mean absolute difference ${mad} grey levels`);
+  assert.ok(max <= 10, `largest difference ${max} grey levels at pixel ${Math.floor(at / 3)} channel ${at % 3}`);
 });
 
 test('the bottom strip is cropped before resizing and the display copy is the cropped square', async () => {

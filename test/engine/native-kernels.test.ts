@@ -12,6 +12,7 @@ import { adamwUpdate } from '../../src/engine/kernels/index.js';
 import { SPARSE_CONV_BELOW } from '../../src/engine/native/kernels/conv.js';
 import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/engine/native/kernels/matmul.js';
 import { rng } from '../helpers/rng.js';
+import { assertCloseToScale } from '../helpers/compare.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
 
@@ -28,8 +29,11 @@ async function run(backend: string, kernel: string, inputs: Inputs, attrs: objec
   return outs;
 }
 
-/** Native and JS outputs agree: same shapes, and values within a tolerance scaled to the largest reference value. */
-async function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol = 2e-5, native = true): Promise<void> {
+/**
+ * Native and JS outputs agree: same shapes, and values within a tolerance scaled to the largest finite reference
+ * value (at least 1); NaN only where the reference is NaN, and with `signedZero` the sign of every zero kept.
+ */
+async function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol = 2e-5, native = true, signedZero = false): Promise<void> {
   const ref = await run('cpu', kernel, inputs, attrs);
   const before = fallbacks.get(kernel) ?? 0;
   const got = await run('native', kernel, inputs, attrs);
@@ -38,15 +42,8 @@ async function agree(kernel: string, inputs: Inputs, attrs: object, what: string
   assert.equal(got.length, ref.length, `${what}: number of outputs`);
   for (let o = 0; o < ref.length; o++) {
     assert.deepEqual(got[o].shape, ref[o].shape, `${what}: output ${o} shape`);
-    let scale = 1;
-    for (const v of ref[o].values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-    let worst = 0, at = -1;
-    for (let i = 0; i < ref[o].values.length; i++) {
-      const g = got[o].values[i], w = ref[o].values[i];
-      const d = g === w || (Number.isNaN(g) && Number.isNaN(w)) ? 0 : Math.abs(g - w); // NaN must stay NaN
-      if (!(d <= worst)) (worst = d), (at = i);
-    }
-    assert.ok(worst <= rtol * scale, `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]}, scale ${scale})`);
+    // floor = rtol: the tolerance is rtol * max(1, scale)
+    assertCloseToScale(got[o].values, ref[o].values, rtol, `${what}: output ${o}`, { floor: rtol, signedZero });
   }
 }
 
@@ -241,7 +238,7 @@ test('Relu, Step, Sqrt, Neg, Square and Abs match, NaN and negative zero include
     const n = SMALL + r.int(0, 5000);
     const values = r.normal(n).map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -0 : op === 'Sqrt' ? Math.abs(v) : v));
     const attrs = op === 'Step' ? { alpha: 0.25 } : {};
-    await agree(op, { x: { shape: [n], values } }, attrs, `${op} of ${n}`, 0);
+    await agree(op, { x: { shape: [n], values } }, attrs, `${op} of ${n}`, 0, true, true);
   }
 });
 

@@ -2,6 +2,7 @@
 // (Spikformer's and the Spike-driven Transformer's).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { countEnergy, ENERGY_PRESETS, inputRate, resolveCosts } from '../../src/eval/energy.js';
 import { resolveConfig } from '../../src/models/registry.js';
@@ -95,12 +96,57 @@ test('measured max-pool rates replace the estimate and flow into the residual st
   assert.equal(e.layers.some((l) => l.estimated), false);
 });
 
+/** 3x3 max pooling, stride 2, padding 1, of an NHWC map, computed directly. */
+function maxPool3s2(x: Float32Array, [N, H, W, C]: number[]): Float32Array {
+  const OH = Math.floor((H - 1) / 2) + 1, OW = Math.floor((W - 1) / 2) + 1;
+  const out = new Float32Array(N * OH * OW * C).fill(-Infinity);
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
+    const o = ((n * OH + oy) * OW + ox) * C + c;
+    for (let y = 2 * oy - 1; y <= 2 * oy + 1; y++) for (let xx = 2 * ox - 1; xx <= 2 * ox + 1; xx++) {
+      if (y >= 0 && y < H && xx >= 0 && xx < W) out[o] = Math.max(out[o], x[((n * H + y) * W + xx) * C + c]);
+    }
+  }
+  return out;
+}
+
 test('the golden model measures its max-pool rates on a real forward', () => {
-  const { rates, inputRates } = measureGoldenForward(golden, tiny, 'spikformer-tiny');
+  let rates = new Map<string, number>();
+  let inputRates = new Map<string, number>();
+  // Watch the max-pool kernel: what it was given and what it returned, for a check by direct computation.
+  const pools: { input: Float32Array; shape: number[]; output: Float32Array }[] = [];
+  const original = tf.getKernel('MaxPool', 'cpu')!;
+  tf.unregisterKernel('MaxPool', 'cpu');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const out = original.kernelFunc(args) as tf.TensorInfo;
+      const cpu = args.backend as unknown as { readSync(id: object): Float32Array };
+      const input = args.inputs.x as tf.TensorInfo;
+      pools.push({ input: cpu.readSync(input.dataId).slice(), shape: input.shape, output: cpu.readSync(out.dataId).slice() });
+      return out;
+    },
+  });
+  try {
+    ({ rates, inputRates } = measureGoldenForward(golden, tiny, 'spikformer-tiny'));
+  } finally {
+    tf.unregisterKernel('MaxPool', 'cpu');
+    tf.registerKernel(original);
+  }
   for (const [k, v] of Object.entries(goldenRates)) assert.ok(Math.abs(rates.get(k)! - v) < 1e-7, k);
   assert.deepEqual([...inputRates.keys()].sort(), ['patch_embed.maxpool2', 'patch_embed.maxpool3']);
-  // A max over 3x3 windows of a spike map is a spike map, and fires wherever a spike lies under its centre's window.
-  for (const v of inputRates.values()) assert.ok(v > 0 && v <= 1, `${v}`);
+  assert.equal(pools.length, 2, 'one max-pool after each of the last two stages');
+  // A max over 3x3 windows of a spike map is a spike map, and fires wherever a spike lies in its window: its rate
+  // is that of the windows holding a spike, computed here from the LIF output the pool was given.
+  for (const [i, { input, shape, output }] of pools.entries()) {
+    const name = `patch_embed.maxpool${i + 2}`, lif = `patch_embed.proj_lif${i + 2}`;
+    assert.ok(input.every((v) => v === 0 || v === 1), `${name} is fed spikes`);
+    assert.ok(Math.abs(input.reduce((a, v) => a + v, 0) / input.length - goldenRates[lif]) < 1e-7, `${name} is fed ${lif}`);
+    const expected = maxPool3s2(input, shape);
+    assert.deepEqual(output, expected, `${name}: output is the 3x3 window max`);
+    const rate = expected.reduce((a, v) => a + v, 0) / expected.length;
+    assert.ok(rate > 0 && rate < 1, `${name} rate ${rate}`);
+    assert.ok(Math.abs(inputRates.get(name)! - rate) < 1e-7, `${name} measured ${inputRates.get(name)}, windows with a spike ${rate}`);
+  }
   const e = countEnergy(tiny, { rates: Object.fromEntries(rates), inputRates: Object.fromEntries(inputRates) });
   const conv3 = e.layers.find((l) => l.name === 'patch_embed.proj_conv3')!;
   assert.equal(conv3.inputRate, inputRates.get('patch_embed.maxpool2'));

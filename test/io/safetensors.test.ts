@@ -220,19 +220,23 @@ test('writeSafetensors replaces a file atomically and leaves no temp files', asy
     const fresh = { w: { dtype: 'F32', shape: [big.length], data: big } } satisfies Record<string, SafeTensor>;
     const newBytes = Buffer.from(serializeSafetensors(fresh, { version: 'new' }));
 
-    // Read repeatedly while the write is in flight: every read sees the whole old or the whole new file.
+    // Read once per event-loop turn while the write is in flight: every read sees the whole old or the whole new
+    // file. The write takes several turns between creating its temp file and renaming it (open, write, fsync and
+    // close each complete on a later turn), so some read is sure to find the temp file beside the old file: that
+    // read overlapped the write.
     let done = false;
     const writing = writeSafetensors(path, fresh, { version: 'new' }).finally(() => { done = true; });
-    const seen = new Set<string>();
+    let overlapped = 0;
     while (!done) {
+      const temps = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
       const bytes = readFileSync(path);
       const version = parseSafetensors(bytes).metadata.version!; // from the same read: the file may change between two
       assert.ok(bytes.equals(version === 'old' ? oldBytes : newBytes), `read a file that is neither old nor new (${bytes.length} bytes)`);
-      seen.add(version);
+      if (temps.length === 1 && version === 'old') overlapped++;
       await new Promise((r) => setImmediate(r));
     }
     await writing;
-    assert.ok(seen.size >= 1);
+    assert.ok(overlapped > 0, 'no read found the new file being written beside the old one');
     assert.ok(readFileSync(path).equals(newBytes));
     assert.deepEqual(readdirSync(dir), ['model.safetensors']);
 

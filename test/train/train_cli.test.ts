@@ -1,15 +1,17 @@
 // `geospike train` as a process: Ctrl-C saves and exits 0 with the resume command; kill -9 during a save leaves a
-// loadable checkpoint that resumes to the end.
-import { before, test } from 'node:test';
+// loadable checkpoint that resumes to the end. The interrupt and the kills land at named points (GEOSPIKE_TEST_FAULT,
+// src/util/test_fault.ts), not at a moment a timer or a file watcher happened to catch.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../../src/engine/backend.js';
 import { importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
 import { loadModelFromCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
+import { TEST_FAULT_ENV } from '../../src/util/test_fault.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'geospike-train-cli-'));
@@ -20,13 +22,19 @@ function trainArgs(out: string, epochs: number): string[] {
     '--warmup-epochs', '1', '--batch', '8', '--time-steps', '2', '--seed', '5'];
 }
 
-function run(args: string[], onStart?: (child: ChildProcess, stderr: () => string) => void) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the CLI; `fault` arms a GEOSPIKE_TEST_FAULT point, and `onStderr` sees the child's stderr so far on each chunk. */
+function run(args: string[], fault?: string, onStderr?: (child: ChildProcess, stderr: string) => void) {
+  const env = { ...process.env };
+  delete env[TEST_FAULT_ENV];
+  if (fault) env[TEST_FAULT_ENV] = fault;
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  onStart?.(child, () => err);
+  child.stderr!.on('data', (d) => {
+    err += d;
+    onStderr?.(child, err);
+  });
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, out, err })));
 }
@@ -41,60 +49,56 @@ before(async () => {
 test('Ctrl-C finishes the step, saves, exits 0 with the resume command; the resumed run matches a straight one', async () => {
   const straight = await run(trainArgs('straight', 2));
   assert.equal(straight.code, 0, straight.err);
-  const stopped = await run(trainArgs('stopped', 2), (child, stderr) => {
-    const timer = setInterval(() => {
-      if (stderr().includes('training spikformer-1-64')) {
-        clearInterval(timer);
-        child.kill('SIGINT');
-      }
-    }, 20);
+  // The run pauses after step 2 until it is told to stop, so the Ctrl-C lands there, mid-epoch (5 steps), every time.
+  let sent = false;
+  const stopped = await run(trainArgs('stopped', 2), 'pause-after-step:2', (child, stderr) => {
+    if (!sent && stderr.includes('test fault: paused after step 2')) {
+      sent = true;
+      child.kill('SIGINT');
+    }
   });
   assert.equal(stopped.code, 0, stopped.err);
   assert.match(stopped.err, /SIGINT: finishing the current step and saving a checkpoint/);
   assert.match(stopped.out, /interrupted; resume with:\n\s+geospike train --out .*stopped --data .* --model spikformer-1-64 --resume/);
   const meta = readCheckpoint(join(root, 'stopped', 'checkpoints', 'last.json')).meta;
-  // Stopped within the first epoch (5 steps), after the step in progress: not at an epoch boundary.
-  assert.equal(meta.cursor.epoch, 0, `stopped at ${JSON.stringify(meta.cursor)}`);
-  assert.ok(meta.cursor.batch >= 1 && meta.cursor.batch < 5, `stopped at ${JSON.stringify(meta.cursor)}`);
-  assert.match(stopped.err, /stopped after step \d+; checkpoint/);
+  assert.deepEqual(meta.cursor, { epoch: 0, batch: 2 });
+  assert.equal(meta.step, 2);
+  assert.match(stopped.err, /stopped after step 2; checkpoint/);
   const resumed = await run([...trainArgs('stopped', 2), '--resume']);
   assert.equal(resumed.code, 0, resumed.err);
-  assert.match(resumed.err, /resuming .* at epoch 1, batch [1-4] \(step [1-4]\)/);
+  assert.match(resumed.err, /resuming .* at epoch 1, batch 2 \(step 2\)/);
   assert.ok(weights('stopped').equals(weights('straight')), 'resumed weights differ from the straight run');
 });
 
 test('kill -9 during a checkpoint save leaves the previous checkpoint loadable, and the run resumes to the end', async () => {
-  for (const nth of [1, 3]) {
-    const out = `killed-${nth}`;
+  // Killed (a real SIGKILL) at an exact point of the second epoch's save of `last`:
+  //   its weights' temp file written, not yet renamed: a temp file is left beside the epoch-1 checkpoint;
+  //   all its files renamed into place but not the sidecar (the commit point): they are orphans, last.json is epoch 1.
+  const cases = [
+    { fault: 'kill-before-rename:last-:3', at: /test fault: killed before renaming last-\d+\.safetensors/, leftover: (f: string) => f.endsWith('.tmp') },
+    { fault: 'kill-before-rename:last.json:2', at: /test fault: killed before renaming last\.json/, leftover: (f: string) => /^last-\d+\.optim\.safetensors$/.test(f) },
+  ];
+  for (const [i, { fault, at, leftover }] of cases.entries()) {
+    const out = `killed-${i}`;
     const ckDir = join(root, out, 'checkpoints');
-    const killed = await run(trainArgs(out, 4), (child) => {
-      // Watch the folder; once a checkpoint exists, kill at the nth temp file of a later save.
-      let seen = 0;
-      const timer = setInterval(() => {
-        if (!existsSync(ckDir)) return;
-        clearInterval(timer);
-        const w = watch(ckDir, (_e, name) => {
-          if (!name?.endsWith('.tmp') || !existsSync(join(ckDir, 'last.json'))) return;
-          if (++seen === nth) {
-            child.kill('SIGKILL');
-            w.close();
-          }
-        });
-        child.on('close', () => w.close());
-      }, 5);
-    });
+    const killed = await run(trainArgs(out, 4), fault);
     assert.equal(killed.signal, 'SIGKILL', `the run ended before it was killed: ${killed.err}`);
-    // Whatever moment the kill hit, last.json names files that exist and load.
+    assert.match(killed.err, at);
     const { model, meta } = loadModelFromCheckpoint(join(ckDir, 'last.json'));
     model.store.dispose();
-    assert.ok(meta.epoch >= 1);
+    assert.equal(meta.epoch, 1, 'last.json is still the first epoch\'s checkpoint');
+    const named = readCheckpoint(join(ckDir, 'last.json'));
+    const left = readdirSync(ckDir).filter((f) => leftover(f) && ![named.weightsPath, named.optimizerPath].some((p) => p?.endsWith(`/${f}`)));
+    assert.equal(left.length, 1, `what the interrupted save left: ${readdirSync(ckDir).join(', ')}`);
     const resumed = await run([...trainArgs(out, 4), '--resume']);
     assert.equal(resumed.code, 0, resumed.err);
     assert.equal(readCheckpoint(join(ckDir, 'last.json')).meta.epoch, 4);
     assert.deepEqual(readdirSync(ckDir).filter((f) => f.endsWith('.tmp')), [], 'temp files left behind');
+    assert.ok(!existsSync(join(ckDir, left[0])), `${left[0]} was not swept`);
     const rows = readFileSync(join(root, out, 'summary.csv'), 'utf8').trim().split('\n').slice(1).map((r) => Number(r.split(',')[0]));
     assert.deepEqual(rows, [1, 2, 3, 4], 'each epoch logged exactly once');
   }
 });
 
-test('cleanup', () => rmSync(root, { recursive: true, force: true }));
+// A hook, not a test: it asserts nothing, so it must not count as a passing test.
+after(() => rmSync(root, { recursive: true, force: true }));

@@ -291,7 +291,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   switch (op) {
     case kRelu:
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? 0.f : x[i];  // NaN stays NaN
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] <= 0.f ? 0.f : x[i];  // NaN stays NaN; -0 becomes +0, as Math.max(0, x)
       break;
     case kStep:
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
