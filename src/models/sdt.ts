@@ -8,7 +8,7 @@ import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, SpikingCtx, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SDTConfig extends SpikingConfig {
   arch: 'sdt';
@@ -38,7 +38,7 @@ export class SpikeDrivenTransformer implements Model {
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     const { timeSteps: T, dim: D } = this.config;
     const [B, H, W, C] = images.shape;
-    const ctx = new SpikingCtx(this.config, opts);
+    const ctx = new SpikingForward(this.config, opts);
     let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
     const { stages, rpe } = this.sps;
     for (const stage of stages.slice(0, 3)) {
@@ -66,7 +66,7 @@ class ConvBN {
     this.linear = new Linear(store, `${prefix}_conv`, inF, outF, 'trunc_normal', { bias, conv1x1: true });
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
-  apply(x: tf.Tensor, ctx: SpikingCtx): tf.Tensor {
+  apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
     return this.bn.apply(this.linear.apply(x), ctx.training);
   }
 }
@@ -94,7 +94,7 @@ class Block {
   }
 
   /** x [T, B, N, D] analog -> [T, B, N, D]: x + SDSA(LIF(x)), then x + MLP(x). */
-  apply(x: tf.Tensor, ctx: SpikingCtx): tf.Tensor {
+  apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
     const a = `${this.prefix}.attn`;
     const m = `${this.prefix}.mlp`;
     const s = ctx.lif(`${a}.shortcut_lif`, x);

@@ -5,7 +5,7 @@ import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, SpikingCtx as Ctx, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SpikformerConfig extends SpikingConfig {
   arch: 'spikformer';
@@ -35,7 +35,7 @@ export class Spikformer implements Model {
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     const { timeSteps: T } = this.config;
     const [B, H, W, C] = images.shape;
-    const ctx = new Ctx(this.config, opts);
+    const ctx = new SpikingForward(this.config, opts);
     // Input repeated over time: [T*B, H, W, C], time-major.
     let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
     this.sps.stages.forEach((stage, i) => {
@@ -64,7 +64,7 @@ class SpikingLinear {
     this.linear = new Linear(store, `${prefix}_linear`, inF, outF, 'trunc_normal');
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
-  apply(x: tf.Tensor, ctx: Ctx): tf.Tensor {
+  apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
     return ctx.lif(`${this.prefix}_lif`, this.bn.apply(this.linear.apply(x), ctx.training));
   }
 }
@@ -94,7 +94,7 @@ class Block {
   }
 
   /** x [T, B, N, D] -> [T, B, N, D]: x + SSA(x), then x + MLP(x). */
-  apply(x: tf.Tensor, ctx: Ctx): tf.Tensor {
+  apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
     const [T, B, N, D] = x.shape;
     const h = this.config.heads;
     const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);

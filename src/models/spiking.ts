@@ -57,8 +57,8 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
   return { stages, rpe };
 }
 
-/** Per-forward context: the mode, the LIF settings and the optional firing-rate probe. */
-export class SpikingCtx {
+/** One forward pass of a spiking model: its mode, the LIF settings, and the optional firing-rate probes. */
+export class SpikingForward {
   private readonly sg;
   constructor(private config: SpikingConfig, readonly opts: ForwardOptions) {
     this.sg = surrogate(config.surrogate, config.alpha);
