@@ -9,7 +9,7 @@ export const trainConfigSchema = z
     /** Dataset folder (collect/import output). */
     data: z.string().min(1),
     /** Model preset (see `geospike info --list`). */
-    model: z.string().refine((p) => p in PRESETS, { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
+    model: z.string().refine((p) => Object.hasOwn(PRESETS, p), { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
     /** Run folder: config.json, summary.csv, metrics.jsonl, checkpoints/. */
     out: z.string().min(1),
     epochs: z.number().int().min(1).max(100_000),
