@@ -35,7 +35,7 @@ export default defineCommand({
       labelSmoothing: numberFlag('label-smoothing', args['label-smoothing']), mixup: numberFlag('mixup', args.mixup),
       mixupOffEpoch: numberFlag('mixup-off-epoch', args['mixup-off-epoch']), seed: numberFlag('seed', args.seed),
     };
-    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags);
+    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) => process.stderr.write(`${l}\n`));
     await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0. A second Ctrl-C exits at once (checkpoints are atomic).
     const control = { stop: false };
