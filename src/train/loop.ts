@@ -80,7 +80,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
-    if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
+    if (!ck.optimizerPath) throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
+    opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
     partial = { ...partial, ...(meta.partial as EpochSums | undefined) };
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
@@ -104,13 +105,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         const t0 = performance.now();
         opt.lr = learningRate(meta.step, sched);
         opt.weightDecay = cfg.weightDecay;
-        const { loss, correct, n } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
+        const { loss, correct, n, applied } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
         if (!Number.isFinite(loss)) {
           throw new TrainingError(
             `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped `
             + `and no checkpoint was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
           );
         }
+        if (!applied) progress.line(`epoch ${epoch + 1}, step ${meta.step + 1}: a gradient was not finite; the update was skipped`);
         meta.step += 1;
         partial.loss += loss * n;
         partial.correct += correct;
@@ -131,6 +133,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         }
       }
       const val = validate(model, valIt);
+      if (!Number.isFinite(val.loss)) {
+        throw new TrainingError(
+          `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no checkpoint `
+          + `was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
+        );
+      }
       const row: EpochRecord = {
         epoch: epoch + 1,
         train_loss: round(partial.loss / partial.seen),
@@ -205,10 +213,10 @@ function trainStep(model: Model, opt: AdamW, it: BatchIterator, cfg: TrainConfig
     return softCrossEntropy(out, t);
   });
   const value = loss.dataSync()[0];
-  if (Number.isFinite(value)) opt.apply(model.store.params, grads);
+  const applied = Number.isFinite(value) && opt.apply(model.store.params, grads);
   const correct = countCorrect(logits!, batch.y);
   tf.dispose([x, t, loss, logits!, ...grads.values()]);
-  return { loss: value, correct, n: batch.n };
+  return { loss: value, correct, n: batch.n, applied };
 }
 
 function imagesTensor(model: Model, x: Float32Array, n: number): tf.Tensor4D {
