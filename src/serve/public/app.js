@@ -35,7 +35,7 @@ const el = (tag, props = {}, ...children) => {
 };
 // Class names are folder names ('newyork', 'sao_paulo'); show them as place names.
 const NAMES = { newyork: 'New York', new_york: 'New York', losangeles: 'Los Angeles', hongkong: 'Hong Kong' };
-const city = (c) => NAMES[c] ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+const city = (c) => (Object.hasOwn(NAMES, c) ? NAMES[c] : null) ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 // Keys 1-9 pick the first nine classes and 0 the tenth; more classes than that are picked with the mouse.
 const keyOf = (label) => (label < 9 ? String(label + 1) : label === 9 ? '0' : '');
 const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
@@ -54,6 +54,17 @@ function renderScore(score) {
   board.hidden = false;
 }
 
+// The question follows the dataset: street photos with locations are cities; anything else (Fashion-MNIST, a folder
+// import) is asked about as classes.
+function askAbout(cities) {
+  if (cities) return;
+  document.querySelector('.tagline').textContent = 'Which class is this? You against a spiking neural network.';
+  document.querySelector('#intro h2').textContent = 'Guess the class';
+  document.querySelector('#intro p').firstChild.textContent = 'Each round shows a photo from one of the classes below. Pick the class — click it or press its number.\n        ';
+  document.title = 'geospike · guess the class';
+  $('photo').alt = 'photo for this round';
+}
+
 async function init() {
   setState('intro');
   try {
@@ -61,7 +72,8 @@ async function init() {
   } catch (err) {
     return showError(err);
   }
-  const { classes, models, rounds, images } = state.info;
+  const { classes, models, rounds, images, coordinates } = state.info;
+  askAbout(coordinates);
   $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []), ` ${city(c)}`)));
   $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
   $('rounds').value = String(rounds);
