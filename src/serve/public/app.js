@@ -173,6 +173,20 @@ function showReveal(rev) {
   void checkSeal(rev);
 }
 
+// The whole seal, not a subset: as many guesses as models shown, and each one's name, label and confidence as shown,
+// its class the one its label names.
+function sealMatches(sealed, models) {
+  let guesses;
+  try {
+    guesses = JSON.parse(sealed);
+  } catch {
+    return false;
+  }
+  return Array.isArray(guesses) && Array.isArray(models) && guesses.length === models.length &&
+    guesses.every((g, i) => g !== null && typeof g === 'object' && Object.keys(g).length === 3 && g.name === models[i].name &&
+      g.label === models[i].label && g.confidence === models[i].confidence && models[i].class === state.classes[g.label]);
+}
+
 // The round arrived with a commitment to the models' guesses; check the revealed guesses against it.
 async function checkSeal(rev) {
   const { salt, sealed, commitment } = rev.seal;
@@ -184,9 +198,7 @@ async function checkSeal(rev) {
   }
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${salt}:${sealed}`));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const guesses = JSON.parse(sealed);
-  const same = hex === commitment && hex === state.round.commitment &&
-    guesses.every((g, i) => g.label === rev.models[i].label);
+  const same = hex === commitment && hex === state.round.commitment && sealMatches(sealed, rev.models);
   p.textContent = same
     ? `Model guesses were sealed before you answered (sha256 ${commitment.slice(0, 12)}… verified)`
     : 'Warning: the revealed model guesses do not match the seal sent with the round';
