@@ -11,6 +11,7 @@ import type { Model } from '../models/model.js';
 import { createModel, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
 import { readSafetensors } from '../io/safetensors.js';
+import { lockFolder } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './adamw.js';
 import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
@@ -50,7 +51,18 @@ interface EpochSums {
   seconds: number;
 }
 
+/** Trains into cfg.out, holding its lock (one train per run folder) throughout. */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  mkdirSync(cfg.out, { recursive: true });
+  const lock = lockFolder(cfg.out, 'train');
+  try {
+    return await trainLocked(cfg, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const progress = opts.progress ?? new Progress();
   const control = opts.control ?? { stop: false };
