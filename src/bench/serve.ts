@@ -22,6 +22,7 @@ import { GameHall } from '../serve/game.js';
 import { Predictor } from '../serve/predictor.js';
 import { buildServer } from '../serve/server.js';
 import { saveCheckpoint } from '../train/checkpoint.js';
+import { hostileBurst } from './hostile_uploads.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -32,6 +33,8 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '20' },
     backend: { type: 'string' },
     json: { type: 'boolean', default: false },
+    /** Instead of latency: this many hostile uploads at once, then peak RSS and an honest request. */
+    hostile: { type: 'string' },
   },
 });
 
@@ -96,6 +99,11 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 
     const photos = await Promise.all([1, 2, 3, 4].map((s) => fakePhoto(100 + s)));
+    if (opt.hostile) {
+      console.log(JSON.stringify(await hostileBurst(base, Number(opt.hostile), photos[0]), null, 1));
+      await app.close();
+      return;
+    }
     const predictOnce = async (i: number) => {
       const form = new FormData();
       form.append('image', new Blob([new Uint8Array(photos[i % photos.length])], { type: 'image/jpeg' }), 'photo.jpg');

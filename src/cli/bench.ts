@@ -35,7 +35,7 @@ export default defineCommand({
   async run({ args }) {
     const mode = args.mode as BenchMode;
     if (mode !== 'train' && mode !== 'infer') throw new Error(`--mode must be train or infer, got '${args.mode}'`);
-    if (!PRESETS[args.model]) throw new Error(`unknown model preset '${args.model}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
+    if (!Object.hasOwn(PRESETS, args.model)) throw new Error(`unknown model preset '${args.model}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
     const threads = positiveInt('threads', args.threads);
     const opts = {
       preset: args.model, mode, backend: args.backend,

@@ -4,7 +4,7 @@ import { defineCommand } from 'citty';
 import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { collect, remaining, type SplitMode } from '../data/collect.js';
 import { intOption, numberOption } from './args.js';
-import { Budget, checkEndpoint, DEFAULT_HTTP, Http } from '../data/providers/http.js';
+import { Budget, checkEndpoint, DEFAULT_HTTP, defaultMaxRequests, Http } from '../data/providers/http.js';
 import { MAPILLARY_ENDPOINT, MapillaryProvider } from '../data/providers/mapillary.js';
 import { credentialsFrom, type Provider } from '../data/providers/provider.js';
 import { STREETVIEW_ENDPOINT, STREETVIEW_PRICE_PER_1000, StreetViewProvider } from '../data/providers/streetview.js';
@@ -32,7 +32,7 @@ export default defineCommand({
     'val-fraction': { type: 'string', default: '0.2', description: 'Share of each city for validation' },
     concurrency: { type: 'string', default: '4', description: 'Requests in flight at once (per phase)' },
     qps: { type: 'string', default: '10', description: 'Most requests per second; halves on quota errors' },
-    'max-requests': { type: 'string', description: 'Most billed image requests (retries included); default: the plan plus 10%' },
+    'max-requests': { type: 'string', description: 'Most billed image requests (retries included); default: the plan plus 10%, at least 20 more' },
     seed: { type: 'string', default: '0', description: 'Seed of the sampled points, headings and spatial split' },
     radius: { type: 'string', default: '50', description: 'Search radius around each sampled point in metres' },
     endpoint: { type: 'string', description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost` },
@@ -67,7 +67,7 @@ export default defineCommand({
 
       const todo = await remaining(args.out, regions, perCity);
       const needed = Object.values(todo).reduce((a, b) => a + b, 0);
-      const maxRequests = intOption('--max-requests', args['max-requests']) ?? Math.ceil(needed * 1.1);
+      const maxRequests = intOption('--max-requests', args['max-requests']) ?? defaultMaxRequests(needed);
       const budget = new Budget(maxRequests);
 
       let provider: Provider;

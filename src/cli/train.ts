@@ -38,7 +38,7 @@ export default defineCommand({
       labelSmoothing: numberOption('--label-smoothing', args['label-smoothing']), mixup: numberOption('--mixup', args.mixup),
       mixupOffEpoch: numberOption('--mixup-off-epoch', args['mixup-off-epoch']), seed: numberOption('--seed', args.seed),
     };
-    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags);
+    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) => process.stderr.write(`${l}\n`));
     await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0.
     const { control } = stopOnSignal((line) => process.stderr.write(`${line}\n`));

@@ -2,6 +2,7 @@
 // file with one feature per class (a `name` property, Polygon or MultiPolygon geometry) replaces them.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { own } from '../util/own.js';
 import { Rng } from '../util/rng.js';
 import { checkClassName } from './manifest.js';
 
@@ -101,7 +102,7 @@ export function loadRegions(file: string): Record<string, Region> {
   for (const f of parsed.data.features) {
     const name = f.properties.name;
     checkClassName(name);
-    if (regions[name]) throw new Error(`--regions ${file}: two features are named '${name}'`);
+    if (Object.hasOwn(regions, name)) throw new Error(`--regions ${file}: two features are named '${name}'`);
     const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
     regions[name] = makeRegion(name, polys.flat().map((r) => r.map((p) => [p[0], p[1]] as [number, number])));
   }
@@ -112,7 +113,7 @@ export function loadRegions(file: string): Record<string, Region> {
 export function selectRegions(available: Record<string, Region>, cities: string[]): Region[] {
   if (cities.length === 0) throw new Error('--cities is empty; name at least one city');
   return cities.map((c) => {
-    const r = available[c];
+    const r = own(available, c);
     if (!r) throw new Error(`unknown city '${c}'; choose from: ${Object.keys(available).join(', ')} (or pass --regions FILE.geojson)`);
     return r;
   });

@@ -12,6 +12,7 @@ import { BudgetExhaustedError, FatalError, GaveUpError, QuotaExhaustedError, Sto
 import type { Candidate, Provider, Source } from './providers/provider.js';
 import { SpatialSplitter } from './split.js';
 import { pauseForTest, testFault } from '../util/test_fault.js';
+import { sourceProblem } from './validate_record.js';
 import { DatasetWriter, MANIFEST_FILE } from './writer.js';
 
 export type SplitMode = 'spatial' | 'index';
@@ -168,13 +169,13 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
           lookups.push({ c, found: o.provider.find(c, (id) => seen.has(id)).catch((err: Error) => err) });
         }
         const { c, found: pending } = lookups.shift()!;
-        const found = await pending;
-        if (found instanceof Error) {
-          if (!(found instanceof GaveUpError)) {
-            fatal = found;
+        const answer = await pending;
+        if (answer instanceof Error) {
+          if (!(answer instanceof GaveUpError)) {
+            fatal = answer;
             break;
           }
-          log(`${cls}: ${found.message}; candidate ${c.seq} skipped`);
+          log(`${cls}: ${answer.message}; candidate ${c.seq} skipped`);
           if (++failures > 20) {
             fatal = new FatalError(`${o.provider.name} keeps failing (${failures} lookups in a row gave up); try again later`);
             break;
@@ -182,6 +183,12 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
           continue;
         }
         failures = 0;
+        const problem = answer && sourceProblem(answer);
+        if (problem) {
+          result.skipped++;
+          log(`${cls}: ${o.provider.name} record ${JSON.stringify(String(answer.id).slice(0, 60))} skipped: ${problem}`);
+        }
+        const found = problem ? null : answer;
         const split: Split | null = !found || seen.has(found.id) ? null
           : splitter ? splitter.assign(found.lat, found.lng)
           : need('train') ? 'train' : 'validation';

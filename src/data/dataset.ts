@@ -11,8 +11,8 @@ import sharp from 'sharp';
 import { Rng } from '../util/rng.js';
 import { hash32 } from './hash.js';
 import { IMAGE_SIZE } from './images.js';
-import { parseManifest, type Split } from './manifest.js';
-import { decodeSimplePng } from './png.js';
+import { checkClassList, parseManifest, type Split } from './manifest.js';
+import { decodeSimplePng, SIMPLE_PNG_MAX_PIXELS } from './png.js';
 import { forEachLimit } from './pool.js';
 import { CLASSES_FILE, MANIFEST_FILE } from './writer.js';
 
@@ -62,11 +62,7 @@ async function readClasses(dir: string): Promise<string[]> {
     }
     throw new Error(`${file} is not valid JSON; it should be an array of class names in label order`);
   }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
-    throw new Error(`${file} must be a non-empty JSON array of class names in label order`);
-  }
-  if (new Set(value).size !== value.length) throw new Error(`${file} names a class twice`);
-  return value as string[];
+  return checkClassList(value, file);
 }
 
 async function loadSplit(dir: string, split: Split, classes: string[], concurrency: number): Promise<SplitData> {
@@ -99,7 +95,7 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
       images.set(simple.data, i * IMAGE_VALUES);
       return;
     }
-    const { data, info } = await sharp(bytes)
+    const { data, info } = await sharp(bytes, { limitInputPixels: SIMPLE_PNG_MAX_PIXELS })
       .toColourspace('srgb')
       .removeAlpha()
       .raw()

@@ -4,10 +4,13 @@ import { z } from 'zod';
 export const SPLITS = ['train', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
 
+/** Class names double as folder names (`train/<class>/`), so one is never a path: checked wherever one is read. */
+export const CLASS_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
 export const manifestEntrySchema = z.object({
   /** File stem, unique in the dataset: `<split>/<class>/<id>.png`, `display/<class>/<id>.jpg`. */
   id: z.string().regex(/^[A-Za-z0-9_-]{1,120}$/),
-  class: z.string(),
+  class: z.string().regex(CLASS_NAME, 'must be a class name (lowercase letters, digits, _ or -)'),
   split: z.enum(SPLITS),
   /** Where the image came from: streetview, mapillary, folder, fashion-mnist. */
   provider: z.string(),
@@ -34,11 +37,23 @@ export function safeName(s: string, maxLength = 120): string {
 
 /** Class names double as folder names, so they are checked strictly. */
 export function checkClassName(name: string): void {
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) {
+  if (typeof name !== 'string' || !CLASS_NAME.test(name)) {
     throw new Error(
       `class name '${name}' is not usable as a folder name; use lowercase letters, digits, '_' or '-' (e.g. 'new_york')`,
     );
   }
+}
+
+/** classes.json's content: a non-empty array of distinct class names; the error names the file. */
+export function checkClassList(value: unknown, file: string): string[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
+    throw new Error(`${file} must be a non-empty JSON array of class names in label order`);
+  }
+  for (const c of value) {
+    if (!CLASS_NAME.test(c)) throw new Error(`${file} names class ${JSON.stringify(c)}, which is not a class name (lowercase letters, digits, _ or -); fix the file`);
+  }
+  if (new Set(value).size !== value.length) throw new Error(`${file} names a class twice`);
+  return value as string[];
 }
 
 /**

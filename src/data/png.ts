@@ -4,8 +4,15 @@ import { inflateSync } from 'node:zlib';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** RGB HWC pixels of a simple PNG, or null when the file uses a feature this decoder leaves to sharp. */
-export function decodeSimplePng(buf: Buffer): { data: Uint8Array; width: number; height: number } | null {
+/** Pixels this decoder handles: datasets hold 32x32 images; anything larger goes to sharp and its pixel limit. */
+export const SIMPLE_PNG_MAX_PIXELS = 1 << 20;
+
+/**
+ * RGB HWC pixels of a simple PNG, or null when the file uses a feature this decoder leaves to sharp, or is damaged:
+ * every chunk is bounds-checked and the inflated data is capped at what the header's size needs, so a crafted file
+ * (a short IHDR, a zlib bomb behind a huge declared size) costs nothing.
+ */
+export function decodeSimplePng(buf: Buffer, maxPixels = SIMPLE_PNG_MAX_PIXELS): { data: Uint8Array; width: number; height: number } | null {
   if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE)) return null;
   let pos = 8;
   let width = 0;
@@ -18,6 +25,7 @@ export function decodeSimplePng(buf: Buffer): { data: Uint8Array; width: number;
     const body = buf.subarray(pos + 8, pos + 8 + len);
     if (body.length !== len) return null;
     if (type === 'IHDR') {
+      if (len !== 13) return null;
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
       const [depth, colour, , , interlace] = body.subarray(8, 13);
@@ -30,10 +38,10 @@ export function decodeSimplePng(buf: Buffer): { data: Uint8Array; width: number;
     }
     pos += 12 + len;
   }
-  if (!width || !height || idat.length === 0) return null;
+  if (!width || !height || idat.length === 0 || width * height > maxPixels) return null;
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: (width * channels + 1) * height });
   } catch {
     return null;
   }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkClassName, type ManifestEntry, parseManifest, type Split, SPLITS } from './manifest.js';
+import { type FolderLock, lockFolder } from '../util/lock.js';
 
 export const CLASSES_FILE = 'classes.json';
 export const MANIFEST_FILE = 'manifest.jsonl';
@@ -30,6 +31,7 @@ export class DatasetWriter {
     readonly classes: string[],
     readonly entries: ManifestEntry[],
     private readonly manifest: fs.FileHandle,
+    private readonly lock: FolderLock,
   ) {
     for (const c of classes) this.counts.set(c, { train: 0, validation: 0 });
     for (const e of entries) this.track(e);
@@ -41,6 +43,16 @@ export class DatasetWriter {
     for (const c of classes) checkClassName(c);
     if (new Set(classes).size !== classes.length) throw new Error(`class names repeat: ${classes.join(', ')}`);
     await fs.mkdir(dir, { recursive: true });
+    const lock = lockFolder(dir, 'collect or import');
+    try {
+      return await DatasetWriter.openLocked(dir, classes, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(dir: string, classes: string[], lock: FolderLock): Promise<DatasetWriter> {
     const classesFile = path.join(dir, CLASSES_FILE);
     const existing = await readJsonIfExists(classesFile);
     if (existing === undefined) {
@@ -62,7 +74,7 @@ export class DatasetWriter {
     }
     await removeUnlisted(dir, classes, entries);
     const handle = await fs.open(manifestFile, 'a');
-    return new DatasetWriter(dir, classes, entries, handle);
+    return new DatasetWriter(dir, classes, entries, handle, lock);
   }
 
   has(id: string): boolean {
@@ -96,7 +108,11 @@ export class DatasetWriter {
   }
 
   async close(): Promise<void> {
-    await this.manifest.close();
+    try {
+      await this.manifest.close();
+    } finally {
+      this.lock.release();
+    }
   }
 
   private track(e: ManifestEntry): void {

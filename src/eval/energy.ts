@@ -5,6 +5,7 @@
 // (the residual stream) count one accumulate per spike: their "rate" is their mean, which is the sum of the parts'.
 import { layerMacs, type LayerMacs } from '../models/macs.js';
 import { isSpiking, type ModelConfig } from '../models/registry.js';
+import { own } from '../util/own.js';
 
 export interface EnergyCosts {
   /** Energy of one multiply-accumulate, picojoules. */
@@ -120,7 +121,7 @@ export function countEnergy(config: ModelConfig, measured: MeasuredRates | null,
 
 /** Costs from a preset name, with either number overridden. */
 export function resolveCosts(preset = DEFAULT_ENERGY_PRESET, eMac?: number, eAc?: number): EnergyCosts {
-  const base = ENERGY_PRESETS[preset];
+  const base = own(ENERGY_PRESETS, preset);
   if (!base) throw new Error(`unknown energy preset '${preset}'; known: ${Object.keys(ENERGY_PRESETS).join(', ')}`);
   for (const [flag, v] of [['--e-mac', eMac], ['--e-ac', eAc]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${flag} must be a positive number of picojoules, got ${v}`);

@@ -1,4 +1,5 @@
 // Named presets and the one function that turns a preset (plus overrides) into a model.
+import { own } from '../util/own.js';
 import type { Model } from './model.js';
 import { ResNet18, type ResNet18Config } from './resnet18.js';
 import { SpikeDrivenTransformer, type SDTConfig } from './sdt.js';
@@ -50,12 +51,12 @@ export const DEFAULT_PRESET = 'spikformer-4-384';
 
 /** The preset's config with overrides applied, checked. Unknown presets list the known ones. */
 export function resolveConfig(preset: string, overrides: Partial<Record<string, number | string>> = {}): ModelConfig {
-  const p = PRESETS[preset];
+  const p = own(PRESETS, preset);
   if (!p) throw new Error(`unknown model preset '${preset}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
   const config = { ...p.config } as Record<string, unknown>;
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
-    if (!(k in config)) throw new Error(`'${k}' is not a setting of ${p.config.arch}; settings: ${Object.keys(config).join(', ')}`);
+    if (!Object.hasOwn(config, k)) throw new Error(`'${k}' is not a setting of ${p.config.arch}; settings: ${Object.keys(config).join(', ')}`);
     if (typeof config[k] === 'number' && !(typeof v === 'number' && v > 0)) {
       throw new Error(`${k} must be a positive number, got ${v}`);
     }

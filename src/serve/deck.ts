@@ -1,7 +1,7 @@
 // The cards the game deals from: a dataset's validation images that have a display copy, with their coordinates.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseManifest } from '../data/manifest.js';
+import { checkClassList, parseManifest } from '../data/manifest.js';
 import { CLASSES_FILE, displayPath, imagePath, MANIFEST_FILE } from '../data/writer.js';
 import { classCentres, type LatLng } from './geo.js';
 
@@ -33,9 +33,7 @@ export async function openDeck(dir: string): Promise<Deck> {
   } catch (err) {
     throw new Error(`${dir} is not a dataset folder (${CLASSES_FILE}: ${(err as Error).message}); pass --data DIR written by \`geospike collect\` or \`geospike import\``);
   }
-  if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
-    throw new Error(`${path.join(dir, CLASSES_FILE)} must be a non-empty JSON array of class names`);
-  }
+  const names = checkClassList(classes, path.join(dir, CLASSES_FILE));
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const text = await fs.readFile(manifestFile, 'utf8').catch((err) => {
     throw new Error(`${manifestFile} cannot be read (${(err as Error).message}); the game needs the dataset's manifest`);
@@ -44,7 +42,7 @@ export async function openDeck(dir: string): Promise<Deck> {
   const cards: Card[] = [];
   for (const e of entries) {
     if (e.split !== 'validation') continue;
-    const label = classes.indexOf(e.class);
+    const label = names.indexOf(e.class);
     if (label < 0) throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
     const display = displayPath(dir, e);
     if (!(await exists(display))) continue;
@@ -55,7 +53,7 @@ export async function openDeck(dir: string): Promise<Deck> {
     throw new Error(`${dir} has no validation images with a display copy (display/<class>/<id>.jpg); import with --display-size above 0`);
   }
   cards.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { dir, classes: classes as string[], cards, centres: classCentres(entries) };
+  return { dir, classes: names, cards, centres: classCentres(entries) };
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -122,7 +122,12 @@ interface Game {
   rounds: Round[];
   /** The deal in progress, so concurrent requests for the next round share it. */
   dealing?: Promise<Round>;
+  /** When a request last named this game (ms). */
+  lastSeen: number;
 }
+
+/** A game someone has guessed in is kept this long after its last request, whatever the flood of new games. */
+export const PLAYED_GAME_KEPT_MS = 30 * 60 * 1000;
 
 export class GameHall {
   private readonly games = new Map<string, Game>();
@@ -151,12 +156,8 @@ export class GameHall {
     const player = playerName(req.name);
     const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
     const id = randomUUID();
-    this.games.set(id, { id, seed, player, cards, rounds: [] });
-    const max = this.opts.maxGames ?? 1000;
-    for (const old of this.games.keys()) {
-      if (this.games.size <= max) break;
-      this.games.delete(old);
-    }
+    this.makeRoom();
+    this.games.set(id, { id, seed, player, cards, rounds: [], lastSeen: Date.now() });
     return { game: id, seed, rounds: total, classes: this.deck.classes, models: this.contestants.map((c) => c.name), coordinates: this.hasCoordinates };
   }
 
@@ -304,7 +305,25 @@ export class GameHall {
   private game(id: string): Game {
     const g = this.games.get(id);
     if (!g) throw new GameError(404, `unknown game '${id}'; start one with POST /api/games`);
+    g.lastSeen = Date.now();
     return g;
+  }
+
+  /**
+   * Frees a place for a new game when maxGames are held: the least recently seen game nobody has guessed in, else a
+   * played game idle for PLAYED_GAME_KEPT_MS. A flood of new games thus evicts only its own kind, never a game being
+   * played; when every game is in play, new ones get 503.
+   */
+  private makeRoom(): void {
+    if (this.games.size < (this.opts.maxGames ?? 1000)) return;
+    let victim: Game | undefined;
+    for (const g of this.games.values()) {
+      const played = g.rounds.some((r) => r.reveal);
+      const evictable = !played || Date.now() - g.lastSeen > PLAYED_GAME_KEPT_MS;
+      if (evictable && (!victim || g.lastSeen < victim.lastSeen)) victim = g;
+    }
+    if (!victim) throw new GameError(503, 'every game slot holds a game in play; try again in a few minutes');
+    this.games.delete(victim.id);
   }
 
   private dealt(g: Game, index: number): Round {

@@ -1,17 +1,20 @@
 // The game's HTTP server (fastify): the page, the game API and POST /api/predict. Every error is JSON
 // `{ "error": "..." }` with a 4xx status for bad requests. Images are served only per dealt round, from the dataset's
 // display folder, so no request path ever reaches the file system.
-import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import multipart, { type MultipartFile } from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../util/package_root.js';
 import { ImageDecodeError } from '../data/images.js';
 import { GameError, type GameHall } from './game.js';
+import { checkOrigin, requireJson } from './guards.js';
+import { PredictQueue } from './predict_queue.js';
 import type { Predictor } from './predictor.js';
 import { readResults, tabulate } from './results.js';
 import { vendorFiles } from './vendor.js';
+import { checkUploadHeader } from './upload_check.js';
 
 /** Largest image POST /api/predict accepts. */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -23,6 +26,9 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** fastify's request log; off by default. */
   logger?: boolean;
+  /** Predictions running at once, and waiting beyond those (more get 503). */
+  predictConcurrency?: number;
+  predictQueue?: number;
 }
 
 // The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up, so it works the same
@@ -52,13 +58,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
-    if (status >= 500) req.log.error(err);
+    // The server's own failures are logged, never described to the client: their messages hold paths and state.
+    if (status >= 500 && !(err instanceof GameError)) req.log.error(err);
     const message =
-      status === 413 ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
-      : err instanceof ImageDecodeError ? `the upload is not an image geospike can read: ${err.message}`
+      status === 413 && !(err instanceof GameError) ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
+      : err instanceof ImageDecodeError ? 'the upload is not an image geospike can read (a damaged or truncated file?)'
       : err.message;
-    void reply.status(status).header('cache-control', 'no-store').send({ error: status >= 500 ? `internal error: ${err.message}` : message });
+    if (status === 503) void reply.header('retry-after', '1');
+    void reply.status(status).header('cache-control', 'no-store')
+      .send({ error: status >= 500 && !(err instanceof GameError) ? 'internal error; the server log has the details' : message });
   });
+  app.addHook('onRequest', checkOrigin);
+  const queue = new PredictQueue(opts.predictConcurrency, opts.predictQueue);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: `no such resource: ${req.method} ${req.url.split('?')[0]}` });
   });
@@ -87,9 +98,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     };
   });
 
-  app.post('/api/games', async (req, reply) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S}, both optional');
+  app.post('/api/games', { onRequest: requireJson }, async (req, reply) => {
+    const body = (req.body === undefined ? {} : req.body) as Record<string, unknown>;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S, "name": "..."}, all optional');
     for (const k of Object.keys(body)) if (!['rounds', 'seed', 'name'].includes(k)) throw new GameError(400, `unknown field '${k}'; a game takes "rounds", "seed" and "name"`);
     const started = hall.start({ rounds: body.rounds as number | undefined, seed: body.seed as number | undefined, name: body.name });
     noStore(reply).status(201);
@@ -101,7 +112,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return hall.round(req.params.game);
   });
 
-  app.post<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/guess', async (req, reply) => {
+  app.post<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/guess', { onRequest: requireJson }, async (req, reply) => {
     noStore(reply);
     const body = req.body as { guess?: unknown } | undefined;
     if (!body || typeof body !== 'object') throw new GameError(400, 'send a JSON object: {"guess": <class index>}');
@@ -135,26 +146,42 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     noStore(reply);
     let image: Buffer;
     if (req.isMultipart()) {
-      const part = await req.file();
-      if (!part) throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
-      image = await part.toBuffer();
-      // toBuffer() can miss a limit hit on the last chunk; busboy's truncated flag does not.
-      if (part.file.truncated) throw new GameError(413, 'upload too large');
+      image = await readFilePart(req);
     } else if (Buffer.isBuffer(req.body)) {
       image = req.body;
     } else {
       throw new GameError(415, 'send an image as multipart/form-data (a file field) or as the body with an image/* content type');
     }
     if (image.length === 0) throw new GameError(400, 'the uploaded file is empty');
-    const predictions = [];
-    for (const p of opts.predictors) {
-      const { class: cls, label, confidence, probabilities } = await p.predictImage(image);
-      predictions.push({ model: p.name, class: cls, label, confidence, probabilities });
-    }
-    return { predictions };
+    await checkUploadHeader(image);
+    return queue.run(async () => {
+      const predictions = [];
+      for (const p of opts.predictors) {
+        const { class: cls, label, confidence, probabilities } = await p.predictImage(image);
+        predictions.push({ model: p.name, class: cls, label, confidence, probabilities });
+      }
+      return { predictions };
+    });
   });
 
   return app;
+}
+
+/** The form's file; a form that busboy cannot parse (no boundary, cut short) is the client's fault: 400. */
+async function readFilePart(req: FastifyRequest): Promise<Buffer> {
+  let part: MultipartFile | undefined;
+  let image: Buffer;
+  try {
+    part = await req.file();
+    if (!part) throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
+    image = await part.toBuffer();
+  } catch (err) {
+    if (err instanceof GameError || (err as { statusCode?: number }).statusCode === 413) throw err;
+    throw new GameError(400, 'the multipart form is malformed (no boundary, or cut short); send a file field as curl -F does');
+  }
+  // toBuffer() can miss a limit hit on the last chunk; busboy's truncated flag does not.
+  if (part.file.truncated) throw Object.assign(new Error('upload too large'), { statusCode: 413 });
+  return image;
 }
 
 /** Round numbers in paths: plain decimal digits, or the round is unknown. */

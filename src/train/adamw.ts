@@ -3,6 +3,7 @@
 // p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwUpdate } from '../engine/kernels/index.js';
+import { firstNonFinite } from './finite.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -36,9 +37,13 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
   }
 
-  /** One update of every parameter that has a gradient (as PyTorch, parameters without one are left alone). */
-  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>): void {
+  /**
+   * One update of every parameter that has a gradient (as PyTorch, parameters without one are left alone). A NaN or
+   * infinite gradient anywhere skips the whole step (as PyTorch's GradScaler does) and returns false: nothing changes.
+   */
+  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>): boolean {
     const g = grads instanceof Map ? grads : new Map(Object.entries(grads));
+    for (const [name, grad] of g) if (params.has(name) && firstNonFinite(grad.dataSync()) >= 0) return false;
     this.step += 1;
     const bc1 = 1 - this.beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.step);
@@ -57,6 +62,7 @@ export class AdamW {
       v.assign(v2);
       tf.dispose([p2, m2, v2]);
     }
+    return true;
   }
 
   private moment(store: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {

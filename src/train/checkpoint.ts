@@ -5,14 +5,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import type { Model } from '../models/model.js';
 import { createModel, type ModelConfig } from '../models/registry.js';
-import { loadStateDict, saveWeights } from '../models/state_dict.js';
+import { loadStateDict, toStateDict } from '../models/state_dict.js';
 import type { AdamW, AdamWState } from './adamw.js';
 import type { TrainConfig } from './config.js';
 import { lastSidecarUnder, sidecarIn } from './run_folder.js';
+import { assertAllFinite } from './finite.js';
 
 export const CHECKPOINT_FORMAT = 'geospike-checkpoint/1';
 
@@ -68,8 +70,13 @@ export async function saveCheckpoint(
   const stem = `${kind}-${String(meta.step).padStart(8, '0')}`;
   const weights = `${stem}.safetensors`;
   const optim = optimizer ? `${stem}.optim.safetensors` : null;
-  await saveWeights(model.store, join(dir, weights), { format: CHECKPOINT_FORMAT, preset: meta.preset });
-  if (optimizer && optim) await writeSafetensors(join(dir, optim), optimizerTensors(optimizer.state()), { step: String(optimizer.step) });
+  // Checked before anything is written: a checkpoint with a NaN in it would be resumed from and served.
+  const stateDict = toStateDict(model.store);
+  const moments = optimizer ? optimizerTensors(optimizer.state()) : null;
+  const values = (m: Map<string, SafeTensor>) => [...m].map(([k, t]) => [k, t.data] as [string, SafeTensor['data']]);
+  assertAllFinite([...values(stateDict), ...(moments ? values(moments) : [])], `checkpoint ${kind} refused`);
+  await writeSafetensors(join(dir, weights), stateDict, { format: CHECKPOINT_FORMAT, preset: meta.preset });
+  if (moments && optim) await writeSafetensors(join(dir, optim), moments, { step: String(optimizer!.step) });
   const sidecar: Sidecar = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), ...meta, files: { weights, optimizer: optim } };
   const json = sidecarIn(dir, kind);
   await writeFileAtomic(json, JSON.stringify(sidecar, null, 1));
@@ -83,6 +90,25 @@ async function sweep(dir: string, kind: string, keep: Sidecar['files']): Promise
   const mine = new RegExp(`^(${kind}-\\d+(\\.optim)?\\.safetensors|\\.${kind}[-.].*\\.tmp)$`);
   for (const f of readdirSync(dir)) {
     if (mine.test(f) && !keepSet.has(f)) await unlink(join(dir, f)).catch(() => {});
+  }
+}
+
+const count = z.number().int().min(0);
+const countersSchema = z.object({
+  epoch: count,
+  step: count,
+  cursor: z.object({ epoch: count, batch: count }),
+  best: z.object({ valAcc: z.number().min(0).max(1), epoch: count }).nullable(),
+  partial: z.record(z.string(), z.number().refine(Number.isFinite)).optional(),
+  files: z.object({ weights: z.string().min(1), optimizer: z.string().min(1).nullable() }),
+}).refine((c) => c.cursor.epoch === c.epoch, { message: 'must equal epoch', path: ['cursor', 'epoch'] });
+
+/** The counters a resume continues from: a damaged or hand-edited sidecar is refused here, not mid-run. */
+function checkCounters(json: string, sidecar: unknown): void {
+  const r = countersSchema.safeParse(sidecar);
+  if (!r.success) {
+    const why = r.error.issues.map((i) => `${i.path.join('.') || '(sidecar)'} ${i.message}`).join('; ');
+    throw new Error(`${json}: malformed counters (${why}); restore the file or start a new run`);
   }
 }
 
@@ -117,11 +143,13 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   if (sidecar.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${json} is not a geospike checkpoint (format '${sidecar.format}', expected '${CHECKPOINT_FORMAT}')`);
   }
+  checkCounters(json, sidecar);
   const dir = dirname(json);
   const { format: _f, savedAt: _s, files, ...meta } = sidecar;
   const weightsPath = join(dir, basename(files.weights));
   if (!existsSync(weightsPath)) throw new Error(`${json} names ${files.weights}, which is missing from ${dir}`);
   const optimizerPath = files.optimizer ? join(dir, basename(files.optimizer)) : null;
+  if (optimizerPath && !existsSync(optimizerPath)) throw new Error(`${json} names ${files.optimizer}, which is missing from ${dir}`);
   return { meta, weightsPath, optimizerPath };
 }
 
@@ -138,8 +166,14 @@ export function loadModelFromCheckpoint(path: string): { model: Model; meta: Che
   return { model, meta: ck.meta };
 }
 
-export function readOptimizerState(path: string, step: number): AdamWState {
+/** The AdamW state of an optimizer file; its step count (steps whose update was skipped don't count) is at most `maxStep`. */
+export function readOptimizerState(path: string, maxStep: number): AdamWState {
   const file = readSafetensors(path);
+  const raw = file.metadata.step;
+  const step = /^\d{1,15}$/.test(raw ?? '') ? Number(raw) : NaN;
+  if (!(step <= maxStep)) {
+    throw new Error(`${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is damaged`);
+  }
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [k, t] of file.tensors) {

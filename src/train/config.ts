@@ -9,7 +9,7 @@ export const trainConfigSchema = z
     /** Dataset folder (collect/import output). */
     data: z.string().min(1),
     /** Model preset (see `geospike info --list`). */
-    model: z.string().refine((p) => p in PRESETS, { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
+    model: z.string().refine((p) => Object.hasOwn(PRESETS, p), { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
     /** Run folder: config.json, summary.csv, metrics.jsonl, checkpoints/. */
     out: z.string().min(1),
     epochs: z.number().int().min(1).max(100_000),
@@ -76,10 +76,20 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** defaults < file < flags, then validated. Each error line names the field. */
-export function resolveTrainConfig(file: Record<string, unknown>, flags: Record<string, unknown>): TrainConfig {
+/**
+ * defaults < file < flags, then validated. Each error line names the field. A run too short for the default warm-up
+ * gets a shorter one (the recipe's share of the epochs) and `notice` says so; a warm-up the user set is never changed.
+ */
+export function resolveTrainConfig(
+  file: Record<string, unknown>, flags: Record<string, unknown>, notice: (line: string) => void = () => {},
+): TrainConfig {
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const merged = { ...DEFAULTS, ...defined(file), ...defined(flags) };
+  const warmupSet = defined(file).warmupEpochs !== undefined || defined(flags).warmupEpochs !== undefined;
+  if (!warmupSet && typeof merged.epochs === 'number' && merged.epochs >= 1 && merged.epochs <= DEFAULTS.warmupEpochs) {
+    merged.warmupEpochs = Number(((merged.epochs * DEFAULTS.warmupEpochs) / DEFAULTS.epochs).toFixed(2));
+    notice(`warm-up shortened to ${merged.warmupEpochs} epochs for a ${merged.epochs}-epoch run (pass --warmup-epochs to choose)`);
+  }
   const result = trainConfigSchema.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((i) => {

@@ -10,6 +10,7 @@ import type { Model } from '../models/model.js';
 import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
 import { readSafetensors } from '../io/safetensors.js';
+import { lockFolder } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import { pauseForTest, testFault } from '../util/test_fault.js';
 import { AdamW } from './adamw.js';
@@ -45,7 +46,18 @@ export interface TrainResult {
 }
 
 
+/** Trains into cfg.out, holding its lock (one train per run folder) throughout. */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  mkdirSync(cfg.out, { recursive: true });
+  const lock = lockFolder(cfg.out, 'train');
+  try {
+    return await trainLocked(cfg, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const progress = opts.progress ?? new Progress();
   const control = opts.control ?? { stop: false };
@@ -75,7 +87,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
-    if (ck.optimizerPath) opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
+    if (!ck.optimizerPath) throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
+    opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
     partial = { ...partial, ...meta.partial };
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
@@ -99,13 +112,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         const t0 = performance.now();
         opt.lr = learningRate(meta.step, sched);
         opt.weightDecay = cfg.weightDecay;
-        const { loss, correct, n } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
+        const { loss, correct, n, applied } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
         if (!Number.isFinite(loss)) {
           throw new TrainingError(
             `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped `
             + `and no checkpoint was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
           );
         }
+        if (!applied) progress.line(`epoch ${epoch + 1}, step ${meta.step + 1}: a gradient was not finite; the update was skipped`);
         meta.step += 1;
         partial.loss += loss * n;
         partial.correct += correct;
@@ -128,6 +142,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       }
       const val = runSplit(model, valIt, { rates: true });
       const valAcc = val.correct / valIt.data.n;
+      if (!Number.isFinite(val.loss)) {
+        throw new TrainingError(
+          `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no checkpoint `
+          + `was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
+        );
+      }
       const row: EpochRecord = {
         epoch: epoch + 1,
         train_loss: round(partial.loss / partial.seen),
@@ -201,10 +221,10 @@ function trainStep(model: Model, opt: AdamW, it: BatchIterator, cfg: TrainConfig
     return softCrossEntropy(out, t);
   });
   const value = loss.dataSync()[0];
-  if (Number.isFinite(value)) opt.apply(model.store.params, grads);
+  const applied = Number.isFinite(value) && opt.apply(model.store.params, grads);
   const correct = countCorrect(logits!, batch.y);
   tf.dispose([x, t, loss, logits!, ...grads.values()]);
-  return { loss: value, correct, n: batch.n };
+  return { loss: value, correct, n: batch.n, applied };
 }
 
 function imagesTensor(model: Model, x: Float32Array, n: number): tf.Tensor4D {

@@ -143,7 +143,7 @@ test('game requests with bad input get a 4xx and a JSON error', async () => {
     refused(await call('POST', `/api/games/${game}/rounds/0/guess`, { guess }), 400, /class index from 0 to 4/);
   }
   refused(await call('POST', `/api/games/${game}/rounds/0/guess`, {}), 400, /class index/);
-  refused(await call('POST', `/api/games/${game}/rounds/0/guess`, 'guess=1', { 'content-type': 'text/plain' }), 400);
+  refused(await call('POST', `/api/games/${game}/rounds/0/guess`, 'guess=1', { 'content-type': 'text/plain' }), 415, /JSON/);
   assert.equal((await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 3 })).status, 200);
   refused(await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 2 }), 409, /already answered/);
   assert.equal((await call('GET', `/api/games/${game}/summary`)).data.rounds[0].person.label, 3, 'the first guess stands');

@@ -41,7 +41,7 @@ test('errors name the field and the allowed range', () => {
   assert.throws(() => resolveTrainConfig({ epochz: 3 }, base), /epochz|unrecognized/i);
   assert.throws(() => resolveTrainConfig({}, { ...base, minLr: 1 }), /minLr: must not exceed lr/);
   assert.throws(() => resolveTrainConfig({}, { out: 'o' }), /data: /);
-  assert.throws(() => resolveTrainConfig({}, { ...base, epochs: 5 }), /warmupEpochs: must be less than epochs.*\(got 20\)/);
+  assert.throws(() => resolveTrainConfig({}, { ...base, epochs: 5, warmupEpochs: 20 }), /warmupEpochs: must be less than epochs.*\(got 20\)/);
   assert.throws(() => numberOption('--epochs', 'ten'), /--epochs must be a number, got 'ten'/);
   const dir = mkdtempSync(join(tmpdir(), 'geospike-cfg-'));
   writeFileSync(join(dir, 'bad.json'), '[1,2]');

@@ -31,11 +31,29 @@ export function classNameFor(folder: string): string {
   return folder.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+|_+$/g, '');
 }
 
+/** A folder's entries with symbolic links followed (as torchvision's ImageFolder does); a broken link is named and left out. */
+async function listFollowingLinks(dir: string, log: (line: string) => void): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
+  const out = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    if (!e.isSymbolicLink()) {
+      out.push(e);
+      continue;
+    }
+    try {
+      const st = await fs.stat(path.join(dir, e.name));
+      out.push({ name: e.name, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() });
+    } catch (err) {
+      log(`skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+  return out;
+}
+
 /** Finds the classes (subfolders, sorted) and their image files, or says what is wrong with the layout. */
-export async function scanFolder(source: string): Promise<{ name: string; folder: string; files: string[] }[]> {
+export async function scanFolder(source: string, log: (line: string) => void = () => {}): Promise<{ name: string; folder: string; files: string[] }[]> {
   let entries;
   try {
-    entries = await fs.readdir(source, { withFileTypes: true });
+    entries = await listFollowingLinks(source, log);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`source folder ${source} does not exist`);
     throw err;
@@ -56,7 +74,7 @@ export async function scanFolder(source: string): Promise<{ name: string; folder
     const clash = byName.get(name);
     if (clash) throw new Error(`class folders '${clash}' and '${folder}' both map to class '${name}'; rename one`);
     byName.set(name, folder);
-    const files = (await fs.readdir(path.join(source, folder), { withFileTypes: true }))
+    const files = (await listFollowingLinks(path.join(source, folder), log))
       .filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
       .map((e) => e.name)
       .sort();
@@ -74,7 +92,7 @@ export async function importFolder(opts: FolderImportOptions): Promise<{ written
   const cropBottom = opts.cropBottom ?? 0;
   if (!Number.isInteger(cropBottom) || cropBottom < 0) throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
   const log = opts.log ?? (() => {});
-  const classes = await scanFolder(opts.source);
+  const classes = await scanFolder(opts.source, log);
   const writer = await DatasetWriter.open(opts.out, classes.map((c) => c.name));
   let written = 0;
   let skipped = 0;
@@ -92,9 +110,17 @@ export async function importFolder(opts: FolderImportOptions): Promise<{ written
           skipped++;
           return;
         }
+        let bytes;
+        try {
+          bytes = await fs.readFile(path.join(opts.source, rel));
+        } catch (err) {
+          bad++;
+          log(`skipped ${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+          return;
+        }
         let img;
         try {
-          img = await processImage(await fs.readFile(path.join(opts.source, rel)), { cropBottom, displayMaxSide: opts.displayMaxSide ?? 256 });
+          img = await processImage(bytes, { cropBottom, displayMaxSide: opts.displayMaxSide ?? 256 });
         } catch (err) {
           if (!(err instanceof ImageDecodeError)) throw err;
           bad++;

@@ -114,6 +114,14 @@ export class KeyRing {
   }
 }
 
+/** Retries a run of any size may bill before the default --max-requests stops it (10% of a few dozen is one or two). */
+export const MIN_RETRY_HEADROOM = 20;
+
+/** The default --max-requests: the plan plus 10%, and at least MIN_RETRY_HEADROOM more than the plan. */
+export function defaultMaxRequests(needed: number): number {
+  return Math.max(Math.ceil(needed * 1.1), needed + MIN_RETRY_HEADROOM);
+}
+
 /** Counts billed requests against --max-requests. */
 export class Budget {
   used = 0;

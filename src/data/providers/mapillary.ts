@@ -77,7 +77,7 @@ export class MapillaryProvider implements Provider {
           lat: pos[1],
           lng: pos[0],
           heading: typeof h.compass_angle === 'number' ? h.compass_angle : null,
-          captureDate: typeof h.captured_at === 'number' ? new Date(h.captured_at).toISOString().slice(0, 10) : null,
+          captureDate: h.captured_at === undefined || h.captured_at === null ? null : captureDay(h.captured_at),
           ref: thumb,
         };
       }
@@ -98,6 +98,12 @@ export class MapillaryProvider implements Provider {
       },
     });
   }
+}
+
+/** captured_at (ms since 1970) as YYYY-MM-DD; anything else is passed on as text, for the record check to refuse. */
+function captureDay(v: unknown): string {
+  const d = new Date(typeof v === 'number' ? v : NaN);
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString().slice(0, 10);
 }
 
 export function interpretSearch(status: number, body: Buffer): Verdict<SearchHit[]> {

@@ -56,6 +56,17 @@ function renderScore(score) {
   board.hidden = false;
 }
 
+// The question follows the dataset: street photos with locations are cities; anything else (Fashion-MNIST, a folder
+// import) is asked about as classes.
+function askAbout(cities) {
+  if (cities) return;
+  document.querySelector('.tagline').textContent = 'Which class is this? You against a spiking neural network.';
+  document.querySelector('#intro h2').textContent = 'Guess the class';
+  document.querySelector('#intro p').firstChild.textContent = 'Each round shows a photo from one of the classes below. Pick the class — click it or press its number.\n        ';
+  document.title = 'geospike · guess the class';
+  $('photo').alt = 'photo for this round';
+}
+
 async function init() {
   setState('intro');
   try {
@@ -63,7 +74,8 @@ async function init() {
   } catch (err) {
     return showError(err);
   }
-  const { classes, models, rounds, images } = state.info;
+  const { classes, models, rounds, images, coordinates } = state.info;
+  askAbout(coordinates);
   $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []), ` ${city(c)}`)));
   $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
   $('rounds').value = String(rounds);
@@ -210,6 +222,20 @@ async function roundMap(rev) {
   await drawMap($('map'), { pins, lines, label: `Map: the photo was taken in ${city(rev.answer.class)}; ${said}`, stale });
 }
 
+// The whole seal, not a subset: as many guesses as models shown, and each one's name, label and confidence as shown,
+// its class the one its label names.
+function sealMatches(sealed, models) {
+  let guesses;
+  try {
+    guesses = JSON.parse(sealed);
+  } catch {
+    return false;
+  }
+  return Array.isArray(guesses) && Array.isArray(models) && guesses.length === models.length &&
+    guesses.every((g, i) => g !== null && typeof g === 'object' && Object.keys(g).length === 3 && g.name === models[i].name &&
+      g.label === models[i].label && g.confidence === models[i].confidence && models[i].class === state.classes[g.label]);
+}
+
 // The round arrived with a commitment to the models' guesses; check the revealed guesses against it.
 async function checkSeal(rev) {
   const { salt, sealed, commitment } = rev.seal;
@@ -221,9 +247,7 @@ async function checkSeal(rev) {
   }
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${salt}:${sealed}`));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const guesses = JSON.parse(sealed);
-  const same = hex === commitment && hex === state.round.commitment &&
-    guesses.every((g, i) => g.label === rev.models[i].label);
+  const same = hex === commitment && hex === state.round.commitment && sealMatches(sealed, rev.models);
   p.textContent = same
     ? `Model guesses were sealed before you answered (sha256 ${commitment.slice(0, 12)}… verified)`
     : 'Warning: the revealed model guesses do not match the seal sent with the round';

@@ -1,0 +1,20 @@
+// Finiteness checks for what training is about to keep: a gradient before it reaches the weights, tensors before
+// they reach a checkpoint. A scan of the values costs far less than a step, and a NaN, once in the weights or the
+// moments, never leaves.
+
+/** The index of the first NaN or ±Infinity in `data`, or -1. */
+export function firstNonFinite(data: ArrayLike<number | bigint>): number {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (typeof x === 'number' && !Number.isFinite(x)) return i;
+  }
+  return -1;
+}
+
+/** Throws, naming the tensor, the index and the value, when any tensor holds a non-finite value. */
+export function assertAllFinite(tensors: Iterable<[string, ArrayLike<number | bigint>]>, what: string): void {
+  for (const [name, data] of tensors) {
+    const i = firstNonFinite(data);
+    if (i >= 0) throw new Error(`${what}: ${name}[${i}] is ${data[i]} (non-finite); nothing was written`);
+  }
+}
