@@ -1,6 +1,7 @@
 // HTTP for the providers: retries with exponential backoff and jitter, a shared request rate that slows down on
 // quota errors, key rotation, a budget of billed requests, and error messages that never carry a URL or a key.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchCapped, RefusedResponseError } from './fetch_capped.js';
 
 /** Stop at once: a setting is wrong (key refused, bad signature). The message says which. */
 export class FatalError extends Error {
@@ -34,6 +35,8 @@ export interface HttpOptions {
   qps: number;
   /** Per-attempt timeout, headers and body together. */
   timeoutMs: number;
+  /** Cap on a response body (default MAX_RESPONSE_BYTES, 32 MB). */
+  maxBodyBytes?: number;
   /** Retries of a transient failure (5xx, timeout, reset) before giving up on the item. */
   retries: number;
   /** First backoff delay; doubles per attempt (capped at 30 s), with full jitter. */
@@ -168,11 +171,11 @@ export class Http {
       let verdict: Verdict<T>;
       try {
         const attempt = AbortSignal.timeout(this.opts.timeoutMs);
-        const res = await fetch(url, { headers, redirect: 'follow', signal: signal ? AbortSignal.any([signal, attempt]) : attempt });
-        const body = Buffer.from(await res.arrayBuffer());
-        verdict = spec.interpret(res.status, body, res.headers.get('content-type') ?? '');
+        const res = await fetchCapped(url, { headers, signal: signal ? AbortSignal.any([signal, attempt]) : attempt }, this.opts.maxBodyBytes);
+        verdict = spec.interpret(res.status, res.body, res.contentType);
       } catch (err) {
         if (signal?.aborted) throw new StoppedError('stopped');
+        if (err instanceof RefusedResponseError) throw new GaveUpError(`${spec.what}: ${err.message}`);
         // Timeouts, resets, refused connections. The error's text may quote the request, so only its code is kept.
         const e = err as { name?: string; cause?: { code?: string } };
         const code = e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (e.cause?.code ?? e.name ?? 'network error');
