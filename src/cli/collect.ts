@@ -101,7 +101,7 @@ export default defineCommand({
       if (needed === 0) return say('nothing to do: every city already has its images');
 
       process.once('SIGINT', () => {
-        say('stopping: finishing the images in flight (Ctrl-C again to quit at once)');
+        say('stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)');
         ac.abort();
         process.once('SIGINT', () => process.exit(130));
       });

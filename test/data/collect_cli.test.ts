@@ -76,9 +76,9 @@ test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing 
   const r2 = await second.done;
   outputs.push(r2.output);
   assert.equal(r2.code, 130, r2.output);
-  assert.match(r2.output, /stopping: finishing the images in flight/);
+  assert.match(r2.output, /stopping: aborting the requests in flight, keeping every image already downloaded/);
   const partial = checkDataset(out, ['paris', 'london']);
-  // the images in flight when Ctrl-C came are finished, and no new one is started
+  // the requests in flight when Ctrl-C came are aborted (images already downloaded are kept), and no new one is started
   assert.ok(partial.length >= written1 + 4 && partial.length <= written1 + 6, `${partial.length} images after Ctrl-C`);
 
   unchangedFrom(before2.listed, before2.served);
