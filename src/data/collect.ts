@@ -78,7 +78,7 @@ async function readEntries(out: string): Promise<ManifestEntry[]> {
 export async function collect(o: CollectOptions): Promise<CollectResult> {
   const log = o.log ?? (() => {});
   const maxMisses = o.maxMisses ?? 5000;
-  const writer = o.dryRun ? undefined : await DatasetWriter.open(o.out, o.regions.map((r) => r.name));
+  const writer = o.dryRun ? undefined : await DatasetWriter.open(o.out, o.regions.map((r) => r.name), log);
   const entries = writer ? writer.entries : await readEntries(o.out);
   const seen = new Set(entries.filter((e) => e.provider === o.provider.name).map((e) => e.sourceId));
   const result: CollectResult = { classes: {}, added: 0, skipped: 0 };

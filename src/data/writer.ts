@@ -1,11 +1,15 @@
 // Writes a dataset folder crash-safely: every file goes to a temp name and is renamed, then its manifest line is
-// appended. Opening a folder again cuts a torn last manifest line and deletes files the manifest does not list, so a
-// run killed at any moment (even kill -9) resumes from a consistent state.
+// appended. Opening a folder again cuts a torn last manifest line, deletes files the manifest does not list, and
+// drops (with a logged reason) every line whose 32x32 image is missing or no longer has its recorded sha256, so a run
+// killed at any moment (even kill -9, or a power loss) resumes from a consistent state and refetches what was lost.
+// Durability: images are not fsynced one by one (at four fsyncs an image that would dominate an import's time); the
+// check on open is what makes a line that reached the disk before its image harmless after a power loss.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkClassName, type ManifestEntry, parseManifest, type Split, SPLITS } from './manifest.js';
 import { type FolderLock, lockFolder } from '../util/lock.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export const CLASSES_FILE = 'classes.json';
 export const MANIFEST_FILE = 'manifest.jsonl';
@@ -15,12 +19,6 @@ export function imagePath(dir: string, e: { split: Split; class: string; id: str
 }
 export function displayPath(dir: string, e: { class: string; id: string }): string {
   return path.join(dir, 'display', e.class, `${e.id}.jpg`);
-}
-
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}-${path.basename(file)}`);
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
 }
 
 export class DatasetWriter {
@@ -38,21 +36,21 @@ export class DatasetWriter {
   }
 
   /** Opens (creating if needed) the dataset folder `dir` for `classes`, repairing what an interrupted run left. */
-  static async open(dir: string, classes: string[]): Promise<DatasetWriter> {
+  static async open(dir: string, classes: string[], log: (line: string) => void = () => {}): Promise<DatasetWriter> {
     if (classes.length < 1) throw new Error('a dataset needs at least one class');
     for (const c of classes) checkClassName(c);
     if (new Set(classes).size !== classes.length) throw new Error(`class names repeat: ${classes.join(', ')}`);
     await fs.mkdir(dir, { recursive: true });
     const lock = lockFolder(dir, 'collect or import');
     try {
-      return await DatasetWriter.openLocked(dir, classes, lock);
+      return await DatasetWriter.openLocked(dir, classes, lock, log);
     } catch (err) {
       lock.release();
       throw err;
     }
   }
 
-  private static async openLocked(dir: string, classes: string[], lock: FolderLock): Promise<DatasetWriter> {
+  private static async openLocked(dir: string, classes: string[], lock: FolderLock, log: (line: string) => void): Promise<DatasetWriter> {
     const classesFile = path.join(dir, CLASSES_FILE);
     const existing = await readJsonIfExists(classesFile);
     if (existing === undefined) {
@@ -67,10 +65,14 @@ export class DatasetWriter {
 
     const manifestFile = path.join(dir, MANIFEST_FILE);
     const text = await fs.readFile(manifestFile, 'utf8').catch((err) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
-    const { entries, tornBytes } = parseManifest(text, manifestFile);
-    if (tornBytes > 0) await fs.truncate(manifestFile, Buffer.byteLength(text) - tornBytes);
-    for (const e of entries) {
+    const parsed = parseManifest(text, manifestFile);
+    if (parsed.tornBytes > 0) await fs.truncate(manifestFile, Buffer.byteLength(text) - parsed.tornBytes);
+    for (const e of parsed.entries) {
       if (!classes.includes(e.class)) throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
+    }
+    const entries = await keepIntact(dir, parsed.entries, log);
+    if (entries.length < parsed.entries.length) {
+      await writeFileAtomic(manifestFile, entries.map((e) => JSON.stringify(e) + '\n').join(''));
     }
     await removeUnlisted(dir, classes, entries);
     const handle = await fs.open(manifestFile, 'a');
@@ -153,4 +155,17 @@ async function removeUnlisted(dir: string, classes: string[], entries: ManifestE
       }
     }
   }
+}
+
+// Entries whose image is on disk with the recorded sha256; the others are logged and left out, to be fetched again.
+async function keepIntact(dir: string, entries: ManifestEntry[], log: (line: string) => void): Promise<ManifestEntry[]> {
+  const kept: ManifestEntry[] = [];
+  for (const e of entries) {
+    const file = imagePath(dir, e);
+    const bytes = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    const why = bytes === null ? 'its image is missing' : createHash('sha256').update(bytes).digest('hex') !== e.sha256 ? 'its image does not match the recorded sha256' : null;
+    if (why) log(`${MANIFEST_FILE}: dropping '${e.id}' (${e.class}, ${e.split}): ${why}; it will be fetched or imported again`);
+    else kept.push(e);
+  }
+  return kept;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetWriter } from '../../src/data/writer.js';
 import { gradientImage, tempDir } from './helpers.js';
@@ -54,4 +54,32 @@ test('a folder holding other classes, a bad class name or a corrupt manifest lin
   await assert.rejects(DatasetWriter.open(tempDir(t), ['New York']), /not usable as a folder name/);
   appendFileSync(path.join(dir, 'manifest.jsonl'), '{"id":"x"}\n');
   await assert.rejects(DatasetWriter.open(dir, ['a', 'b']), /manifest.jsonl:1: field 'class'/);
+});
+
+test('after a power loss: lines whose image is missing or changed are dropped, reported and can be added again', async (t) => {
+  const dir = tempDir(t);
+  const w = await DatasetWriter.open(dir, ['a']);
+  const png = await gradientImage(32, 32, 1, 'png');
+  for (const id of ['keep', 'lost', 'torn']) await w.add(entry(id), png);
+  await w.close();
+  // What a power loss can leave: a manifest line whose image never reached the disk, or reached it cut short.
+  unlinkSync(path.join(dir, 'train/a/lost.png'));
+  writeFileSync(path.join(dir, 'train/a/torn.png'), png.subarray(0, 20));
+  const said: string[] = [];
+  const again = await DatasetWriter.open(dir, ['a'], (l) => said.push(l));
+  assert.deepEqual(again.entries.map((e) => e.id), ['keep']);
+  assert.deepEqual(again.count('a'), { train: 1, validation: 0 });
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said.join('\n'), /'lost' \(a, train\): its image is missing/);
+  assert.match(said.join('\n'), /'torn' \(a, train\): its image does not match the recorded sha256/);
+  // The manifest itself no longer lists them, and the torn file is gone, so both are fetched again.
+  const lines = readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n');
+  assert.deepEqual(lines.map((l) => JSON.parse(l).id), ['keep']);
+  assert.ok(!existsSync(path.join(dir, 'train/a/torn.png')));
+  await again.add(entry('lost'), png);
+  await again.add(entry('torn'), png);
+  await again.close();
+  const third = await DatasetWriter.open(dir, ['a']);
+  assert.deepEqual(third.count('a'), { train: 3, validation: 0 });
+  await third.close();
 });

@@ -98,7 +98,7 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
     train: opts.perClass ?? Infinity,
     validation: opts.valPerClass ?? (opts.perClass !== undefined ? Math.max(1, Math.round(opts.perClass / 6)) : Infinity),
   };
-  const writer = await DatasetWriter.open(opts.out, FASHION_MNIST_CLASSES);
+  const writer = await DatasetWriter.open(opts.out, FASHION_MNIST_CLASSES, log);
   let written = 0;
   let skipped = 0;
   try {

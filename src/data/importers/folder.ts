@@ -93,7 +93,7 @@ export async function importFolder(opts: FolderImportOptions): Promise<{ written
   if (!Number.isInteger(cropBottom) || cropBottom < 0) throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
   const log = opts.log ?? (() => {});
   const classes = await scanFolder(opts.source, log);
-  const writer = await DatasetWriter.open(opts.out, classes.map((c) => c.name));
+  const writer = await DatasetWriter.open(opts.out, classes.map((c) => c.name), log);
   let written = 0;
   let skipped = 0;
   let bad = 0;
