@@ -1,7 +1,5 @@
 // Whole-step timing of a model preset: training steps (forward, backward, AdamW) or inference batches, after
-// warm-up, as `geospike bench` reports them; and the PyTorch peer (../shared/bench/torch_ref.py) on the same model.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// warm-up, as `geospike bench` reports them; and the PyTorch peer's (bench/peer/step.py) arguments for the same model.
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
@@ -89,48 +87,21 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   };
 }
 
-/** torch_ref.py's arguments for the same model, batch, T and thread count. */
-export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
-  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
-  if (mode === 'infer') common.push('--infer');
+/** The peer's model flags (bench/peer/models.py's build) for the same architecture. */
+export function peerModelArgs(config: ModelConfig): string[] {
   if (config.arch === 'spikformer') {
     if (config.mlpRatio !== 4 || config.imageSize !== 32) {
       throw new Error('the PyTorch peer only builds Spikformers with mlpRatio 4 on 32x32 images');
     }
-    return ['spikformer', '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`, ...common];
+    return ['spikformer', '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`];
   }
   if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
-  return ['resnet18', '--width', `${config.width}`, ...common];
+  return ['resnet18', '--width', `${config.width}`];
 }
 
-export const PYTHON = '/usr/bin/python3';
-export const PEER_SETUP = 'apt-get install python3-torch libopenblas0-pthread';
-
-/** Why the PyTorch peer cannot run here, or null when it can. */
-export function peerProblem(script: string): string | null {
-  if (!existsSync(script)) return `the PyTorch reference script is missing: ${script} (pass --torch-script PATH)`;
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return `PyTorch is not installed for ${PYTHON}: ${PEER_SETUP}`;
-  return null;
-}
-
-/** Runs torch_ref.py and reads its one JSON line. */
-export function benchTorch(script: string, opts: BenchOptions, threads: number, env: NodeJS.ProcessEnv): BenchResult {
-  const config = resolveConfig(opts.preset, opts.overrides);
-  const args = [script, ...torchArgs(config, opts.batch, opts.steps, opts.mode, threads)];
-  const load0 = loadavg()[0];
-  const run = spawnSync(PYTHON, args, { encoding: 'utf8', env, maxBuffer: 1 << 24 });
-  if (run.status !== 0) throw new Error(`the PyTorch peer failed (${PYTHON} ${args.join(' ')}): ${(run.stderr || '').trim().split('\n').pop()}`);
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  let r: Record<string, number | string>;
-  try {
-    r = JSON.parse(line);
-  } catch {
-    throw new Error(`the PyTorch peer printed no JSON result: ${line.slice(0, 200)}`);
-  }
-  return {
-    runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
-    secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
-    extra: { sgemmGflops: Number(r.sgemm_gflops) }, load: [load0, loadavg()[0]],
-  };
+/** bench/peer/step.py's arguments for the same model, batch, T and thread count. */
+export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
+  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
+  if (mode === 'infer') common.push('--infer');
+  return [...peerModelArgs(config), ...common];
 }

@@ -21,6 +21,7 @@ import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunLog, type EpochRecord } from './run_log.js';
 import { learningRate } from './schedule.js';
+import { EpochTimer, type EpochTiming } from './timing.js';
 
 /** Settings that fix the data stream; changing them on resume would not continue the same run. */
 const STREAM_KEYS = ['batch', 'seed'] as const;
@@ -40,6 +41,8 @@ export interface TrainResult {
   epochsDone: number;
   best: CheckpointMeta['best'];
   lastCheckpoint: string;
+  /** Where each epoch's wall time went (step, data, validation, checkpoint, other); epochs finished in this call. */
+  timings: EpochTiming[];
 }
 
 /** Running sums of the epoch in progress. */
@@ -97,14 +100,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 
   const save = async (kind: string, m: CheckpointMeta) => saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
   let last = lastJson;
+  const timings: EpochTiming[] = [];
   try {
     for (let epoch = meta.cursor.epoch; epoch < cfg.epochs; epoch++) {
       const first = epoch === meta.cursor.epoch ? meta.cursor.batch : 0;
+      const timer = new EpochTimer();
       for (let b = first; b < spe; b++) {
         const t0 = performance.now();
         opt.lr = learningRate(meta.step, sched);
         opt.weightDecay = cfg.weightDecay;
-        const { loss, correct, n } = trainStep(model, opt, trainIt, cfg, epoch, b, K);
+        const batch = trainBatch(trainIt, cfg, epoch, b, K);
+        timer.lap('data');
+        const { loss, correct, n } = trainStep(model, opt, batch);
+        timer.lap('step');
         if (!Number.isFinite(loss)) {
           throw new TrainingError(
             `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped `
@@ -127,10 +135,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
           meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
           last = await save('last', meta);
           progress.line(`stopped after step ${meta.step}; checkpoint ${last}`);
-          return { status: 'interrupted', epochsDone: epoch, best: meta.best, lastCheckpoint: last };
+          return { status: 'interrupted', epochsDone: epoch, best: meta.best, lastCheckpoint: last, timings };
         }
+        timer.lap('other');
       }
       const val = validate(model, valIt);
+      timer.lap('validation');
       const row: EpochRecord = {
         epoch: epoch + 1,
         train_loss: round(partial.loss / partial.seen),
@@ -149,15 +159,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
       partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
       const improved = !meta.best || val.acc > meta.best.valAcc;
       meta = { ...meta, epoch: epoch + 1, cursor: { epoch: epoch + 1, batch: 0 }, partial: undefined, best: improved ? { valAcc: val.acc, epoch: epoch + 1 } : meta.best };
+      timer.lap('other');
       // best before last: a kill in between redoes this epoch (identically) and finds best already written.
       if (improved) await save('best', meta);
       last = await save('last', meta);
+      timer.lap('checkpoint');
+      timings.push(timer.finish(epoch + 1, (spe - first) * cfg.batch));
       if (control.stop) {
         progress.line(`stopped after epoch ${epoch + 1}; checkpoint ${last}`);
-        return { status: 'interrupted', epochsDone: epoch + 1, best: meta.best, lastCheckpoint: last };
+        return { status: 'interrupted', epochsDone: epoch + 1, best: meta.best, lastCheckpoint: last, timings };
       }
     }
-    return { status: 'finished', epochsDone: cfg.epochs, best: meta.best, lastCheckpoint: last };
+    return { status: 'finished', epochsDone: cfg.epochs, best: meta.best, lastCheckpoint: last, timings };
   } finally {
     opt.dispose();
     model.store.dispose();
@@ -189,15 +202,20 @@ function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): Checkp
   return { ...meta, train: { ...cfg }, history };
 }
 
-function trainStep(model: Model, opt: AdamW, it: BatchIterator, cfg: TrainConfig, epoch: number, b: number, K: number) {
+/** Batch `b` of `epoch`, augmented, with its (smoothed, mixed) targets [n, K]. */
+function trainBatch(it: BatchIterator, cfg: TrainConfig, epoch: number, b: number, K: number) {
   const batch = it.batch(epoch, b);
   const targets = smoothTargets(batch.y, K, cfg.labelSmoothing);
   if (cfg.mixup > 0 && epoch < cfg.mixupOffEpoch) {
     const lam = sampleBeta(new Rng(hash32(cfg.seed, 'mixup', epoch, b)), cfg.mixup, cfg.mixup);
     mixBatch(batch.x, targets, batch.n, lam);
   }
+  return { ...batch, targets, K };
+}
+
+function trainStep(model: Model, opt: AdamW, batch: ReturnType<typeof trainBatch>) {
   const x = imagesTensor(model, batch.x, batch.n);
-  const t = tf.tensor2d(targets, [batch.n, K]);
+  const t = tf.tensor2d(batch.targets, [batch.n, batch.K]);
   let logits: tf.Tensor2D | undefined;
   const { loss, grads } = lossAndGrads(model.store, () => {
     const out = model.forward(x, { training: true });
