@@ -23,6 +23,9 @@ import { RunLog, type EpochRecord } from './run_log.js';
 import { learningRate } from './schedule.js';
 import { EpochTimer, type EpochTiming } from './timing.js';
 
+/** How often the step loop lets the event loop run, milliseconds. */
+const YIELD_MS = 200;
+
 /** Settings that fix the data stream; changing them on resume would not continue the same run. */
 const STREAM_KEYS = ['batch', 'seed'] as const;
 
@@ -101,6 +104,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const save = async (kind: string, m: CheckpointMeta) => saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
   let last = lastJson;
   const timings: EpochTiming[] = [];
+  let lastYield = performance.now();
   try {
     for (let epoch = meta.cursor.epoch; epoch < cfg.epochs; epoch++) {
       const first = epoch === meta.cursor.epoch ? meta.cursor.batch : 0;
@@ -129,8 +133,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
           loss: (partial.loss / partial.seen).toFixed(4), acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
           'img/s': rate.toFixed(1),
         }, ((spe - b - 1) * cfg.batch) / rate);
-        // Let pending events run (a Ctrl-C handler sets control.stop); the step loop itself never waits.
-        await new Promise(setImmediate);
+        // Let pending events run (a Ctrl-C handler sets control.stop) a few times a second: a turn of the event loop
+        // after every step cost ~2 ms of CPU each (2% of a resnet18-w16 epoch). The step loop itself never waits.
+        if (performance.now() - lastYield > YIELD_MS) {
+          await new Promise(setImmediate);
+          lastYield = performance.now();
+        }
         if (control.stop) {
           meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
           last = await save('last', meta);
