@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { defineCommand } from 'citty';
 import { benchEpoch, describePhases, peerEpochArgs, type EpochBenchResult } from '../bench/epoch.js';
 import { benchModel, torchArgs, type BenchMode, type BenchResult } from '../bench/model.js';
-import { describeRounds, interleave, peerEnv, PYTHON, runOurs, runPeer, type Round } from '../bench/rounds.js';
+import { describeRounds, interleave, PEER_SETUP, peerEnv, PYTHON, runOurs, runPeer, type Round } from '../bench/rounds.js';
 import { PRESETS, resolveConfig } from '../models/registry.js';
 import type { EpochTiming } from '../train/timing.js';
 
@@ -88,6 +88,7 @@ export default defineCommand({
     const rounds = positiveInt('rounds', args.rounds);
     const script = args['torch-script'] ?? peerScript(args.epoch ? 'epoch.py' : 'step.py');
     if (!existsSync(script)) throw new Error(`the PyTorch peer script is missing: ${script} (pass --torch-script PATH)`);
+    if (args.python.includes('/') && !existsSync(args.python)) throw new Error(`${args.python} does not exist; pass --python PATH, or install PyTorch: ${PEER_SETUP}`);
     const forwarded = FORWARDED.flatMap((k) => (args[k] === undefined ? [] : [`--${k}`, String(args[k])]));
     const childArgs = ['bench', ...forwarded, ...(args.epoch ? ['--epoch'] : []), '--json'];
     const peerArgs = args.epoch ? peerEpochArgs(epochOpts, threads) : torchArgs(resolveConfig(opts.preset, opts.overrides), opts.batch, opts.steps, mode, threads);
