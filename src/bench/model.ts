@@ -1,7 +1,5 @@
 // Whole-step timing of a model preset: training steps (forward, backward, AdamW) or inference batches, after
-// warm-up, as `geospike bench` reports them; and the PyTorch peer (bench/peer/step.py) on the same model.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// warm-up, as `geospike bench` reports them; and the PyTorch peer's (bench/peer/step.py) arguments for the same model.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -108,52 +106,26 @@ export function flopsPerImage(config: ModelConfig, mode: BenchMode): number {
   return 2 * macsPerStep(config) * steps * (mode === 'train' ? 3 : 1);
 }
 
-/** The peer's arguments for the same model, batch, T and thread count. */
-export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
-  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
-  if (mode === 'infer') common.push('--infer');
+/** A script of the project's own PyTorch peer (bench/peer/README.md); `bench --torch-script` points elsewhere. */
+export const peerScript = (name: 'step.py' | 'epoch.py') => join(packageRoot(), 'bench', 'peer', name);
+export const DEFAULT_PEER_SCRIPT = peerScript('step.py');
+
+/** The peer's model flags (bench/peer/models.py's build) for the same architecture. */
+export function peerModelArgs(config: ModelConfig): string[] {
   if (config.arch === 'spikformer' || config.arch === 'sdt') {
     const name = config.arch === 'sdt' ? 'Spike-driven Transformers' : 'Spikformers';
     if (config.mlpRatio !== 4 || config.imageSize !== 32) {
       throw new Error(`the PyTorch peer only builds ${name} with mlpRatio 4 on 32x32 images`);
     }
-    return [config.arch, '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`, ...common];
+    return [config.arch, '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`];
   }
   if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
-  return ['resnet18', '--width', `${config.width}`, ...common];
+  return ['resnet18', '--width', `${config.width}`];
 }
 
-export const PYTHON = '/usr/bin/python3';
-/** The project's own PyTorch peer (bench/peer/README.md); `bench --torch-script` points elsewhere. */
-export const DEFAULT_PEER_SCRIPT = join(packageRoot(), 'bench', 'peer', 'step.py');
-export const PEER_SETUP = 'apt-get install python3-torch libopenblas0-pthread';
-
-/** Why the PyTorch peer cannot run here, or null when it can. */
-export function peerProblem(script: string): string | null {
-  if (!existsSync(script)) return `the PyTorch reference script is missing: ${script} (pass --torch-script PATH)`;
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return `PyTorch is not installed for ${PYTHON}: ${PEER_SETUP}`;
-  return null;
-}
-
-/** Runs the peer script and reads its one JSON line. */
-export function benchTorch(script: string, opts: BenchOptions, threads: number, env: NodeJS.ProcessEnv): BenchResult {
-  const config = resolveConfig(opts.preset, opts.overrides);
-  const args = [script, ...torchArgs(config, opts.batch, opts.steps, opts.mode, threads)];
-  const load0 = loadavg()[0];
-  const run = spawnSync(PYTHON, args, { encoding: 'utf8', env, maxBuffer: 1 << 24 });
-  if (run.status !== 0) throw new Error(`the PyTorch peer failed (${PYTHON} ${args.join(' ')}): ${(run.stderr || '').trim().split('\n').pop()}`);
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  let r: Record<string, number | string>;
-  try {
-    r = JSON.parse(line);
-  } catch {
-    throw new Error(`the PyTorch peer printed no JSON result: ${line.slice(0, 200)}`);
-  }
-  return {
-    runner: String(r.peer), model: opts.preset, mode: opts.mode, batch: opts.batch, params: Number(r.params),
-    secPerBatch: Number(r.sec_per_batch), imagesPerSec: Number(r.images_per_s), peakRssMB: Number(r.peak_rss_mb),
-    extra: { sgemmGflops: Number(r.sgemm_gflops) }, load: [load0, loadavg()[0]],
-    gflops: (flopsPerImage(config, opts.mode) * opts.batch) / Number(r.sec_per_batch) / 1e9,
-  };
+/** bench/peer/step.py's arguments for the same model, batch, T and thread count. */
+export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
+  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
+  if (mode === 'infer') common.push('--infer');
+  return [...peerModelArgs(config), ...common];
 }

@@ -187,8 +187,8 @@ export class BatchIterator {
   private cursor: BatchCursor = { epoch: 0, batch: 0 };
   private orderEpoch = -1;
   private order: Int32Array;
-  private readonly scale: Float32Array;
-  private readonly shift: Float32Array;
+  /** Normalised value of each 8-bit level, per channel: lut[c * 256 + v] = (v/255 - mean[c]) / std[c]. */
+  private readonly lut: Float32Array;
 
   constructor(
     readonly data: SplitData,
@@ -198,9 +198,10 @@ export class BatchIterator {
     this.batchesPerEpoch = opts.dropLast ? Math.floor(data.n / opts.batchSize) : Math.ceil(data.n / opts.batchSize);
     if (this.batchesPerEpoch === 0) throw new Error(`${data.n} images make no full batch of ${opts.batchSize}; lower the batch size`);
     this.order = new Int32Array(data.n);
-    // (v/255 - mean)/std as one multiply-add per value.
-    this.scale = Float32Array.from([0, 1, 2], (c) => 1 / (255 * opts.std[c]));
-    this.shift = Float32Array.from([0, 1, 2], (c) => -opts.mean[c] / opts.std[c]);
+    // (v/255 - mean)/std as one multiply-add, rounded to float32, looked up rather than computed per value.
+    const scale = Float32Array.from([0, 1, 2], (c) => 1 / (255 * opts.std[c]));
+    const shift = Float32Array.from([0, 1, 2], (c) => -opts.mean[c] / opts.std[c]);
+    this.lut = Float32Array.from({ length: 768 }, (_, i) => (i & 255) * scale[i >> 8] + shift[i >> 8]);
   }
 
   /** Batch `index` of `epoch`: the same numbers every time it is asked for. */
@@ -222,8 +223,11 @@ export class BatchIterator {
         const dx = rng.int(2 * PAD + 1) - PAD;
         this.writeAugmented(src, dst, dy, dx, rng.uniform() < 0.5);
       } else {
+        const lut = this.lut;
         for (let j = 0; j < IMAGE_VALUES; j += 3) {
-          for (let c = 0; c < 3; c++) dst[j + c] = src[j + c] * this.scale[c] + this.shift[c];
+          dst[j] = lut[src[j]];
+          dst[j + 1] = lut[256 + src[j + 1]];
+          dst[j + 2] = lut[512 + src[j + 2]];
         }
       }
     }
@@ -274,14 +278,23 @@ export class BatchIterator {
   // Output pixel (r, c) reads source pixel (r + dy, c + dx) of the image padded with black; flipped reads column 31 - c.
   private writeAugmented(src: Uint8Array, dst: Float32Array, dy: number, dx: number, flip: boolean): void {
     const S = IMAGE_SIZE;
+    const lut = this.lut;
+    const [b0, b1, b2] = [lut[0], lut[256], lut[512]]; // the padding: black, normalised
     for (let r = 0; r < S; r++) {
       const sr = r + dy;
+      const inside = sr >= 0 && sr < S;
       for (let c = 0; c < S; c++) {
         const sc = (flip ? S - 1 - c : c) + dx;
         const o = (r * S + c) * 3;
-        for (let ch = 0; ch < 3; ch++) {
-          const v = sr >= 0 && sr < S && sc >= 0 && sc < S ? src[(sr * S + sc) * 3 + ch] : 0;
-          dst[o + ch] = v * this.scale[ch] + this.shift[ch];
+        if (inside && sc >= 0 && sc < S) {
+          const i = (sr * S + sc) * 3;
+          dst[o] = lut[src[i]];
+          dst[o + 1] = lut[256 + src[i + 1]];
+          dst[o + 2] = lut[512 + src[i + 2]];
+        } else {
+          dst[o] = b0;
+          dst[o + 1] = b1;
+          dst[o + 2] = b2;
         }
       }
     }

@@ -230,6 +230,12 @@ test('Sum and Mean match over any contiguous block of axes, keepDims or not', as
   // a bias gradient's shape: many rows, few columns, rows split across threads
   const x = { shape: [5000, 7], values: r.normal(35000, 1, 2) };
   await agree('Sum', { x }, { axis: [0], keepDims: false }, 'sum [5000, 7] over rows', 1e-6);
+  // a firing-rate probe: the mean of a whole spike tensor (0/1), and of a few long rows, rows split across threads
+  const spikes = { shape: [4, 30000], values: Float32Array.from(r.normal(120000), (v) => (v > 0.8 ? 1 : 0)) };
+  await agree('Mean', { x: spikes }, { axis: [0, 1], keepDims: false }, 'mean of a whole [4, 30000] spike tensor', 1e-6);
+  await agree('Mean', { x: spikes }, { axis: [1], keepDims: true }, 'mean [4, 30000] over its long rows', 1e-6);
+  const strips = { shape: [2, 20000, 3], values: r.normal(120000) };
+  await agree('Mean', { x: strips }, { axis: [1], keepDims: false }, 'mean [2, 20000, 3] over the middle axis', 1e-6);
 });
 
 test('Relu, Step, Sqrt, Neg, Square and Abs match, NaN and negative zero included', async () => {

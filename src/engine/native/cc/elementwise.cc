@@ -201,10 +201,43 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The Mean variant of SumMiddle: simple loops, Mean is rare in the models (token and time averages).
+// The Mean variant of SumMiddle: simple loops, Mean is rare in the models (token and time averages), except the
+// firing-rate probe's mean over a whole spike tensor (outer = inner = 1, millions of values, every validation
+// batch): there threads split the reduced rows and their partial sums add up in thread order.
 Napi::Value MeanMiddle(const Napi::CallbackInfo& info, int64_t outer, int64_t red, int64_t inner, float divisor) {
   const float* x = f32(info, 0, outer * red * inner);
   float* y = f32(info, 1, outer * inner);
+  const int nt = omp_get_max_threads();
+  if (outer < nt && red >= 2 * nt && outer * red * inner > kParallelMin) {
+    std::vector<double> part(static_cast<size_t>(nt) * outer * inner, 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      double* acc = part.data() + static_cast<int64_t>(t) * outer * inner;
+      const int64_t r0 = red * t / T, r1 = red * (t + 1) / T;
+      for (int64_t o = 0; o < outer; ++o) {
+        if (inner == 1) {
+          const float* p = x + o * red;
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // four chains: the adds pipeline and vectorize
+          int64_t r = r0;
+          for (; r + 4 <= r1; r += 4) s0 += p[r] / divisor, s1 += p[r + 1] / divisor, s2 += p[r + 2] / divisor, s3 += p[r + 3] / divisor;
+          for (; r < r1; ++r) s0 += p[r] / divisor;
+          acc[o] = (s0 + s1) + (s2 + s3);
+          continue;
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* p = x + (o * red + r) * inner;
+          for (int64_t i = 0; i < inner; ++i) acc[o * inner + i] += p[i] / divisor;
+        }
+      }
+    }
+    for (int64_t j = 0; j < outer * inner; ++j) {
+      double s = 0;
+      for (int t = 0; t < nt; ++t) s += part[static_cast<size_t>(t) * outer * inner + j];
+      y[j] = static_cast<float>(s);
+    }
+    return info.Env().Undefined();
+  }
 #pragma omp parallel for schedule(static) if (outer * red * inner > kParallelMin)
   for (int64_t o = 0; o < outer; ++o) {
     std::vector<double> acc(inner, 0.0);
