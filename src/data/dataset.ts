@@ -51,7 +51,8 @@ export async function openDataset(dir: string, opts: { concurrency?: number } = 
   return { dir, classes, train, validation, mean, std };
 }
 
-async function readClasses(dir: string): Promise<string[]> {
+/** The class names of a dataset folder (classes.json), checked; errors say how to make one. */
+export async function readClasses(dir: string): Promise<string[]> {
   const file = path.join(dir, CLASSES_FILE);
   let value: unknown;
   try {

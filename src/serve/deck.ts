@@ -1,7 +1,8 @@
 // The cards the game deals from: a dataset's validation images that have a display copy, with their coordinates.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { checkClassList, parseManifest } from '../data/manifest.js';
+import { readClasses } from '../data/dataset.js';
+import { parseManifest } from '../data/manifest.js';
 import { CLASSES_FILE, displayPath, imagePath, MANIFEST_FILE } from '../data/writer.js';
 import { classCentres, type LatLng } from './geo.js';
 
@@ -27,13 +28,7 @@ export interface Deck {
 }
 
 export async function openDeck(dir: string): Promise<Deck> {
-  let classes: unknown;
-  try {
-    classes = JSON.parse(await fs.readFile(path.join(dir, CLASSES_FILE), 'utf8'));
-  } catch (err) {
-    throw new Error(`${dir} is not a dataset folder (${CLASSES_FILE}: ${(err as Error).message}); pass --data DIR written by \`geospike collect\` or \`geospike import\``);
-  }
-  const names = checkClassList(classes, path.join(dir, CLASSES_FILE));
+  const names = await readClasses(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const text = await fs.readFile(manifestFile, 'utf8').catch((err) => {
     throw new Error(`${manifestFile} cannot be read (${(err as Error).message}); the game needs the dataset's manifest`);
