@@ -2,8 +2,8 @@
 // appended. Opening a folder again cuts a torn last manifest line, deletes files the manifest does not list, and
 // drops (with a logged reason) every line whose 32x32 image is missing or no longer has its recorded sha256, so a run
 // killed at any moment (even kill -9, or a power loss) resumes from a consistent state and refetches what was lost.
-// Durability: images are not fsynced one by one (at four fsyncs an image that would dominate an import's time); the
-// check on open is what makes a line that reached the disk before its image harmless after a power loss.
+// Durability: writeFileAtomic fsyncs each image and its folder before the manifest line is appended, so a line never
+// reaches the disk before its image; the check on open catches whatever else a power loss or a hand can do.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

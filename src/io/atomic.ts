@@ -3,13 +3,14 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { killBeforeRenameForTest } from '../util/test_fault.js';
+import { diskFullForTest, killBeforeRenameForTest } from '../util/test_fault.js';
 
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'wx');
     try {
+      diskFullForTest(file);
       await fh.writeFile(data);
       await fh.sync();
     } finally {

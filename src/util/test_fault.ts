@@ -5,6 +5,8 @@
 //   pause-after-image:N         collect: once N images are added, say so on stderr and wait until the run is stopped
 //   kill-before-rename:NAME:N   writeFileAtomic: SIGKILL the process when its Nth temp file for a file whose name
 //                               contains NAME is written and synced, just before the rename
+//   disk-full-from:NAME:N       writeFileAtomic: from the Nth file whose name contains NAME on, fail as a full disk
+//                               (ENOSPC) does, after the temp file is opened
 import { basename } from 'node:path';
 
 export const TEST_FAULT_ENV = 'GEOSPIKE_TEST_FAULT';
@@ -41,5 +43,17 @@ export function killBeforeRenameForTest(file: string): void {
   if (basename(file).includes(arg.slice(0, cut)) && ++renames === Number(arg.slice(cut + 1))) {
     process.stderr.write(`test fault: killed before renaming ${basename(file)}\n`); // synchronous on a pipe or file
     process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+let diskWrites = 0;
+
+/** The disk-full-from point of writeFileAtomic: throws the error a full disk gives, from the Nth matching file on. */
+export function diskFullForTest(file: string): void {
+  const arg = testFault('disk-full-from');
+  if (arg === undefined) return;
+  const cut = arg.lastIndexOf(':');
+  if (basename(file).includes(arg.slice(0, cut)) && ++diskWrites >= Number(arg.slice(cut + 1))) {
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write '${file}'`), { code: 'ENOSPC' });
   }
 }

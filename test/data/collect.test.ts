@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { collect } from '../../src/data/collect.js';
 import { FakeServer, type FaultRule } from '../../src/data/providers/fake_server.js';
 import { distanceKm } from '../../src/data/split.js';
 import { tempDir } from './helpers.js';
+import { TEST_FAULT_ENV } from '../../src/util/test_fault.js';
 import {
   allFiles, assertNoSecrets, checkDataset, errorTexts, CITIES, fastHttp, KEY_A, KEY_B, mapillary, SECRET, streetView, TOKEN,
 } from './collect_helpers.js';
@@ -204,4 +205,25 @@ test('a server that keeps failing: each lookup gives up after its retries, then 
   const err = await collect({ provider, regions: [CITIES[0]], perCity: 2, out: tempDir(t), split: 'index', valFraction: 0, seed: 1, concurrency: 1 })
     .catch((e: Error) => e);
   assert.match(String(err), /streetview keeps failing \(21 lookups in a row gave up\)/);
+});
+
+test('a full disk mid-run stops the collection with the fix named; once there is space, the same command finishes it', async (t) => {
+  const { server, url } = await withServer(t);
+  const out = tempDir(t);
+  const run = () => collect({ provider: streetView(url), regions: CITIES, perCity: 10, out, split: 'index', valFraction: 0.2, seed: 3, concurrency: 2 });
+  process.env[TEST_FAULT_ENV] = 'disk-full-from:.png:7'; // every PNG from the 7th on fails as on a full disk
+  try {
+    await assert.rejects(run(), /the disk is full; free some space and run again/);
+  } finally {
+    delete process.env[TEST_FAULT_ENV];
+  }
+  const kept = checkDataset(out, ['paris', 'london']);
+  assert.equal(kept.length, 6, 'the six images written before the disk filled are kept, each with its line');
+  assert.deepEqual(readdirSync(path.join(out, 'train', 'paris')).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  const served = new Map(server.stats.served);
+  const res = await run();
+  assert.equal(res.added, 14);
+  const entries = checkDataset(out, ['paris', 'london'], 10);
+  for (const e of kept) assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
+  assert.equal(new Set(entries.map((e) => e.id)).size, 20);
 });
