@@ -1,5 +1,6 @@
 // Classification metrics from predictions: accuracy, top-k, confusion matrix, per-class precision/recall/F1.
 // Pure functions over plain arrays so they can be checked against hand-built cases.
+import { argmaxRows } from '../util/argmax.js';
 
 export interface ClassMetrics {
   name: string;
@@ -31,18 +32,6 @@ export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<
     m[t][p]++;
   }
   return m;
-}
-
-/** Index of the largest score in each row of `scores` [n, classes], flattened row-major. */
-export function argmaxRows(scores: ArrayLike<number>, classes: number): Int32Array {
-  const n = scores.length / classes;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[i * classes + c] > scores[i * classes + best]) best = c;
-    out[i] = best;
-  }
-  return out;
 }
 
 /** Share of rows whose true class is among the k highest scores; ties rank the lower index first, as argmax does. */

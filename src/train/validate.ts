@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchIterator } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
+import { argmaxRows } from '../util/argmax.js';
 import { crossEntropy } from './loss.js';
 
 export interface SplitPassOptions {
@@ -57,9 +58,10 @@ export function runSplit(model: Model, it: BatchIterator, opts: SplitPassOptions
       const y = model.forward(x, { training: false, rates, inputRates });
       return [y, crossEntropy(y, batch.y)] as const;
     });
-    logits.set(out.dataSync(), done * K);
+    const scores = out.dataSync();
+    logits.set(scores, done * K);
     lossSum += loss.dataSync()[0] * batch.n;
-    correct += countCorrect(out, batch.y);
+    correct += argmaxRows(scores, K).reduce((c, p, i) => c + (p === batch.y[i] ? 1 : 0), 0);
     tf.dispose([out, loss]);
     labels.set(batch.y, done);
     // Rates are means over the batch; weight them by its size so the last, smaller batch counts fairly.

@@ -1,7 +1,8 @@
 // Metrics on hand-built predictions, worked out on paper.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmaxRows, classificationMetrics, confusionMatrix, perClassMetrics, topKAccuracy } from '../../src/eval/metrics.js';
+import { classificationMetrics, confusionMatrix, perClassMetrics, topKAccuracy } from '../../src/eval/metrics.js';
+import { argmaxRows } from '../../src/util/argmax.js';
 
 // Three classes, six images. Scores per row; the argmax is marked.
 const names = ['a', 'b', 'c'];
