@@ -37,10 +37,15 @@ class BasicBlock {
   }
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const y = tf.relu(this.bn1.apply(this.conv1.apply(x), training)) as tf.Tensor4D;
-    const z = this.bn2.apply(this.conv2.apply(y), training);
-    const s = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x), training) : x;
-    return tf.relu(tf.add(z, s)) as tf.Tensor4D;
+    const z = chain(
+      x, (t) => this.conv1.apply(t as tf.Tensor4D), (t) => this.bn1.apply(t, training), tf.relu,
+      (t) => this.conv2.apply(t as tf.Tensor4D), (t) => this.bn2.apply(t, training),
+    );
+    const sc = this.shortcut;
+    const s = sc ? chain(x, (t) => sc.conv.apply(t as tf.Tensor4D), (t) => sc.bn.apply(t, training)) : x;
+    const y = consume(z, (t) => tf.relu(tf.add(t, s))) as tf.Tensor4D;
+    if (s !== x) s.dispose();
+    return y;
   }
 }
 

@@ -5,10 +5,9 @@
 // reusable, but faulted in again), which also keeps disposed memory from lingering until V8's next GC. The limit
 // follows the workload: a fraction of the most memory the pool's arrays have held at once, so peak memory grows by
 // at most that fraction while big models (GBs of activations) still reuse most of their arrays without faults.
-// Idle arrays must not raise the peak either: when an array has to be made or faulted in and the resident arrays
-// (out and idle) would pass the most ever out at once, the longest-idle ones go cold first. Otherwise a forward pass
-// whose layers change sizes held its earlier layers' idle arrays on top of its busiest moment (peak RSS up to twice
-// the activations').
+// The same fraction, uncapped, bounds the resident arrays (out and idle together) whenever an array has to be made
+// or faulted in: the longest-idle ones go cold first. Otherwise a forward pass whose layers change sizes held its
+// earlier layers' idle arrays on top of its busiest moment.
 
 /** Arrays below this size come from V8's heap quickly enough; pooling them would only hold memory. */
 const MIN_POOLED = 1 << 16;
@@ -75,10 +74,11 @@ export class BufferPool {
     return this.lend(fresh);
   }
 
-  /** Sends the longest-idle hot arrays cold until `bytes` more fit within the most ever out at once. */
+  /** Sends the longest-idle hot arrays cold until `bytes` more fit in the resident limit (see the file's head). */
   private makeRoom(bytes: number): void {
+    const limit = Math.max(this.maxOut, this.fraction * this.maxOut, this.out + bytes); // as it will be with these out
     for (const a of this.idle) {
-      if (this.out + this.held + bytes <= this.maxOut) break;
+      if (this.out + this.held + bytes <= limit) break;
       this.idle.delete(a);
       const list = this.hot.get(a.length)!;
       list.splice(list.indexOf(a), 1);
