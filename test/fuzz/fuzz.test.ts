@@ -74,7 +74,7 @@ let predictor: Predictor;
 let jpeg: Buffer;
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-fuzz-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
   predictor = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' }));

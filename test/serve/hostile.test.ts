@@ -26,7 +26,7 @@ let hall: GameHall;
 let predictor: Predictor;
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-hostile-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
   predictor = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' }));
