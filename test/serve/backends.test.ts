@@ -6,12 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initEngine } from '../../src/engine/backend.js';
-import { openDeck } from '../../src/serve/deck.js';
-import { GameHall } from '../../src/serve/game.js';
-import { Predictor } from '../../src/serve/predictor.js';
-import { buildServer } from '../../src/serve/server.js';
 import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
-import { makeCheckpoint, makeDataset, photo } from './helpers.js';
+import { makeCheckpoint, makeDataset, photo, serveGame } from './helpers.js';
 
 interface Answers {
   upload: { model: string; class: string; probabilities: { class: string; probability: number }[] }[];
@@ -35,12 +31,9 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Serves the game on the active backend, uploads one photo and plays one dealt round; returns what came back. */
 async function serveAndAsk(): Promise<Answers> {
-  const predictors = checkpoints.map((c) => Predictor.load(c));
-  const hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 1, resultsFile: null });
-  const app = await buildServer({ hall, predictors });
+  const served = await serveGame(data, checkpoints, { defaultRounds: 1 });
   try {
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const base = served.base;
     const form = new FormData();
     form.append('image', new Blob([new Uint8Array(await photo(320, 240, 7))], { type: 'image/jpeg' }), 'street.jpg');
     const upload = await fetch(`${base}/api/predict`, { method: 'POST', body: form });
@@ -59,8 +52,7 @@ async function serveAndAsk(): Promise<Answers> {
       round: ((await reveal.json()) as { models: Answers['round'] }).models.map(({ name, label }) => ({ name, label })),
     };
   } finally {
-    await app.close();
-    for (const p of predictors) p.dispose();
+    await served.close();
   }
 }
 
