@@ -36,6 +36,8 @@ export class DatasetWriter {
   /** Adds whose files are synced, waiting for the next commit. */
   private ready: Ready[] = [];
   private committing: Promise<void> | undefined;
+  /** A failed manifest write: it may have left part of a line, so nothing more is appended after it. */
+  private failed: unknown;
   private readonly counts = new Map<string, { train: number; validation: number }>();
   private constructor(
     readonly dir: string,
@@ -107,6 +109,7 @@ export class DatasetWriter {
    * appends the manifest line. Returns the full entry once its line is written.
    */
   async add(entry: Omit<ManifestEntry, 'sha256'>, png: Buffer, display?: Buffer): Promise<ManifestEntry> {
+    if (this.failed !== undefined) throw this.failed;
     if (this.ids.has(entry.id)) throw new Error(`image id '${entry.id}' is already in the dataset`);
     if (!this.counts.has(entry.class)) throw new Error(`unknown class '${entry.class}'`);
     this.ids.add(entry.id); // reserve before the awaits so concurrent adds of one id cannot both pass
@@ -139,10 +142,12 @@ export class DatasetWriter {
       const group = this.ready;
       this.ready = [];
       try {
+        if (this.failed !== undefined) throw this.failed;
         await Promise.all([...new Set(group.flatMap((r) => r.folders))].map(syncDir));
         await this.manifest.write(group.map((r) => r.line).join(''));
         for (const r of group) r.resolve();
       } catch (err) {
+        this.failed ??= err;
         for (const r of group) r.reject(err);
       }
     }

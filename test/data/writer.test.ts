@@ -157,3 +157,23 @@ test('killed mid-group: every line has its synced image, the uncommitted image i
   await again.close();
   assert.equal(listedAndOnDisk(dir).lines.length, 8);
 });
+
+test('a failed manifest write fails its group and every later add, so nothing is appended after a torn line', async (t) => {
+  const dir = tempDir(t);
+  const w = await DatasetWriter.open(dir, ['a']);
+  const png = await gradientImage(32, 32, 1, 'png');
+  await w.add(entry('ok'), png, Buffer.from('jpeg'));
+  // What a full disk or a failing device does to the append: the manifest's handle refuses the write.
+  const manifest = (w as unknown as { manifest: { write: () => Promise<unknown> } }).manifest;
+  manifest.write = () => Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+  const res = await Promise.allSettled([w.add(entry('g1'), png, Buffer.from('j1')), w.add(entry('g2'), png, Buffer.from('j2'))]);
+  assert.deepEqual(res.map((r) => r.status), ['rejected', 'rejected']);
+  // Even once the device would take writes again, this writer appends nothing more: the failed write may have left
+  // part of a line, and a line appended after it would make the manifest unreadable. Reopening cuts the torn tail.
+  delete (manifest as { write?: unknown }).write;
+  await assert.rejects(w.add(entry('later'), png, Buffer.from('j3')), /EIO/);
+  await w.close();
+  assert.deepEqual(listedAndOnDisk(dir).lines.map((l) => JSON.parse(l).id), ['ok']);
+  assert.deepEqual(readdirSync(path.join(dir, 'train', 'a')), ['ok.png'], 'the failed adds left no image');
+  assert.deepEqual(readdirSync(path.join(dir, 'display', 'a')), ['ok.jpg'], 'nor a display copy');
+});
