@@ -1,5 +1,6 @@
 // Throughput of the collector's processing path, in images per second, with the local fake server answering at
-// once (no delay, no rate limit), so the numbers are this machine's decode + crop + resize + encode + write cost:
+// once (no delay, no rate limit), so the numbers are this machine's decode + crop + resize + encode + write cost, with
+// the CPU time this process spent per image (user + system, all threads: steadier than images/s on a shared machine):
 //   processing: fetched JPEGs -> processImage (crop, square, Lanczos to 32x32 PNG, display JPEG) -> DatasetWriter
 //   end to end: `collect` against the fake Street View server (metadata + signed image requests + processing)
 //
@@ -48,11 +49,13 @@ try {
 
   const writer = await DatasetWriter.open(path.join(work, 'processing'), ['city']);
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   await forEachLimit(Array.from({ length: n }, (_, i) => i), concurrency, async (i) => {
     const img = await processImage(bodies[i % bodies.length], { cropBottom: crop, displayMaxSide: 4096 });
     await writer.add({ id: `img${i}`, class: 'city', split: 'train', provider: 'bench', sourceId: `${i}`, lat: 0, lng: 0, heading: 0, captureDate: null }, img.png, img.display);
   });
   const processing = n / ((performance.now() - t0) / 1000);
+  const processingCpu = cpuMsPerImage(cpu0);
   await writer.close();
 
   const http = new Http({ qps: 1e6, timeoutMs: 10000, retries: 3, backoffMs: 10, quotaStrikes: 6 });
@@ -60,23 +63,32 @@ try {
     keys: [KEY], secrets: [SECRET], endpoint: new URL(url), fetchSize, cropBottom: crop, radius: 50, http, budget: new Budget(1e9),
   });
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   await collect({ provider, regions: [BUILTIN_REGIONS.paris], perCity: n, out: path.join(work, 'collect'), split: 'index', valFraction: 0.2, seed: 1, concurrency });
   const seconds = (performance.now() - t0) / 1000;
   const endToEnd = n / seconds;
+  const endToEndCpu = cpuMsPerImage(cpu0); // includes the fake server, which runs in this process
 
   const result = {
     images: n, concurrency, fetchSize: `${fetchSize}x${fetchSize + crop}`,
     processingImagesPerSec: Number(processing.toFixed(1)),
+    processingCpuMsPerImage: processingCpu,
     endToEndImagesPerSec: Number(endToEnd.toFixed(1)),
+    endToEndCpuMsPerImage: endToEndCpu,
     requestsPerSec: Number((http.stats.requests / seconds).toFixed(1)),
   };
   if (opt.json) console.log(JSON.stringify(result));
   else {
     console.log(`images: ${n}, concurrency ${concurrency}, fetched ${result.fetchSize} JPEG -> 32x32 PNG + display JPEG`);
-    console.log(`  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} images/s`);
-    console.log(`  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} images/s, ${result.requestsPerSec} requests/s`);
+    console.log(`  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} images/s, ${processingCpu} ms CPU an image`);
+    console.log(`  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} images/s, ${result.requestsPerSec} requests/s, ${endToEndCpu} ms CPU an image (server's included)`);
   }
 } finally {
   await server.close();
   rmSync(work, { recursive: true, force: true });
+}
+
+function cpuMsPerImage(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return Number(((d.user + d.system) / 1000 / n).toFixed(2));
 }

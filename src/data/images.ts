@@ -1,5 +1,7 @@
 // Image processing shared by the collector and the importers: decode, crop the watermark strip, square, resize, encode.
 import sharp from 'sharp';
+import { encodeSimplePng, greyToRgb } from './png.js';
+import { resizeSquare } from './resize.js';
 
 /** Side of the training images. */
 export const IMAGE_SIZE = 32;
@@ -35,48 +37,37 @@ export class ImageDecodeError extends Error {
 const decodeOptions = { failOn: 'warning' as const, limitInputPixels: 64 * 1024 * 1024 };
 
 /**
- * Crops `cropBottom` rows, takes the centred square, and resizes it with Lanczos-3 (shrink-on-load off, so the result
- * matches PIL's `Image.resize(..., LANCZOS)` within about 1 grey level on the golden image).
+ * Crops `cropBottom` rows, takes the centred square, and resizes it with Lanczos-3 as PIL's `Image.resize(...,
+ * LANCZOS)` does (resize.ts). One libvips call decodes the whole image to RGB; cropping, resizing and the PNG are
+ * done here, and a second call encodes the display JPEG: each libvips call costs ~1 ms on these small images.
  */
 export async function processImage(input: Buffer, opts: ProcessOptions): Promise<ProcessedImage> {
   const size = opts.size ?? IMAGE_SIZE;
-  let meta: sharp.Metadata;
+  // Decode once to raw RGB so a corrupt body fails here, not in the encoder.
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
-    meta = await sharp(input, decodeOptions).metadata();
+    decoded = await sharp(input, decodeOptions)
+      .autoOrient()
+      .flatten({ background: '#000000' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw new ImageDecodeError(`not a decodable image (${(err as Error).message})`);
   }
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.height;
-  if (!width || !height) throw new ImageDecodeError('not a decodable image (no dimensions)');
+  const { width, height, channels } = decoded.info;
+  if (channels !== 3) throw new ImageDecodeError(`expected 3 channels after conversion, got ${channels}`);
   const usable = height - opts.cropBottom;
   if (usable < 1) {
     throw new ImageDecodeError(`image is ${width}x${height}, too small to crop ${opts.cropBottom} rows from its bottom`);
   }
   const side = Math.min(width, usable);
   const region = { left: Math.floor((width - side) / 2), top: Math.floor((usable - side) / 2), width: side, height: side };
-  // Decode once to raw RGB so a corrupt body fails here, not in one of the two encoders.
-  let square: { data: Buffer; info: sharp.OutputInfo };
-  try {
-    square = await sharp(input, decodeOptions)
-      .autoOrient()
-      .extract(region)
-      .flatten({ background: '#000000' })
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new ImageDecodeError(`not a decodable image (${(err as Error).message})`);
-  }
-  const raw = { raw: { width: side, height: side, channels: square.info.channels } } as const;
-  const png = await sharp(square.data, raw)
-    .resize(size, size, { kernel: 'lanczos3', fastShrinkOnLoad: false, fit: 'fill' })
-    .removeAlpha()
-    .png()
-    .toBuffer();
+  const png = encodeSimplePng(resizeSquare(decoded.data, width, region.left, region.top, side, size), size, size);
   let display: Buffer | undefined;
   if (opts.displayMaxSide) {
-    const d = sharp(square.data, raw).removeAlpha();
+    const d = sharp(decoded.data, { raw: { width, height, channels: 3 } }).extract(region);
     if (side > opts.displayMaxSide) d.resize(opts.displayMaxSide, opts.displayMaxSide, { kernel: 'lanczos3' });
     display = await d.jpeg({ quality: 90 }).toBuffer();
   }
@@ -85,10 +76,7 @@ export async function processImage(input: Buffer, opts: ProcessOptions): Promise
 
 /** Encodes raw 8-bit pixels (HWC, 1 or 3 channels) as an RGB PNG. */
 export async function encodeRgbPng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels } })
-    .toColourspace('srgb')
-    .png()
-    .toBuffer();
+  return encodeSimplePng(channels === 3 ? pixels : greyToRgb(pixels), width, height);
 }
 
 /** Decodes any image to 8-bit RGB HWC pixels. */

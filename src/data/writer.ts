@@ -1,15 +1,18 @@
-// Writes a dataset folder crash-safely: every file goes to a temp name and is renamed, then its manifest line is
-// appended. Opening a folder again cuts a torn last manifest line, deletes files the manifest does not list, and
-// drops (with a logged reason) every line whose 32x32 image is missing or no longer has its recorded sha256, so a run
-// killed at any moment (even kill -9, or a power loss) resumes from a consistent state and refetches what was lost.
-// Durability: writeFileAtomic fsyncs each image and its folder before the manifest line is appended, so a line never
-// reaches the disk before its image; the check on open catches whatever else a power loss or a hand can do.
+// Writes a dataset folder crash-safely: each image (and display copy) is written and fsynced, then its folder is
+// fsynced, then its manifest line is appended; the manifest is the commit record. Opening a folder again cuts a torn
+// last manifest line, deletes files the manifest does not list, and drops (with a logged reason) every line whose
+// 32x32 image is missing or no longer has its recorded sha256, so a run killed at any moment (even kill -9, or a
+// power loss) resumes from a consistent state and refetches what was lost.
+// Group commit: adds whose files are synced wait together for one fsync per folder and one manifest write of all
+// their lines. A commit starts as soon as one add is ready and none is under way, so a lone add is never held back;
+// under load the adds that became ready during one commit form the next.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkClassName, type ManifestEntry, parseManifest, type Split, SPLITS } from './manifest.js';
 import { type FolderLock, lockFolder } from '../util/lock.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { syncDir, writeFileAtomic, writeFileDurable } from '../io/atomic.js';
+import { killInGroupForTest } from '../util/test_fault.js';
 
 export const CLASSES_FILE = 'classes.json';
 export const MANIFEST_FILE = 'manifest.jsonl';
@@ -21,8 +24,20 @@ export function displayPath(dir: string, e: { class: string; id: string }): stri
   return path.join(dir, 'display', e.class, `${e.id}.jpg`);
 }
 
+interface Ready {
+  line: string;
+  folders: string[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class DatasetWriter {
   private readonly ids = new Set<string>();
+  /** Adds whose files are synced, waiting for the next commit. */
+  private ready: Ready[] = [];
+  private committing: Promise<void> | undefined;
+  /** A failed manifest write: it may have left part of a line, so nothing more is appended after it. */
+  private failed: unknown;
   private readonly counts = new Map<string, { train: number; validation: number }>();
   private constructor(
     readonly dir: string,
@@ -89,24 +104,54 @@ export class DatasetWriter {
     return { ...c };
   }
 
-  /** Writes the 32x32 PNG (and display JPEG), then appends the manifest line. Returns the full entry. */
+  /**
+   * Writes the 32x32 PNG (and display JPEG) and syncs them, then waits for the commit that syncs their folders and
+   * appends the manifest line. Returns the full entry once its line is written.
+   */
   async add(entry: Omit<ManifestEntry, 'sha256'>, png: Buffer, display?: Buffer): Promise<ManifestEntry> {
+    if (this.failed !== undefined) throw this.failed;
     if (this.ids.has(entry.id)) throw new Error(`image id '${entry.id}' is already in the dataset`);
     if (!this.counts.has(entry.class)) throw new Error(`unknown class '${entry.class}'`);
     this.ids.add(entry.id); // reserve before the awaits so concurrent adds of one id cannot both pass
     const full: ManifestEntry = { ...entry, sha256: createHash('sha256').update(png).digest('hex') };
+    const files = [imagePath(this.dir, full), ...(display ? [displayPath(this.dir, full)] : [])];
     try {
-      await writeFileAtomic(imagePath(this.dir, full), png);
-      if (display) await writeFileAtomic(displayPath(this.dir, full), display);
-      // One write of one line: a kill leaves either the whole line or a torn tail that open() cuts off.
-      await this.manifest.write(JSON.stringify(full) + '\n');
+      const written = await Promise.allSettled([writeFileDurable(files[0], png), display && writeFileDurable(files[1], display)]);
+      const failed = written.find((w) => w.status === 'rejected');
+      if (failed) throw failed.reason;
+      killInGroupForTest();
+      await new Promise<void>((resolve, reject) => {
+        this.ready.push({ line: JSON.stringify(full) + '\n', folders: files.map((f) => path.dirname(f)), resolve, reject });
+        this.committing ??= this.commitReady();
+      });
     } catch (err) {
+      // No file stays without its line: the folder holds only listed files, as open() leaves it.
+      await Promise.all(files.map((f) => fs.rm(f, { force: true })));
       this.ids.delete(entry.id);
       throw err;
     }
     this.entries.push(full);
     this.counts.get(full.class)![full.split]++;
     return full;
+  }
+
+  // Commits groups until no add is waiting: the folders' new entries first (fsync), then the lines in one write, so a
+  // kill leaves whole lines plus at most a torn tail that open() cuts off.
+  private async commitReady(): Promise<void> {
+    while (this.ready.length > 0) {
+      const group = this.ready;
+      this.ready = [];
+      try {
+        if (this.failed !== undefined) throw this.failed;
+        await Promise.all([...new Set(group.flatMap((r) => r.folders))].map(syncDir));
+        await this.manifest.write(group.map((r) => r.line).join(''));
+        for (const r of group) r.resolve();
+      } catch (err) {
+        this.failed ??= err;
+        for (const r of group) r.reject(err);
+      }
+    }
+    this.committing = undefined;
   }
 
   async close(): Promise<void> {

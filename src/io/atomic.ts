@@ -1,5 +1,6 @@
 // Crash-safe file replacement: write a temp file beside the target, fsync it, rename it over the target.
-// A reader (or a process killed mid-write) sees the old file or the new one, never a mix.
+// A reader (or a process killed mid-write) sees the old file or the new one, never a mix. Also the plain durable
+// write for files that a later record commits.
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,11 +21,36 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     await rename(tmp, file);
   } catch (err) {
     await unlink(tmp).catch(() => {});
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOSPC' ? 'the disk is full; free some space and run again' : e.message;
-    throw new Error(`cannot write ${file}: ${why}`, { cause: err });
+    throw writeError(file, err);
   }
   await syncDir(dirname(file));
+}
+
+/**
+ * Writes `file` in place and fsyncs it, without a temp name, a rename or a folder sync: for files that something else
+ * commits (a dataset image, listed by its manifest line only once it and its folder are synced), where a half-written
+ * file is never read. On an error the partial file is removed.
+ */
+export async function writeFileDurable(file: string, data: Uint8Array | string): Promise<void> {
+  try {
+    const fh = await open(file, 'w');
+    try {
+      diskFullForTest(file);
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await unlink(file).catch(() => {});
+    throw writeError(file, err);
+  }
+}
+
+function writeError(file: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code === 'ENOSPC' ? 'the disk is full; free some space and run again' : e.message;
+  return new Error(`cannot write ${file}: ${why}`, { cause: err });
 }
 
 /** Persist a rename; some file systems refuse fsync on directories, which is fine. */

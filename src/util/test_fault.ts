@@ -5,8 +5,10 @@
 //   pause-after-image:N         collect: once N images are added, say so on stderr and wait until the run is stopped
 //   kill-before-rename:NAME:N   writeFileAtomic: SIGKILL the process when its Nth temp file for a file whose name
 //                               contains NAME is written and synced, just before the rename
-//   disk-full-from:NAME:N       writeFileAtomic: from the Nth file whose name contains NAME on, fail as a full disk
-//                               (ENOSPC) does, after the temp file is opened
+//   disk-full-from:NAME:N       writeFileAtomic, writeFileDurable: from the Nth file whose name contains NAME on, fail
+//                               as a full disk (ENOSPC) does, after the (temp) file is opened
+//   kill-in-group:N             DatasetWriter.add: SIGKILL the process when the Nth image's files are written and
+//                               synced, before its group's folder syncs and manifest lines
 import { basename } from 'node:path';
 
 export const TEST_FAULT_ENV = 'GEOSPIKE_TEST_FAULT';
@@ -48,7 +50,18 @@ export function killBeforeRenameForTest(file: string): void {
 
 let diskWrites = 0;
 
-/** The disk-full-from point of writeFileAtomic: throws the error a full disk gives, from the Nth matching file on. */
+let synced = 0;
+
+/** The kill-in-group point of DatasetWriter.add. */
+export function killInGroupForTest(): void {
+  const arg = testFault('kill-in-group');
+  if (arg !== undefined && ++synced === Number(arg)) {
+    process.stderr.write(`test fault: killed after image ${synced} was synced\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/** The disk-full-from point of writeFileAtomic and writeFileDurable: throws the error a full disk gives, from the Nth matching file on. */
 export function diskFullForTest(file: string): void {
   const arg = testFault('disk-full-from');
   if (arg === undefined) return;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { decodeSimplePng } from '../../src/data/png.js';
+import { decodeSimplePng, encodeSimplePng } from '../../src/data/png.js';
 import { gradientImage, rawRgb } from './helpers.js';
 import { goldenPath } from '../helpers/golden.js';
 
@@ -30,4 +30,16 @@ test('leaves other PNGs (alpha, 16-bit, interlaced) and non-PNGs to sharp', asyn
   const interlaced = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } }).png({ progressive: true }).toBuffer();
   for (const b of [rgba, deep, interlaced, await gradientImage(8, 8, 1, 'jpeg'), Buffer.from('nope')]) assert.equal(decodeSimplePng(b), null);
   assert.equal((await rawRgb(rgba)).width, 8);
+});
+
+test('encodes RGB pixels to a PNG that libvips and the decoder read back exactly', async () => {
+  for (const [w, h] of [[32, 32], [7, 3], [1, 1]]) {
+    const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919 + w) % 256);
+    const png = encodeSimplePng(px, w, h);
+    const ref = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([ref.info.width, ref.info.height, ref.info.channels], [w, h, 3]);
+    assert.deepEqual(ref.data, Buffer.from(px));
+    assert.deepEqual(decodeSimplePng(png)?.data, px);
+  }
+  assert.throws(() => encodeSimplePng(new Uint8Array(5), 2, 2), /expected 12 bytes of RGB, got 5/);
 });

@@ -7,6 +7,7 @@ import { evaluate, spreadSubset } from '../../src/eval/evaluate.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
 import type { CheckpointMeta } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
+import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 
 before(async () => {
   await initEngine('cpu');
@@ -65,3 +66,29 @@ test('a ResNet over a subset; mismatched classes are refused', () => {
   assert.throws(() => evaluate(model, meta(config, ['a', 'c', 'b']), ds), /trained on classes \[a, c, b\] but mem has \[a, b, c\]/);
   model.store.dispose();
 });
+
+// `eval` and `energy` read these numbers on whatever backend runs them: each must give the cpu reference's.
+for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
+  test(`on ${backend}, a Spikformer's evaluation (loss, confusion, firing rates) is the cpu backend's`, async () => {
+    const config = resolveConfig('spikformer-1-64', { classes: 3, timeSteps: 2 });
+    const run = async (name: string) => {
+      await requireBackend(name);
+      const model = createModel(config, 5);
+      try {
+        return evaluate(model, meta(config), ds, { batchSize: 4, rates: true });
+      } finally {
+        model.store.dispose();
+      }
+    };
+    const want = await run('cpu');
+    const got = await run(backend);
+    await initEngine('cpu');
+    assert.deepEqual(got.confusion, want.confusion);
+    assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * want.loss, `loss ${got.loss} vs ${want.loss}`);
+    assert.ok(Object.values(want.rates!).some((r) => r > 0), 'some layer fires');
+    for (const [layer, r] of Object.entries(want.rates!)) {
+      assert.ok(Math.abs(got.rates![layer] - r) < 1e-3, `${layer}: rate ${got.rates![layer]} vs ${r}`);
+    }
+    assert.deepEqual(got.inputRates, want.inputRates);
+  });
+}

@@ -8,16 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { decodeSimplePng } from '../../src/data/png.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-import { openDeck } from '../../src/serve/deck.js';
-import { GameHall } from '../../src/serve/game.js';
-import { Predictor } from '../../src/serve/predictor.js';
-import { buildServer } from '../../src/serve/server.js';
-import { makeCheckpoint, makeDataset, photo } from '../serve/helpers.js';
+import { makeCheckpoint, makeDataset, photo, serveGame, type ServedGame } from '../serve/helpers.js';
 
 const SEED = 12;
 
@@ -68,26 +63,21 @@ test('PNG reader: random and mutated files give pixels of the declared size or n
 });
 
 let root: string;
-let app: FastifyInstance;
+let served: ServedGame;
 let port: number;
-let predictor: Predictor;
 let jpeg: Buffer;
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-fuzz-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
-  predictor = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' }));
-  const hall = new GameHall(await openDeck(data), [predictor], { defaultRounds: 2, resultsFile: null, maxGames: 50 });
-  app = await buildServer({ hall, predictors: [predictor] });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as { port: number }).port;
+  served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], { maxGames: 50 });
+  port = served.port;
   jpeg = await photo(48, 40, 3);
 });
 
 after(async () => {
-  await app?.close();
-  predictor?.dispose();
+  await served?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

@@ -82,7 +82,9 @@ for (const backend of TEST_BACKENDS) {
         test('eval logits (running statistics)', () => {
           const model = loadModel(c, g);
           const logits = tf.tidy(() => model.forward(x, { training: false }));
-          assertCloseToScale(logits, toFloat32(g.tensors.get('eval.logits')!), REL, 'eval.logits');
+          const want = toFloat32(g.tensors.get('eval.logits')!);
+          assert.ok(want.some((v) => v !== 0), 'the golden\'s eval logits are not all zero (spikes reach the head)');
+          assertCloseToScale(logits, want, REL, 'eval.logits');
           logits.dispose();
           model.store.dispose();
         });

@@ -24,7 +24,7 @@ let hall: GameHall;
 let predictors: Predictor[];
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-api-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
   predictors = [

@@ -33,7 +33,7 @@ const PHONE = { width: 390, height: 844 };
 
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-browser-'));
   shots = process.env.GEOSPIKE_SCREENSHOTS ?? path.join(tmpdir(), 'geospike-screenshots');
   mkdirSync(shots, { recursive: true });

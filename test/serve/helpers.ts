@@ -2,11 +2,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { processImage } from '../../src/data/images.js';
 import { DatasetWriter } from '../../src/data/writer.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
 import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { openDeck } from '../../src/serve/deck.js';
+import { GameHall, type GameOptions } from '../../src/serve/game.js';
+import { Predictor } from '../../src/serve/predictor.js';
+import { buildServer } from '../../src/serve/server.js';
 
 export const CITIES = ['seoul', 'tokyo', 'newyork', 'london', 'paris'];
 /** Where the fixture's images of each city sit (around the real centres). */
@@ -86,4 +91,30 @@ export async function makeCheckpoint(dir: string, opts: { preset?: string; class
   } finally {
     model.store.dispose();
   }
+}
+
+export interface ServedGame {
+  app: FastifyInstance;
+  port: number;
+  base: string;
+  hall: GameHall;
+  predictors: Predictor[];
+  /** Stops the server and frees the models. */
+  close(): Promise<void>;
+}
+
+/** Serves the game over `data` with the models of `checkpoints` on the active backend, on a free local port. */
+export async function serveGame(data: string, checkpoints: string[], opts: Partial<GameOptions> = {}): Promise<ServedGame> {
+  const predictors = checkpoints.map((c) => Predictor.load(c));
+  const hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 2, resultsFile: null, ...opts });
+  const app = await buildServer({ hall, predictors });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    app, port, base: `http://127.0.0.1:${port}`, hall, predictors,
+    async close() {
+      await app.close();
+      for (const p of predictors) p.dispose();
+    },
+  };
 }

@@ -8,37 +8,28 @@ import { request } from 'node:http';
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { displayPath } from '../../src/data/writer.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { openDeck } from '../../src/serve/deck.js';
-import { GameHall } from '../../src/serve/game.js';
+import type { GameHall } from '../../src/serve/game.js';
 import { PredictQueue } from '../../src/serve/predict_queue.js';
-import { Predictor } from '../../src/serve/predictor.js';
-import { buildServer } from '../../src/serve/server.js';
-import { makeCheckpoint, makeDataset, photo } from './helpers.js';
+import { makeCheckpoint, makeDataset, photo, serveGame, type ServedGame } from './helpers.js';
 
 let root: string;
-let app: FastifyInstance;
+let served: ServedGame;
 let port: number;
 let hall: GameHall;
-let predictor: Predictor;
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-hostile-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
-  predictor = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' }));
-  hall = new GameHall(await openDeck(data), [predictor], { defaultRounds: 2, resultsFile: null, maxGames: 4 });
-  app = await buildServer({ hall, predictors: [predictor] });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as { port: number }).port;
+  served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], { maxGames: 4 });
+  ({ port, hall } = served);
 });
 
 after(async () => {
-  await app?.close();
-  predictor?.dispose();
+  await served?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

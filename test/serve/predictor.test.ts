@@ -9,7 +9,7 @@ import { Predictor } from '../../src/serve/predictor.js';
 import { CITIES, makeCheckpoint, photo, tempDir } from './helpers.js';
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
 });
 
 /** The model's probabilities computed here step by step, independently of the predictor's code path. */

@@ -20,7 +20,7 @@ const config = (out: string, epochs = 1) => resolveTrainConfig({}, {
 });
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   await importFashionMnist({ out: data, perClass: 2, valPerClass: 1 });
   await train(config('base'), opts());
 });

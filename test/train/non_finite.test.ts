@@ -24,7 +24,7 @@ const config = (out: string, extra: Partial<TrainConfig> = {}): TrainConfig => r
 });
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   await importFashionMnist({ out: data, perClass: 2, valPerClass: 1 });
   assert.equal((await train(config('base'), opts())).status, 'finished');
 });

@@ -1,5 +1,5 @@
 // Training: exact resume (stopped mid-epoch, resumed, same bytes as a straight run), NaN stops, refused resumes.
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { train, TrainingError } from '../../src/train/loop.js';
 import { Progress } from '../../src/train/progress.js';
+import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 
 const root = mkdtempSync(join(tmpdir(), 'geospike-train-'));
 const data = join(root, 'data');
@@ -43,30 +44,40 @@ const optimOf = (run: string) => readFileSync(readCheckpoint(join(root, run, 'ch
 const summaryOf = (run: string) =>
   readFileSync(join(root, run, 'summary.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').filter((_, i) => i !== 6 && i !== 7).join(','));
 
+// The run the later tests copy and resume is a native one; each test starts on native (a resume test may switch).
 before(async () => {
-  await initEngine();
+  await initEngine('native');
   await importFashionMnist({ out: data, perClass: 4, valPerClass: 1 });
   const straight = await train(config('straight'), opts());
   assert.equal(straight.status, 'finished');
 });
+beforeEach(() => initEngine('native'));
 
-test('a run stopped mid-epoch and resumed ends with the same weights, moments and log as a straight run', async () => {
-  const first = await train(config('resumed'), stopAfter(3));
-  assert.equal(first.status, 'interrupted');
-  const ck = readCheckpoint(join(root, 'resumed', 'checkpoints', 'last.json'));
-  assert.deepEqual(ck.meta.cursor, { epoch: 0, batch: 3 });
-  assert.equal(ck.meta.step, 3);
-  // Second interruption lands in the second epoch.
-  const second = await train(config('resumed'), { ...stopAfter(4), resume: true });
-  assert.equal(second.status, 'interrupted');
-  assert.deepEqual(readCheckpoint(join(root, 'resumed', 'checkpoints', 'last.json')).meta.cursor, { epoch: 1, batch: 2 });
-  const done = await train(config('resumed'), { ...opts(), resume: true });
-  assert.equal(done.status, 'finished');
-  assert.ok(weightsOf('resumed').equals(weightsOf('straight')), 'weights differ from the uninterrupted run');
-  assert.ok(optimOf('resumed').equals(optimOf('straight')), 'AdamW moments differ from the uninterrupted run');
-  assert.deepEqual(summaryOf('resumed'), summaryOf('straight'));
-  assert.equal(summaryOf('straight').length, 3); // header + one row per epoch
-});
+// Exact resume on every backend that trains (cpu, the pure-JS reference, takes minutes for these 20 steps): the
+// kernels are deterministic, webgpu's included, so a resumed run is byte for byte a straight one.
+for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
+  test(`on ${backend}, a run stopped mid-epoch and resumed ends with the same weights, moments and log as a straight run`, async () => {
+    await requireBackend(backend);
+    const straightRun = `straight-${backend}`;
+    const resumed = `resumed-${backend}`;
+    assert.equal((await train(config(straightRun), opts())).status, 'finished');
+    const first = await train(config(resumed), stopAfter(3));
+    assert.equal(first.status, 'interrupted');
+    const ck = readCheckpoint(join(root, resumed, 'checkpoints', 'last.json'));
+    assert.deepEqual(ck.meta.cursor, { epoch: 0, batch: 3 });
+    assert.equal(ck.meta.step, 3);
+    // Second interruption lands in the second epoch.
+    const second = await train(config(resumed), { ...stopAfter(4), resume: true });
+    assert.equal(second.status, 'interrupted');
+    assert.deepEqual(readCheckpoint(join(root, resumed, 'checkpoints', 'last.json')).meta.cursor, { epoch: 1, batch: 2 });
+    const done = await train(config(resumed), { ...opts(), resume: true });
+    assert.equal(done.status, 'finished');
+    assert.ok(weightsOf(resumed).equals(weightsOf(straightRun)), 'weights differ from the uninterrupted run');
+    assert.ok(optimOf(resumed).equals(optimOf(straightRun)), 'AdamW moments differ from the uninterrupted run');
+    assert.deepEqual(summaryOf(resumed), summaryOf(straightRun));
+    assert.equal(summaryOf(straightRun).length, 3); // header + one row per epoch
+  });
+}
 
 test('changing epochs and lr on resume is allowed and recorded; the architecture is not', async () => {
   cpSync(join(root, 'straight'), join(root, 'longer'), { recursive: true });

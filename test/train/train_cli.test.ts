@@ -42,7 +42,7 @@ function run(args: string[], fault?: string, onStderr?: (child: ChildProcess, st
 const weights = (out: string) => readFileSync(readCheckpoint(join(root, out, 'checkpoints', 'last.json')).weightsPath);
 
 before(async () => {
-  await initEngine();
+  await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   await importFashionMnist({ out: data, perClass: 4, valPerClass: 1 });
 });
 
