@@ -1,5 +1,5 @@
 // Freeing activations at their last use. tfjs keeps every intermediate until the enclosing tf.tidy ends, so a forward
-// pass held all of its activations at once (inference peak memory 1.1-1.6x PyTorch's, which frees each tensor after
+// pass held all of its activations at once (inference peak RSS 1.5-2.7x PyTorch's, which frees each tensor after
 // its last use). The models pass each intermediate through these instead. Under a gradient tape nothing the backward
 // pass needs is lost: the tape keeps its own references to the tensors it saved.
 import * as tf from '@tensorflow/tfjs-core';
