@@ -2,6 +2,7 @@
 // Inputs are channels-last: images NHWC, token features [..., C].
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../engine/kernels/index.js';
+import { consume } from './last_use.js';
 import { ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 
 export class Conv2d {
@@ -56,7 +57,8 @@ export class Linear {
   apply(x: tf.Tensor): tf.Tensor {
     const lead = x.shape.slice(0, -1);
     const y = tf.matMul(tf.reshape(x, [-1, this.inF]) as tf.Tensor2D, this.weight as tf.Tensor2D, false, true);
-    return tf.reshape(this.bias ? tf.add(y, this.bias) : y, [...lead, this.outF]);
+    const bias = this.bias;
+    return tf.reshape(bias ? consume(y, (t) => tf.add(t, bias)) : y, [...lead, this.outF]);
   }
 }
 

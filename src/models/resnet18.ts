@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import { BatchNorm, Conv2d, Linear } from './layers.js';
+import { chain, consume } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
 
@@ -36,10 +37,15 @@ class BasicBlock {
   }
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const y = tf.relu(this.bn1.apply(this.conv1.apply(x), training)) as tf.Tensor4D;
-    const z = this.bn2.apply(this.conv2.apply(y), training);
-    const s = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x), training) : x;
-    return tf.relu(tf.add(z, s)) as tf.Tensor4D;
+    const z = chain(
+      x, (t) => this.conv1.apply(t as tf.Tensor4D), (t) => this.bn1.apply(t, training), tf.relu,
+      (t) => this.conv2.apply(t as tf.Tensor4D), (t) => this.bn2.apply(t, training),
+    );
+    const sc = this.shortcut;
+    const s = sc ? chain(x, (t) => sc.conv.apply(t as tf.Tensor4D), (t) => sc.bn.apply(t, training)) : x;
+    const y = consume(z, (t) => tf.relu(tf.add(t, s))) as tf.Tensor4D;
+    if (s !== x) s.dispose();
+    return y;
   }
 }
 
@@ -65,8 +71,9 @@ export class ResNet18 implements Model {
   }
 
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
-    let x = tf.relu(this.bn1.apply(this.conv1.apply(images), opts.training)) as tf.Tensor4D;
-    for (const block of this.blocks) x = block.apply(x, opts.training);
-    return this.linear.apply(tf.mean(x, [1, 2])) as tf.Tensor2D; // global average pool
+    // Each intermediate freed after its last use (src/models/last_use.ts).
+    let x = chain(images, (t) => this.conv1.apply(t as tf.Tensor4D), (t) => this.bn1.apply(t, opts.training), tf.relu) as tf.Tensor4D;
+    for (const block of this.blocks) x = consume(x, (t) => block.apply(t as tf.Tensor4D, opts.training)) as tf.Tensor4D;
+    return consume(x, (t) => this.linear.apply(tf.mean(t, [1, 2]))) as tf.Tensor2D; // global average pool
   }
 }

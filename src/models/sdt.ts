@@ -6,9 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
+import { chain, consume } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, convBnLif, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SDTConfig extends SpikingConfig {
   arch: 'sdt';
@@ -39,22 +40,24 @@ export class SpikeDrivenTransformer implements Model {
     const { timeSteps: T, dim: D } = this.config;
     const [B, H, W, C] = images.shape;
     const ctx = new SpikingForward(this.config, opts);
-    let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
+    const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
     const { stages, rpe } = this.sps;
-    for (const stage of stages.slice(0, 3)) {
-      x = ctx.lif(stage.lif, stage.bn.apply(stage.conv.apply(x), opts.training)) as tf.Tensor4D;
-    }
-    x = tf.maxPool(x, 3, 2, 1);
-    ctx.recordInput('patch_embed.maxpool2', x); // pooling raises the rate the next conv sees
+    const x = chain(tiled, ...stages.slice(0, 3).flatMap((stage) => convBnLif(stage, ctx)), (t) => {
+      const p = tf.maxPool(t as tf.Tensor4D, 3, 2, 1);
+      ctx.recordInput('patch_embed.maxpool2', p); // pooling raises the rate the next conv sees
+      return p;
+    });
+    tiled.dispose();
     // The fourth stage pools its BN output before any LIF: that analog map is the stream, refined by the rpe conv.
-    const feat = tf.maxPool(stages[3].bn.apply(stages[3].conv.apply(x), opts.training) as tf.Tensor4D, 3, 2, 1);
-    const s = ctx.lif(stages[3].lif, feat) as tf.Tensor4D;
-    const stream = tf.add(feat, rpe.bn.apply(rpe.conv.apply(s), opts.training));
-    let tokens = tf.reshape(stream, [T, B, this.tokens, D]);
-    // A tidy per block frees its intermediates as soon as it is done (see Spikformer.forward).
-    for (const block of this.blocks) tokens = tf.tidy(() => block.apply(tokens, ctx));
-    const spikes = ctx.lif('head_lif', tf.mean(tokens, 2)); // [T, B, D]
-    return tf.mean(this.head.apply(spikes), 0) as tf.Tensor2D;
+    const [conv3, bn3] = convBnLif(stages[3], ctx);
+    const feat = consume(chain(x, conv3, bn3), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
+    x.dispose();
+    const r = chain(feat, (t) => ctx.lif(stages[3].lif, t), (t) => rpe.conv.apply(t as tf.Tensor4D), (t) => rpe.bn.apply(t, opts.training));
+    let tokens = tf.tidy(() => tf.reshape(tf.add(feat, r), [T, B, this.tokens, D]));
+    tf.dispose([feat, r]);
+    for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
+    const spikes = consume(tokens, (t) => ctx.lif('head_lif', tf.mean(t, 2))); // [T, B, D]
+    return consume(spikes, (t) => tf.mean(this.head.apply(t), 0)) as tf.Tensor2D;
   }
 }
 
@@ -67,7 +70,7 @@ class ConvBN {
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return this.bn.apply(this.linear.apply(x), ctx.training);
+    return chain(x, (t) => this.linear.apply(t), (t) => this.bn.apply(t, ctx.training));
   }
 }
 
@@ -98,18 +101,24 @@ class Block {
     const a = `${this.prefix}.attn`;
     const m = `${this.prefix}.mlp`;
     const s = ctx.lif(`${a}.shortcut_lif`, x);
-    const q = ctx.lif(`${a}.q_lif`, this.q.apply(s, ctx));
-    const k = ctx.lif(`${a}.k_lif`, this.k.apply(s, ctx));
-    const v = ctx.lif(`${a}.v_lif`, this.v.apply(s, ctx));
+    const spikes = (p: ConvBN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t));
+    const q = spikes(this.q, `${a}.q_lif`), k = spikes(this.k, `${a}.k_lif`), v = spikes(this.v, `${a}.v_lif`);
+    s.dispose();
     // Spike-driven self-attention. Per head the official code sums k*v over tokens and masks q with the result; each
     // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
-    const kv = tf.mul(k, v); // a mask: spikes where both fire
+    const kv = tf.tidy(() => tf.mul(k, v)); // a mask: spikes where both fire
+    tf.dispose([k, v]);
     ctx.recordInput(`${a}.k_lif,${a}.v_lif`, kv);
-    const kvSpikes = ctx.lif(`${a}.talking_heads_lif`, tf.sum(kv, 2, true), KV_THRESHOLD); // [T, B, 1, D]
-    const attn = tf.mul(q, kvSpikes); // a mask again
+    const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD)); // [T, B, 1, D]
+    const attn = tf.tidy(() => tf.mul(q, kvSpikes)); // a mask again
+    tf.dispose([q, kvSpikes]);
     ctx.recordInput(`${a}.q_lif,${a}.talking_heads_lif`, attn);
-    x = tf.add(x, this.proj.apply(attn, ctx));
-    const h = ctx.lif(`${m}.fc2_lif`, this.fc1.apply(ctx.lif(`${m}.fc1_lif`, x), ctx));
-    return tf.add(x, this.fc2.apply(h, ctx));
+    const y = consume(consume(attn, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
+    const mlp = chain(
+      y, (t) => ctx.lif(`${m}.fc1_lif`, t), (t) => this.fc1.apply(t, ctx), (t) => ctx.lif(`${m}.fc2_lif`, t), (t) => this.fc2.apply(t, ctx),
+    );
+    const out = consume(mlp, (t) => tf.add(y, t));
+    y.dispose();
+    return out;
   }
 }

@@ -3,9 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
+import { chain, consume, type Step } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, convBnLif, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SpikformerConfig extends SpikingConfig {
   arch: 'spikformer';
@@ -37,22 +38,26 @@ export class Spikformer implements Model {
     const [B, H, W, C] = images.shape;
     const ctx = new SpikingForward(this.config, opts);
     // Input repeated over time: [T*B, H, W, C], time-major.
-    let x: tf.Tensor4D = tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]) as tf.Tensor4D;
+    const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
+    const steps: Step[] = [];
     this.sps.stages.forEach((stage, i) => {
-      x = ctx.lif(stage.lif, stage.bn.apply(stage.conv.apply(x), opts.training)) as tf.Tensor4D;
+      steps.push(...convBnLif(stage, ctx));
       if (i >= 2) {
-        x = tf.maxPool(x, 3, 2, 1); // maxpool2 after the third stage, maxpool3 after the fourth
-        ctx.recordInput(`patch_embed.maxpool${i}`, x); // pooling raises the rate the next conv sees
+        steps.push((x) => {
+          const p = tf.maxPool(x as tf.Tensor4D, 3, 2, 1); // maxpool2 after the third stage, maxpool3 after the fourth
+          ctx.recordInput(`patch_embed.maxpool${i}`, p); // pooling raises the rate the next conv sees
+          return p;
+        });
       }
     });
-    const { rpe } = this.sps;
-    const r = ctx.lif('patch_embed.rpe_lif', rpe.bn.apply(rpe.conv.apply(x), opts.training));
+    const x = chain(tiled, ...steps);
+    tiled.dispose();
+    const r = chain(x, ...convBnLif({ ...this.sps.rpe, lif: 'patch_embed.rpe_lif' }, ctx));
     const D = this.config.dim;
-    let tokens = tf.reshape(tf.add(x, r), [T, B, this.tokens, D]);
-    // A tidy per block frees its intermediates as soon as it is done (inference memory halves); under a gradient
-    // tape the tensors the backward pass needs are kept regardless.
-    for (const block of this.blocks) tokens = tf.tidy(() => block.apply(tokens, ctx));
-    return this.head.apply(tf.mean(tf.mean(tokens, 2), 0)) as tf.Tensor2D;
+    let tokens = tf.tidy(() => tf.reshape(tf.add(x, r), [T, B, this.tokens, D]));
+    tf.dispose([x, r]);
+    for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
+    return consume(tokens, (t) => this.head.apply(tf.mean(tf.mean(t, 2), 0))) as tf.Tensor2D;
   }
 }
 
@@ -65,7 +70,7 @@ class SpikingLinear {
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return ctx.lif(`${this.prefix}_lif`, this.bn.apply(this.linear.apply(x), ctx.training));
+    return chain(x, (t) => this.linear.apply(t), (t) => this.bn.apply(t, ctx.training), (t) => ctx.lif(`${this.prefix}_lif`, t));
   }
 }
 
@@ -98,14 +103,18 @@ class Block {
     const [T, B, N, D] = x.shape;
     const h = this.config.heads;
     const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);
-    const q = split(this.q.apply(x, ctx));
-    const k = split(this.k.apply(x, ctx));
-    const v = split(this.v.apply(x, ctx));
+    const heads = (p: SpikingLinear) => consume(p.apply(x, ctx), split);
+    const q = heads(this.q), k = heads(this.k), v = heads(this.v);
     // Spiking self-attention: no softmax; spikes make q k^T non-negative already.
-    const attn = tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE);
-    const merged = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]);
-    const a = ctx.lif(`${this.prefix}.attn.attn_lif`, merged, ATTN_THRESHOLD);
-    x = tf.add(x, this.proj.apply(a, ctx));
-    return tf.add(x, this.fc2.apply(this.fc1.apply(x, ctx), ctx));
+    const attn = tf.tidy(() => tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE));
+    tf.dispose([q, k]);
+    const merged = tf.tidy(() => tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]));
+    tf.dispose([attn, v]);
+    const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD));
+    const y = consume(consume(a, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
+    const mlp = consume(this.fc1.apply(y, ctx), (t) => this.fc2.apply(t, ctx));
+    const out = consume(mlp, (t) => tf.add(y, t));
+    y.dispose();
+    return out;
   }
 }

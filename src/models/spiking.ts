@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { lif } from '../snn/lif.js';
 import { surrogate, type SurrogateName } from '../snn/surrogate.js';
 import { BatchNorm, Conv2d } from './layers.js';
+import type { Step } from './last_use.js';
 import type { ForwardOptions } from './model.js';
 import type { ParamStore } from './params.js';
 
@@ -55,6 +56,15 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
   }));
   const rpe = { conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init), bn: new BatchNorm(store, 'patch_embed.rpe_bn', D) };
   return { stages, rpe };
+}
+
+/** The steps of a conv, its BN and the LIF after them, for chain(): each map freed once the next step has read it. */
+export function convBnLif(layers: { conv: Conv2d; bn: BatchNorm; lif: string }, ctx: SpikingForward): Step[] {
+  return [
+    (x) => layers.conv.apply(x as tf.Tensor4D),
+    (x) => layers.bn.apply(x, ctx.training),
+    (x) => ctx.lif(layers.lif, x),
+  ];
 }
 
 /** One forward pass of a spiking model: its mode, the LIF settings, and the optional firing-rate probes. */

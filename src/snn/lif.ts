@@ -9,6 +9,8 @@ import { surrogate as makeSurrogate, surrogateGrad, type Surrogate, type Surroga
 
 /** Kernel names: forward (x -> [spikes, h]) and backward ([dy, h, spikes] -> dx). */
 export const LIF = 'GeospikeLIF';
+/** Forward without the membrane (x -> spikes), for passes no gradient will follow; optional for a backend. */
+export const LIF_SPIKES = 'GeospikeLIFSpikes';
 export const LIF_GRAD = 'GeospikeLIFGrad';
 
 export interface LIFAttrs extends NamedAttrMap {
@@ -93,6 +95,10 @@ export function lif(x: tf.Tensor, options: LIFOptions = {}): tf.Tensor {
   const sg = options.surrogate ?? makeSurrogate('sigmoid');
   const gradAttrs: LIFGradAttrs = { ...attrs, surrogate: sg.name, alpha: sg.alpha };
   if (x.rank < 2) throw new Error(`lif expects [T, ...] with a time axis first, got shape [${x.shape}]`);
+  // Without a gradient tape nothing reads the membrane h, an array as large as the spikes: skip it where the backend can.
+  if (!tf.engine().isTapeOn() && tf.getKernel(LIF_SPIKES, tf.getBackend())) {
+    return tf.engine().runKernel(LIF_SPIKES, { x }, attrs) as tf.Tensor;
+  }
   const fn = tf.customGrad((input, save) => {
     const [spikes, h] = tf.engine().runKernel(LIF, { x: input as tf.Tensor }, attrs) as tf.Tensor[];
     (save as tf.GradSaveFunc)([h, spikes]);

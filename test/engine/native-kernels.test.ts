@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
+import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/engine/kernels/index.js';
 import { fallbacks } from '../../src/engine/native/kernels/util.js';
 import { SMALL } from '../../src/engine/native/kernels/elementwise.js';
 import { adamwUpdate } from '../../src/engine/kernels/index.js';
@@ -157,7 +157,9 @@ test('LIF forward matches the JS kernel exactly, backward within float rounding'
     const x = { shape: [T, M], values };
     const what = `LIF T ${T} M ${M} tau ${tau} vth ${vThreshold}`;
     await agree(LIF, { x }, { tau, vThreshold }, what, 0);
+    await agree(LIF_SPIKES, { x }, { tau, vThreshold }, `${what} spikes only`, 0);
     const [spikes, h] = await run('cpu', LIF, { x }, { tau, vThreshold });
+    assert.deepEqual((await run('cpu', LIF_SPIKES, { x }, { tau, vThreshold }))[0].values, spikes.values);
     const dy = { shape: [T, M], values: r.normal(T * M) };
     for (const surrogate of ['sigmoid', 'atan']) {
       const attrs = { tau, vThreshold, surrogate, alpha: surrogate === 'sigmoid' ? 4 : 2 };

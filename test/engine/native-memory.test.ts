@@ -36,6 +36,22 @@ test('BufferPool reuses given-back arrays, keeps at most its limit resident, and
   assert.ok(pool.alloc(N, true).every((v) => v === 0), 'zeroed on request');
 });
 
+test('BufferPool sends its longest-idle arrays cold rather than let idle ones raise the peak', () => {
+  const released: Float32Array[] = [];
+  const pool = new BufferPool((v) => released.push(v), 1, 0); // all idle arrays may stay resident by the limit
+  const a = pool.alloc(N), b = pool.alloc(N), c = pool.alloc(N); // the busiest moment: 3 arrays of N
+  pool.give(a);
+  pool.give(b);
+  pool.give(c);
+  assert.equal(pool.heldBytes, 3 * N * 4);
+  // a new size: made fresh, so idle arrays go cold (a first, then b) until idle + out + new fit in 3 arrays of N
+  pool.alloc(2 * N);
+  assert.deepEqual(released, [a, b]);
+  assert.equal(pool.heldBytes, N * 4);
+  assert.equal(pool.alloc(N), c, 'the most recently idle array is still hot');
+  assert.equal(released.length, 2);
+});
+
 test('an array read out with dataSync keeps its values after its tensor is disposed', async () => {
   await initEngine('native');
   const backend = tf.backend() as NativeBackend;

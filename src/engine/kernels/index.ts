@@ -8,6 +8,6 @@ import { adamwKernels } from './adamw.js';
 
 for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels]) registerKernel(config);
 
-export { LIF, LIF_GRAD, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
+export { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
 export { BN_TRAIN, BN_GRAD, type BNAttrs } from './batchnorm.js';
 export { ADAMW, adamwUpdate, type AdamWAttrs } from './adamw.js';

@@ -2,7 +2,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { cpuValues } from './cpu_values.js';
-import { LIF, LIF_GRAD, lifBackward, lifForward, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
+import { LIF, LIF_GRAD, LIF_SPIKES, lifBackward, lifForward, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
 
 const lifKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
@@ -10,6 +10,13 @@ const lifKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { tau, vThreshold } = attrs as unknown as LIFAttrs;
   const { spikes, h } = lifForward(cpuValues(cpu, x), x.shape[0], tau, vThreshold);
   return [cpu.makeTensorInfo(x.shape, 'float32', spikes), cpu.makeTensorInfo(x.shape, 'float32', h)];
+};
+
+const lifSpikesKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { x } = inputs as { x: TensorInfo };
+  const { tau, vThreshold } = attrs as unknown as LIFAttrs;
+  return cpu.makeTensorInfo(x.shape, 'float32', lifForward(cpuValues(cpu, x), x.shape[0], tau, vThreshold).spikes);
 };
 
 const lifGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -21,5 +28,6 @@ const lifGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 
 export const lifKernels: KernelConfig[] = [
   { kernelName: LIF, backendName: 'cpu', kernelFunc: lifKernel },
+  { kernelName: LIF_SPIKES, backendName: 'cpu', kernelFunc: lifSpikesKernel },
   { kernelName: LIF_GRAD, backendName: 'cpu', kernelFunc: lifGradKernel },
 ];

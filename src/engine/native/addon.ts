@@ -21,7 +21,7 @@ export interface NativeAddon {
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** dx must be zero-filled. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
-  lif(x: Float32Array, spikes: Float32Array, h: Float32Array, T: number, M: number, tau: number, vth: number): void;
+  lif(x: Float32Array, spikes: Float32Array, h: Float32Array | null, T: number, M: number, tau: number, vth: number): void;
   lifGrad(
     dy: Float32Array, h: Float32Array, spikes: Float32Array, dx: Float32Array,
     T: number, M: number, tau: number, vth: number, surrogate: number, alpha: number,

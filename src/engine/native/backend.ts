@@ -20,9 +20,11 @@ import { NATIVE } from './kernels/util.js';
  * Idle memory the output pool keeps resident, as a fraction of its busiest moment (see pool.ts). At 1 a step's
  * arrays are all reused by the next (resnet18 train 1.36 -> 1.16 CPU-s with the fused AdamW). Peak memory against
  * 0.5: spikformer-4-384 unchanged (9.05 GB), resnet18 1.08 -> 1.10 GB with the fused AdamW, 1.03 -> 1.22 GB with
- * AdamW as separate ops (their temporaries stay pooled).
+ * AdamW as separate ops (their temporaries stay pooled). 2 since the models free activations at their last use: an
+ * inference batch then uses about twice its busiest moment in distinct arrays, and at 1 the excess was faulted in
+ * again every batch (spikformer-2-128 infer +10% CPU).
  */
-const POOL_FRACTION = 1;
+const POOL_FRACTION = 2;
 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool((values) => loadAddon().release(values), POOL_FRACTION);

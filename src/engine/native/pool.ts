@@ -5,6 +5,9 @@
 // reusable, but faulted in again), which also keeps disposed memory from lingering until V8's next GC. The limit
 // follows the workload: a fraction of the most memory the pool's arrays have held at once, so peak memory grows by
 // at most that fraction while big models (GBs of activations) still reuse most of their arrays without faults.
+// The same fraction, uncapped, bounds the resident arrays (out and idle together) whenever an array has to be made
+// or faulted in: the longest-idle ones go cold first. Otherwise a forward pass whose layers change sizes held its
+// earlier layers' idle arrays on top of its busiest moment.
 
 /** Arrays below this size come from V8's heap quickly enough; pooling them would only hold memory. */
 const MIN_POOLED = 1 << 16;
@@ -13,6 +16,8 @@ export class BufferPool {
   private hot = new Map<number, Float32Array[]>();
   private cold = new Map<number, Float32Array[]>();
   private held = 0;
+  /** The hot arrays in the order they came back (a Set keeps insertion order): the first to go cold. */
+  private idle = new Set<Float32Array>();
   private coldBytes = 0;
   /** Bytes of pool-made arrays currently out (in tensors), and the most ever out at once. */
   private out = 0;
@@ -52,9 +57,11 @@ export class BufferPool {
     if (h) {
       this.hits++;
       this.held -= h.byteLength;
+      this.idle.delete(h);
       if (zero) h.fill(0);
       return this.lend(h);
     }
+    this.makeRoom(n * 4); // from here on the array's pages are faulted in: new resident memory
     const c = this.cold.get(n)?.pop();
     if (c) {
       this.hits++;
@@ -65,6 +72,27 @@ export class BufferPool {
     const fresh = new Float32Array(n);
     this.owned.add(fresh.buffer);
     return this.lend(fresh);
+  }
+
+  /** Sends the longest-idle hot arrays cold until `bytes` more fit in the resident limit (see the file's head). */
+  private makeRoom(bytes: number): void {
+    const limit = Math.max(this.maxOut, this.fraction * this.maxOut, this.out + bytes); // as it will be with these out
+    for (const a of this.idle) {
+      if (this.out + this.held + bytes <= limit) break;
+      this.idle.delete(a);
+      const list = this.hot.get(a.length)!;
+      list.splice(list.indexOf(a), 1);
+      this.held -= a.byteLength;
+      this.toCold(a);
+    }
+  }
+
+  /** Releases an array's pages to the OS and keeps it for reuse, unless the cold arrays are at their limit. */
+  private toCold(a: Float32Array): void {
+    if (this.coldBytes + a.byteLength > this.coldLimitBytes) return; // let the GC have it
+    this.release(a);
+    this.coldBytes += a.byteLength;
+    push(this.cold, a);
   }
 
   /** Marks values as visible outside the backend: they stay valid for whoever holds them. */
@@ -84,23 +112,16 @@ export class BufferPool {
     if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return; // a view: not ours to recycle
     if (this.hot.get(values.length)?.includes(values) || this.cold.get(values.length)?.includes(values)) return;
     this.out -= values.byteLength;
-    let into = this.hot;
-    if (this.held + values.byteLength <= this.limitBytes) {
-      this.held += values.byteLength;
-    } else {
-      if (this.coldBytes + values.byteLength > this.coldLimitBytes) return; // let the GC have it
-      this.release(values);
-      this.coldBytes += values.byteLength;
-      into = this.cold;
-    }
-    let list = into.get(values.length);
-    if (!list) into.set(values.length, (list = []));
-    list.push(values);
+    if (this.held + values.byteLength > this.limitBytes) return this.toCold(values);
+    this.held += values.byteLength;
+    push(this.hot, values);
+    this.idle.add(values);
   }
 
   /** Drops every pooled array (they are freed by the next GC). */
   clear(): void {
     this.hot.clear();
+    this.idle.clear();
     this.cold.clear();
     this.held = 0;
     this.coldBytes = 0;
@@ -109,4 +130,10 @@ export class BufferPool {
   get heldBytes(): number {
     return this.held;
   }
+}
+
+function push(lists: Map<number, Float32Array[]>, a: Float32Array): void {
+  let list = lists.get(a.length);
+  if (!list) lists.set(a.length, (list = []));
+  list.push(a);
 }

@@ -15,7 +15,24 @@ constexpr int64_t kBlock = 1024;  // neurons per work item: contiguous, so the i
 //   kSigmoid: alpha sigmoid(alpha u) (1 - sigmoid(alpha u));  kAtan: alpha / 2 / (1 + (pi/2 alpha u)^2).
 enum SurrogateId : int64_t { kSigmoid = 0, kAtan = 1 };
 
-// lif(x, spikes, h, T, M, tau, vThreshold)
+// One block of neurons over all T steps; the membrane h is written only when kH (a gradient will read it).
+template <bool kH, bool kPow2>
+inline void lifBlock(const float* x, float* s, float* h, int64_t T, int64_t M, int64_t m0, int64_t len, float inv,
+                     double tau, float fth) {
+  float v[kBlock] = {0};
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xt = x + t * M + m0;
+    float* st = s + t * M + m0;
+    for (int64_t i = 0; i < len; ++i) {
+      float hv = kPow2 ? v[i] + (xt[i] - v[i]) * inv : v[i] + static_cast<float>(static_cast<float>(xt[i] - v[i]) / tau);
+      if (kH) h[t * M + m0 + i] = hv;
+      st[i] = hv >= fth ? 1.f : 0.f;
+      v[i] = hv >= fth ? 0.f : hv;  // hard reset, as the reference (not hv * (1 - s): inf * 0)
+    }
+  }
+}
+
+// lif(x, spikes, h or null, T, M, tau, vThreshold)
 Napi::Value Lif(const Napi::CallbackInfo& info) {
   int64_t T = num(info, 3), M = num(info, 4);
   // Same rounding as the JS reference (float32 ops, tau and threshold in double): identical spike decisions.
@@ -26,36 +43,17 @@ Napi::Value Lif(const Napi::CallbackInfo& info) {
   const float inv = static_cast<float>(1.0 / tau);
   const float* x = f32(info, 0, T * M);
   float* s = f32(info, 1, T * M);
-  float* h = f32(info, 2, T * M);
+  float* h = info[2].IsNull() ? nullptr : f32(info, 2, T * M);
   // The float threshold with the same decisions as comparing against the double one.
   float fth = static_cast<float>(vth);
   if (static_cast<double>(fth) < vth) fth = std::nextafter(fth, INFINITY);
 #pragma omp parallel for schedule(static)
   for (int64_t m0 = 0; m0 < M; m0 += kBlock) {
     int64_t len = M - m0 < kBlock ? M - m0 : kBlock;
-    float v[kBlock] = {0};
-    for (int64_t t = 0; t < T; ++t) {
-      const float* xt = x + t * M + m0;
-      float* st = s + t * M + m0;
-      float* ht = h + t * M + m0;
-      if (pow2) {
-        for (int64_t i = 0; i < len; ++i) {
-          float hv = v[i] + (xt[i] - v[i]) * inv;
-          float sv = hv >= fth ? 1.f : 0.f;
-          ht[i] = hv;
-          st[i] = sv;
-          v[i] = hv >= fth ? 0.f : hv;  // hard reset, as the reference (not hv * (1 - s): inf * 0)
-        }
-      } else {
-        for (int64_t i = 0; i < len; ++i) {
-          float hv = v[i] + static_cast<float>(static_cast<float>(xt[i] - v[i]) / tau);
-          float sv = hv >= fth ? 1.f : 0.f;
-          ht[i] = hv;
-          st[i] = sv;
-          v[i] = hv >= fth ? 0.f : hv;  // hard reset, as the reference (not hv * (1 - s): inf * 0)
-        }
-      }
-    }
+    if (h && pow2) lifBlock<true, true>(x, s, h, T, M, m0, len, inv, tau, fth);
+    else if (h) lifBlock<true, false>(x, s, h, T, M, m0, len, inv, tau, fth);
+    else if (pow2) lifBlock<false, true>(x, s, h, T, M, m0, len, inv, tau, fth);
+    else lifBlock<false, false>(x, s, h, T, M, m0, len, inv, tau, fth);
   }
   return info.Env().Undefined();
 }

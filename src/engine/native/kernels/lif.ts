@@ -2,18 +2,19 @@
 // the neuron's JS reference (src/snn/lif.ts), multithreaded.
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { LIF, LIF_GRAD, type LIFAttrs, type LIFGradAttrs } from '../../../snn/lif.js';
+import { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../../../snn/lif.js';
 import { SURROGATE_IDS } from '../../../snn/surrogate.js';
 import { addon, alloc, f32, NATIVE, out, size } from './util.js';
 
-const lif: KernelFunc = ({ inputs, backend, attrs }) => {
+/** The forward; the membrane h too when withH (LIF), else only the spikes (LIF_SPIKES). */
+const forward = (withH: boolean): KernelFunc => ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { x } = inputs as { x: TensorInfo };
   const { tau, vThreshold } = attrs as unknown as LIFAttrs;
   const n = size(x.shape), T = x.shape[0];
-  const spikes = alloc(cpu, n), h = alloc(cpu, n);
+  const spikes = alloc(cpu, n), h = withH ? alloc(cpu, n) : null;
   addon().lif(f32(cpu, x), spikes, h, T, T ? n / T : 0, tau, vThreshold);
-  return [out(cpu, x.shape, spikes), out(cpu, x.shape, h)];
+  return h ? [out(cpu, x.shape, spikes), out(cpu, x.shape, h)] : out(cpu, x.shape, spikes);
 };
 
 const lifGrad: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -29,6 +30,7 @@ const lifGrad: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 export const lifKernels: KernelConfig[] = [
-  { kernelName: LIF, backendName: NATIVE, kernelFunc: lif },
+  { kernelName: LIF, backendName: NATIVE, kernelFunc: forward(true) },
+  { kernelName: LIF_SPIKES, backendName: NATIVE, kernelFunc: forward(false) },
   { kernelName: LIF_GRAD, backendName: NATIVE, kernelFunc: lifGrad },
 ];
