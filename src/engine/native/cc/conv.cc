@@ -129,15 +129,34 @@ memory plannedWeights(Plan& pl, const ConvParams& p, float* w) {
   return wm;
 }
 
-// conv2d(x, filter, y, params)
+// conv2dPackFilter(filter, params): the HWIO filter reordered into the layout the forward primitive for params
+// wants, as a new Float32Array to pass to conv2d as packed; null when the primitive takes HWIO as it is.
+Napi::Value Conv2DPackFilter(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 1, 17));
+  float* w = f32(info, 0, sz(p.KH, p.KW, p.C, p.O));
+  Napi::Value result = info.Env().Null();
+  guarded(info, [&] {
+    Plan& pl = plan(p, 0);
+    if (!pl.reorderWei) return;
+    auto packed = Napi::Float32Array::New(info.Env(), pl.weiMd.get_size() / sizeof(float));
+    memory from(p.wei(tag::hwio), engine(), w), to(pl.weiMd, engine(), packed.Data());
+    pl.weiReorder.execute(stream(), from, to);
+    stream().wait();
+    result = packed;
+  });
+  return result;
+}
+
+// conv2d(x, filter, y, params, packed): packed = true when filter came from conv2dPackFilter with the same params.
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 3, 17));
+  const bool packed = info.Length() > 4 && info[4].ToBoolean();
   float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
-  float* w = f32(info, 1, sz(p.KH, p.KW, p.C, p.O));
   float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));
   return guarded(info, [&] {
     Plan& pl = plan(p, 0);
-    memory wm = plannedWeights(pl, p, w);
+    memory wm = packed ? memory(pl.weiMd, engine(), f32(info, 1, pl.weiMd.get_size() / sizeof(float)))
+                       : plannedWeights(pl, p, f32(info, 1, sz(p.KH, p.KW, p.C, p.O)));
     memory xu(p.src(), engine(), x), yu(p.dst(), engine(), y);
     if (pl.blocked) {
       memory xb(pl.srcMd, engine(), pl.srcBuf.data()), yb(pl.dstMd, engine(), pl.dstBuf.data());
@@ -227,6 +246,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
 
 void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2D));
+  exports.Set("conv2dPackFilter", Napi::Function::New(env, Conv2DPackFilter));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
 }
