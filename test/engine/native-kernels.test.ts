@@ -115,6 +115,13 @@ test('FusedConv2D with bias and ReLU (or neither) matches, blocked tiny outputs 
     }
   }
   const x = { shape: [1, 5, 5, 2], values: r.normal(50) }, filter = { shape: [3, 3, 2, 4], values: r.normal(72) };
+  // tfjs's ReLU keeps NaN (a NaN running statistic must reach the loss) and -0; a max with 0 would not
+  const nan = { shape: [1, 5, 5, 2], values: x.values.map((v, i) => (i === 7 ? NaN : v)) };
+  const zeros = { shape: [1, 5, 5, 2], values: new Float32Array(50).fill(-0) };
+  for (const input of [nan, zeros]) {
+    await agree('FusedConv2D', { x: input, filter, bias: { shape: [4], values: Float32Array.from([-0, 1, -1, NaN]) } },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }, 'fused conv relu, NaN and -0', 2e-5, true, true);
+  }
   const alpha = { shape: [4], values: r.normal(4) };
   await agree('FusedConv2D', { x, filter, preluActivationWeights: alpha },
     { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'prelu' }, 'fused conv prelu', 2e-5, false);

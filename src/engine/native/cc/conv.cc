@@ -33,27 +33,22 @@ struct ConvParams {
   memory::dims padR() const { return {pb, pr}; }
   std::string key(const char* op) const {
     std::string k(op);
-    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias, relu}) k += "," + std::to_string(v);
+    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias}) k += "," + std::to_string(v);
     return k;
   }
 };
 
 // any = true lets oneDNN choose the activation layout too. Its NHWC forward kernel is slow on tiny outputs (4x4 with
 // 512 channels ran 2.4x slower than the blocked one here), where reordering activations costs little.
-// The bias and ReLU of a fused convolution run inside the primitive (a bias input and an eltwise post-op).
+// A fused convolution's bias runs inside the primitive. Its ReLU does not: oneDNN's ReLU (a max with 0) turns NaN
+// into 0, where tfjs's keeps NaN, and a NaN must reach the loss (a NaN running statistic must stop a run).
 convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any = false) {
   auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
   auto d = p.bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
                                               p.biasMd(), dst, p.strides(), p.dilates(), p.padL(), p.padR())
                   : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
                                               dst, p.strides(), p.dilates(), p.padL(), p.padR());
-  primitive_attr attr;
-  if (p.relu) {
-    post_ops ops;
-    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
-    attr.set_post_ops(ops);
-  }
-  return convolution_forward::primitive_desc(d, attr, engine());
+  return convolution_forward::primitive_desc(d, engine());
 }
 
 bool tinyOutput(const ConvParams& p) { return p.OH * p.OW <= 16 && p.C >= 16 && p.O >= 16; }
@@ -185,6 +180,11 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
     pl.prim.execute(stream(), args);
     if (pl.blocked) pl.dstReorder.execute(stream(), ym, yu);
     stream().wait();
+    if (p.relu) {
+      const int64_t n = p.N * p.OH * p.OW * p.O;
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0.f ? 0.f : y[i];  // tfjs's ReLU: NaN and -0 stay
+    }
   });
 }
 
