@@ -138,6 +138,12 @@ memory plannedWeights(Plan& pl, const ConvParams& p, float* w) {
   return wm;
 }
 
+// As the Relu kernel: NaN stays, -0 becomes +0.
+void reluInPlace(float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] <= 0.f ? 0.f : y[i];
+}
+
 // conv2dPackFilter(filter, params): the HWIO filter reordered into the layout the forward primitive for params
 // wants, as a new Float32Array to pass to conv2d as packed; null when the primitive takes HWIO as it is.
 Napi::Value Conv2DPackFilter(const Napi::CallbackInfo& info) {
@@ -180,11 +186,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
     pl.prim.execute(stream(), args);
     if (pl.blocked) pl.dstReorder.execute(stream(), ym, yu);
     stream().wait();
-    if (p.relu) {
-      const int64_t n = p.N * p.OH * p.OW * p.O;
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0.f ? 0.f : y[i];  // tfjs's ReLU: NaN and -0 stay
-    }
+    if (p.relu) reluInPlace(y, p.N * p.OH * p.OW * p.O);
   });
 }
 
