@@ -26,6 +26,8 @@ export class ParamStore {
    * accepted and ignored by the forward pass; written back as loaded (`data`), or as `fill` (identity) when never loaded.
    */
   readonly unused = new Map<string, { shape: number[]; fill: number; data?: Float32Array }>();
+  /** Tensors computed from the parameters and cached by a model (eval-mode folded weights): freed with them. */
+  readonly derived = new Set<tf.Tensor>();
 
   constructor(readonly rng: Rng) {}
 
@@ -55,7 +57,8 @@ export class ParamStore {
   }
 
   dispose(): void {
-    for (const v of [...this.params.values(), ...this.buffers.values()]) v.dispose();
+    for (const v of [...this.params.values(), ...this.buffers.values(), ...this.derived]) v.dispose();
+    this.derived.clear();
   }
 }
 

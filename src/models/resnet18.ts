@@ -2,8 +2,9 @@
 // a 1x1 conv + BN shortcut where the shape changes. Names follow the common PyTorch CIFAR ResNet (kuangliu).
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
-import { BatchNorm, Conv2d, Linear } from './layers.js';
 import { chain, consume } from './last_use.js';
+import { ConvBN } from './conv_bn.js';
+import { Linear } from './layers.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
 
@@ -17,32 +18,23 @@ export interface ResNet18Config {
 }
 
 class BasicBlock {
-  private readonly conv1: Conv2d;
-  private readonly bn1: BatchNorm;
-  private readonly conv2: Conv2d;
-  private readonly bn2: BatchNorm;
-  private readonly shortcut?: { conv: Conv2d; bn: BatchNorm };
+  private readonly branch1: ConvBN;
+  private readonly branch2: ConvBN;
+  private readonly shortcut?: ConvBN;
 
   constructor(store: ParamStore, prefix: string, inC: number, outC: number, stride: number) {
-    this.conv1 = new Conv2d(store, `${prefix}.conv1`, inC, outC, 3, stride, 1);
-    this.bn1 = new BatchNorm(store, `${prefix}.bn1`, outC);
-    this.conv2 = new Conv2d(store, `${prefix}.conv2`, outC, outC, 3, 1, 1);
-    this.bn2 = new BatchNorm(store, `${prefix}.bn2`, outC);
+    this.branch1 = new ConvBN(store, `${prefix}.conv1`, `${prefix}.bn1`, inC, outC, 3, stride, 1);
+    this.branch2 = new ConvBN(store, `${prefix}.conv2`, `${prefix}.bn2`, outC, outC, 3, 1, 1);
     if (stride !== 1 || inC !== outC) {
-      this.shortcut = {
-        conv: new Conv2d(store, `${prefix}.shortcut.0`, inC, outC, 1, stride, 0),
-        bn: new BatchNorm(store, `${prefix}.shortcut.1`, outC),
-      };
+      this.shortcut = new ConvBN(store, `${prefix}.shortcut.0`, `${prefix}.shortcut.1`, inC, outC, 1, stride, 0);
     }
   }
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const z = chain(
-      x, (t) => this.conv1.apply(t as tf.Tensor4D), (t) => this.bn1.apply(t, training), tf.relu,
-      (t) => this.conv2.apply(t as tf.Tensor4D), (t) => this.bn2.apply(t, training),
-    );
+    // Each intermediate freed after its last use (src/models/last_use.ts).
+    const z = chain(x, (t) => this.branch1.apply(t as tf.Tensor4D, training, true), (t) => this.branch2.apply(t as tf.Tensor4D, training, false));
     const sc = this.shortcut;
-    const s = sc ? chain(x, (t) => sc.conv.apply(t as tf.Tensor4D), (t) => sc.bn.apply(t, training)) : x;
+    const s = sc ? tf.tidy(() => sc.apply(x, training, false)) : x;
     const y = consume(z, (t) => tf.relu(tf.add(t, s))) as tf.Tensor4D;
     if (s !== x) s.dispose();
     return y;
@@ -51,16 +43,14 @@ class BasicBlock {
 
 export class ResNet18 implements Model {
   readonly store: ParamStore;
-  private readonly conv1: Conv2d;
-  private readonly bn1: BatchNorm;
+  private readonly stem: ConvBN;
   private readonly blocks: BasicBlock[] = [];
   private readonly linear: Linear;
 
   constructor(readonly config: ResNet18Config, seed = 0) {
     const w = config.width;
     this.store = new ParamStore(new Rng(seed));
-    this.conv1 = new Conv2d(this.store, 'conv1', config.inChannels, w, 3, 1, 1);
-    this.bn1 = new BatchNorm(this.store, 'bn1', w);
+    this.stem = new ConvBN(this.store, 'conv1', 'bn1', config.inChannels, w, 3, 1, 1);
     let inC = w;
     [[w, 1], [2 * w, 2], [4 * w, 2], [8 * w, 2]].forEach(([outC, stride], i) => {
       this.blocks.push(new BasicBlock(this.store, `layer${i + 1}.0`, inC, outC, stride));
@@ -71,8 +61,7 @@ export class ResNet18 implements Model {
   }
 
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
-    // Each intermediate freed after its last use (src/models/last_use.ts).
-    let x = chain(images, (t) => this.conv1.apply(t as tf.Tensor4D), (t) => this.bn1.apply(t, opts.training), tf.relu) as tf.Tensor4D;
+    let x = chain(images, (t) => this.stem.apply(t as tf.Tensor4D, opts.training, true)) as tf.Tensor4D;
     for (const block of this.blocks) x = consume(x, (t) => block.apply(t as tf.Tensor4D, opts.training)) as tf.Tensor4D;
     return consume(x, (t) => this.linear.apply(tf.mean(t, [1, 2]))) as tf.Tensor2D; // global average pool
   }

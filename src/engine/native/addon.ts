@@ -11,8 +11,14 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** Returns the array's physical pages to the OS now; its contents become zeros. */
   release(values: Float32Array): void;
-  /** params: N,H,W,C,O,KH,KW,OH,OW, strideH,strideW, dilationH,dilationW, padTop,padBottom,padLeft,padRight */
-  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  /**
+   * params: N,H,W,C,O,KH,KW,OH,OW, strideH,strideW, dilationH,dilationW, padTop,padBottom,padLeft,padRight, then
+   * hasBias, relu (forward only: y = relu?(conv + bias)). packed: filter is conv2dPackFilter's result for the same
+   * params, not HWIO.
+   */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array, packed?: boolean, bias?: Float32Array): void;
+  /** The HWIO filter in the forward primitive's own layout for params; null when that is HWIO. */
+  conv2dPackFilter(filter: Float32Array, params: Int32Array): Float32Array | null;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
   /** params: batchA,batchB,M,N,K,transposeA,transposeB,hasBias,relu */

@@ -15,30 +15,39 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// The 17 geometry numbers, then two forward-only flags: add a per-channel bias, apply ReLU (FusedConv2D).
+constexpr size_t kParams = 19;
+
 struct ConvParams {
-  int64_t N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr;
+  int64_t N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias, relu;
   explicit ConvParams(const int32_t* p)
       : N(p[0]), H(p[1]), W(p[2]), C(p[3]), O(p[4]), KH(p[5]), KW(p[6]), OH(p[7]), OW(p[8]), sh(p[9]), sw(p[10]),
-        dh(p[11]), dw(p[12]), pt(p[13]), pb(p[14]), pl(p[15]), pr(p[16]) {}
+        dh(p[11]), dw(p[12]), pt(p[13]), pb(p[14]), pl(p[15]), pr(p[16]), bias(p[17]), relu(p[18]) {}
   memory::desc src(tag t = tag::nhwc) const { return {{N, C, H, W}, dt::f32, t}; }
   memory::desc dst(tag t = tag::nhwc) const { return {{N, O, OH, OW}, dt::f32, t}; }
   memory::desc wei(tag t) const { return {{O, C, KH, KW}, dt::f32, t}; }
+  memory::desc biasMd() const { return {{O}, dt::f32, tag::a}; }
   memory::dims strides() const { return {sh, sw}; }
   memory::dims dilates() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
   memory::dims padL() const { return {pt, pl}; }
   memory::dims padR() const { return {pb, pr}; }
   std::string key(const char* op) const {
     std::string k(op);
-    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr}) k += "," + std::to_string(v);
+    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias}) k += "," + std::to_string(v);
     return k;
   }
 };
 
 // any = true lets oneDNN choose the activation layout too. Its NHWC forward kernel is slow on tiny outputs (4x4 with
 // 512 channels ran 2.4x slower than the blocked one here), where reordering activations costs little.
+// A fused convolution's bias runs inside the primitive. Its ReLU does not: oneDNN's ReLU (a max with 0) turns NaN
+// into 0, where tfjs's keeps NaN, and a NaN must reach the loss (a NaN running statistic must stop a run).
 convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any = false) {
-  convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, any ? p.src(tag::any) : p.src(),
-                              p.wei(tag::any), any ? p.dst(tag::any) : p.dst(), p.strides(), p.dilates(), p.padL(), p.padR());
+  auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
+  auto d = p.bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
+                                              p.biasMd(), dst, p.strides(), p.dilates(), p.padL(), p.padR())
+                  : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
+                                              dst, p.strides(), p.dilates(), p.padL(), p.padR());
   return convolution_forward::primitive_desc(d, engine());
 }
 
@@ -129,31 +138,61 @@ memory plannedWeights(Plan& pl, const ConvParams& p, float* w) {
   return wm;
 }
 
-// conv2d(x, filter, y, params)
+// As the Relu kernel: NaN stays, -0 becomes +0.
+void reluInPlace(float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] <= 0.f ? 0.f : y[i];
+}
+
+// conv2dPackFilter(filter, params): the HWIO filter reordered into the layout the forward primitive for params
+// wants, as a new Float32Array to pass to conv2d as packed; null when the primitive takes HWIO as it is.
+Napi::Value Conv2DPackFilter(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 1, kParams));
+  float* w = f32(info, 0, sz(p.KH, p.KW, p.C, p.O));
+  Napi::Value result = info.Env().Null();
+  guarded(info, [&] {
+    Plan& pl = plan(p, 0);
+    if (!pl.reorderWei) return;
+    auto packed = Napi::Float32Array::New(info.Env(), pl.weiMd.get_size() / sizeof(float));
+    memory from(p.wei(tag::hwio), engine(), w), to(pl.weiMd, engine(), packed.Data());
+    pl.weiReorder.execute(stream(), from, to);
+    stream().wait();
+    result = packed;
+  });
+  return result;
+}
+
+// conv2d(x, filter, y, params, packed, bias): packed = true when filter came from conv2dPackFilter with the same
+// params; bias (O values) when params ask for one.
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
-  ConvParams p(ints(info, 3, 17));
+  ConvParams p(ints(info, 3, kParams));
+  const bool packed = info.Length() > 4 && info[4].ToBoolean();
+  float* b = p.bias ? f32(info, 5, static_cast<size_t>(p.O)) : nullptr;
   float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
-  float* w = f32(info, 1, sz(p.KH, p.KW, p.C, p.O));
   float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));
   return guarded(info, [&] {
     Plan& pl = plan(p, 0);
-    memory wm = plannedWeights(pl, p, w);
+    memory wm = packed ? memory(pl.weiMd, engine(), f32(info, 1, pl.weiMd.get_size() / sizeof(float)))
+                       : plannedWeights(pl, p, f32(info, 1, sz(p.KH, p.KW, p.C, p.O)));
     memory xu(p.src(), engine(), x), yu(p.dst(), engine(), y);
+    memory xm = xu, ym = yu;
     if (pl.blocked) {
-      memory xb(pl.srcMd, engine(), pl.srcBuf.data()), yb(pl.dstMd, engine(), pl.dstBuf.data());
-      pl.srcReorder.execute(stream(), xu, xb);
-      pl.prim.execute(stream(), {{DNNL_ARG_SRC, xb}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, yb}});
-      pl.dstReorder.execute(stream(), yb, yu);
-    } else {
-      pl.prim.execute(stream(), {{DNNL_ARG_SRC, xu}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, yu}});
+      xm = memory(pl.srcMd, engine(), pl.srcBuf.data());
+      ym = memory(pl.dstMd, engine(), pl.dstBuf.data());
+      pl.srcReorder.execute(stream(), xu, xm);
     }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
+    if (b) args.emplace(DNNL_ARG_BIAS, memory(p.biasMd(), engine(), b));
+    pl.prim.execute(stream(), args);
+    if (pl.blocked) pl.dstReorder.execute(stream(), ym, yu);
     stream().wait();
+    if (p.relu) reluInPlace(y, p.N * p.OH * p.OW * p.O);
   });
 }
 
 // conv2dBackpropInput(dy, filter, dx, params)
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
-  ConvParams p(ints(info, 3, 17));
+  ConvParams p(ints(info, 3, kParams));
   float* dy = f32(info, 0, sz(p.N, p.OH, p.OW, p.O));
   float* w = f32(info, 1, sz(p.KH, p.KW, p.C, p.O));
   float* dx = f32(info, 2, sz(p.N, p.H, p.W, p.C));
@@ -206,7 +245,7 @@ void pointwiseFilterGrad(const ConvParams& p, const float* x, const float* dy, f
 
 // conv2dBackpropFilter(x, dy, dw, params)
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
-  ConvParams p(ints(info, 3, 17));
+  ConvParams p(ints(info, 3, kParams));
   float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
   float* dy = f32(info, 1, sz(p.N, p.OH, p.OW, p.O));
   float* dw = f32(info, 2, sz(p.KH, p.KW, p.C, p.O));
@@ -227,6 +266,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
 
 void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2D));
+  exports.Set("conv2dPackFilter", Napi::Function::New(env, Conv2DPackFilter));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
 }
