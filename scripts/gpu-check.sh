@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The webgpu backend on a machine with a GPU, in under 5 minutes: the adapter's name and limits, the goldens and
-# kernel tests on webgpu, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and infer) with
+# kernel tests on webgpu, exact resume, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and infer) with
 # images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after scripts/setup.sh.
 # Usage: scripts/gpu-check.sh [--quick]   (--quick: batch 2, one step, for a smoke run on llvmpipe; numbers mean nothing)
 set -uo pipefail
@@ -24,7 +24,10 @@ a.device.destroy();
 echo "== goldens and kernels on webgpu"
 timeout 150 node --test --test-reporter=dot --test-name-pattern=webgpu \
   dist/test/models/golden.test.js dist/test/snn/lif.test.js || status=1
-timeout 120 node --test --test-reporter=dot dist/test/engine/webgpu-kernels.test.js dist/test/engine/webgpu-errors.test.js || status=1
+timeout 120 node --test --test-reporter=dot dist/test/engine/webgpu-kernels.test.js dist/test/engine/webgpu-errors.test.js \
+  dist/test/engine/webgpu-determinism.test.js || status=1
+echo "== exact resume on webgpu (a stopped and resumed run equals a straight one, byte for byte)"
+timeout 120 node --test --test-reporter=dot --test-name-pattern='on webgpu' dist/test/train/train.test.js || status=1
 
 echo "== bench, batch $BATCH, median of $STEPS after $WARMUP warm-up (study: T4, PyTorch, training)"
 printf '  %-18s %-6s %10s %10s %12s %12s  %s\n' preset mode s/batch images/s GFLOP/s 'GPU MB' 'vs T4'
