@@ -3,7 +3,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD } from '../../src/engine/kernels/index.js';
+import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/engine/kernels/index.js';
 import { ADAMW } from '../../src/engine/kernels/index.js';
 import { exactReciprocal } from '../../src/engine/webgpu/kernels/lif.js';
 import { rng } from '../helpers/rng.js';
@@ -54,6 +54,8 @@ test('LIF forward matches the JS kernel exactly, backward within float rounding'
     const values = r.normal(T * M, 1, 0.5).map((v) => (i % 3 === 0 ? Math.round(v * 8) / 8 : v));
     const what = `LIF T ${T} M ${M} tau ${tau} vth ${vThreshold}`;
     const [spikes, h] = agree(LIF, { x: { shape: [T, M], values } }, { tau, vThreshold }, what, 0);
+    const [only] = agree(LIF_SPIKES, { x: { shape: [T, M], values } }, { tau, vThreshold }, `${what} spikes only`, 0);
+    assert.deepEqual(only.values, spikes.values, `${what}: spikes only = the full kernel's spikes`);
     const dy = { shape: [T, M], values: r.normal(T * M) };
     for (const surrogate of ['sigmoid', 'atan']) {
       const attrs = { tau, vThreshold, surrogate, alpha: surrogate === 'sigmoid' ? 4 : 2 };

@@ -4,10 +4,10 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { adamwConfig } from './adamw.js';
 import { bnGradConfig } from './batchnorm_grad.js';
 import { bnTrainConfig } from './batchnorm_train.js';
-import { lifConfig } from './lif.js';
+import { lifConfig, lifSpikesConfig } from './lif.js';
 import { lifGradConfig } from './lif_grad.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 
 export const webgpuKernels: KernelConfig[] = [
-  lifConfig, lifGradConfig, bnTrainConfig, bnGradConfig, adamwConfig, maxPoolGradConfig,
+  lifConfig, lifSpikesConfig, lifGradConfig, bnTrainConfig, bnGradConfig, adamwConfig, maxPoolGradConfig,
 ];

@@ -1,6 +1,7 @@
-// GeospikeLIF on webgpu: one thread per neuron walks the T steps (src/snn/lif.ts is the reference).
+// GeospikeLIF (spikes and membrane) and GeospikeLIFSpikes (spikes only, for forwards without a gradient tape) on
+// webgpu: one thread per neuron walks the T steps (src/snn/lif.ts is the reference).
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { LIF, type LIFAttrs } from '../../kernels/index.js';
+import { LIF, LIF_SPIKES, type LIFAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
 import { FLAT_INDEX, grid, pipeline } from '../program.js';
 
@@ -9,12 +10,13 @@ export function exactReciprocal(tau: number): number {
   return Number.isFinite(tau) && tau > 0 && Math.log2(tau) === Math.round(Math.log2(tau)) ? 1 / tau : 0;
 }
 
-const code = () => `
+/** The shader; with withH it also writes the membrane h (which the backward pass reads). */
+const code = (withH: boolean) => () => `
 @group(0) @binding(0) var<storage, read_write> spikes: array<f32>;
-@group(0) @binding(1) var<storage, read_write> h: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+${withH ? '@group(0) @binding(1) var<storage, read_write> h: array<f32>;' : ''}
+@group(0) @binding(${withH ? 2 : 1}) var<storage, read> x: array<f32>;
 struct U { T: u32, M: u32, tau: f32, vth: f32, inv: f32 }
-@group(0) @binding(3) var<uniform> u: U;
+@group(0) @binding(${withH ? 3 : 2}) var<uniform> u: U;
 ${FLAT_INDEX}
   if (i >= u.M) { return; }
   var v = 0.0;
@@ -24,23 +26,25 @@ ${FLAT_INDEX}
     // h = V + (x - V)/tau, rounded as float32 PyTorch rounds it, so spike decisions at ties agree.
     let hi = v + select(d / u.tau, d * u.inv, u.inv != 0.0);
     let s = hi >= u.vth;
-    h[o] = hi;
+    ${withH ? 'h[o] = hi;' : ''}
     spikes[o] = select(0.0, 1.0, s);
     v = select(hi, 0.0, s);
   }
 }`;
 
-const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+const forward = (name: string, withH: boolean): KernelFunc => ({ inputs, backend, attrs }) => {
   const gpu = backend as GeospikeWebGPUBackend;
   const { x } = inputs as { x: TensorInfo };
   const { tau, vThreshold } = attrs as unknown as LIFAttrs;
   const T = x.shape[0];
   const M = x.shape.reduce((a, b) => a * b, 1) / T;
-  return gpu.dispatch(LIF, pipeline(gpu, LIF, code), [x], [{ shape: x.shape, dtype: 'float32' }, { shape: x.shape, dtype: 'float32' }],
-    grid(gpu, M), [
-      { type: 'uint32', data: [T] }, { type: 'uint32', data: [M] }, { type: 'float32', data: [tau] },
-      { type: 'float32', data: [vThreshold] }, { type: 'float32', data: [exactReciprocal(tau)] },
-    ]);
+  const outputs = Array.from({ length: withH ? 2 : 1 }, () => ({ shape: x.shape, dtype: 'float32' as const }));
+  const outs = gpu.dispatch(name, pipeline(gpu, name, code(withH)), [x], outputs, grid(gpu, M), [
+    { type: 'uint32', data: [T] }, { type: 'uint32', data: [M] }, { type: 'float32', data: [tau] },
+    { type: 'float32', data: [vThreshold] }, { type: 'float32', data: [exactReciprocal(tau)] },
+  ]);
+  return withH ? outs : outs[0];
 };
 
-export const lifConfig: KernelConfig = { kernelName: LIF, backendName: 'webgpu', kernelFunc };
+export const lifConfig: KernelConfig = { kernelName: LIF, backendName: 'webgpu', kernelFunc: forward(LIF, true) };
+export const lifSpikesConfig: KernelConfig = { kernelName: LIF_SPIKES, backendName: 'webgpu', kernelFunc: forward(LIF_SPIKES, false) };
