@@ -35,6 +35,11 @@ export function safeName(s: string, maxLength = 120): string {
   return cleaned.slice(0, maxLength) || 'x';
 }
 
+/** The same class names in the same order: otherwise a label means a different class (checkpoint, dataset, writer). */
+export function sameClasses(a: unknown, b: readonly string[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
 /** Class names double as folder names, so they are checked strictly. */
 export function checkClassName(name: string): void {
   if (typeof name !== 'string' || !CLASS_NAME.test(name)) {

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { checkClassName, type ManifestEntry, parseManifest, type Split, SPLITS } from './manifest.js';
+import { checkClassName, type ManifestEntry, parseManifest, sameClasses, type Split, SPLITS } from './manifest.js';
 import { type FolderLock, lockFolder } from '../util/lock.js';
 import { syncDir, writeFileAtomic, writeFileDurable } from '../io/atomic.js';
 import { killInGroupForTest } from '../util/test_fault.js';
@@ -70,7 +70,7 @@ export class DatasetWriter {
     const existing = await readJsonIfExists(classesFile);
     if (existing === undefined) {
       await writeFileAtomic(classesFile, JSON.stringify(classes, null, 2) + '\n');
-    } else if (JSON.stringify(existing) !== JSON.stringify(classes)) {
+    } else if (!sameClasses(existing, classes)) {
       throw new Error(
         `${dir} already holds a dataset with classes ${JSON.stringify(existing)}, not ${JSON.stringify(classes)}; ` +
           'choose another --out folder, or the same classes in the same order to continue it',

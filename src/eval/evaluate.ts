@@ -1,6 +1,7 @@
 // Runs a trained model over one split of a dataset: logits, loss, metrics, speed, and (for spiking models) the
 // mean firing rate of every LIF layer and of the pooled maps that feed convolutions, averaged over images.
 import { BatchIterator, type Dataset, type SplitData } from '../data/dataset.js';
+import { sameClasses } from '../data/manifest.js';
 import type { Model } from '../models/model.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
 import { runSplit } from '../train/validate.js';
@@ -43,8 +44,7 @@ export function spreadSubset(full: SplitData, n: number): SplitData {
 
 /** The checkpoint and the dataset must name the same classes in the same order, or labels mean different things. */
 export function checkClasses(meta: Pick<CheckpointMeta, 'classes'>, ds: Pick<Dataset, 'classes' | 'dir'>): void {
-  const same = meta.classes.length === ds.classes.length && meta.classes.every((c, i) => c === ds.classes[i]);
-  if (!same) {
+  if (!sameClasses(meta.classes, ds.classes)) {
     throw new Error(
       `the checkpoint was trained on classes [${meta.classes.join(', ')}] but ${ds.dir} has [${ds.classes.join(', ')}]; ` +
         'evaluate on the dataset the model was trained on',

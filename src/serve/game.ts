@@ -7,6 +7,7 @@
 // is served only once the round is answered.
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { sameClasses } from '../data/manifest.js';
 import { Rng } from '../util/rng.js';
 import type { Card, Deck } from './deck.js';
 import { distanceKm, geoScore } from './geo.js';
@@ -136,7 +137,7 @@ export class GameHall {
   constructor(readonly deck: Deck, readonly contestants: Contestant[], readonly opts: GameOptions) {
     if (contestants.length === 0) throw new Error('the game needs at least one model');
     for (const c of contestants) {
-      if (JSON.stringify(c.classes) !== JSON.stringify(deck.classes)) {
+      if (!sameClasses(c.classes, deck.classes)) {
         throw new Error(
           `model ${c.name} was trained on classes ${JSON.stringify(c.classes)} but the dataset ${deck.dir} has ` +
             `${JSON.stringify(deck.classes)}; the names and their order must match`,

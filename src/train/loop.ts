@@ -5,6 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { hash32 } from '../data/hash.js';
 import { BatchIterator, openDataset, type Dataset } from '../data/dataset.js';
+import { sameClasses } from '../data/manifest.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Model } from '../models/model.js';
 import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
@@ -215,7 +216,7 @@ function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): Checkp
         + `${JSON.stringify(prev[key])}; drop the flag, or start a new run in another --out`);
     }
   }
-  if (JSON.stringify(meta.classes) !== JSON.stringify(ds.classes)) {
+  if (!sameClasses(meta.classes, ds.classes)) {
     throw new TrainingError(`the dataset ${cfg.data} has classes [${ds.classes}] but the run was trained on [${meta.classes}]; `
       + 'resume with the dataset it started on');
   }
