@@ -9,14 +9,7 @@ import { diskFullForTest, killBeforeRenameForTest } from '../util/test_fault.js'
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      diskFullForTest(file);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(tmp, 'wx', file, data);
     killBeforeRenameForTest(file);
     await rename(tmp, file);
   } catch (err) {
@@ -33,17 +26,22 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
  */
 export async function writeFileDurable(file: string, data: Uint8Array | string): Promise<void> {
   try {
-    const fh = await open(file, 'w');
-    try {
-      diskFullForTest(file);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(file, 'w', file, data);
   } catch (err) {
     await unlink(file).catch(() => {});
     throw writeError(file, err);
+  }
+}
+
+/** Writes data to path (opened with flags) and fsyncs it; `file` is the name the disk-full test point matches. */
+async function writeSynced(path: string, flags: string, file: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(path, flags);
+  try {
+    diskFullForTest(file);
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
