@@ -3,16 +3,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { decodeSimplePng } from '../../src/data/png.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-import { makeCheckpoint, makeDataset, photo, serveGame, type ServedGame } from '../serve/helpers.js';
+import { photo, serveFixtureGame, type ServedGame } from '../serve/helpers.js';
 
 const SEED = 12;
 
@@ -62,23 +59,19 @@ test('PNG reader: random and mutated files give pixels of the declared size or n
   }), { seed: SEED, numRuns: 3000 });
 });
 
-let root: string;
 let served: ServedGame;
 let port: number;
 let jpeg: Buffer;
 
 before(async () => {
   await initEngine('native'); // named, so a machine with a GPU runs what CI runs
-  root = mkdtempSync(path.join(tmpdir(), 'geospike-fuzz-'));
-  const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
-  served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], { maxGames: 50 });
+  served = await serveFixtureGame('geospike-fuzz-', { maxGames: 50 });
   port = served.port;
   jpeg = await photo(48, 40, 3);
 });
 
 after(async () => {
   await served?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 function send(method: string, url: string, headers: Record<string, string>, body: Buffer | undefined): Promise<{ status: number; type: string; text: string }> {

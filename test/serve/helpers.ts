@@ -118,3 +118,26 @@ export async function serveGame(data: string, checkpoints: string[], opts: Parti
     },
   };
 }
+
+/** serveGame over a fresh fixture dataset and one untrained resnet18-w8, in a temp folder that close() removes. */
+export async function serveFixtureGame(prefix: string, opts: Partial<GameOptions> = {}): Promise<ServedGame> {
+  const root = mkdtempSync(path.join(tmpdir(), prefix));
+  const remove = () => rmSync(root, { recursive: true, force: true });
+  try {
+    const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
+    const served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], opts);
+    return {
+      ...served,
+      async close() {
+        try {
+          await served.close();
+        } finally {
+          remove();
+        }
+      },
+    };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}

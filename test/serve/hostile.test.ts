@@ -5,32 +5,26 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { unlinkSync } from 'node:fs';
 import sharp from 'sharp';
 import { displayPath } from '../../src/data/writer.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { GameHall } from '../../src/serve/game.js';
 import { PredictQueue } from '../../src/serve/predict_queue.js';
-import { makeCheckpoint, makeDataset, photo, serveGame, type ServedGame } from './helpers.js';
+import { photo, serveFixtureGame, type ServedGame } from './helpers.js';
 
-let root: string;
 let served: ServedGame;
 let port: number;
 let hall: GameHall;
 
 before(async () => {
   await initEngine('native'); // named, so a machine with a GPU runs what CI runs
-  root = mkdtempSync(path.join(tmpdir(), 'geospike-hostile-'));
-  const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
-  served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], { maxGames: 4 });
+  served = await serveFixtureGame('geospike-hostile-', { maxGames: 4 });
   ({ port, hall } = served);
 });
 
 after(async () => {
   await served?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 interface Answer { status: number; type: string; text: string; json: any }
