@@ -18,6 +18,19 @@ export function pipeline(backend: GeospikeWebGPUBackend, key: string, code: () =
   return p;
 }
 
+/**
+ * WGSL declarations of a kernel's buffers in the order GeospikeWebGPUBackend.dispatch binds them: the outputs
+ * (read_write), then the inputs (read), then the uniform `u` of struct `U`, numbered here so they match the call.
+ */
+export function bindings(outputs: string[], inputs: string[]): string {
+  const storage = (name: string, i: number, access: string) => `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<f32>;`;
+  return [
+    ...outputs.map((name, i) => storage(name, i, 'read_write')),
+    ...inputs.map((name, i) => storage(name, outputs.length + i, 'read')),
+    `@group(0) @binding(${outputs.length + inputs.length}) var<uniform> u: U;`,
+  ].join('\n');
+}
+
 /** Threads per workgroup of the element-wise kernels (the compatibility-mode limit is 128 invocations). */
 export const WG = 64;
 

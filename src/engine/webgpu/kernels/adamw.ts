@@ -4,18 +4,11 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW, type AdamWAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { FLAT_INDEX, grid, pipeline } from '../program.js';
+import { bindings, FLAT_INDEX, grid, pipeline } from '../program.js';
 
 const code = () => `
-@group(0) @binding(0) var<storage, read_write> p2: array<f32>;
-@group(0) @binding(1) var<storage, read_write> m2: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v2: array<f32>;
-@group(0) @binding(3) var<storage, read> p: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read> m: array<f32>;
-@group(0) @binding(6) var<storage, read> v: array<f32>;
 struct U { n: u32, decay: f32, b1: f32, c1: f32, b2: f32, c2: f32, bc: f32, eps: f32, step: f32 }
-@group(0) @binding(7) var<uniform> u: U;
+${bindings(['p2', 'm2', 'v2'], ['p', 'g', 'm', 'v'])}
 ${FLAT_INDEX}
   if (i >= u.n) { return; }
   let gi = g[i];

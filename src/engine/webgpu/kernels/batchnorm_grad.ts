@@ -3,17 +3,11 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { BN_GRAD, type BNAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { channelsLast, FLAT_INDEX, grid, PARTIALS, pipeline, RWG, TREE_SUM } from '../program.js';
+import { bindings, channelsLast, FLAT_INDEX, grid, PARTIALS, pipeline, RWG, TREE_SUM } from '../program.js';
 
 const sumsCode = () => `
-@group(0) @binding(0) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read> mean: array<f32>;
-@group(0) @binding(5) var<storage, read> variance: array<f32>;
 struct U { M: u32, C: u32, eps: f32 }
-@group(0) @binding(6) var<uniform> u: U;
+${bindings(['dgamma', 'dbeta'], ['dy', 'x', 'mean', 'variance'])}
 ${PARTIALS}
 @compute @workgroup_size(${RWG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -40,16 +34,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 
 const dxCode = () => `
-@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> mean: array<f32>;
-@group(0) @binding(5) var<storage, read> variance: array<f32>;
-@group(0) @binding(6) var<storage, read> dgamma: array<f32>;
-@group(0) @binding(7) var<storage, read> dbeta: array<f32>;
 struct U { n: u32, C: u32, M: f32, eps: f32 }
-@group(0) @binding(8) var<uniform> u: U;
+${bindings(['dx'], ['dy', 'x', 'gamma', 'mean', 'variance', 'dgamma', 'dbeta'])}
 ${FLAT_INDEX}
   if (i >= u.n) { return; }
   let c = i % u.C;

@@ -4,14 +4,11 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { BN_TRAIN, type BNAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { channelsLast, FLAT_INDEX, grid, PARTIALS, pipeline, RWG, TREE_SUM } from '../program.js';
+import { bindings, channelsLast, FLAT_INDEX, grid, PARTIALS, pipeline, RWG, TREE_SUM } from '../program.js';
 
 const statsCode = () => `
-@group(0) @binding(0) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(1) var<storage, read_write> variance: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
 struct U { M: u32, C: u32 }
-@group(0) @binding(3) var<uniform> u: U;
+${bindings(['mean', 'variance'], ['x'])}
 ${PARTIALS}
 @compute @workgroup_size(${RWG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -36,14 +33,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 
 const normCode = () => `
-@group(0) @binding(0) var<storage, read_write> y: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read> mean: array<f32>;
-@group(0) @binding(5) var<storage, read> variance: array<f32>;
 struct U { n: u32, C: u32, eps: f32 }
-@group(0) @binding(6) var<uniform> u: U;
+${bindings(['y'], ['x', 'gamma', 'beta', 'mean', 'variance'])}
 ${FLAT_INDEX}
   if (i >= u.n) { return; }
   let c = i % u.C;

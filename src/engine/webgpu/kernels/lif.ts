@@ -3,7 +3,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { LIF, LIF_SPIKES, type LIFAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { FLAT_INDEX, grid, pipeline } from '../program.js';
+import { bindings, FLAT_INDEX, grid, pipeline } from '../program.js';
 
 /** 1/tau when multiplying by it rounds exactly as dividing by tau does (tau a power of two), else 0: divide. */
 export function exactReciprocal(tau: number): number {
@@ -12,11 +12,8 @@ export function exactReciprocal(tau: number): number {
 
 /** The shader; with withH it also writes the membrane h (which the backward pass reads). */
 const code = (withH: boolean) => () => `
-@group(0) @binding(0) var<storage, read_write> spikes: array<f32>;
-${withH ? '@group(0) @binding(1) var<storage, read_write> h: array<f32>;' : ''}
-@group(0) @binding(${withH ? 2 : 1}) var<storage, read> x: array<f32>;
 struct U { T: u32, M: u32, tau: f32, vth: f32, inv: f32 }
-@group(0) @binding(${withH ? 3 : 2}) var<uniform> u: U;
+${bindings(withH ? ['spikes', 'h'] : ['spikes'], ['x'])}
 ${FLAT_INDEX}
   if (i >= u.M) { return; }
   var v = 0.0;

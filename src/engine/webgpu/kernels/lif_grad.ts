@@ -4,16 +4,12 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { LIF_GRAD, type LIFGradAttrs } from '../../kernels/index.js';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { FLAT_INDEX, grid, pipeline } from '../program.js';
+import { bindings, FLAT_INDEX, grid, pipeline } from '../program.js';
 import { SURROGATE_IDS } from '../../../snn/surrogate.js';
 
 const code = () => `
-@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> h: array<f32>;
-@group(0) @binding(3) var<storage, read> spikes: array<f32>;
 struct U { T: u32, M: u32, k: f32, k1: f32, vth: f32, alpha: f32, kind: u32 }
-@group(0) @binding(4) var<uniform> u: U;
+${bindings(['dx'], ['dy', 'h', 'spikes'])}
 ${FLAT_INDEX}
   if (i >= u.M) { return; }
   var gv = 0.0;

@@ -4,15 +4,12 @@
 // that may contain it, finds each window's first maximum, and sums the dy of those where it is that maximum.
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { GeospikeWebGPUBackend } from '../backend.js';
-import { FLAT_INDEX, grid, pipeline } from '../program.js';
+import { bindings, FLAT_INDEX, grid, pipeline } from '../program.js';
 
 const code = () => `
-@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
 struct U { n: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32,
            DH: i32, DW: i32, PT: i32, PL: i32 }
-@group(0) @binding(3) var<uniform> u: U;
+${bindings(['dx'], ['dy', 'x'])}
 ${FLAT_INDEX}
   let e = i32(i);
   if (e >= u.n) { return; }
