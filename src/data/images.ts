@@ -18,6 +18,8 @@ export interface ProcessOptions {
 export interface ProcessedImage {
   /** size x size 8-bit RGB PNG. */
   png: Buffer;
+  /** The same pixels, RGB HWC (for a caller that classifies them at once instead of decoding the PNG again). */
+  pixels: Uint8Array;
   /** JPEG display copy, when asked for. */
   display?: Buffer;
   /** Size of the decoded source image. */
@@ -44,34 +46,29 @@ const decodeOptions = { failOn: 'warning' as const, limitInputPixels: 64 * 1024 
 export async function processImage(input: Buffer, opts: ProcessOptions): Promise<ProcessedImage> {
   const size = opts.size ?? IMAGE_SIZE;
   // Decode once to raw RGB so a corrupt body fails here, not in the encoder.
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; width: number; height: number };
   try {
-    decoded = await sharp(input, decodeOptions)
-      .autoOrient()
-      .flatten({ background: '#000000' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    decoded = await decodeRgb(input);
   } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
     throw new ImageDecodeError(`not a decodable image (${(err as Error).message})`);
   }
-  const { width, height, channels } = decoded.info;
-  if (channels !== 3) throw new ImageDecodeError(`expected 3 channels after conversion, got ${channels}`);
+  const { width, height } = decoded;
   const usable = height - opts.cropBottom;
   if (usable < 1) {
     throw new ImageDecodeError(`image is ${width}x${height}, too small to crop ${opts.cropBottom} rows from its bottom`);
   }
   const side = Math.min(width, usable);
   const region = { left: Math.floor((width - side) / 2), top: Math.floor((usable - side) / 2), width: side, height: side };
-  const png = encodeSimplePng(resizeSquare(decoded.data, width, region.left, region.top, side, size), size, size);
+  const pixels = resizeSquare(decoded.data, width, region.left, region.top, side, size);
+  const png = encodeSimplePng(pixels, size, size);
   let display: Buffer | undefined;
   if (opts.displayMaxSide) {
     const d = sharp(decoded.data, { raw: { width, height, channels: 3 } }).extract(region);
     if (side > opts.displayMaxSide) d.resize(opts.displayMaxSide, opts.displayMaxSide, { kernel: 'lanczos3' });
     display = await d.jpeg({ quality: 90 }).toBuffer();
   }
-  return { png, display, sourceWidth: width, sourceHeight: height };
+  return { png, pixels, display, sourceWidth: width, sourceHeight: height };
 }
 
 /** Encodes raw 8-bit pixels (HWC, 1 or 3 channels) as an RGB PNG. */
@@ -79,9 +76,10 @@ export async function encodeRgbPng(pixels: Uint8Array, width: number, height: nu
   return encodeSimplePng(channels === 3 ? pixels : greyToRgb(pixels), width, height);
 }
 
-/** Decodes any image to 8-bit RGB HWC pixels. */
+/** Decodes any image to 8-bit RGB HWC pixels, upright (EXIF orientation applied). */
 export async function decodeRgb(input: Buffer | string): Promise<{ data: Buffer; width: number; height: number }> {
   const { data, info } = await sharp(input, decodeOptions)
+    .autoOrient()
     .flatten({ background: '#000000' })
     .toColourspace('srgb')
     .removeAlpha()

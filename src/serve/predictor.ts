@@ -61,8 +61,8 @@ export class Predictor {
 
   /** A photo of any size (JPEG, PNG, WebP, ...): crop and resize as the dataset does, then classify. */
   async predictImage(input: Buffer): Promise<Prediction> {
-    const { png } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
-    return this.predictSquare(png);
+    const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
+    return this.predictPixels([pixels])[0];
   }
 
   /** An image that is already imageSize x imageSize (a dataset's 32x32 PNG, as a buffer or a path): classify as is. */
