@@ -8,8 +8,13 @@ export type Step = (x: tf.Tensor) => tf.Tensor;
 
 /** f(x) in its own tidy (its temporaries freed on return), then x disposed: for a tensor whose last use is f. */
 export function consume(x: tf.Tensor, f: Step): tf.Tensor {
-  const y = tf.tidy(() => f(x));
-  if (y !== x) x.dispose();
+  return consumeAll([x], f);
+}
+
+/** consume for several tensors at once: f(...xs) in its own tidy, then every input disposed. */
+export function consumeAll<T extends tf.Tensor[]>(xs: [...T], f: (...xs: T) => tf.Tensor): tf.Tensor {
+  const y = tf.tidy(() => f(...xs));
+  for (const x of xs) if (x !== y) x.dispose();
   return y;
 }
 

@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
-import { chain, consume } from './last_use.js';
+import { chain, consume, consumeAll } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, convBnLif, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, convBnLif, repeatOverTime, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SDTConfig extends SpikingConfig {
   arch: 'sdt';
@@ -38,9 +38,9 @@ export class SpikeDrivenTransformer implements Model {
 
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     const { timeSteps: T, dim: D } = this.config;
-    const [B, H, W, C] = images.shape;
+    const B = images.shape[0];
     const ctx = new SpikingForward(this.config, opts);
-    const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
+    const tiled = repeatOverTime(images, T);
     const { stages, rpe } = this.sps;
     const x = chain(tiled, ...stages.slice(0, 3).flatMap((stage) => convBnLif(stage, ctx)), (t) => {
       const p = tf.maxPool(t as tf.Tensor4D, 3, 2, 1);
@@ -53,8 +53,7 @@ export class SpikeDrivenTransformer implements Model {
     const feat = consume(chain(x, conv3, bn3), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
     x.dispose();
     const r = chain(feat, (t) => ctx.lif(stages[3].lif, t), (t) => rpe.conv.apply(t as tf.Tensor4D), (t) => rpe.bn.apply(t, opts.training));
-    let tokens = tf.tidy(() => tf.reshape(tf.add(feat, r), [T, B, this.tokens, D]));
-    tf.dispose([feat, r]);
+    let tokens = consumeAll([feat, r], (f, r) => tf.reshape(tf.add(f, r), [T, B, this.tokens, D]));
     for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
     const spikes = consume(tokens, (t) => ctx.lif('head_lif', tf.mean(t, 2))); // [T, B, D]
     return consume(spikes, (t) => tf.mean(this.head.apply(t), 0)) as tf.Tensor2D;
@@ -106,12 +105,10 @@ class Block {
     s.dispose();
     // Spike-driven self-attention. Per head the official code sums k*v over tokens and masks q with the result; each
     // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
-    const kv = tf.tidy(() => tf.mul(k, v)); // a mask: spikes where both fire
-    tf.dispose([k, v]);
+    const kv = consumeAll([k, v], tf.mul); // a mask: spikes where both fire
     ctx.recordInput(`${a}.k_lif,${a}.v_lif`, kv);
     const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD)); // [T, B, 1, D]
-    const attn = tf.tidy(() => tf.mul(q, kvSpikes)); // a mask again
-    tf.dispose([q, kvSpikes]);
+    const attn = consumeAll([q, kvSpikes], tf.mul); // a mask again
     ctx.recordInput(`${a}.q_lif,${a}.talking_heads_lif`, attn);
     const y = consume(consume(attn, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
     const mlp = chain(

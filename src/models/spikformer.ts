@@ -3,10 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
 import { BatchNorm, Linear } from './layers.js';
-import { chain, consume, type Step } from './last_use.js';
+import { chain, consume, consumeAll, type Step } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, convBnLif, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import { checkSpikingConfig, convBnLif, repeatOverTime, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
 
 export interface SpikformerConfig extends SpikingConfig {
   arch: 'spikformer';
@@ -35,10 +35,9 @@ export class Spikformer implements Model {
 
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     const { timeSteps: T } = this.config;
-    const [B, H, W, C] = images.shape;
+    const B = images.shape[0];
     const ctx = new SpikingForward(this.config, opts);
-    // Input repeated over time: [T*B, H, W, C], time-major.
-    const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
+    const tiled = repeatOverTime(images, T);
     const steps: Step[] = [];
     this.sps.stages.forEach((stage, i) => {
       steps.push(...convBnLif(stage, ctx));
@@ -54,8 +53,7 @@ export class Spikformer implements Model {
     tiled.dispose();
     const r = chain(x, ...convBnLif({ ...this.sps.rpe, lif: 'patch_embed.rpe_lif' }, ctx));
     const D = this.config.dim;
-    let tokens = tf.tidy(() => tf.reshape(tf.add(x, r), [T, B, this.tokens, D]));
-    tf.dispose([x, r]);
+    let tokens = consumeAll([x, r], (x, r) => tf.reshape(tf.add(x, r), [T, B, this.tokens, D]));
     for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
     return consume(tokens, (t) => this.head.apply(tf.mean(tf.mean(t, 2), 0))) as tf.Tensor2D;
   }
@@ -106,10 +104,8 @@ class Block {
     const heads = (p: SpikingLinear) => consume(p.apply(x, ctx), split);
     const q = heads(this.q), k = heads(this.k), v = heads(this.v);
     // Spiking self-attention: no softmax; spikes make q k^T non-negative already.
-    const attn = tf.tidy(() => tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE));
-    tf.dispose([q, k]);
-    const merged = tf.tidy(() => tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]));
-    tf.dispose([attn, v]);
+    const attn = consumeAll([q, k], (q, k) => tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE));
+    const merged = consumeAll([attn, v], (attn, v) => tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]));
     const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD));
     const y = consume(consume(a, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
     const mlp = consume(this.fc1.apply(y, ctx), (t) => this.fc2.apply(t, ctx));

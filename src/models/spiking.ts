@@ -58,6 +58,12 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
   return { stages, rpe };
 }
 
+/** The input repeated over the T time steps, time-major: [B, H, W, C] -> [T*B, H, W, C]. */
+export function repeatOverTime(images: tf.Tensor4D, T: number): tf.Tensor4D {
+  const [B, H, W, C] = images.shape;
+  return tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
+}
+
 /** The steps of a conv, its BN and the LIF after them, for chain(): each map freed once the next step has read it. */
 export function convBnLif(layers: { conv: Conv2d; bn: BatchNorm; lif: string }, ctx: SpikingForward): Step[] {
   return [
