@@ -34,10 +34,20 @@ export interface EpochBenchResult {
 
 /** The benchmark's training recipe: the defaults, without mixup, warm-up over half the run at most. */
 export function epochConfig(o: EpochBenchOptions, out: string): TrainConfig {
-  return resolveTrainConfig({}, {
-    data: o.data, model: o.preset, out, batch: o.batch, epochs: o.epochs, warmupEpochs: Math.min(1, o.epochs / 2),
-    mixup: 0, timeSteps: o.timeSteps, backend: o.backend,
-  });
+  return resolveTrainConfig(
+    {},
+    {
+      data: o.data,
+      model: o.preset,
+      out,
+      batch: o.batch,
+      epochs: o.epochs,
+      warmupEpochs: Math.min(1, o.epochs / 2),
+      mixup: 0,
+      timeSteps: o.timeSteps,
+      backend: o.backend,
+    },
+  );
 }
 
 /** Trains `epochs` epochs into a temporary run folder (removed after) and reports each epoch's timing. */
@@ -49,8 +59,14 @@ export async function benchEpoch(o: EpochBenchOptions): Promise<EpochBenchResult
     const { timings } = await train(epochConfig(o, out), { log: () => {} });
     const sec = median(timings.map((t) => t.seconds));
     return {
-      runner: `geospike-${backend}`, model: o.preset, batch: o.batch, secPerEpoch: sec, imagesPerSec: timings[0].images / sec,
-      epochs: timings, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), load: [load0, loadavg()[0]],
+      runner: `geospike-${backend}`,
+      model: o.preset,
+      batch: o.batch,
+      secPerEpoch: sec,
+      imagesPerSec: timings[0].images / sec,
+      epochs: timings,
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      load: [load0, loadavg()[0]],
     };
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -62,9 +78,27 @@ export function peerEpochArgs(o: EpochBenchOptions, threads: number): string[] {
   const cfg = epochConfig(o, '-');
   const model = resolveConfig(o.preset, o.timeSteps === undefined ? undefined : { timeSteps: o.timeSteps });
   return [
-    ...peerModelArgs(model), '--data', o.data, '--batch', `${o.batch}`, '--epochs', `${o.epochs}`, '--threads', `${threads}`,
-    '--lr', `${cfg.lr}`, '--min-lr', `${cfg.minLr}`, '--weight-decay', `${cfg.weightDecay}`, '--warmup-epochs', `${cfg.warmupEpochs}`,
-    '--label-smoothing', `${cfg.labelSmoothing}`, '--seed', `${cfg.seed}`,
+    ...peerModelArgs(model),
+    '--data',
+    o.data,
+    '--batch',
+    `${o.batch}`,
+    '--epochs',
+    `${o.epochs}`,
+    '--threads',
+    `${threads}`,
+    '--lr',
+    `${cfg.lr}`,
+    '--min-lr',
+    `${cfg.minLr}`,
+    '--weight-decay',
+    `${cfg.weightDecay}`,
+    '--warmup-epochs',
+    `${cfg.warmupEpochs}`,
+    '--label-smoothing',
+    `${cfg.labelSmoothing}`,
+    '--seed',
+    `${cfg.seed}`,
   ];
 }
 

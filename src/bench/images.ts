@@ -41,7 +41,12 @@ const work = mkdtempSync(path.join(tmpdir(), 'geospike-bench-images-'));
 try {
   // The fake server's images, fetched once: the processing stage's input.
   const bodies: Buffer[] = [];
-  for (const pano of ['CAoSaaaaaaaaaaaaaaaaaa', 'CAoSbbbbbbbbbbbbbbbbbb', 'CAoScccccccccccccccccc', 'CAoSdddddddddddddddddd']) {
+  for (const pano of [
+    'CAoSaaaaaaaaaaaaaaaaaa',
+    'CAoSbbbbbbbbbbbbbbbbbb',
+    'CAoScccccccccccccccccc',
+    'CAoSdddddddddddddddddd',
+  ]) {
     const u = new URL('/maps/api/streetview', url);
     u.search = new URLSearchParams({ size: `${fetchSize}x${fetchSize + crop}`, pano, key: KEY }).toString();
     bodies.push(Buffer.from(await (await fetch(signUrl(u, SECRET))).arrayBuffer()));
@@ -50,27 +55,63 @@ try {
   const writer = await DatasetWriter.open(path.join(work, 'processing'), ['city']);
   let t0 = performance.now();
   let cpu0 = process.cpuUsage();
-  await forEachLimit(Array.from({ length: n }, (_, i) => i), concurrency, async (i) => {
-    const img = await processImage(bodies[i % bodies.length], { cropBottom: crop, displayMaxSide: 4096 });
-    await writer.add({ id: `img${i}`, class: 'city', split: 'train', provider: 'bench', sourceId: `${i}`, lat: 0, lng: 0, heading: 0, captureDate: null }, img.png, img.display);
-  });
+  await forEachLimit(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const img = await processImage(bodies[i % bodies.length], { cropBottom: crop, displayMaxSide: 4096 });
+      await writer.add(
+        {
+          id: `img${i}`,
+          class: 'city',
+          split: 'train',
+          provider: 'bench',
+          sourceId: `${i}`,
+          lat: 0,
+          lng: 0,
+          heading: 0,
+          captureDate: null,
+        },
+        img.png,
+        img.display,
+      );
+    },
+  );
   const processing = n / ((performance.now() - t0) / 1000);
   const processingCpu = cpuMsPerImage(cpu0);
   await writer.close();
 
   const http = new Http({ qps: 1e6, timeoutMs: 10000, retries: 3, backoffMs: 10, quotaStrikes: 6 });
   const provider = new StreetViewProvider({
-    keys: [KEY], secrets: [SECRET], endpoint: new URL(url), fetchSize, cropBottom: crop, radius: 50, http, budget: new Budget(1e9),
+    keys: [KEY],
+    secrets: [SECRET],
+    endpoint: new URL(url),
+    fetchSize,
+    cropBottom: crop,
+    radius: 50,
+    http,
+    budget: new Budget(1e9),
   });
   t0 = performance.now();
   cpu0 = process.cpuUsage();
-  await collect({ provider, regions: [BUILTIN_REGIONS.paris], perCity: n, out: path.join(work, 'collect'), split: 'index', valFraction: 0.2, seed: 1, concurrency });
+  await collect({
+    provider,
+    regions: [BUILTIN_REGIONS.paris],
+    perCity: n,
+    out: path.join(work, 'collect'),
+    split: 'index',
+    valFraction: 0.2,
+    seed: 1,
+    concurrency,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const endToEnd = n / seconds;
   const endToEndCpu = cpuMsPerImage(cpu0); // includes the fake server, which runs in this process
 
   const result = {
-    images: n, concurrency, fetchSize: `${fetchSize}x${fetchSize + crop}`,
+    images: n,
+    concurrency,
+    fetchSize: `${fetchSize}x${fetchSize + crop}`,
     processingImagesPerSec: Number(processing.toFixed(1)),
     processingCpuMsPerImage: processingCpu,
     endToEndImagesPerSec: Number(endToEnd.toFixed(1)),
@@ -79,9 +120,15 @@ try {
   };
   if (opt.json) console.log(JSON.stringify(result));
   else {
-    console.log(`images: ${n}, concurrency ${concurrency}, fetched ${result.fetchSize} JPEG -> 32x32 PNG + display JPEG`);
-    console.log(`  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} images/s, ${processingCpu} ms CPU an image`);
-    console.log(`  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} images/s, ${result.requestsPerSec} requests/s, ${endToEndCpu} ms CPU an image (server's included)`);
+    console.log(
+      `images: ${n}, concurrency ${concurrency}, fetched ${result.fetchSize} JPEG -> 32x32 PNG + display JPEG`,
+    );
+    console.log(
+      `  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} images/s, ${processingCpu} ms CPU an image`,
+    );
+    console.log(
+      `  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} images/s, ${result.requestsPerSec} requests/s, ${endToEndCpu} ms CPU an image (server's included)`,
+    );
   }
 } finally {
   await server.close();

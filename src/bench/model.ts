@@ -46,7 +46,9 @@ export interface BenchResult {
 }
 
 // The peer's settings, so both sides do the same work: AdamW (lr 5e-4, wd 6e-2), cross-entropy with label smoothing.
-const LR = 5e-4, WEIGHT_DECAY = 6e-2, LABEL_SMOOTHING = 0.1;
+const LR = 5e-4,
+  WEIGHT_DECAY = 6e-2,
+  LABEL_SMOOTHING = 0.1;
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -70,7 +72,9 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
       logits.dispose();
       return;
     }
-    const { loss, grads } = lossAndGrads(model.store, () => crossEntropy(model.forward(x, { training: true }), labels, LABEL_SMOOTHING));
+    const { loss, grads } = lossAndGrads(model.store, () =>
+      crossEntropy(model.forward(x, { training: true }), labels, LABEL_SMOOTHING),
+    );
     loss.dataSync();
     opt.apply(model.store.params, grads);
     tf.dispose([loss, ...grads.values()]);
@@ -93,10 +97,21 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   model.store.dispose();
   const sec = median(times);
   return {
-    runner: `geospike-${backend}`, model: opts.preset, mode: opts.mode, batch: opts.batch, params,
-    secPerBatch: sec, imagesPerSec: opts.batch / sec, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), times,
-    load: [load0, loadavg()[0]], gflops: (flopsPerImage(config, opts.mode) * opts.batch) / sec / 1e9,
-    gpu: gpuBytes() === undefined ? undefined : { adapter: adapter ?? backend, peakMB: Math.round((gpuPeak / 2 ** 20) * 10) / 10 },
+    runner: `geospike-${backend}`,
+    model: opts.preset,
+    mode: opts.mode,
+    batch: opts.batch,
+    params,
+    secPerBatch: sec,
+    imagesPerSec: opts.batch / sec,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    times,
+    load: [load0, loadavg()[0]],
+    gflops: (flopsPerImage(config, opts.mode) * opts.batch) / sec / 1e9,
+    gpu:
+      gpuBytes() === undefined
+        ? undefined
+        : { adapter: adapter ?? backend, peakMB: Math.round((gpuPeak / 2 ** 20) * 10) / 10 },
   };
 }
 
@@ -117,15 +132,40 @@ export function peerModelArgs(config: ModelConfig): string[] {
     if (config.mlpRatio !== 4 || config.imageSize !== 32) {
       throw new Error(`the PyTorch peer only builds ${name} with mlpRatio 4 on 32x32 images`);
     }
-    return [config.arch, '--dim', `${config.dim}`, '--depth', `${config.depth}`, '--heads', `${config.heads}`, '--T', `${config.timeSteps}`];
+    return [
+      config.arch,
+      '--dim',
+      `${config.dim}`,
+      '--depth',
+      `${config.depth}`,
+      '--heads',
+      `${config.heads}`,
+      '--T',
+      `${config.timeSteps}`,
+    ];
   }
   if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
   return ['resnet18', '--width', `${config.width}`];
 }
 
 /** bench/peer/step.py's arguments for the same model, batch, T and thread count. */
-export function torchArgs(config: ModelConfig, batch: number, steps: number, mode: BenchMode, threads: number): string[] {
-  const common = ['--batch', `${batch}`, '--iters', `${steps}`, '--threads', `${threads}`, '--classes', `${config.classes}`];
+export function torchArgs(
+  config: ModelConfig,
+  batch: number,
+  steps: number,
+  mode: BenchMode,
+  threads: number,
+): string[] {
+  const common = [
+    '--batch',
+    `${batch}`,
+    '--iters',
+    `${steps}`,
+    '--threads',
+    `${threads}`,
+    '--classes',
+    `${config.classes}`,
+  ];
   if (mode === 'infer') common.push('--infer');
   return [...peerModelArgs(config), ...common];
 }

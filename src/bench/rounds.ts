@@ -59,7 +59,10 @@ export function interleave(
 ): RoundsReport {
   const all: Round[] = [];
   for (let round = 1; round <= rounds; round++) {
-    for (const [runner, run] of [['geospike', ours], ['pytorch', peer]] as const) {
+    for (const [runner, run] of [
+      ['geospike', ours],
+      ['pytorch', peer],
+    ] as const) {
       const load0 = loadavg()[0];
       const result = run();
       const r: Round = { runner, round, seconds: seconds(runner, result), load: [load0, loadavg()[0]], result };
@@ -88,7 +91,8 @@ export function interleave(
 /** Runs `geospike <args>` in a fresh Node process and parses the JSON it prints. */
 export function runOurs(args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const run = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
-  if (run.status !== 0) throw new Error(`a geospike round failed (geospike ${args.join(' ')}): ${lastLine(run.stderr)}`);
+  if (run.status !== 0)
+    throw new Error(`a geospike round failed (geospike ${args.join(' ')}): ${lastLine(run.stderr)}`);
   try {
     return JSON.parse(run.stdout) as Record<string, unknown>;
   } catch {
@@ -97,12 +101,19 @@ export function runOurs(args: string[], env: NodeJS.ProcessEnv = process.env): R
 }
 
 /** Runs the peer script in a fresh process and parses its last line of JSON. */
-export function runPeer(python: string, script: string, args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function runPeer(
+  python: string,
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const run = spawnSync(python, [script, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
-  if (run.error) throw new Error(`cannot run the PyTorch peer with ${python}: ${run.error.message}; install it: ${PEER_SETUP}`);
+  if (run.error)
+    throw new Error(`cannot run the PyTorch peer with ${python}: ${run.error.message}; install it: ${PEER_SETUP}`);
   if (run.status !== 0) {
     const why = lastLine(run.stderr);
-    if (/No module named '(torch|numpy)'/.test(why)) throw new Error(`PyTorch is not installed for ${python}: ${PEER_SETUP}`);
+    if (/No module named '(torch|numpy)'/.test(why))
+      throw new Error(`PyTorch is not installed for ${python}: ${PEER_SETUP}`);
     throw new Error(`the PyTorch peer failed (${python} ${script} ${args.join(' ')}): ${why}`);
   }
   const line = run.stdout.trim().split('\n').pop() ?? '';
@@ -115,7 +126,8 @@ export function runPeer(python: string, script: string, args: string[], env: Nod
 
 const lastLine = (text: string | null) => (text || '').trim().split('\n').pop() ?? '';
 
-const fmt = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})`;
+const fmt = (s: Spread, digits: number) =>
+  `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})`;
 
 /** The human summary: each side's median and range, the ratio's, the peer's BLAS, the machine and its load. */
 export function describeRounds(r: RoundsReport, unit: string): string[] {

@@ -48,7 +48,9 @@ async function fakePhoto(seed: number, side = 256): Promise<Buffer> {
     s = (s * 1103515245 + 12345) >>> 0;
     px[i] = ((i % (side * 3)) / 3 + (s >>> 26) + seed * 40) & 255;
   }
-  return sharp(px, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(px, { raw: { width: side, height: side, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 async function syntheticDataset(dir: string, perClass: number): Promise<void> {
@@ -58,7 +60,21 @@ async function syntheticDataset(dir: string, perClass: number): Promise<void> {
       for (let i = 0; i < perClass; i++) {
         const img = await processImage(await fakePhoto(c * 1000 + i), { cropBottom: 0, displayMaxSide: 256 });
         const split = i === 0 ? 'train' : 'validation';
-        await w.add({ id: `${cls}-${i}`, class: cls, split, provider: 'bench', sourceId: String(i), lat: 40 + c, lng: c * 30, heading: null, captureDate: null }, img.png, img.display);
+        await w.add(
+          {
+            id: `${cls}-${i}`,
+            class: cls,
+            split,
+            provider: 'bench',
+            sourceId: String(i),
+            lat: 40 + c,
+            lng: c * 30,
+            heading: null,
+            captureDate: null,
+          },
+          img.png,
+          img.display,
+        );
       }
     }
   } finally {
@@ -69,7 +85,13 @@ async function syntheticDataset(dir: string, perClass: number): Promise<void> {
 function stats(ms: number[]): { n: number; p50: number; p95: number; mean: number; max: number } {
   const s = [...ms].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-  return { n: s.length, p50: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
+  return {
+    n: s.length,
+    p50: q(0.5),
+    p95: q(0.95),
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    max: s[s.length - 1],
+  };
 }
 
 async function main(): Promise<void> {
@@ -83,8 +105,16 @@ async function main(): Promise<void> {
       const config = resolveConfig(opt.preset!, { classes: CITIES.length });
       const model = createModel(config);
       ckpt = await saveCheckpoint(tmp, 'bench', model, null, {
-        preset: opt.preset!, model: config, classes: CITIES, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
-        epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: {},
+        preset: opt.preset!,
+        model: config,
+        classes: CITIES,
+        mean: [0.5, 0.5, 0.5],
+        std: [0.25, 0.25, 0.25],
+        epoch: 0,
+        step: 0,
+        cursor: { epoch: 0, batch: 0 },
+        best: null,
+        train: {},
       });
       model.store.dispose();
     }
@@ -123,14 +153,20 @@ async function main(): Promise<void> {
     };
     const roundOnce = async () => {
       if (index >= roundsPerGame) {
-        game = (await json('/api/games', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).game;
+        game = (
+          await json('/api/games', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+        ).game;
         index = 0;
       }
       const t0 = performance.now();
       const r = await json(`/api/games/${game}/round`);
       const t1 = performance.now();
       await (await fetch(base + r.image)).arrayBuffer();
-      await json(`/api/games/${game}/rounds/${r.index}/guess`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"guess":${index % 5}}` });
+      await json(`/api/games/${game}/rounds/${r.index}/guess`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"guess":${index % 5}}`,
+      });
       index++;
       return { deal: t1 - t0, total: performance.now() - t0 };
     };
@@ -163,9 +199,14 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(result));
     } else {
       const f = (x: number) => x.toFixed(2).padStart(8);
-      console.log(`geospike serve latency: ${result.preset} on '${backend}', ${requests} sequential requests each, loopback`);
-      console.log(`${'ms'.padEnd(44)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'mean'.padStart(8)}${'max'.padStart(8)}`);
-      const row = (name: string, s: ReturnType<typeof stats>) => console.log(`${name.padEnd(44)}${f(s.p50)}${f(s.p95)}${f(s.mean)}${f(s.max)}`);
+      console.log(
+        `geospike serve latency: ${result.preset} on '${backend}', ${requests} sequential requests each, loopback`,
+      );
+      console.log(
+        `${'ms'.padEnd(44)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'mean'.padStart(8)}${'max'.padStart(8)}`,
+      );
+      const row = (name: string, s: ReturnType<typeof stats>) =>
+        console.log(`${name.padEnd(44)}${f(s.p50)}${f(s.p95)}${f(s.mean)}${f(s.max)}`);
       row('POST /api/predict (256x256 JPEG, multipart)', result.predict);
       row('GET round (deal: model guesses, sealed)', result.roundDeal);
       row('round: deal + image + guess', result.round);

@@ -14,13 +14,17 @@ export const backendArg = {
 export function intOption(flag: string, value: string | undefined, min = 0): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${flag} must be a whole number of at least ${min}, got '${value}'`);
   return n;
 }
 
 /** A finite number in [min, maxExclusive), or undefined when the flag was not given. */
 export function numberOption(
-  flag: string, value: string | undefined, min = -Infinity, maxExclusive = Infinity,
+  flag: string,
+  value: string | undefined,
+  min = -Infinity,
+  maxExclusive = Infinity,
 ): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
@@ -40,7 +44,8 @@ export function positiveNumber(flag: string, value: string | undefined): number 
 }
 
 export function splitOption(value: string): SplitName {
-  if (value !== 'validation' && value !== 'train') throw new Error(`--split must be 'validation' or 'train', got '${value}'`);
+  if (value !== 'validation' && value !== 'train')
+    throw new Error(`--split must be 'validation' or 'train', got '${value}'`);
   return value;
 }
 
@@ -48,6 +53,7 @@ export function splitOption(value: string): SplitName {
 export function dataDirFor(checkpoint: string, data: string | undefined): string {
   if (data) return data;
   const trained = readCheckpoint(checkpoint).meta.train?.data;
-  if (typeof trained !== 'string') throw new Error(`${checkpoint} does not say which dataset it was trained on; pass --data DIR`);
+  if (typeof trained !== 'string')
+    throw new Error(`${checkpoint} does not say which dataset it was trained on; pass --data DIR`);
   return trained;
 }

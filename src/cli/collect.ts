@@ -19,27 +19,79 @@ export function redact(text: string, secrets: [string, string][]): string {
 const dollars = (n: number) => `$${n.toFixed(2)}`;
 
 export default defineCommand({
-  meta: { name: 'collect', description: 'Collect a city dataset from Street View or Mapillary (resumable; prints the cost first)' },
+  meta: {
+    name: 'collect',
+    description: 'Collect a city dataset from Street View or Mapillary (resumable; prints the cost first)',
+  },
   args: {
-    provider: { type: 'enum', options: ['streetview', 'mapillary'], default: 'streetview', description: 'Imagery source' },
-    cities: { type: 'string', default: 'seoul,tokyo,newyork,london,paris', description: 'Classes, in label order: built-in cities or names in --regions' },
+    provider: {
+      type: 'enum',
+      options: ['streetview', 'mapillary'],
+      default: 'streetview',
+      description: 'Imagery source',
+    },
+    cities: {
+      type: 'string',
+      default: 'seoul,tokyo,newyork,london,paris',
+      description: 'Classes, in label order: built-in cities or names in --regions',
+    },
     'per-city': { type: 'string', required: true, description: 'Images per city (train + validation)' },
     out: { type: 'string', required: true, description: 'Dataset folder (an existing one is continued)' },
-    regions: { type: 'string', description: 'GeoJSON FeatureCollection, one (Multi)Polygon per class with a "name" property; replaces the built-in regions' },
-    'fetch-size': { type: 'string', default: '128', description: 'Side of the fetched square image (the display copy) in pixels' },
-    'crop-bottom': { type: 'string', description: 'Rows cut from the bottom (the watermark); default 20 for streetview (fetched on top of --fetch-size), 0 for mapillary' },
-    split: { type: 'enum', options: ['spatial', 'index'], default: 'spatial', description: 'spatial: train and validation panoramas at least 1 km apart; index: first images train, last validate (the original study)' },
+    regions: {
+      type: 'string',
+      description:
+        'GeoJSON FeatureCollection, one (Multi)Polygon per class with a "name" property; replaces the built-in regions',
+    },
+    'fetch-size': {
+      type: 'string',
+      default: '128',
+      description: 'Side of the fetched square image (the display copy) in pixels',
+    },
+    'crop-bottom': {
+      type: 'string',
+      description:
+        'Rows cut from the bottom (the watermark); default 20 for streetview (fetched on top of --fetch-size), 0 for mapillary',
+    },
+    split: {
+      type: 'enum',
+      options: ['spatial', 'index'],
+      default: 'spatial',
+      description:
+        'spatial: train and validation panoramas at least 1 km apart; index: first images train, last validate (the original study)',
+    },
     'val-fraction': { type: 'string', default: '0.2', description: 'Share of each city for validation' },
     concurrency: { type: 'string', default: '4', description: 'Requests in flight at once (per phase)' },
     qps: { type: 'string', default: '10', description: 'Most requests per second; halves on quota errors' },
-    'max-requests': { type: 'string', description: 'Most billed image requests (retries included); default: the plan plus 10%, at least 20 more' },
+    'max-requests': {
+      type: 'string',
+      description: 'Most billed image requests (retries included); default: the plan plus 10%, at least 20 more',
+    },
     seed: { type: 'string', default: '0', description: 'Seed of the sampled points, headings and spatial split' },
     radius: { type: 'string', default: '50', description: 'Search radius around each sampled point in metres' },
-    endpoint: { type: 'string', description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost` },
-    'dry-run': { type: 'boolean', default: false, description: 'Metadata phase only: find sources, fetch and write nothing' },
-    'timeout-ms': { type: 'string', default: String(DEFAULT_HTTP.timeoutMs), description: 'Timeout of one request attempt' },
-    retries: { type: 'string', default: String(DEFAULT_HTTP.retries), description: 'Retries of 5xx, timeouts and resets' },
-    'backoff-ms': { type: 'string', default: String(DEFAULT_HTTP.backoffMs), description: 'First retry delay (doubles each retry, with jitter)' },
+    endpoint: {
+      type: 'string',
+      description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost`,
+    },
+    'dry-run': {
+      type: 'boolean',
+      default: false,
+      description: 'Metadata phase only: find sources, fetch and write nothing',
+    },
+    'timeout-ms': {
+      type: 'string',
+      default: String(DEFAULT_HTTP.timeoutMs),
+      description: 'Timeout of one request attempt',
+    },
+    retries: {
+      type: 'string',
+      default: String(DEFAULT_HTTP.retries),
+      description: 'Retries of 5xx, timeouts and resets',
+    },
+    'backoff-ms': {
+      type: 'string',
+      default: String(DEFAULT_HTTP.backoffMs),
+      description: 'First retry delay (doubles each retry, with jitter)',
+    },
   },
   async run({ args }) {
     const secrets: [string, string][] = [];
@@ -52,7 +104,13 @@ export default defineCommand({
       const fetchSize = intOption('--fetch-size', args['fetch-size'], 32)!;
       const cropBottom = intOption('--crop-bottom', args['crop-bottom']) ?? (providerName === 'streetview' ? 20 : 0);
       const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
-      const regions = selectRegions(available, args.cities.split(',').map((s) => s.trim()).filter(Boolean));
+      const regions = selectRegions(
+        available,
+        args.cities
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
       const ac = new AbortController();
       const http = new Http({
         qps: numberOption('--qps', args.qps, 0.001, Infinity)!,
@@ -72,24 +130,50 @@ export default defineCommand({
 
       let provider: Provider;
       if (providerName === 'streetview') {
-        const keys = credentialsFrom(process.env, 'GOOGLE_MAPS_API_KEY', 'export your Street View Static API key (a comma-separated list rotates keys)');
-        const signing = (process.env.GOOGLE_MAPS_URL_SIGNING_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const keys = credentialsFrom(
+          process.env,
+          'GOOGLE_MAPS_API_KEY',
+          'export your Street View Static API key (a comma-separated list rotates keys)',
+        );
+        const signing = (process.env.GOOGLE_MAPS_URL_SIGNING_SECRET ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         keys.forEach((k) => secrets.push(['GOOGLE_MAPS_API_KEY', k]));
         signing.forEach((s) => secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]));
         provider = new StreetViewProvider({
-          keys, secrets: signing, endpoint: checkEndpoint(args.endpoint ?? STREETVIEW_ENDPOINT, '--endpoint'),
-          fetchSize, cropBottom, radius, http, budget,
+          keys,
+          secrets: signing,
+          endpoint: checkEndpoint(args.endpoint ?? STREETVIEW_ENDPOINT, '--endpoint'),
+          fetchSize,
+          cropBottom,
+          radius,
+          http,
+          budget,
         });
       } else {
-        const tokens = credentialsFrom(process.env, 'MAPILLARY_ACCESS_TOKEN', 'export a Mapillary client access token (a comma-separated list rotates tokens)');
+        const tokens = credentialsFrom(
+          process.env,
+          'MAPILLARY_ACCESS_TOKEN',
+          'export a Mapillary client access token (a comma-separated list rotates tokens)',
+        );
         tokens.forEach((t) => secrets.push(['MAPILLARY_ACCESS_TOKEN', t]));
-        provider = new MapillaryProvider({ tokens, endpoint: checkEndpoint(args.endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'), fetchSize, cropBottom, radius, http });
+        provider = new MapillaryProvider({
+          tokens,
+          endpoint: checkEndpoint(args.endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'),
+          fetchSize,
+          cropBottom,
+          radius,
+          http,
+        });
       }
 
       const price = provider.pricePerImage;
       say(
         `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} still needed ` +
-          `(${Object.entries(todo).map(([c, n]) => `${c} ${n}`).join(', ')})`,
+          `(${Object.entries(todo)
+            .map(([c, n]) => `${c} ${n}`)
+            .join(', ')})`,
       );
       say(
         args['dry-run']
@@ -101,13 +185,24 @@ export default defineCommand({
       if (needed === 0) return say('nothing to do: every city already has its images');
 
       process.once('SIGINT', () => {
-        say('stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)');
+        say(
+          'stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)',
+        );
         ac.abort();
         process.once('SIGINT', () => process.exit(130));
       });
       const res = await collect({
-        provider, regions, perCity, out: args.out, split: args.split as SplitMode, valFraction,
-        seed: intOption('--seed', args.seed)!, concurrency, dryRun: args['dry-run'], signal: ac.signal, log: say,
+        provider,
+        regions,
+        perCity,
+        out: args.out,
+        split: args.split as SplitMode,
+        valFraction,
+        seed: intOption('--seed', args.seed)!,
+        concurrency,
+        dryRun: args['dry-run'],
+        signal: ac.signal,
+        log: say,
       });
       const spent = budget.used * price;
       say(

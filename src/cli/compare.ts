@@ -8,9 +8,17 @@ import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
 
 export default defineCommand({
-  meta: { name: 'compare', description: 'Compare runs: accuracy and loss curves, time per epoch, confusion, firing rates, energy (HTML + JSON)' },
+  meta: {
+    name: 'compare',
+    description:
+      'Compare runs: accuracy and loss curves, time per epoch, confusion, firing rates, energy (HTML + JSON)',
+  },
   args: {
-    runs: { type: 'positional', required: true, description: 'Run folders (from `geospike train --out`); eval.json and energy.json in them are used when present' },
+    runs: {
+      type: 'positional',
+      required: true,
+      description: 'Run folders (from `geospike train --out`); eval.json and energy.json in them are used when present',
+    },
     out: { type: 'string', default: 'report.html', description: 'HTML report to write; report.json goes beside it' },
     title: { type: 'string', default: 'geospike: Spikformer vs ResNet18', description: 'Report title' },
   },

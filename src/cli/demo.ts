@@ -25,21 +25,41 @@ import { stopOnSignal } from './stop_on_signal.js';
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** True when `result` exists and was written after `source` (a checkpoint newer than its eval means redo it). */
-const fresh = (result: string, source: string) => existsSync(result) && statSync(result).mtimeMs >= statSync(source).mtimeMs;
+const fresh = (result: string, source: string) =>
+  existsSync(result) && statSync(result).mtimeMs >= statSync(source).mtimeMs;
 
 export default defineCommand({
-  meta: { name: 'demo', description: 'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)' },
+  meta: {
+    name: 'demo',
+    description:
+      'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)',
+  },
   args: {
-    out: { type: 'string', default: 'demo', description: 'Folder for everything the demo writes (data/, runs/, report.html)' },
+    out: {
+      type: 'string',
+      default: 'demo',
+      description: 'Folder for everything the demo writes (data/, runs/, report.html)',
+    },
     'per-class': { type: 'string', default: '300', description: 'Training images per class (10 classes)' },
     'val-per-class': { type: 'string', default: '60', description: 'Validation images per class' },
     epochs: { type: 'string', default: '5', description: 'Training epochs for each model' },
     batch: { type: 'string', default: '32', description: 'Batch size' },
-    lr: { type: 'string', default: '0.001', description: 'Peak learning rate (AdamW, one warm-up epoch, cosine decay)' },
+    lr: {
+      type: 'string',
+      default: '0.001',
+      description: 'Peak learning rate (AdamW, one warm-up epoch, cosine decay)',
+    },
     snn: { type: 'string', default: 'spikformer-2-128', description: 'Spikformer preset' },
     ann: { type: 'string', default: 'resnet18-w16', description: 'ResNet18 preset' },
-    sdt: { type: 'string', description: 'Also train a Spike-driven Transformer preset (e.g. sdt-2-128) and compare the three' },
-    'energy-images': { type: 'string', default: '200', description: 'Validation images the firing rates are measured on' },
+    sdt: {
+      type: 'string',
+      description: 'Also train a Spike-driven Transformer preset (e.g. sdt-2-128) and compare the three',
+    },
+    'energy-images': {
+      type: 'string',
+      default: '200',
+      description: 'Validation images the firing rates are measured on',
+    },
     source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
     backend: backendArg,
   },
@@ -64,12 +84,16 @@ export default defineCommand({
     const dirs = models.map(([, , dir]) => dir);
     const steps = 4 + models.length;
     let step = 0;
-    const header = (what: string) => say(`\n[${++step}/${steps}] ${what}  (${formatDuration((performance.now() - t0) / 1000)} so far)`);
+    const header = (what: string) =>
+      say(`\n[${++step}/${steps}] ${what}  (${formatDuration((performance.now() - t0) / 1000)} so far)`);
 
     header(`import Fashion-MNIST -> ${data}`);
     const imported = await importFashionMnist({
-      out: data, source: args.source, log: say,
-      perClass: intOption('--per-class', args['per-class'], 1), valPerClass: intOption('--val-per-class', args['val-per-class'], 1),
+      out: data,
+      source: args.source,
+      log: say,
+      perClass: intOption('--per-class', args['per-class'], 1),
+      valPerClass: intOption('--val-per-class', args['val-per-class'], 1),
     });
     say(`${imported.written} images written, ${imported.skipped} already there`);
 
@@ -83,9 +107,21 @@ export default defineCommand({
         say(`already trained (${readCheckpoint(last).meta.epoch} epochs); skipping`);
         continue;
       }
-      const cfg = resolveTrainConfig({}, {
-        data, model: preset, out: dir, epochs, batch, lr, warmupEpochs: epochs > 1 ? 1 : 0, minLr: lr / 100, mixup: 0, backend,
-      });
+      const cfg = resolveTrainConfig(
+        {},
+        {
+          data,
+          model: preset,
+          out: dir,
+          epochs,
+          batch,
+          lr,
+          warmupEpochs: epochs > 1 ? 1 : 0,
+          minLr: lr / 100,
+          mixup: 0,
+          backend,
+        },
+      );
       const r = await train(cfg, { resume: existsSync(last), control });
       if (r.status === 'interrupted') {
         say(`interrupted; run \`geospike demo --out ${out}\` again to continue where it stopped`);
@@ -105,7 +141,9 @@ export default defineCommand({
       }
       const r = evalCheckpoint(best, await dataset());
       await saveBesideRun(best, EVAL_FILE, r);
-      say(`${r.preset}: accuracy ${(100 * r.accuracy).toFixed(2)}%, top-2 ${(100 * r.top2).toFixed(2)}%, ${r.imagesPerSecond.toFixed(1)} images/s`);
+      say(
+        `${r.preset}: accuracy ${(100 * r.accuracy).toFixed(2)}%, top-2 ${(100 * r.top2).toFixed(2)}%, ${r.imagesPerSecond.toFixed(1)} images/s`,
+      );
     }
 
     header(`measure firing rates and energy (${energyImages} validation images)`);
@@ -118,7 +156,10 @@ export default defineCommand({
       // A spiking model is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
       const e = energyOfCheckpoint(best, await dataset(), { images: energyImages });
       await saveBesideRun(best, ENERGY_FILE, e);
-      const vs = e.baseline && e.ratio !== null ? ` (${e.baseline.name}: ${formatEnergy(e.baseline.energy)}, ${e.ratio.toFixed(1)}x)` : '';
+      const vs =
+        e.baseline && e.ratio !== null
+          ? ` (${e.baseline.name}: ${formatEnergy(e.baseline.energy)}, ${e.ratio.toFixed(1)}x)`
+          : '';
       say(`${e.preset}: ${formatEnergy(e.report.total.energy)} per image${vs}`);
     }
 
@@ -130,11 +171,17 @@ export default defineCommand({
     await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
     const acc = (x: (typeof report.runs)[number]) => (x.best ? `${(100 * x.best.valAcc).toFixed(2)}%` : '?');
     say(`\ndone in ${formatDuration((performance.now() - t0) / 1000)}`);
-    console.log([
-      `best validation accuracy: ${report.runs.map((x) => `${x.preset} ${acc(x)}`).join(', ')}`,
-      ...report.energyRatios.map((e) => `energy per image: ${e.ann} uses ${e.ratio.toFixed(1)}x the energy of ${e.snn}`),
-      `report:  ${html}  (open it in a browser; the numbers are in ${join(out, 'report.json')})`,
-      `play:    npx geospike play --checkpoint ${dirs.map((dir) => runPaths(dir).best).join(',')} --data ${data}`,
-    ].filter(Boolean).join('\n'));
+    console.log(
+      [
+        `best validation accuracy: ${report.runs.map((x) => `${x.preset} ${acc(x)}`).join(', ')}`,
+        ...report.energyRatios.map(
+          (e) => `energy per image: ${e.ann} uses ${e.ratio.toFixed(1)}x the energy of ${e.snn}`,
+        ),
+        `report:  ${html}  (open it in a browser; the numbers are in ${join(out, 'report.json')})`,
+        `play:    npx geospike play --checkpoint ${dirs.map((dir) => runPaths(dir).best).join(',')} --data ${data}`,
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
   },
 });

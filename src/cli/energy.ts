@@ -11,30 +11,65 @@ import { isSpiking } from '../models/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 
 export default defineCommand({
-  meta: { name: 'energy', description: 'Count operations and estimate energy per image (Spikformer-paper method, rates measured on real images)' },
+  meta: {
+    name: 'energy',
+    description:
+      'Count operations and estimate energy per image (Spikformer-paper method, rates measured on real images)',
+  },
   args: {
-    checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json (or last.json, or a run\'s checkpoints folder)' },
-    data: { type: 'string', description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)' },
-    images: { type: 'string', default: '256', description: 'Images to measure firing rates on, spread evenly over the split' },
+    checkpoint: {
+      type: 'string',
+      required: true,
+      description: "Checkpoint: RUN/checkpoints/best.json (or last.json, or a run's checkpoints folder)",
+    },
+    data: {
+      type: 'string',
+      description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)',
+    },
+    images: {
+      type: 'string',
+      default: '256',
+      description: 'Images to measure firing rates on, spread evenly over the split',
+    },
     split: { type: 'string', default: 'validation', description: 'Split the images come from: validation or train' },
-    costs: { type: 'string', default: DEFAULT_ENERGY_PRESET, description: `Energy per operation: ${Object.keys(ENERGY_PRESETS).join(', ')}` },
+    costs: {
+      type: 'string',
+      default: DEFAULT_ENERGY_PRESET,
+      description: `Energy per operation: ${Object.keys(ENERGY_PRESETS).join(', ')}`,
+    },
     'e-mac': { type: 'string', description: 'Override the energy of one multiply-accumulate, pJ' },
     'e-ac': { type: 'string', description: 'Override the energy of one accumulate, pJ' },
-    baseline: { type: 'string', description: 'ANN to compare a spiking model with: a preset or a checkpoint (default resnet18; "none" for no ratio)' },
+    baseline: {
+      type: 'string',
+      description:
+        'ANN to compare a spiking model with: a preset or a checkpoint (default resnet18; "none" for no ratio)',
+    },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
-    save: { type: 'boolean', default: true, description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)` },
+    save: {
+      type: 'boolean',
+      default: true,
+      description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)`,
+    },
     backend: backendArg,
   },
   async run({ args }) {
-    const costs = resolveCosts(args.costs, positiveNumber('--e-mac', args['e-mac']), positiveNumber('--e-ac', args['e-ac']));
+    const costs = resolveCosts(
+      args.costs,
+      positiveNumber('--e-mac', args['e-mac']),
+      positiveNumber('--e-ac', args['e-ac']),
+    );
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
     await initEngine(args.backend);
     const spiking = isSpiking(readCheckpoint(args.checkpoint).meta.model);
     const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
-    const progress = (done: number, total: number) => process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
+    const progress = (done: number, total: number) =>
+      process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
     const r = energyOfCheckpoint(args.checkpoint, ds, {
-      images, split, costs, progress: args.json ? undefined : progress,
+      images,
+      split,
+      costs,
+      progress: args.json ? undefined : progress,
       baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a spiking model
     });
     const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, r) : null;

@@ -8,15 +8,26 @@ import { evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { EVAL_FILE } from '../train/run_folder.js';
 
 export default defineCommand({
-  meta: { name: 'eval', description: 'Evaluate a checkpoint: accuracy, top-2, per-class precision/recall/F1, confusion matrix' },
+  meta: {
+    name: 'eval',
+    description: 'Evaluate a checkpoint: accuracy, top-2, per-class precision/recall/F1, confusion matrix',
+  },
   args: {
-    checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json (or last.json, or a run\'s checkpoints folder)' },
+    checkpoint: {
+      type: 'string',
+      required: true,
+      description: "Checkpoint: RUN/checkpoints/best.json (or last.json, or a run's checkpoints folder)",
+    },
     data: { type: 'string', description: 'Dataset folder (default: the one the checkpoint was trained on)' },
     split: { type: 'string', default: 'validation', description: 'Split to evaluate: validation or train' },
     batch: { type: 'string', default: '64', description: 'Images per forward pass' },
     images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
-    save: { type: 'boolean', default: true, description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)` },
+    save: {
+      type: 'boolean',
+      default: true,
+      description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)`,
+    },
     backend: backendArg,
   },
   async run({ args }) {
@@ -26,7 +37,10 @@ export default defineCommand({
     await initEngine(args.backend);
     const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
     const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages });
-    const saved = args.save && split === 'validation' && maxImages === undefined ? await saveBesideRun(r.checkpoint, EVAL_FILE, r) : null;
+    const saved =
+      args.save && split === 'validation' && maxImages === undefined
+        ? await saveBesideRun(r.checkpoint, EVAL_FILE, r)
+        : null;
     if (args.json) console.log(JSON.stringify(r, null, 2));
     else console.log(formatEval(r));
     if (saved) console.error(`saved ${saved}`);

@@ -6,7 +6,11 @@ const num = (x: number, digits = 1) => x.toFixed(digits);
 const pct = (k: number, n: number) => (n ? `${Math.round((100 * k) / n)}%` : '—');
 
 export function formatGames(t: GamesTable): string {
-  const w = Math.max(12, ...[...t.players, ...t.models].map((s) => s.name.length + 2), ...t.classes.map((c) => c.length));
+  const w = Math.max(
+    12,
+    ...[...t.players, ...t.models].map((s) => s.name.length + 2),
+    ...t.classes.map((c) => c.length),
+  );
   const row = (s: Standing, indent = '') =>
     `${(indent + s.name).padEnd(w)}  ${String(s.games).padStart(5)}  ${String(s.rounds).padStart(6)}  ${num(s.per25).padStart(10)}  ` +
     `${`[${num(s.ci95[0])}, ${num(s.ci95[1])}]`.padEnd(13)}  ${s.points25 === null ? '—'.padStart(9) : Math.round(s.points25).toLocaleString('en-US').padStart(9)}`;
@@ -21,19 +25,37 @@ export function formatGames(t: GamesTable): string {
     '',
     'people against each model, on the same rounds',
     `${'model'.padEnd(w)}  both right  people only  model only  neither`,
-    ...t.agreement.map((a) => `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)}  ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`),
+    ...t.agreement.map(
+      (a) =>
+        `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)}  ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`,
+    ),
     '',
-    'per class: correct answers (share of the class\'s rounds)',
-    [`${'class'.padEnd(w)}  rounds`, ...['people', ...t.models.map((m) => m.name)].map((h) => h.padStart(Math.max(12, h.length)))].join('  '),
-    ...t.perClass.map((c) => [`${c.class.padEnd(w)}  ${String(c.rounds).padStart(6)}`,
-      ...[c.people, ...c.models].map((k, i) => (k === null || c.rounds === 0 ? '—' : `${k} (${pct(k, c.rounds)})`).padStart(Math.max(12, (['people', ...t.models.map((m) => m.name)][i]).length)))].join('  ')),
+    "per class: correct answers (share of the class's rounds)",
+    [
+      `${'class'.padEnd(w)}  rounds`,
+      ...['people', ...t.models.map((m) => m.name)].map((h) => h.padStart(Math.max(12, h.length))),
+    ].join('  '),
+    ...t.perClass.map((c) =>
+      [
+        `${c.class.padEnd(w)}  ${String(c.rounds).padStart(6)}`,
+        ...[c.people, ...c.models].map((k, i) =>
+          (k === null || c.rounds === 0 ? '—' : `${k} (${pct(k, c.rounds)})`).padStart(
+            Math.max(12, ['people', ...t.models.map((m) => m.name)][i].length),
+          ),
+        ),
+      ].join('  '),
+    ),
     '',
     'confusion (rows: true class, columns: guessed, in the order above)',
   ];
   const cell = Math.max(6, ...t.classes.map((c) => Math.min(c.length, 10) + 1));
   const head = `  ${''.padEnd(w)} ${t.classes.map((c) => c.slice(0, 10).padStart(cell)).join('')}`;
   for (const { who, matrix } of t.confusion) {
-    lines.push(`  ${who}`, head, ...matrix.map((r, i) => `  ${t.classes[i].padEnd(w)} ${r.map((v) => String(v).padStart(cell)).join('')}`));
+    lines.push(
+      `  ${who}`,
+      head,
+      ...matrix.map((r, i) => `  ${t.classes[i].padEnd(w)} ${r.map((v) => String(v).padStart(cell)).join('')}`),
+    );
   }
   return lines.join('\n');
 }
@@ -41,12 +63,17 @@ export function formatGames(t: GamesTable): string {
 export default defineCommand({
   meta: { name: 'games', description: 'The person-vs-model table from the games `geospike play` recorded' },
   args: {
-    results: { type: 'string', default: 'geospike-games.jsonl', description: 'Results file written by `geospike play --results`' },
+    results: {
+      type: 'string',
+      default: 'geospike-games.jsonl',
+      description: 'Results file written by `geospike play --results`',
+    },
     json: { type: 'boolean', default: false, description: 'Print the table as JSON' },
   },
   async run({ args }) {
     const { games, torn } = await readResults(args.results);
-    if (torn) console.error(`geospike games: ${args.results} ends with a partial line (a write cut short); it is left out`);
+    if (torn)
+      console.error(`geospike games: ${args.results} ends with a partial line (a write cut short); it is left out`);
     if (games.length === 0) throw new Error(`${args.results} holds no finished games yet; play one with geospike play`);
     const table = tabulate(games);
     console.log(args.json ? JSON.stringify(table, null, 1) : formatGames(table));

@@ -7,14 +7,25 @@ import { intOption, numberOption } from './args.js';
 const log = (line: string) => console.error(line);
 
 const folder = defineCommand({
-  meta: { name: 'folder', description: 'Import SRC/<class>/*.{jpg,png,webp,...}: crop, resize to 32x32, split, write a dataset' },
+  meta: {
+    name: 'folder',
+    description: 'Import SRC/<class>/*.{jpg,png,webp,...}: crop, resize to 32x32, split, write a dataset',
+  },
   args: {
     src: { type: 'positional', required: true, description: 'Folder with one subfolder of images per class' },
     out: { type: 'string', required: true, description: 'Dataset folder to write (re-running continues it)' },
     'val-fraction': { type: 'string', default: '0.2', description: 'Share of each class for validation' },
     seed: { type: 'string', default: '0', description: 'Seed of the per-class shuffle before the split' },
-    'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of each image (a watermark strip)' },
-    'display-size': { type: 'string', default: '256', description: 'Longest side of the display JPEG copy; 0 writes none' },
+    'crop-bottom': {
+      type: 'string',
+      default: '0',
+      description: 'Rows cut from the bottom of each image (a watermark strip)',
+    },
+    'display-size': {
+      type: 'string',
+      default: '256',
+      description: 'Longest side of the display JPEG copy; 0 writes none',
+    },
     concurrency: { type: 'string', default: '4', description: 'Images processed at once' },
   },
   async run({ args }) {
@@ -33,7 +44,10 @@ const folder = defineCommand({
 });
 
 const fashionMnist = defineCommand({
-  meta: { name: 'fashion-mnist', description: "Import Fashion-MNIST from Debian's dataset-fashion-mnist (padded to 32x32 RGB)" },
+  meta: {
+    name: 'fashion-mnist',
+    description: "Import Fashion-MNIST from Debian's dataset-fashion-mnist (padded to 32x32 RGB)",
+  },
   args: {
     out: { type: 'string', required: true, description: 'Dataset folder to write (re-running continues it)' },
     'per-class': { type: 'string', description: 'Train images per class (first in file order); default all 6,000' },

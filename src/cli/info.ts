@@ -2,7 +2,14 @@
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
 import { macsPerStep } from '../models/macs.js';
-import { createModel, DEFAULT_PRESET, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
+import {
+  createModel,
+  DEFAULT_PRESET,
+  isSpiking,
+  PRESETS,
+  resolveConfig,
+  type ModelConfig,
+} from '../models/registry.js';
 
 export interface ModelInfo {
   model: string;
@@ -40,7 +47,7 @@ export default defineCommand({
   meta: { name: 'info', description: 'Show a model preset: config, parameter count, multiply-accumulates' },
   args: {
     model: { type: 'string', description: `Preset (${Object.keys(PRESETS).join(', ')})`, default: DEFAULT_PRESET },
-    classes: { type: 'string', description: 'Number of classes (default: the preset\'s, 5)' },
+    classes: { type: 'string', description: "Number of classes (default: the preset's, 5)" },
     list: { type: 'boolean', description: 'List every preset with its parameter count', default: false },
     json: { type: 'boolean', description: 'Print JSON', default: false },
   },

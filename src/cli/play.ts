@@ -9,9 +9,13 @@ import { buildServer } from '../serve/server.js';
 
 /** Comma-separated checkpoints -> predictors named by preset, made unique when two share one. */
 export function loadContestants(list: string, cropBottom: number): Predictor[] {
-  const paths = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const paths = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (paths.length === 0) throw new Error('--checkpoint needs at least one checkpoint');
-  if (paths.length > 2) throw new Error(`--checkpoint takes one or two checkpoints (comma-separated), got ${paths.length}`);
+  if (paths.length > 2)
+    throw new Error(`--checkpoint takes one or two checkpoints (comma-separated), got ${paths.length}`);
   const predictors = paths.map((p) => Predictor.load(p, { cropBottom }));
   if (predictors.length === 2 && predictors[0].name === predictors[1].name) {
     return paths.map((p, i) => Predictor.load(p, { cropBottom, name: `${predictors[i].name} #${i + 1}` }));
@@ -25,15 +29,32 @@ export default defineCommand({
     checkpoint: {
       type: 'string',
       required: true,
-      description: 'Checkpoint .json of the model to play against; two, comma-separated, for a three-way game (e.g. Spikformer,ResNet18)',
+      description:
+        'Checkpoint .json of the model to play against; two, comma-separated, for a three-way game (e.g. Spikformer,ResNet18)',
     },
-    data: { type: 'string', required: true, description: 'Dataset folder; rounds use its validation images and their display copies' },
+    data: {
+      type: 'string',
+      required: true,
+      description: 'Dataset folder; rounds use its validation images and their display copies',
+    },
     rounds: { type: 'string', default: '25', description: 'Rounds per game' },
     seed: { type: 'string', description: 'Seed of the rounds drawn (same seed, same images); default random per game' },
     port: { type: 'string', default: '8080', description: 'Port to listen on (0 picks a free one)' },
-    host: { type: 'string', default: '127.0.0.1', description: 'Address to listen on; loopback unless you mean to share the game' },
-    results: { type: 'string', default: 'geospike-games.jsonl', description: 'Finished games are appended here, one JSON line each' },
-    'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of photos sent to /api/predict, as the dataset was cropped' },
+    host: {
+      type: 'string',
+      default: '127.0.0.1',
+      description: 'Address to listen on; loopback unless you mean to share the game',
+    },
+    results: {
+      type: 'string',
+      default: 'geospike-games.jsonl',
+      description: 'Finished games are appended here, one JSON line each',
+    },
+    'crop-bottom': {
+      type: 'string',
+      default: '0',
+      description: 'Rows cut from the bottom of photos sent to /api/predict, as the dataset was cropped',
+    },
     backend: backendArg,
   },
   async run({ args }) {
@@ -44,13 +65,25 @@ export default defineCommand({
     const predictors = loadContestants(args.checkpoint, intOption('--crop-bottom', args['crop-bottom'])!);
     const deck = await openDeck(args.data);
     const playable = Math.min(rounds, deck.cards.length);
-    if (playable < rounds) console.error(`geospike play: ${args.data} has ${deck.cards.length} playable validation images; games have ${playable} rounds`);
-    const hall = new GameHall(deck, predictors, { defaultRounds: playable, seed: intOption('--seed', args.seed), resultsFile: args.results });
+    if (playable < rounds)
+      console.error(
+        `geospike play: ${args.data} has ${deck.cards.length} playable validation images; games have ${playable} rounds`,
+      );
+    const hall = new GameHall(deck, predictors, {
+      defaultRounds: playable,
+      seed: intOption('--seed', args.seed),
+      resultsFile: args.results,
+    });
     const app = await buildServer({ hall, predictors });
     await app.listen({ host: args.host, port });
     const addr = app.server.address();
-    const where = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/` : String(addr);
-    console.error(`geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds from ${deck.cards.length} images`);
+    const where =
+      typeof addr === 'object' && addr
+        ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`
+        : String(addr);
+    console.error(
+      `geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds from ${deck.cards.length} images`,
+    );
     console.error(`geospike play: open ${where}  (results -> ${args.results}, table at ${where}results; Ctrl-C stops)`);
     const stop = async () => {
       await app.close();

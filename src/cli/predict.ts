@@ -8,12 +8,23 @@ import { Predictor, type Prediction } from '../serve/predictor.js';
 const pct = (p: number) => `${(p * 100).toFixed(1)}%`;
 
 export default defineCommand({
-  meta: { name: 'predict', description: 'Guess the city of photos (JPEG/PNG/WebP, any size) with a trained checkpoint' },
+  meta: {
+    name: 'predict',
+    description: 'Guess the city of photos (JPEG/PNG/WebP, any size) with a trained checkpoint',
+  },
   args: {
     images: { type: 'positional', required: true, description: 'Image files (one or more)' },
-    checkpoint: { type: 'string', required: true, description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder' },
+    checkpoint: {
+      type: 'string',
+      required: true,
+      description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder',
+    },
     json: { type: 'boolean', default: false, description: 'Print a JSON array, one object per image' },
-    'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of each photo first, as the dataset was cropped (e.g. a watermark strip)' },
+    'crop-bottom': {
+      type: 'string',
+      default: '0',
+      description: 'Rows cut from the bottom of each photo first, as the dataset was cropped (e.g. a watermark strip)',
+    },
     backend: backendArg,
   },
   async run({ args }) {
@@ -35,7 +46,10 @@ export default defineCommand({
     } else {
       for (const r of results) {
         if ('error' in r) continue;
-        const rest = r.probabilities.slice(1).map((p) => `${p.class} ${pct(p.probability)}`).join('  ');
+        const rest = r.probabilities
+          .slice(1)
+          .map((p) => `${p.class} ${pct(p.probability)}`)
+          .join('  ');
         console.log(`${r.image}: ${r.class} (${pct(r.confidence)})  ${rest}`);
       }
     }

@@ -9,10 +9,16 @@ import { runPaths } from '../train/run_folder.js';
 import { stopOnSignal } from './stop_on_signal.js';
 
 export default defineCommand({
-  meta: { name: 'train', description: 'Train a Spikformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)' },
+  meta: {
+    name: 'train',
+    description: 'Train a Spikformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)',
+  },
   args: {
     data: { type: 'string', description: 'Dataset folder (from collect or import)' },
-    model: { type: 'string', description: `Model preset: ${Object.keys(PRESETS).join(', ')} (default ${DEFAULTS.model})` },
+    model: {
+      type: 'string',
+      description: `Model preset: ${Object.keys(PRESETS).join(', ')} (default ${DEFAULTS.model})`,
+    },
     out: { type: 'string', description: 'Run folder to write (config.json, summary.csv, metrics.jsonl, checkpoints/)' },
     config: { type: 'string', description: 'JSON file of settings (defaults < file < flags)' },
     epochs: { type: 'string', description: `Epochs (default ${DEFAULTS.epochs})` },
@@ -24,21 +30,38 @@ export default defineCommand({
     'time-steps': { type: 'string', description: `Spikformer time steps T (default ${DEFAULTS.timeSteps})` },
     'label-smoothing': { type: 'string', description: `Label smoothing (default ${DEFAULTS.labelSmoothing})` },
     mixup: { type: 'string', description: `Mixup alpha, 0 = off (default ${DEFAULTS.mixup})` },
-    'mixup-off-epoch': { type: 'string', description: `Epoch from which mixup stops (default ${DEFAULTS.mixupOffEpoch})` },
-    seed: { type: 'string', description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})` },
+    'mixup-off-epoch': {
+      type: 'string',
+      description: `Epoch from which mixup stops (default ${DEFAULTS.mixupOffEpoch})`,
+    },
+    seed: {
+      type: 'string',
+      description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})`,
+    },
     resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
     backend: backendArg,
   },
   async run({ args }) {
     const flags = {
-      data: args.data, model: args.model, out: args.out, backend: args.backend,
-      epochs: numberOption('--epochs', args.epochs), batch: numberOption('--batch', args.batch), lr: numberOption('--lr', args.lr),
-      weightDecay: numberOption('--weight-decay', args['weight-decay']), warmupEpochs: numberOption('--warmup-epochs', args['warmup-epochs']),
-      minLr: numberOption('--min-lr', args['min-lr']), timeSteps: numberOption('--time-steps', args['time-steps']),
-      labelSmoothing: numberOption('--label-smoothing', args['label-smoothing']), mixup: numberOption('--mixup', args.mixup),
-      mixupOffEpoch: numberOption('--mixup-off-epoch', args['mixup-off-epoch']), seed: numberOption('--seed', args.seed),
+      data: args.data,
+      model: args.model,
+      out: args.out,
+      backend: args.backend,
+      epochs: numberOption('--epochs', args.epochs),
+      batch: numberOption('--batch', args.batch),
+      lr: numberOption('--lr', args.lr),
+      weightDecay: numberOption('--weight-decay', args['weight-decay']),
+      warmupEpochs: numberOption('--warmup-epochs', args['warmup-epochs']),
+      minLr: numberOption('--min-lr', args['min-lr']),
+      timeSteps: numberOption('--time-steps', args['time-steps']),
+      labelSmoothing: numberOption('--label-smoothing', args['label-smoothing']),
+      mixup: numberOption('--mixup', args.mixup),
+      mixupOffEpoch: numberOption('--mixup-off-epoch', args['mixup-off-epoch']),
+      seed: numberOption('--seed', args.seed),
     };
-    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) => process.stderr.write(`${l}\n`));
+    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) =>
+      process.stderr.write(`${l}\n`),
+    );
     await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0.
     const { control } = stopOnSignal((line) => process.stderr.write(`${line}\n`));
@@ -47,8 +70,12 @@ export default defineCommand({
     if (result.status === 'interrupted') {
       console.log(`interrupted; resume with:\n  ${resumeCmd}`);
     } else {
-      const best = result.best ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}` : '';
-      console.log(`done: ${result.epochsDone} epochs; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`);
+      const best = result.best
+        ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`
+        : '';
+      console.log(
+        `done: ${result.epochsDone} epochs; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
+      );
     }
   },
 });

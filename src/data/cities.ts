@@ -15,7 +15,15 @@ export interface Region {
 }
 
 const box = (name: string, minLng: number, minLat: number, maxLng: number, maxLat: number): Region =>
-  makeRegion(name, [[[minLng, minLat], [maxLng, minLat], [maxLng, maxLat], [minLng, maxLat], [minLng, minLat]]]);
+  makeRegion(name, [
+    [
+      [minLng, minLat],
+      [maxLng, minLat],
+      [maxLng, maxLat],
+      [minLng, maxLat],
+      [minLng, minLat],
+    ],
+  ]);
 
 // Dense urban areas, chosen to keep most sampled points on streets rather than in water, parks or hills.
 export const BUILTIN_REGIONS: Record<string, Region> = {
@@ -23,8 +31,23 @@ export const BUILTIN_REGIONS: Record<string, Region> = {
   tokyo: box('tokyo', 139.66, 35.62, 139.82, 35.74),
   newyork: makeRegion('newyork', [
     // Manhattan below 125th St, and north-west Brooklyn / western Queens.
-    [[-74.02, 40.70], [-73.97, 40.71], [-73.93, 40.80], [-73.95, 40.82], [-74.0, 40.76], [-74.02, 40.70]],
-    [[-74.0, 40.63], [-73.9, 40.63], [-73.87, 40.76], [-73.94, 40.76], [-73.96, 40.7], [-74.02, 40.66], [-74.0, 40.63]],
+    [
+      [-74.02, 40.7],
+      [-73.97, 40.71],
+      [-73.93, 40.8],
+      [-73.95, 40.82],
+      [-74.0, 40.76],
+      [-74.02, 40.7],
+    ],
+    [
+      [-74.0, 40.63],
+      [-73.9, 40.63],
+      [-73.87, 40.76],
+      [-73.94, 40.76],
+      [-73.96, 40.7],
+      [-74.02, 40.66],
+      [-74.0, 40.63],
+    ],
   ]),
   london: box('london', -0.22, 51.47, 0.0, 51.56),
   paris: box('paris', 2.26, 48.82, 2.41, 48.9),
@@ -88,7 +111,9 @@ export function loadRegions(file: string): Record<string, Region> {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`--regions ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`);
+    throw new Error(
+      `--regions ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`,
+    );
   }
   const parsed = geojsonSchema.safeParse(value);
   if (!parsed.success) {
@@ -104,7 +129,10 @@ export function loadRegions(file: string): Record<string, Region> {
     checkClassName(name);
     if (Object.hasOwn(regions, name)) throw new Error(`--regions ${file}: two features are named '${name}'`);
     const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
-    regions[name] = makeRegion(name, polys.flat().map((r) => r.map((p) => [p[0], p[1]] as [number, number])));
+    regions[name] = makeRegion(
+      name,
+      polys.flat().map((r) => r.map((p) => [p[0], p[1]] as [number, number])),
+    );
   }
   return regions;
 }
@@ -114,7 +142,10 @@ export function selectRegions(available: Record<string, Region>, cities: string[
   if (cities.length === 0) throw new Error('--cities is empty; name at least one city');
   return cities.map((c) => {
     const r = own(available, c);
-    if (!r) throw new Error(`unknown city '${c}'; choose from: ${Object.keys(available).join(', ')} (or pass --regions FILE.geojson)`);
+    if (!r)
+      throw new Error(
+        `unknown city '${c}'; choose from: ${Object.keys(available).join(', ')} (or pass --regions FILE.geojson)`,
+      );
     return r;
   });
 }

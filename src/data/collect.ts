@@ -66,7 +66,9 @@ export function candidate(region: Region, seed: number, seq: number): Candidate 
 /** Images each class still needs, from the manifest in `out` (if any). */
 export async function remaining(out: string, regions: Region[], perCity: number): Promise<Record<string, number>> {
   const entries = await readEntries(out);
-  return Object.fromEntries(regions.map((r) => [r.name, Math.max(0, perCity - entries.filter((e) => e.class === r.name).length)]));
+  return Object.fromEntries(
+    regions.map((r) => [r.name, Math.max(0, perCity - entries.filter((e) => e.class === r.name).length)]),
+  );
 }
 
 async function readEntries(out: string): Promise<ManifestEntry[]> {
@@ -78,7 +80,13 @@ async function readEntries(out: string): Promise<ManifestEntry[]> {
 export async function collect(o: CollectOptions): Promise<CollectResult> {
   const log = o.log ?? (() => {});
   const maxMisses = o.maxMisses ?? 5000;
-  const writer = o.dryRun ? undefined : await DatasetWriter.open(o.out, o.regions.map((r) => r.name), log);
+  const writer = o.dryRun
+    ? undefined
+    : await DatasetWriter.open(
+        o.out,
+        o.regions.map((r) => r.name),
+        log,
+      );
   const entries = writer ? writer.entries : await readEntries(o.out);
   const seen = new Set(entries.filter((e) => e.provider === o.provider.name).map((e) => e.sourceId));
   const result: CollectResult = { classes: {}, added: 0, skipped: 0 };
@@ -177,7 +185,9 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
           }
           log(`${cls}: ${answer.message}; candidate ${c.seq} skipped`);
           if (++failures > 20) {
-            fatal = new FatalError(`${o.provider.name} keeps failing (${failures} lookups in a row gave up); try again later`);
+            fatal = new FatalError(
+              `${o.provider.name} keeps failing (${failures} lookups in a row gave up); try again later`,
+            );
             break;
           }
           continue;
@@ -186,12 +196,19 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
         const problem = answer && sourceProblem(answer);
         if (problem) {
           result.skipped++;
-          log(`${cls}: ${o.provider.name} record ${JSON.stringify(String(answer.id).slice(0, 60))} skipped: ${problem}`);
+          log(
+            `${cls}: ${o.provider.name} record ${JSON.stringify(String(answer.id).slice(0, 60))} skipped: ${problem}`,
+          );
         }
         const found = problem ? null : answer;
-        const split: Split | null = !found || seen.has(found.id) ? null
-          : splitter ? splitter.assign(found.lat, found.lng)
-          : need('train') ? 'train' : 'validation';
+        const split: Split | null =
+          !found || seen.has(found.id)
+            ? null
+            : splitter
+              ? splitter.assign(found.lat, found.lng)
+              : need('train')
+                ? 'train'
+                : 'validation';
         if (!found || split === null || !need(split)) {
           if (++misses > maxMisses) {
             fatal = new FatalError(
@@ -221,7 +238,9 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
         if (total >= nextReport) {
           nextReport += Math.max(1, Math.ceil(o.perCity / 10));
           const rate = (total - startCount) / Math.max(0.001, (Date.now() - started) / 1000);
-          log(`${cls}: ${total}/${o.perCity} (train ${have.train}, validation ${have.validation}), ${rate.toFixed(1)} images/s`);
+          log(
+            `${cls}: ${total}/${o.perCity} (train ${have.train}, validation ${have.validation}), ${rate.toFixed(1)} images/s`,
+          );
         }
       }
       await Promise.all(fetches);

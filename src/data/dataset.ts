@@ -59,7 +59,9 @@ export async function readClasses(dir: string): Promise<string[]> {
     value = JSON.parse(await fs.readFile(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`${dir} is not a dataset folder: ${CLASSES_FILE} is missing; create one with \`geospike collect\` or \`geospike import\``);
+      throw new Error(
+        `${dir} is not a dataset folder: ${CLASSES_FILE} is missing; create one with \`geospike collect\` or \`geospike import\``,
+      );
     }
     throw new Error(`${file} is not valid JSON; it should be an array of class names in label order`);
   }
@@ -72,17 +74,23 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
   try {
     folders = (await fs.readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${root} is missing; a dataset has train/ and validation/ folders`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(`${root} is missing; a dataset has train/ and validation/ folders`);
     throw err;
   }
   const extra = folders.filter((f) => !classes.includes(f));
-  if (extra.length) throw new Error(`${root} has folders not in ${CLASSES_FILE}: ${extra.join(', ')}; add them to ${CLASSES_FILE} or remove them`);
+  if (extra.length)
+    throw new Error(
+      `${root} has folders not in ${CLASSES_FILE}: ${extra.join(', ')}; add them to ${CLASSES_FILE} or remove them`,
+    );
   const files: { file: string; label: number; id: string }[] = [];
   for (let label = 0; label < classes.length; label++) {
     const folder = path.join(root, classes[label]);
     const names = (await fs.readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.png')).sort();
     if (split === 'train' && names.length === 0) {
-      throw new Error(`class '${classes[label]}' has no training images (${folder}/*.png); collect more or drop it from ${CLASSES_FILE}`);
+      throw new Error(
+        `class '${classes[label]}' has no training images (${folder}/*.png); collect more or drop it from ${CLASSES_FILE}`,
+      );
     }
     for (const name of names) files.push({ file: path.join(folder, name), label, id: name.slice(0, -4) });
   }
@@ -101,9 +109,15 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
       .removeAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true })
-      .catch((err: Error) => Promise.reject(new Error(`${files[i].file} is not a readable PNG (${err.message}); delete it and its manifest line`)));
+      .catch((err: Error) =>
+        Promise.reject(
+          new Error(`${files[i].file} is not a readable PNG (${err.message}); delete it and its manifest line`),
+        ),
+      );
     if (info.width !== IMAGE_SIZE || info.height !== IMAGE_SIZE || info.channels !== 3) {
-      throw new Error(`${files[i].file} is ${info.width}x${info.height}x${info.channels}; dataset images must be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`);
+      throw new Error(
+        `${files[i].file} is ${info.width}x${info.height}x${info.channels}; dataset images must be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`,
+      );
     }
     images.set(data, i * IMAGE_VALUES);
   });
@@ -122,18 +136,25 @@ async function checkManifest(dir: string, classes: string[], train: SplitData, v
   }
   const { entries } = parseManifest(text, file);
   const listed = new Map(entries.map((e) => [e.id, e]));
-  for (const [split, data] of [['train', train], ['validation', validation]] as const) {
+  for (const [split, data] of [
+    ['train', train],
+    ['validation', validation],
+  ] as const) {
     for (let i = 0; i < data.n; i++) {
       const e = listed.get(data.ids[i]);
       const cls = classes[data.labels[i]];
       if (!e || e.split !== split || e.class !== cls) {
         const where = e ? `listed as ${e.split}/${e.class}` : 'not listed';
-        throw new Error(`${dir}/${split}/${cls}/${data.ids[i]}.png is ${where} in ${MANIFEST_FILE}; the folder was edited by hand`);
+        throw new Error(
+          `${dir}/${split}/${cls}/${data.ids[i]}.png is ${where} in ${MANIFEST_FILE}; the folder was edited by hand`,
+        );
       }
     }
   }
   if (entries.length !== train.n + validation.n) {
-    throw new Error(`${MANIFEST_FILE} lists ${entries.length} images but the folders hold ${train.n + validation.n}; some files are missing`);
+    throw new Error(
+      `${MANIFEST_FILE} lists ${entries.length} images but the folders hold ${train.n + validation.n}; some files are missing`,
+    );
   }
 }
 
@@ -150,7 +171,11 @@ export function channelStats(images: Uint8Array): { mean: [number, number, numbe
   }
   const count = images.length / 3;
   const mean = sum.map((s) => s / count / 255) as [number, number, number];
-  const std = sq.map((s, c) => Math.sqrt(Math.max(0, s / count / 65025 - mean[c] * mean[c])) || 1) as [number, number, number];
+  const std = sq.map((s, c) => Math.sqrt(Math.max(0, s / count / 65025 - mean[c] * mean[c])) || 1) as [
+    number,
+    number,
+    number,
+  ];
   return { mean, std };
 }
 
@@ -195,9 +220,11 @@ export class BatchIterator {
     readonly data: SplitData,
     readonly opts: BatchOptions,
   ) {
-    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`batch size must be a whole number of at least 1, got ${opts.batchSize}`);
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+      throw new Error(`batch size must be a whole number of at least 1, got ${opts.batchSize}`);
     this.batchesPerEpoch = opts.dropLast ? Math.floor(data.n / opts.batchSize) : Math.ceil(data.n / opts.batchSize);
-    if (this.batchesPerEpoch === 0) throw new Error(`${data.n} images make no full batch of ${opts.batchSize}; lower the batch size`);
+    if (this.batchesPerEpoch === 0)
+      throw new Error(`${data.n} images make no full batch of ${opts.batchSize}; lower the batch size`);
     this.order = new Int32Array(data.n);
     // (v/255 - mean)/std as one multiply-add, rounded to float32, looked up rather than computed per value.
     const scale = Float32Array.from([0, 1, 2], (c) => 1 / (255 * opts.std[c]));
@@ -207,7 +234,8 @@ export class BatchIterator {
 
   /** Batch `index` of `epoch`: the same numbers every time it is asked for. */
   batch(epoch: number, index: number): Batch {
-    if (index < 0 || index >= this.batchesPerEpoch) throw new Error(`batch ${index} is outside 0..${this.batchesPerEpoch - 1}`);
+    if (index < 0 || index >= this.batchesPerEpoch)
+      throw new Error(`batch ${index} is outside 0..${this.batchesPerEpoch - 1}`);
     const order = this.epochOrder(epoch);
     const start = index * this.opts.batchSize;
     const n = Math.min(this.opts.batchSize, this.data.n - start);
@@ -253,7 +281,13 @@ export class BatchIterator {
   }
 
   setState(s: BatchCursor): void {
-    if (!Number.isInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.batch) || s.batch < 0 || s.batch >= this.batchesPerEpoch) {
+    if (
+      !Number.isInteger(s.epoch) ||
+      s.epoch < 0 ||
+      !Number.isInteger(s.batch) ||
+      s.batch < 0 ||
+      s.batch >= this.batchesPerEpoch
+    ) {
       throw new Error(`batch cursor ${JSON.stringify(s)} is not valid for ${this.batchesPerEpoch} batches per epoch`);
     }
     this.cursor = { ...s };

@@ -56,10 +56,17 @@ export async function processImage(input: Buffer, opts: ProcessOptions): Promise
   const { width, height } = decoded;
   const usable = height - opts.cropBottom;
   if (usable < 1) {
-    throw new ImageDecodeError(`image is ${width}x${height}, too small to crop ${opts.cropBottom} rows from its bottom`);
+    throw new ImageDecodeError(
+      `image is ${width}x${height}, too small to crop ${opts.cropBottom} rows from its bottom`,
+    );
   }
   const side = Math.min(width, usable);
-  const region = { left: Math.floor((width - side) / 2), top: Math.floor((usable - side) / 2), width: side, height: side };
+  const region = {
+    left: Math.floor((width - side) / 2),
+    top: Math.floor((usable - side) / 2),
+    width: side,
+    height: side,
+  };
   const pixels = resizeSquare(decoded.data, width, region.left, region.top, side, size);
   const png = encodeSimplePng(pixels, size, size);
   let display: Buffer | undefined;
@@ -72,7 +79,12 @@ export async function processImage(input: Buffer, opts: ProcessOptions): Promise
 }
 
 /** Encodes raw 8-bit pixels (HWC, 1 or 3 channels) as an RGB PNG. */
-export async function encodeRgbPng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
+export async function encodeRgbPng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+): Promise<Buffer> {
   return encodeSimplePng(channels === 3 ? pixels : greyToRgb(pixels), width, height);
 }
 

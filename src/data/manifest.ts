@@ -55,7 +55,10 @@ export function checkClassList(value: unknown, file: string): string[] {
     throw new Error(`${file} must be a non-empty JSON array of class names in label order`);
   }
   for (const c of value) {
-    if (!CLASS_NAME.test(c)) throw new Error(`${file} names class ${JSON.stringify(c)}, which is not a class name (lowercase letters, digits, _ or -); fix the file`);
+    if (!CLASS_NAME.test(c))
+      throw new Error(
+        `${file} names class ${JSON.stringify(c)}, which is not a class name (lowercase letters, digits, _ or -); fix the file`,
+      );
   }
   if (new Set(value).size !== value.length) throw new Error(`${file} names a class twice`);
   return value as string[];

@@ -13,7 +13,10 @@ export const SIMPLE_PNG_MAX_PIXELS = 1 << 20;
  * every chunk is bounds-checked and the inflated data is capped at what the header's size needs, so a crafted file
  * (a short IHDR, a zlib bomb behind a huge declared size) costs nothing.
  */
-export function decodeSimplePng(buf: Buffer, maxPixels = SIMPLE_PNG_MAX_PIXELS): { data: Uint8Array; width: number; height: number } | null {
+export function decodeSimplePng(
+  buf: Buffer,
+  maxPixels = SIMPLE_PNG_MAX_PIXELS,
+): { data: Uint8Array; width: number; height: number } | null {
   if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE)) return null;
   let pos = 8;
   let width = 0;
@@ -112,5 +115,10 @@ export function encodeSimplePng(rgb: Uint8Array, width: number, height: number):
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type RGB; compression, filter, interlace 0
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows, { level: 6 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows, { level: 6 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

@@ -1,5 +1,9 @@
 // Runs async tasks over items with at most `limit` in flight, in order of start.
-export async function forEachLimit<T>(items: Iterable<T>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: Iterable<T>,
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   const it = items[Symbol.iterator]();
   let failed: unknown;
   let hasFailed = false;

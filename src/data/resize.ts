@@ -76,7 +76,13 @@ function clip8(v: number): number {
  * Lanczos-3. Returns RGB HWC.
  */
 export function resizeLanczos(
-  src: Uint8Array, width: number, height: number, outW: number, outH: number, stride = width * 3, offset = 0,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outW: number,
+  outH: number,
+  stride = width * 3,
+  offset = 0,
 ): Uint8Array {
   const h = taps(width, outW);
   const v = taps(height, outH);
@@ -127,7 +133,14 @@ export const BOX_REDUCE_ABOVE = 16;
  * Averages `factor` x `factor` blocks of `src` (RGB HWC, `width` x `height` from `offset` with `stride` bytes a row),
  * rounding to nearest; rows and columns past the last whole block are left out. Returns RGB HWC.
  */
-export function boxReduce(src: Uint8Array, width: number, height: number, factor: number, stride = width * 3, offset = 0): Uint8Array {
+export function boxReduce(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  factor: number,
+  stride = width * 3,
+  offset = 0,
+): Uint8Array {
   const w = Math.floor(width / factor);
   const h = Math.floor(height / factor);
   const out = new Uint8Array(w * h * 3);
@@ -155,9 +168,17 @@ export function boxReduce(src: Uint8Array, width: number, height: number, factor
  * Lanczos-3 as PIL, after a box average by an integer factor when the square is more than BOX_REDUCE_ABOVE times
  * `size` (its leftover rows and columns, fewer than the factor, split between the two sides).
  */
-export function resizeSquare(src: Uint8Array, width: number, left: number, top: number, side: number, size: number): Uint8Array {
+export function resizeSquare(
+  src: Uint8Array,
+  width: number,
+  left: number,
+  top: number,
+  side: number,
+  size: number,
+): Uint8Array {
   const stride = width * 3;
-  if (side <= BOX_REDUCE_ABOVE * size) return resizeLanczos(src, side, side, size, size, stride, top * stride + left * 3);
+  if (side <= BOX_REDUCE_ABOVE * size)
+    return resizeLanczos(src, side, side, size, size, stride, top * stride + left * 3);
   const factor = Math.floor(side / ((BOX_REDUCE_ABOVE / 2) * size));
   const skip = (side % factor) >> 1;
   const small = boxReduce(src, side, side, factor, stride, (top + skip) * stride + (left + skip) * 3);

@@ -4,13 +4,20 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 function secretBytes(secret: string): Buffer {
   const key = Buffer.from(secret.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  if (key.length === 0) throw new Error('GOOGLE_MAPS_URL_SIGNING_SECRET is not a URL-safe base64 string; copy it again from the Cloud console');
+  if (key.length === 0)
+    throw new Error(
+      'GOOGLE_MAPS_URL_SIGNING_SECRET is not a URL-safe base64 string; copy it again from the Cloud console',
+    );
   return key;
 }
 
 /** The signature of `pathAndQuery` (e.g. `/maps/api/streetview?size=...&key=...`), URL-safe base64 with padding. */
 export function signPath(pathAndQuery: string, secret: string): string {
-  return createHmac('sha1', secretBytes(secret)).update(pathAndQuery).digest('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  return createHmac('sha1', secretBytes(secret))
+    .update(pathAndQuery)
+    .digest('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_');
 }
 
 /** `url` with `&signature=...` appended, signed over its path and query. */

@@ -35,7 +35,8 @@ export class SpatialSplitter {
     if (valFraction > 0) {
       // At least one validation cell and one train cell when there are two or more.
       const nVal = Math.min(Math.max(1, Math.round(cells.length * valFraction)), Math.max(1, cells.length - 1));
-      for (const c of new Rng(hash32(seed, 'spatial-split', region.name)).shuffle(cells).slice(0, nVal)) this.valCells.add(c);
+      for (const c of new Rng(hash32(seed, 'spatial-split', region.name)).shuffle(cells).slice(0, nVal))
+        this.valCells.add(c);
     }
   }
 
@@ -75,6 +76,8 @@ export class SpatialSplitter {
 /** Great-circle distance in km (haversine), for checking the split. */
 export function distanceKm(lat1: number, lng1: number, lat2: number, lng2: number): number {
   const r = Math.PI / 180;
-  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lng2 - lng1) * r) / 2) ** 2;
+  const a =
+    Math.sin(((lat2 - lat1) * r) / 2) ** 2 +
+    Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lng2 - lng1) * r) / 2) ** 2;
   return 2 * 6371.0088 * Math.asin(Math.sqrt(a));
 }

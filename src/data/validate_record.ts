@@ -4,13 +4,15 @@
 import { checkEndpoint } from './providers/http.js';
 import type { Source } from './providers/provider.js';
 
-const finiteIn = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+const finiteIn = (v: unknown, lo: number, hi: number) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 
 /** Why the record cannot be used, or null when it can. */
 export function sourceProblem(s: Source): string | null {
   const r = s as unknown as Record<string, unknown>;
   if (typeof r.id !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(r.id)) return 'its id is not 1-200 printable characters';
-  if (!finiteIn(r.lat, -90, 90) || !finiteIn(r.lng, -180, 180)) return `its coordinates (${String(r.lat)}, ${String(r.lng)}) are not a place on Earth`;
+  if (!finiteIn(r.lat, -90, 90) || !finiteIn(r.lng, -180, 180))
+    return `its coordinates (${String(r.lat)}, ${String(r.lng)}) are not a place on Earth`;
   if (r.heading !== null && !finiteIn(r.heading, 0, 360)) return `its heading ${String(r.heading)} is not in [0, 360]`;
   if (r.captureDate !== null && !(typeof r.captureDate === 'string' && isDate(r.captureDate))) {
     return `its capture date ${JSON.stringify(r.captureDate)} is not a YYYY-MM or YYYY-MM-DD date`;

@@ -65,7 +65,12 @@ export class DatasetWriter {
     }
   }
 
-  private static async openLocked(dir: string, classes: string[], lock: FolderLock, log: (line: string) => void): Promise<DatasetWriter> {
+  private static async openLocked(
+    dir: string,
+    classes: string[],
+    lock: FolderLock,
+    log: (line: string) => void,
+  ): Promise<DatasetWriter> {
     const classesFile = path.join(dir, CLASSES_FILE);
     const existing = await readJsonIfExists(classesFile);
     if (existing === undefined) {
@@ -76,14 +81,18 @@ export class DatasetWriter {
           'choose another --out folder, or the same classes in the same order to continue it',
       );
     }
-    for (const s of [...SPLITS, 'display']) for (const c of classes) await fs.mkdir(path.join(dir, s, c), { recursive: true });
+    for (const s of [...SPLITS, 'display'])
+      for (const c of classes) await fs.mkdir(path.join(dir, s, c), { recursive: true });
 
     const manifestFile = path.join(dir, MANIFEST_FILE);
-    const text = await fs.readFile(manifestFile, 'utf8').catch((err) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
+    const text = await fs
+      .readFile(manifestFile, 'utf8')
+      .catch((err) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
     const parsed = parseManifest(text, manifestFile);
     if (parsed.tornBytes > 0) await fs.truncate(manifestFile, Buffer.byteLength(text) - parsed.tornBytes);
     for (const e of parsed.entries) {
-      if (!classes.includes(e.class)) throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
+      if (!classes.includes(e.class))
+        throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
     }
     const entries = await keepIntact(dir, parsed.entries, log);
     if (entries.length < parsed.entries.length) {
@@ -116,12 +125,20 @@ export class DatasetWriter {
     const full: ManifestEntry = { ...entry, sha256: createHash('sha256').update(png).digest('hex') };
     const files = [imagePath(this.dir, full), ...(display ? [displayPath(this.dir, full)] : [])];
     try {
-      const written = await Promise.allSettled([writeFileDurable(files[0], png), display && writeFileDurable(files[1], display)]);
+      const written = await Promise.allSettled([
+        writeFileDurable(files[0], png),
+        display && writeFileDurable(files[1], display),
+      ]);
       const failed = written.find((w) => w.status === 'rejected');
       if (failed) throw failed.reason;
       killInGroupForTest();
       await new Promise<void>((resolve, reject) => {
-        this.ready.push({ line: JSON.stringify(full) + '\n', folders: files.map((f) => path.dirname(f)), resolve, reject });
+        this.ready.push({
+          line: JSON.stringify(full) + '\n',
+          folders: files.map((f) => path.dirname(f)),
+          resolve,
+          reject,
+        });
         this.committing ??= this.commitReady();
       });
     } catch (err) {
@@ -163,7 +180,8 @@ export class DatasetWriter {
   }
 
   private track(e: ManifestEntry): void {
-    if (this.ids.has(e.id)) throw new Error(`${MANIFEST_FILE} lists image id '${e.id}' twice; remove the duplicate line`);
+    if (this.ids.has(e.id))
+      throw new Error(`${MANIFEST_FILE} lists image id '${e.id}' twice; remove the duplicate line`);
     this.ids.add(e.id);
     this.counts.get(e.class)![e.split]++;
   }
@@ -203,13 +221,27 @@ async function removeUnlisted(dir: string, classes: string[], entries: ManifestE
 }
 
 // Entries whose image is on disk with the recorded sha256; the others are logged and left out, to be fetched again.
-async function keepIntact(dir: string, entries: ManifestEntry[], log: (line: string) => void): Promise<ManifestEntry[]> {
+async function keepIntact(
+  dir: string,
+  entries: ManifestEntry[],
+  log: (line: string) => void,
+): Promise<ManifestEntry[]> {
   const kept: ManifestEntry[] = [];
   for (const e of entries) {
     const file = imagePath(dir, e);
-    const bytes = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
-    const why = bytes === null ? 'its image is missing' : createHash('sha256').update(bytes).digest('hex') !== e.sha256 ? 'its image does not match the recorded sha256' : null;
-    if (why) log(`${MANIFEST_FILE}: dropping '${e.id}' (${e.class}, ${e.split}): ${why}; it will be fetched or imported again`);
+    const bytes = await fs
+      .readFile(file)
+      .catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    const why =
+      bytes === null
+        ? 'its image is missing'
+        : createHash('sha256').update(bytes).digest('hex') !== e.sha256
+          ? 'its image does not match the recorded sha256'
+          : null;
+    if (why)
+      log(
+        `${MANIFEST_FILE}: dropping '${e.id}' (${e.class}, ${e.split}): ${why}; it will be fetched or imported again`,
+      );
     else kept.push(e);
   }
   return kept;

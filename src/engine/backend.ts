@@ -22,17 +22,26 @@ const autoOrder: string[] = ['cpu'];
 // load falls back to `auto` with one warning instead of stopping.
 const optional = new Set<string>();
 
-export function registerBackendLoader(name: string, loader: BackendLoader, preferred = false, isOptional = false): void {
+export function registerBackendLoader(
+  name: string,
+  loader: BackendLoader,
+  preferred = false,
+  isOptional = false,
+): void {
   loaders.set(name, loader);
   if (isOptional) optional.add(name);
   if (!autoOrder.includes(name)) preferred ? autoOrder.unshift(name) : autoOrder.push(name);
 }
 
 // The C++/oneDNN backend (src/engine/native): preferred whenever its addon loads.
-registerBackendLoader('native', async () => {
-  registerNativeBackend(); // throws, saying why and how to fix it, when the addon cannot load
-  return 'native';
-}, true);
+registerBackendLoader(
+  'native',
+  async () => {
+    registerNativeBackend(); // throws, saying why and how to fix it, when the addon cannot load
+    return 'native';
+  },
+  true,
+);
 // WebGPU (src/engine/webgpu): preferred over native on a hardware GPU; never chosen by `auto` on a software one.
 registerBackendLoader('webgpu', loadWebGPUBackend, true, true);
 

@@ -90,24 +90,53 @@ export function inputRate(input: string, m: MeasuredRates): { rate: number; esti
     const r = parts.map((p) => inputRate(p, m));
     return { rate: r[0].rate + r[1].rate, estimated: r[0].estimated || r[1].estimated };
   }
-  throw new Error(`no firing rate measured for '${input}'; measured layers: ${Object.keys(m.rates).join(', ') || 'none'}`);
+  throw new Error(
+    `no firing rate measured for '${input}'; measured layers: ${Object.keys(m.rates).join(', ') || 'none'}`,
+  );
 }
 
 /** Per-layer and total operations and energy per image. Spiking models need measured rates; ResNet18 does not. */
-export function countEnergy(config: ModelConfig, measured: MeasuredRates | null, costs: EnergyCosts = ENERGY_PRESETS[DEFAULT_ENERGY_PRESET]): EnergyReport {
+export function countEnergy(
+  config: ModelConfig,
+  measured: MeasuredRates | null,
+  costs: EnergyCosts = ENERGY_PRESETS[DEFAULT_ENERGY_PRESET],
+): EnergyReport {
   const spiking = isSpiking(config);
-  if (spiking && !measured) throw new Error('a spiking model\'s energy depends on its firing rates; measure them on images first');
+  if (spiking && !measured)
+    throw new Error("a spiking model's energy depends on its firing rates; measure them on images first");
   const T = isSpiking(config) ? config.timeSteps : 1;
   const layers = layerMacs(config).map((l): LayerEnergy => {
     const steps = l.once ? 1 : T;
     const dense = l.macs * steps;
     const analog = !spiking || l.once === true || l.input === 'image';
     if (analog) {
-      return { name: l.name, kind: l.kind, input: l.input, inputRate: null, estimated: false, flops: l.macs, denseMacs: dense, macs: dense, sops: 0, energy: dense * costs.eMac };
+      return {
+        name: l.name,
+        kind: l.kind,
+        input: l.input,
+        inputRate: null,
+        estimated: false,
+        flops: l.macs,
+        denseMacs: dense,
+        macs: dense,
+        sops: 0,
+        energy: dense * costs.eMac,
+      };
     }
     const { rate, estimated } = inputRate(l.input, measured!);
     const sops = rate * T * l.macs;
-    return { name: l.name, kind: l.kind, input: l.input, inputRate: rate, estimated, flops: l.macs, denseMacs: dense, macs: 0, sops, energy: sops * costs.eAc };
+    return {
+      name: l.name,
+      kind: l.kind,
+      input: l.input,
+      inputRate: rate,
+      estimated,
+      flops: l.macs,
+      denseMacs: dense,
+      macs: 0,
+      sops,
+      energy: sops * costs.eAc,
+    };
   });
   const sum = (f: (l: LayerEnergy) => number) => layers.reduce((a, l) => a + f(l), 0);
   return {
@@ -115,7 +144,12 @@ export function countEnergy(config: ModelConfig, measured: MeasuredRates | null,
     timeSteps: T,
     costs,
     layers,
-    total: { denseMacs: sum((l) => l.denseMacs), macs: sum((l) => l.macs), sops: sum((l) => l.sops), energy: sum((l) => l.energy) },
+    total: {
+      denseMacs: sum((l) => l.denseMacs),
+      macs: sum((l) => l.macs),
+      sops: sum((l) => l.sops),
+      energy: sum((l) => l.energy),
+    },
   };
 }
 
@@ -123,8 +157,12 @@ export function countEnergy(config: ModelConfig, measured: MeasuredRates | null,
 export function resolveCosts(preset = DEFAULT_ENERGY_PRESET, eMac?: number, eAc?: number): EnergyCosts {
   const base = own(ENERGY_PRESETS, preset);
   if (!base) throw new Error(`unknown energy preset '${preset}'; known: ${Object.keys(ENERGY_PRESETS).join(', ')}`);
-  for (const [flag, v] of [['--e-mac', eMac], ['--e-ac', eAc]] as const) {
-    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${flag} must be a positive number of picojoules, got ${v}`);
+  for (const [flag, v] of [
+    ['--e-mac', eMac],
+    ['--e-ac', eAc],
+  ] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0))
+      throw new Error(`${flag} must be a positive number of picojoules, got ${v}`);
   }
   if (eMac === undefined && eAc === undefined) return base;
   return { eMac: eMac ?? base.eMac, eAc: eAc ?? base.eAc, about: `${base.about}, overridden` };
@@ -133,7 +171,12 @@ export function resolveCosts(preset = DEFAULT_ENERGY_PRESET, eMac?: number, eAc?
 /** Human units for energy in picojoules. */
 export function formatEnergy(pJ: number): string {
   if (pJ === 0) return '0';
-  const units: [number, string][] = [[1e9, 'mJ'], [1e6, 'µJ'], [1e3, 'nJ'], [1, 'pJ']];
+  const units: [number, string][] = [
+    [1e9, 'mJ'],
+    [1e6, 'µJ'],
+    [1e3, 'nJ'],
+    [1, 'pJ'],
+  ];
   const [scale, unit] = units.find(([s]) => Math.abs(pJ) >= s) ?? units[3];
   return `${(pJ / scale).toPrecision(3)} ${unit}`;
 }
@@ -141,7 +184,12 @@ export function formatEnergy(pJ: number): string {
 /** Human units for operation counts. */
 export function formatOps(n: number): string {
   if (n === 0) return '0';
-  const units: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k'], [1, '']];
+  const units: [number, string][] = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+    [1, ''],
+  ];
   const [scale, unit] = units.find(([s]) => Math.abs(n) >= s) ?? units[3];
   return `${(n / scale).toPrecision(3)} ${unit}`.trimEnd();
 }

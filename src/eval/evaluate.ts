@@ -59,7 +59,13 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
   if (full.n === 0) throw new Error(`${ds.dir} has no ${split} images to evaluate`);
   const n = Math.min(full.n, opts.maxImages ?? full.n);
   const data = n === full.n ? full : spreadSubset(full, n);
-  const it = new BatchIterator(data, { batchSize: opts.batchSize ?? 64, seed: 0, mean: meta.mean, std: meta.std, shuffle: false });
+  const it = new BatchIterator(data, {
+    batchSize: opts.batchSize ?? 64,
+    seed: 0,
+    mean: meta.mean,
+    std: meta.std,
+    shuffle: false,
+  });
   const pass = runSplit(model, it, { rates: opts.rates, inputRates: opts.rates, progress: opts.progress });
   return {
     split,

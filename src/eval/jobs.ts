@@ -70,10 +70,15 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   let inputRates: Record<string, number> | null = null;
   let images = 0;
   if (isSpiking(meta.model)) {
-    if (!ds) throw new Error('measuring a spiking model\'s energy needs images: pass --data');
+    if (!ds) throw new Error("measuring a spiking model's energy needs images: pass --data");
     const { model } = loadModelFromCheckpoint(json);
     try {
-      const r = evaluate(model, meta, ds, { split, maxImages: opts.images ?? 256, rates: true, progress: opts.progress });
+      const r = evaluate(model, meta, ds, {
+        split,
+        maxImages: opts.images ?? 256,
+        rates: true,
+        progress: opts.progress,
+      });
       rates = r.rates ?? null;
       inputRates = r.inputRates ?? null;
       images = r.n;
@@ -86,12 +91,20 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   const base = opts.baseline === undefined ? (isSpiking(meta.model) ? 'resnet18' : null) : opts.baseline;
   if (base) {
     const b = baselineConfig(base, meta.classes.length);
-    if (isSpiking(b.config)) throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
+    if (isSpiking(b.config))
+      throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
     const e = countEnergy(b.config, null, costs);
     baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
   }
   return {
-    checkpoint: json, preset: meta.preset, images, split, rates, inputRates, report, baseline,
+    checkpoint: json,
+    preset: meta.preset,
+    images,
+    split,
+    rates,
+    inputRates,
+    report,
+    baseline,
     ratio: baseline ? baseline.energy / report.total.energy : null,
   };
 }

@@ -24,11 +24,13 @@ export interface ClassificationMetrics {
 
 /** confusion[t][p]: how many images of class t were predicted as p. */
 export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
-  if (labels.length !== predicted.length) throw new Error(`${labels.length} labels but ${predicted.length} predictions`);
+  if (labels.length !== predicted.length)
+    throw new Error(`${labels.length} labels but ${predicted.length} predictions`);
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < labels.length; i++) {
     const [t, p] = [labels[i], predicted[i]];
-    if (!(t >= 0 && t < classes && p >= 0 && p < classes)) throw new Error(`label ${t} or prediction ${p} is outside 0..${classes - 1}`);
+    if (!(t >= 0 && t < classes && p >= 0 && p < classes))
+      throw new Error(`label ${t} or prediction ${p} is outside 0..${classes - 1}`);
     m[t][p]++;
   }
   return m;
@@ -66,9 +68,14 @@ export function perClassMetrics(confusion: number[][], names: string[]): ClassMe
 }
 
 /** Everything above from logits (or any scores) [n, classes] and labels. */
-export function classificationMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, names: string[]): ClassificationMetrics {
+export function classificationMetrics(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  names: string[],
+): ClassificationMetrics {
   const K = names.length;
-  if (scores.length !== labels.length * K) throw new Error(`scores hold ${scores.length} values, expected ${labels.length} x ${K}`);
+  if (scores.length !== labels.length * K)
+    throw new Error(`scores hold ${scores.length} values, expected ${labels.length} x ${K}`);
   const predicted = argmaxRows(scores, K);
   const confusion = confusionMatrix(labels, predicted, K);
   const correct = confusion.reduce((a, row, i) => a + row[i], 0);

@@ -8,7 +8,6 @@ import type { EvalResult } from './evaluate.js';
 import { SUMMARY_COLUMNS, type EpochRecord } from '../train/run_log.js';
 import { runPaths } from '../train/run_folder.js';
 
-
 /** One row of summary.csv, as the training loop writes it; firing_rate is null for ResNet18. */
 export type EpochRow = EpochRecord;
 
@@ -33,7 +32,8 @@ export function parseSummaryCsv(text: string, file: string): EpochRow[] {
   if (lines.length === 0) return [];
   const header = lines[0].split(',');
   for (const c of [...NUMERIC, 'firing_rate']) {
-    if (!header.includes(c)) throw new Error(`${file} has no '${c}' column; is it a summary.csv written by \`geospike train\`?`);
+    if (!header.includes(c))
+      throw new Error(`${file} has no '${c}' column; is it a summary.csv written by \`geospike train\`?`);
   }
   return lines.slice(1).map((line, i) => {
     const cells = line.split(',');
@@ -41,10 +41,12 @@ export function parseSummaryCsv(text: string, file: string): EpochRow[] {
     const row = { firing_rate: get('firing_rate') === '' ? null : Number(get('firing_rate')) } as EpochRow;
     for (const c of NUMERIC) {
       const v = Number(get(c));
-      if (get(c) === '' || !Number.isFinite(v)) throw new Error(`${file} line ${i + 2}: '${c}' is '${get(c)}', not a number`);
+      if (get(c) === '' || !Number.isFinite(v))
+        throw new Error(`${file} line ${i + 2}: '${c}' is '${get(c)}', not a number`);
       (row as unknown as Record<string, number>)[c] = v;
     }
-    if (row.firing_rate !== null && !Number.isFinite(row.firing_rate)) throw new Error(`${file} line ${i + 2}: firing_rate is not a number`);
+    if (row.firing_rate !== null && !Number.isFinite(row.firing_rate))
+      throw new Error(`${file} line ${i + 2}: firing_rate is not a number`);
     return row;
   });
 }
@@ -75,9 +77,13 @@ function lastRates(file: string): Record<string, number> | null {
 export function readRun(dir: string): RunData {
   const paths = runPaths(dir);
   const configFile = paths.config;
-  if (!existsSync(configFile)) throw new Error(`${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`);
+  if (!existsSync(configFile))
+    throw new Error(
+      `${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`,
+    );
   const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[] }>(configFile);
-  if (!config.modelConfig || !config.classes) throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
+  if (!config.modelConfig || !config.classes)
+    throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
   const summary = paths.summary;
   const epochs = existsSync(summary) ? parseSummaryCsv(readFileSync(summary, 'utf8'), summary) : [];
   const opt = <T>(f: string): T | null => (existsSync(f) ? readJson<T>(f) : null);

@@ -9,9 +9,23 @@ import { writeFileAtomic } from './atomic.js';
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 /** Uint16Array holds the raw bits of F16/BF16 tensors; BOOL uses Uint8Array (0 or 1). */
 export type TensorData =
-  | Float64Array | Float32Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
-export interface SafeTensor { dtype: DType; shape: number[]; data: TensorData; }
-export interface SafetensorsFile { tensors: Map<string, SafeTensor>; metadata: Record<string, string>; }
+  | Float64Array
+  | Float32Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array;
+export interface SafeTensor {
+  dtype: DType;
+  shape: number[];
+  data: TensorData;
+}
+export interface SafetensorsFile {
+  tensors: Map<string, SafeTensor>;
+  metadata: Record<string, string>;
+}
 
 export class SafetensorsError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -41,7 +55,8 @@ const DTYPE_NAMES = Object.keys(DTYPES).join(', ');
 
 // Typed arrays use the host byte order; the format is little-endian.
 function assertLittleEndianHost(): void {
-  if (endianness() !== 'LE') throw new SafetensorsError('safetensors I/O needs a little-endian host (this one is big-endian)');
+  if (endianness() !== 'LE')
+    throw new SafetensorsError('safetensors I/O needs a little-endian host (this one is big-endian)');
 }
 
 function isDType(s: unknown): s is DType {
@@ -60,25 +75,39 @@ function elementCount(shape: readonly number[]): number {
   return n;
 }
 
-interface Entry { name: string; dtype: DType; shape: number[]; begin: number; end: number; }
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
 export function parseSafetensors(bytes: Uint8Array, source?: string): SafetensorsFile {
   assertLittleEndianHost();
   const where = source ?? 'safetensors data';
-  const fail = (msg: string): never => { throw new SafetensorsError(`${where}: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new SafetensorsError(`${where}: ${msg}`);
+  };
 
   if (bytes.byteLength < 8) {
-    fail(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`);
+    fail(
+      `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
   if (headerLen === 0n) fail('header length is 0; a safetensors header is a JSON object of at least 2 bytes');
   if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-    fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a safetensors file`);
+    fail(
+      `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a safetensors file`,
+    );
   }
   const n = Number(headerLen);
   if (8 + n > bytes.byteLength) {
-    fail(`header length ${n} runs past the end of the file (${bytes.byteLength} bytes, so at most ${bytes.byteLength - 8}); the file is truncated`);
+    fail(
+      `header length ${n} runs past the end of the file (${bytes.byteLength} bytes, so at most ${bytes.byteLength - 8}); the file is truncated`,
+    );
   }
 
   let headerText: string;
@@ -123,19 +152,27 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
   let prev: Entry | undefined;
   for (const e of sorted) {
     if (e.end > dataLen) {
-      fail(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the data buffer (${dataLen} bytes); the file is truncated or the offsets are wrong`);
+      fail(
+        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the data buffer (${dataLen} bytes); the file is truncated or the offsets are wrong`,
+      );
     }
     if (e.begin < pos) {
-      fail(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev!.name}" [${prev!.begin}, ${prev!.end}]`);
+      fail(
+        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev!.name}" [${prev!.begin}, ${prev!.end}]`,
+      );
     }
     if (e.begin > pos) {
-      fail(`data buffer bytes [${pos}, ${e.begin}) belong to no tensor (hole before tensor "${e.name}"); safetensors requires tensors to cover the buffer contiguously`);
+      fail(
+        `data buffer bytes [${pos}, ${e.begin}) belong to no tensor (hole before tensor "${e.name}"); safetensors requires tensors to cover the buffer contiguously`,
+      );
     }
     pos = e.end;
     prev = e;
   }
   if (pos !== dataLen) {
-    fail(`data buffer has ${dataLen} bytes but the tensors cover only ${pos}; ${dataLen - pos} trailing bytes belong to no tensor`);
+    fail(
+      `data buffer has ${dataLen} bytes but the tensors cover only ${pos}; ${dataLen - pos} trailing bytes belong to no tensor`,
+    );
   }
 
   const tensors = new Map<string, SafeTensor>();
@@ -165,8 +202,11 @@ function parseEntry(name: string, info: unknown, fail: (msg: string) => never): 
     }
   }
   if (offsets === undefined) fail(`${t}: missing "data_offsets"`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 ||
-      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+  ) {
     fail(`${t}: "data_offsets" must be two non-negative integers [begin, end], got ${describe(offsets)}`);
   }
   const [begin, end] = offsets as number[];
@@ -176,7 +216,9 @@ function parseEntry(name: string, info: unknown, fail: (msg: string) => never): 
   const expected = count * DTYPES[dtype as DType].size;
   if (!Number.isSafeInteger(expected)) fail(`${t}: shape ${describe(dims)} has too many elements`);
   if (end! - begin! !== expected) {
-    fail(`${t}: data_offsets [${begin}, ${end}] span ${end! - begin!} bytes but shape ${describe(dims)} of ${dtype} needs ${count} x ${DTYPES[dtype as DType].size} = ${expected} bytes`);
+    fail(
+      `${t}: data_offsets [${begin}, ${end}] span ${end! - begin!} bytes but shape ${describe(dims)} of ${dtype} needs ${count} x ${DTYPES[dtype as DType].size} = ${expected} bytes`,
+    );
   }
   return { name, dtype: dtype as DType, shape: [...dims], begin: begin!, end: end! };
 }
@@ -193,23 +235,33 @@ export function readSafetensors(path: string): SafetensorsFile {
 
 function checkTensor(name: string, t: SafeTensor): void {
   const where = `cannot serialize tensor "${name}"`;
-  if (name === METADATA_KEY) throw new SafetensorsError(`${where}: the name is reserved for metadata; rename the tensor`);
-  if (typeof t !== 'object' || t === null) throw new SafetensorsError(`${where}: expected {dtype, shape, data}, got ${describe(t)}`);
-  if (!isDType(t.dtype)) throw new SafetensorsError(`${where}: unknown dtype ${describe(t.dtype)}; supported: ${DTYPE_NAMES}`);
+  if (name === METADATA_KEY)
+    throw new SafetensorsError(`${where}: the name is reserved for metadata; rename the tensor`);
+  if (typeof t !== 'object' || t === null)
+    throw new SafetensorsError(`${where}: expected {dtype, shape, data}, got ${describe(t)}`);
+  if (!isDType(t.dtype))
+    throw new SafetensorsError(`${where}: unknown dtype ${describe(t.dtype)}; supported: ${DTYPE_NAMES}`);
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new SafetensorsError(`${where}: shape ${describe(t.shape)} must be an array of non-negative integers`);
   }
   const ctor = DTYPES[t.dtype].array;
   if (!(t.data instanceof ctor)) {
-    throw new SafetensorsError(`${where}: dtype ${t.dtype} needs a ${ctor.name}, got ${t.data?.constructor?.name ?? describe(t.data)}`);
+    throw new SafetensorsError(
+      `${where}: dtype ${t.dtype} needs a ${ctor.name}, got ${t.data?.constructor?.name ?? describe(t.data)}`,
+    );
   }
   const count = elementCount(t.shape);
   if (count !== t.data.length) {
-    throw new SafetensorsError(`${where}: shape ${describe(t.shape)} has ${count} elements but data has ${t.data.length}`);
+    throw new SafetensorsError(
+      `${where}: shape ${describe(t.shape)} has ${count} elements but data has ${t.data.length}`,
+    );
   }
   if (t.dtype === 'BOOL') {
     const bad = (t.data as Uint8Array).findIndex((v) => v > 1);
-    if (bad >= 0) throw new SafetensorsError(`${where}: BOOL data must be 0 or 1, element ${bad} is ${(t.data as Uint8Array)[bad]}`);
+    if (bad >= 0)
+      throw new SafetensorsError(
+        `${where}: BOOL data must be 0 or 1, element ${bad} is ${(t.data as Uint8Array)[bad]}`,
+      );
   }
 }
 
@@ -225,12 +277,17 @@ export function serializeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new SafetensorsError(`cannot serialize: metadata must be an object of string values, got ${describe(metadata)}`);
+      throw new SafetensorsError(
+        `cannot serialize: metadata must be an object of string values, got ${describe(metadata)}`,
+      );
     }
     const meta: Record<string, string> = {};
     for (const k of Object.keys(metadata).sort()) {
       const v = metadata[k];
-      if (typeof v !== 'string') throw new SafetensorsError(`cannot serialize: metadata value for key "${k}" must be a string, got ${describe(v)}`);
+      if (typeof v !== 'string')
+        throw new SafetensorsError(
+          `cannot serialize: metadata value for key "${k}" must be a string, got ${describe(v)}`,
+        );
       meta[k] = v;
     }
     if (Object.keys(meta).length > 0) header[METADATA_KEY] = meta;
@@ -246,7 +303,9 @@ export function serializeSafetensors(
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded > MAX_HEADER_BYTES) {
-    throw new SafetensorsError(`cannot serialize: header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
+    throw new SafetensorsError(
+      `cannot serialize: header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`,
+    );
   }
   const out = new Uint8Array(8 + padded + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);

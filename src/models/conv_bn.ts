@@ -18,7 +18,16 @@ export class ConvBN {
   readonly bn: BatchNorm;
   private folded?: Folded;
 
-  constructor(private readonly store: ParamStore, convName: string, bnName: string, inC: number, outC: number, kernel: number, stride: number, padding: number) {
+  constructor(
+    private readonly store: ParamStore,
+    convName: string,
+    bnName: string,
+    inC: number,
+    outC: number,
+    kernel: number,
+    stride: number,
+    padding: number,
+  ) {
     this.conv = new Conv2d(store, convName, inC, outC, kernel, stride, padding);
     this.bn = new BatchNorm(store, bnName, outC);
   }
@@ -32,7 +41,17 @@ export class ConvBN {
     const { filter, bias } = this.fold();
     const p = this.conv.padding;
     return tf.fused.conv2d({
-      x, filter, bias, strides: this.conv.stride, pad: [[0, 0], [p, p], [p, p], [0, 0]], activation: relu ? 'relu' : 'linear',
+      x,
+      filter,
+      bias,
+      strides: this.conv.stride,
+      pad: [
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ],
+      activation: relu ? 'relu' : 'linear',
     });
   }
 
@@ -43,7 +62,8 @@ export class ConvBN {
     if (this.folded && from.every((id, i) => id === this.folded!.from[i])) return this.folded;
     const [w, gamma, beta, mean, variance] = sources.map((t) => t.dataSync() as Float32Array);
     const O = gamma.length;
-    const k = new Float64Array(O), b = new Float32Array(O);
+    const k = new Float64Array(O),
+      b = new Float32Array(O);
     for (let o = 0; o < O; o++) {
       k[o] = gamma[o] / Math.sqrt(variance[o] + this.bn.eps);
       b[o] = beta[o] - mean[o] * k[o];

@@ -8,14 +8,20 @@ import { ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 export class Conv2d {
   readonly weight: tf.Variable;
   constructor(
-    store: ParamStore, readonly name: string, inC: number, outC: number,
-    readonly kernel: number, readonly stride = 1, readonly padding = 1,
+    store: ParamStore,
+    readonly name: string,
+    inC: number,
+    outC: number,
+    readonly kernel: number,
+    readonly stride = 1,
+    readonly padding = 1,
     /** PyTorch's default, or trunc_normal(std 0.02) as the Spike-driven Transformer initialises its convs. */
     init: 'torch' | 'trunc_normal' = 'torch',
   ) {
     const n = kernel * kernel * inC * outC;
     // Drawn in PyTorch's OIHW order, then stored HWIO, so a seed gives the same weights as the torch layout would.
-    const w = init === 'torch' ? torchDefaultUniform(store.rng, n, inC * kernel * kernel) : truncNormal(store.rng, n, 0.02);
+    const w =
+      init === 'torch' ? torchDefaultUniform(store.rng, n, inC * kernel * kernel) : truncNormal(store.rng, n, 0.02);
     const oihw = tf.tensor4d(w, [outC, inC, kernel, kernel]);
     const hwio = tf.transpose(oihw, [2, 3, 1, 0]);
     this.weight = store.param(`${name}.weight`, hwio.dataSync() as Float32Array, hwio.shape, 'conv', oihw.shape);
@@ -25,7 +31,12 @@ export class Conv2d {
   apply(x: tf.Tensor4D): tf.Tensor4D {
     const p = this.padding;
     // Explicit padding: TF's 'same' pads asymmetrically at stride 2, PyTorch pads both sides.
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ];
     return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, pad);
   }
 }
@@ -41,10 +52,17 @@ export class Linear {
   readonly weight: tf.Variable; // [out, in], as PyTorch
   readonly bias?: tf.Variable;
   constructor(
-    store: ParamStore, readonly name: string, readonly inF: number, readonly outF: number, init: 'trunc_normal' | 'torch',
+    store: ParamStore,
+    readonly name: string,
+    readonly inF: number,
+    readonly outF: number,
+    init: 'trunc_normal' | 'torch',
     opts: LinearOptions = {},
   ) {
-    const w = init === 'trunc_normal' ? truncNormal(store.rng, inF * outF, 0.02) : torchDefaultUniform(store.rng, inF * outF, inF);
+    const w =
+      init === 'trunc_normal'
+        ? truncNormal(store.rng, inF * outF, 0.02)
+        : torchDefaultUniform(store.rng, inF * outF, inF);
     this.weight = opts.conv1x1
       ? store.param(`${name}.weight`, w, [outF, inF], 'flat', [outF, inF, 1, 1])
       : store.param(`${name}.weight`, w, [outF, inF]);
@@ -76,7 +94,12 @@ export class BatchNorm {
   readonly momentum: number;
   readonly eps: number;
 
-  constructor(private store: ParamStore, readonly name: string, readonly channels: number, opts: BatchNormOptions = {}) {
+  constructor(
+    private store: ParamStore,
+    readonly name: string,
+    readonly channels: number,
+    opts: BatchNormOptions = {},
+  ) {
     this.momentum = opts.momentum ?? 0.1;
     this.eps = opts.eps ?? 1e-5;
     this.weight = store.param(`${name}.weight`, new Float32Array(channels).fill(1), [channels]);
@@ -98,14 +121,26 @@ export class BatchNorm {
     const attrs: BNAttrs = { eps: this.eps };
     let stats: tf.Tensor[] = [];
     const fn = tf.customGrad((xi, gamma, beta, save) => {
-      const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, { x: xi as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor }, attrs) as tf.Tensor[];
+      const [y, mean, variance] = tf
+        .engine()
+        .runKernel(
+          BN_TRAIN,
+          { x: xi as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor },
+          attrs,
+        ) as tf.Tensor[];
       stats = [tf.keep(mean), tf.keep(variance)];
       (save as tf.GradSaveFunc)([xi as tf.Tensor, gamma as tf.Tensor, mean, variance]);
       return {
         value: y,
         gradFunc: (dy, saved) => {
           const [sx, sg, sm, sv] = saved;
-          return tf.engine().runKernel(BN_GRAD, { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv }, attrs) as tf.Tensor[];
+          return tf
+            .engine()
+            .runKernel(
+              BN_GRAD,
+              { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv },
+              attrs,
+            ) as tf.Tensor[];
         },
       };
     });

@@ -16,8 +16,12 @@ export interface LayerMacs {
   once?: boolean;
 }
 
-const conv = (name: string, hw: number, k: number, inC: number, outC: number, input: string): LayerMacs =>
-  ({ name, kind: 'conv', macs: hw * hw * k * k * inC * outC, input });
+const conv = (name: string, hw: number, k: number, inC: number, outC: number, input: string): LayerMacs => ({
+  name,
+  kind: 'conv',
+  macs: hw * hw * k * k * inC * outC,
+  input,
+});
 
 export function layerMacs(c: ModelConfig): LayerMacs[] {
   if (c.arch === 'resnet18') return resnetMacs(c.width, c.imageSize, c.inChannels, c.classes);
@@ -29,10 +33,16 @@ export function layerMacs(c: ModelConfig): LayerMacs[] {
   let blockInput = 'patch_embed.rpe_lif+maxpool3';
   for (let i = 0; i < c.depth; i++) {
     const b = `block.${i}`;
-    const lin = (n: string, inF: number, outF: number, input: string): LayerMacs =>
-      ({ name: `${b}.${n}_linear`, kind: 'linear', macs: N * inF * outF, input });
+    const lin = (n: string, inF: number, outF: number, input: string): LayerMacs => ({
+      name: `${b}.${n}_linear`,
+      kind: 'linear',
+      macs: N * inF * outF,
+      input,
+    });
     layers.push(
-      lin('attn.q', D, D, blockInput), lin('attn.k', D, D, blockInput), lin('attn.v', D, D, blockInput),
+      lin('attn.q', D, D, blockInput),
+      lin('attn.k', D, D, blockInput),
+      lin('attn.v', D, D, blockInput),
       { name: `${b}.attn.qk`, kind: 'matmul', macs: N * N * D, input: `${b}.attn.q_lif,${b}.attn.k_lif` },
       { name: `${b}.attn.av`, kind: 'matmul', macs: N * N * D, input: `${b}.attn.qk,${b}.attn.v_lif` },
       lin('attn.proj', D, D, `${b}.attn.attn_lif`),
@@ -72,10 +82,16 @@ function sdtMacs(c: SDTConfig): LayerMacs[] {
   for (let i = 0; i < c.depth; i++) {
     const a = `block.${i}.attn`;
     const m = `block.${i}.mlp`;
-    const lin = (n: string, inF: number, outF: number, input: string): LayerMacs =>
-      ({ name: `${n}_conv`, kind: 'linear', macs: N * inF * outF, input });
+    const lin = (n: string, inF: number, outF: number, input: string): LayerMacs => ({
+      name: `${n}_conv`,
+      kind: 'linear',
+      macs: N * inF * outF,
+      input,
+    });
     layers.push(
-      lin(`${a}.q`, D, D, `${a}.shortcut_lif`), lin(`${a}.k`, D, D, `${a}.shortcut_lif`), lin(`${a}.v`, D, D, `${a}.shortcut_lif`),
+      lin(`${a}.q`, D, D, `${a}.shortcut_lif`),
+      lin(`${a}.k`, D, D, `${a}.shortcut_lif`),
+      lin(`${a}.v`, D, D, `${a}.shortcut_lif`),
       { name: `${a}.kv_sum`, kind: 'sum', macs: N * D, input: `${a}.k_lif,${a}.v_lif` },
       lin(`${a}.proj`, D, D, `${a}.q_lif,${a}.talking_heads_lif`),
       lin(`${m}.fc1`, D, hidden, `${m}.fc1_lif`),
@@ -92,7 +108,12 @@ function resnetMacs(w: number, S: number, inC: number, classes: number): LayerMa
   let c = w;
   let hw = S;
   let prev = 'bn1';
-  [[w, 1], [2 * w, 2], [4 * w, 2], [8 * w, 2]].forEach(([outC, stride], li) => {
+  [
+    [w, 1],
+    [2 * w, 2],
+    [4 * w, 2],
+    [8 * w, 2],
+  ].forEach(([outC, stride], li) => {
     for (let bi = 0; bi < 2; bi++) {
       const p = `layer${li + 1}.${bi}`;
       const s = bi === 0 ? stride : 1;

@@ -32,7 +32,11 @@ class BasicBlock {
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
     // Each intermediate freed after its last use (src/models/last_use.ts).
-    const z = chain(x, (t) => this.branch1.apply(t as tf.Tensor4D, training, true), (t) => this.branch2.apply(t as tf.Tensor4D, training, false));
+    const z = chain(
+      x,
+      (t) => this.branch1.apply(t as tf.Tensor4D, training, true),
+      (t) => this.branch2.apply(t as tf.Tensor4D, training, false),
+    );
     const sc = this.shortcut;
     const s = sc ? tf.tidy(() => sc.apply(x, training, false)) : x;
     const y = consume(z, (t) => tf.relu(tf.add(t, s))) as tf.Tensor4D;
@@ -47,12 +51,20 @@ export class ResNet18 implements Model {
   private readonly blocks: BasicBlock[] = [];
   private readonly linear: Linear;
 
-  constructor(readonly config: ResNet18Config, seed = 0) {
+  constructor(
+    readonly config: ResNet18Config,
+    seed = 0,
+  ) {
     const w = config.width;
     this.store = new ParamStore(new Rng(seed));
     this.stem = new ConvBN(this.store, 'conv1', 'bn1', config.inChannels, w, 3, 1, 1);
     let inC = w;
-    [[w, 1], [2 * w, 2], [4 * w, 2], [8 * w, 2]].forEach(([outC, stride], i) => {
+    [
+      [w, 1],
+      [2 * w, 2],
+      [4 * w, 2],
+      [8 * w, 2],
+    ].forEach(([outC, stride], i) => {
       this.blocks.push(new BasicBlock(this.store, `layer${i + 1}.0`, inC, outC, stride));
       this.blocks.push(new BasicBlock(this.store, `layer${i + 1}.1`, outC, outC, 1));
       inC = outC;

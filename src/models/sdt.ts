@@ -9,7 +9,15 @@ import { BatchNorm, Linear } from './layers.js';
 import { chain, consume, consumeAll } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, convBnLif, repeatOverTime, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import {
+  checkSpikingConfig,
+  convBnLif,
+  repeatOverTime,
+  SpikingForward,
+  spsLayers,
+  type SpikingConfig,
+  type SpsLayers,
+} from './spiking.js';
 
 export interface SDTConfig extends SpikingConfig {
   arch: 'sdt';
@@ -24,7 +32,10 @@ export class SpikeDrivenTransformer implements Model {
   private readonly blocks: Block[] = [];
   private readonly head: Linear;
 
-  constructor(readonly config: SDTConfig, seed = 0) {
+  constructor(
+    readonly config: SDTConfig,
+    seed = 0,
+  ) {
     checkSpikingConfig('sdt', config);
     this.store = new ParamStore(new Rng(seed));
     this.sps = spsLayers(this.store, config, 'trunc_normal'); // the official init: every Conv2d trunc_normal(0.02)
@@ -52,7 +63,12 @@ export class SpikeDrivenTransformer implements Model {
     const [conv3, bn3] = convBnLif(stages[3], ctx);
     const feat = consume(chain(x, conv3, bn3), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
     x.dispose();
-    const r = chain(feat, (t) => ctx.lif(stages[3].lif, t), (t) => rpe.conv.apply(t as tf.Tensor4D), (t) => rpe.bn.apply(t, opts.training));
+    const r = chain(
+      feat,
+      (t) => ctx.lif(stages[3].lif, t),
+      (t) => rpe.conv.apply(t as tf.Tensor4D),
+      (t) => rpe.bn.apply(t, opts.training),
+    );
     let tokens = consumeAll([feat, r], (f, r) => tf.reshape(tf.add(f, r), [T, B, this.tokens, D]));
     for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
     const spikes = consume(tokens, (t) => ctx.lif('head_lif', tf.mean(t, 2))); // [T, B, D]
@@ -69,7 +85,11 @@ class ConvBN {
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return chain(x, (t) => this.linear.apply(t), (t) => this.bn.apply(t, ctx.training));
+    return chain(
+      x,
+      (t) => this.linear.apply(t),
+      (t) => this.bn.apply(t, ctx.training),
+    );
   }
 }
 
@@ -81,7 +101,11 @@ class Block {
   private readonly fc1: ConvBN;
   private readonly fc2: ConvBN;
 
-  constructor(store: ParamStore, private prefix: string, config: SDTConfig) {
+  constructor(
+    store: ParamStore,
+    private prefix: string,
+    config: SDTConfig,
+  ) {
     const D = config.dim;
     const hidden = Math.floor(D * config.mlpRatio);
     const a = `${prefix}.attn`;
@@ -101,7 +125,9 @@ class Block {
     const m = `${this.prefix}.mlp`;
     const s = ctx.lif(`${a}.shortcut_lif`, x);
     const spikes = (p: ConvBN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t));
-    const q = spikes(this.q, `${a}.q_lif`), k = spikes(this.k, `${a}.k_lif`), v = spikes(this.v, `${a}.v_lif`);
+    const q = spikes(this.q, `${a}.q_lif`),
+      k = spikes(this.k, `${a}.k_lif`),
+      v = spikes(this.v, `${a}.v_lif`);
     s.dispose();
     // Spike-driven self-attention. Per head the official code sums k*v over tokens and masks q with the result; each
     // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
@@ -110,9 +136,16 @@ class Block {
     const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD)); // [T, B, 1, D]
     const attn = consumeAll([q, kvSpikes], tf.mul); // a mask again
     ctx.recordInput(`${a}.q_lif,${a}.talking_heads_lif`, attn);
-    const y = consume(consume(attn, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
+    const y = consume(
+      consume(attn, (t) => this.proj.apply(t, ctx)),
+      (t) => tf.add(x, t),
+    );
     const mlp = chain(
-      y, (t) => ctx.lif(`${m}.fc1_lif`, t), (t) => this.fc1.apply(t, ctx), (t) => ctx.lif(`${m}.fc2_lif`, t), (t) => this.fc2.apply(t, ctx),
+      y,
+      (t) => ctx.lif(`${m}.fc1_lif`, t),
+      (t) => this.fc1.apply(t, ctx),
+      (t) => ctx.lif(`${m}.fc2_lif`, t),
+      (t) => this.fc2.apply(t, ctx),
     );
     const out = consume(mlp, (t) => tf.add(y, t));
     y.dispose();

@@ -6,7 +6,15 @@ import { BatchNorm, Linear } from './layers.js';
 import { chain, consume, consumeAll, type Step } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
-import { checkSpikingConfig, convBnLif, repeatOverTime, SpikingForward, spsLayers, type SpikingConfig, type SpsLayers } from './spiking.js';
+import {
+  checkSpikingConfig,
+  convBnLif,
+  repeatOverTime,
+  SpikingForward,
+  spsLayers,
+  type SpikingConfig,
+  type SpsLayers,
+} from './spiking.js';
 
 export interface SpikformerConfig extends SpikingConfig {
   arch: 'spikformer';
@@ -21,7 +29,10 @@ export class Spikformer implements Model {
   private readonly blocks: Block[] = [];
   private readonly head: Linear;
 
-  constructor(readonly config: SpikformerConfig, seed = 0) {
+  constructor(
+    readonly config: SpikformerConfig,
+    seed = 0,
+  ) {
     checkSpikingConfig('spikformer', config);
     this.store = new ParamStore(new Rng(seed));
     this.sps = spsLayers(this.store, config, 'torch');
@@ -63,12 +74,22 @@ export class Spikformer implements Model {
 class SpikingLinear {
   readonly linear: Linear;
   readonly bn: BatchNorm;
-  constructor(store: ParamStore, readonly prefix: string, inF: number, outF: number) {
+  constructor(
+    store: ParamStore,
+    readonly prefix: string,
+    inF: number,
+    outF: number,
+  ) {
     this.linear = new Linear(store, `${prefix}_linear`, inF, outF, 'trunc_normal');
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return chain(x, (t) => this.linear.apply(t), (t) => this.bn.apply(t, ctx.training), (t) => ctx.lif(`${this.prefix}_lif`, t));
+    return chain(
+      x,
+      (t) => this.linear.apply(t),
+      (t) => this.bn.apply(t, ctx.training),
+      (t) => ctx.lif(`${this.prefix}_lif`, t),
+    );
   }
 }
 
@@ -80,7 +101,11 @@ class Block {
   private readonly fc1: SpikingLinear;
   private readonly fc2: SpikingLinear;
 
-  constructor(store: ParamStore, private prefix: string, private config: SpikformerConfig) {
+  constructor(
+    store: ParamStore,
+    private prefix: string,
+    private config: SpikformerConfig,
+  ) {
     const D = config.dim;
     const hidden = Math.floor(D * config.mlpRatio);
     // The official block builds LayerNorms it never applies; kept only so state dicts match (identity on export).
@@ -102,12 +127,19 @@ class Block {
     const h = this.config.heads;
     const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);
     const heads = (p: SpikingLinear) => consume(p.apply(x, ctx), split);
-    const q = heads(this.q), k = heads(this.k), v = heads(this.v);
+    const q = heads(this.q),
+      k = heads(this.k),
+      v = heads(this.v);
     // Spiking self-attention: no softmax; spikes make q k^T non-negative already.
     const attn = consumeAll([q, k], (q, k) => tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE));
-    const merged = consumeAll([attn, v], (attn, v) => tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]));
+    const merged = consumeAll([attn, v], (attn, v) =>
+      tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]),
+    );
     const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD));
-    const y = consume(consume(a, (t) => this.proj.apply(t, ctx)), (t) => tf.add(x, t));
+    const y = consume(
+      consume(a, (t) => this.proj.apply(t, ctx)),
+      (t) => tf.add(x, t),
+    );
     const mlp = consume(this.fc1.apply(y, ctx), (t) => this.fc2.apply(t, ctx));
     const out = consume(mlp, (t) => tf.add(y, t));
     y.dispose();

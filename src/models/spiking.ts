@@ -54,7 +54,10 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
     bn: new BatchNorm(store, `patch_embed.proj_bn${s}`, ch[i + 1]),
     lif: `patch_embed.proj_lif${s}`,
   }));
-  const rpe = { conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init), bn: new BatchNorm(store, 'patch_embed.rpe_bn', D) };
+  const rpe = {
+    conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init),
+    bn: new BatchNorm(store, 'patch_embed.rpe_bn', D),
+  };
   return { stages, rpe };
 }
 
@@ -76,7 +79,10 @@ export function convBnLif(layers: { conv: Conv2d; bn: BatchNorm; lif: string }, 
 /** One forward pass of a spiking model: its mode, the LIF settings, and the optional firing-rate probes. */
 export class SpikingForward {
   private readonly sg;
-  constructor(private config: SpikingConfig, readonly opts: ForwardOptions) {
+  constructor(
+    private config: SpikingConfig,
+    readonly opts: ForwardOptions,
+  ) {
     this.sg = surrogate(config.surrogate, config.alpha);
   }
   get training(): boolean {
@@ -86,11 +92,19 @@ export class SpikingForward {
   lif(name: string, x: tf.Tensor, vThreshold = 1): tf.Tensor {
     const T = this.config.timeSteps;
     const s = lif(tf.reshape(x, [T, -1]), { tau: this.config.tau, vThreshold, surrogate: this.sg });
-    if (this.opts.rates) this.opts.rates.set(name, tf.tidy(() => tf.mean(s).dataSync()[0]));
+    if (this.opts.rates)
+      this.opts.rates.set(
+        name,
+        tf.tidy(() => tf.mean(s).dataSync()[0]),
+      );
     return tf.reshape(s, x.shape);
   }
   /** Records the mean of a spike map that feeds a layer but is not a LIF output (a max-pool, a mask product). */
   recordInput(name: string, x: tf.Tensor): void {
-    if (this.opts.inputRates) this.opts.inputRates.set(name, tf.tidy(() => tf.mean(x).dataSync()[0]));
+    if (this.opts.inputRates)
+      this.opts.inputRates.set(
+        name,
+        tf.tidy(() => tf.mean(x).dataSync()[0]),
+      );
   }
 }

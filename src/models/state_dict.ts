@@ -57,9 +57,12 @@ export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor
     for (const [name, v] of [...store.params, ...store.buffers]) {
       const t = tensors.get(name);
       const info = store.info.get(name)!;
-      if (!t) throw new StateDictError(`${source}: missing key '${name}' (expected shape [${info.torchShape}]); ${hint}`);
+      if (!t)
+        throw new StateDictError(`${source}: missing key '${name}' (expected shape [${info.torchShape}]); ${hint}`);
       if (!sameShape(t.shape, info.torchShape)) {
-        throw new StateDictError(`${source}: key '${name}' has shape [${t.shape}], the model expects [${info.torchShape}]; ${hint}`);
+        throw new StateDictError(
+          `${source}: key '${name}' has shape [${t.shape}], the model expects [${info.torchShape}]; ${hint}`,
+        );
       }
       const value = tf.tidy(() => fromTorchLayout(store, name, tf.tensor(toFloat32(t), t.shape, 'float32')));
       staged.push([v, value]);
@@ -71,7 +74,9 @@ export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor
         unusedStaged.push([name, Float32Array.from(toFloat32(tensors.get(name)!))]);
         continue;
       }
-      throw new StateDictError(`${source}: unexpected key '${name}' [${tensors.get(name)!.shape}] that this model does not have; ${hint}`);
+      throw new StateDictError(
+        `${source}: unexpected key '${name}' [${tensors.get(name)!.shape}] that this model does not have; ${hint}`,
+      );
     }
   } catch (err) {
     tf.dispose(staged.map(([, t]) => t));
@@ -89,7 +94,11 @@ export function loadStateDict(store: ParamStore, tensors: Map<string, SafeTensor
   }
 }
 
-export async function saveWeights(store: ParamStore, path: string, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveWeights(
+  store: ParamStore,
+  path: string,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await writeSafetensors(path, toStateDict(store), metadata);
 }
 

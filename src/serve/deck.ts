@@ -31,7 +31,9 @@ export async function openDeck(dir: string): Promise<Deck> {
   const names = await readClasses(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const text = await fs.readFile(manifestFile, 'utf8').catch((err) => {
-    throw new Error(`${manifestFile} cannot be read (${(err as Error).message}); the game needs the dataset's manifest`);
+    throw new Error(
+      `${manifestFile} cannot be read (${(err as Error).message}); the game needs the dataset's manifest`,
+    );
   });
   const { entries } = parseManifest(text, manifestFile);
   const cards: Card[] = [];
@@ -45,7 +47,9 @@ export async function openDeck(dir: string): Promise<Deck> {
     cards.push({ id: e.id, class: e.class, label, where, square: imagePath(dir, e), display });
   }
   if (cards.length === 0) {
-    throw new Error(`${dir} has no validation images with a display copy (display/<class>/<id>.jpg); import with --display-size above 0`);
+    throw new Error(
+      `${dir} has no validation images with a display copy (display/<class>/<id>.jpg); import with --display-size above 0`,
+    );
   }
   cards.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { dir, classes: names, cards, centres: classCentres(entries) };

@@ -24,7 +24,10 @@ export interface Contestant {
 
 /** A request the game refuses; `status` is the HTTP status the server answers with. */
 export class GameError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'GameError';
   }
@@ -134,7 +137,11 @@ export class GameHall {
   private readonly games = new Map<string, Game>();
   readonly hasCoordinates: boolean;
 
-  constructor(readonly deck: Deck, readonly contestants: Contestant[], readonly opts: GameOptions) {
+  constructor(
+    readonly deck: Deck,
+    readonly contestants: Contestant[],
+    readonly opts: GameOptions,
+  ) {
     if (contestants.length === 0) throw new Error('the game needs at least one model');
     for (const c of contestants) {
       if (!sameClasses(c.classes, deck.classes)) {
@@ -149,17 +156,32 @@ export class GameHall {
     this.hasCoordinates = deck.centres.size > 0 && deck.cards.some((c) => c.where);
   }
 
-  start(req: { rounds?: number; seed?: number; name?: unknown } = {}): { game: string; seed: number; rounds: number; classes: string[]; models: string[]; coordinates: boolean } {
+  start(req: { rounds?: number; seed?: number; name?: unknown } = {}): {
+    game: string;
+    seed: number;
+    rounds: number;
+    classes: string[];
+    models: string[];
+    coordinates: boolean;
+  } {
     const total = req.rounds ?? this.opts.defaultRounds;
     checkRounds(total, this.deck.cards.length);
     const seed = req.seed ?? this.opts.seed ?? randomInt(2 ** 31);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new GameError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw new GameError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
     const player = playerName(req.name);
     const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
     const id = randomUUID();
     this.makeRoom();
     this.games.set(id, { id, seed, player, cards, rounds: [], lastSeen: Date.now() });
-    return { game: id, seed, rounds: total, classes: this.deck.classes, models: this.contestants.map((c) => c.name), coordinates: this.hasCoordinates };
+    return {
+      game: id,
+      seed,
+      rounds: total,
+      classes: this.deck.classes,
+      models: this.contestants.map((c) => c.name),
+      coordinates: this.hasCoordinates,
+    };
   }
 
   /** The round to play now: dealt on first request (models guess then), the same one until it is answered. */
@@ -169,11 +191,11 @@ export class GameHall {
     if (last && !last.reveal) return this.view(g, g.rounds.length - 1);
     if (g.rounds.length === g.cards.length) return { game: g.id, done: true, total: g.cards.length };
     if (!g.dealing) {
-      g.dealing = this.deal(g.cards[g.rounds.length]).then(
-        (r) => (g.rounds.push(r), r),
-      ).finally(() => {
-        g.dealing = undefined;
-      });
+      g.dealing = this.deal(g.cards[g.rounds.length])
+        .then((r) => (g.rounds.push(r), r))
+        .finally(() => {
+          g.dealing = undefined;
+        });
     }
     await g.dealing;
     return this.view(g, g.rounds.length - 1);
@@ -187,7 +209,8 @@ export class GameHall {
   /** The 32x32 image the models classified: only for an answered round, since it shows the scene too. */
   inputFile(gameId: string, index: number): string {
     const r = this.dealt(this.game(gameId), index);
-    if (!r.reveal) throw new GameError(409, `round ${index} is not answered yet; the model's input is shown after your guess`);
+    if (!r.reveal)
+      throw new GameError(409, `round ${index} is not answered yet; the model's input is shown after your guess`);
     return r.card.square;
   }
 
@@ -195,7 +218,10 @@ export class GameHall {
     const g = this.game(gameId);
     const r = this.dealt(g, index);
     if (typeof label !== 'number' || !Number.isInteger(label) || label < 0 || label >= this.deck.classes.length) {
-      throw new GameError(400, `guess must be a class index from 0 to ${this.deck.classes.length - 1}, got ${JSON.stringify(label)}`);
+      throw new GameError(
+        400,
+        `guess must be a class index from 0 to ${this.deck.classes.length - 1}, got ${JSON.stringify(label)}`,
+      );
     }
     if (r.reveal) throw new GameError(409, `round ${index} of game ${gameId} was already answered`);
     const person = this.judge(r.card, label);
@@ -206,7 +232,12 @@ export class GameHall {
       total: g.cards.length,
       image: roundUrl(g.id, index, 'image'),
       input: roundUrl(g.id, index, 'input'),
-      answer: { class: r.card.class, label: r.card.label, lat: r.card.where?.lat ?? null, lng: r.card.where?.lng ?? null },
+      answer: {
+        class: r.card.class,
+        label: r.card.label,
+        lat: r.card.where?.lat ?? null,
+        lng: r.card.where?.lng ?? null,
+      },
       person,
       models: r.models,
       seal: { salt: r.salt, sealed: r.sealed, commitment: r.commitment },
@@ -262,9 +293,13 @@ export class GameHall {
       score: s.score,
     };
     // One write per line with O_APPEND, queued, so concurrent games never interleave within a line.
-    this.writing = this.writing.then(() => fs.appendFile(file, JSON.stringify(line) + '\n')).catch((err) => {
-      process.stderr.write(`geospike play: could not append the game's result to ${file}: ${(err as Error).message}\n`);
-    });
+    this.writing = this.writing
+      .then(() => fs.appendFile(file, JSON.stringify(line) + '\n'))
+      .catch((err) => {
+        process.stderr.write(
+          `geospike play: could not append the game's result to ${file}: ${(err as Error).message}\n`,
+        );
+      });
     return this.writing;
   }
 
@@ -272,7 +307,12 @@ export class GameHall {
     const models: ModelGuess[] = [];
     for (const c of this.contestants) {
       const p = await c.predictSquare(card.square);
-      models.push({ name: c.name, confidence: p.confidence, ...this.judge(card, p.label), top: p.probabilities.slice(0, TOP_CLASSES) });
+      models.push({
+        name: c.name,
+        confidence: p.confidence,
+        ...this.judge(card, p.label),
+        top: p.probabilities.slice(0, TOP_CLASSES),
+      });
     }
     const salt = randomBytes(16).toString('hex');
     const sealed = JSON.stringify(models.map((m) => ({ name: m.name, label: m.label, confidence: m.confidence })));
@@ -294,13 +334,27 @@ export class GameHall {
       points: this.hasCoordinates ? guesses.reduce((a, x) => a + (x.points ?? 0), 0) : null,
     });
     return {
-      person: sum('you', answered.map((r) => r.reveal!.person)),
-      models: this.contestants.map((c, i) => sum(c.name, answered.map((r) => r.models[i]))),
+      person: sum(
+        'you',
+        answered.map((r) => r.reveal!.person),
+      ),
+      models: this.contestants.map((c, i) =>
+        sum(
+          c.name,
+          answered.map((r) => r.models[i]),
+        ),
+      ),
     };
   }
 
   private view(g: Game, index: number): RoundView {
-    return { game: g.id, index, total: g.cards.length, image: roundUrl(g.id, index, 'image'), commitment: g.rounds[index].commitment };
+    return {
+      game: g.id,
+      index,
+      total: g.cards.length,
+      image: roundUrl(g.id, index, 'image'),
+      commitment: g.rounds[index].commitment,
+    };
   }
 
   private game(id: string): Game {
@@ -329,7 +383,10 @@ export class GameHall {
 
   private dealt(g: Game, index: number): Round {
     if (!Number.isInteger(index) || index < 0 || index >= g.rounds.length) {
-      throw new GameError(404, `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`);
+      throw new GameError(
+        404,
+        `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`,
+      );
     }
     return g.rounds[index];
   }
@@ -352,12 +409,15 @@ export function playerName(name: unknown): string | null {
   if (name === undefined || name === null) return null;
   if (typeof name !== 'string') throw new GameError(400, `name must be a string, got ${JSON.stringify(name)}`);
   const trimmed = name.trim();
-  if (trimmed.length > MAX_NAME) throw new GameError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new GameError(400, 'name must not contain control characters (tabs, new lines)');
+  if (trimmed.length > MAX_NAME)
+    throw new GameError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
+  if (/[\u0000-\u001f\u007f]/.test(trimmed))
+    throw new GameError(400, 'name must not contain control characters (tabs, new lines)');
   return trimmed || null;
 }
 
 function checkRounds(n: number, available: number): void {
   if (!Number.isInteger(n) || n < 1) throw new GameError(400, `rounds must be a whole number of at least 1, got ${n}`);
-  if (n > available) throw new GameError(400, `rounds must be at most ${available}, the validation images with a display copy`);
+  if (n > available)
+    throw new GameError(400, `rounds must be at most ${available}, the validation images with a display copy`);
 }

@@ -35,7 +35,10 @@ export async function checkOrigin(req: FastifyRequest, _reply: FastifyReply): Pr
   const local = req.socket?.localAddress;
   const localPort = req.socket?.localPort;
   if (!acceptedHosts(local).has(name) || (localPort !== undefined && Number(port) !== localPort)) {
-    throw new GameError(421, 'this server answers only at the address it listens on (the Host header names another); open it by its address');
+    throw new GameError(
+      421,
+      'this server answers only at the address it listens on (the Host header names another); open it by its address',
+    );
   }
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `http://${host}`) {

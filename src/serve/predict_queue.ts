@@ -7,13 +7,19 @@ export class PredictQueue {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly concurrency = 2, readonly maxWaiting = 8) {}
+  constructor(
+    readonly concurrency = 2,
+    readonly maxWaiting = 8,
+  ) {}
 
   /** Runs `work` when a slot is free; throws a 503 GameError when the queue is full. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.maxWaiting) {
-        throw new GameError(503, `the server is busy (${this.running} predictions running, ${this.waiting.length} waiting); try again shortly`);
+        throw new GameError(
+          503,
+          `the server is busy (${this.running} predictions running, ${this.waiting.length} waiting); try again shortly`,
+        );
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
@@ -23,7 +29,8 @@ export class PredictQueue {
       return await work();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes to the next in line
+      if (next)
+        next(); // the slot passes to the next in line
       else this.running--;
     }
   }

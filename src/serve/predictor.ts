@@ -43,10 +43,14 @@ export class Predictor {
     this.classes = meta.classes;
     this.imageSize = meta.model.imageSize;
     if (meta.mean.length !== 3 || meta.std.length !== 3 || meta.std.some((s) => !(s > 0))) {
-      throw new Error(`${checkpoint}: normalisation must be 3 means and 3 positive stds, got mean ${meta.mean} std ${meta.std}`);
+      throw new Error(
+        `${checkpoint}: normalisation must be 3 means and 3 positive stds, got mean ${meta.mean} std ${meta.std}`,
+      );
     }
     if (meta.classes.length !== meta.model.classes) {
-      throw new Error(`${checkpoint}: lists ${meta.classes.length} classes but the model has ${meta.model.classes} outputs`);
+      throw new Error(
+        `${checkpoint}: lists ${meta.classes.length} classes but the model has ${meta.model.classes} outputs`,
+      );
     }
     this.mean = meta.mean;
     this.std = meta.std;

@@ -30,7 +30,16 @@ const recordSchema = z.object({
   classes: z.array(z.string()).optional(),
   player: z.string().nullable().optional(),
   models: z.array(z.object({ name: z.string(), checkpoint: z.string().nullable() })),
-  rounds: z.array(z.object({ id: z.string(), class: z.string(), person: guess, models: z.array(guess.extend({ name: z.string(), confidence: z.number() })) })).min(1),
+  rounds: z
+    .array(
+      z.object({
+        id: z.string(),
+        class: z.string(),
+        person: guess,
+        models: z.array(guess.extend({ name: z.string(), confidence: z.number() })),
+      }),
+    )
+    .min(1),
 });
 export type GameRecord = z.infer<typeof recordSchema>;
 
@@ -50,12 +59,16 @@ export function parseResults(text: string, file: string): { games: GameRecord[];
     try {
       value = JSON.parse(lines[i]);
     } catch {
-      throw new Error(`${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that line)`);
+      throw new Error(
+        `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that line)`,
+      );
     }
     const parsed = recordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new Error(`${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by geospike play`);
+      throw new Error(
+        `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by geospike play`,
+      );
     }
     games.push(parsed.data);
   }
@@ -69,7 +82,10 @@ export async function readResults(file: string): Promise<{ games: GameRecord[]; 
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new Error(`no results file at ${file}: play a game first (geospike play --results ${file}), or pass --results FILE`);
+    if (e.code === 'ENOENT')
+      throw new Error(
+        `no results file at ${file}: play a game first (geospike play --results ${file}), or pass --results FILE`,
+      );
     throw new Error(`cannot read the results file ${file}: ${e.message}`);
   }
   return parseResults(text, file);
@@ -166,29 +182,70 @@ export function tabulate(games: GameRecord[]): GamesTable {
   const classes: string[] = [];
   const see = (c: string) => void (classes.includes(c) || classes.push(c));
   for (const g of games) (g.classes ?? []).forEach(see);
-  for (const g of games) for (const r of g.rounds) [r.class, r.person.class, ...r.models.map((m) => m.class)].forEach(see);
+  for (const g of games)
+    for (const r of g.rounds) [r.class, r.person.class, ...r.models.map((m) => m.class)].forEach(see);
 
-  const personRounds = games.flatMap((g) => g.rounds.map((r) => ({ game: g, t: { class: r.class, guess: r.person.class, correct: r.person.correct, points: r.person.points } })));
+  const personRounds = games.flatMap((g) =>
+    g.rounds.map((r) => ({
+      game: g,
+      t: { class: r.class, guess: r.person.class, correct: r.person.correct, points: r.person.points },
+    })),
+  );
   const modelNames = [...new Set(games.flatMap((g) => g.models.map((m) => m.name)))];
-  const modelRounds = new Map(modelNames.map((name) => [name, games.flatMap((g) => g.rounds.flatMap((r) => {
-    const m = r.models.find((x) => x.name === name);
-    return m ? [{ game: g, t: { class: r.class, guess: m.class, correct: m.correct, points: m.points }, person: r.person.correct }] : [];
-  }))]));
+  const modelRounds = new Map(
+    modelNames.map((name) => [
+      name,
+      games.flatMap((g) =>
+        g.rounds.flatMap((r) => {
+          const m = r.models.find((x) => x.name === name);
+          return m
+            ? [
+                {
+                  game: g,
+                  t: { class: r.class, guess: m.class, correct: m.correct, points: m.points },
+                  person: r.person.correct,
+                },
+              ]
+            : [];
+        }),
+      ),
+    ]),
+  );
   const gamesOf = (rows: { game: GameRecord }[]) => new Set(rows.map((r) => r.game.game)).size;
 
-  const players = [...groupBy(personRounds, (r) => r.game.player ?? NO_NAME)].map(([name, rows]) => standing(name, gamesOf(rows), rows.map((r) => r.t)));
-  const models = modelNames.map((name) => standing(name, gamesOf(modelRounds.get(name)!), modelRounds.get(name)!.map((r) => r.t)));
+  const players = [...groupBy(personRounds, (r) => r.game.player ?? NO_NAME)].map(([name, rows]) =>
+    standing(
+      name,
+      gamesOf(rows),
+      rows.map((r) => r.t),
+    ),
+  );
+  const models = modelNames.map((name) =>
+    standing(
+      name,
+      gamesOf(modelRounds.get(name)!),
+      modelRounds.get(name)!.map((r) => r.t),
+    ),
+  );
   const index = (c: string) => classes.indexOf(c);
   const confusion = (who: string, rows: Tallied[]) => ({
     who,
-    matrix: confusionMatrix(rows.map((r) => index(r.class)), rows.map((r) => index(r.guess)), classes.length),
+    matrix: confusionMatrix(
+      rows.map((r) => index(r.class)),
+      rows.map((r) => index(r.guess)),
+      classes.length,
+    ),
   });
   return {
     games: games.length,
     rounds: personRounds.length,
     datasets: [...new Set(games.map((g) => g.dataset))],
     classes,
-    people: standing('people', games.length, personRounds.map((r) => r.t)),
+    people: standing(
+      'people',
+      games.length,
+      personRounds.map((r) => r.t),
+    ),
     players,
     models,
     perClass: classes.map((c) => {
@@ -203,11 +260,29 @@ export function tabulate(games: GameRecord[]): GamesTable {
         }),
       };
     }),
-    confusion: [confusion('people', personRounds.map((r) => r.t)), ...modelNames.map((name) => confusion(name, modelRounds.get(name)!.map((r) => r.t)))],
+    confusion: [
+      confusion(
+        'people',
+        personRounds.map((r) => r.t),
+      ),
+      ...modelNames.map((name) =>
+        confusion(
+          name,
+          modelRounds.get(name)!.map((r) => r.t),
+        ),
+      ),
+    ],
     agreement: modelNames.map((name) => {
       const rows = modelRounds.get(name)!;
       const count = (p: boolean, m: boolean) => rows.filter((r) => r.person === p && r.t.correct === m).length;
-      return { model: name, rounds: rows.length, both: count(true, true), personOnly: count(true, false), modelOnly: count(false, true), neither: count(false, false) };
+      return {
+        model: name,
+        rounds: rows.length,
+        both: count(true, true),
+        personOnly: count(true, false),
+        modelOnly: count(false, true),
+        neither: count(false, false),
+      };
     }),
     interval: INTERVAL_NOTE,
   };

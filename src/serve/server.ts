@@ -42,7 +42,11 @@ const PAGE_FILES: Record<string, string> = {
   '/results': 'results.html',
   '/results.js': 'results.js',
 };
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 export function publicDir(): string {
   return path.join(packageRoot(), 'src', 'serve', 'public');
@@ -54,19 +58,29 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const app = Fastify({ logger: opts.logger ?? false });
   await app.register(multipart, { limits: { fileSize: maxUpload, files: 1, fields: 10, parts: 20 } });
   // `curl --data-binary @photo.jpg -H 'content-type: image/jpeg'` works too.
-  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const status = err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
+    const status =
+      err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
     // The server's own failures are logged, never described to the client: their messages hold paths and state.
     if (status >= 500 && !(err instanceof GameError)) req.log.error(err);
     const message =
-      status === 413 && !(err instanceof GameError) ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
-      : err instanceof ImageDecodeError ? 'the upload is not an image geospike can read (a damaged or truncated file?)'
-      : err.message;
+      status === 413 && !(err instanceof GameError)
+        ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
+        : err instanceof ImageDecodeError
+          ? 'the upload is not an image geospike can read (a damaged or truncated file?)'
+          : err.message;
     if (status === 503) void reply.header('retry-after', '1');
-    void reply.status(status).header('cache-control', 'no-store')
-      .send({ error: status >= 500 && !(err instanceof GameError) ? 'internal error; the server log has the details' : message });
+    void reply
+      .status(status)
+      .header('cache-control', 'no-store')
+      .send({
+        error:
+          status >= 500 && !(err instanceof GameError) ? 'internal error; the server log has the details' : message,
+      });
   });
   app.addHook('onRequest', checkOrigin);
   const queue = new PredictQueue(opts.predictConcurrency, opts.predictQueue);
@@ -77,7 +91,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const page = new Map<string, Buffer>();
   for (const [route, file] of Object.entries(PAGE_FILES)) page.set(route, readFileSync(path.join(publicDir(), file)));
   for (const [route, body] of page) {
-    app.get(route, (_req, reply) => reply.type(TYPES[path.extname(PAGE_FILES[route]) || '.html']).header('cache-control', 'no-cache').send(body));
+    app.get(route, (_req, reply) =>
+      reply
+        .type(TYPES[path.extname(PAGE_FILES[route]) || '.html'])
+        .header('cache-control', 'no-cache')
+        .send(body),
+    );
   }
   for (const [route, { body, type }] of vendorFiles()) {
     app.get(route, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(body));
@@ -100,9 +119,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   app.post('/api/games', { onRequest: requireJson }, async (req, reply) => {
     const body = (req.body === undefined ? {} : req.body) as Record<string, unknown>;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S, "name": "..."}, all optional');
-    for (const k of Object.keys(body)) if (!['rounds', 'seed', 'name'].includes(k)) throw new GameError(400, `unknown field '${k}'; a game takes "rounds", "seed" and "name"`);
-    const started = hall.start({ rounds: body.rounds as number | undefined, seed: body.seed as number | undefined, name: body.name });
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S, "name": "..."}, all optional');
+    for (const k of Object.keys(body))
+      if (!['rounds', 'seed', 'name'].includes(k))
+        throw new GameError(400, `unknown field '${k}'; a game takes "rounds", "seed" and "name"`);
+    const started = hall.start({
+      rounds: body.rounds as number | undefined,
+      seed: body.seed as number | undefined,
+      name: body.name,
+    });
     noStore(reply).status(201);
     return started;
   });
@@ -112,21 +138,31 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return hall.round(req.params.game);
   });
 
-  app.post<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/guess', { onRequest: requireJson }, async (req, reply) => {
-    noStore(reply);
-    const body = req.body as { guess?: unknown } | undefined;
-    if (!body || typeof body !== 'object') throw new GameError(400, 'send a JSON object: {"guess": <class index>}');
-    return hall.guess(req.params.game, roundIndex(req.params.index), body.guess);
-  });
+  app.post<{ Params: { game: string; index: string } }>(
+    '/api/games/:game/rounds/:index/guess',
+    { onRequest: requireJson },
+    async (req, reply) => {
+      noStore(reply);
+      const body = req.body as { guess?: unknown } | undefined;
+      if (!body || typeof body !== 'object') throw new GameError(400, 'send a JSON object: {"guess": <class index>}');
+      return hall.guess(req.params.game, roundIndex(req.params.index), body.guess);
+    },
+  );
 
   app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/image', async (req, reply) => {
     const file = hall.imageFile(req.params.game, roundIndex(req.params.index));
-    return reply.type('image/jpeg').header('cache-control', 'private, max-age=3600').send(await fs.readFile(file));
+    return reply
+      .type('image/jpeg')
+      .header('cache-control', 'private, max-age=3600')
+      .send(await fs.readFile(file));
   });
 
   app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/input', async (req, reply) => {
     const file = hall.inputFile(req.params.game, roundIndex(req.params.index));
-    return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(await fs.readFile(file));
+    return reply
+      .type('image/png')
+      .header('cache-control', 'private, max-age=3600')
+      .send(await fs.readFile(file));
   });
 
   app.get('/api/results', async (_req, reply) => {
@@ -150,7 +186,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     } else if (Buffer.isBuffer(req.body)) {
       image = req.body;
     } else {
-      throw new GameError(415, 'send an image as multipart/form-data (a file field) or as the body with an image/* content type');
+      throw new GameError(
+        415,
+        'send an image as multipart/form-data (a file field) or as the body with an image/* content type',
+      );
     }
     if (image.length === 0) throw new GameError(400, 'the uploaded file is empty');
     await checkUploadHeader(image);
@@ -173,11 +212,15 @@ async function readFilePart(req: FastifyRequest): Promise<Buffer> {
   let image: Buffer;
   try {
     part = await req.file();
-    if (!part) throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
+    if (!part)
+      throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
     image = await part.toBuffer();
   } catch (err) {
     if (err instanceof GameError || (err as { statusCode?: number }).statusCode === 413) throw err;
-    throw new GameError(400, 'the multipart form is malformed (no boundary, or cut short); send a file field as curl -F does');
+    throw new GameError(
+      400,
+      'the multipart form is malformed (no boundary, or cut short); send a file field as curl -F does',
+    );
   }
   // toBuffer() can miss a limit hit on the last chunk; busboy's truncated flag does not.
   if (part.file.truncated) throw Object.assign(new Error('upload too large'), { statusCode: 413 });

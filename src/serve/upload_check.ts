@@ -17,14 +17,24 @@ export async function checkUploadHeader(image: Buffer, maxPixels = MAX_UPLOAD_PI
     // metadata() reads the header only; limitInputPixels: false so that the size check below is the one that speaks.
     meta = await sharp(image, { limitInputPixels: false, pages: 1 }).metadata();
   } catch {
-    throw new GameError(415, `the upload is not an image geospike can read; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`);
+    throw new GameError(
+      415,
+      `the upload is not an image geospike can read; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
+    );
   }
   if (!(UPLOAD_FORMATS as readonly string[]).includes(meta.format ?? '')) {
-    throw new GameError(415, `${String(meta.format).toUpperCase()} images are not accepted; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`);
+    throw new GameError(
+      415,
+      `${String(meta.format).toUpperCase()} images are not accepted; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
+    );
   }
   const pixels = (meta.width ?? 0) * (meta.pageHeight ?? meta.height ?? 0);
-  if (!(pixels > 0)) throw new GameError(415, 'the upload is not an image geospike can read (no dimensions in its header)');
+  if (!(pixels > 0))
+    throw new GameError(415, 'the upload is not an image geospike can read (no dimensions in its header)');
   if (pixels > maxPixels) {
-    throw new GameError(413, `the image is ${meta.width}x${meta.pageHeight ?? meta.height} pixels; the limit is ${maxPixels / 1e6} megapixels`);
+    throw new GameError(
+      413,
+      `the image is ${meta.width}x${meta.pageHeight ?? meta.height} pixels; the limit is ${maxPixels / 1e6} megapixels`,
+    );
   }
 }

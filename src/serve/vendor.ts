@@ -8,7 +8,11 @@ import path from 'node:path';
 const FILES: Record<string, { pkg: string; file: string; type: string }> = {
   '/vendor/d3-array.min.js': { pkg: 'd3-array', file: 'dist/d3-array.min.js', type: 'text/javascript; charset=utf-8' },
   '/vendor/d3-geo.min.js': { pkg: 'd3-geo', file: 'dist/d3-geo.min.js', type: 'text/javascript; charset=utf-8' },
-  '/vendor/topojson-client.min.js': { pkg: 'topojson-client', file: 'dist/topojson-client.min.js', type: 'text/javascript; charset=utf-8' },
+  '/vendor/topojson-client.min.js': {
+    pkg: 'topojson-client',
+    file: 'dist/topojson-client.min.js',
+    type: 'text/javascript; charset=utf-8',
+  },
   // 1:50m: coarse enough to load fast, fine enough for a map zoomed to a few cities.
   '/vendor/countries-50m.json': { pkg: 'world-atlas', file: 'countries-50m.json', type: 'application/json' },
 };

@@ -48,7 +48,12 @@ export function reset(h: number, spike: number): number {
 }
 
 /** Reference forward kernel. x [T, M] -> spikes, h (membrane before firing). V starts at 0. */
-export function lifForward(x: Float32Array, T: number, tau: number, vth: number): { spikes: Float32Array; h: Float32Array } {
+export function lifForward(
+  x: Float32Array,
+  T: number,
+  tau: number,
+  vth: number,
+): { spikes: Float32Array; h: Float32Array } {
   const M = x.length / T;
   const spikes = new Float32Array(x.length);
   const h = new Float32Array(x.length);
@@ -68,7 +73,11 @@ export function lifForward(x: Float32Array, T: number, tau: number, vth: number)
 
 /** Reference backward kernel, through time with the reset detached: only (1 - s) carries gradient from V_t to V_{t-1}. */
 export function lifBackward(
-  dy: Float32Array, h: Float32Array, spikes: Float32Array, T: number, a: LIFGradAttrs,
+  dy: Float32Array,
+  h: Float32Array,
+  spikes: Float32Array,
+  T: number,
+  a: LIFGradAttrs,
 ): Float32Array {
   const M = dy.length / T;
   const dx = new Float32Array(dy.length);

@@ -55,7 +55,12 @@ export class AdamW {
       const v = this.moment(this.v, name, p);
       // One fused pass (src/engine/native/kernels/adamw.ts): the formula above, rounded as its 13 tensor ops would be.
       const [p2, m2, v2] = adamwUpdate(p, grad, m, v, {
-        decay: 1 - this.lr * this.weightDecay, beta1: this.beta1, beta2: this.beta2, eps: this.eps, bc2Sqrt, stepSize,
+        decay: 1 - this.lr * this.weightDecay,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        bc2Sqrt,
+        stepSize,
       });
       p.assign(p2);
       m.assign(m2);
@@ -84,11 +89,15 @@ export class AdamW {
   load(state: AdamWState, params: Map<string, tf.Variable>): void {
     this.dispose();
     this.step = state.step;
-    for (const [src, dst] of [[state.m, this.m], [state.v, this.v]] as const) {
+    for (const [src, dst] of [
+      [state.m, this.m],
+      [state.v, this.v],
+    ] as const) {
       for (const [name, data] of src) {
         const p = params.get(name);
         if (!p) throw new Error(`optimizer state names '${name}', which the model does not have`);
-        if (data.length !== p.size) throw new Error(`optimizer state for '${name}' has ${data.length} values, the parameter ${p.size}`);
+        if (data.length !== p.size)
+          throw new Error(`optimizer state for '${name}' has ${data.length} values, the parameter ${p.size}`);
         dst.set(name, tf.variable(tf.tensor(data, p.shape), false));
       }
     }

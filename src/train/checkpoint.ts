@@ -65,7 +65,11 @@ export interface LoadedCheckpoint {
 
 /** Writes `<dir>/<kind>.json` and the files it names. */
 export async function saveCheckpoint(
-  dir: string, kind: string, model: Model, optimizer: AdamW | null, meta: CheckpointMeta,
+  dir: string,
+  kind: string,
+  model: Model,
+  optimizer: AdamW | null,
+  meta: CheckpointMeta,
 ): Promise<string> {
   const stem = `${kind}-${String(meta.step).padStart(8, '0')}`;
   const weights = `${stem}.safetensors`;
@@ -77,7 +81,12 @@ export async function saveCheckpoint(
   assertAllFinite([...values(stateDict), ...(moments ? values(moments) : [])], `checkpoint ${kind} refused`);
   await writeSafetensors(join(dir, weights), stateDict, { format: CHECKPOINT_FORMAT, preset: meta.preset });
   if (moments && optim) await writeSafetensors(join(dir, optim), moments, { step: String(optimizer!.step) });
-  const sidecar: Sidecar = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), ...meta, files: { weights, optimizer: optim } };
+  const sidecar: Sidecar = {
+    format: CHECKPOINT_FORMAT,
+    savedAt: new Date().toISOString(),
+    ...meta,
+    files: { weights, optimizer: optim },
+  };
   const json = sidecarIn(dir, kind);
   await writeFileAtomic(json, JSON.stringify(sidecar, null, 1));
   await sweep(dir, kind, sidecar.files);
@@ -94,14 +103,16 @@ async function sweep(dir: string, kind: string, keep: Sidecar['files']): Promise
 }
 
 const count = z.number().int().min(0);
-const countersSchema = z.object({
-  epoch: count,
-  step: count,
-  cursor: z.object({ epoch: count, batch: count }),
-  best: z.object({ valAcc: z.number().min(0).max(1), epoch: count }).nullable(),
-  partial: z.record(z.string(), z.number().refine(Number.isFinite)).optional(),
-  files: z.object({ weights: z.string().min(1), optimizer: z.string().min(1).nullable() }),
-}).refine((c) => c.cursor.epoch === c.epoch, { message: 'must equal epoch', path: ['cursor', 'epoch'] });
+const countersSchema = z
+  .object({
+    epoch: count,
+    step: count,
+    cursor: z.object({ epoch: count, batch: count }),
+    best: z.object({ valAcc: z.number().min(0).max(1), epoch: count }).nullable(),
+    partial: z.record(z.string(), z.number().refine(Number.isFinite)).optional(),
+    files: z.object({ weights: z.string().min(1), optimizer: z.string().min(1).nullable() }),
+  })
+  .refine((c) => c.cursor.epoch === c.epoch, { message: 'must equal epoch', path: ['cursor', 'epoch'] });
 
 /** The counters a resume continues from: a damaged or hand-edited sidecar is refused here, not mid-run. */
 function checkCounters(json: string, sidecar: unknown): void {
@@ -114,7 +125,10 @@ function checkCounters(json: string, sidecar: unknown): void {
 
 function optimizerTensors(s: AdamWState): Map<string, SafeTensor> {
   const out = new Map<string, SafeTensor>();
-  for (const [prefix, moments] of [['m', s.m], ['v', s.v]] as const) {
+  for (const [prefix, moments] of [
+    ['m', s.m],
+    ['v', s.v],
+  ] as const) {
     for (const [name, data] of moments) out.set(`${prefix}.${name}`, { dtype: 'F32', shape: [data.length], data });
   }
   return out;
@@ -141,7 +155,9 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     throw new Error(`${json} is not a readable checkpoint sidecar: ${(err as Error).message}`);
   }
   if (sidecar.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${json} is not a geospike checkpoint (format '${sidecar.format}', expected '${CHECKPOINT_FORMAT}')`);
+    throw new Error(
+      `${json} is not a geospike checkpoint (format '${sidecar.format}', expected '${CHECKPOINT_FORMAT}')`,
+    );
   }
   checkCounters(json, sidecar);
   const dir = dirname(json);
@@ -149,7 +165,8 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   const weightsPath = join(dir, basename(files.weights));
   if (!existsSync(weightsPath)) throw new Error(`${json} names ${files.weights}, which is missing from ${dir}`);
   const optimizerPath = files.optimizer ? join(dir, basename(files.optimizer)) : null;
-  if (optimizerPath && !existsSync(optimizerPath)) throw new Error(`${json} names ${files.optimizer}, which is missing from ${dir}`);
+  if (optimizerPath && !existsSync(optimizerPath))
+    throw new Error(`${json} names ${files.optimizer}, which is missing from ${dir}`);
   return { meta, weightsPath, optimizerPath };
 }
 
@@ -172,7 +189,9 @@ export function readOptimizerState(path: string, maxStep: number): AdamWState {
   const raw = file.metadata.step;
   const step = /^\d{1,15}$/.test(raw ?? '') ? Number(raw) : NaN;
   if (!(step <= maxStep)) {
-    throw new Error(`${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is damaged`);
+    throw new Error(
+      `${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is damaged`,
+    );
   }
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();

@@ -9,7 +9,9 @@ export const trainConfigSchema = z
     /** Dataset folder (collect/import output). */
     data: z.string().min(1),
     /** Model preset (see `geospike info --list`). */
-    model: z.string().refine((p) => Object.hasOwn(PRESETS, p), { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
+    model: z
+      .string()
+      .refine((p) => Object.hasOwn(PRESETS, p), { message: `must be one of: ${Object.keys(PRESETS).join(', ')}` }),
     /** Run folder: config.json, summary.csv, metrics.jsonl, checkpoints/. */
     out: z.string().min(1),
     epochs: z.number().int().min(1).max(100_000),
@@ -28,14 +30,19 @@ export const trainConfigSchema = z
     mixup: z.number().min(0).max(10),
     /** Epoch from which mixup stops (the official recipe stops it for the last epochs). */
     mixupOffEpoch: z.number().int().min(0),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
     /** Compute backend (auto, cpu, native, webgpu); not part of what makes runs comparable. */
     backend: z.string().default('auto'),
   })
   .strict()
   .refine((c) => c.minLr <= c.lr, { message: 'must not exceed lr', path: ['minLr'] })
   .refine((c) => c.warmupEpochs < c.epochs, {
-    message: 'must be less than epochs, or the learning rate never reaches its peak; for short runs pass --warmup-epochs too',
+    message:
+      'must be less than epochs, or the learning rate never reaches its peak; for short runs pass --warmup-epochs too',
     path: ['warmupEpochs'],
   });
 
@@ -81,20 +88,27 @@ export function readConfigFile(path: string): Record<string, unknown> {
  * gets a shorter one (the recipe's share of the epochs) and `notice` says so; a warm-up the user set is never changed.
  */
 export function resolveTrainConfig(
-  file: Record<string, unknown>, flags: Record<string, unknown>, notice: (line: string) => void = () => {},
+  file: Record<string, unknown>,
+  flags: Record<string, unknown>,
+  notice: (line: string) => void = () => {},
 ): TrainConfig {
-  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const defined = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const merged = { ...DEFAULTS, ...defined(file), ...defined(flags) };
   const warmupSet = defined(file).warmupEpochs !== undefined || defined(flags).warmupEpochs !== undefined;
   if (!warmupSet && typeof merged.epochs === 'number' && merged.epochs >= 1 && merged.epochs <= DEFAULTS.warmupEpochs) {
     merged.warmupEpochs = Number(((merged.epochs * DEFAULTS.warmupEpochs) / DEFAULTS.epochs).toFixed(2));
-    notice(`warm-up shortened to ${merged.warmupEpochs} epochs for a ${merged.epochs}-epoch run (pass --warmup-epochs to choose)`);
+    notice(
+      `warm-up shortened to ${merged.warmupEpochs} epochs for a ${merged.epochs}-epoch run (pass --warmup-epochs to choose)`,
+    );
   }
   const result = trainConfigSchema.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((i) => {
       const field = i.path.join('.') || '(config)';
-      const got = i.path.length ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[String(i.path[0])])})` : '';
+      const got = i.path.length
+        ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[String(i.path[0])])})`
+        : '';
       return `  ${field}: ${i.message}${got}`;
     });
     throw new ConfigError(`invalid training config:\n${lines.join('\n')}`);

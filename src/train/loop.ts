@@ -15,7 +15,13 @@ import { lockFolder } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import { pauseForTest, testFault } from '../util/test_fault.js';
 import { AdamW } from './adamw.js';
-import { readCheckpoint, readOptimizerState, saveCheckpoint, type CheckpointMeta, type EpochSums } from './checkpoint.js';
+import {
+  readCheckpoint,
+  readOptimizerState,
+  saveCheckpoint,
+  type CheckpointMeta,
+  type EpochSums,
+} from './checkpoint.js';
 import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
 import { lossAndGrads } from './grads.js';
 import { softCrossEntropy } from './loss.js';
@@ -52,7 +58,6 @@ export interface TrainResult {
   timings: EpochTiming[];
 }
 
-
 /** Trains into cfg.out, holding its lock (one train per run folder) throughout. */
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   mkdirSync(cfg.out, { recursive: true });
@@ -71,7 +76,9 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   const paths = runPaths(cfg.out);
   const { checkpoints: ckDir, last: lastJson } = paths;
   if (!opts.resume && existsSync(lastJson)) {
-    throw new TrainingError(`${cfg.out} already holds a run (${lastJson}); add --resume to continue it, or choose another --out`);
+    throw new TrainingError(
+      `${cfg.out} already holds a run (${lastJson}); add --resume to continue it, or choose another --out`,
+    );
   }
   if (opts.resume && !existsSync(lastJson)) {
     throw new TrainingError(`nothing to resume: ${lastJson} does not exist; run without --resume to start`);
@@ -79,13 +86,23 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   mkdirSync(ckDir, { recursive: true });
 
   const ds = await openDataset(cfg.data);
-  if (ds.validation.n === 0) throw new TrainingError(`${cfg.data} has no validation images; training needs them to report accuracy`);
+  if (ds.validation.n === 0)
+    throw new TrainingError(`${cfg.data} has no validation images; training needs them to report accuracy`);
   const modelConfig = modelConfigFor(cfg, ds.classes.length);
   const model = createModel(modelConfig, cfg.seed);
   const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
   let meta: CheckpointMeta = {
-    preset: cfg.model, model: modelConfig, classes: ds.classes, mean: ds.mean, std: ds.std,
-    epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: { ...cfg }, history: [],
+    preset: cfg.model,
+    model: modelConfig,
+    classes: ds.classes,
+    mean: ds.mean,
+    std: ds.std,
+    epoch: 0,
+    step: 0,
+    cursor: { epoch: 0, batch: 0 },
+    best: null,
+    train: { ...cfg },
+    history: [],
   };
   let partial: EpochSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   const runLog = new RunLog(cfg.out);
@@ -94,7 +111,8 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
-    if (!ck.optimizerPath) throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
+    if (!ck.optimizerPath)
+      throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
     opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
     partial = { ...partial, ...meta.partial };
     await runLog.truncate(meta.epoch);
@@ -102,15 +120,31 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   }
   await writeFileAtomic(paths.config, JSON.stringify({ ...cfg, modelConfig, classes: ds.classes }, null, 2));
 
-  const trainIt = new BatchIterator(ds.train, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, augment: true, dropLast: true });
-  const valIt = new BatchIterator(ds.validation, { batchSize: cfg.batch, seed: cfg.seed, mean: meta.mean, std: meta.std, shuffle: false });
+  const trainIt = new BatchIterator(ds.train, {
+    batchSize: cfg.batch,
+    seed: cfg.seed,
+    mean: meta.mean,
+    std: meta.std,
+    augment: true,
+    dropLast: true,
+  });
+  const valIt = new BatchIterator(ds.validation, {
+    batchSize: cfg.batch,
+    seed: cfg.seed,
+    mean: meta.mean,
+    std: meta.std,
+    shuffle: false,
+  });
   const stepsPerEpoch = trainIt.batchesPerEpoch;
   const sched = { lr: cfg.lr, minLr: cfg.minLr, warmupEpochs: cfg.warmupEpochs, epochs: cfg.epochs, stepsPerEpoch };
   const K = ds.classes.length;
-  log(`training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, `
-    + `${stepsPerEpoch} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`);
+  log(
+    `training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, ` +
+      `${stepsPerEpoch} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`,
+  );
 
-  const save = async (kind: string, m: CheckpointMeta) => saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
+  const save = async (kind: string, m: CheckpointMeta) =>
+    saveCheckpoint(ckDir, kind, model, kind === 'last' ? opt : null, m);
   let last = lastJson;
   const timings: EpochTiming[] = [];
   let lastYield = performance.now();
@@ -128,28 +162,37 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
         timer.lap('step');
         if (!Number.isFinite(loss)) {
           throw new TrainingError(
-            `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped `
-            + `and no checkpoint was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
+            `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped ` +
+              `and no checkpoint was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
           );
         }
-        if (!applied) progress.line(`epoch ${epoch + 1}, step ${meta.step + 1}: a gradient was not finite; the update was skipped`);
+        if (!applied)
+          progress.line(`epoch ${epoch + 1}, step ${meta.step + 1}: a gradient was not finite; the update was skipped`);
         meta.step += 1;
         partial.loss += loss * n;
         partial.correct += correct;
         partial.seen += n;
         partial.seconds += (performance.now() - t0) / 1000;
         const rate = partial.seen / partial.seconds;
-        progress.update(`epoch ${epoch + 1}/${cfg.epochs}`, b + 1, stepsPerEpoch, {
-          loss: (partial.loss / partial.seen).toFixed(4), acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
-          'img/s': rate.toFixed(1),
-        }, ((stepsPerEpoch - b - 1) * cfg.batch) / rate);
+        progress.update(
+          `epoch ${epoch + 1}/${cfg.epochs}`,
+          b + 1,
+          stepsPerEpoch,
+          {
+            loss: (partial.loss / partial.seen).toFixed(4),
+            acc: `${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
+            'img/s': rate.toFixed(1),
+          },
+          ((stepsPerEpoch - b - 1) * cfg.batch) / rate,
+        );
         // Let pending events run (a Ctrl-C handler sets control.stop) a few times a second: a turn of the event loop
         // after every step cost ~2 ms of CPU each (2% of a resnet18-w16 epoch). The step loop itself never waits.
         if (performance.now() - lastYield > YIELD_MS) {
           await new Promise(setImmediate);
           lastYield = performance.now();
         }
-        if (testFault('pause-after-step') === String(meta.step)) await pauseForTest(`after step ${meta.step}`, () => control.stop);
+        if (testFault('pause-after-step') === String(meta.step))
+          await pauseForTest(`after step ${meta.step}`, () => control.stop);
         if (control.stop) {
           meta = { ...meta, epoch, cursor: { epoch, batch: b + 1 }, partial: { ...partial } };
           last = await save('last', meta);
@@ -163,8 +206,8 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
       timer.lap('validation');
       if (!Number.isFinite(val.loss)) {
         throw new TrainingError(
-          `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no checkpoint `
-          + `was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
+          `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no checkpoint ` +
+            `was overwritten (${lastJson} is the last good one). Lower --lr or check the data.`,
         );
       }
       const row: EpochRecord = {
@@ -178,13 +221,27 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
         images_per_s: round(partial.seen / partial.seconds, 2),
         firing_rate: val.rates ? round(mean(Object.values(val.rates))) : null,
       };
-      runLog.append(row, { preset: cfg.model, model: modelConfig.arch, step: meta.step, backend: tf.getBackend(), rates: val.rates });
-      progress.line(`epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  `
-        + `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)`
-        + (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`));
+      runLog.append(row, {
+        preset: cfg.model,
+        model: modelConfig.arch,
+        step: meta.step,
+        backend: tf.getBackend(),
+        rates: val.rates,
+      });
+      progress.line(
+        `epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  ` +
+          `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)` +
+          (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`),
+      );
       partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
       const improved = !meta.best || valAcc > meta.best.valAcc;
-      meta = { ...meta, epoch: epoch + 1, cursor: { epoch: epoch + 1, batch: 0 }, partial: undefined, best: improved ? { valAcc: valAcc, epoch: epoch + 1 } : meta.best };
+      meta = {
+        ...meta,
+        epoch: epoch + 1,
+        cursor: { epoch: epoch + 1, batch: 0 },
+        partial: undefined,
+        best: improved ? { valAcc: valAcc, epoch: epoch + 1 } : meta.best,
+      };
       timer.lap('other');
       // best before last: a kill in between redoes this epoch (identically) and finds best already written.
       if (improved) await save('best', meta);
@@ -204,7 +261,10 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
 }
 
 function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
-  return resolveConfig(cfg.model, isSpiking(PRESETS[cfg.model].config) ? { classes, timeSteps: cfg.timeSteps } : { classes });
+  return resolveConfig(
+    cfg.model,
+    isSpiking(PRESETS[cfg.model].config) ? { classes, timeSteps: cfg.timeSteps } : { classes },
+  );
 }
 
 /** The checkpoint's state, after refusing changes that would make it another run; allowed changes are recorded. */
@@ -212,13 +272,17 @@ function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): Checkp
   const prev: Record<string, unknown> = meta.train;
   for (const key of [...ARCHITECTURE_KEYS, ...STREAM_KEYS]) {
     if (prev[key] !== cfg[key]) {
-      throw new TrainingError(`cannot resume with ${key} ${JSON.stringify(cfg[key])}: the run was started with ${key} `
-        + `${JSON.stringify(prev[key])}; drop the flag, or start a new run in another --out`);
+      throw new TrainingError(
+        `cannot resume with ${key} ${JSON.stringify(cfg[key])}: the run was started with ${key} ` +
+          `${JSON.stringify(prev[key])}; drop the flag, or start a new run in another --out`,
+      );
     }
   }
   if (!sameClasses(meta.classes, ds.classes)) {
-    throw new TrainingError(`the dataset ${cfg.data} has classes [${ds.classes}] but the run was trained on [${meta.classes}]; `
-      + 'resume with the dataset it started on');
+    throw new TrainingError(
+      `the dataset ${cfg.data} has classes [${ds.classes}] but the run was trained on [${meta.classes}]; ` +
+        'resume with the dataset it started on',
+    );
   }
   const changed: Record<string, [unknown, unknown]> = {};
   for (const [k, v] of Object.entries(cfg)) if (prev[k] !== v) changed[k] = [prev[k], v];

@@ -10,13 +10,18 @@ export class Progress {
   private lastPrint = 0;
   private readonly tty: boolean;
 
-  constructor(private out: ProgressSink = process.stderr, private interval = 20) {
+  constructor(
+    private out: ProgressSink = process.stderr,
+    private interval = 20,
+  ) {
     this.tty = Boolean(out.isTTY);
   }
 
   update(label: string, done: number, total: number, fields: Record<string, string>, etaSeconds: number): void {
     const now = Date.now() / 1000;
-    const text = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
+    const text = Object.entries(fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ');
     if (this.tty) {
       const width = 24;
       const filled = Math.round((done / total) * width);

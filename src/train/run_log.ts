@@ -19,7 +19,15 @@ export interface EpochRecord {
 }
 
 export const SUMMARY_COLUMNS: (keyof EpochRecord)[] = [
-  'epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr', 'epoch_seconds', 'images_per_s', 'firing_rate',
+  'epoch',
+  'train_loss',
+  'train_acc',
+  'val_loss',
+  'val_acc',
+  'lr',
+  'epoch_seconds',
+  'images_per_s',
+  'firing_rate',
 ];
 
 export class RunLog {
@@ -44,14 +52,16 @@ export class RunLog {
       await writeFileAtomic(this.summary, [header, ...kept].map((l) => `${l}\n`).join(''));
     }
     if (existsSync(this.metrics)) {
-      const kept = readFileSync(this.metrics, 'utf8').split('\n').filter((l) => {
-        if (!l) return false;
-        try {
-          return (JSON.parse(l) as EpochRecord).epoch <= epochs;
-        } catch {
-          return false; // a line torn by a kill mid-append
-        }
-      });
+      const kept = readFileSync(this.metrics, 'utf8')
+        .split('\n')
+        .filter((l) => {
+          if (!l) return false;
+          try {
+            return (JSON.parse(l) as EpochRecord).epoch <= epochs;
+          } catch {
+            return false; // a line torn by a kill mid-append
+          }
+        });
       await writeFileAtomic(this.metrics, kept.map((l) => `${l}\n`).join(''));
     }
   }

@@ -65,15 +65,24 @@ export function runSplit(model: Model, it: BatchIterator, opts: SplitPassOptions
     tf.dispose([out, loss]);
     labels.set(batch.y, done);
     // Rates are means over the batch; weight them by its size so the last, smaller batch counts fairly.
-    for (const [m, sums] of [[rates, rateSums], [inputRates, inputSums]] as const) {
+    for (const [m, sums] of [
+      [rates, rateSums],
+      [inputRates, inputSums],
+    ] as const) {
       for (const [k, v] of m ?? []) sums.set(k, (sums.get(k) ?? 0) + v * batch.n);
     }
     done += batch.n;
     opts.progress?.(done, n);
   }
-  const mean = (sums: Map<string, number>) => (sums.size ? Object.fromEntries([...sums].map(([k, v]) => [k, v / n])) : undefined);
+  const mean = (sums: Map<string, number>) =>
+    sums.size ? Object.fromEntries([...sums].map(([k, v]) => [k, v / n])) : undefined;
   return {
-    logits, labels, loss: lossSum / n, correct, seconds: (performance.now() - t0) / 1000,
-    rates: mean(rateSums), inputRates: mean(inputSums),
+    logits,
+    labels,
+    loss: lossSum / n,
+    correct,
+    seconds: (performance.now() - t0) / 1000,
+    rates: mean(rateSums),
+    inputRates: mean(inputSums),
   };
 }

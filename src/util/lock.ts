@@ -42,7 +42,16 @@ function readLock(file: string): LockInfo | null {
 /** Takes `<dir>/.geospike.lock` for this process, or throws FolderLockedError naming the process that holds it. */
 export function lockFolder(dir: string, what: string): FolderLock {
   const file = path.join(dir, LOCK_FILE);
-  const me: LockInfo = { pid: process.pid, host: hostname(), command: process.argv.slice(1).map((a) => path.basename(a)).join(' ').slice(0, 200), since: new Date().toISOString() };
+  const me: LockInfo = {
+    pid: process.pid,
+    host: hostname(),
+    command: process.argv
+      .slice(1)
+      .map((a) => path.basename(a))
+      .join(' ')
+      .slice(0, 200),
+    since: new Date().toISOString(),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {

@@ -9,7 +9,8 @@ export function packageRoot(from: string = import.meta.url): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the geospike package root (package.json) above ${fileURLToPath(from)}`);
+    if (up === dir)
+      throw new Error(`cannot find the geospike package root (package.json) above ${fileURLToPath(from)}`);
     dir = up;
   }
 }

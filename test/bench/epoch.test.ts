@@ -18,7 +18,9 @@ before(async () => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('benchEpoch runs whole epochs and splits each into phases that add up to it', async () => {
-  const runsBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('geospike-bench-epoch-') && !f.includes('test')).length;
+  const runsBefore = readdirSync(tmpdir()).filter(
+    (f) => f.startsWith('geospike-bench-epoch-') && !f.includes('test'),
+  ).length;
   const r = await benchEpoch({ data, preset: 'spikformer-1-64', batch: 8, epochs: 2, backend: 'native', timeSteps: 2 });
   assert.equal(r.epochs.length, 2);
   for (const e of r.epochs) {
@@ -29,9 +31,15 @@ test('benchEpoch runs whole epochs and splits each into phases that add up to it
     for (const p of ['step', 'data', 'validation', 'checkpoint'] as const) assert.ok(e[p] > 0, `${p} took no time`);
   }
   assert.ok(Math.abs(r.imagesPerSec - 40 / r.secPerEpoch) < 1e-9);
-  assert.match(describePhases(r.epochs), /^step \d+\.\d% {2}data \d+\.\d% {2}validation \d+\.\d% {2}checkpoint \d+\.\d% {2}other \d+\.\d%$/);
+  assert.match(
+    describePhases(r.epochs),
+    /^step \d+\.\d% {2}data \d+\.\d% {2}validation \d+\.\d% {2}checkpoint \d+\.\d% {2}other \d+\.\d%$/,
+  );
   // The run folder is temporary.
-  assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('geospike-bench-epoch-') && !f.includes('test')).length, runsBefore);
+  assert.equal(
+    readdirSync(tmpdir()).filter((f) => f.startsWith('geospike-bench-epoch-') && !f.includes('test')).length,
+    runsBefore,
+  );
 });
 
 test('the peer loop gets the same model, data and recipe', () => {
@@ -40,10 +48,34 @@ test('the peer loop gets the same model, data and recipe', () => {
   assert.equal(cfg.mixup, 0);
   assert.equal(cfg.warmupEpochs, 1);
   assert.deepEqual(peerEpochArgs(o, 2), [
-    'resnet18', '--width', '16', '--data', data, '--batch', '32', '--epochs', '3', '--threads', '2',
-    '--lr', `${cfg.lr}`, '--min-lr', `${cfg.minLr}`, '--weight-decay', `${cfg.weightDecay}`, '--warmup-epochs', '1',
-    '--label-smoothing', `${cfg.labelSmoothing}`, '--seed', `${cfg.seed}`,
+    'resnet18',
+    '--width',
+    '16',
+    '--data',
+    data,
+    '--batch',
+    '32',
+    '--epochs',
+    '3',
+    '--threads',
+    '2',
+    '--lr',
+    `${cfg.lr}`,
+    '--min-lr',
+    `${cfg.minLr}`,
+    '--weight-decay',
+    `${cfg.weightDecay}`,
+    '--warmup-epochs',
+    '1',
+    '--label-smoothing',
+    `${cfg.labelSmoothing}`,
+    '--seed',
+    `${cfg.seed}`,
   ]);
-  assert.equal(peerEpochArgs({ ...o, epochs: 1, preset: 'spikformer-2-128', timeSteps: 2 }, 2).slice(0, 12).join(' '),
-    'spikformer --dim 128 --depth 2 --heads 4 --T 2 --data ' + data + ' --batch');
+  assert.equal(
+    peerEpochArgs({ ...o, epochs: 1, preset: 'spikformer-2-128', timeSteps: 2 }, 2)
+      .slice(0, 12)
+      .join(' '),
+    'spikformer --dim 128 --depth 2 --heads 4 --T 2 --data ' + data + ' --batch',
+  );
 });

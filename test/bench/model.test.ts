@@ -19,22 +19,66 @@ test('median of odd and even counts', () => {
 test('the PyTorch peer gets the same model, batch, T, threads and mode', () => {
   const s = resolveConfig('spikformer-2-128', { timeSteps: 2 });
   assert.deepEqual(torchArgs(s, 16, 5, 'infer', 2), [
-    'spikformer', '--dim', '128', '--depth', '2', '--heads', '4', '--T', '2',
-    '--batch', '16', '--iters', '5', '--threads', '2', '--classes', '5', '--infer',
+    'spikformer',
+    '--dim',
+    '128',
+    '--depth',
+    '2',
+    '--heads',
+    '4',
+    '--T',
+    '2',
+    '--batch',
+    '16',
+    '--iters',
+    '5',
+    '--threads',
+    '2',
+    '--classes',
+    '5',
+    '--infer',
   ]);
   assert.deepEqual(torchArgs(resolveConfig('resnet18-w16'), 64, 3, 'train', 2), [
-    'resnet18', '--width', '16', '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
+    'resnet18',
+    '--width',
+    '16',
+    '--batch',
+    '64',
+    '--iters',
+    '3',
+    '--threads',
+    '2',
+    '--classes',
+    '5',
   ]);
   assert.throws(() => torchArgs(resolveConfig('spikformer-1-64', { mlpRatio: 2 }), 8, 1, 'train', 2), /mlpRatio 4/);
   // The Spike-driven Transformer goes to the peer's `sdt` model with the paper's 8 heads.
   assert.deepEqual(torchArgs(resolveConfig('sdt-2-512'), 64, 3, 'train', 2), [
-    'sdt', '--dim', '512', '--depth', '2', '--heads', '8', '--T', '4',
-    '--batch', '64', '--iters', '3', '--threads', '2', '--classes', '5',
+    'sdt',
+    '--dim',
+    '512',
+    '--depth',
+    '2',
+    '--heads',
+    '8',
+    '--T',
+    '4',
+    '--batch',
+    '64',
+    '--iters',
+    '3',
+    '--threads',
+    '2',
+    '--classes',
+    '5',
   ]);
-  assert.throws(() => torchArgs(resolveConfig('sdt-2-128', { imageSize: 64 }), 8, 1, 'infer', 2), /Spike-driven Transformers with mlpRatio 4 on 32x32/);
+  assert.throws(
+    () => torchArgs(resolveConfig('sdt-2-128', { imageSize: 64 }), 8, 1, 'infer', 2),
+    /Spike-driven Transformers with mlpRatio 4 on 32x32/,
+  );
 });
 
-test('the default PyTorch peer is the repository\'s own bench/peer/step.py, found from dist/', () => {
+test("the default PyTorch peer is the repository's own bench/peer/step.py, found from dist/", () => {
   assert.ok(DEFAULT_PEER_SCRIPT.endsWith(['', 'bench', 'peer', 'step.py'].join(sep)), DEFAULT_PEER_SCRIPT);
   assert.ok(!DEFAULT_PEER_SCRIPT.split(sep).includes('dist'), DEFAULT_PEER_SCRIPT);
   assert.ok(existsSync(DEFAULT_PEER_SCRIPT), `${DEFAULT_PEER_SCRIPT} is missing`);
@@ -60,7 +104,9 @@ test('benchModel runs warm-up plus timed batches: forward, backward and AdamW in
   await initEngine('native');
   // One forward of the same model, counted on its own: the work each batch must repeat.
   const model = createModel(resolveConfig('spikformer-1-64', overrides), 0);
-  const one = await kernelCounts(() => tf.dispose(tf.tidy(() => model.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false }))));
+  const one = await kernelCounts(() =>
+    tf.dispose(tf.tidy(() => model.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false }))),
+  );
   const params = model.store.params.size;
   model.store.dispose();
   assert.ok((one.get('Conv2D') ?? 0) > 0 && (one.get(LIF) ?? 0) > 0);
@@ -73,15 +119,26 @@ test('benchModel runs warm-up plus timed batches: forward, backward and AdamW in
     const wall = (performance.now() - t0) / 1000;
     const batches = warmup + steps;
     for (const k of ['Conv2D', LIF]) assert.equal(ran.get(k), one.get(k)! * batches, `${mode}: ${k} runs per batch`);
-    const backward = { lifGrad: ran.get(LIF_GRAD) ?? 0, filterGrad: ran.get('Conv2DBackpropFilter') ?? 0, adamw: ran.get(ADAMW) ?? 0 };
-    assert.deepEqual(backward, mode === 'train'
-      ? { lifGrad: one.get(LIF)! * batches, filterGrad: one.get('Conv2D')! * batches, adamw: params * batches }
-      : { lifGrad: 0, filterGrad: 0, adamw: 0 }, `${mode}: backward and optimizer kernels`);
+    const backward = {
+      lifGrad: ran.get(LIF_GRAD) ?? 0,
+      filterGrad: ran.get('Conv2DBackpropFilter') ?? 0,
+      adamw: ran.get(ADAMW) ?? 0,
+    };
+    assert.deepEqual(
+      backward,
+      mode === 'train'
+        ? { lifGrad: one.get(LIF)! * batches, filterGrad: one.get('Conv2D')! * batches, adamw: params * batches }
+        : { lifGrad: 0, filterGrad: 0, adamw: 0 },
+      `${mode}: backward and optimizer kernels`,
+    );
     assert.equal(r!.runner, 'geospike-native');
     assert.equal(r!.mode, mode);
     // The reported time is the median of the timed batches, which lie within the call's wall time.
     assert.equal(r!.times?.length, steps);
-    assert.ok(r!.times!.every((t) => t > 0) && r!.times!.reduce((a, t) => a + t, 0) <= wall, `${r!.times} within ${wall} s`);
+    assert.ok(
+      r!.times!.every((t) => t > 0) && r!.times!.reduce((a, t) => a + t, 0) <= wall,
+      `${r!.times} within ${wall} s`,
+    );
     assert.equal(r!.secPerBatch, median(r!.times!));
     assert.ok(r!.params > 10_000 && r!.peakRssMB > 10);
     assert.equal(r!.gpu, undefined, 'no GPU memory on a CPU backend');
@@ -97,7 +154,15 @@ test('GFLOP/s count 2 FLOPs a MAC over every time step, a training step as 3 for
 });
 
 test('on webgpu the bench reports the adapter, the GPU memory held and the achieved GFLOP/s', async () => {
-  const opts = { preset: 'spikformer-1-64', batch: 1, steps: 1, warmup: 0, mode: 'infer' as const, backend: 'webgpu', overrides: { timeSteps: 1 } };
+  const opts = {
+    preset: 'spikformer-1-64',
+    batch: 1,
+    steps: 1,
+    warmup: 0,
+    mode: 'infer' as const,
+    backend: 'webgpu',
+    overrides: { timeSteps: 1 },
+  };
   const r = await benchModel(opts);
   assert.equal(r.runner, 'geospike-webgpu', 'the webgpu backend did not load (the reason is on stderr above)');
   assert.ok(r.gpu && r.gpu.peakMB > 0 && r.gpu.adapter.length > 0, JSON.stringify(r.gpu));

@@ -27,14 +27,43 @@ test('bench --vs-pytorch alternates fresh processes, keeps every round, and unpi
   const dir = tempDir(t, 'geospike-rounds-');
   const fake = join(dir, 'fake_peer.mjs');
   writeFileSync(fake, FAKE_PEER);
-  const run = spawnSync(process.execPath, [
-    MAIN, 'bench', '--vs-pytorch', '--rounds', '3', '--model', 'resnet18-w8', '--batch', '2', '--steps', '1', '--warmup', '0',
-    '--backend', 'native', '--threads', '2', '--python', process.execPath, '--torch-script', fake, '--json',
-  ], { encoding: 'utf8', env: { ...process.env, OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '512', KEEP_ME: 'yes' } });
+  const run = spawnSync(
+    process.execPath,
+    [
+      MAIN,
+      'bench',
+      '--vs-pytorch',
+      '--rounds',
+      '3',
+      '--model',
+      'resnet18-w8',
+      '--batch',
+      '2',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--backend',
+      'native',
+      '--threads',
+      '2',
+      '--python',
+      process.execPath,
+      '--torch-script',
+      fake,
+      '--json',
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '512', KEEP_ME: 'yes' },
+    },
+  );
   assert.equal(run.status, 0, run.stderr);
   const r = JSON.parse(run.stdout);
-  assert.deepEqual(r.rounds.map((x: { runner: string; round: number }) => `${x.round}:${x.runner}`),
-    ['1:geospike', '1:pytorch', '2:geospike', '2:pytorch', '3:geospike', '3:pytorch']);
+  assert.deepEqual(
+    r.rounds.map((x: { runner: string; round: number }) => `${x.round}:${x.runner}`),
+    ['1:geospike', '1:pytorch', '2:geospike', '2:pytorch', '3:geospike', '3:pytorch'],
+  );
   const ours = r.rounds.filter((x: { runner: string }) => x.runner === 'geospike');
   const peer = r.rounds.filter((x: { runner: string }) => x.runner === 'pytorch');
   // Each geospike round is its own process, timed its own steps.
@@ -47,8 +76,25 @@ test('bench --vs-pytorch alternates fresh processes, keeps every round, and unpi
     assert.equal(x.seconds, x.result.geospike.secPerBatch);
   }
   for (const x of peer) {
-    assert.deepEqual(x.result.env, { OPENBLAS_CORETYPE: null, OPENBLAS_L2_SIZE: null, OMP_NUM_THREADS: '2', KEEP_ME: 'yes' });
-    assert.deepEqual(x.result.argv, ['resnet18', '--width', '8', '--batch', '2', '--iters', '1', '--threads', '2', '--classes', '5']);
+    assert.deepEqual(x.result.env, {
+      OPENBLAS_CORETYPE: null,
+      OPENBLAS_L2_SIZE: null,
+      OMP_NUM_THREADS: '2',
+      KEEP_ME: 'yes',
+    });
+    assert.deepEqual(x.result.argv, [
+      'resnet18',
+      '--width',
+      '8',
+      '--batch',
+      '2',
+      '--iters',
+      '1',
+      '--threads',
+      '2',
+      '--classes',
+      '5',
+    ]);
     assert.equal(x.seconds, 0.25);
   }
   assert.deepEqual(r.peer, { version: 'fake-peer', blasCore: 'FakeCoreX', sgemmGflops: 321.5 });
@@ -76,6 +122,9 @@ test('interleave pairs rounds in order and says "unknown" for a peer that does n
 });
 
 test('peerEnv drops only the BLAS pins and sets the thread count', () => {
-  const env = peerEnv({ OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '512', OPENBLAS_NUM_THREADS: '1', PATH: '/bin' }, 3);
+  const env = peerEnv(
+    { OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '512', OPENBLAS_NUM_THREADS: '1', PATH: '/bin' },
+    3,
+  );
   assert.deepEqual(env, { OPENBLAS_NUM_THREADS: '1', PATH: '/bin', OMP_NUM_THREADS: '3' });
 });

@@ -29,7 +29,10 @@ test('compare writes the HTML report and report.json beside it', async (t) => {
   const { stdout } = await geospike('compare', a.dir, b.dir, '--out', out, '--title', 'Two runs');
   assert.match(stdout, /report: .*cmp\.html/);
   const json = JSON.parse(readFileSync(join(root, 'out', 'cmp.json'), 'utf8'));
-  assert.deepEqual(json.runs.map((r: { name: string }) => r.name), ['snn', 'ann']);
+  assert.deepEqual(
+    json.runs.map((r: { name: string }) => r.name),
+    ['snn', 'ann'],
+  );
   const doc = parse(readFileSync(out, 'utf8'));
   assert.equal(doc.querySelector('h1')!.text, 'Two runs');
   assert.ok(doc.querySelectorAll('svg.chart').length >= 9);
@@ -40,7 +43,10 @@ test('compare, eval and energy refuse bad input with a clear message', async (t)
   await fails(['compare', root, '--out', join(root, 'r.html')], /is not a run folder: config\.json is missing/);
   assert.ok(!existsSync(join(root, 'r.html')));
   await fails(['eval', '--checkpoint', join(root, 'nope.json')], /nope\.json/);
-  await fails(['eval', '--checkpoint', join(root, 'x.json'), '--split', 'test'], /--split must be 'validation' or 'train'/);
+  await fails(
+    ['eval', '--checkpoint', join(root, 'x.json'), '--split', 'test'],
+    /--split must be 'validation' or 'train'/,
+  );
   await fails(['energy', '--checkpoint', join(root, 'x.json'), '--costs', '7nm'], /unknown energy preset '7nm'/);
   await fails(['energy', '--checkpoint', join(root, 'x.json'), '--e-ac', '-2'], /--e-ac must be a positive number/);
 });

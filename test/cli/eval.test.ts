@@ -13,7 +13,8 @@ import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { tempRoot } from '../eval/run_fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const geospike = (...args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, GEOSPIKE_BACKEND: 'cpu' } });
+const geospike = (...args: string[]) =>
+  promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, GEOSPIKE_BACKEND: 'cpu' } });
 
 before(async () => {
   await initEngine('cpu');
@@ -25,10 +26,21 @@ async function makeRun(root: string, name: string, preset: string, data: string)
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   const config = resolveConfig(preset, { classes: 10, ...(preset.startsWith('spikformer') ? { timeSteps: 2 } : {}) });
   const model = createModel(config, 5);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: preset, data, modelConfig: config, classes: FASHION_MNIST_CLASSES }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model: preset, data, modelConfig: config, classes: FASHION_MNIST_CLASSES }),
+  );
   const meta = {
-    preset, model: config, classes: FASHION_MNIST_CLASSES, mean: [0.29, 0.29, 0.29], std: [0.35, 0.35, 0.35], epoch: 1, step: 1,
-    cursor: { epoch: 1, batch: 0 }, best: null, train: { data },
+    preset,
+    model: config,
+    classes: FASHION_MNIST_CLASSES,
+    mean: [0.29, 0.29, 0.29],
+    std: [0.35, 0.35, 0.35],
+    epoch: 1,
+    step: 1,
+    cursor: { epoch: 1, batch: 0 },
+    best: null,
+    train: { data },
   };
   const json = await saveCheckpoint(join(dir, 'checkpoints'), 'best', model, null, meta);
   model.store.dispose();
@@ -49,8 +61,14 @@ test('eval and energy on a checkpoint: text, JSON, results saved beside the run'
   for (const c of FASHION_MNIST_CLASSES) assert.ok(text.stdout.includes(c), c);
   const saved = JSON.parse(readFileSync(join(root, 'snn', 'eval.json'), 'utf8'));
   assert.equal(saved.n, 20);
-  assert.equal(saved.confusion.flat().reduce((a: number, b: number) => a + b, 0), 20);
-  assert.deepEqual(saved.perClass.map((c: { support: number }) => c.support), new Array(10).fill(2));
+  assert.equal(
+    saved.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+    20,
+  );
+  assert.deepEqual(
+    saved.perClass.map((c: { support: number }) => c.support),
+    new Array(10).fill(2),
+  );
 
   const json = JSON.parse((await geospike('eval', '--checkpoint', ann, '--data', data, '--json', '--no-save')).stdout);
   assert.equal(json.preset, 'resnet18-w8');
@@ -68,7 +86,9 @@ test('eval and energy on a checkpoint: text, JSON, results saved beside the run'
   assert.equal(Object.keys(e.rates).length, 12);
   assert.ok(Math.abs(e.ratio - e.baseline.energy / e.report.total.energy) < 1e-9);
 
-  const costed = JSON.parse((await geospike('energy', '--checkpoint', ann, '--costs', '45nm-int8', '--json', '--no-save')).stdout);
+  const costed = JSON.parse(
+    (await geospike('energy', '--checkpoint', ann, '--costs', '45nm-int8', '--json', '--no-save')).stdout,
+  );
   assert.equal(costed.images, 0); // an ANN's cost does not depend on the images
   assert.equal(costed.baseline, null);
   assert.ok(Math.abs(costed.report.total.energy - costed.report.total.macs * 0.23) < 1e-6);

@@ -13,7 +13,10 @@ test('info --json prints one object with the counts and the config', () => {
   assert.equal(info.params, 9324730);
   assert.equal(info.paramsOfficial, 9330874);
   assert.ok(Math.abs(info.macsPerStep / 1e9 - 0.934) < 0.001);
-  assert.deepEqual([info.config.dim, info.config.depth, info.config.heads, info.config.timeSteps, info.config.classes], [384, 4, 12, 4, 10]);
+  assert.deepEqual(
+    [info.config.dim, info.config.depth, info.config.heads, info.config.timeSteps, info.config.classes],
+    [384, 4, 12, 4, 10],
+  );
 });
 
 test('info --list --json lists every preset with its parameter count', () => {
@@ -24,11 +27,17 @@ test('info --list --json lists every preset with its parameter count', () => {
   const text = geospike('info', '--model', 'resnet18');
   assert.match(text, /parameters\s+11,171,397/);
   // A spiking model's MACs are per time step; the SDT's official count adds its unused talking_heads.
-  assert.match(geospike('info', '--model', 'sdt-2-512'), /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/);
+  assert.match(
+    geospike('info', '--model', 'sdt-2-512'),
+    /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/,
+  );
 });
 
 test('an unknown preset is a one-line error, exit status 1', () => {
   const r = spawnSync(process.execPath, [cli, 'info', '--model', 'spikformer-8-768'], { encoding: 'utf8' });
   assert.equal(r.status, 1);
-  assert.equal(r.stderr.trim(), `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, resnet18-w16, resnet18-w8`);
+  assert.equal(
+    r.stderr.trim(),
+    `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, resnet18-w16, resnet18-w8`,
+  );
 });

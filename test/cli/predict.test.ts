@@ -14,7 +14,9 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 async function geospike(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, GEOSPIKE_BACKEND: 'cpu' } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      env: { ...process.env, GEOSPIKE_BACKEND: 'cpu' },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -22,10 +24,14 @@ async function geospike(...args: string[]): Promise<{ code: number; stdout: stri
   }
 }
 
-test('predict prints each image\'s city and probabilities, best first, as text or JSON', async (t) => {
+test("predict prints each image's city and probabilities, best first, as text or JSON", async (t) => {
   const dir = tempDir(t);
   const ckpt = await makeCheckpoint(dir, { preset: 'resnet18-w8', seed: 2 });
-  const files = [['street.jpg', 'jpeg', 400, 300], ['square.png', 'png', 64, 64], ['tall.webp', 'webp', 90, 200]] as const;
+  const files = [
+    ['street.jpg', 'jpeg', 400, 300],
+    ['square.png', 'png', 64, 64],
+    ['tall.webp', 'webp', 90, 200],
+  ] as const;
   const paths: string[] = [];
   for (const [i, [name, format, w, h]] of files.entries()) {
     const p = path.join(dir, name);
@@ -35,7 +41,10 @@ test('predict prints each image\'s city and probabilities, best first, as text o
   const json = await geospike('predict', '--checkpoint', ckpt, '--json', ...paths);
   assert.equal(json.code, 0, json.stderr);
   const out = JSON.parse(json.stdout);
-  assert.deepEqual(out.map((r: { image: string }) => r.image), paths);
+  assert.deepEqual(
+    out.map((r: { image: string }) => r.image),
+    paths,
+  );
   // The same answers as the predictor in this process.
   await initEngine('cpu');
   const p = Predictor.load(ckpt);
@@ -43,8 +52,13 @@ test('predict prints each image\'s city and probabilities, best first, as text o
   for (const [i, r] of out.entries()) {
     const want = await p.predictImage(readFileSync(paths[i]));
     assert.equal(r.class, want.class);
-    assert.deepEqual(r.probabilities.map((c: { class: string }) => c.class), want.probabilities.map((c) => c.class));
-    r.probabilities.forEach((c: { probability: number }, k: number) => assert.ok(Math.abs(c.probability - want.probabilities[k].probability) < 1e-6));
+    assert.deepEqual(
+      r.probabilities.map((c: { class: string }) => c.class),
+      want.probabilities.map((c) => c.class),
+    );
+    r.probabilities.forEach((c: { probability: number }, k: number) =>
+      assert.ok(Math.abs(c.probability - want.probabilities[k].probability) < 1e-6),
+    );
     assert.deepEqual([...r.probabilities.map((c: { class: string }) => c.class)].sort(), [...CITIES].sort());
   }
 

@@ -9,7 +9,18 @@ import { distanceKm } from '../../src/data/split.js';
 import { tempDir } from './helpers.js';
 import { TEST_FAULT_ENV } from '../../src/util/test_fault.js';
 import {
-  allFiles, assertNoSecrets, checkDataset, errorTexts, CITIES, fastHttp, KEY_A, KEY_B, mapillary, SECRET, streetView, TOKEN,
+  allFiles,
+  assertNoSecrets,
+  checkDataset,
+  errorTexts,
+  CITIES,
+  fastHttp,
+  KEY_A,
+  KEY_B,
+  mapillary,
+  SECRET,
+  streetView,
+  TOKEN,
 } from './collect_helpers.js';
 
 async function withServer(t: { after: (fn: () => Promise<void>) => void }, faults: FaultRule[] = [], extra = {}) {
@@ -24,7 +35,14 @@ test('Street View: signed requests, exact counts, spatial split 1 km apart, crop
   const out = tempDir(t);
   const logs: string[] = [];
   const res = await collect({
-    provider: streetView(url), regions: CITIES, perCity: 15, out, split: 'spatial', valFraction: 0.2, seed: 1, concurrency: 3,
+    provider: streetView(url),
+    regions: CITIES,
+    perCity: 15,
+    out,
+    split: 'spatial',
+    valFraction: 0.2,
+    seed: 1,
+    concurrency: 3,
     log: (l) => logs.push(l),
   });
   assert.equal(res.added, 30);
@@ -33,7 +51,8 @@ test('Street View: signed requests, exact counts, spatial split 1 km apart, crop
     const mine = entries.filter((e) => e.class === c);
     assert.equal(mine.filter((e) => e.split === 'validation').length, 3);
     for (const a of mine.filter((e) => e.split === 'train')) {
-      for (const b of mine.filter((e) => e.split === 'validation')) assert.ok(distanceKm(a.lat!, a.lng!, b.lat!, b.lng!) >= 1);
+      for (const b of mine.filter((e) => e.split === 'validation'))
+        assert.ok(distanceKm(a.lat!, a.lng!, b.lat!, b.lng!) >= 1);
     }
   }
   assert.equal(server.stats.badSignatures, 0);
@@ -42,11 +61,16 @@ test('Street View: signed requests, exact counts, spatial split 1 km apart, crop
   const meta = server.stats.log.filter((l) => l.startsWith('/maps/api/streetview/metadata'));
   assert.ok(meta.every((l) => /source=outdoor/.test(l) && /radius=50/.test(l) && /&signature=/.test(l)));
   const img = server.stats.log.filter((l) => l.startsWith('/maps/api/streetview?'));
-  assert.ok(img.every((l) => /size=64x84&pano=[^&]+&heading=\d+&fov=90&pitch=0&return_error_code=true&key=/.test(l)), img[0]);
+  assert.ok(
+    img.every((l) => /size=64x84&pano=[^&]+&heading=\d+&fov=90&pitch=0&return_error_code=true&key=/.test(l)),
+    img[0],
+  );
   const e = entries[0];
   const small = await sharp(path.join(out, e.split, e.class, `${e.id}.png`)).metadata();
   assert.deepEqual([small.width, small.height, small.channels], [32, 32, 3]);
-  const display = await sharp(path.join(out, 'display', e.class, `${e.id}.jpg`)).raw().toBuffer({ resolveWithObject: true });
+  const display = await sharp(path.join(out, 'display', e.class, `${e.id}.jpg`))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.deepEqual([display.info.width, display.info.height], [64, 64]);
   // The fake images carry a grey logo strip in their bottom 20 rows; the crop removed it (bottom row is not grey).
   const row = display.data.subarray(63 * 64 * 3);
@@ -73,8 +97,15 @@ test('Street View faults: 5xx, 429, OVER_QUERY_LIMIT, slow answers, resets, corr
   const logs: string[] = [];
   const http = fastHttp((l) => logs.push(l));
   const res = await collect({
-    provider: streetView(url, { http }), regions: [CITIES[0]], perCity: 12, out, split: 'index', valFraction: 0.25, seed: 2,
-    concurrency: 2, log: (l) => logs.push(l),
+    provider: streetView(url, { http }),
+    regions: [CITIES[0]],
+    perCity: 12,
+    out,
+    split: 'index',
+    valFraction: 0.25,
+    seed: 2,
+    concurrency: 2,
+    log: (l) => logs.push(l),
   });
   assert.equal(res.stopped, undefined);
   assert.equal(res.skipped, 3, 'two corrupt and one truncated image skipped');
@@ -86,14 +117,26 @@ test('Street View faults: 5xx, 429, OVER_QUERY_LIMIT, slow answers, resets, corr
   assert.ok(http.stats.transientErrors >= 12, JSON.stringify(http.stats));
   assert.ok(logs.some((l) => /not a decodable image/.test(l)));
   assert.ok(logs.some((l) => /timeout after 1500 ms/.test(l)));
-  assert.ok([...server.stats.served.values()].every((n) => n === 1), 'no image fetched twice');
+  assert.ok(
+    [...server.stats.served.values()].every((n) => n === 1),
+    'no image fetched twice',
+  );
   assertNoSecrets([...allFiles(out), logs.join('\n')]);
 });
 
 test('REQUEST_DENIED and a wrong signing secret stop at once, naming the setting', async (t) => {
   const { server, url } = await withServer(t, [{ endpoint: 'metadata', kind: 'denied', every: 1 }]);
   const run = (provider: ReturnType<typeof streetView>) =>
-    collect({ provider, regions: [CITIES[0]], perCity: 5, out: tempDir(t), split: 'index', valFraction: 0.2, seed: 1, concurrency: 2 });
+    collect({
+      provider,
+      regions: [CITIES[0]],
+      perCity: 5,
+      out: tempDir(t),
+      split: 'index',
+      valFraction: 0.2,
+      seed: 1,
+      concurrency: 2,
+    });
   const denied = await run(streetView(url)).catch((e: Error) => e);
   assert.match(String(denied), /REQUEST_DENIED.*check that GOOGLE_MAPS_API_KEY is a valid key/);
   assert.ok(server.stats.requests.metadata <= 3, `${server.stats.requests.metadata} requests`);
@@ -111,8 +154,14 @@ test('quota: a spent key rotates to the next; when all are spent the run stops c
   const logs: string[] = [];
   const out = tempDir(t);
   const res = await collect({
-    provider: streetView(url, { keys: [KEY_A, KEY_B], http: fastHttp((l) => logs.push(l)) }), regions: [CITIES[0]], perCity: 4,
-    out, split: 'index', valFraction: 0.25, seed: 1, concurrency: 1,
+    provider: streetView(url, { keys: [KEY_A, KEY_B], http: fastHttp((l) => logs.push(l)) }),
+    regions: [CITIES[0]],
+    perCity: 4,
+    out,
+    split: 'index',
+    valFraction: 0.25,
+    seed: 1,
+    concurrency: 1,
   });
   assert.equal(res.added, 4);
   assert.ok(logs.some((l) => /key #1 of 2 is over its quota; switching to #2/.test(l)));
@@ -122,8 +171,14 @@ test('quota: a spent key rotates to the next; when all are spent the run stops c
   const { url: url2 } = await withServer(t, [{ endpoint: 'image', kind: 'http429' }]);
   const out2 = tempDir(t);
   const stopped = await collect({
-    provider: streetView(url2, { keys: [KEY_A, KEY_B] }), regions: [CITIES[0]], perCity: 4, out: out2, split: 'index',
-    valFraction: 0.25, seed: 1, concurrency: 1,
+    provider: streetView(url2, { keys: [KEY_A, KEY_B] }),
+    regions: [CITIES[0]],
+    perCity: 4,
+    out: out2,
+    split: 'index',
+    valFraction: 0.25,
+    seed: 1,
+    concurrency: 1,
   });
   assert.match(stopped.stopped ?? '', /every GOOGLE_MAPS_API_KEY key \(2\) is over its quota/);
   assert.equal(stopped.added, 0);
@@ -134,7 +189,14 @@ test('--max-requests caps billed image requests and stops cleanly', async (t) =>
   const { server, url } = await withServer(t);
   const out = tempDir(t);
   const res = await collect({
-    provider: streetView(url, { budget: 5 }), regions: [CITIES[0]], perCity: 10, out, split: 'index', valFraction: 0.2, seed: 1, concurrency: 2,
+    provider: streetView(url, { budget: 5 }),
+    regions: [CITIES[0]],
+    perCity: 10,
+    out,
+    split: 'index',
+    valFraction: 0.2,
+    seed: 1,
+    concurrency: 2,
   });
   assert.match(res.stopped ?? '', /--max-requests 5 reached/);
   assert.equal(server.stats.requests.image, 5);
@@ -145,7 +207,17 @@ test('--max-requests caps billed image requests and stops cleanly', async (t) =>
 test('--dry-run asks only the free metadata endpoint and writes nothing', async (t) => {
   const { server, url } = await withServer(t);
   const out = path.join(tempDir(t), 'ds');
-  const res = await collect({ provider: streetView(url), regions: CITIES, perCity: 6, out, split: 'spatial', valFraction: 0.2, seed: 1, concurrency: 2, dryRun: true });
+  const res = await collect({
+    provider: streetView(url),
+    regions: CITIES,
+    perCity: 6,
+    out,
+    split: 'spatial',
+    valFraction: 0.2,
+    seed: 1,
+    concurrency: 2,
+    dryRun: true,
+  });
   assert.equal(res.added, 12);
   assert.deepEqual(res.classes.paris, { train: 5, validation: 1 });
   assert.equal(server.stats.requests.image, 0);
@@ -158,8 +230,21 @@ test('the same seed picks the same panoramas and splits, whatever the concurrenc
   const picks = [];
   for (const concurrency of [1, 4]) {
     const out = tempDir(t);
-    await collect({ provider: streetView(url), regions: [CITIES[1]], perCity: 8, out, split: 'spatial', valFraction: 0.25, seed: 9, concurrency });
-    picks.push(checkDataset(out, ['london'], 8).map((e) => `${e.split}:${e.sourceId}`).sort());
+    await collect({
+      provider: streetView(url),
+      regions: [CITIES[1]],
+      perCity: 8,
+      out,
+      split: 'spatial',
+      valFraction: 0.25,
+      seed: 9,
+      concurrency,
+    });
+    picks.push(
+      checkDataset(out, ['london'], 8)
+        .map((e) => `${e.split}:${e.sourceId}`)
+        .sort(),
+    );
   }
   assert.deepEqual(picks[0], picks[1]);
 });
@@ -178,20 +263,42 @@ test('Mapillary: token in the header only, search faults retried, bad thumbnails
   const out = tempDir(t);
   const logs: string[] = [];
   const res = await collect({
-    provider: mapillary(url, { http: fastHttp((l) => logs.push(l)) }), regions: CITIES, perCity: 6, out, split: 'index', valFraction: 0.2,
-    seed: 3, concurrency: 2, log: (l) => logs.push(l),
+    provider: mapillary(url, { http: fastHttp((l) => logs.push(l)) }),
+    regions: CITIES,
+    perCity: 6,
+    out,
+    split: 'index',
+    valFraction: 0.2,
+    seed: 3,
+    concurrency: 2,
+    log: (l) => logs.push(l),
   });
   // Every fault was met; the run still completed, skipping exactly the corrupt thumbnails.
-  assert.deepEqual(faults.map((_, n) => server.fired(n) > 0), faults.map(() => true), JSON.stringify(server.stats.requests));
+  assert.deepEqual(
+    faults.map((_, n) => server.fired(n) > 0),
+    faults.map(() => true),
+    JSON.stringify(server.stats.requests),
+  );
   assert.equal(res.skipped, server.fired(5));
   const entries = checkDataset(out, ['paris', 'london'], 6);
-  assert.ok(entries.every((e) => e.provider === 'mapillary' && /^\d+$/.test(e.sourceId) && /^\d{4}-\d{2}-\d{2}$/.test(e.captureDate ?? '')));
+  assert.ok(
+    entries.every(
+      (e) => e.provider === 'mapillary' && /^\d+$/.test(e.sourceId) && /^\d{4}-\d{2}-\d{2}$/.test(e.captureDate ?? ''),
+    ),
+  );
   assert.ok(server.stats.log.every((l) => !l.includes('access_token') && !l.includes('4242')));
   assert.ok(server.stats.log.some((l) => l.startsWith('/images?fields=id%2Ccomputed_geometry')));
   assertNoSecrets([...allFiles(out), logs.join('\n')]);
 
   const bad = await collect({
-    provider: mapillary(url, { tokens: ['MLY|0|wrong'] }), regions: CITIES, perCity: 2, out: tempDir(t), split: 'index', valFraction: 0, seed: 1, concurrency: 1,
+    provider: mapillary(url, { tokens: ['MLY|0|wrong'] }),
+    regions: CITIES,
+    perCity: 2,
+    out: tempDir(t),
+    split: 'index',
+    valFraction: 0,
+    seed: 1,
+    concurrency: 1,
   }).catch((e: Error) => e);
   assert.match(String(bad), /Mapillary refused the token.*check MAPILLARY_ACCESS_TOKEN/);
 });
@@ -202,15 +309,33 @@ test('a server that keeps failing: each lookup gives up after its retries, then 
   const gaveUp = await provider.find({ seq: 0, lat: 48.85, lng: 2.35, heading: 0 }, () => false).catch((e: Error) => e);
   assert.match(String(gaveUp), /GaveUpError: Street View metadata: gave up after 6 attempts \(HTTP 500\)/);
   assert.equal(server.stats.requests.metadata, 6);
-  const err = await collect({ provider, regions: [CITIES[0]], perCity: 2, out: tempDir(t), split: 'index', valFraction: 0, seed: 1, concurrency: 1 })
-    .catch((e: Error) => e);
+  const err = await collect({
+    provider,
+    regions: [CITIES[0]],
+    perCity: 2,
+    out: tempDir(t),
+    split: 'index',
+    valFraction: 0,
+    seed: 1,
+    concurrency: 1,
+  }).catch((e: Error) => e);
   assert.match(String(err), /streetview keeps failing \(21 lookups in a row gave up\)/);
 });
 
 test('a full disk mid-run stops the collection with the fix named; once there is space, the same command finishes it', async (t) => {
   const { server, url } = await withServer(t);
   const out = tempDir(t);
-  const run = () => collect({ provider: streetView(url), regions: CITIES, perCity: 10, out, split: 'index', valFraction: 0.2, seed: 3, concurrency: 2 });
+  const run = () =>
+    collect({
+      provider: streetView(url),
+      regions: CITIES,
+      perCity: 10,
+      out,
+      split: 'index',
+      valFraction: 0.2,
+      seed: 3,
+      concurrency: 2,
+    });
   process.env[TEST_FAULT_ENV] = 'disk-full-from:.png:7'; // every PNG from the 7th on fails as on a full disk
   try {
     await assert.rejects(run(), /the disk is full; free some space and run again/);
@@ -219,11 +344,16 @@ test('a full disk mid-run stops the collection with the fix named; once there is
   }
   const kept = checkDataset(out, ['paris', 'london']);
   assert.equal(kept.length, 6, 'the six images written before the disk filled are kept, each with its line');
-  assert.deepEqual(readdirSync(path.join(out, 'train', 'paris')).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  assert.deepEqual(
+    readdirSync(path.join(out, 'train', 'paris')).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file left',
+  );
   const served = new Map(server.stats.served);
   const res = await run();
   assert.equal(res.added, 14);
   const entries = checkDataset(out, ['paris', 'london'], 10);
-  for (const e of kept) assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
+  for (const e of kept)
+    assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
   assert.equal(new Set(entries.map((e) => e.id)).size, 20);
 });

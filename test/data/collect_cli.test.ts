@@ -19,8 +19,13 @@ interface Run {
 }
 
 function run(args: string[], env: Record<string, string>): Run {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/GOOGLE_MAPS|MAPILLARY|GEOSPIKE_TEST_FAULT/.test(k)));
-  const child = spawn(process.execPath, [MAIN, 'collect', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/GOOGLE_MAPS|MAPILLARY|GEOSPIKE_TEST_FAULT/.test(k)),
+  );
+  const child = spawn(process.execPath, [MAIN, 'collect', ...args], {
+    env: { ...clean, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -41,7 +46,11 @@ function printed(r: Run, text: string): Promise<void> {
   });
 }
 
-const ENV = { GOOGLE_MAPS_API_KEY: `${KEY_A},${KEY_B}`, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET, MAPILLARY_ACCESS_TOKEN: TOKEN };
+const ENV = {
+  GOOGLE_MAPS_API_KEY: `${KEY_A},${KEY_B}`,
+  GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET,
+  MAPILLARY_ACCESS_TOKEN: TOKEN,
+};
 
 test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing fetched twice, no secret anywhere', async (t) => {
   // Each interrupted run pauses once it has added N images (GEOSPIKE_TEST_FAULT, src/util/test_fault.ts), so the
@@ -50,8 +59,24 @@ test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing 
   const url = await server.start();
   t.after(() => server.close());
   const out = path.join(tempDir(t), 'cities');
-  const args = ['--cities', 'paris,london', '--per-city', '12', '--out', out, '--endpoint', url, '--qps', '1000', '--concurrency', '2',
-    '--seed', '4', '--backoff-ms', '5'];
+  const args = [
+    '--cities',
+    'paris,london',
+    '--per-city',
+    '12',
+    '--out',
+    out,
+    '--endpoint',
+    url,
+    '--qps',
+    '1000',
+    '--concurrency',
+    '2',
+    '--seed',
+    '4',
+    '--backoff-ms',
+    '5',
+  ];
   const outputs: string[] = [];
 
   const first = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:5' });
@@ -67,7 +92,8 @@ test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing 
 
   // Sources already in the manifest when a run starts must not be requested by it.
   const unchangedFrom = (listed: { sourceId: string }[], served: Map<string, number>) => {
-    for (const e of listed) assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
+    for (const e of listed)
+      assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
   };
   const before2 = { listed: manifest(out), served: new Map(server.stats.served) };
   const second = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:4' });
@@ -109,11 +135,27 @@ test('bad settings fail fast with the setting named and no secret in the output'
   const wrongSecret = 'd3Jvbmctc2VjcmV0LXZhbHVl';
   const outs: string[] = [];
   const cases: [string[], Record<string, string>, RegExp][] = [
-    [['--out', tempDir(t)], { GOOGLE_MAPS_API_KEY: KEY_A, GOOGLE_MAPS_URL_SIGNING_SECRET: wrongSecret }, /GOOGLE_MAPS_URL_SIGNING_SECRET is wrong/],
-    [['--out', tempDir(t)], { GOOGLE_MAPS_API_KEY: KEY_B, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET }, /REQUEST_DENIED.*GOOGLE_MAPS_API_KEY/],
+    [
+      ['--out', tempDir(t)],
+      { GOOGLE_MAPS_API_KEY: KEY_A, GOOGLE_MAPS_URL_SIGNING_SECRET: wrongSecret },
+      /GOOGLE_MAPS_URL_SIGNING_SECRET is wrong/,
+    ],
+    [
+      ['--out', tempDir(t)],
+      { GOOGLE_MAPS_API_KEY: KEY_B, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET },
+      /REQUEST_DENIED.*GOOGLE_MAPS_API_KEY/,
+    ],
     [['--out', tempDir(t)], {}, /GOOGLE_MAPS_API_KEY is not set/],
-    [['--out', tempDir(t), '--provider', 'mapillary'], { MAPILLARY_ACCESS_TOKEN: 'MLY|1|nope' }, /Mapillary refused the token/],
-    [['--out', tempDir(t), '--endpoint', 'http://example.com'], { GOOGLE_MAPS_API_KEY: KEY_A }, /--endpoint must use https/],
+    [
+      ['--out', tempDir(t), '--provider', 'mapillary'],
+      { MAPILLARY_ACCESS_TOKEN: 'MLY|1|nope' },
+      /Mapillary refused the token/,
+    ],
+    [
+      ['--out', tempDir(t), '--endpoint', 'http://example.com'],
+      { GOOGLE_MAPS_API_KEY: KEY_A },
+      /--endpoint must use https/,
+    ],
     [['--out', tempDir(t), '--per-city', 'ten'], { GOOGLE_MAPS_API_KEY: KEY_A }, /--per-city must be a whole number/],
   ];
   for (const [args, env, expected] of cases) {
@@ -131,14 +173,54 @@ test('--dry-run over --regions GeoJSON with Mapillary: plan and counts printed, 
   t.after(() => server.close());
   const dir = tempDir(t);
   const regions = path.join(dir, 'towns.geojson');
-  const square = (lng: number, lat: number) => [[[lng, lat], [lng + 0.1, lat], [lng + 0.1, lat + 0.08], [lng, lat + 0.08], [lng, lat]]];
-  writeFileSync(regions, JSON.stringify({ type: 'FeatureCollection', features: [
-    { type: 'Feature', properties: { name: 'lyon' }, geometry: { type: 'Polygon', coordinates: square(4.8, 45.72) } },
-    { type: 'Feature', properties: { name: 'bern' }, geometry: { type: 'Polygon', coordinates: square(7.4, 46.92) } },
-  ] }));
+  const square = (lng: number, lat: number) => [
+    [
+      [lng, lat],
+      [lng + 0.1, lat],
+      [lng + 0.1, lat + 0.08],
+      [lng, lat + 0.08],
+      [lng, lat],
+    ],
+  ];
+  writeFileSync(
+    regions,
+    JSON.stringify({
+      type: 'FeatureCollection',
+      features: [
+        {
+          type: 'Feature',
+          properties: { name: 'lyon' },
+          geometry: { type: 'Polygon', coordinates: square(4.8, 45.72) },
+        },
+        {
+          type: 'Feature',
+          properties: { name: 'bern' },
+          geometry: { type: 'Polygon', coordinates: square(7.4, 46.92) },
+        },
+      ],
+    }),
+  );
   const out = path.join(dir, 'towns');
-  const r = await run(['--provider', 'mapillary', '--regions', regions, '--cities', 'bern,lyon', '--per-city', '5', '--out', out,
-    '--endpoint', url, '--qps', '1000', '--dry-run'], { MAPILLARY_ACCESS_TOKEN: TOKEN }).done;
+  const r = await run(
+    [
+      '--provider',
+      'mapillary',
+      '--regions',
+      regions,
+      '--cities',
+      'bern,lyon',
+      '--per-city',
+      '5',
+      '--out',
+      out,
+      '--endpoint',
+      url,
+      '--qps',
+      '1000',
+      '--dry-run',
+    ],
+    { MAPILLARY_ACCESS_TOKEN: TOKEN },
+  ).done;
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, /plan: mapillary, 2 cities x 5 = 10 images, 10 still needed \(bern 5, lyon 5\)/);
   assert.match(r.output, /dry run: found 10 images/);

@@ -21,11 +21,28 @@ function collect(args: string[]): Promise<{ code: number | null; output: string 
 }
 
 test('12 images with 4 transient image failures finish under the default --max-requests', async (t) => {
-  const server = new FakeServer({ keys: [KEY_A], secret: SECRET, faults: [{ endpoint: 'image', kind: 'http500', every: 2, times: 4 }] });
+  const server = new FakeServer({
+    keys: [KEY_A],
+    secret: SECRET,
+    faults: [{ endpoint: 'image', kind: 'http500', every: 2, times: 4 }],
+  });
   const url = await server.start();
   t.after(() => server.close());
   const out = tempDir(t);
-  const r = await collect(['--cities', 'paris', '--per-city', '12', '--out', out, '--endpoint', url, '--qps', '1000', '--backoff-ms', '1']);
+  const r = await collect([
+    '--cities',
+    'paris',
+    '--per-city',
+    '12',
+    '--out',
+    out,
+    '--endpoint',
+    url,
+    '--qps',
+    '1000',
+    '--backoff-ms',
+    '1',
+  ]);
   assert.equal(server.fired(0), 4);
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, /stops at --max-requests \d+ image requests/);

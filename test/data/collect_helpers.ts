@@ -21,16 +21,32 @@ export function fastHttp(log?: (l: string) => void, signal?: AbortSignal): Http 
   return new Http({ qps: 10000, timeoutMs: 1500, retries: 5, backoffMs: 2, quotaStrikes: 5, log, signal });
 }
 
-export function streetView(endpoint: string, o: { keys?: string[]; secret?: string; http?: Http; budget?: number } = {}) {
+export function streetView(
+  endpoint: string,
+  o: { keys?: string[]; secret?: string; http?: Http; budget?: number } = {},
+) {
   const http = o.http ?? fastHttp();
   return new StreetViewProvider({
-    keys: o.keys ?? [KEY_A], secrets: [o.secret ?? SECRET], endpoint: new URL(endpoint), fetchSize: 64, cropBottom: 20,
-    radius: 50, http, budget: new Budget(o.budget ?? 1e9),
+    keys: o.keys ?? [KEY_A],
+    secrets: [o.secret ?? SECRET],
+    endpoint: new URL(endpoint),
+    fetchSize: 64,
+    cropBottom: 20,
+    radius: 50,
+    http,
+    budget: new Budget(o.budget ?? 1e9),
   });
 }
 
 export function mapillary(endpoint: string, o: { tokens?: string[]; http?: Http } = {}) {
-  return new MapillaryProvider({ tokens: o.tokens ?? [TOKEN], endpoint: new URL(endpoint), fetchSize: 256, cropBottom: 0, radius: 60, http: o.http ?? fastHttp() });
+  return new MapillaryProvider({
+    tokens: o.tokens ?? [TOKEN],
+    endpoint: new URL(endpoint),
+    fetchSize: 256,
+    cropBottom: 0,
+    radius: 60,
+    http: o.http ?? fastHttp(),
+  });
 }
 
 export function manifest(dir: string): ManifestEntry[] {
@@ -40,7 +56,8 @@ export function manifest(dir: string): ManifestEntry[] {
 /** Asserts the folder is consistent (and complete: `perCity` per class, when given): no duplicate source, every file listed and intact. */
 export function checkDataset(dir: string, classes: string[], perCity?: number): ManifestEntry[] {
   const entries = manifest(dir);
-  if (perCity !== undefined) for (const c of classes) assert.equal(entries.filter((e) => e.class === c).length, perCity, `images of ${c}`);
+  if (perCity !== undefined)
+    for (const c of classes) assert.equal(entries.filter((e) => e.class === c).length, perCity, `images of ${c}`);
   assert.equal(new Set(entries.map((e) => e.sourceId)).size, entries.length, 'duplicate sources');
   const listed = new Set<string>();
   for (const e of entries) {
@@ -75,6 +92,7 @@ export function errorTexts(e: unknown): string[] {
 export function assertNoSecrets(texts: (string | Buffer)[], secrets = [KEY_A, KEY_B, SECRET, TOKEN]): void {
   for (const t of texts) {
     const b = Buffer.isBuffer(t) ? t : Buffer.from(t);
-    for (const s of secrets) assert.equal(b.includes(s), false, `a secret leaked into: ${b.subarray(0, 200).toString()}`);
+    for (const s of secrets)
+      assert.equal(b.includes(s), false, `a secret leaked into: ${b.subarray(0, 200).toString()}`);
   }
 }

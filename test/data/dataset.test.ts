@@ -15,8 +15,20 @@ async function makeDataset(dir: string, perClass: number): Promise<void> {
     for (let i = 0; i < perClass + 2; i++, k++) {
       const px = new Uint8Array(IMAGE_VALUES).map((_, j) => (j * 7 + k * 131 + ((j * k) % 97)) & 255);
       const split = i < perClass ? 'train' : 'validation';
-      await w.add({ id: `${cls}${i}`, class: cls, split, provider: 't', sourceId: `${k}`, lat: null, lng: null, heading: null, captureDate: null },
-        await encodeRgbPng(px, 32, 32, 3));
+      await w.add(
+        {
+          id: `${cls}${i}`,
+          class: cls,
+          split,
+          provider: 't',
+          sourceId: `${k}`,
+          lat: null,
+          lng: null,
+          heading: null,
+          captureDate: null,
+        },
+        await encodeRgbPng(px, 32, 32, 3),
+      );
     }
   }
   await w.close();
@@ -69,11 +81,20 @@ test('batches cover each image once per epoch, reshuffle per epoch, and are norm
   const it = new BatchIterator(data, { batchSize: 4, seed: 7, ...norm });
   assert.equal(it.batchesPerEpoch, 3);
   const epoch0 = [...it.epoch(0)];
-  assert.deepEqual(epoch0.map((b) => b.n), [4, 4, 2]);
+  assert.deepEqual(
+    epoch0.map((b) => b.n),
+    [4, 4, 2],
+  );
   const seen = epoch0.flatMap((b) => Array.from(b.y));
-  assert.deepEqual([...seen].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.notDeepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.notDeepEqual([...it.epoch(1)].flatMap((b) => Array.from(b.y)), seen);
+  assert.notDeepEqual(
+    [...it.epoch(1)].flatMap((b) => Array.from(b.y)),
+    seen,
+  );
   const b = epoch0[0];
   const i = b.y[0];
   for (const j of [0, 1, 2, 100, 3071]) {
@@ -118,7 +139,10 @@ test('augmentation is a 4-pixel-padded crop, flipped for some samples and not ot
     assert.ok(found, `sample ${k} is no padded crop/flip of its source`);
   }
   assert.ok(shifts > 0, 'some sample is shifted');
-  assert.ok(flips > 0 && flips < b.n, `${flips} of ${b.n} samples flipped: a coin per sample flips some and not others`);
+  assert.ok(
+    flips > 0 && flips < b.n,
+    `${flips} of ${b.n} samples flipped: a coin per sample flips some and not others`,
+  );
 });
 
 test('a saved cursor resumes the exact batch stream, across epochs', () => {

@@ -11,7 +11,12 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'geospi
 }
 
 /** A w x h image whose colours vary smoothly with position and `seed`, encoded as `format`. */
-export async function gradientImage(w: number, h: number, seed: number, format: 'jpeg' | 'png' | 'webp' = 'jpeg'): Promise<Buffer> {
+export async function gradientImage(
+  w: number,
+  h: number,
+  seed: number,
+  format: 'jpeg' | 'png' | 'webp' = 'jpeg',
+): Promise<Buffer> {
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -21,7 +26,9 @@ export async function gradientImage(w: number, h: number, seed: number, format: 
       px[o + 2] = (seed * 37) % 256;
     }
   }
-  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).toFormat(format).toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .toFormat(format)
+    .toBuffer();
 }
 
 export async function rawRgb(input: Buffer | string): Promise<{ data: Buffer; width: number; height: number }> {

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { GaveUpError, Http } from '../../src/data/providers/http.js';
 
-async function serve(t: { after: (fn: () => void) => void }, handler: Parameters<typeof createServer>[1]): Promise<{ base: string; hits: string[] }> {
+async function serve(
+  t: { after: (fn: () => void) => void },
+  handler: Parameters<typeof createServer>[1],
+): Promise<{ base: string; hits: string[] }> {
   const hits: string[] = [];
   const server: Server = createServer((req, res) => {
     hits.push(req.url!);
@@ -16,8 +19,14 @@ async function serve(t: { after: (fn: () => void) => void }, handler: Parameters
   return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, hits };
 }
 
-const http = () => new Http({ qps: 1000, timeoutMs: 2000, retries: 3, backoffMs: 1, quotaStrikes: 2, maxBodyBytes: 1 << 20 });
-const get = (h: Http, url: string) => h.request({ what: 'test request', build: () => ({ url: new URL(url), headers: { authorization: 'OAuth SECRET' } }), interpret: (status, body) => ({ ok: { status, body: body.toString() } }) });
+const http = () =>
+  new Http({ qps: 1000, timeoutMs: 2000, retries: 3, backoffMs: 1, quotaStrikes: 2, maxBodyBytes: 1 << 20 });
+const get = (h: Http, url: string) =>
+  h.request({
+    what: 'test request',
+    build: () => ({ url: new URL(url), headers: { authorization: 'OAuth SECRET' } }),
+    interpret: (status, body) => ({ ok: { status, body: body.toString() } }),
+  });
 
 test('a redirect to another host is refused without contacting it; one within the origin is followed', async (t) => {
   const other = await serve(t, (_req, res) => res.end('other'));
@@ -27,7 +36,10 @@ test('a redirect to another host is refused without contacting it; one within th
     else res.end('final');
   });
   const h = http();
-  await assert.rejects(get(h, `${main.base}/away`), (e: Error) => e instanceof GaveUpError && /redirect to another host .* refused/.test(e.message));
+  await assert.rejects(
+    get(h, `${main.base}/away`),
+    (e: Error) => e instanceof GaveUpError && /redirect to another host .* refused/.test(e.message),
+  );
   assert.deepEqual(other.hits, []);
   assert.equal(h.stats.requests, 1); // not retried
   assert.deepEqual(await get(h, `${main.base}/here`), { status: 200, body: 'final' });
@@ -37,7 +49,11 @@ test('a response body over the cap is refused, declared or streamed', async (t) 
   const big = Buffer.alloc(2 << 20, 1);
   const server = await serve(t, (req, res) => {
     if (req.url === '/declared') res.writeHead(200, { 'content-length': big.length }).end(big);
-    else { res.writeHead(200); res.write(big.subarray(0, 1 << 20)); res.end(big.subarray(1 << 20)); } // chunked, no length
+    else {
+      res.writeHead(200);
+      res.write(big.subarray(0, 1 << 20));
+      res.end(big.subarray(1 << 20));
+    } // chunked, no length
   });
   await assert.rejects(get(http(), `${server.base}/declared`), /over the 1048576-byte cap/);
   await assert.rejects(get(http(), `${server.base}/streamed`), /over the 1048576-byte cap/);

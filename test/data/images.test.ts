@@ -7,7 +7,6 @@ import { resizeLanczos, resizeSquare } from '../../src/data/resize.js';
 import { gradientImage, rawRgb } from './helpers.js';
 import { goldenPath } from '../helpers/golden.js';
 
-
 // resize.ts does Pillow's arithmetic, so the 32x32 image is PIL's to the grey level (libvips's Lanczos, used before,
 // was 1.2 grey levels off on average and up to 9 on sharp edges).
 test('Lanczos resize equals PIL on the golden image', async () => {
@@ -18,7 +17,11 @@ test('Lanczos resize equals PIL on the golden image', async () => {
   assert.equal(got.width, 32);
   assert.equal(got.height, 32);
   const differ = got.data.findIndex((v, i) => v !== ref.data[i]);
-  assert.equal(differ, -1, `pixel ${Math.floor(differ / 3)} channel ${differ % 3}: ${got.data[differ]} against PIL's ${ref.data[differ]}`);
+  assert.equal(
+    differ,
+    -1,
+    `pixel ${Math.floor(differ / 3)} channel ${differ % 3}: ${got.data[differ]} against PIL's ${ref.data[differ]}`,
+  );
 });
 
 test('a large source is box-averaged first and still resized as Lanczos-3 would within a grey level or two', () => {
@@ -51,7 +54,9 @@ test('the bottom strip is cropped before resizing and the display copy is the cr
     px[i * 3] = bottom ? 255 : 0;
     px[i * 3 + 1] = bottom ? 0 : 200;
   }
-  const png = await sharp(px, { raw: { width: 64, height: 84, channels: 3 } }).png().toBuffer();
+  const png = await sharp(px, { raw: { width: 64, height: 84, channels: 3 } })
+    .png()
+    .toBuffer();
   const kept = await rawRgb((await processImage(png, { cropBottom: 0 })).png);
   const cropped = await processImage(png, { cropBottom: 20, displayMaxSide: 256 });
   const got = await rawRgb(cropped.png);

@@ -16,7 +16,8 @@ test('symlinked class folders and images are imported; a broken link and an unre
   mkdirSync(path.join(src, 'alpha'), { recursive: true });
   mkdirSync(path.join(elsewhere, 'beta-real'), { recursive: true });
   for (let i = 0; i < 3; i++) writeFileSync(path.join(src, 'alpha', `a${i}.jpg`), await photo(40, 40, i));
-  for (let i = 0; i < 3; i++) writeFileSync(path.join(elsewhere, 'beta-real', `b${i}.jpg`), await photo(40, 40, 10 + i));
+  for (let i = 0; i < 3; i++)
+    writeFileSync(path.join(elsewhere, 'beta-real', `b${i}.jpg`), await photo(40, 40, 10 + i));
   writeFileSync(path.join(elsewhere, 'linked.jpg'), await photo(40, 40, 20));
   symlinkSync(path.join(elsewhere, 'beta-real'), path.join(src, 'beta')); // a class folder that is a link
   symlinkSync(path.join(elsewhere, 'linked.jpg'), path.join(src, 'alpha', 'a-link.jpg')); // an image that is a link
@@ -31,6 +32,12 @@ test('symlinked class folders and images are imported; a broken link and an unre
   assert.ok(rows.some((e) => e.sourceId === 'alpha/a-link.jpg'));
   assert.equal(rows.length, 7);
   assert.equal(res.bad, 1);
-  assert.ok(lines.some((l) => /broken\.jpg: a symbolic link to nothing readable \(ENOENT\)/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => /skipped alpha\/unreadable\.jpg: cannot be read/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /broken\.jpg: a symbolic link to nothing readable \(ENOENT\)/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => /skipped alpha\/unreadable\.jpg: cannot be read/.test(l)),
+    lines.join('\n'),
+  );
 });

@@ -4,7 +4,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, importFashionMnist, padGreyToRgb, parseIdxImages,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  importFashionMnist,
+  padGreyToRgb,
+  parseIdxImages,
 } from '../../src/data/importers/fashion_mnist.js';
 import { importFolder } from '../../src/data/importers/folder.js';
 import { openDataset } from '../../src/data/dataset.js';
@@ -37,9 +41,15 @@ test('fashion-mnist: --per-class takes the first images of each class, padded to
 });
 
 test('fashion-mnist: a missing package or a damaged file is named with the fix', async (t) => {
-  await assert.rejects(importFashionMnist({ out: tempDir(t), source: tempDir(t) }), /apt-get install dataset-fashion-mnist/);
+  await assert.rejects(
+    importFashionMnist({ out: tempDir(t), source: tempDir(t) }),
+    /apt-get install dataset-fashion-mnist/,
+  );
   const src = tempDir(t);
-  writeFileSync(path.join(src, 'train-images-idx3-ubyte.gz'), gzipSync(Buffer.from([0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 28, 0, 0, 0, 28])));
+  writeFileSync(
+    path.join(src, 'train-images-idx3-ubyte.gz'),
+    gzipSync(Buffer.from([0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 28, 0, 0, 0, 28])),
+  );
   writeFileSync(path.join(src, 'train-labels-idx1-ubyte.gz'), gzipSync(Buffer.from([0, 0, 8, 1, 0, 0, 0, 0])));
   await assert.rejects(importFashionMnist({ out: tempDir(t), source: src }), /truncated: expected 5 images of 28x28/);
   await assert.rejects(importFashionMnist({ out: tempDir(t), perClass: 0 }), /--per-class must be a whole number/);
@@ -48,10 +58,17 @@ test('fashion-mnist: a missing package or a damaged file is named with the fix',
 async function makeSource(root: string): Promise<void> {
   mkdirSync(path.join(root, 'Seoul'));
   mkdirSync(path.join(root, 'tokyo'));
-  for (let i = 0; i < 10; i++) writeFileSync(path.join(root, 'Seoul', `s${i}.jpg`), await gradientImage(120 + i, 90, i, 'jpeg'));
-  for (let i = 0; i < 5; i++) writeFileSync(path.join(root, 'tokyo', `t${i}.png`), await gradientImage(40, 60, i, 'png'));
+  for (let i = 0; i < 10; i++)
+    writeFileSync(path.join(root, 'Seoul', `s${i}.jpg`), await gradientImage(120 + i, 90, i, 'jpeg'));
+  for (let i = 0; i < 5; i++)
+    writeFileSync(path.join(root, 'tokyo', `t${i}.png`), await gradientImage(40, 60, i, 'png'));
   writeFileSync(path.join(root, 'tokyo', 't5.webp'), await gradientImage(300, 300, 9, 'webp'));
-  writeFileSync(path.join(root, 'tokyo', 'grey.png'), await sharp(Buffer.alloc(50 * 40, 90), { raw: { width: 50, height: 40, channels: 1 } }).png().toBuffer());
+  writeFileSync(
+    path.join(root, 'tokyo', 'grey.png'),
+    await sharp(Buffer.alloc(50 * 40, 90), { raw: { width: 50, height: 40, channels: 1 } })
+      .png()
+      .toBuffer(),
+  );
   writeFileSync(path.join(root, 'tokyo', 'broken.jpg'), Buffer.from('not a jpeg at all'));
   writeFileSync(path.join(root, 'tokyo', 'notes.txt'), 'ignored');
 }
@@ -84,13 +101,20 @@ test('folder: class subfolders are resized, split by --val-fraction, and undecod
   const out2 = tempDir(t);
   await importFolder({ source: src, out: out2, valFraction: 0.2, seed: 3 });
   assert.deepEqual(readdirSync(path.join(out2, 'validation/seoul')), readdirSync(path.join(out, 'validation/seoul')));
-  assert.deepEqual(await importFolder({ source: src, out, valFraction: 0.2, seed: 3 }), { written: 0, skipped: 17, bad: 1 });
+  assert.deepEqual(await importFolder({ source: src, out, valFraction: 0.2, seed: 3 }), {
+    written: 0,
+    skipped: 17,
+    bad: 1,
+  });
 });
 
 test('folder: wrong layouts and empty classes are refused with the fix', async (t) => {
   const flat = tempDir(t);
   writeFileSync(path.join(flat, 'a.jpg'), await gradientImage(8, 8, 1));
-  await assert.rejects(importFolder({ source: flat, out: tempDir(t) }), /no class subfolders \(it holds 1 images directly\)/);
+  await assert.rejects(
+    importFolder({ source: flat, out: tempDir(t) }),
+    /no class subfolders \(it holds 1 images directly\)/,
+  );
   const empty = tempDir(t);
   mkdirSync(path.join(empty, 'paris'));
   await assert.rejects(importFolder({ source: empty, out: tempDir(t) }), /paris holds no images/);

@@ -52,8 +52,16 @@ test('a dataset image is decoded with a pixel limit: a huge PNG in a dataset is 
   const dir = await makeDataset(path.join(tempDir(t), 'd'), { train: 1, validation: 1 });
   const e = parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries[0];
   const file = imagePath(dir, e);
-  writeFileSync(file, await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#111' } }).png({ progressive: true }).toBuffer());
-  await assert.rejects(openDataset(dir), (err: Error) => err.message.includes(file) && /pixel limit|not a readable PNG/.test(err.message));
+  writeFileSync(
+    file,
+    await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#111' } })
+      .png({ progressive: true })
+      .toBuffer(),
+  );
+  await assert.rejects(
+    openDataset(dir),
+    (err: Error) => err.message.includes(file) && /pixel limit|not a readable PNG/.test(err.message),
+  );
 });
 
 test('class names that are paths are refused in classes.json (dataset and deck) and in the manifest', async (t) => {

@@ -10,9 +10,15 @@ test('decodes RGB and grey PNGs exactly as libvips does, whatever filters the en
   const noisy = Buffer.from(Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 7919) % 251));
   const inputs = [
     await gradientImage(32, 32, 3, 'png'),
-    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: true }).toBuffer(),
-    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } }).png({ adaptiveFiltering: false, compressionLevel: 9 }).toBuffer(),
-    await sharp(noisy.subarray(0, 1200), { raw: { width: 40, height: 30, channels: 1 } }).png().toBuffer(),
+    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } })
+      .png({ adaptiveFiltering: true })
+      .toBuffer(),
+    await sharp(noisy, { raw: { width: 40, height: 30, channels: 3 } })
+      .png({ adaptiveFiltering: false, compressionLevel: 9 })
+      .toBuffer(),
+    await sharp(noisy.subarray(0, 1200), { raw: { width: 40, height: 30, channels: 1 } })
+      .png()
+      .toBuffer(),
     readFileSync(goldenPath('resize-out-32-pil-lanczos.png')),
   ];
   for (const png of inputs) {
@@ -25,15 +31,27 @@ test('decodes RGB and grey PNGs exactly as libvips does, whatever filters the en
 });
 
 test('leaves other PNGs (alpha, 16-bit, interlaced) and non-PNGs to sharp', async () => {
-  const rgba = await sharp(Buffer.alloc(8 * 8 * 4, 9), { raw: { width: 8, height: 8, channels: 4 } }).png().toBuffer();
-  const deep = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
-  const interlaced = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } }).png({ progressive: true }).toBuffer();
-  for (const b of [rgba, deep, interlaced, await gradientImage(8, 8, 1, 'jpeg'), Buffer.from('nope')]) assert.equal(decodeSimplePng(b), null);
+  const rgba = await sharp(Buffer.alloc(8 * 8 * 4, 9), { raw: { width: 8, height: 8, channels: 4 } })
+    .png()
+    .toBuffer();
+  const deep = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
+  const interlaced = await sharp(Buffer.alloc(8 * 8 * 3, 9), { raw: { width: 8, height: 8, channels: 3 } })
+    .png({ progressive: true })
+    .toBuffer();
+  for (const b of [rgba, deep, interlaced, await gradientImage(8, 8, 1, 'jpeg'), Buffer.from('nope')])
+    assert.equal(decodeSimplePng(b), null);
   assert.equal((await rawRgb(rgba)).width, 8);
 });
 
 test('encodes RGB pixels to a PNG that libvips and the decoder read back exactly', async () => {
-  for (const [w, h] of [[32, 32], [7, 3], [1, 1]]) {
+  for (const [w, h] of [
+    [32, 32],
+    [7, 3],
+    [1, 1],
+  ]) {
     const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919 + w) % 256);
     const png = encodeSimplePng(px, w, h);
     const ref = await sharp(png).raw().toBuffer({ resolveWithObject: true });

@@ -10,7 +10,14 @@ import type { Candidate, Provider, Source } from '../../src/data/providers/provi
 import { tempDir } from './helpers.js';
 import { manifest } from './collect_helpers.js';
 
-const good = (c: Candidate, i: number): Source => ({ id: `ok${i}`, lat: c.lat, lng: c.lng, heading: 90, captureDate: '2021-06', ref: 'https://example.org/t.jpg' });
+const good = (c: Candidate, i: number): Source => ({
+  id: `ok${i}`,
+  lat: c.lat,
+  lng: c.lng,
+  heading: 90,
+  captureDate: '2021-06',
+  ref: 'https://example.org/t.jpg',
+});
 
 /** Each mutation turns a good record into one a provider might really send. */
 const MUTATIONS: [string, (s: Source) => unknown][] = [
@@ -31,22 +38,36 @@ const MUTATIONS: [string, (s: Source) => unknown][] = [
 ];
 
 test(`${MUTATIONS.length} kinds of odd provider record are skipped with a reason; the run and the dataset survive`, async (t) => {
-  const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#468' } }).jpeg().toBuffer();
+  const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#468' } })
+    .jpeg()
+    .toBuffer();
   let n = 0;
   const provider: Provider = {
-    name: 'stub', pricePerImage: 0, cropBottom: 0,
+    name: 'stub',
+    pricePerImage: 0,
+    cropBottom: 0,
     // Records alternate good and mutated until each mutation has been sent once.
     async find(c) {
       const i = n++;
       const m = i % 2 === 1 ? MUTATIONS[(i - 1) / 2] : undefined;
       return (m ? m[1](good(c, i)) : good(c, i)) as Source;
     },
-    async fetchImage() { return jpeg; },
+    async fetchImage() {
+      return jpeg;
+    },
   };
   const out = tempDir(t);
   const lines: string[] = [];
   const res = await collect({
-    provider, regions: [BUILTIN_REGIONS.paris], perCity: 16, out, split: 'index', valFraction: 0.25, seed: 1, concurrency: 1, log: (l) => lines.push(l),
+    provider,
+    regions: [BUILTIN_REGIONS.paris],
+    perCity: 16,
+    out,
+    split: 'index',
+    valFraction: 0.25,
+    seed: 1,
+    concurrency: 1,
+    log: (l) => lines.push(l),
   });
   assert.equal(res.added, 16);
   assert.equal(res.skipped, MUTATIONS.length, lines.join('\n'));

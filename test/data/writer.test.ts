@@ -9,7 +9,15 @@ import { TEST_FAULT_ENV } from '../../src/util/test_fault.js';
 import { gradientImage, tempDir } from './helpers.js';
 
 const entry = (id: string, cls = 'a', split: 'train' | 'validation' = 'train') => ({
-  id, class: cls, split, provider: 'test', sourceId: id, lat: 1.5, lng: 2.5, heading: 90, captureDate: '2020-01',
+  id,
+  class: cls,
+  split,
+  provider: 'test',
+  sourceId: id,
+  lat: 1.5,
+  lng: 2.5,
+  heading: 90,
+  captureDate: '2020-01',
 });
 
 test('add writes the files and a manifest line; reopening restores the counts', async (t) => {
@@ -70,14 +78,20 @@ test('after a power loss: lines whose image is missing or changed are dropped, r
   writeFileSync(path.join(dir, 'train/a/torn.png'), png.subarray(0, 20));
   const said: string[] = [];
   const again = await DatasetWriter.open(dir, ['a'], (l) => said.push(l));
-  assert.deepEqual(again.entries.map((e) => e.id), ['keep']);
+  assert.deepEqual(
+    again.entries.map((e) => e.id),
+    ['keep'],
+  );
   assert.deepEqual(again.count('a'), { train: 1, validation: 0 });
   assert.equal(said.length, 2, said.join('\n'));
   assert.match(said.join('\n'), /'lost' \(a, train\): its image is missing/);
   assert.match(said.join('\n'), /'torn' \(a, train\): its image does not match the recorded sha256/);
   // The manifest itself no longer lists them, and the torn file is gone, so both are fetched again.
   const lines = readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n');
-  assert.deepEqual(lines.map((l) => JSON.parse(l).id), ['keep']);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).id),
+    ['keep'],
+  );
   assert.ok(!existsSync(path.join(dir, 'train/a/torn.png')));
   await again.add(entry('lost'), png);
   await again.add(entry('torn'), png);
@@ -106,13 +120,16 @@ test('concurrent adds commit together; one failing mid-group (full disk) leaves 
   process.env[TEST_FAULT_ENV] = 'disk-full-from:.png:4'; // the 4th PNG on fail, while the others are in flight
   let results: PromiseSettledResult<unknown>[];
   try {
-    results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => w.add(entry(`x${i}`), png, Buffer.from(`jpeg${i}`))));
+    results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => w.add(entry(`x${i}`), png, Buffer.from(`jpeg${i}`))),
+    );
   } finally {
     delete process.env[TEST_FAULT_ENV];
   }
   const ok = results.filter((r) => r.status === 'fulfilled').length;
   assert.equal(ok, 3, 'the three images written before the disk filled are committed');
-  for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /the disk is full; free some space and run again/);
+  for (const r of results)
+    if (r.status === 'rejected') assert.match(String(r.reason), /the disk is full; free some space and run again/);
   const { lines, pngs, jpgs } = listedAndOnDisk(dir);
   assert.equal(lines.length, 3);
   assert.equal(pngs.length, 3, `no PNG without its line: ${pngs}`);
@@ -141,7 +158,8 @@ test('killed mid-group: every line has its synced image, the uncommitted image i
   `;
   const png = await gradientImage(32, 32, 2, 'png');
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir, png.toString('base64')], {
-    env: { ...process.env, [TEST_FAULT_ENV]: 'kill-in-group:5' }, encoding: 'utf8',
+    env: { ...process.env, [TEST_FAULT_ENV]: 'kill-in-group:5' },
+    encoding: 'utf8',
   });
   assert.equal(child.signal, 'SIGKILL', child.stderr);
   assert.match(child.stderr, /test fault: killed after image 5 was synced/);
@@ -166,14 +184,23 @@ test('a failed manifest write fails its group and every later add, so nothing is
   // What a full disk or a failing device does to the append: the manifest's handle refuses the write.
   const manifest = (w as unknown as { manifest: { write: () => Promise<unknown> } }).manifest;
   manifest.write = () => Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
-  const res = await Promise.allSettled([w.add(entry('g1'), png, Buffer.from('j1')), w.add(entry('g2'), png, Buffer.from('j2'))]);
-  assert.deepEqual(res.map((r) => r.status), ['rejected', 'rejected']);
+  const res = await Promise.allSettled([
+    w.add(entry('g1'), png, Buffer.from('j1')),
+    w.add(entry('g2'), png, Buffer.from('j2')),
+  ]);
+  assert.deepEqual(
+    res.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
   // Even once the device would take writes again, this writer appends nothing more: the failed write may have left
   // part of a line, and a line appended after it would make the manifest unreadable. Reopening cuts the torn tail.
   delete (manifest as { write?: unknown }).write;
   await assert.rejects(w.add(entry('later'), png, Buffer.from('j3')), /EIO/);
   await w.close();
-  assert.deepEqual(listedAndOnDisk(dir).lines.map((l) => JSON.parse(l).id), ['ok']);
+  assert.deepEqual(
+    listedAndOnDisk(dir).lines.map((l) => JSON.parse(l).id),
+    ['ok'],
+  );
   assert.deepEqual(readdirSync(path.join(dir, 'train', 'a')), ['ok.png'], 'the failed adds left no image');
   assert.deepEqual(readdirSync(path.join(dir, 'display', 'a')), ['ok.jpg'], 'nor a display copy');
 });

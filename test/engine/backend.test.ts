@@ -27,10 +27,15 @@ test('GEOSPIKE_BACKEND selects the backend when no flag is given', async () => {
 
 test('an optional backend (a GPU) is skipped silently by auto, and asked for by name falls back with one warning', async () => {
   let tries = 0;
-  registerBackendLoader('test-gpu', async () => {
-    tries++;
-    throw new Error('no test GPU here');
-  }, true, true);
+  registerBackendLoader(
+    'test-gpu',
+    async () => {
+      tries++;
+      throw new Error('no test GPU here');
+    },
+    true,
+    true,
+  );
   const writes: string[] = [];
   const write = process.stderr.write;
   process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;

@@ -19,12 +19,22 @@ type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Runs one kernel on a backend and returns its outputs' values. */
-async function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Promise<{ shape: number[]; values: Float32Array }[]> {
+async function run(
+  backend: string,
+  kernel: string,
+  inputs: Inputs,
+  attrs: object,
+): Promise<{ shape: number[]; values: Float32Array }[]> {
   await tf.setBackend(backend);
   const ts: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape, 'float32');
-  const res = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-  const outs = (Array.isArray(res) ? res : [res]).map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
+  const res = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as
+    | tf.Tensor
+    | tf.Tensor[];
+  const outs = (Array.isArray(res) ? res : [res]).map((t) => ({
+    shape: t.shape,
+    values: t.dataSync() as Float32Array,
+  }));
   tf.dispose([...Object.values(ts), ...(Array.isArray(res) ? res : [res])]);
   return outs;
 }
@@ -33,7 +43,15 @@ async function run(backend: string, kernel: string, inputs: Inputs, attrs: objec
  * Native and JS outputs agree: same shapes, and values within a tolerance scaled to the largest finite reference
  * value (at least 1); NaN only where the reference is NaN, and with `signedZero` the sign of every zero kept.
  */
-async function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol = 2e-5, native = true, signedZero = false): Promise<void> {
+async function agree(
+  kernel: string,
+  inputs: Inputs,
+  attrs: object,
+  what: string,
+  rtol = 2e-5,
+  native = true,
+  signedZero = false,
+): Promise<void> {
   const ref = await run('cpu', kernel, inputs, attrs);
   const before = fallbacks.get(kernel) ?? 0;
   const got = await run('native', kernel, inputs, attrs);
@@ -54,14 +72,27 @@ before(async () => {
 test('Conv2D and both gradients match the JS kernels on random geometries', async () => {
   const r = rng(1234);
   for (let i = 0; i < 40; i++) {
-    const N = r.pick([1, 1, 2, 3]), H = r.int(1, 11), W = r.int(1, 11), C = r.int(1, 6), O = r.int(1, 9);
+    const N = r.pick([1, 1, 2, 3]),
+      H = r.int(1, 11),
+      W = r.int(1, 11),
+      C = r.int(1, 6),
+      O = r.int(1, 9);
     const s: [number, number] = [r.int(1, 3), r.int(1, 3)];
     // tfjs allows dilation > 1 only with stride 1, and its conv gradients only at dilation 1.
     const d: [number, number] = i % 4 === 0 && s[0] === 1 && s[1] === 1 ? [r.int(1, 2), r.int(1, 2)] : [1, 1];
     const padKind = r.pick(['same', 'valid', 'explicit'] as const);
     const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
-    const pad = padKind === 'explicit' ? [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]] : padKind;
-    const extra = padKind === 'explicit' ? [pads[0] + pads[1], pads[2] + pads[3]] : padKind === 'same' ? [99, 99] : [0, 0];
+    const pad =
+      padKind === 'explicit'
+        ? [
+            [0, 0],
+            [pads[0], pads[1]],
+            [pads[2], pads[3]],
+            [0, 0],
+          ]
+        : padKind;
+    const extra =
+      padKind === 'explicit' ? [pads[0] + pads[1], pads[2] + pads[3]] : padKind === 'same' ? [99, 99] : [0, 0];
     // kernel no larger than the padded input, so at least one output row exists
     const KH = r.int(1, Math.max(1, Math.min(4, Math.floor((H + extra[0] - 1) / d[0]) + 1)));
     const KW = r.int(1, Math.max(1, Math.min(4, Math.floor((W + extra[1] - 1) / d[1]) + 1)));
@@ -73,15 +104,32 @@ test('Conv2D and both gradients match the JS kernels on random geometries', asyn
     if (d[0] !== 1 || d[1] !== 1) continue;
     const [y] = await run('cpu', 'Conv2D', { x, filter }, attrs);
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
-    await agree('Conv2DBackpropInput', { dy, filter }, { inputShape: x.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dx)`);
-    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dw)`);
+    await agree(
+      'Conv2DBackpropInput',
+      { dy, filter },
+      { inputShape: x.shape, strides: s, pad, dataFormat: 'NHWC' },
+      `${what} (dx)`,
+    );
+    await agree(
+      'Conv2DBackpropFilter',
+      { x, dy },
+      { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' },
+      `${what} (dw)`,
+    );
   }
 });
 
 test('Conv2D matches at the model layers’ widths, where oneDNN picks blocked filter layouts', async () => {
   const r = rng(77);
   // [1, 32, 8, 16, 1, 2]: the strided 1x1 case that oneDNN 2.6 mishandles (overruns its scratchpad) and we route around
-  for (const [N, H, C, O, K, s] of [[2, 8, 16, 32, 3, 1], [1, 9, 32, 48, 3, 2], [3, 6, 24, 64, 1, 2], [1, 4, 64, 64, 3, 1], [1, 32, 8, 16, 1, 2], [2, 16, 3, 8, 1, 2]]) {
+  for (const [N, H, C, O, K, s] of [
+    [2, 8, 16, 32, 3, 1],
+    [1, 9, 32, 48, 3, 2],
+    [3, 6, 24, 64, 1, 2],
+    [1, 4, 64, 64, 3, 1],
+    [1, 32, 8, 16, 1, 2],
+    [2, 16, 3, 8, 1, 2],
+  ]) {
     const x = { shape: [N, H, H, C], values: r.spikes(N * H * H * C, 0.2) };
     const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
     const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
@@ -89,8 +137,18 @@ test('Conv2D matches at the model layers’ widths, where oneDNN picks blocked f
     await agree('Conv2D', { x, filter }, attrs, what);
     const [y] = await run('cpu', 'Conv2D', { x, filter }, attrs);
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
-    await agree('Conv2DBackpropInput', { dy, filter }, { inputShape: x.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' }, `${what} (dx)`);
-    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' }, `${what} (dw)`);
+    await agree(
+      'Conv2DBackpropInput',
+      { dy, filter },
+      { inputShape: x.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' },
+      `${what} (dx)`,
+    );
+    await agree(
+      'Conv2DBackpropFilter',
+      { x, dy },
+      { filterShape: filter.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' },
+      `${what} (dw)`,
+    );
   }
 });
 
@@ -99,44 +157,107 @@ test('Conv2D falls back to the JS kernel, with the same result, where oneDNN can
   // explicit pads with ceil rounding: tfjs's output is one row longer than oneDNN's formula allows
   const x = { shape: [1, 6, 6, 2], values: r.normal(72) };
   const filter = { shape: [3, 3, 2, 3], values: r.normal(54) };
-  await agree('Conv2D', { x, filter }, { strides: [2, 2], pad: [[0, 0], [0, 0], [0, 0], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: 'ceil' }, 'ceil', 2e-5, false);
+  await agree(
+    'Conv2D',
+    { x, filter },
+    {
+      strides: [2, 2],
+      pad: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: 'ceil',
+    },
+    'ceil',
+    2e-5,
+    false,
+  );
 });
 
 test('FusedConv2D with bias and ReLU (or neither) matches, blocked tiny outputs included; PReLU falls back', async () => {
   const r = rng(41);
   // [1, 4, 64, 64, 3, 1]: a 4x4 output, where the primitive runs on blocked activations
-  for (const [N, H, C, O, K, s] of [[1, 32, 3, 16, 3, 1], [2, 8, 16, 32, 3, 2], [1, 4, 64, 64, 3, 1], [1, 8, 32, 64, 1, 2], [3, 5, 4, 7, 3, 1]]) {
-    for (const [activation, withBias] of [['relu', true], ['linear', true], ['relu', false]] as const) {
+  for (const [N, H, C, O, K, s] of [
+    [1, 32, 3, 16, 3, 1],
+    [2, 8, 16, 32, 3, 2],
+    [1, 4, 64, 64, 3, 1],
+    [1, 8, 32, 64, 1, 2],
+    [3, 5, 4, 7, 3, 1],
+  ]) {
+    for (const [activation, withBias] of [
+      ['relu', true],
+      ['linear', true],
+      ['relu', false],
+    ] as const) {
       const x = { shape: [N, H, H, C], values: r.normal(N * H * H * C) };
       const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.2) };
       const bias = { shape: [O], values: r.normal(O) };
-      const attrs = { strides: [s, s], pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1], activation };
-      await agree('FusedConv2D', withBias ? { x, filter, bias } : { x, filter }, attrs, `fused conv ${N}x${H}x${H}x${C} -> ${O} k${K} s${s} ${activation} bias ${withBias}`);
+      const attrs = {
+        strides: [s, s],
+        pad: [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        activation,
+      };
+      await agree(
+        'FusedConv2D',
+        withBias ? { x, filter, bias } : { x, filter },
+        attrs,
+        `fused conv ${N}x${H}x${H}x${C} -> ${O} k${K} s${s} ${activation} bias ${withBias}`,
+      );
     }
   }
-  const x = { shape: [1, 5, 5, 2], values: r.normal(50) }, filter = { shape: [3, 3, 2, 4], values: r.normal(72) };
+  const x = { shape: [1, 5, 5, 2], values: r.normal(50) },
+    filter = { shape: [3, 3, 2, 4], values: r.normal(72) };
   // tfjs's ReLU keeps NaN (a NaN running statistic must reach the loss) and -0; a max with 0 would not
   const nan = { shape: [1, 5, 5, 2], values: x.values.map((v, i) => (i === 7 ? NaN : v)) };
   const zeros = { shape: [1, 5, 5, 2], values: new Float32Array(50).fill(-0) };
   for (const input of [nan, zeros]) {
-    await agree('FusedConv2D', { x: input, filter, bias: { shape: [4], values: Float32Array.from([-0, 1, -1, NaN]) } },
-      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }, 'fused conv relu, NaN and -0', 2e-5, true, true);
+    await agree(
+      'FusedConv2D',
+      { x: input, filter, bias: { shape: [4], values: Float32Array.from([-0, 1, -1, NaN]) } },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' },
+      'fused conv relu, NaN and -0',
+      2e-5,
+      true,
+      true,
+    );
   }
   const alpha = { shape: [4], values: r.normal(4) };
-  await agree('FusedConv2D', { x, filter, preluActivationWeights: alpha },
-    { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'prelu' }, 'fused conv prelu', 2e-5, false);
+  await agree(
+    'FusedConv2D',
+    { x, filter, preluActivationWeights: alpha },
+    { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'prelu' },
+    'fused conv prelu',
+    2e-5,
+    false,
+  );
 });
 
 test('a filter used again runs from its packed copy, packed once; new values (an assigned variable) pack anew', async () => {
   const r = rng(8);
   const x = { shape: [1, 4, 4, 64], values: r.normal(1024) };
-  const w1 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) }, w2 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) };
+  const w1 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) },
+    w2 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) };
   const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
   const [want1] = await run('cpu', 'Conv2D', { x, filter: w1 }, attrs);
   const [want2] = await run('cpu', 'Conv2D', { x, filter: w2 }, attrs);
-  assert.ok(Math.max(...want1.values.map((v, i) => Math.abs(v - want2.values[i]))) > 0.1, 'the two filters give different outputs');
+  assert.ok(
+    Math.max(...want1.values.map((v, i) => Math.abs(v - want2.values[i]))) > 0.1,
+    'the two filters give different outputs',
+  );
   await tf.setBackend('native');
-  const X = tf.tensor4d(x.values, [1, 4, 4, 64]), v = tf.variable(tf.tensor4d(w1.values, [3, 3, 64, 64]));
+  const X = tf.tensor4d(x.values, [1, 4, 4, 64]),
+    v = tf.variable(tf.tensor4d(w1.values, [3, 3, 64, 64]));
   const conv = (what: string, want: Float32Array) => {
     const y = tf.conv2d(X, v as tf.Tensor4D, 1, 'same');
     assertCloseToScale(y, want, 2e-5, what, { floor: 2e-5 });
@@ -159,22 +280,37 @@ test('a filter used again runs from its packed copy, packed once; new values (an
 test('BatchMatMul matches for every transpose, batch broadcast and odd size', async () => {
   const r = rng(99);
   for (let i = 0; i < 48; i++) {
-    const tA = (i & 1) === 1, tB = (i & 2) === 2;
-    const M = r.pick([1, r.int(1, 40)]), N = r.pick([1, r.int(1, 40)]), K = r.pick([1, r.int(1, 70)]);
+    const tA = (i & 1) === 1,
+      tB = (i & 2) === 2;
+    const M = r.pick([1, r.int(1, 40)]),
+      N = r.pick([1, r.int(1, 40)]),
+      K = r.pick([1, r.int(1, 70)]);
     const outer = r.pick([[], [r.int(1, 4)], [r.int(1, 3), r.int(1, 3)]]);
     const bc = r.int(0, 2); // 0 same batch, 1 a has one matrix, 2 b has one matrix
-    const oa = bc === 1 ? outer.map(() => 1) : outer, ob = bc === 2 ? outer.map(() => 1) : outer;
-    const aShape = [...oa, ...(tA ? [K, M] : [M, K])], bShape = [...ob, ...(tB ? [N, K] : [K, N])];
-    const a = { shape: aShape, values: r.normal(prod(aShape)) }, b = { shape: bShape, values: r.normal(prod(bShape)) };
-    await agree('BatchMatMul', { a, b }, { transposeA: tA, transposeB: tB }, `matmul ${aShape} x ${bShape} tA ${tA} tB ${tB}`);
+    const oa = bc === 1 ? outer.map(() => 1) : outer,
+      ob = bc === 2 ? outer.map(() => 1) : outer;
+    const aShape = [...oa, ...(tA ? [K, M] : [M, K])],
+      bShape = [...ob, ...(tB ? [N, K] : [K, N])];
+    const a = { shape: aShape, values: r.normal(prod(aShape)) },
+      b = { shape: bShape, values: r.normal(prod(bShape)) };
+    await agree(
+      'BatchMatMul',
+      { a, b },
+      { transposeA: tA, transposeB: tB },
+      `matmul ${aShape} x ${bShape} tA ${tA} tB ${tB}`,
+    );
   }
 });
 
 test('_FusedMatMul with bias and relu matches', async () => {
   const r = rng(3);
   for (let i = 0; i < 8; i++) {
-    const tA = (i & 1) === 1, tB = (i & 2) === 2, relu = (i & 4) === 4;
-    const M = r.int(1, 30), N = r.int(1, 30), K = r.int(1, 30);
+    const tA = (i & 1) === 1,
+      tB = (i & 2) === 2,
+      relu = (i & 4) === 4;
+    const M = r.int(1, 30),
+      N = r.int(1, 30),
+      K = r.int(1, 30);
     const a = { shape: tA ? [K, M] : [M, K], values: r.normal(M * K) };
     const b = { shape: tB ? [N, K] : [K, N], values: r.normal(K * N) };
     const bias = { shape: [N], values: r.normal(N) };
@@ -186,8 +322,12 @@ test('_FusedMatMul with bias and relu matches', async () => {
 test('MaxPool and MaxPoolGrad match, ties in spike maps included', async () => {
   const r = rng(42);
   for (let i = 0; i < 30; i++) {
-    const N = r.pick([1, 2, 3]), H = r.int(1, 12), W = r.int(1, 12), C = r.int(1, 7);
-    const k = [r.int(1, 3), r.int(1, 3)], s = [r.int(1, 3), r.int(1, 3)];
+    const N = r.pick([1, 2, 3]),
+      H = r.int(1, 12),
+      W = r.int(1, 12),
+      C = r.int(1, 7);
+    const k = [r.int(1, 3), r.int(1, 3)],
+      s = [r.int(1, 3), r.int(1, 3)];
     const pad = r.pick(['same', 'valid', r.int(0, Math.min(k[0], k[1]) >> 1)] as (string | number)[]);
     if (pad === 'valid' && (k[0] > H || k[1] > W)) continue;
     const n = N * H * W * C;
@@ -197,15 +337,23 @@ test('MaxPool and MaxPoolGrad match, ties in spike maps included', async () => {
     await agree('MaxPool', { x }, attrs, what, 0);
     const [y] = await run('cpu', 'MaxPool', { x }, attrs);
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
-    await agree('MaxPoolGrad', { dy, input: x, output: { shape: y.shape, values: y.values } }, attrs, `${what} (grad)`, 1e-6);
+    await agree(
+      'MaxPoolGrad',
+      { dy, input: x, output: { shape: y.shape, values: y.values } },
+      attrs,
+      `${what} (grad)`,
+      1e-6,
+    );
   }
 });
 
 test('LIF forward matches the JS kernel exactly, backward within float rounding', async () => {
   const r = rng(11);
   for (let i = 0; i < 12; i++) {
-    const T = r.int(1, 6), M = r.pick([1, r.int(1, 50), r.int(1000, 5000)]);
-    const vThreshold = r.pick([1, 0.5, 0.3]), tau = r.pick([2, 1.5, 3]);
+    const T = r.int(1, 6),
+      M = r.pick([1, r.int(1, 50), r.int(1000, 5000)]);
+    const vThreshold = r.pick([1, 0.5, 0.3]),
+      tau = r.pick([2, 1.5, 3]);
     // inputs on a coarse grid hit the threshold exactly now and then: ties must fire on both backends
     const values = r.normal(T * M, 1, 0.5).map((v) => (i % 3 === 0 ? Math.round(v * 8) / 8 : v));
     const x = { shape: [T, M], values };
@@ -225,11 +373,14 @@ test('LIF forward matches the JS kernel exactly, backward within float rounding'
 test('BatchNorm train forward and backward match, offset and tiny batches included', async () => {
   const r = rng(8);
   for (let i = 0; i < 12; i++) {
-    const M = r.pick([1, 2, r.int(3, 40), r.int(500, 3000)]), C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
+    const M = r.pick([1, 2, r.int(3, 40), r.int(500, 3000)]),
+      C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
     const offset = r.pick([0, 5, -100]);
     const x = { shape: [M, C], values: r.normal(M * C, 2, offset) };
-    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) }, beta = { shape: [C], values: r.normal(C) };
-    const eps = 1e-5, what = `BN M ${M} C ${C} offset ${offset}`;
+    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) },
+      beta = { shape: [C], values: r.normal(C) };
+    const eps = 1e-5,
+      what = `BN M ${M} C ${C} offset ${offset}`;
     await agree(BN_TRAIN, { x, gamma, beta }, { eps }, what, 1e-5);
     const [, mean, variance] = await run('cpu', BN_TRAIN, { x, gamma, beta }, { eps });
     const dy = { shape: [M, C], values: r.normal(M * C) };
@@ -276,7 +427,8 @@ test('Sum and Mean match over any contiguous block of axes, keepDims or not', as
     const rank = r.int(1, 4);
     const shape = Array.from({ length: rank }, () => r.pick([1, r.int(1, 30)]));
     while (prod(shape) < SMALL) shape[r.int(0, rank - 1)] += r.int(1, 30);
-    const first = r.int(0, rank - 1), last = r.int(first, rank - 1);
+    const first = r.int(0, rank - 1),
+      last = r.int(first, rank - 1);
     const axis = Array.from({ length: last - first + 1 }, (_, k) => first + k);
     const x = { shape, values: r.normal(prod(shape)) };
     const keepDims = r.next() < 0.5;
@@ -288,7 +440,13 @@ test('Sum and Mean match over any contiguous block of axes, keepDims or not', as
   await agree('Sum', { x }, { axis: [0], keepDims: false }, 'sum [5000, 7] over rows', 1e-6);
   // a firing-rate probe: the mean of a whole spike tensor (0/1), and of a few long rows, rows split across threads
   const spikes = { shape: [4, 30000], values: Float32Array.from(r.normal(120000), (v) => (v > 0.8 ? 1 : 0)) };
-  await agree('Mean', { x: spikes }, { axis: [0, 1], keepDims: false }, 'mean of a whole [4, 30000] spike tensor', 1e-6);
+  await agree(
+    'Mean',
+    { x: spikes },
+    { axis: [0, 1], keepDims: false },
+    'mean of a whole [4, 30000] spike tensor',
+    1e-6,
+  );
   await agree('Mean', { x: spikes }, { axis: [1], keepDims: true }, 'mean [4, 30000] over its long rows', 1e-6);
   const strips = { shape: [2, 20000, 3], values: r.normal(120000) };
   await agree('Mean', { x: strips }, { axis: [1], keepDims: false }, 'mean [2, 20000, 3] over the middle axis', 1e-6);
@@ -298,7 +456,9 @@ test('Relu, Step, Sqrt, Neg, Square and Abs match, NaN and negative zero include
   const r = rng(51);
   for (const op of ['Relu', 'Step', 'Sqrt', 'Neg', 'Square', 'Abs']) {
     const n = SMALL + r.int(0, 5000);
-    const values = r.normal(n).map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -0 : op === 'Sqrt' ? Math.abs(v) : v));
+    const values = r
+      .normal(n)
+      .map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -0 : op === 'Sqrt' ? Math.abs(v) : v));
     const attrs = op === 'Step' ? { alpha: 0.25 } : {};
     await agree(op, { x: { shape: [n], values } }, attrs, `${op} of ${n}`, 0, true, true);
   }
@@ -317,30 +477,54 @@ test('spike inputs take the event-driven matmul below the density threshold, wit
     const a = { shape: [M, K], values: av };
     const b = { shape: tB ? [N, K] : [K, N], values: r.normal(K * N) };
     const before = sparseStats.sparse;
-    await agree('BatchMatMul', { a, b }, { transposeA: false, transposeB: tB }, `sparse matmul ${M}x${K}x${N} density ${d}`, 1e-5);
+    await agree(
+      'BatchMatMul',
+      { a, b },
+      { transposeA: false, transposeB: tB },
+      `sparse matmul ${M}x${K}x${N} density ${d}`,
+      1e-5,
+    );
     assert.equal(sparseStats.sparse - before, d < SPARSE_BELOW ? 1 : 0, `density ${d}: wrong kernel chosen`);
   }
   // the weight gradient dY^T X with spikes X: event-driven below its own threshold
   for (const { R, P, Q, d, spikes } of [
-    { R: 400, P: 90, Q: 130, d: 0.05, spikes: true }, { R: 333, P: 101, Q: 127, d: 0.04, spikes: false },
+    { R: 400, P: 90, Q: 130, d: 0.05, spikes: true },
+    { R: 333, P: 101, Q: 127, d: 0.04, spikes: false },
     { R: 400, P: 90, Q: 130, d: 0.5, spikes: true },
   ]) {
     const a = { shape: [R, P], values: r.normal(R * P) };
-    const b = { shape: [R, Q], values: Float32Array.from({ length: R * Q }, () => (r.next() < d ? (spikes ? 1 : r.normal(1)[0]) : 0)) };
+    const b = {
+      shape: [R, Q],
+      values: Float32Array.from({ length: R * Q }, () => (r.next() < d ? (spikes ? 1 : r.normal(1)[0]) : 0)),
+    };
     const before = sparseStats.sparse;
-    await agree('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }, `dY^T X ${R}x${P}x${Q} density ${d}`, 1e-5);
+    await agree(
+      'BatchMatMul',
+      { a, b },
+      { transposeA: true, transposeB: false },
+      `dY^T X ${R}x${P}x${Q} density ${d}`,
+      1e-5,
+    );
     assert.equal(sparseStats.sparse - before, d < SPARSE_TA_BELOW ? 1 : 0, `dY^T X density ${d}: wrong kernel chosen`);
   }
 });
 
 test('eval-mode FusedBatchNorm matches, with and without scale and offset', async () => {
   const r = rng(71);
-  for (const [M, C, withAffine] of [[500, 64, true], [3, 7, false], [1000, 1, true]] as const) {
+  for (const [M, C, withAffine] of [
+    [500, 64, true],
+    [3, 7, false],
+    [1000, 1, true],
+  ] as const) {
     const x = { shape: [M, C], values: r.normal(M * C, 2, 1) };
     const mean = { shape: [C], values: r.normal(C) };
     const variance = { shape: [C], values: r.normal(C).map((v) => Math.abs(v) + 0.1) };
     const inputs: Inputs = { x, mean, variance };
-    if (withAffine) Object.assign(inputs, { offset: { shape: [C], values: r.normal(C) }, scale: { shape: [C], values: r.normal(C) } });
+    if (withAffine)
+      Object.assign(inputs, {
+        offset: { shape: [C], values: r.normal(C) },
+        scale: { shape: [C], values: r.normal(C) },
+      });
     await agree('FusedBatchNorm', inputs, { varianceEpsilon: 1e-5 }, `batchNorm ${M}x${C} affine ${withAffine}`, 1e-6);
   }
 });
@@ -348,12 +532,24 @@ test('eval-mode FusedBatchNorm matches, with and without scale and offset', asyn
 test('the fused AdamW kernel equals the AdamW op sequence bit for bit, on both backends', async () => {
   const r = rng(81);
   const n = 5000;
-  const lr = 5e-4, wd = 6e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, step = 3;
+  const lr = 5e-4,
+    wd = 6e-2,
+    b1 = 0.9,
+    b2 = 0.999,
+    eps = 1e-8,
+    step = 3;
   const attrs = {
-    decay: 1 - lr * wd, beta1: b1, beta2: b2, eps,
-    bc2Sqrt: Math.sqrt(1 - b2 ** step), stepSize: lr / (1 - b1 ** step),
+    decay: 1 - lr * wd,
+    beta1: b1,
+    beta2: b2,
+    eps,
+    bc2Sqrt: Math.sqrt(1 - b2 ** step),
+    stepSize: lr / (1 - b1 ** step),
   };
-  const p = r.normal(n), g = r.normal(n, 0.1), m = r.normal(n, 0.01), v = r.normal(n, 0.001).map(Math.abs);
+  const p = r.normal(n),
+    g = r.normal(n, 0.1),
+    m = r.normal(n, 0.01),
+    v = r.normal(n, 0.001).map(Math.abs);
   for (const backend of ['cpu', 'native']) {
     await tf.setBackend(backend);
     const [P, G, M, V] = [p, g, m, v].map((a) => tf.tensor1d(a));
@@ -375,14 +571,33 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
   // each case big enough (N OH OW O KH KW C >= 2^22) for the density check to run
   const cases = [
     { N: 4, H: 16, C: 16, O: 32, K: 3, s: 1, d: 1, pad: 'same' as unknown, density: 0.04, spikes: true },
-    { N: 16, H: 17, C: 12, O: 40, K: 3, s: 2, d: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]], density: 0.05, spikes: false },
+    {
+      N: 16,
+      H: 17,
+      C: 12,
+      O: 40,
+      K: 3,
+      s: 2,
+      d: 1,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+      density: 0.05,
+      spikes: false,
+    },
     { N: 5, H: 18, C: 16, O: 32, K: 3, s: 1, d: 2, pad: 'valid', density: 0.06, spikes: true },
     { N: 34, H: 16, C: 32, O: 64, K: 1, s: 2, d: 1, pad: 'valid', density: 0.05, spikes: true },
     { N: 4, H: 16, C: 16, O: 32, K: 3, s: 1, d: 1, pad: 'same', density: 0.3, spikes: true }, // dense enough: oneDNN
   ];
   for (const { N, H, C, O, K, s, d, pad, density, spikes } of cases) {
     const n = N * H * H * C;
-    const x = { shape: [N, H, H, C], values: Float32Array.from({ length: n }, () => (r.next() < density ? (spikes ? 1 : r.normal(1)[0]) : 0)) };
+    const x = {
+      shape: [N, H, H, C],
+      values: Float32Array.from({ length: n }, () => (r.next() < density ? (spikes ? 1 : r.normal(1)[0]) : 0)),
+    };
     const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
     const what = `sparse conv ${x.shape} k${K} s${s} d${d} pad ${JSON.stringify(pad)} density ${density}`;
     const expect = density < SPARSE_CONV_BELOW ? 1 : 0;
@@ -393,7 +608,13 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
     const [y] = await run('cpu', 'Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: 1 });
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
     before = sparseStats.sparse;
-    await agree('Conv2DBackpropFilter', { x, dy }, { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' }, `${what} (dw)`, 1e-5);
+    await agree(
+      'Conv2DBackpropFilter',
+      { x, dy },
+      { filterShape: filter.shape, strides: s, pad, dataFormat: 'NHWC' },
+      `${what} (dw)`,
+      1e-5,
+    );
     assert.equal(sparseStats.sparse - before, expect, `${what}: wrong filter-gradient kernel`);
   }
 });

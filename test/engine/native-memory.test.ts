@@ -13,7 +13,10 @@ test('BufferPool reuses given-back arrays, keeps at most its limit resident, and
   const released: Float32Array[] = [];
   // resident limit: half of the most ever lent at once (4 arrays here), so two arrays
   const pool = new BufferPool((v) => released.push(v), 0.5, 0);
-  const a = pool.alloc(N), b = pool.alloc(N), c = pool.alloc(N), d = pool.alloc(N);
+  const a = pool.alloc(N),
+    b = pool.alloc(N),
+    c = pool.alloc(N),
+    d = pool.alloc(N);
   assert.equal(pool.misses, 4);
   assert.equal(pool.limitBytes, 2 * N * 4);
   pool.give(a);
@@ -33,13 +36,18 @@ test('BufferPool reuses given-back arrays, keeps at most its limit resident, and
   const z = pool.alloc(N);
   z.fill(7);
   pool.give(z);
-  assert.ok(pool.alloc(N, true).every((v) => v === 0), 'zeroed on request');
+  assert.ok(
+    pool.alloc(N, true).every((v) => v === 0),
+    'zeroed on request',
+  );
 });
 
 test('BufferPool sends its longest-idle arrays cold rather than let idle ones raise the peak', () => {
   const released: Float32Array[] = [];
   const pool = new BufferPool((v) => released.push(v), 1, 0); // all idle arrays may stay resident by the limit
-  const a = pool.alloc(N), b = pool.alloc(N), c = pool.alloc(N); // the busiest moment: 3 arrays of N
+  const a = pool.alloc(N),
+    b = pool.alloc(N),
+    c = pool.alloc(N); // the busiest moment: 3 arrays of N
   pool.give(a);
   pool.give(b);
   pool.give(c);
@@ -55,12 +63,16 @@ test('BufferPool sends its longest-idle arrays cold rather than let idle ones ra
 test('an array read out with dataSync keeps its values after its tensor is disposed', async () => {
   await initEngine('native');
   const backend = tf.backend() as NativeBackend;
-  const x = tf.fill([N], 2), y = tf.fill([N], 3);
+  const x = tf.fill([N], 2),
+    y = tf.fill([N], 3);
   const s = tf.add(x, y); // a native kernel: its output comes from the pool
   const values = s.dataSync();
   s.dispose();
   for (let i = 0; i < 4; i++) tf.dispose(tf.mul(x, y)); // same size: would reuse s's array if it were pooled
-  assert.ok(values.every((v) => v === 5), 'a read-out array was overwritten');
+  assert.ok(
+    values.every((v) => v === 5),
+    'a read-out array was overwritten',
+  );
   const hits = backend.pool.hits;
   tf.dispose(tf.add(x, y));
   tf.dispose(tf.add(x, y));
@@ -70,12 +82,16 @@ test('an array read out with dataSync keeps its values after its tensor is dispo
 
 test('a view made by a JS kernel keeps its parent array out of the pool', async () => {
   await initEngine('native');
-  const x = tf.fill([2, N], 1), y = tf.fill([2, N], 1);
+  const x = tf.fill([2, N], 1),
+    y = tf.fill([2, N], 1);
   const s = tf.add(x, y); // pooled
   const half = tf.slice(s, [0, 0], [1, N]); // the JS Slice kernel returns a view into s's array
   s.dispose();
   for (let i = 0; i < 4; i++) tf.dispose(tf.mul(x, tf.scalar(9)));
-  assert.ok(half.dataSync().every((v) => v === 2), 'the slice was overwritten through its parent');
+  assert.ok(
+    half.dataSync().every((v) => v === 2),
+    'the slice was overwritten through its parent',
+  );
   tf.dispose([x, y, half]);
 });
 
@@ -85,7 +101,10 @@ test('intermediate gradients are freed during the backward pass, and gradients a
   // identity whose gradient runs last and counts the tensors alive at that moment
   const probe = tf.customGrad((x, save) => {
     (save as tf.GradSaveFunc)([]);
-    return { value: tf.clone(x as tf.Tensor), gradFunc: (dy) => ((alive = tf.memory().numTensors), [tf.clone(dy as tf.Tensor)]) };
+    return {
+      value: tf.clone(x as tf.Tensor),
+      gradFunc: (dy) => ((alive = tf.memory().numTensors), [tf.clone(dy as tf.Tensor)]),
+    };
   });
   const x = tf.fill([1000], 0.5);
   const depth = 30;

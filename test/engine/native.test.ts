@@ -12,7 +12,10 @@ test('auto picks the native backend when the addon loads (webgpu instead on a ha
   const info = loadAddon().info(); // throws, saying how to fix it, when the addon is not built (see README)
   assert.match(info.onednn, /^\d+\.\d+\.\d+$/);
   assert.ok(info.threads >= 1);
-  const hardwareGpu = await loadWebGPUBackend(true).then(() => true, () => false);
+  const hardwareGpu = await loadWebGPUBackend(true).then(
+    () => true,
+    () => false,
+  );
   const want = hardwareGpu ? 'webgpu' : 'native';
   assert.equal(await initEngine('auto'), want);
   assert.equal(tf.getBackend(), want);
@@ -27,17 +30,38 @@ test('the native backend registers every cpu kernel, replacing the hot ones with
     assert.equal(native.get(k.kernelName)!.kernelFunc, k.kernelFunc, `${k.kernelName} is not the native version`);
     assert.notEqual(tf.getKernel(k.kernelName, 'cpu')?.kernelFunc, k.kernelFunc);
   }
-  for (const name of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'MaxPool', 'MaxPoolGrad', 'GeospikeLIF', 'GeospikeBatchNormTrain']) {
-    assert.ok(nativeKernels.some((k) => k.kernelName === name), `${name} is not replaced`);
+  for (const name of [
+    'Conv2D',
+    'Conv2DBackpropInput',
+    'Conv2DBackpropFilter',
+    'BatchMatMul',
+    'MaxPool',
+    'MaxPoolGrad',
+    'GeospikeLIF',
+    'GeospikeBatchNormTrain',
+  ]) {
+    assert.ok(
+      nativeKernels.some((k) => k.kernelName === name),
+      `${name} is not replaced`,
+    );
   }
 });
 
 test('a training step on native gives the gradients the reference backend gives', async () => {
   const grads = async (backend: string) => {
     await initEngine(backend);
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => Math.sin(i)), [2, 7, 7, 3]);
-    const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4), [3, 3, 3, 4]);
-    const m = tf.tensor2d(Float32Array.from({ length: 16 * 5 }, (_, i) => Math.sin(i * 0.7)), [16, 5]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => Math.sin(i)),
+      [2, 7, 7, 3],
+    );
+    const w = tf.tensor4d(
+      Float32Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4),
+      [3, 3, 3, 4],
+    );
+    const m = tf.tensor2d(
+      Float32Array.from({ length: 16 * 5 }, (_, i) => Math.sin(i * 0.7)),
+      [16, 5],
+    );
     const f = (x: tf.Tensor, w: tf.Tensor, m: tf.Tensor) => {
       const y = tf.maxPool(tf.relu(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')), 3, 2, 'same');
       return tf.sum(tf.square(tf.matMul(tf.reshape(y, [8, 16]), m as tf.Tensor2D)));
@@ -49,7 +73,9 @@ test('a training step on native gives the gradients the reference backend gives'
   const got = await grads('native');
   for (let i = 0; i < ref.length; i++) {
     const scale = Math.max(1, ...ref[i].map(Math.abs));
-    ref[i].forEach((v, j) => assert.ok(Math.abs(got[i][j] - v) <= 1e-4 * scale, `grad ${i}[${j}]: ${got[i][j]} vs ${v}`));
+    ref[i].forEach((v, j) =>
+      assert.ok(Math.abs(got[i][j] - v) <= 1e-4 * scale, `grad ${i}[${j}]: ${got[i][j]} vs ${v}`),
+    );
   }
 });
 
@@ -58,5 +84,8 @@ test('a failed load names the cause and the fix', () => {
   assert.match(msg, /oneDNN \(libdnnl\) is not installed/);
   assert.match(msg, /apt-get install libdnnl-dev/);
   assert.match(msg, /npm run build/);
-  assert.match(explainLoadFailure('invalid ELF header'), /failed to load \(invalid ELF header\).*apt-get install libdnnl-dev/);
+  assert.match(
+    explainLoadFailure('invalid ELF header'),
+    /failed to load \(invalid ELF header\).*apt-get install libdnnl-dev/,
+  );
 });

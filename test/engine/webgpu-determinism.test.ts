@@ -9,7 +9,10 @@ import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { requireBackend } from '../helpers/backends.js';
 
-interface Program { atomic?: boolean; constructor: { name: string } }
+interface Program {
+  atomic?: boolean;
+  constructor: { name: string };
+}
 type Backend = { runWebGPUProgram: (program: Program, ...rest: unknown[]) => unknown };
 
 /** Runs `fn` on webgpu and returns the names of the programs it dispatched, and of those that use atomics. */
@@ -34,7 +37,7 @@ function programsOf(fn: () => void): { all: Set<string>; atomic: Set<string> } {
 /** A product tfjs splits over K when left to itself: one 16x16 output tile, K 4096. */
 const splitKProduct = () => tf.tidy(() => tf.matMul(tf.ones([16, 4096]), tf.ones([4096, 16])).dataSync());
 
-test('with tfjs\'s own threshold the split-K product runs on atomics (what the flag prevents)', async () => {
+test("with tfjs's own threshold the split-K product runs on atomics (what the flag prevents)", async () => {
   await requireBackend('webgpu');
   const ours = tf.env().getNumber(DETERMINISTIC_FLAG);
   tf.env().set(DETERMINISTIC_FLAG, -1);
@@ -56,7 +59,9 @@ test('no program of the split-K product or of a Spikformer, SDT or ResNet18 trai
   const { all, atomic } = programsOf(() => {
     splitKProduct();
     for (const model of models) {
-      const { loss, grads } = lossAndGrads(model.store, () => crossEntropy(model.forward(x, { training: true }), Int32Array.from([0, 3]), 0));
+      const { loss, grads } = lossAndGrads(model.store, () =>
+        crossEntropy(model.forward(x, { training: true }), Int32Array.from([0, 3]), 0),
+      );
       loss.dataSync();
       tf.dispose([loss, ...grads.values()]);
     }

@@ -18,12 +18,15 @@ test('a tensor over maxStorageBufferBindingSize is refused before dispatch, nami
   const n = limit / 4 + 1024; // a little over the limit in float32
   const small = tf.ones([4]);
   assert.deepEqual(Array.from(small.dataSync()), [1, 1, 1, 1]);
-  assert.throws(() => tf.fill([n], 3), (err: Error) => {
-    assert.match(err.message, /maxStorageBufferBindingSize/);
-    assert.match(err.message, new RegExp(`shape \\[${n}\\]`));
-    assert.match(err.message, /smaller batch/);
-    return true;
-  });
+  assert.throws(
+    () => tf.fill([n], 3),
+    (err: Error) => {
+      assert.match(err.message, /maxStorageBufferBindingSize/);
+      assert.match(err.message, new RegExp(`shape \\[${n}\\]`));
+      assert.match(err.message, /smaller batch/);
+      return true;
+    },
+  );
   // and the backend still computes correctly afterwards
   assert.deepEqual(Array.from(tf.add(small, 1).dataSync()), [2, 2, 2, 2]);
   small.dispose();

@@ -16,7 +16,9 @@ function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Ou
   tf.setBackend(backend);
   const ts: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape, 'float32');
-  const res = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  const res = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as
+    | tf.Tensor
+    | tf.Tensor[];
   const list = Array.isArray(res) ? res : [res];
   const outs = list.map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
   tf.dispose([...Object.values(ts), ...list]);
@@ -30,13 +32,18 @@ function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol
   assert.equal(got.length, ref.length, `${what}: number of outputs`);
   for (let o = 0; o < ref.length; o++) {
     assert.deepEqual(got[o].shape, ref[o].shape, `${what}: output ${o} shape`);
-    let scale = 1, worst = 0, at = -1;
+    let scale = 1,
+      worst = 0,
+      at = -1;
     for (const v of ref[o].values) scale = Math.max(scale, Math.abs(v));
     for (let i = 0; i < ref[o].values.length; i++) {
       const d = Math.abs(got[o].values[i] - ref[o].values[i]);
       if (!(d <= worst)) (worst = d), (at = i);
     }
-    assert.ok(worst <= rtol * scale, `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]})`);
+    assert.ok(
+      worst <= rtol * scale,
+      `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]})`,
+    );
   }
   return ref;
 }
@@ -48,8 +55,10 @@ before(async () => {
 test('LIF forward matches the JS kernel exactly, backward within float rounding', () => {
   const r = rng(11);
   for (let i = 0; i < 8; i++) {
-    const T = r.int(1, 6), M = r.pick([1, r.int(1, 50), r.int(1000, 5000)]);
-    const vThreshold = r.pick([1, 0.5, 0.3]), tau = r.pick([2, 1.5, 3]);
+    const T = r.int(1, 6),
+      M = r.pick([1, r.int(1, 50), r.int(1000, 5000)]);
+    const vThreshold = r.pick([1, 0.5, 0.3]),
+      tau = r.pick([2, 1.5, 3]);
     // inputs on a coarse grid hit the threshold exactly now and then: ties must fire on both backends
     const values = r.normal(T * M, 1, 0.5).map((v) => (i % 3 === 0 ? Math.round(v * 8) / 8 : v));
     const what = `LIF T ${T} M ${M} tau ${tau} vth ${vThreshold}`;
@@ -74,11 +83,14 @@ test('LIF multiplies by 1/tau only where that rounds as the division does', () =
 test('BatchNorm train forward and backward match, offset and tiny batches included', () => {
   const r = rng(8);
   for (let i = 0; i < 8; i++) {
-    const M = r.pick([1, 2, r.int(3, 40), r.int(500, 3000)]), C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
+    const M = r.pick([1, 2, r.int(3, 40), r.int(500, 3000)]),
+      C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
     const offset = r.pick([0, 5, -100]);
     const x = { shape: [M, C], values: r.normal(M * C, 2, offset) };
-    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) }, beta = { shape: [C], values: r.normal(C) };
-    const eps = 1e-5, what = `BN M ${M} C ${C} offset ${offset}`;
+    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) },
+      beta = { shape: [C], values: r.normal(C) };
+    const eps = 1e-5,
+      what = `BN M ${M} C ${C} offset ${offset}`;
     const [, mean, variance] = agree(BN_TRAIN, { x, gamma, beta }, { eps }, what, 1e-5);
     const dy = { shape: [M, C], values: r.normal(M * C) };
     agree(BN_GRAD, { dy, x, gamma, mean, variance }, { eps }, `${what} grad`, 1e-4);
@@ -87,22 +99,57 @@ test('BatchNorm train forward and backward match, offset and tiny batches includ
 
 test('the fused AdamW kernel matches the JS kernel to float rounding', () => {
   const r = rng(81);
-  for (const [n, step] of [[1, 1], [777, 3], [70_000, 1000]]) {
-    const lr = 5e-4, wd = 6e-2, b1 = 0.9, b2 = 0.999;
-    const attrs = { decay: 1 - lr * wd, beta1: b1, beta2: b2, eps: 1e-8, bc2Sqrt: Math.sqrt(1 - b2 ** step), stepSize: lr / (1 - b1 ** step) };
+  for (const [n, step] of [
+    [1, 1],
+    [777, 3],
+    [70_000, 1000],
+  ]) {
+    const lr = 5e-4,
+      wd = 6e-2,
+      b1 = 0.9,
+      b2 = 0.999;
+    const attrs = {
+      decay: 1 - lr * wd,
+      beta1: b1,
+      beta2: b2,
+      eps: 1e-8,
+      bc2Sqrt: Math.sqrt(1 - b2 ** step),
+      stepSize: lr / (1 - b1 ** step),
+    };
     const v = (x: Float32Array) => ({ shape: [n], values: x });
-    agree(ADAMW, { param: v(r.normal(n)), grad: v(r.normal(n, 0.1)), m: v(r.normal(n, 0.01)), v: v(r.normal(n, 0.001).map(Math.abs)) },
-      attrs, `AdamW n ${n} step ${step}`, 1e-6);
+    agree(
+      ADAMW,
+      {
+        param: v(r.normal(n)),
+        grad: v(r.normal(n, 0.1)),
+        m: v(r.normal(n, 0.01)),
+        v: v(r.normal(n, 0.001).map(Math.abs)),
+      },
+      attrs,
+      `AdamW n ${n} step ${step}`,
+      1e-6,
+    );
   }
 });
 
-test('MaxPoolGrad sends each window\'s gradient to its first maximum, as cpu and PyTorch do (spike maps tie)', () => {
+test("MaxPoolGrad sends each window's gradient to its first maximum, as cpu and PyTorch do (spike maps tie)", () => {
   const r = rng(5);
-  for (const [N, H, C, k, s, pad] of [[2, 8, 3, 3, 2, 1], [1, 9, 5, 2, 2, 'valid'], [3, 7, 4, 3, 1, 'same'], [2, 6, 2, 3, 2, 0]] as const) {
+  for (const [N, H, C, k, s, pad] of [
+    [2, 8, 3, 3, 2, 1],
+    [1, 9, 5, 2, 2, 'valid'],
+    [3, 7, 4, 3, 1, 'same'],
+    [2, 6, 2, 3, 2, 0],
+  ] as const) {
     const x = { shape: [N, H, H, C], values: r.spikes(N * H * H * C, 0.4) };
     const attrs = { filterSize: k, strides: s, pad, dimRoundingMode: undefined };
     const [y] = run('cpu', 'MaxPool', { x }, attrs);
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
-    agree('MaxPoolGrad', { dy, input: x, output: y }, attrs, `MaxPoolGrad N ${N} H ${H} C ${C} k ${k} s ${s} pad ${pad}`, 1e-6);
+    agree(
+      'MaxPoolGrad',
+      { dy, input: x, output: y },
+      attrs,
+      `MaxPoolGrad N ${N} H ${H} C ${C} k ${k} s ${s} pad ${pad}`,
+      1e-6,
+    );
   }
 });

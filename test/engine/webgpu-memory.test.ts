@@ -14,7 +14,10 @@ import { requireBackend } from '../helpers/backends.js';
 test('20 training steps on webgpu leave tensors, GPU bytes and GPU buffers in use flat', async () => {
   await requireBackend('webgpu');
   const gpu = tf.backend() as GeospikeWebGPUBackend;
-  const model = createModel(resolveConfig('spikformer-1-64', { dim: 16, heads: 2, timeSteps: 2, classes: 4, imageSize: 16 }), 3);
+  const model = createModel(
+    resolveConfig('spikformer-1-64', { dim: 16, heads: 2, timeSteps: 2, classes: 4, imageSize: 16 }),
+    3,
+  );
   const opt = new AdamW({ lr: 1e-3, weightDecay: 0.01 });
   const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
   const y = Int32Array.from([1, 3]);
@@ -25,13 +28,20 @@ test('20 training steps on webgpu leave tensors, GPU bytes and GPU buffers in us
     losses.push(loss.dataSync()[0]);
     tf.dispose([loss, ...grads.values()]);
   };
-  const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpu.memory().numBytesInGPU, buffers: gpu.bufferManager.getNumUsedBuffers() });
+  const usage = () => ({
+    tensors: tf.memory().numTensors,
+    bytes: gpu.memory().numBytesInGPU,
+    buffers: gpu.bufferManager.getNumUsedBuffers(),
+  });
   for (let i = 0; i < 2; i++) step(); // the optimizer's moments appear on the first step
   const before = usage();
   for (let i = 0; i < 20; i++) step();
   assert.deepEqual(usage(), before, 'usage after 20 more steps');
   assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
-  assert.ok(losses[losses.length - 1] < losses[0], `the loss falls on a batch it sees again and again: ${losses[0]} -> ${losses.at(-1)}`);
+  assert.ok(
+    losses[losses.length - 1] < losses[0],
+    `the loss falls on a batch it sees again and again: ${losses[0]} -> ${losses.at(-1)}`,
+  );
   tf.dispose(x);
   opt.dispose();
   model.store.dispose();

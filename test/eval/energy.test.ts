@@ -39,7 +39,7 @@ const TINY_FLOPS: Record<string, number> = {
   head: 32 * 5,
 };
 
-test('tiny golden model: every layer\'s operations and energy by hand from train_lif_rates', () => {
+test("tiny golden model: every layer's operations and energy by hand from train_lif_rates", () => {
   const r = goldenRates;
   const T = 2;
   const sps = r['patch_embed.rpe_lif'] + r['patch_embed.proj_lif3']; // rpe spikes + pooled spikes (pool rate estimated)
@@ -60,7 +60,10 @@ test('tiny golden model: every layer\'s operations and energy by hand from train
     'block.0.mlp.fc2_linear': r['block.0.mlp.fc1_lif'],
   };
   const e = countEnergy(tiny, { rates: goldenRates });
-  assert.deepEqual(e.layers.map((l) => l.name), Object.keys(TINY_FLOPS));
+  assert.deepEqual(
+    e.layers.map((l) => l.name),
+    Object.keys(TINY_FLOPS),
+  );
   let macs = 0;
   let sops = 0;
   for (const l of e.layers) {
@@ -83,8 +86,20 @@ test('tiny golden model: every layer\'s operations and energy by hand from train
   assert.ok(Math.abs(e.total.sops - sops) < 1e-6);
   assert.ok(Math.abs(e.total.energy - (4.6 * macs + 0.9 * sops)) < 1e-6);
   // Only the two layers fed by max-pools lack a measured rate here.
-  assert.deepEqual(e.layers.filter((l) => l.estimated).map((l) => l.name).sort(),
-    ['block.0.attn.k_linear', 'block.0.attn.q_linear', 'block.0.attn.v_linear', 'block.0.mlp.fc1_linear', 'patch_embed.proj_conv3', 'patch_embed.rpe_conv'].sort());
+  assert.deepEqual(
+    e.layers
+      .filter((l) => l.estimated)
+      .map((l) => l.name)
+      .sort(),
+    [
+      'block.0.attn.k_linear',
+      'block.0.attn.q_linear',
+      'block.0.attn.v_linear',
+      'block.0.mlp.fc1_linear',
+      'patch_embed.proj_conv3',
+      'patch_embed.rpe_conv',
+    ].sort(),
+  );
 });
 
 test('measured max-pool rates replace the estimate and flow into the residual stream', () => {
@@ -93,19 +108,27 @@ test('measured max-pool rates replace the estimate and flow into the residual st
   const layer = (n: string) => e.layers.find((l) => l.name === n)!;
   assert.equal(layer('patch_embed.proj_conv3').sops, 0.31 * 2 * TINY_FLOPS['patch_embed.proj_conv3']);
   assert.equal(layer('block.0.attn.q_linear').inputRate, goldenRates['patch_embed.rpe_lif'] + 0.27);
-  assert.equal(e.layers.some((l) => l.estimated), false);
+  assert.equal(
+    e.layers.some((l) => l.estimated),
+    false,
+  );
 });
 
 /** 3x3 max pooling, stride 2, padding 1, of an NHWC map, computed directly. */
 function maxPool3s2(x: Float32Array, [N, H, W, C]: number[]): Float32Array {
-  const OH = Math.floor((H - 1) / 2) + 1, OW = Math.floor((W - 1) / 2) + 1;
+  const OH = Math.floor((H - 1) / 2) + 1,
+    OW = Math.floor((W - 1) / 2) + 1;
   const out = new Float32Array(N * OH * OW * C).fill(-Infinity);
-  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
-    const o = ((n * OH + oy) * OW + ox) * C + c;
-    for (let y = 2 * oy - 1; y <= 2 * oy + 1; y++) for (let xx = 2 * ox - 1; xx <= 2 * ox + 1; xx++) {
-      if (y >= 0 && y < H && xx >= 0 && xx < W) out[o] = Math.max(out[o], x[((n * H + y) * W + xx) * C + c]);
-    }
-  }
+  for (let n = 0; n < N; n++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let c = 0; c < C; c++) {
+          const o = ((n * OH + oy) * OW + ox) * C + c;
+          for (let y = 2 * oy - 1; y <= 2 * oy + 1; y++)
+            for (let xx = 2 * ox - 1; xx <= 2 * ox + 1; xx++) {
+              if (y >= 0 && y < H && xx >= 0 && xx < W) out[o] = Math.max(out[o], x[((n * H + y) * W + xx) * C + c]);
+            }
+        }
   return out;
 }
 
@@ -122,7 +145,11 @@ test('the golden model measures its max-pool rates on a real forward', () => {
       const out = original.kernelFunc(args) as tf.TensorInfo;
       const cpu = args.backend as unknown as { readSync(id: object): Float32Array };
       const input = args.inputs.x as tf.TensorInfo;
-      pools.push({ input: cpu.readSync(input.dataId).slice(), shape: input.shape, output: cpu.readSync(out.dataId).slice() });
+      pools.push({
+        input: cpu.readSync(input.dataId).slice(),
+        shape: input.shape,
+        output: cpu.readSync(out.dataId).slice(),
+      });
       return out;
     },
   });
@@ -138,14 +165,24 @@ test('the golden model measures its max-pool rates on a real forward', () => {
   // A max over 3x3 windows of a spike map is a spike map, and fires wherever a spike lies in its window: its rate
   // is that of the windows holding a spike, computed here from the LIF output the pool was given.
   for (const [i, { input, shape, output }] of pools.entries()) {
-    const name = `patch_embed.maxpool${i + 2}`, lif = `patch_embed.proj_lif${i + 2}`;
-    assert.ok(input.every((v) => v === 0 || v === 1), `${name} is fed spikes`);
-    assert.ok(Math.abs(input.reduce((a, v) => a + v, 0) / input.length - goldenRates[lif]) < 1e-7, `${name} is fed ${lif}`);
+    const name = `patch_embed.maxpool${i + 2}`,
+      lif = `patch_embed.proj_lif${i + 2}`;
+    assert.ok(
+      input.every((v) => v === 0 || v === 1),
+      `${name} is fed spikes`,
+    );
+    assert.ok(
+      Math.abs(input.reduce((a, v) => a + v, 0) / input.length - goldenRates[lif]) < 1e-7,
+      `${name} is fed ${lif}`,
+    );
     const expected = maxPool3s2(input, shape);
     assert.deepEqual(output, expected, `${name}: output is the 3x3 window max`);
     const rate = expected.reduce((a, v) => a + v, 0) / expected.length;
     assert.ok(rate > 0 && rate < 1, `${name} rate ${rate}`);
-    assert.ok(Math.abs(inputRates.get(name)! - rate) < 1e-7, `${name} measured ${inputRates.get(name)}, windows with a spike ${rate}`);
+    assert.ok(
+      Math.abs(inputRates.get(name)! - rate) < 1e-7,
+      `${name} measured ${inputRates.get(name)}, windows with a spike ${rate}`,
+    );
   }
   const e = countEnergy(tiny, { rates: Object.fromEntries(rates), inputRates: Object.fromEntries(inputRates) });
   const conv3 = e.layers.find((l) => l.name === 'patch_embed.proj_conv3')!;
@@ -169,7 +206,9 @@ test('spikformer-4-384 at 32x32: 0.934 G MAC per step dense, first conv 5.31 M M
   // SOPs on layers past the first conv: the rest of the dense count (the residual inputs fire at 2, 3, ...; excluded).
   const spikeFed = e.layers.filter((l) => l.inputRate === 1);
   for (const l of spikeFed) assert.equal(l.sops, l.denseMacs);
-  assert.ok(e.layers.filter((l) => l.inputRate !== null && l.inputRate > 1).every((l) => l.sops === l.denseMacs * l.inputRate!));
+  assert.ok(
+    e.layers.filter((l) => l.inputRate !== null && l.inputRate > 1).every((l) => l.sops === l.denseMacs * l.inputRate!),
+  );
 });
 
 test('ResNet18 costs its dense MACs at E_MAC, with no rates needed', () => {
@@ -184,12 +223,18 @@ test('ResNet18 costs its dense MACs at E_MAC, with no rates needed', () => {
 test('energy presets and overrides; bad costs and missing rates are refused', () => {
   assert.equal(resolveCosts().eMac, 4.6);
   assert.equal(resolveCosts().eAc, 0.9);
-  assert.deepEqual([resolveCosts('45nm-int8').eMac, resolveCosts('45nm-int8').eAc], [ENERGY_PRESETS['45nm-int8'].eMac, 0.03]);
+  assert.deepEqual(
+    [resolveCosts('45nm-int8').eMac, resolveCosts('45nm-int8').eAc],
+    [ENERGY_PRESETS['45nm-int8'].eMac, 0.03],
+  );
   assert.equal(resolveCosts('45nm-fp32', undefined, 0.5).eAc, 0.5);
   assert.throws(() => resolveCosts('7nm'), /unknown energy preset '7nm'/);
   assert.throws(() => resolveCosts('45nm-fp32', -1), /--e-mac must be a positive/);
   assert.throws(() => countEnergy(tiny, null), /firing rates/);
-  assert.throws(() => inputRate('block.0.attn.q_lif', { rates: {} }), /no firing rate measured for 'block.0.attn.q_lif'/);
+  assert.throws(
+    () => inputRate('block.0.attn.q_lif', { rates: {} }),
+    /no firing rate measured for 'block.0.attn.q_lif'/,
+  );
 });
 
 // The Spike-driven Transformer's golden: dim 32, depth 1, heads 2, T 2, 5 classes, 64 tokens, MLP hidden 128. No
@@ -210,7 +255,7 @@ const SDT_FLOPS: Record<string, number> = {
   head: 32 * 5,
 };
 
-test('tiny SDT golden: every layer\'s operations and energy by hand from train_lif_rates', () => {
+test("tiny SDT golden: every layer's operations and energy by hand from train_lif_rates", () => {
   const r = sdtRates;
   const T = 2;
   const shortcut = r['block.0.attn.shortcut_lif'];
@@ -231,7 +276,10 @@ test('tiny SDT golden: every layer\'s operations and energy by hand from train_l
     head: r.head_lif,
   };
   const e = countEnergy(sdtTiny, { rates: sdtRates });
-  assert.deepEqual(e.layers.map((l) => l.name), Object.keys(SDT_FLOPS));
+  assert.deepEqual(
+    e.layers.map((l) => l.name),
+    Object.keys(SDT_FLOPS),
+  );
   assert.equal(e.timeSteps, 2);
   let sops = 0;
   for (const l of e.layers) {
@@ -255,7 +303,10 @@ test('tiny SDT golden: every layer\'s operations and energy by hand from train_l
   // kv_sum: min(0.08935546875, 0.083984375) x 2 x 2048 = 344.0 accumulates; the head 0.609375 x 2 x 160 = 195.0.
   assert.equal(e.layers.find((l) => l.name === 'block.0.attn.kv_sum')!.sops, 344);
   assert.equal(e.layers.find((l) => l.name === 'head')!.sops, 195);
-  assert.deepEqual(e.layers.filter((l) => l.estimated).map((l) => l.name), ['patch_embed.proj_conv3']);
+  assert.deepEqual(
+    e.layers.filter((l) => l.estimated).map((l) => l.name),
+    ['patch_embed.proj_conv3'],
+  );
 });
 
 test('a real forward measures the pool and both masks; the masks fire no more than the sparser of their inputs', () => {
@@ -264,13 +315,21 @@ test('a real forward measures the pool and both masks; the masks fire no more th
   const kv = 'block.0.attn.k_lif,block.0.attn.v_lif';
   const qkv = 'block.0.attn.q_lif,block.0.attn.talking_heads_lif';
   assert.deepEqual([...inputRates.keys()].sort(), [kv, qkv, 'patch_embed.maxpool2'].sort());
-  assert.ok(inputRates.get(kv)! > 0 && inputRates.get(kv)! <= Math.min(sdtRates['block.0.attn.k_lif'], sdtRates['block.0.attn.v_lif']));
-  assert.ok(inputRates.get(qkv)! <= Math.min(sdtRates['block.0.attn.q_lif'], sdtRates['block.0.attn.talking_heads_lif']));
+  assert.ok(
+    inputRates.get(kv)! > 0 &&
+      inputRates.get(kv)! <= Math.min(sdtRates['block.0.attn.k_lif'], sdtRates['block.0.attn.v_lif']),
+  );
+  assert.ok(
+    inputRates.get(qkv)! <= Math.min(sdtRates['block.0.attn.q_lif'], sdtRates['block.0.attn.talking_heads_lif']),
+  );
   const e = countEnergy(sdtTiny, { rates: Object.fromEntries(rates), inputRates: Object.fromEntries(inputRates) });
   const sum = e.layers.find((l) => l.name === 'block.0.attn.kv_sum')!;
   assert.equal(sum.inputRate, inputRates.get(kv));
   assert.equal(sum.sops, inputRates.get(kv)! * 2 * 64 * 32);
-  assert.equal(e.layers.some((l) => l.estimated), false);
+  assert.equal(
+    e.layers.some((l) => l.estimated),
+    false,
+  );
 });
 
 test('sdt-2-512 with every input at rate 1: SOPs are the dense count, and only the first conv is MACs', () => {

@@ -24,12 +24,27 @@ function split(n: number, seed: number): SplitData {
   return { images, labels, ids: Array.from({ length: n }, (_, i) => String(i)), n };
 }
 
-const ds: Dataset = { dir: 'mem', classes, train: split(6, 1), validation: split(9, 2), mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+const ds: Dataset = {
+  dir: 'mem',
+  classes,
+  train: split(6, 1),
+  validation: split(9, 2),
+  mean: [0.5, 0.5, 0.5],
+  std: [0.25, 0.25, 0.25],
+};
 
 function meta(config: ReturnType<typeof resolveConfig>, names = classes): CheckpointMeta {
   return {
-    preset: 'test', model: config, classes: names, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], epoch: 1, step: 1,
-    cursor: { epoch: 1, batch: 0 }, best: null, train: {},
+    preset: 'test',
+    model: config,
+    classes: names,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
+    epoch: 1,
+    step: 1,
+    cursor: { epoch: 1, batch: 0 },
+    best: null,
+    train: {},
   };
 }
 
@@ -47,8 +62,14 @@ test('a Spikformer over the validation split: every image counted once, rates fo
   model.store.dispose();
   assert.deepEqual(seen, [4, 8, 9]);
   assert.equal(r.n, 9);
-  assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), 9);
-  assert.deepEqual(r.confusion.map((row) => row.reduce((a, b) => a + b, 0)), [3, 3, 3]);
+  assert.equal(
+    r.confusion.flat().reduce((a, b) => a + b, 0),
+    9,
+  );
+  assert.deepEqual(
+    r.confusion.map((row) => row.reduce((a, b) => a + b, 0)),
+    [3, 3, 3],
+  );
   assert.ok(Number.isFinite(r.loss) && r.loss > 0);
   assert.equal(Object.keys(r.rates!).length, 12);
   assert.deepEqual(Object.keys(r.inputRates!).sort(), ['patch_embed.maxpool2', 'patch_embed.maxpool3']);
@@ -63,7 +84,10 @@ test('a ResNet over a subset; mismatched classes are refused', () => {
   assert.equal(r.n, 3);
   assert.equal(r.split, 'train');
   assert.equal(r.rates, undefined);
-  assert.throws(() => evaluate(model, meta(config, ['a', 'c', 'b']), ds), /trained on classes \[a, c, b\] but mem has \[a, b, c\]/);
+  assert.throws(
+    () => evaluate(model, meta(config, ['a', 'c', 'b']), ds),
+    /trained on classes \[a, c, b\] but mem has \[a, b, c\]/,
+  );
   model.store.dispose();
 });
 
@@ -85,7 +109,10 @@ for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
     await initEngine('cpu');
     assert.deepEqual(got.confusion, want.confusion);
     assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * want.loss, `loss ${got.loss} vs ${want.loss}`);
-    assert.ok(Object.values(want.rates!).some((r) => r > 0), 'some layer fires');
+    assert.ok(
+      Object.values(want.rates!).some((r) => r > 0),
+      'some layer fires',
+    );
     for (const [layer, r] of Object.entries(want.rates!)) {
       assert.ok(Math.abs(got.rates![layer] - r) < 1e-3, `${layer}: rate ${got.rates![layer]} vs ${r}`);
     }

@@ -8,21 +8,43 @@ import { argmaxRows } from '../../src/util/argmax.js';
 const names = ['a', 'b', 'c'];
 const labels = [0, 0, 1, 1, 2, 2];
 const scores = [
-  0.9, 0.1, 0.0, // -> a (right)
-  0.2, 0.5, 0.3, // -> b (wrong; a is third)
-  0.1, 0.8, 0.1, // -> b (right)
-  0.6, 0.3, 0.1, // -> a (wrong; b second)
-  0.1, 0.2, 0.7, // -> c (right)
-  0.3, 0.4, 0.3, // -> b (wrong; c ties a for second, a ranks first by index)
+  0.9,
+  0.1,
+  0.0, // -> a (right)
+  0.2,
+  0.5,
+  0.3, // -> b (wrong; a is third)
+  0.1,
+  0.8,
+  0.1, // -> b (right)
+  0.6,
+  0.3,
+  0.1, // -> a (wrong; b second)
+  0.1,
+  0.2,
+  0.7, // -> c (right)
+  0.3,
+  0.4,
+  0.3, // -> b (wrong; c ties a for second, a ranks first by index)
 ];
 
 test('argmax and the confusion matrix, rows = true class', () => {
   assert.deepEqual([...argmaxRows(scores, 3)], [0, 1, 1, 0, 2, 1]);
   const m = confusionMatrix(labels, argmaxRows(scores, 3), 3);
-  assert.deepEqual(m, [[1, 1, 0], [1, 1, 0], [0, 1, 1]]);
+  assert.deepEqual(m, [
+    [1, 1, 0],
+    [1, 1, 0],
+    [0, 1, 1],
+  ]);
   // Every image lands in exactly one cell; each row sums to its class's support.
-  assert.equal(m.flat().reduce((a, b) => a + b, 0), labels.length);
-  assert.deepEqual(m.map((r) => r.reduce((a, b) => a + b, 0)), [2, 2, 2]);
+  assert.equal(
+    m.flat().reduce((a, b) => a + b, 0),
+    labels.length,
+  );
+  assert.deepEqual(
+    m.map((r) => r.reduce((a, b) => a + b, 0)),
+    [2, 2, 2],
+  );
 });
 
 test('top-1 equals accuracy; top-2 by hand; ties rank the lower index first', () => {
@@ -33,17 +55,40 @@ test('top-1 equals accuracy; top-2 by hand; ties rank the lower index first', ()
 });
 
 test('precision, recall, F1 per class by hand', () => {
-  const pc = perClassMetrics([[1, 1, 0], [1, 1, 0], [0, 1, 1]], names);
+  const pc = perClassMetrics(
+    [
+      [1, 1, 0],
+      [1, 1, 0],
+      [0, 1, 1],
+    ],
+    names,
+  );
   // a: tp 1, predicted 2, support 2. b: tp 1, predicted 3, support 2. c: tp 1, predicted 1, support 2.
-  assert.deepEqual(pc.map((c) => c.precision), [1 / 2, 1 / 3, 1]);
-  assert.deepEqual(pc.map((c) => c.recall), [1 / 2, 1 / 2, 1 / 2]);
+  assert.deepEqual(
+    pc.map((c) => c.precision),
+    [1 / 2, 1 / 3, 1],
+  );
+  assert.deepEqual(
+    pc.map((c) => c.recall),
+    [1 / 2, 1 / 2, 1 / 2],
+  );
   assert.ok(Math.abs(pc[1].f1 - 0.4) < 1e-12); // 2 * (1/3)(1/2) / (5/6)
   assert.ok(Math.abs(pc[2].f1 - 2 / 3) < 1e-12);
-  assert.deepEqual(pc.map((c) => c.support), [2, 2, 2]);
+  assert.deepEqual(
+    pc.map((c) => c.support),
+    [2, 2, 2],
+  );
 });
 
 test('a class never predicted and never present scores 0, not NaN', () => {
-  const pc = perClassMetrics([[2, 0, 0], [0, 1, 0], [0, 0, 0]], names);
+  const pc = perClassMetrics(
+    [
+      [2, 0, 0],
+      [0, 1, 0],
+      [0, 0, 0],
+    ],
+    names,
+  );
   assert.deepEqual([pc[2].precision, pc[2].recall, pc[2].f1], [0, 0, 0]);
 });
 

@@ -14,11 +14,20 @@ before(async () => {
 });
 
 test('summary.csv parses; a bad cell names the file, line and column', () => {
-  const rows = parseSummaryCsv('epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n', 's.csv');
+  const rows = parseSummaryCsv(
+    'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n',
+    's.csv',
+  );
   assert.equal(rows[0].val_acc, 0.2);
   assert.equal(rows[0].firing_rate, null);
-  assert.throws(() => parseSummaryCsv('epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,x,0.1,2,0.2,0.001,10,5,\n', 's.csv'),
-    /s\.csv line 2: 'train_loss' is 'x'/);
+  assert.throws(
+    () =>
+      parseSummaryCsv(
+        'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,x,0.1,2,0.2,0.001,10,5,\n',
+        's.csv',
+      ),
+    /s\.csv line 2: 'train_loss' is 'x'/,
+  );
   assert.throws(() => parseSummaryCsv('epoch,loss\n1,2\n', 's.csv'), /no 'train_loss' column/);
 });
 
@@ -51,8 +60,17 @@ test('the report: every chart, the headline table next to the study, all numbers
 
   const charts = doc.querySelectorAll('svg.chart');
   const titles = charts.map((c) => c.querySelector('title')!.text);
-  for (const want of ['Validation accuracy per epoch', 'Validation loss per epoch', 'Time per epoch', 'Parameters',
-    'spikformer: confusion', 'resnet: confusion', 'Energy per image (inference)', 'spikformer: firing rate per LIF layer', 'spikformer: energy per layer']) {
+  for (const want of [
+    'Validation accuracy per epoch',
+    'Validation loss per epoch',
+    'Time per epoch',
+    'Parameters',
+    'spikformer: confusion',
+    'resnet: confusion',
+    'Energy per image (inference)',
+    'spikformer: firing rate per LIF layer',
+    'spikformer: energy per layer',
+  ]) {
     assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
   }
   // Curves: one path per run, one point per epoch.
@@ -63,7 +81,10 @@ test('the report: every chart, the headline table next to the study, all numbers
   const conf = charts[titles.indexOf('spikformer: confusion')];
   const cells = conf.querySelectorAll('rect.cell').map((c) => Number(c.getAttribute('data-count')));
   assert.equal(cells.length, CLASSES.length ** 2);
-  assert.equal(cells.reduce((a, b) => a + b, 0), 10);
+  assert.equal(
+    cells.reduce((a, b) => a + b, 0),
+    10,
+  );
   // Firing-rate bars: one per LIF layer of spikformer-1-64 (5 SPS + 7 per block).
   assert.equal(charts[titles.indexOf('spikformer: firing rate per LIF layer')].querySelectorAll('rect.bar').length, 12);
   // Every coordinate and bar value is a finite number.
@@ -80,7 +101,8 @@ test('the report: every chart, the headline table next to the study, all numbers
   // Headline table: the study's numbers and each run's best accuracy, time per epoch and energy.
   const table = doc.querySelector('table.headline')!;
   const text = table.text;
-  for (const s of ['78.24%', '73.16%', '187.92 s', '364.18 s', '62.00%', '60.00%', '42.0 s', '22.0 s']) assert.ok(text.includes(s), `headline lacks ${s}`);
+  for (const s of ['78.24%', '73.16%', '187.92 s', '364.18 s', '62.00%', '60.00%', '42.0 s', '22.0 s'])
+    assert.ok(text.includes(s), `headline lacks ${s}`);
   const energyRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('energy per image'))!;
   assert.match(energyRow.text, /not measured.*not measured.*[µn]J.*[µn]J/s);
   const ratioRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('an ANN'))!;
@@ -94,7 +116,9 @@ test('the report: every chart, the headline table next to the study, all numbers
   assert.equal(report.runs[0].eval!.accuracy, 0.7);
   assert.equal(report.energyRatios.length, 1);
   assert.ok(report.energyRatios[0].ratio > 1, 'the ANN costs more per image');
-  assert.ok(Math.abs(report.energyRatios[0].ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12);
+  assert.ok(
+    Math.abs(report.energyRatios[0].ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12,
+  );
   assert.ok(report.runs[0].params > 0 && report.runs[1].params > report.runs[0].params);
 });
 
@@ -104,17 +128,40 @@ test('three models: Spikformer, SDT and ResNet18 side by side, an energy ratio a
   const sdt = writeRun(root, 'sdt', 'sdt-2-128', { epochs: 2, accs: [0.45, 0.6], seconds: 30 });
   const ann = writeRun(root, 'resnet', 'resnet18-w8', { epochs: 2, accs: [0.45, 0.5], seconds: 20 });
   const report = buildReport([snn.dir, sdt.dir, ann.dir]);
-  assert.deepEqual(report.runs.map((r) => [r.arch, r.timeSteps]), [['spikformer', 4], ['sdt', 4], ['resnet18', null]]);
-  assert.deepEqual(report.energyRatios.map((e) => [e.ann, e.snn]), [['resnet', 'spikformer'], ['resnet', 'sdt']]);
-  assert.ok(Math.abs(report.energyRatios[1].ratio - report.runs[2].energy!.perImage / report.runs[1].energy!.perImage) < 1e-12);
+  assert.deepEqual(
+    report.runs.map((r) => [r.arch, r.timeSteps]),
+    [
+      ['spikformer', 4],
+      ['sdt', 4],
+      ['resnet18', null],
+    ],
+  );
+  assert.deepEqual(
+    report.energyRatios.map((e) => [e.ann, e.snn]),
+    [
+      ['resnet', 'spikformer'],
+      ['resnet', 'sdt'],
+    ],
+  );
+  assert.ok(
+    Math.abs(report.energyRatios[1].ratio - report.runs[2].energy!.perImage / report.runs[1].energy!.perImage) < 1e-12,
+  );
   const doc = parse(renderReport(report));
   const charts = doc.querySelectorAll('svg.chart');
   const titles = charts.map((c) => c.querySelector('title')!.text);
-  for (const want of ['sdt: firing rate per LIF layer', 'sdt: energy per layer', 'sdt: confusion', 'spikformer: energy per layer']) {
+  for (const want of [
+    'sdt: firing rate per LIF layer',
+    'sdt: energy per layer',
+    'sdt: confusion',
+    'spikformer: energy per layer',
+  ]) {
     assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
   }
   // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy bars: 5 SPS convs, 7 per block (token sum included), the head.
-  assert.equal(charts[titles.indexOf('sdt: firing rate per LIF layer')].querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
+  assert.equal(
+    charts[titles.indexOf('sdt: firing rate per LIF layer')].querySelectorAll('rect.bar').length,
+    4 + 2 * 7 + 1,
+  );
   assert.equal(charts[titles.indexOf('sdt: energy per layer')].querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
   assert.equal(charts[titles.indexOf('Energy per image (inference)')].querySelectorAll('rect.bar').length >= 3, true);
   assert.equal(doc.querySelectorAll('.card').filter((c) => c.text.startsWith('energy, resnet / ')).length, 2);

@@ -15,34 +15,75 @@ export function tempRoot(t: { after: (fn: () => void) => void }): string {
 }
 
 const LIFS = (depth: number) => [
-  'patch_embed.proj_lif', 'patch_embed.proj_lif1', 'patch_embed.proj_lif2', 'patch_embed.proj_lif3', 'patch_embed.rpe_lif',
-  ...Array.from({ length: depth }, (_, b) => ['q', 'k', 'v', 'attn', 'proj'].map((l) => `block.${b}.attn.${l}_lif`)
-    .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`])).flat(),
+  'patch_embed.proj_lif',
+  'patch_embed.proj_lif1',
+  'patch_embed.proj_lif2',
+  'patch_embed.proj_lif3',
+  'patch_embed.rpe_lif',
+  ...Array.from({ length: depth }, (_, b) =>
+    ['q', 'k', 'v', 'attn', 'proj']
+      .map((l) => `block.${b}.attn.${l}_lif`)
+      .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`]),
+  ).flat(),
 ];
 
 const SDT_LIFS = (depth: number) => [
-  'patch_embed.proj_lif', 'patch_embed.proj_lif1', 'patch_embed.proj_lif2', 'patch_embed.proj_lif3',
-  ...Array.from({ length: depth }, (_, b) => ['shortcut', 'q', 'k', 'v', 'talking_heads'].map((l) => `block.${b}.attn.${l}_lif`)
-    .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`])).flat(),
+  'patch_embed.proj_lif',
+  'patch_embed.proj_lif1',
+  'patch_embed.proj_lif2',
+  'patch_embed.proj_lif3',
+  ...Array.from({ length: depth }, (_, b) =>
+    ['shortcut', 'q', 'k', 'v', 'talking_heads']
+      .map((l) => `block.${b}.attn.${l}_lif`)
+      .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`]),
+  ).flat(),
   'head_lif',
 ];
 
 /** Writes RUN/{config.json, summary.csv, metrics.jsonl} and, unless `bare`, eval.json and energy.json. */
-export function writeRun(root: string, name: string, preset: string, opts: { epochs: number; accs: number[]; seconds: number; bare?: boolean }): { dir: string; config: ModelConfig } {
+export function writeRun(
+  root: string,
+  name: string,
+  preset: string,
+  opts: { epochs: number; accs: number[]; seconds: number; bare?: boolean },
+): { dir: string; config: ModelConfig } {
   const dir = join(root, name);
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   const config = resolveConfig(preset, { classes: CLASSES.length });
   const spiking = isSpiking(config);
-  const rates = spiking ? Object.fromEntries((config.arch === 'sdt' ? SDT_LIFS : LIFS)(config.depth).map((l, i) => [l, 0.02 + 0.01 * (i % 9)])) : undefined;
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ data: 'data/cities', model: preset, out: dir, epochs: opts.epochs, modelConfig: config, classes: CLASSES }));
+  const rates = spiking
+    ? Object.fromEntries(
+        (config.arch === 'sdt' ? SDT_LIFS : LIFS)(config.depth).map((l, i) => [l, 0.02 + 0.01 * (i % 9)]),
+      )
+    : undefined;
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      data: 'data/cities',
+      model: preset,
+      out: dir,
+      epochs: opts.epochs,
+      modelConfig: config,
+      classes: CLASSES,
+    }),
+  );
   let csv = 'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n';
   let jsonl = '';
   for (let e = 1; e <= opts.epochs; e++) {
     const row = {
-      epoch: e, train_loss: 1.6 - 0.1 * e, train_acc: opts.accs[e - 1] - 0.02, val_loss: 1.5 - 0.1 * e, val_acc: opts.accs[e - 1],
-      lr: 0.0005, epoch_seconds: opts.seconds + e, images_per_s: 1000 / (opts.seconds + e), firing_rate: spiking ? 0.05 : null,
+      epoch: e,
+      train_loss: 1.6 - 0.1 * e,
+      train_acc: opts.accs[e - 1] - 0.02,
+      val_loss: 1.5 - 0.1 * e,
+      val_acc: opts.accs[e - 1],
+      lr: 0.0005,
+      epoch_seconds: opts.seconds + e,
+      images_per_s: 1000 / (opts.seconds + e),
+      firing_rate: spiking ? 0.05 : null,
     };
-    csv += `${Object.values(row).map((v) => (v === null ? '' : String(v))).join(',')}\n`;
+    csv += `${Object.values(row)
+      .map((v) => (v === null ? '' : String(v)))
+      .join(',')}\n`;
     jsonl += `${JSON.stringify({ ...row, preset, model: config.arch, rates })}\n`;
   }
   writeFileSync(join(dir, 'summary.csv'), csv);
@@ -53,14 +94,40 @@ export function writeRun(root: string, name: string, preset: string, opts: { epo
     const predicted = [0, 1, 1, 1, 2, 0, 3, 3, 4, 2];
     const scores = predicted.flatMap((p) => CLASSES.map((_, c) => (c === p ? 0.9 : 0.025)));
     const m = classificationMetrics(scores, labels, CLASSES);
-    writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...m, split: 'validation', classes: CLASSES, loss: 0.8, imagesPerSecond: 50, seconds: 0.2, checkpoint: 'x', preset, epoch: opts.epochs }));
-    const report = countEnergy(config, rates ? { rates, inputRates: { 'patch_embed.maxpool2': 0.2, 'patch_embed.maxpool3': 0.2 } } : null);
+    writeFileSync(
+      join(dir, 'eval.json'),
+      JSON.stringify({
+        ...m,
+        split: 'validation',
+        classes: CLASSES,
+        loss: 0.8,
+        imagesPerSecond: 50,
+        seconds: 0.2,
+        checkpoint: 'x',
+        preset,
+        epoch: opts.epochs,
+      }),
+    );
+    const report = countEnergy(
+      config,
+      rates ? { rates, inputRates: { 'patch_embed.maxpool2': 0.2, 'patch_embed.maxpool3': 0.2 } } : null,
+    );
     const ann = countEnergy(resolveConfig('resnet18', { classes: CLASSES.length }), null).total;
     const baseline = spiking ? { name: 'resnet18', arch: 'resnet18', energy: ann.energy, macs: ann.macs } : null;
-    writeFileSync(join(dir, 'energy.json'), JSON.stringify({
-      checkpoint: 'x', preset, images: spiking ? 10 : 0, split: 'validation', rates: rates ?? null, inputRates: null, report,
-      baseline, ratio: baseline ? baseline.energy / report.total.energy : null,
-    }));
+    writeFileSync(
+      join(dir, 'energy.json'),
+      JSON.stringify({
+        checkpoint: 'x',
+        preset,
+        images: spiking ? 10 : 0,
+        split: 'validation',
+        rates: rates ?? null,
+        inputRates: null,
+        report,
+        baseline,
+        ratio: baseline ? baseline.energy / report.total.energy : null,
+      }),
+    );
   }
   return { dir, config };
 }

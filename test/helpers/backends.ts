@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { backendNames, initEngine, unavailableReason } from '../../src/engine/backend.js';
 
 export const TEST_BACKENDS: string[] = process.env.GEOSPIKE_TEST_BACKENDS
-  ? process.env.GEOSPIKE_TEST_BACKENDS.split(',').map((s) => s.trim()).filter(Boolean)
+  ? process.env.GEOSPIKE_TEST_BACKENDS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   : backendNames();
 
 /** Activates a named backend, failing the test when it cannot load: never passing on a fallback. */

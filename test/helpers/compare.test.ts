@@ -19,7 +19,10 @@ function elementwise(name: string, f: (v: number, i: number, attrs: tf.NamedAttr
     backendName: 'cpu',
     kernelFunc: ({ inputs, attrs, backend }) => {
       const x = inputs.x as tf.TensorInfo;
-      const cpu = backend as unknown as { readSync(id: object): Float32Array; makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo };
+      const cpu = backend as unknown as {
+        readSync(id: object): Float32Array;
+        makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo;
+      };
       const out = Float32Array.from(cpu.readSync(x.dataId), (v, i) => f(v, i, attrs ?? {}));
       return cpu.makeTensorInfo(x.shape, 'float32', out);
     },
@@ -32,12 +35,16 @@ before(async () => {
   elementwise(NAN_TO_ZERO, (v) => (Number.isNaN(v) ? 0 : Math.max(0, v)));
 });
 
-const fails = (f: () => void, pattern: RegExp) => assert.throws(f, (e: unknown) => e instanceof assert.AssertionError && pattern.test(e.message));
+const fails = (f: () => void, pattern: RegExp) =>
+  assert.throws(f, (e: unknown) => e instanceof assert.AssertionError && pattern.test(e.message));
 
 test('a NaN in a middle element fails, whatever follows it', () => {
   const want = [1, 2, 3, 4, 5, 6];
   // the NaN is followed by equal elements, and by a difference within tolerance
-  fails(() => assertCloseToScale([1, 2, NaN, 4, 5, 6.0001], want, 1e-3, 'x'), /x: max \|diff\| Infinity at 2 \(got NaN, expected 3/);
+  fails(
+    () => assertCloseToScale([1, 2, NaN, 4, 5, 6.0001], want, 1e-3, 'x'),
+    /x: max \|diff\| Infinity at 2 \(got NaN, expected 3/,
+  );
   fails(() => assertCloseAbs([1, 2, NaN, 4, 5, 6], want, 1e-3, 'x'), /x\[2\]: got NaN, expected 3/);
   // a NaN where a number is expected, and a number where NaN is expected, both count; NaN against NaN does not
   fails(() => assertCloseToScale([1, 2, 3, 4, 5, 6], [1, NaN, 3, 4, 5, 6], 1e-3, 'x'), /at 1 \(got 2, expected NaN/);
@@ -69,6 +76,9 @@ test('a golden comparison fails when the tensor holds a NaN', () => {
   const mid = golden.length >> 1;
   const broken = tf.engine().runKernel(NAN_AT, { x: exact }, { at: mid }) as tf.Tensor;
   assert.ok(Number.isNaN(broken.dataSync()[mid]) && broken.dataSync().filter(Number.isNaN).length === 1);
-  fails(() => assertCloseToScale(broken, golden, 1e-4, 'eval.logits'), new RegExp(`eval.logits: max \\|diff\\| Infinity at ${mid} \\(got NaN`));
+  fails(
+    () => assertCloseToScale(broken, golden, 1e-4, 'eval.logits'),
+    new RegExp(`eval.logits: max \\|diff\\| Infinity at ${mid} \\(got NaN`),
+  );
   tf.dispose([exact, broken]);
 });

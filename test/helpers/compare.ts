@@ -25,10 +25,12 @@ export function worstDifference(got: ArrayLike<number>, want: ArrayLike<number>,
   let worst = 0;
   let at = -1;
   for (let i = 0; i < want.length; i++) {
-    const g = got[i], w = want[i];
+    const g = got[i],
+      w = want[i];
     let d: number;
     if (Number.isNaN(g) || Number.isNaN(w)) d = Number.isNaN(g) && Number.isNaN(w) ? 0 : Infinity;
-    else if (g === w) d = signedZero && !Object.is(g, w) ? Infinity : 0; // also Infinity === Infinity
+    else if (g === w)
+      d = signedZero && !Object.is(g, w) ? Infinity : 0; // also Infinity === Infinity
     else d = Math.abs(g - w);
     if (d > worst) {
       worst = d;
@@ -64,14 +66,23 @@ export interface CloseOptions {
  * max |a - b| <= max(rel * max |expected|, floor): the goldens' criterion, relative to the tensor's largest finite
  * magnitude. A NaN in either tensor fails it unless the other holds NaN at the same index.
  */
-export function assertCloseToScale(actual: Values, expected: Values, rel: number, label: string, opts: CloseOptions = {}): void {
+export function assertCloseToScale(
+  actual: Values,
+  expected: Values,
+  rel: number,
+  label: string,
+  opts: CloseOptions = {},
+): void {
   const a = values(actual);
   const e = values(expected);
   assert.equal(a.length, e.length, `${label}: ${a.length} values, expected ${e.length}`);
   const scale = finiteScale(e);
   const { worst, at } = worstDifference(a, e, opts.signedZero);
   const tol = Math.max(rel * scale, opts.floor ?? 0);
-  assert.ok(worst <= tol, `${label}: max |diff| ${worst} at ${at} (got ${show(a[at])}, expected ${show(e[at])}, scale ${scale}) exceeds ${tol}`);
+  assert.ok(
+    worst <= tol,
+    `${label}: max |diff| ${worst} at ${at} (got ${show(a[at])}, expected ${show(e[at])}, scale ${scale}) exceeds ${tol}`,
+  );
 }
 
 /** Element-wise |a - b| <= abs (NaN only against NaN). */

@@ -30,7 +30,11 @@ export function goldenRates(g: SafetensorsFile): Record<string, number> {
 }
 
 /** The golden model's train forward on the golden input, with every LIF rate and spike-map input rate measured. */
-export function measureGoldenForward(g: SafetensorsFile, config: ModelConfig, source: string): { rates: Map<string, number>; inputRates: Map<string, number> } {
+export function measureGoldenForward(
+  g: SafetensorsFile,
+  config: ModelConfig,
+  source: string,
+): { rates: Map<string, number>; inputRates: Map<string, number> } {
   const model = createModel(config, 1);
   const params = new Map([...g.tensors].filter(([k]) => k.startsWith('param.')).map(([k, t]) => [k.slice(6), t]));
   loadStateDict(model.store, params, source);

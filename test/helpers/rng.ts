@@ -14,7 +14,8 @@ export function rng(seed: number) {
     pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
     normal: (n: number, scale = 1, offset = 0) => {
       const v = new Float32Array(n);
-      for (let i = 0; i < n; i++) v[i] = offset + scale * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+      for (let i = 0; i < n; i++)
+        v[i] = offset + scale * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
       return v;
     },
     spikes: (n: number, rate: number) => Float32Array.from({ length: n }, () => (next() < rate ? 1 : 0)),

@@ -32,17 +32,27 @@ interface Case {
 const CASES: Case[] = [
   {
     file: 'spikformer-tiny.safetensors',
-    config: (m) => resolveConfig('spikformer-1-64', {
-      dim: Number(m.dim), depth: Number(m.depth), heads: Number(m.heads), timeSteps: Number(m.T),
-      classes: Number(m.classes), mlpRatio: Number(m.mlp_ratio),
-    }),
+    config: (m) =>
+      resolveConfig('spikformer-1-64', {
+        dim: Number(m.dim),
+        depth: Number(m.depth),
+        heads: Number(m.heads),
+        timeSteps: Number(m.T),
+        classes: Number(m.classes),
+        mlpRatio: Number(m.mlp_ratio),
+      }),
   },
   {
     file: 'sdt-tiny.safetensors',
-    config: (m) => resolveConfig('sdt-2-128', {
-      dim: Number(m.dim), depth: Number(m.depth), heads: Number(m.heads), timeSteps: Number(m.T),
-      classes: Number(m.classes), mlpRatio: Number(m.mlp_ratio),
-    }),
+    config: (m) =>
+      resolveConfig('sdt-2-128', {
+        dim: Number(m.dim),
+        depth: Number(m.depth),
+        heads: Number(m.heads),
+        timeSteps: Number(m.T),
+        classes: Number(m.classes),
+        mlpRatio: Number(m.mlp_ratio),
+      }),
   },
   {
     file: 'resnet18-w8.safetensors',
@@ -83,7 +93,10 @@ for (const backend of TEST_BACKENDS) {
           const model = loadModel(c, g);
           const logits = tf.tidy(() => model.forward(x, { training: false }));
           const want = toFloat32(g.tensors.get('eval.logits')!);
-          assert.ok(want.some((v) => v !== 0), 'the golden\'s eval logits are not all zero (spikes reach the head)');
+          assert.ok(
+            want.some((v) => v !== 0),
+            "the golden's eval logits are not all zero (spikes reach the head)",
+          );
           assertCloseToScale(logits, want, REL, 'eval.logits');
           logits.dispose();
           model.store.dispose();
@@ -122,9 +135,12 @@ for (const backend of TEST_BACKENDS) {
           // Identical spike decisions give identical firing rates, layer by layer. A spiking model's golden must
           // carry them (a golden without rates fails here), and a model without neurons records none.
           const spiking = isSpiking(model.config);
-          assert.equal(g.metadata.train_lif_rates !== undefined, spiking,
-            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`);
-          const expectedRates = spiking ? JSON.parse(g.metadata.train_lif_rates) as Record<string, number> : {};
+          assert.equal(
+            g.metadata.train_lif_rates !== undefined,
+            spiking,
+            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`,
+          );
+          const expectedRates = spiking ? (JSON.parse(g.metadata.train_lif_rates) as Record<string, number>) : {};
           assert.deepEqual([...rates.keys()].sort(), Object.keys(expectedRates).sort());
           for (const [name, r] of Object.entries(expectedRates)) {
             assert.ok(Math.abs(rates.get(name)! - r) < 1e-7, `${name} firing rate ${rates.get(name)} vs ${r}`);
@@ -138,7 +154,10 @@ for (const backend of TEST_BACKENDS) {
           const opt = new AdamW({ lr: 5e-4, weightDecay: 6e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
           const grads = new Map<string, tf.Tensor>();
           for (const [name, t] of group(g, 'grad.')) {
-            grads.set(name, tf.tidy(() => fromTorchLayout(model.store, name, tensorOf(t))));
+            grads.set(
+              name,
+              tf.tidy(() => fromTorchLayout(model.store, name, tensorOf(t))),
+            );
           }
           opt.apply(model.store.params, grads);
           opt.apply(model.store.params, grads);

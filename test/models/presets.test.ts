@@ -82,7 +82,10 @@ test('MACs of sdt-2-512 at 32x32 by hand: no attention products, the token sum a
   const block = 4 * 64 * D * D + 2 * 64 * D * 4 * D + 64 * D;
   assert.equal(macsPerStep(c), convs + 2 * block + D * 5);
   const layers = layerMacs(c);
-  assert.deepEqual(layers.filter((l) => l.kind === 'matmul'), []);
+  assert.deepEqual(
+    layers.filter((l) => l.kind === 'matmul'),
+    [],
+  );
   const sum = layers.find((l) => l.name === 'block.1.attn.kv_sum')!;
   assert.deepEqual([sum.kind, sum.macs, sum.input], ['sum', 64 * D, 'block.1.attn.k_lif,block.1.attn.v_lif']);
   assert.equal(layers.find((l) => l.name === 'patch_embed.rpe_conv')!.input, 'patch_embed.proj_lif3');
@@ -94,8 +97,13 @@ test('MACs of the CIFAR ResNet18 by hand', () => {
   const w = 64;
   const stage = (hw: number, inC: number, outC: number, down: boolean) =>
     hw * hw * 9 * (inC * outC + outC * outC) + hw * hw * 9 * 2 * outC * outC + (down ? hw * hw * inC * outC : 0);
-  const want = 1024 * 27 * w + stage(32, w, w, false) + stage(16, w, 2 * w, true) + stage(8, 2 * w, 4 * w, true)
-    + stage(4, 4 * w, 8 * w, true) + 512 * 10;
+  const want =
+    1024 * 27 * w +
+    stage(32, w, w, false) +
+    stage(16, w, 2 * w, true) +
+    stage(8, 2 * w, 4 * w, true) +
+    stage(4, 4 * w, 8 * w, true) +
+    512 * 10;
   assert.equal(macsPerStep(c), want);
   assert.ok(Math.abs(want / 1e6 - 555.42) < 0.5, `${want}`); // the widely quoted 0.56 G (555.42 M) for CIFAR ResNet18
 });
@@ -103,7 +111,10 @@ test('MACs of the CIFAR ResNet18 by hand', () => {
 test('presets resolve, overrides are checked', () => {
   for (const p of Object.keys(PRESETS)) assert.equal(resolveConfig(p).classes, 5);
   assert.equal(resolveConfig('spikformer-2-128', { timeSteps: 8 }).arch, 'spikformer');
-  assert.throws(() => resolveConfig('spikformer-9-9'), /unknown model preset 'spikformer-9-9'; known presets: spikformer-4-384/);
+  assert.throws(
+    () => resolveConfig('spikformer-9-9'),
+    /unknown model preset 'spikformer-9-9'; known presets: spikformer-4-384/,
+  );
   assert.throws(() => resolveConfig('resnet18', { dim: 3 }), /'dim' is not a setting of resnet18/);
   assert.throws(() => resolveConfig('resnet18', { classes: 0 }), /classes must be a positive number/);
   assert.throws(() => createModel(resolveConfig('spikformer-2-128', { heads: 5 })), /must divide by heads 5/);
@@ -111,11 +122,16 @@ test('presets resolve, overrides are checked', () => {
   assert.throws(() => createModel(resolveConfig('sdt-2-128', { heads: 3 })), /sdt dim 128 must divide by heads 3/);
 });
 
-test('initialisation as the official code: SDT convs trunc_normal(0.02), Spikformer\'s PyTorch\'s default', () => {
+test("initialisation as the official code: SDT convs trunc_normal(0.02), Spikformer's PyTorch's default", () => {
   const std = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
   const sdt = createModel(resolveConfig('sdt-2-128'), 3);
   const spik = createModel(resolveConfig('spikformer-2-128'), 3);
-  for (const name of ['patch_embed.proj_conv.weight', 'patch_embed.rpe_conv.weight', 'block.0.attn.q_conv.weight', 'block.1.mlp.fc2_conv.weight']) {
+  for (const name of [
+    'patch_embed.proj_conv.weight',
+    'patch_embed.rpe_conv.weight',
+    'block.0.attn.q_conv.weight',
+    'block.1.mlp.fc2_conv.weight',
+  ]) {
     const s = std(sdt.store.params.get(name)!.dataSync() as Float32Array);
     assert.ok(Math.abs(s - 0.02) < 0.002, `${name} std ${s}`);
   }

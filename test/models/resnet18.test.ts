@@ -23,7 +23,7 @@ function evalLogits(model: Model, x: tf.Tensor4D): Float32Array {
 
 for (const backend of TEST_BACKENDS) {
   describe(`resnet18 on the ${backend} backend`, () => {
-    test('eval, a training step, eval: equals a fresh model\'s eval with the updated weights and statistics', async () => {
+    test("eval, a training step, eval: equals a fresh model's eval with the updated weights and statistics", async () => {
       await requireBackend(backend);
       const r = rng(18);
       const x = tf.tensor4d(r.normal(2 * 32 * 32 * 3), [2, 32, 32, 3]);
@@ -32,7 +32,9 @@ for (const backend of TEST_BACKENDS) {
       assert.deepEqual(evalLogits(model, x), before, 'a second eval (filters now packed) gives the same logits');
 
       const opt = new AdamW({ lr: 1e-2, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-      const { loss, grads } = lossAndGrads(model.store, () => crossEntropy(model.forward(x, { training: true }), Int32Array.from([1, 3]), 0.1));
+      const { loss, grads } = lossAndGrads(model.store, () =>
+        crossEntropy(model.forward(x, { training: true }), Int32Array.from([1, 3]), 0.1),
+      );
       assert.ok(opt.apply(model.store.params, grads), 'the step was applied');
       tf.dispose([loss, ...grads.values()]);
       const after = [evalLogits(model, x), evalLogits(model, x), evalLogits(model, x)];

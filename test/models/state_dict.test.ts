@@ -18,7 +18,7 @@ function snapshot(model: ReturnType<typeof createModel>): Map<string, number[]> 
   return new Map([...model.store.params, ...model.store.buffers].map(([k, v]) => [k, Array.from(v.dataSync())]));
 }
 
-test('save then load reproduces every tensor and counter; layouts are PyTorch\'s', async () => {
+test("save then load reproduces every tensor and counter; layouts are PyTorch's", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'geospike-sd-'));
   try {
     const a = createModel(resolveConfig('spikformer-1-64'), 1);
@@ -75,7 +75,10 @@ test('another size is refused naming the first mismatching key and both shapes, 
 test('another architecture is refused: missing and unexpected keys are named', () => {
   const resnet = createModel(resolveConfig('resnet18-w8'), 1);
   const spik = createModel(resolveConfig('spikformer-1-64'), 1);
-  assert.throws(() => loadStateDict(spik.store, toStateDict(resnet.store)), /missing key 'patch_embed\.proj_conv\.weight' \(expected shape \[8,3,3,3\]\)/);
+  assert.throws(
+    () => loadStateDict(spik.store, toStateDict(resnet.store)),
+    /missing key 'patch_embed\.proj_conv\.weight' \(expected shape \[8,3,3,3\]\)/,
+  );
   const sd = toStateDict(spik.store);
   sd.set('extra.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
   assert.throws(() => loadStateDict(spik.store, sd), /unexpected key 'extra\.weight' \[1\]/);
@@ -92,15 +95,24 @@ test('SDT: 1x1 convs go out as [out, in, 1, 1] and back; the unused talking_head
   const q = sd.get('block.0.attn.q_conv.weight')!;
   assert.deepEqual(q.shape, [128, 128, 1, 1]);
   // Same element order as the [out, in] weight: PyTorch's 1x1 kernel adds only unit dimensions.
-  assert.deepEqual(Array.from(q.data as Float32Array), Array.from(a.store.params.get('block.0.attn.q_conv.weight')!.dataSync()));
+  assert.deepEqual(
+    Array.from(q.data as Float32Array),
+    Array.from(a.store.params.get('block.0.attn.q_conv.weight')!.dataSync()),
+  );
   const heads = Float32Array.from({ length: 64 }, (_, i) => i / 10);
   sd.set('block.1.attn.talking_heads.weight', { dtype: 'F32', shape: [8, 8, 1], data: heads });
   const b = createModel(resolveConfig('sdt-2-128'), 2);
   loadStateDict(b.store, sd);
   assert.deepEqual(snapshot(b), snapshot(a));
-  assert.deepEqual(Array.from(toStateDict(b.store).get('block.1.attn.talking_heads.weight')!.data as Float32Array), Array.from(heads));
+  assert.deepEqual(
+    Array.from(toStateDict(b.store).get('block.1.attn.talking_heads.weight')!.data as Float32Array),
+    Array.from(heads),
+  );
   // A Spikformer of the same width is another architecture: refused by name.
   const spik = createModel(resolveConfig('spikformer-2-128'), 1);
-  assert.throws(() => loadStateDict(b.store, toStateDict(spik.store)), /missing key 'block\.0\.attn\.q_conv\.weight' \(expected shape \[128,128,1,1\]\)/);
+  assert.throws(
+    () => loadStateDict(b.store, toStateDict(spik.store)),
+    /missing key 'block\.0\.attn\.q_conv\.weight' \(expected shape \[128,128,1,1\]\)/,
+  );
   for (const m of [a, b, spik]) m.store.dispose();
 });

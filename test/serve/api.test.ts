@@ -71,16 +71,28 @@ test('the page and its assets are served', async () => {
   assert.equal(page.status, 200);
   assert.match(page.type, /text\/html/);
   assert.match(page.data.toString(), /<script type="module" src="\/app.js">/);
-  for (const [url, type] of [['/app.js', /javascript/], ['/style.css', /text\/css/]] as const) {
+  for (const [url, type] of [
+    ['/app.js', /javascript/],
+    ['/style.css', /text\/css/],
+  ] as const) {
     const r = await call('GET', url);
     assert.equal(r.status, 200);
     assert.match(r.type, type);
   }
   const info = await call('GET', '/api/info');
   const { centres, ...rest } = info.data;
-  assert.deepEqual(rest, { classes: CITIES, models: ['spikformer-1-64', 'resnet18-w8'], rounds: 3, images: 10, coordinates: true });
+  assert.deepEqual(rest, {
+    classes: CITIES,
+    models: ['spikformer-1-64', 'resnet18-w8'],
+    rounds: 3,
+    images: 10,
+    coordinates: true,
+  });
   // Each class's centre, for the map's guess pins: the mean of its images' coordinates (the same for every round).
-  assert.deepEqual(centres, CITIES.map((c) => hall.deck.centres.get(c)));
+  assert.deepEqual(
+    centres,
+    CITIES.map((c) => hall.deck.centres.get(c)),
+  );
   assert.ok(distanceKm(centres[CITIES.indexOf('paris')]!, CENTRES.paris) < 5);
 });
 
@@ -112,7 +124,11 @@ test('a whole game over the API: start, rounds, images, guesses, summary, and th
   assert.equal(s.data.rounds.length, 3);
   assert.equal(s.data.score.person.correct, s.data.rounds.filter((r: any) => r.person.correct).length);
   await hall.flush();
-  const line = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.game === game);
+  const line = readFileSync(results, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((l) => l.game === game);
   assert.ok(line, 'the finished game was appended');
   assert.deepEqual(line.score, s.data.score);
   assert.deepEqual(line.models, [
@@ -143,10 +159,18 @@ test('game requests with bad input get a 4xx and a JSON error', async () => {
     refused(await call('POST', `/api/games/${game}/rounds/0/guess`, { guess }), 400, /class index from 0 to 4/);
   }
   refused(await call('POST', `/api/games/${game}/rounds/0/guess`, {}), 400, /class index/);
-  refused(await call('POST', `/api/games/${game}/rounds/0/guess`, 'guess=1', { 'content-type': 'text/plain' }), 415, /JSON/);
+  refused(
+    await call('POST', `/api/games/${game}/rounds/0/guess`, 'guess=1', { 'content-type': 'text/plain' }),
+    415,
+    /JSON/,
+  );
   assert.equal((await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 3 })).status, 200);
   refused(await call('POST', `/api/games/${game}/rounds/0/guess`, { guess: 2 }), 409, /already answered/);
-  assert.equal((await call('GET', `/api/games/${game}/summary`)).data.rounds[0].person.label, 3, 'the first guess stands');
+  assert.equal(
+    (await call('GET', `/api/games/${game}/summary`)).data.rounds[0].person.label,
+    3,
+    'the first guess stands',
+  );
 });
 
 test('files are reachable only through dealt rounds: no path reaches the dataset folder', async () => {
@@ -174,7 +198,7 @@ test('files are reachable only through dealt rounds: no path reaches the dataset
   }
 });
 
-test('the map\'s libraries and Natural Earth data are served from the npm packages\' own files', async () => {
+test("the map's libraries and Natural Earth data are served from the npm packages' own files", async () => {
   for (const [url, pkg, file, type] of [
     ['/vendor/d3-array.min.js', 'd3-array', 'dist/d3-array.min.js', /javascript/],
     ['/vendor/d3-geo.min.js', 'd3-geo', 'dist/d3-geo.min.js', /javascript/],
@@ -198,7 +222,7 @@ test('the map\'s libraries and Natural Earth data are served from the npm packag
   }
 });
 
-test('the model\'s 32x32 input is served only after the round is answered', async () => {
+test("the model's 32x32 input is served only after the round is answered", async () => {
   const { game } = (await call('POST', '/api/games', { rounds: 2, seed: 3 })).data;
   refused(await call('GET', `/api/games/${game}/rounds/0/input`), 404, /no round 0 yet/);
   const r = await call('GET', `/api/games/${game}/round`);
@@ -209,7 +233,12 @@ test('the model\'s 32x32 input is served only after the round is answered', asyn
   const img = await call('GET', rev.data.input);
   assert.equal(img.status, 200);
   assert.equal(img.type, 'image/png');
-  assert.deepEqual(await sharp(img.data).metadata().then((m) => [m.width, m.height]), [32, 32]);
+  assert.deepEqual(
+    await sharp(img.data)
+      .metadata()
+      .then((m) => [m.width, m.height]),
+    [32, 32],
+  );
   assert.ok(img.data.equals(readFileSync(hall.inputFile(game, 0))), 'exactly the file the models classified');
   // Each model's top classes come with the reveal: a distribution over the classes, best first.
   for (const m of rev.data.models) {
@@ -254,14 +283,19 @@ test('POST /api/predict classifies an uploaded image with every model', async ()
   form.append('image', new Blob([new Uint8Array(await photo(320, 240, 7))], { type: 'image/jpeg' }), 'street.jpg');
   const r = await call('POST', '/api/predict', form);
   assert.equal(r.status, 200, JSON.stringify(r.data));
-  assert.deepEqual(r.data.predictions.map((p: any) => p.model), ['spikformer-1-64', 'resnet18-w8']);
+  assert.deepEqual(
+    r.data.predictions.map((p: any) => p.model),
+    ['spikformer-1-64', 'resnet18-w8'],
+  );
   for (const p of r.data.predictions) {
     assert.deepEqual(p.probabilities.map((c: any) => c.class).sort(), [...CITIES].sort());
     assert.ok(Math.abs(p.probabilities.reduce((a: number, c: any) => a + c.probability, 0) - 1) < 1e-5);
     assert.equal(p.class, p.probabilities[0].class);
   }
   // The same photo as a raw body gives the same answer.
-  const raw = await call('POST', '/api/predict', new Uint8Array(await photo(320, 240, 7)), { 'content-type': 'image/jpeg' });
+  const raw = await call('POST', '/api/predict', new Uint8Array(await photo(320, 240, 7)), {
+    'content-type': 'image/jpeg',
+  });
   assert.equal(raw.status, 200);
   assert.deepEqual(raw.data, r.data);
 });
@@ -274,7 +308,11 @@ test('POST /api/predict refuses what is not an image, too large, or missing', as
   };
   refused(await call('POST', '/api/predict', form(new Blob(['just some text, not a picture']))), 415, /not an image/);
   const jpeg = await photo(64, 64, 1);
-  refused(await call('POST', '/api/predict', form(new Blob([new Uint8Array(jpeg.subarray(0, 200))], { type: 'image/jpeg' }))), 415, /not an image/);
+  refused(
+    await call('POST', '/api/predict', form(new Blob([new Uint8Array(jpeg.subarray(0, 200))], { type: 'image/jpeg' }))),
+    415,
+    /not an image/,
+  );
   const big = new Uint8Array(MAX_UPLOAD_BYTES + 1);
   big.set(jpeg);
   refused(await call('POST', '/api/predict', form(new Blob([big], { type: 'image/jpeg' }))), 413, /too large.*10 MB/);

@@ -39,12 +39,16 @@ async function serveAndAsk(): Promise<Answers> {
     const upload = await fetch(`${base}/api/predict`, { method: 'POST', body: form });
     assert.equal(upload.status, 200);
     const start = await fetch(`${base}/api/games`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rounds: 1, seed: 4 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rounds: 1, seed: 4 }),
     });
     const { game } = (await start.json()) as { game: string };
     assert.equal((await fetch(`${base}/api/games/${game}/round`)).status, 200); // deals the round: the models guess now
     const reveal = await fetch(`${base}/api/games/${game}/rounds/0/guess`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ guess: 0 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ guess: 0 }),
     });
     assert.equal(reveal.status, 200);
     return {
@@ -64,16 +68,25 @@ for (const backend of TEST_BACKENDS) {
       await requireBackend('cpu');
       reference = await serveAndAsk();
       const resnet = reference.upload[1].probabilities.map((c) => c.probability);
-      assert.ok(Math.max(...resnet) - Math.min(...resnet) > 1e-3, 'the reference answer depends on the image, not uniform');
+      assert.ok(
+        Math.max(...resnet) - Math.min(...resnet) > 1e-3,
+        'the reference answer depends on the image, not uniform',
+      );
     }
     await requireBackend(backend);
     const got = await serveAndAsk();
-    assert.deepEqual(got.round, reference.round, 'the models\' guesses in the round');
-    assert.deepEqual(got.upload.map((p) => p.model), reference.upload.map((p) => p.model));
+    assert.deepEqual(got.round, reference.round, "the models' guesses in the round");
+    assert.deepEqual(
+      got.upload.map((p) => p.model),
+      reference.upload.map((p) => p.model),
+    );
     for (const [m, p] of got.upload.entries()) {
       const want = new Map(reference.upload[m].probabilities.map((c) => [c.class, c.probability]));
       for (const c of p.probabilities) {
-        assert.ok(Math.abs(c.probability - want.get(c.class)!) < 1e-4, `${p.model} ${c.class}: ${c.probability} vs ${want.get(c.class)}`);
+        assert.ok(
+          Math.abs(c.probability - want.get(c.class)!) < 1e-4,
+          `${p.model} ${c.class}: ${c.probability} vs ${want.get(c.class)}`,
+        );
       }
     }
   });

@@ -19,7 +19,13 @@ import { CITIES, makeCheckpoint, makeDataset } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** How the page names the fixture's classes. */
-const SHOWN: Record<string, string> = { seoul: 'Seoul', tokyo: 'Tokyo', newyork: 'New York', london: 'London', paris: 'Paris' };
+const SHOWN: Record<string, string> = {
+  seoul: 'Seoul',
+  tokyo: 'Tokyo',
+  newyork: 'New York',
+  london: 'London',
+  paris: 'Paris',
+};
 let root: string;
 let shots: string;
 let app: FastifyInstance;
@@ -32,7 +38,8 @@ const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
   await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-browser-'));
   shots = process.env.GEOSPIKE_SCREENSHOTS ?? path.join(tmpdir(), 'geospike-screenshots');
@@ -51,7 +58,14 @@ before(async () => {
   context = await chromium.launchPersistentContext(path.join(root, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 1100, height: 1000 },
   });
 });
@@ -68,13 +82,15 @@ function recordApi(page: Page): { url: string; body: any }[] & { requested: stri
   const seen = Object.assign([] as { url: string; body: any }[], { requested: [] as string[] });
   page.on('request', (r) => void seen.requested.push(r.url()));
   page.on('response', async (r: Response) => {
-    if (r.url().includes('/api/') && (r.headers()['content-type'] ?? '').includes('json')) seen.push({ url: r.url(), body: await r.json() });
+    if (r.url().includes('/api/') && (r.headers()['content-type'] ?? '').includes('json'))
+      seen.push({ url: r.url(), body: await r.json() });
   });
   return seen;
 }
 
 const state = (page: Page, s: string) => page.waitForSelector(`body[data-state="${s}"]`);
-const scoreOf = async (page: Page, i: number) => Number(await page.locator('#scoreboard .score .n').nth(i).textContent());
+const scoreOf = async (page: Page, i: number) =>
+  Number(await page.locator('#scoreboard .score .n').nth(i).textContent());
 
 /** The map's pins and frame, with each pin's circle centre turned back into lat/lng by the map's own projection. */
 async function mapPins(page: Page, box: string) {
@@ -82,29 +98,53 @@ async function mapPins(page: Page, box: string) {
     const svg = document.querySelector(`${sel} svg`)!;
     const nums = (a: string) => svg.getAttribute(a)!.split(',').map(Number);
     const d3 = (window as any).d3;
-    const projection = d3.geoNaturalEarth1().rotate(nums('data-rotate')).scale(nums('data-scale')[0]).translate(nums('data-translate'));
+    const projection = d3
+      .geoNaturalEarth1()
+      .rotate(nums('data-rotate'))
+      .scale(nums('data-scale')[0])
+      .translate(nums('data-translate'));
     const [, , w, h] = svg.getAttribute('viewBox')!.split(' ').map(Number);
     const pins = [...svg.querySelectorAll('.pin')].map((g) => {
       const c = g.querySelector('circle')!;
       const xy = [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))];
       const [lng, lat] = projection.invert(xy);
-      return { who: g.getAttribute('data-who')!, kind: g.getAttribute('class')!, lat: Number(g.getAttribute('data-lat')), lng: Number(g.getAttribute('data-lng')), at: { lat, lng }, xy };
+      return {
+        who: g.getAttribute('data-who')!,
+        kind: g.getAttribute('class')!,
+        lat: Number(g.getAttribute('data-lat')),
+        lng: Number(g.getAttribute('data-lng')),
+        at: { lat, lng },
+        xy,
+      };
     });
-    return { pins, w, h, scale: projection.scale(), label: svg.getAttribute('aria-label')!, lines: svg.querySelectorAll('.line').length };
+    return {
+      pins,
+      w,
+      h,
+      scale: projection.scale(),
+      label: svg.getAttribute('aria-label')!,
+      lines: svg.querySelectorAll('.line').length,
+    };
   }, box);
 }
 
 /** Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world). */
 function checkFrame(map: Awaited<ReturnType<typeof mapPins>>) {
   for (const p of map.pins) {
-    assert.ok(Math.abs(p.at.lat - p.lat) < 1e-6 && Math.abs(p.at.lng - p.lng) < 1e-6, `${p.who} pin at ${JSON.stringify(p.at)}, not ${p.lat},${p.lng}`);
+    assert.ok(
+      Math.abs(p.at.lat - p.lat) < 1e-6 && Math.abs(p.at.lng - p.lng) < 1e-6,
+      `${p.who} pin at ${JSON.stringify(p.at)}, not ${p.lat},${p.lng}`,
+    );
     assert.ok(p.xy[0] > 0 && p.xy[0] < map.w && p.xy[1] > 0 && p.xy[1] < map.h, `${p.who} pin inside the map: ${p.xy}`);
   }
   const xs = map.pins.map((p) => p.xy[0]);
   const ys = map.pins.map((p) => p.xy[1]);
   const fill = Math.max((Math.max(...xs) - Math.min(...xs)) / map.w, (Math.max(...ys) - Math.min(...ys)) / map.h);
   // A whole-world Natural Earth map of this size has a scale near 150; pins a few km apart get a regional map.
-  assert.ok(fill > 0.4 || map.scale > 1000, `zoomed to the pins: they span ${(fill * 100).toFixed(0)}% of the frame at scale ${map.scale}`);
+  assert.ok(
+    fill > 0.4 || map.scale > 1000,
+    `zoomed to the pins: they span ${(fill * 100).toFixed(0)}% of the frame at scale ${map.scale}`,
+  );
 }
 
 /**
@@ -113,7 +153,13 @@ function checkFrame(map: Awaited<ReturnType<typeof mapPins>>) {
  * away before the guess (no map, no model input), that the scoreboard follows the reveals, and that the reveal's map
  * pins the true location and each guessed city's centre.
  */
-async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (i: number) => Promise<void>, advance: () => Promise<void>, shot?: string) {
+async function playGame(
+  page: Page,
+  api: ReturnType<typeof recordApi>,
+  answer: (i: number) => Promise<void>,
+  advance: () => Promise<void>,
+  shot?: string,
+) {
   const reveals: any[] = [];
   for (let i = 0; ; i++) {
     await state(page, 'guessing');
@@ -122,11 +168,17 @@ async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (
     await page.waitForFunction(() => (document.getElementById('photo') as HTMLImageElement).naturalWidth > 0);
     assert.equal(await page.evaluate(() => (document.getElementById('photo') as HTMLImageElement).naturalWidth), 96);
     assert.equal(await page.locator('.choice.answer').count(), 0, 'no answer marked before the guess');
-    assert.ok(!api.some((r) => r.body.answer !== undefined && r.body.index === i), 'no answer received before the guess');
+    assert.ok(
+      !api.some((r) => r.body.answer !== undefined && r.body.index === i),
+      'no answer received before the guess',
+    );
     assert.ok(!api.some((r) => JSON.stringify(r.body).includes(`"index":${i},"total"`) && 'answer' in r.body));
     assert.equal(await page.locator('#map .pin, #map svg').count(), 0, 'no map before the guess');
     assert.ok(await page.locator('#seen').isHidden(), 'no model input before the guess');
-    assert.ok(!api.requested.some((u) => u.includes(`/rounds/${i}/input`)), 'the model input is not fetched before the guess');
+    assert.ok(
+      !api.requested.some((u) => u.includes(`/rounds/${i}/input`)),
+      'the model input is not fetched before the guess',
+    );
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/rounds/${i}/guess`)), answer(i)]);
     const rev = await res.json();
     reveals.push(rev);
@@ -134,14 +186,25 @@ async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (
     await page.waitForSelector('#seal[data-verified="yes"]');
     assert.equal(await page.locator('.choice.answer').getAttribute('data-label'), String(rev.answer.label));
     assert.equal(await scoreOf(page, 0), reveals.filter((r) => r.person.correct).length, 'your score');
-    for (let m = 0; m < 2; m++) assert.equal(await scoreOf(page, m + 1), reveals.filter((r) => r.models[m].correct).length, `model ${m} score`);
+    for (let m = 0; m < 2; m++)
+      assert.equal(await scoreOf(page, m + 1), reveals.filter((r) => r.models[m].correct).length, `model ${m} score`);
     assert.equal(await page.locator('#guess-rows tr').count(), 3, 'you and the two models');
     // What the model saw: its 32x32 input, and each model's top classes as bars (all five classes here).
     await page.waitForFunction(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth > 0);
-    assert.equal(await page.evaluate(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth), 32);
+    assert.equal(
+      await page.evaluate(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth),
+      32,
+    );
     assert.equal(await page.locator('#bars .bars').count(), 2);
-    const bars = await page.locator('#bars .bars').first().locator('li').evaluateAll((li) => li.map((x) => x.getAttribute('aria-label')));
-    assert.deepEqual(bars, rev.models[0].top.map((t: any) => `${SHOWN[t.class]} ${(t.probability * 100).toFixed(0)}%`));
+    const bars = await page
+      .locator('#bars .bars')
+      .first()
+      .locator('li')
+      .evaluateAll((li) => li.map((x) => x.getAttribute('aria-label')));
+    assert.deepEqual(
+      bars,
+      rev.models[0].top.map((t: any) => `${SHOWN[t.class]} ${(t.probability * 100).toFixed(0)}%`),
+    );
     // The map: the true location and the centre of each guessed city, where their coordinates say.
     await page.waitForSelector('#map svg .pin');
     const map = await mapPins(page, '#map');
@@ -152,7 +215,11 @@ async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (
       const centre = hall.deck.centres.get(g.class)!;
       assert.deepEqual([pin.lat, pin.lng], [centre.lat, centre.lng], `${who}'s pin at the centre of ${g.class}`);
     }
-    assert.equal(map.lines, new Set([rev.person.label, ...rev.models.map((m: any) => m.label)]).size, 'a line from each guessed city');
+    assert.equal(
+      map.lines,
+      new Set([rev.person.label, ...rev.models.map((m: any) => m.label)]).size,
+      'a line from each guessed city',
+    );
     assert.match(map.label, new RegExp(`taken in ${SHOWN[rev.answer.class]}`));
     checkFrame(map);
     if (shot && i === 1) await page.screenshot({ path: path.join(shots, shot), fullPage: true });
@@ -166,21 +233,38 @@ async function playGame(page: Page, api: ReturnType<typeof recordApi>, answer: (
 async function checkSummary(page: Page, game: string, reveals: any[], shot: string, width: number) {
   const s = hall.summary(game);
   assert.ok(s.finished);
-  assert.deepEqual(s.rounds.map((r) => r.person.label), reveals.map((r) => r.person.label));
+  assert.deepEqual(
+    s.rounds.map((r) => r.person.label),
+    reveals.map((r) => r.person.label),
+  );
   const finals = await page.locator('#final .score').allTextContents();
   assert.equal(finals.length, 3);
-  assert.match(finals[0], new RegExp(`^you${s.score.person.correct}${s.score.person.points!.toLocaleString('en-US')} pts$`));
+  assert.match(
+    finals[0],
+    new RegExp(`^you${s.score.person.correct}${s.score.person.points!.toLocaleString('en-US')} pts$`),
+  );
   s.score.models.forEach((m, k) => assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct}`), finals[k + 1]));
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();
-  assert.deepEqual(answers, s.rounds.map((r) => SHOWN[r.answer.class]));
+  assert.deepEqual(
+    answers,
+    s.rounds.map((r) => SHOWN[r.answer.class]),
+  );
   // One map with every round's true location.
   await page.waitForSelector('#summary-map svg .pin');
   const map = await mapPins(page, '#summary-map');
-  assert.deepEqual(map.pins.map((p) => [p.lat, p.lng]), s.rounds.map((r) => [r.answer.lat, r.answer.lng]));
-  assert.deepEqual(map.pins.map((p) => p.kind.includes(' right')), s.rounds.map((r) => r.person.correct));
+  assert.deepEqual(
+    map.pins.map((p) => [p.lat, p.lng]),
+    s.rounds.map((r) => [r.answer.lat, r.answer.lng]),
+  );
+  assert.deepEqual(
+    map.pins.map((p) => p.kind.includes(' right')),
+    s.rounds.map((r) => r.person.correct),
+  );
   checkFrame(map);
-  await page.waitForFunction(() => [...document.querySelectorAll('#review-rows img')].every((i) => (i as HTMLImageElement).naturalWidth > 0));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#review-rows img')].every((i) => (i as HTMLImageElement).naturalWidth > 0),
+  );
   await page.screenshot({ path: path.join(shots, shot), fullPage: true });
   const png = await sharp(path.join(shots, shot)).metadata();
   assert.ok(png.width === width && png.height! >= 600, `screenshot ${png.width}x${png.height}`);
@@ -192,20 +276,30 @@ test('a full game played by clicking, at desktop size, with a player name kept o
   const api = recordApi(page);
   await page.goto(base);
   await page.waitForSelector('body[data-ready="1"]');
-  assert.deepEqual((await page.locator('#city-list li').allTextContents()).map((t) => t.trim()), CITIES.map((c, i) => `${i + 1} ${SHOWN[c]}`));
+  assert.deepEqual(
+    (await page.locator('#city-list li').allTextContents()).map((t) => t.trim()),
+    CITIES.map((c, i) => `${i + 1} ${SHOWN[c]}`),
+  );
   await page.screenshot({ path: path.join(shots, 'intro-desktop.png') });
   await page.fill('#rounds', '3');
   await page.fill('#seed', '21');
   await page.fill('#player', '  Ada Lovelace ');
-  const [startRes] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/games')), page.click('#start')]);
+  const [startRes] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/games')),
+    page.click('#start'),
+  ]);
   const { game } = await startRes.json();
   const reveals = await playGame(
-    page, api,
+    page,
+    api,
     (i) => page.click(`.choice[data-label="${(i * 2) % CITIES.length}"]`),
     () => page.click('#next'),
     'reveal-desktop.png',
   );
-  assert.deepEqual(reveals.map((r) => r.person.label), [0, 2, 4]);
+  assert.deepEqual(
+    reveals.map((r) => r.person.label),
+    [0, 2, 4],
+  );
   await checkSummary(page, game, reveals, 'summary-desktop.png', DESKTOP.width);
   assert.ok(!api.some((r) => JSON.stringify(r.body).includes('Ada')), 'the name is not sent back to the page');
   await hall.flush();
@@ -220,23 +314,37 @@ test('a full game played with the keyboard on a phone-sized screen: Enter starts
   const api = recordApi(page);
   await page.goto(base);
   await page.waitForSelector('body[data-ready="1"]');
-  const [startRes] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/games')), page.keyboard.press('Enter')]);
+  const [startRes] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/games')),
+    page.keyboard.press('Enter'),
+  ]);
   const { game, rounds } = await startRes.json();
   assert.equal(rounds, 3, 'the server default');
   // Buttons carry accessible names (the city and its key); Tab reaches them and Space answers too.
   await state(page, 'guessing');
-  for (const [i, c] of CITIES.entries()) assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
-  const reveals = await playGame(page, api, async (i) => {
-    if (i > 0) return page.keyboard.press(String(5 - i));
-    // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
-    await page.locator('.choice').first().focus();
-    for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
-    await page.keyboard.press('Space');
-  }, async () => {
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
-    await page.keyboard.press('Enter');
-  }, 'reveal-phone.png');
-  assert.deepEqual(reveals.map((r) => r.person.label), [4, 3, 2], 'Tab x4 + Space, then key n guesses the n-th city');
+  for (const [i, c] of CITIES.entries())
+    assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
+  const reveals = await playGame(
+    page,
+    api,
+    async (i) => {
+      if (i > 0) return page.keyboard.press(String(5 - i));
+      // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
+      await page.locator('.choice').first().focus();
+      for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
+      await page.keyboard.press('Space');
+    },
+    async () => {
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
+      await page.keyboard.press('Enter');
+    },
+    'reveal-phone.png',
+  );
+  assert.deepEqual(
+    reveals.map((r) => r.person.label),
+    [4, 3, 2],
+    'Tab x4 + Space, then key n guesses the n-th city',
+  );
   await checkSummary(page, game, reveals, 'summary-phone.png', PHONE.width);
   // Nothing is wider than the phone's screen.
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);
@@ -252,15 +360,33 @@ test('the results page shows the table `geospike games` computes, at desktop and
   assert.ok(table.games >= 2, 'the games played above');
   const page = await context.newPage();
   try {
-    for (const [size, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
+    for (const [size, name] of [
+      [DESKTOP, 'desktop'],
+      [PHONE, 'phone'],
+    ] as const) {
       await page.setViewportSize(size);
       await page.goto(`${base}/results`);
       await page.waitForSelector('#standings');
-      const rows = await page.locator('#standings tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent!.trim())));
+      const rows = await page
+        .locator('#standings tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent!.trim())));
       const one = (x: number) => x.toFixed(1);
-      const expect = [table.people, ...table.players, ...table.models].map((s) => [s.name, String(s.games), String(s.rounds), one(s.per25), `${one(s.ci95[0])} – ${one(s.ci95[1])}`]);
-      assert.deepEqual(rows.map((r) => r.slice(0, 5)), expect);
-      assert.equal(await page.getByRole('table', { name: 'Correct answers per 25 rounds' }).getAttribute('id'), 'standings', 'the table is named by its heading');
+      const expect = [table.people, ...table.players, ...table.models].map((s) => [
+        s.name,
+        String(s.games),
+        String(s.rounds),
+        one(s.per25),
+        `${one(s.ci95[0])} – ${one(s.ci95[1])}`,
+      ]);
+      assert.deepEqual(
+        rows.map((r) => r.slice(0, 5)),
+        expect,
+      );
+      assert.equal(
+        await page.getByRole('table', { name: 'Correct answers per 25 rounds' }).getAttribute('id'),
+        'standings',
+        'the table is named by its heading',
+      );
       assert.equal(await page.locator('#agreement tbody tr').count(), 2);
       assert.equal(await page.locator('#per-class tbody tr').count(), CITIES.length);
       assert.equal(await page.locator('table[id^="confusion-"]').count(), 3, 'people and the two models');
@@ -272,7 +398,18 @@ test('the results page shows the table `geospike games` computes, at desktop and
 });
 
 test('ten classes without coordinates: key 0 picks the tenth, and no distances or map are shown', async () => {
-  const classes = ['t-shirt_top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot'];
+  const classes = [
+    't-shirt_top',
+    'trouser',
+    'pullover',
+    'dress',
+    'coat',
+    'sandal',
+    'shirt',
+    'sneaker',
+    'bag',
+    'ankle_boot',
+  ];
   const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
   const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
   const hall10 = new GameHall(await openDeck(data), [model], { defaultRounds: 2, resultsFile: null });
@@ -289,7 +426,10 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
     assert.equal(chips[9], '0 Ankle Boot');
     await page.keyboard.press('Enter');
     await state(page, 'guessing');
-    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/rounds/0/guess')), page.keyboard.press('0')]);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/rounds/0/guess')),
+      page.keyboard.press('0'),
+    ]);
     assert.equal((await res.json()).person.label, 9);
     await state(page, 'revealed');
     assert.equal(await page.locator('#guess-rows tr:first-child td').count(), 3, 'no distance or points cells');

@@ -11,13 +11,24 @@ import { CENTRES, CITIES, makeDataset, tempDir } from './helpers.js';
 /** A stand-in model: answers with pick(file) and counts how often it was asked. */
 class FakeModel implements Contestant {
   calls = 0;
-  constructor(readonly name: string, readonly classes: string[], private readonly pick: (file: string) => number) {}
+  constructor(
+    readonly name: string,
+    readonly classes: string[],
+    private readonly pick: (file: string) => number,
+  ) {}
   async predictSquare(file: string): Promise<Prediction> {
     this.calls++;
     const label = this.pick(file);
     // A made-up distribution, best first: the picked class at 0.75, the rest sharing 0.25.
-    const rest = this.classes.map((c, l) => ({ class: c, probability: 0.25 / (this.classes.length - 1), l })).filter((x) => x.l !== label);
-    return { class: this.classes[label], label, confidence: 0.75, probabilities: [{ class: this.classes[label], probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)] };
+    const rest = this.classes
+      .map((c, l) => ({ class: c, probability: 0.25 / (this.classes.length - 1), l }))
+      .filter((x) => x.l !== label);
+    return {
+      class: this.classes[label],
+      label,
+      confidence: 0.75,
+      probabilities: [{ class: this.classes[label], probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)],
+    };
   }
 }
 
@@ -26,12 +37,20 @@ const classOf = (file: string) => path.basename(path.dirname(file));
 const oracle = (classes: string[]) => new FakeModel('oracle', classes, (f) => classes.indexOf(classOf(f)));
 const alwaysFirst = (classes: string[]) => new FakeModel('first', classes, () => 0);
 
-async function hall(t: Parameters<typeof tempDir>[0], opts: { coordinates?: boolean; models?: (c: string[]) => Contestant[] } = {}) {
+async function hall(
+  t: Parameters<typeof tempDir>[0],
+  opts: { coordinates?: boolean; models?: (c: string[]) => Contestant[] } = {},
+) {
   const dir = await makeDataset(tempDir(t), { validation: 3, coordinates: opts.coordinates });
   const deck = await openDeck(dir);
   const results = path.join(tempDir(t), 'games.jsonl');
   const models = (opts.models ?? ((c) => [oracle(c), alwaysFirst(c)]))(deck.classes);
-  return { h: new GameHall(deck, models, { defaultRounds: 4, resultsFile: results }), results, models: models as FakeModel[], deck };
+  return {
+    h: new GameHall(deck, models, { defaultRounds: 4, resultsFile: results }),
+    results,
+    models: models as FakeModel[],
+    deck,
+  };
 }
 
 async function dealAll(h: GameHall, game: string): Promise<string[]> {
@@ -48,8 +67,15 @@ test('the deck is the validation images with display copies, sorted by id', asyn
   const { deck } = await hall(t);
   assert.equal(deck.cards.length, CITIES.length * 3);
   assert.deepEqual(deck.classes, CITIES);
-  assert.ok(deck.cards.every((c) => existsSync(c.display) && existsSync(c.square) && c.square.includes(`${path.sep}validation${path.sep}`)));
-  assert.deepEqual(deck.cards.map((c) => c.id), deck.cards.map((c) => c.id).sort());
+  assert.ok(
+    deck.cards.every(
+      (c) => existsSync(c.display) && existsSync(c.square) && c.square.includes(`${path.sep}validation${path.sep}`),
+    ),
+  );
+  assert.deepEqual(
+    deck.cards.map((c) => c.id),
+    deck.cards.map((c) => c.id).sort(),
+  );
   // Centres come from all the class's images (train too): near where the fixture put them.
   assert.ok(distanceKm(deck.centres.get('paris')!, CENTRES.paris) < 5);
 });
@@ -90,13 +116,24 @@ test('models guess when the round is dealt, once, and the reveal matches the com
   const { game } = h.start({ rounds: 2, seed: 5 });
   const [r1, r1again] = await Promise.all([h.round(game), h.round(game)]);
   assert.deepEqual(r1, r1again, 'concurrent requests share one deal');
-  assert.deepEqual(models.map((m) => m.calls), [1, 1], 'each model guessed once, before any answer');
+  assert.deepEqual(
+    models.map((m) => m.calls),
+    [1, 1],
+    'each model guessed once, before any answer',
+  );
   assert.ok(!('done' in r1));
   const rev = h.guess(game, r1.index, 2);
-  assert.deepEqual(models.map((m) => m.calls), [1, 1], 'answering does not ask the models again');
+  assert.deepEqual(
+    models.map((m) => m.calls),
+    [1, 1],
+    'answering does not ask the models again',
+  );
   assert.equal(rev.seal.commitment, r1.commitment);
   assert.equal(commitmentOf(rev.seal.salt, rev.seal.sealed), r1.commitment);
-  assert.deepEqual(JSON.parse(rev.seal.sealed).map((g: { label: number }) => g.label), rev.models.map((m) => m.label));
+  assert.deepEqual(
+    JSON.parse(rev.seal.sealed).map((g: { label: number }) => g.label),
+    rev.models.map((m) => m.label),
+  );
   assert.notEqual(commitmentOf('0'.repeat(32), rev.seal.sealed), r1.commitment, 'the salt matters');
 });
 
@@ -119,7 +156,8 @@ test('scores: correct answers, distances from the guessed city centre, points, r
     const km = distanceKm(deck.centres.get(deck.classes[guess])!, card.where!);
     assert.ok(Math.abs(rev.person.km! - km) < 1e-9);
     assert.equal(rev.person.points, geoScore(km));
-    if (i % 2 === 0) assert.ok(rev.person.km! < 10 && rev.person.points! > 4900, 'the right city is a few km from its centre');
+    if (i % 2 === 0)
+      assert.ok(rev.person.km! < 10 && rev.person.points! > 4900, 'the right city is a few km from its centre');
     else assert.ok(rev.person.km! > 300, 'another city is hundreds of km away at least');
     expectPerson += i % 2 === 0 ? 1 : 0;
     expectPersonPoints += rev.person.points!;
@@ -137,13 +175,22 @@ test('scores: correct answers, distances from the guessed city centre, points, r
   assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
 
   await h.flush();
-  const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(results, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 1, 'one line per finished game');
   assert.equal(lines[0].game, game);
   assert.equal(lines[0].seed, 9);
-  assert.deepEqual(lines[0].models, [{ name: 'oracle', checkpoint: null }, { name: 'first', checkpoint: null }]);
+  assert.deepEqual(lines[0].models, [
+    { name: 'oracle', checkpoint: null },
+    { name: 'first', checkpoint: null },
+  ]);
   assert.deepEqual(lines[0].score, s.score);
-  assert.deepEqual(lines[0].rounds.map((r: { class: string }) => r.class), s.rounds.map((r) => r.answer.class));
+  assert.deepEqual(
+    lines[0].rounds.map((r: { class: string }) => r.class),
+    s.rounds.map((r) => r.answer.class),
+  );
   assert.equal(lines[0].rounds[0].person.guess, s.rounds[0].person.label);
 });
 
@@ -180,47 +227,100 @@ test('bad requests are refused with the right status', async (t) => {
     }
     assert.fail('expected a GameError');
   };
-  assert.equal(status(() => h.start({ rounds: 0 })), 400);
-  assert.equal(status(() => h.start({ rounds: 16 })), 400, 'more rounds than images');
-  assert.equal(status(() => h.start({ rounds: 2.5 })), 400);
-  assert.equal(status(() => h.start({ seed: -1 })), 400);
-  assert.equal(status(() => h.summary('nope')), 404);
+  assert.equal(
+    status(() => h.start({ rounds: 0 })),
+    400,
+  );
+  assert.equal(
+    status(() => h.start({ rounds: 16 })),
+    400,
+    'more rounds than images',
+  );
+  assert.equal(
+    status(() => h.start({ rounds: 2.5 })),
+    400,
+  );
+  assert.equal(
+    status(() => h.start({ seed: -1 })),
+    400,
+  );
+  assert.equal(
+    status(() => h.summary('nope')),
+    404,
+  );
   await assert.rejects(h.round('nope'), (e: GameError) => e.status === 404);
   const { game } = h.start({ rounds: 2 });
-  assert.equal(status(() => h.guess(game, 0, 0)), 404, 'round 0 is not dealt yet');
-  assert.equal(status(() => h.imageFile(game, 0)), 404, 'no image before the round is dealt');
+  assert.equal(
+    status(() => h.guess(game, 0, 0)),
+    404,
+    'round 0 is not dealt yet',
+  );
+  assert.equal(
+    status(() => h.imageFile(game, 0)),
+    404,
+    'no image before the round is dealt',
+  );
   await h.round(game);
-  assert.equal(status(() => h.imageFile(game, 1)), 404, 'nor for the next round');
-  for (const bad of [-1, 5, 1.5, '1', null, undefined]) assert.equal(status(() => h.guess(game, 0, bad)), 400, `guess ${bad}`);
+  assert.equal(
+    status(() => h.imageFile(game, 1)),
+    404,
+    'nor for the next round',
+  );
+  for (const bad of [-1, 5, 1.5, '1', null, undefined])
+    assert.equal(
+      status(() => h.guess(game, 0, bad)),
+      400,
+      `guess ${bad}`,
+    );
   h.guess(game, 0, 4);
-  assert.equal(status(() => h.guess(game, 0, 3)), 409, 'a second guess');
+  assert.equal(
+    status(() => h.guess(game, 0, 3)),
+    409,
+    'a second guess',
+  );
   assert.equal(h.summary(game).rounds[0].person.label, 4, 'the first guess stands');
-  assert.equal(status(() => h.guess(game, 7, 0)), 404);
+  assert.equal(
+    status(() => h.guess(game, 7, 0)),
+    404,
+  );
 });
 
 test('models trained on other classes, or in another order, are refused', async (t) => {
   const dir = await makeDataset(tempDir(t), { validation: 1 });
   const deck = await openDeck(dir);
   const swapped = [...CITIES].reverse();
-  assert.throws(() => new GameHall(deck, [alwaysFirst(swapped)], { defaultRounds: 1, resultsFile: null }), /names and their order must match/);
+  assert.throws(
+    () => new GameHall(deck, [alwaysFirst(swapped)], { defaultRounds: 1, resultsFile: null }),
+    /names and their order must match/,
+  );
   assert.throws(() => new GameHall(deck, [alwaysFirst(CITIES)], { defaultRounds: 6, resultsFile: null }), /at most 5/);
 });
 
-test('the model input opens only after the guess, and the reveal carries each model\'s top classes', async (t) => {
+test("the model input opens only after the guess, and the reveal carries each model's top classes", async (t) => {
   const { h, deck } = await hall(t);
   const { game } = h.start({ rounds: 2, seed: 2 });
   const r = await h.round(game);
   assert.ok(!('done' in r));
-  assert.throws(() => h.inputFile(game, 0), (e: GameError) => e.status === 409 && /not answered yet/.test(e.message));
+  assert.throws(
+    () => h.inputFile(game, 0),
+    (e: GameError) => e.status === 409 && /not answered yet/.test(e.message),
+  );
   const rev = h.guess(game, 0, 1);
   const file = h.inputFile(game, 0);
   const card = deck.cards.find((c) => c.square === file)!;
   assert.equal(card.display, h.imageFile(game, 0), 'the same card as the photo shown');
   assert.equal(rev.input, `/api/games/${game}/rounds/0/input`);
-  assert.deepEqual(rev.models[0].top.map((x) => x.class), [card.class, ...deck.classes.filter((c) => c !== card.class)].slice(0, 5));
+  assert.deepEqual(
+    rev.models[0].top.map((x) => x.class),
+    [card.class, ...deck.classes.filter((c) => c !== card.class)].slice(0, 5),
+  );
   assert.equal(rev.models[0].top[0].probability, 0.75);
   await h.round(game);
-  assert.throws(() => h.inputFile(game, 1), (e: GameError) => e.status === 409, 'the next round stays closed');
+  assert.throws(
+    () => h.inputFile(game, 1),
+    (e: GameError) => e.status === 409,
+    'the next round stays closed',
+  );
 });
 
 test('a player name is checked, kept out of every answer, and written to the results line', async (t) => {
@@ -234,11 +334,25 @@ test('a player name is checked, kept out of every answer, and written to the res
   await h.round(anon.game);
   h.guess(anon.game, 0, 0);
   await h.flush();
-  const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.player), ['Grace', null], 'trimmed; blank means none');
+  const lines = readFileSync(results, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.player),
+    ['Grace', null],
+    'trimmed; blank means none',
+  );
   assert.deepEqual(lines[0].classes, CITIES);
   assert.ok(!('top' in lines[0].rounds[0].models[0]), 'the results file keeps the guess, not the bars');
-  for (const [name, msg] of [[3, /must be a string/], ['x'.repeat(41), /at most 40/], ['a\tb', /control characters/]] as const) {
-    assert.throws(() => h.start({ name }), (e: GameError) => e.status === 400 && msg.test(e.message));
+  for (const [name, msg] of [
+    [3, /must be a string/],
+    ['x'.repeat(41), /at most 40/],
+    ['a\tb', /control characters/],
+  ] as const) {
+    assert.throws(
+      () => h.start({ name }),
+      (e: GameError) => e.status === 400 && msg.test(e.message),
+    );
   }
 });

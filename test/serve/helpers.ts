@@ -30,7 +30,12 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'geospi
 }
 
 /** A w x h photo-like image: a per-city colour with stripes, so every image differs. */
-export async function photo(w: number, h: number, seed: number, format: 'jpeg' | 'png' | 'webp' = 'jpeg'): Promise<Buffer> {
+export async function photo(
+  w: number,
+  h: number,
+  seed: number,
+  format: 'jpeg' | 'png' | 'webp' = 'jpeg',
+): Promise<Buffer> {
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -40,7 +45,9 @@ export async function photo(w: number, h: number, seed: number, format: 'jpeg' |
       px[o + 2] = (seed * 31 + x + y) % 256;
     }
   }
-  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).toFormat(format).toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .toFormat(format)
+    .toBuffer();
 }
 
 /**
@@ -62,9 +69,21 @@ export async function makeDataset(
         for (let i = 0; i < n; i++) {
           const img = await processImage(await photo(120, 96, seed++), { cropBottom: 0, displayMaxSide: 96 });
           const c = CENTRES[cls] ?? { lat: 10 * ci, lng: 10 * ci };
-          const where = opts.coordinates === false ? { lat: null, lng: null } : { lat: c.lat + 0.01 * (i + 1), lng: c.lng - 0.01 * i };
+          const where =
+            opts.coordinates === false
+              ? { lat: null, lng: null }
+              : { lat: c.lat + 0.01 * (i + 1), lng: c.lng - 0.01 * i };
           await writer.add(
-            { id: `${cls}-${split}-${i}`, class: cls, split, provider: 'test', sourceId: `${cls}/${i}.jpg`, ...where, heading: null, captureDate: null },
+            {
+              id: `${cls}-${split}-${i}`,
+              class: cls,
+              split,
+              provider: 'test',
+              sourceId: `${cls}/${i}.jpg`,
+              ...where,
+              heading: null,
+              captureDate: null,
+            },
             img.png,
             img.display,
           );
@@ -78,15 +97,26 @@ export async function makeDataset(
 }
 
 /** Saves an untrained model of `preset` as `<dir>/<kind>.json` for `classes`; returns the sidecar path. */
-export async function makeCheckpoint(dir: string, opts: { preset?: string; classes?: string[]; seed?: number; kind?: string } = {}): Promise<string> {
+export async function makeCheckpoint(
+  dir: string,
+  opts: { preset?: string; classes?: string[]; seed?: number; kind?: string } = {},
+): Promise<string> {
   const preset = opts.preset ?? 'spikformer-1-64';
   const classes = opts.classes ?? CITIES;
   const config = resolveConfig(preset, { classes: classes.length });
   const model = createModel(config, opts.seed ?? 0);
   try {
     return await saveCheckpoint(dir, opts.kind ?? 'best', model, null, {
-      preset, model: config, classes, mean: [0.45, 0.47, 0.5], std: [0.25, 0.24, 0.26],
-      epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: {},
+      preset,
+      model: config,
+      classes,
+      mean: [0.45, 0.47, 0.5],
+      std: [0.25, 0.24, 0.26],
+      epoch: 0,
+      step: 0,
+      cursor: { epoch: 0, batch: 0 },
+      best: null,
+      train: {},
     });
   } finally {
     model.store.dispose();
@@ -104,14 +134,22 @@ export interface ServedGame {
 }
 
 /** Serves the game over `data` with the models of `checkpoints` on the active backend, on a free local port. */
-export async function serveGame(data: string, checkpoints: string[], opts: Partial<GameOptions> = {}): Promise<ServedGame> {
+export async function serveGame(
+  data: string,
+  checkpoints: string[],
+  opts: Partial<GameOptions> = {},
+): Promise<ServedGame> {
   const predictors = checkpoints.map((c) => Predictor.load(c));
   const hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 2, resultsFile: null, ...opts });
   const app = await buildServer({ hall, predictors });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   return {
-    app, port, base: `http://127.0.0.1:${port}`, hall, predictors,
+    app,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    hall,
+    predictors,
     async close() {
       await app.close();
       for (const p of predictors) p.dispose();

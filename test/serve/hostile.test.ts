@@ -27,10 +27,21 @@ after(async () => {
   await served?.close();
 });
 
-interface Answer { status: number; type: string; text: string; json: any }
+interface Answer {
+  status: number;
+  type: string;
+  text: string;
+  json: any;
+}
 
 /** A raw request (node:http sets Host and Origin as given, as a browser page or a rebinding attack would). */
-function send(method: string, url: string, headers: Record<string, string | number> = {}, body?: Buffer | string, opts: { truncate?: boolean } = {}): Promise<Answer> {
+function send(
+  method: string,
+  url: string,
+  headers: Record<string, string | number> = {},
+  body?: Buffer | string,
+  opts: { truncate?: boolean } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const buf = body === undefined ? undefined : Buffer.from(body);
     const h: Record<string, string | number> = { host: `127.0.0.1:${port}`, ...headers };
@@ -57,22 +68,35 @@ function refusedCleanly(r: Answer, status: number | [number, number], what: stri
   assert.ok(r.status >= lo && r.status <= hi, `${what}: status ${r.status} ${r.text}`);
   assert.match(r.type, /json/, what);
   assert.equal(typeof r.json.error, 'string', what);
-  assert.doesNotMatch(r.text, /\/tmp\/|geospike-hostile|\n\s*at |\.js:\d+|node_modules|ENOENT|\.jpg|\.png/, `${what}: ${r.text}`);
+  assert.doesNotMatch(
+    r.text,
+    /\/tmp\/|geospike-hostile|\n\s*at |\.js:\d+|node_modules|ENOENT|\.jpg|\.png/,
+    `${what}: ${r.text}`,
+  );
 }
 
-const json = (body: unknown): [Record<string, string>, string] => [{ 'content-type': 'application/json' }, JSON.stringify(body)];
+const json = (body: unknown): [Record<string, string>, string] => [
+  { 'content-type': 'application/json' },
+  JSON.stringify(body),
+];
 
 test('uploads are judged from their header: 8192x8192 PNG 413, SVG/TIFF/GIF/HEIF 415, an ordinary large photo passes', async () => {
-  const huge = await sharp({ create: { width: 8192, height: 8192, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer();
+  const huge = await sharp({ create: { width: 8192, height: 8192, channels: 3, background: '#808080' } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   assert.ok(huge.length < 1_000_000, `${huge.length} bytes`);
   const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, huge);
   refusedCleanly(r, 413, '8192x8192 PNG');
   assert.match(r.json.error, /8192x8192.*megapixels/);
   const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>';
   refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/svg+xml' }, svg), 415, 'SVG');
-  const tiff = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } }).tiff().toBuffer();
+  const tiff = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+    .tiff()
+    .toBuffer();
   refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/tiff' }, tiff), 415, 'TIFF');
-  const gif = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } }).gif().toBuffer();
+  const gif = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+    .gif()
+    .toBuffer();
   refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/gif' }, gif), 415, 'GIF');
   const ordinary = await photo(6000, 4000, 7);
   const ok = await send('POST', '/api/predict', { 'content-type': 'image/jpeg' }, ordinary);
@@ -85,12 +109,13 @@ test('at most `concurrency` predictions run, `maxWaiting` wait, and the rest get
   let running = 0;
   let peak = 0;
   const gates: (() => void)[] = [];
-  const work = () => q.run(async () => {
-    peak = Math.max(peak, ++running);
-    await new Promise<void>((r) => gates.push(r));
-    running--;
-    return 'done';
-  });
+  const work = () =>
+    q.run(async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise<void>((r) => gates.push(r));
+      running--;
+      return 'done';
+    });
   const a = work();
   const b = work();
   const c = work();
@@ -111,17 +136,42 @@ test('another origin cannot start games, guess or predict; a rebinding Host is r
   assert.equal(before.status, 201);
   const game = before.json.game;
   const evil = { origin: 'http://evil.example' };
-  refusedCleanly(await send('POST', '/api/games', { ...evil, 'content-type': 'application/json' }, '{}'), 403, 'cross-origin game');
+  refusedCleanly(
+    await send('POST', '/api/games', { ...evil, 'content-type': 'application/json' }, '{}'),
+    403,
+    'cross-origin game',
+  );
   refusedCleanly(await send('GET', `/api/games/${game}/round`, evil), 403, 'cross-origin round');
-  refusedCleanly(await send('POST', `/api/games/${game}/rounds/0/guess`, { ...evil, 'content-type': 'application/json' }, '{"guess":0}'), 403, 'cross-origin guess');
-  refusedCleanly(await send('POST', '/api/predict', { ...evil, 'content-type': 'image/jpeg' }, await photo(64, 64, 1)), 403, 'cross-origin predict');
-  refusedCleanly(await send('POST', '/api/games', { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, '{}'), 403, 'sec-fetch-site');
+  refusedCleanly(
+    await send(
+      'POST',
+      `/api/games/${game}/rounds/0/guess`,
+      { ...evil, 'content-type': 'application/json' },
+      '{"guess":0}',
+    ),
+    403,
+    'cross-origin guess',
+  );
+  refusedCleanly(
+    await send('POST', '/api/predict', { ...evil, 'content-type': 'image/jpeg' }, await photo(64, 64, 1)),
+    403,
+    'cross-origin predict',
+  );
+  refusedCleanly(
+    await send('POST', '/api/games', { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, '{}'),
+    403,
+    'sec-fetch-site',
+  );
   // DNS rebinding: the attacker's name resolves to 127.0.0.1, so the socket is ours but Host is theirs.
   for (const host of [`evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `127.0.0.1:${port + 1}`]) {
     refusedCleanly(await send('GET', '/api/info', { host }), 421, `Host ${host}`);
   }
   // The page itself, same origin, by address or by localhost.
-  assert.equal((await send('POST', '/api/games', { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/json' }, '{}')).status, 201);
+  assert.equal(
+    (await send('POST', '/api/games', { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/json' }, '{}'))
+      .status,
+    201,
+  );
   assert.equal((await send('GET', '/api/info', { host: `localhost:${port}` })).status, 200);
 });
 
@@ -137,14 +187,29 @@ test('form posts (urlencoded, multipart, text/plain) never reach the JSON routes
   ];
   for (const [type, body] of forms) {
     refusedCleanly(await send('POST', '/api/games', { 'content-type': type }, body), 415, `form ${type} to /api/games`);
-    refusedCleanly(await send('POST', `/api/games/${started}/rounds/0/guess`, { 'content-type': type }, body), 415, `form ${type} to guess`);
+    refusedCleanly(
+      await send('POST', `/api/games/${started}/rounds/0/guess`, { 'content-type': type }, body),
+      415,
+      `form ${type} to guess`,
+    );
   }
 });
 
 test('malformed requests are 4xx JSON errors; a missing display file is a generic 500', async () => {
-  const cases: [string, string, Record<string, string | number>, string | Buffer | undefined, { truncate?: boolean }?][] = [
+  const cases: [
+    string,
+    string,
+    Record<string, string | number>,
+    string | Buffer | undefined,
+    { truncate?: boolean }?,
+  ][] = [
     ['multipart without a boundary', '/api/predict', { 'content-type': 'multipart/form-data' }, 'abc'],
-    ['multipart with no closing boundary', '/api/predict', { 'content-type': 'multipart/form-data; boundary=b' }, '--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff'],
+    [
+      'multipart with no closing boundary',
+      '/api/predict',
+      { 'content-type': 'multipart/form-data; boundary=b' },
+      '--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff',
+    ],
     ['broken JSON', '/api/games', { 'content-type': 'application/json' }, '{"rounds":'],
     ['JSON array', '/api/games', { 'content-type': 'application/json' }, '[1,2]'],
     ['JSON null', '/api/games', { 'content-type': 'application/json' }, 'null'],
@@ -171,10 +236,16 @@ test('a flood of new games cannot evict a game being played; when all are in pla
   for (let i = 0; i < 4; i++) {
     const g = (await send('POST', '/api/games', ...json({}))).json.game;
     await send('GET', `/api/games/${g}/round`);
-    const r = await send('POST', `/api/games/${g}/rounds/0/guess`, { 'content-type': 'application/json' }, '{"guess":0}');
+    const r = await send(
+      'POST',
+      `/api/games/${g}/rounds/0/guess`,
+      { 'content-type': 'application/json' },
+      '{"guess":0}',
+    );
     assert.equal(r.status, 200, r.text);
     played.push(g);
   }
   refusedCleanly(await send('POST', '/api/games', ...json({})), 503, 'game 5 with 4 in play');
-  for (const g of played) assert.equal((await send('GET', `/api/games/${g}/round`)).status, 200, `game ${g} was evicted`);
+  for (const g of played)
+    assert.equal((await send('GET', `/api/games/${g}/round`)).status, 200, `game ${g} was evicted`);
 });

@@ -20,10 +20,15 @@ let browser: Browser;
 const cleanup: (() => Promise<void> | void)[] = [];
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
   await initEngine('native'); // named, so a machine with a GPU runs what CI runs
   root = mkdtempSync(path.join(tmpdir(), 'geospike-question-'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
 });
 
 after(async () => {
@@ -35,9 +40,20 @@ after(async () => {
 /** A server over a dataset of `classes`, with or without coordinates; returns its base URL. */
 async function serve(name: string, classes: string[], coordinates: boolean): Promise<string> {
   const data = await makeDataset(path.join(root, name), { classes, coordinates, validation: 1 });
-  const predictor = Predictor.load(await makeCheckpoint(path.join(root), { preset: 'resnet18-w8', classes, kind: name }));
-  const app: FastifyInstance = await buildServer({ hall: new GameHall(await openDeck(data), [predictor], { defaultRounds: 1, resultsFile: path.join(root, `${name}.jsonl`) }), predictors: [predictor] });
-  cleanup.push(() => predictor.dispose(), () => app.close());
+  const predictor = Predictor.load(
+    await makeCheckpoint(path.join(root), { preset: 'resnet18-w8', classes, kind: name }),
+  );
+  const app: FastifyInstance = await buildServer({
+    hall: new GameHall(await openDeck(data), [predictor], {
+      defaultRounds: 1,
+      resultsFile: path.join(root, `${name}.jsonl`),
+    }),
+    predictors: [predictor],
+  });
+  cleanup.push(
+    () => predictor.dispose(),
+    () => app.close(),
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 }
@@ -48,7 +64,11 @@ async function pageText(name: string, classes: string[], coordinates: boolean) {
   const page = await browser.newPage();
   await page.goto(`${base}/`);
   await page.waitForSelector('body[data-ready="1"]');
-  const text = { tagline: await page.locator('.tagline').textContent(), heading: await page.locator('#intro h2').textContent(), title: await page.title() };
+  const text = {
+    tagline: await page.locator('.tagline').textContent(),
+    heading: await page.locator('#intro h2').textContent(),
+    title: await page.title(),
+  };
   await page.close();
   return text;
 }
@@ -90,10 +110,30 @@ test('the page verifies the whole seal: every name, label, confidence and the nu
   const base = await serve('sealed', ['seoul', 'paris'], true);
   assert.equal(await sealVerdict(base, () => {}), 'yes');
   const tampers: [string, (r: any) => void][] = [
-    ['a confidence', (r) => { r.models[0].confidence = r.models[0].confidence / 2; }],
-    ['a name', (r) => { r.models[0].name = 'someone-else'; }],
-    ['a class', (r) => { r.models[0].class = r.models[0].class === 'seoul' ? 'paris' : 'seoul'; }],
-    ['an extra guess', (r) => { r.models.push({ ...r.models[0], name: 'extra' }); }],
+    [
+      'a confidence',
+      (r) => {
+        r.models[0].confidence = r.models[0].confidence / 2;
+      },
+    ],
+    [
+      'a name',
+      (r) => {
+        r.models[0].name = 'someone-else';
+      },
+    ],
+    [
+      'a class',
+      (r) => {
+        r.models[0].class = r.models[0].class === 'seoul' ? 'paris' : 'seoul';
+      },
+    ],
+    [
+      'an extra guess',
+      (r) => {
+        r.models.push({ ...r.models[0], name: 'extra' });
+      },
+    ],
   ];
   for (const [what, tamper] of tampers) assert.equal(await sealVerdict(base, tamper), 'no', `tampered ${what}`);
 });

@@ -18,7 +18,11 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   const b = await makeCheckpoint(dir, { kind: 'snn2', seed: 1 });
   const results = path.join(dir, 'games.jsonl');
   // No --host: the default must be loopback. Port 0 picks a free port; the command prints the address.
-  const child = spawn(process.execPath, [CLI, 'play', '--checkpoint', `${a},${b}`, '--data', data, '--port', '0', '--rounds', '2', '--results', results], { env });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'play', '--checkpoint', `${a},${b}`, '--data', data, '--port', '0', '--rounds', '2', '--results', results],
+    { env },
+  );
   t.after(() => child.kill('SIGKILL'));
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -33,9 +37,14 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   const get = async (p: string, init?: RequestInit) => (await fetch(new URL(p, url), init)).json();
   const info = await get('/api/info');
   assert.deepEqual(info.classes, CITIES);
-  assert.deepEqual(info.models, ['spikformer-1-64 #1', 'spikformer-1-64 #2'], 'two checkpoints of one preset get told apart');
+  assert.deepEqual(
+    info.models,
+    ['spikformer-1-64 #1', 'spikformer-1-64 #2'],
+    'two checkpoints of one preset get told apart',
+  );
   assert.equal(info.rounds, 2);
-  const post = (p: string, body: unknown) => get(p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (p: string, body: unknown) =>
+    get(p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const { game } = await post('/api/games', {});
   for (let i = 0; i < 2; i++) {
     await get(`/api/games/${game}/round`);

@@ -35,14 +35,26 @@ test('a photo of any size is cropped, resized and normalised as the dataset is, 
   assert.equal(p.name, 'resnet18-w8');
   assert.deepEqual(p.classes, CITIES);
   const results = [];
-  for (const [i, [w, h, format]] of ([[300, 200, 'jpeg'], [64, 96, 'png'], [500, 500, 'webp']] as const).entries()) {
+  for (const [i, [w, h, format]] of (
+    [
+      [300, 200, 'jpeg'],
+      [64, 96, 'png'],
+      [500, 500, 'webp'],
+    ] as const
+  ).entries()) {
     const image = await photo(w, h, 10 + i, format);
     const got = await p.predictImage(image);
     const want = await reference(ckpt, image);
     const byClass = Object.fromEntries(got.probabilities.map((c) => [c.class, c.probability]));
-    CITIES.forEach((c, k) => assert.ok(Math.abs(byClass[c] - want[k]) < 1e-5, `${format} ${c}: ${byClass[c]} vs ${want[k]}`));
+    CITIES.forEach((c, k) =>
+      assert.ok(Math.abs(byClass[c] - want[k]) < 1e-5, `${format} ${c}: ${byClass[c]} vs ${want[k]}`),
+    );
     const sorted = got.probabilities.map((c) => c.probability);
-    assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a), 'best first');
+    assert.deepEqual(
+      sorted,
+      [...sorted].sort((a, b) => b - a),
+      'best first',
+    );
     assert.ok(Math.abs(sorted.reduce((a, b) => a + b) - 1) < 1e-5);
     assert.equal(got.class, got.probabilities[0].class);
     assert.equal(got.label, CITIES.indexOf(got.class));
@@ -55,19 +67,23 @@ test('a photo of any size is cropped, resized and normalised as the dataset is, 
 test('a batch of 32x32 images gives the same answers as one at a time', async (t) => {
   const p = Predictor.load(await makeCheckpoint(tempDir(t), { preset: 'resnet18-w8' }));
   t.after(() => p.dispose());
-  const images = await Promise.all([1, 2, 3].map(async (s) => {
-    const { png } = await processImage(await photo(80, 80, s, 'png'), { cropBottom: 0 });
-    return (await sharp(png).raw().toBuffer()) as Uint8Array;
-  }));
+  const images = await Promise.all(
+    [1, 2, 3].map(async (s) => {
+      const { png } = await processImage(await photo(80, 80, s, 'png'), { cropBottom: 0 });
+      return (await sharp(png).raw().toBuffer()) as Uint8Array;
+    }),
+  );
   const batch = p.predictPixels(images);
   for (const [i, img] of images.entries()) {
     const one = p.predictPixels([img])[0];
     assert.equal(one.class, batch[i].class);
-    one.probabilities.forEach((c, k) => assert.ok(Math.abs(c.probability - batch[i].probabilities[k].probability) < 1e-5));
+    one.probabilities.forEach((c, k) =>
+      assert.ok(Math.abs(c.probability - batch[i].probabilities[k].probability) < 1e-5),
+    );
   }
 });
 
-test('Spikformer checkpoints predict too, over the checkpoint\'s classes', async (t) => {
+test("Spikformer checkpoints predict too, over the checkpoint's classes", async (t) => {
   const classes = ['a', 'b', 'c'];
   const p = Predictor.load(await makeCheckpoint(tempDir(t), { preset: 'spikformer-1-64', classes }));
   t.after(() => p.dispose());

@@ -34,7 +34,14 @@ describe('surrogate gradients', () => {
  * The function the surrogate backward differentiates: spikes replaced by the smooth function, reset still driven by the
  * hard (detached) spike. Its finite differences must equal the LIF's backward exactly, through all time steps.
  */
-function smoothLifObjective(x: Float64Array, up: Float64Array, T: number, vth: number, s: Surrogate, hard: Uint8Array): number {
+function smoothLifObjective(
+  x: Float64Array,
+  up: Float64Array,
+  T: number,
+  vth: number,
+  s: Surrogate,
+  hard: Uint8Array,
+): number {
   const M = x.length / T;
   const v = new Float64Array(M);
   let total = 0;
@@ -81,7 +88,9 @@ for (const backend of TEST_BACKENDS) {
         const x = tf.tensor(Float32Array.from(x64), [T, M]);
         const up = tf.tensor(Float32Array.from(up64), [T, M]);
         const hard = Uint8Array.from(lif(x, { vThreshold: vth, surrogate: s }).dataSync());
-        const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(lif(xi, { vThreshold: vth, surrogate: s }), up)))(x).dataSync();
+        const dx = tf
+          .grad((xi: tf.Tensor) => tf.sum(tf.mul(lif(xi, { vThreshold: vth, surrogate: s }), up)))(x)
+          .dataSync();
         const xr = Float64Array.from(Float32Array.from(x64)); // the float32 values the kernel saw
         const eps = 1e-6;
         for (let i = 0; i < T * M; i += 7) {
@@ -92,7 +101,10 @@ for (const backend of TEST_BACKENDS) {
           const fm = smoothLifObjective(xr, up64, T, vth, s, hard);
           xr[i] = orig;
           const fd = (fp - fm) / (2 * eps);
-          assert.ok(Math.abs(dx[i] - fd) < 1e-4 * Math.max(1, Math.abs(fd)), `dx[${i}] = ${dx[i]}, finite difference ${fd}`);
+          assert.ok(
+            Math.abs(dx[i] - fd) < 1e-4 * Math.max(1, Math.abs(fd)),
+            `dx[${i}] = ${dx[i]}, finite difference ${fd}`,
+          );
         }
         tf.dispose([x, up]);
       });

@@ -19,9 +19,21 @@ import { Progress } from '../../src/train/progress.js';
 const root = mkdtempSync(join(tmpdir(), 'geospike-nonfinite-'));
 const data = join(root, 'data');
 const opts = () => ({ progress: new Progress({ write: () => true }), log: () => {} });
-const config = (out: string, extra: Partial<TrainConfig> = {}): TrainConfig => resolveTrainConfig({}, {
-  data, out: join(root, out), model: 'resnet18-w8', epochs: 1, warmupEpochs: 0, batch: 8, mixup: 0, seed: 1, ...extra,
-});
+const config = (out: string, extra: Partial<TrainConfig> = {}): TrainConfig =>
+  resolveTrainConfig(
+    {},
+    {
+      data,
+      out: join(root, out),
+      model: 'resnet18-w8',
+      epochs: 1,
+      warmupEpochs: 0,
+      batch: 8,
+      mixup: 0,
+      seed: 1,
+      ...extra,
+    },
+  );
 
 before(async () => {
   await initEngine('native'); // named, so a machine with a GPU runs what CI runs
@@ -31,11 +43,31 @@ before(async () => {
 
 for (const bad of [NaN, Infinity, -Infinity]) {
   test(`a ${bad} gradient leaves the parameters, the moments and the step count as they were`, () => {
-    const params = new Map([['w', tf.variable(tf.tensor1d([1, 2, 3]))], ['b', tf.variable(tf.tensor1d([0.5]))]]);
+    const params = new Map([
+      ['w', tf.variable(tf.tensor1d([1, 2, 3]))],
+      ['b', tf.variable(tf.tensor1d([0.5]))],
+    ]);
     const opt = new AdamW({ lr: 0.1, weightDecay: 0.01 });
-    opt.apply(params, new Map([['w', tf.tensor1d([0.1, 0.1, 0.1])], ['b', tf.tensor1d([0.2])]]));
-    const before = { w: [...params.get('w')!.dataSync()], b: [...params.get('b')!.dataSync()], state: opt.state(), step: opt.step };
-    const applied = opt.apply(params, new Map([['w', tf.tensor1d([0.1, bad, 0.1])], ['b', tf.tensor1d([0.2])]]));
+    opt.apply(
+      params,
+      new Map([
+        ['w', tf.tensor1d([0.1, 0.1, 0.1])],
+        ['b', tf.tensor1d([0.2])],
+      ]),
+    );
+    const before = {
+      w: [...params.get('w')!.dataSync()],
+      b: [...params.get('b')!.dataSync()],
+      state: opt.state(),
+      step: opt.step,
+    };
+    const applied = opt.apply(
+      params,
+      new Map([
+        ['w', tf.tensor1d([0.1, bad, 0.1])],
+        ['b', tf.tensor1d([0.2])],
+      ]),
+    );
     assert.equal(applied, false);
     assert.deepEqual([...params.get('w')!.dataSync()], before.w);
     assert.deepEqual([...params.get('b')!.dataSync()], before.b); // no half-applied step either
@@ -69,8 +101,10 @@ test('a non-finite validation loss stops the run and overwrites no checkpoint', 
   (file.tensors.get(name)!.data as Float32Array).fill(NaN);
   await writeSafetensors(ck.weightsPath, file.tensors, file.metadata);
   const before = Object.fromEntries(readdirSync(ckDir).map((f) => [f, readFileSync(join(ckDir, f))]));
-  await assert.rejects(train(config('nanval', { epochs: 2 }), { ...opts(), resume: true }),
-    (e: Error) => e instanceof TrainingError && /validation loss became NaN at epoch 2/.test(e.message));
+  await assert.rejects(
+    train(config('nanval', { epochs: 2 }), { ...opts(), resume: true }),
+    (e: Error) => e instanceof TrainingError && /validation loss became NaN at epoch 2/.test(e.message),
+  );
   const after = Object.fromEntries(readdirSync(ckDir).map((f) => [f, readFileSync(join(ckDir, f))]));
   assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
   for (const f of Object.keys(before)) assert.ok(after[f].equals(before[f]), `${f} changed`);

@@ -15,7 +15,7 @@ test('warm-up rises linearly from minLr to lr', () => {
 test('cosine falls from lr at the end of warm-up to minLr at the last epoch', () => {
   close(learningRate(200, o), 5e-4);
   close(learningRate(1600, o), 1e-5 + 4.9e-4 * 0.5); // halfway through 280 cosine epochs
-  close(learningRate(900, o), 1e-5 + 4.9e-4 * (1 + Math.cos(Math.PI * 0.25)) / 2); // 70 of 280
+  close(learningRate(900, o), 1e-5 + (4.9e-4 * (1 + Math.cos(Math.PI * 0.25))) / 2); // 70 of 280
   close(learningRate(3000, o), 1e-5);
   close(learningRate(5000, o), 1e-5); // past the end it stays at the floor
   assert.ok(learningRate(2999, o) > 1e-5 && learningRate(2999, o) < 1.01e-5);

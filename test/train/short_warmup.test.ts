@@ -17,12 +17,21 @@ test('--epochs 5 without --warmup-epochs trains, with a shorter warm-up and one 
 
 test('long runs keep the default warm-up and print nothing', () => {
   const lines: string[] = [];
-  assert.equal(resolveTrainConfig({}, { ...base, epochs: 21 }, (l) => lines.push(l)).warmupEpochs, DEFAULTS.warmupEpochs);
+  assert.equal(
+    resolveTrainConfig({}, { ...base, epochs: 21 }, (l) => lines.push(l)).warmupEpochs,
+    DEFAULTS.warmupEpochs,
+  );
   assert.deepEqual(lines, []);
 });
 
 test('a warm-up the user set is never changed: refused when too long, from a flag or the config file', () => {
-  assert.throws(() => resolveTrainConfig({}, { ...base, epochs: 5, warmupEpochs: 20 }), /warmupEpochs: must be less than epochs/);
-  assert.throws(() => resolveTrainConfig({ warmupEpochs: 5 }, { ...base, epochs: 5 }), /warmupEpochs: must be less than epochs/);
+  assert.throws(
+    () => resolveTrainConfig({}, { ...base, epochs: 5, warmupEpochs: 20 }),
+    /warmupEpochs: must be less than epochs/,
+  );
+  assert.throws(
+    () => resolveTrainConfig({ warmupEpochs: 5 }, { ...base, epochs: 5 }),
+    /warmupEpochs: must be less than epochs/,
+  );
   assert.equal(resolveTrainConfig({ warmupEpochs: 2 }, { ...base, epochs: 5 }).warmupEpochs, 2);
 });

@@ -19,10 +19,22 @@ const quiet = { write: () => true };
 const opts = () => ({ progress: new Progress(quiet), log: () => {} });
 
 function config(out: string, extra: Partial<TrainConfig> = {}): TrainConfig {
-  return resolveTrainConfig({}, {
-    data, out: join(root, out), model: 'spikformer-1-64', epochs: 2, warmupEpochs: 1, batch: 8, timeSteps: 2,
-    mixup: 0.5, mixupOffEpoch: 1, seed: 3, ...extra,
-  });
+  return resolveTrainConfig(
+    {},
+    {
+      data,
+      out: join(root, out),
+      model: 'spikformer-1-64',
+      epochs: 2,
+      warmupEpochs: 1,
+      batch: 8,
+      timeSteps: 2,
+      mixup: 0.5,
+      mixupOffEpoch: 1,
+      seed: 3,
+      ...extra,
+    },
+  );
 }
 
 /** Stops the run (as Ctrl-C does) once `steps` steps of the current invocation are done. */
@@ -38,11 +50,21 @@ function stopAfter(steps: number) {
   return { control, progress, log: () => {} };
 }
 
-const weightsOf = (run: string) => readFileSync(readCheckpoint(join(root, run, 'checkpoints', 'last.json')).weightsPath);
-const optimOf = (run: string) => readFileSync(readCheckpoint(join(root, run, 'checkpoints', 'last.json')).optimizerPath!);
+const weightsOf = (run: string) =>
+  readFileSync(readCheckpoint(join(root, run, 'checkpoints', 'last.json')).weightsPath);
+const optimOf = (run: string) =>
+  readFileSync(readCheckpoint(join(root, run, 'checkpoints', 'last.json')).optimizerPath!);
 /** summary.csv without the timing columns, which differ run to run. */
 const summaryOf = (run: string) =>
-  readFileSync(join(root, run, 'summary.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').filter((_, i) => i !== 6 && i !== 7).join(','));
+  readFileSync(join(root, run, 'summary.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) =>
+      l
+        .split(',')
+        .filter((_, i) => i !== 6 && i !== 7)
+        .join(','),
+    );
 
 // The run the later tests copy and resume is a native one; each test starts on native (a resume test may switch).
 before(async () => {
@@ -69,7 +91,10 @@ for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
     // Second interruption lands in the second epoch.
     const second = await train(config(resumed), { ...stopAfter(4), resume: true });
     assert.equal(second.status, 'interrupted');
-    assert.deepEqual(readCheckpoint(join(root, resumed, 'checkpoints', 'last.json')).meta.cursor, { epoch: 1, batch: 2 });
+    assert.deepEqual(readCheckpoint(join(root, resumed, 'checkpoints', 'last.json')).meta.cursor, {
+      epoch: 1,
+      batch: 2,
+    });
     const done = await train(config(resumed), { ...opts(), resume: true });
     assert.equal(done.status, 'finished');
     assert.ok(weightsOf(resumed).equals(weightsOf(straightRun)), 'weights differ from the uninterrupted run');
@@ -81,23 +106,36 @@ for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
 
 test('changing epochs and lr on resume is allowed and recorded; the architecture is not', async () => {
   cpSync(join(root, 'straight'), join(root, 'longer'), { recursive: true });
-  await assert.rejects(train(config('longer', { model: 'spikformer-2-128', epochs: 3 }), { ...opts(), resume: true }),
-    /cannot resume with model "spikformer-2-128": the run was started with model "spikformer-1-64"/);
-  await assert.rejects(train(config('longer', { timeSteps: 4, epochs: 3 }), { ...opts(), resume: true }), /cannot resume with timeSteps 4/);
-  await assert.rejects(train(config('longer', { seed: 4, epochs: 3 }), { ...opts(), resume: true }), /cannot resume with seed 4/);
+  await assert.rejects(
+    train(config('longer', { model: 'spikformer-2-128', epochs: 3 }), { ...opts(), resume: true }),
+    /cannot resume with model "spikformer-2-128": the run was started with model "spikformer-1-64"/,
+  );
+  await assert.rejects(
+    train(config('longer', { timeSteps: 4, epochs: 3 }), { ...opts(), resume: true }),
+    /cannot resume with timeSteps 4/,
+  );
+  await assert.rejects(
+    train(config('longer', { seed: 4, epochs: 3 }), { ...opts(), resume: true }),
+    /cannot resume with seed 4/,
+  );
   const r = await train(config('longer', { epochs: 3, lr: 1e-3 }), { ...opts(), resume: true });
   assert.equal(r.epochsDone, 3);
   const meta = readCheckpoint(join(root, 'longer', 'checkpoints', 'last.json')).meta;
-  assert.deepEqual(meta.history, [{
-    atStep: 10,
-    changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] }, // the folder was copied
-  }]);
+  assert.deepEqual(meta.history, [
+    {
+      atStep: 10,
+      changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] }, // the folder was copied
+    },
+  ]);
   assert.equal(summaryOf('longer').length, 4);
 });
 
 test('a run folder that holds a run is not started over; nothing to resume is said plainly', async () => {
   await assert.rejects(train(config('straight'), opts()), /already holds a run .* add --resume to continue it/);
-  await assert.rejects(train(config('fresh'), { ...opts(), resume: true }), /nothing to resume: .*last\.json does not exist/);
+  await assert.rejects(
+    train(config('fresh'), { ...opts(), resume: true }),
+    /nothing to resume: .*last\.json does not exist/,
+  );
 });
 
 test('a NaN loss stops the run and overwrites no checkpoint', async () => {
@@ -110,8 +148,12 @@ test('a NaN loss stops the run and overwrites no checkpoint', async () => {
   const lastBefore = readFileSync(join(ckDir, 'last.json'));
   const bestBefore = readFileSync(join(ckDir, 'best.json'));
   const weightsBefore = readFileSync(ck.weightsPath);
-  await assert.rejects(train(config('nan', { epochs: 3 }), { ...opts(), resume: true }),
-    (e: Error) => e instanceof TrainingError && /the loss became NaN at epoch 3, step 11 .* no checkpoint was overwritten/.test(e.message));
+  await assert.rejects(
+    train(config('nan', { epochs: 3 }), { ...opts(), resume: true }),
+    (e: Error) =>
+      e instanceof TrainingError &&
+      /the loss became NaN at epoch 3, step 11 .* no checkpoint was overwritten/.test(e.message),
+  );
   assert.ok(readFileSync(join(ckDir, 'last.json')).equals(lastBefore));
   assert.ok(readFileSync(join(ckDir, 'best.json')).equals(bestBefore));
   assert.ok(readFileSync(ck.weightsPath).equals(weightsBefore));

@@ -18,8 +18,25 @@ const root = mkdtempSync(join(tmpdir(), 'geospike-train-cli-'));
 const data = join(root, 'data');
 
 function trainArgs(out: string, epochs: number): string[] {
-  return ['train', '--data', data, '--out', join(root, out), '--model', 'spikformer-1-64', '--epochs', String(epochs),
-    '--warmup-epochs', '1', '--batch', '8', '--time-steps', '2', '--seed', '5'];
+  return [
+    'train',
+    '--data',
+    data,
+    '--out',
+    join(root, out),
+    '--model',
+    'spikformer-1-64',
+    '--epochs',
+    String(epochs),
+    '--warmup-epochs',
+    '1',
+    '--batch',
+    '8',
+    '--time-steps',
+    '2',
+    '--seed',
+    '5',
+  ];
 }
 
 /** Runs the CLI; `fault` arms a GEOSPIKE_TEST_FAULT point, and `onStderr` sees the child's stderr so far on each chunk. */
@@ -36,7 +53,8 @@ function run(args: string[], fault?: string, onStderr?: (child: ChildProcess, st
     onStderr?.(child, err);
   });
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, out, err })));
+    child.on('close', (code, signal) => resolve({ code, signal, out, err })),
+  );
 }
 
 const weights = (out: string) => readFileSync(readCheckpoint(join(root, out, 'checkpoints', 'last.json')).weightsPath);
@@ -59,7 +77,10 @@ test('Ctrl-C finishes the step, saves, exits 0 with the resume command; the resu
   });
   assert.equal(stopped.code, 0, stopped.err);
   assert.match(stopped.err, /SIGINT: finishing the current step and saving a checkpoint/);
-  assert.match(stopped.out, /interrupted; resume with:\n\s+geospike train --out .*stopped --data .* --model spikformer-1-64 --resume/);
+  assert.match(
+    stopped.out,
+    /interrupted; resume with:\n\s+geospike train --out .*stopped --data .* --model spikformer-1-64 --resume/,
+  );
   const meta = readCheckpoint(join(root, 'stopped', 'checkpoints', 'last.json')).meta;
   assert.deepEqual(meta.cursor, { epoch: 0, batch: 2 });
   assert.equal(meta.step, 2);
@@ -75,8 +96,16 @@ test('kill -9 during a checkpoint save leaves the previous checkpoint loadable, 
   //   its weights' temp file written, not yet renamed: a temp file is left beside the epoch-1 checkpoint;
   //   all its files renamed into place but not the sidecar (the commit point): they are orphans, last.json is epoch 1.
   const cases = [
-    { fault: 'kill-before-rename:last-:3', at: /test fault: killed before renaming last-\d+\.safetensors/, leftover: (f: string) => f.endsWith('.tmp') },
-    { fault: 'kill-before-rename:last.json:2', at: /test fault: killed before renaming last\.json/, leftover: (f: string) => /^last-\d+\.optim\.safetensors$/.test(f) },
+    {
+      fault: 'kill-before-rename:last-:3',
+      at: /test fault: killed before renaming last-\d+\.safetensors/,
+      leftover: (f: string) => f.endsWith('.tmp'),
+    },
+    {
+      fault: 'kill-before-rename:last.json:2',
+      at: /test fault: killed before renaming last\.json/,
+      leftover: (f: string) => /^last-\d+\.optim\.safetensors$/.test(f),
+    },
   ];
   for (const [i, { fault, at, leftover }] of cases.entries()) {
     const out = `killed-${i}`;
@@ -86,16 +115,26 @@ test('kill -9 during a checkpoint save leaves the previous checkpoint loadable, 
     assert.match(killed.err, at);
     const { model, meta } = loadModelFromCheckpoint(join(ckDir, 'last.json'));
     model.store.dispose();
-    assert.equal(meta.epoch, 1, 'last.json is still the first epoch\'s checkpoint');
+    assert.equal(meta.epoch, 1, "last.json is still the first epoch's checkpoint");
     const named = readCheckpoint(join(ckDir, 'last.json'));
-    const left = readdirSync(ckDir).filter((f) => leftover(f) && ![named.weightsPath, named.optimizerPath].some((p) => p?.endsWith(`/${f}`)));
+    const left = readdirSync(ckDir).filter(
+      (f) => leftover(f) && ![named.weightsPath, named.optimizerPath].some((p) => p?.endsWith(`/${f}`)),
+    );
     assert.equal(left.length, 1, `what the interrupted save left: ${readdirSync(ckDir).join(', ')}`);
     const resumed = await run([...trainArgs(out, 4), '--resume']);
     assert.equal(resumed.code, 0, resumed.err);
     assert.equal(readCheckpoint(join(ckDir, 'last.json')).meta.epoch, 4);
-    assert.deepEqual(readdirSync(ckDir).filter((f) => f.endsWith('.tmp')), [], 'temp files left behind');
+    assert.deepEqual(
+      readdirSync(ckDir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'temp files left behind',
+    );
     assert.ok(!existsSync(join(ckDir, left[0])), `${left[0]} was not swept`);
-    const rows = readFileSync(join(root, out, 'summary.csv'), 'utf8').trim().split('\n').slice(1).map((r) => Number(r.split(',')[0]));
+    const rows = readFileSync(join(root, out, 'summary.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((r) => Number(r.split(',')[0]));
     assert.deepEqual(rows, [1, 2, 3, 4], 'each epoch logged exactly once');
   }
 });

@@ -20,7 +20,10 @@ function deadPid(): number {
 test('a second writer on a dataset folder is refused, naming the process; after close the folder is free', async (t) => {
   const dir = tempDir(t);
   const first = await DatasetWriter.open(dir, ['a', 'b']);
-  await assert.rejects(DatasetWriter.open(dir, ['a', 'b']), new RegExp(`in use by process ${process.pid} .*one collect or import at a time`));
+  await assert.rejects(
+    DatasetWriter.open(dir, ['a', 'b']),
+    new RegExp(`in use by process ${process.pid} .*one collect or import at a time`),
+  );
   await first.close();
   assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
   const again = await DatasetWriter.open(dir, ['a', 'b']);
@@ -31,7 +34,10 @@ test('a lock left by a dead process is taken over; an unreadable one too', async
   const dir = tempDir(t);
   await (await DatasetWriter.open(dir, ['a'])).close();
   const pid = deadPid();
-  writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid, host: (await import('node:os')).hostname(), command: 'collect', since: 'then' }));
+  writeFileSync(
+    path.join(dir, LOCK_FILE),
+    JSON.stringify({ pid, host: (await import('node:os')).hostname(), command: 'collect', since: 'then' }),
+  );
   const w = await DatasetWriter.open(dir, ['a']);
   assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
   await w.close();
@@ -43,8 +49,14 @@ test('a second train on a run folder is refused before any work, naming the proc
   const out = tempDir(t);
   const lock = lockFolder(out, 'train');
   try {
-    const cfg = resolveTrainConfig({}, { data: path.join(out, 'no-such-data'), out, model: 'resnet18-w8', epochs: 2, warmupEpochs: 0 });
-    await assert.rejects(train(cfg, { log: () => {} }), new RegExp(`in use by process ${process.pid} .*one train at a time`));
+    const cfg = resolveTrainConfig(
+      {},
+      { data: path.join(out, 'no-such-data'), out, model: 'resnet18-w8', epochs: 2, warmupEpochs: 0 },
+    );
+    await assert.rejects(
+      train(cfg, { log: () => {} }),
+      new RegExp(`in use by process ${process.pid} .*one train at a time`),
+    );
   } finally {
     lock.release();
   }

@@ -11,7 +11,16 @@ import { DatasetWriter } from '../writer.js';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_MNIST_CLASSES = [
-  't-shirt_top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot',
+  't-shirt_top',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle_boot',
 ];
 
 const FILES = {
@@ -30,7 +39,8 @@ export interface IdxImages {
 export function parseIdxImages(buf: Buffer, file: string): IdxImages {
   if (buf.length < 16 || buf.readUInt32BE(0) !== 0x803) throw new Error(`${file} is not an idx3-ubyte image file`);
   const [count, rows, cols] = [buf.readUInt32BE(4), buf.readUInt32BE(8), buf.readUInt32BE(12)];
-  if (buf.length !== 16 + count * rows * cols) throw new Error(`${file} is truncated: expected ${count} images of ${rows}x${cols}`);
+  if (buf.length !== 16 + count * rows * cols)
+    throw new Error(`${file} is truncated: expected ${count} images of ${rows}x${cols}`);
   return { count, rows, cols, pixels: new Uint8Array(buf.buffer, buf.byteOffset + 16, count * rows * cols) };
 }
 
@@ -44,7 +54,10 @@ export function parseIdxLabels(buf: Buffer, file: string): Uint8Array {
 
 // Debian ships the files gzipped; an unpacked copy is accepted too.
 async function readIdx(dir: string, stem: string): Promise<{ buf: Buffer; file: string }> {
-  for (const [name, unpack] of [[`${stem}.gz`, true], [stem, false]] as const) {
+  for (const [name, unpack] of [
+    [`${stem}.gz`, true],
+    [stem, false],
+  ] as const) {
     const file = path.join(dir, name);
     try {
       const raw = await fs.readFile(file);
@@ -91,12 +104,17 @@ export interface FashionMnistOptions {
 export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ written: number; skipped: number }> {
   const source = opts.source ?? FASHION_MNIST_DIR;
   const log = opts.log ?? (() => {});
-  for (const [name, v] of [['--per-class', opts.perClass], ['--val-per-class', opts.valPerClass]] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${name} must be a whole number of at least 1, got ${v}`);
+  for (const [name, v] of [
+    ['--per-class', opts.perClass],
+    ['--val-per-class', opts.valPerClass],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new Error(`${name} must be a whole number of at least 1, got ${v}`);
   }
   const limits: Record<Split, number> = {
     train: opts.perClass ?? Infinity,
-    validation: opts.valPerClass ?? (opts.perClass !== undefined ? Math.max(1, Math.round(opts.perClass / 6)) : Infinity),
+    validation:
+      opts.valPerClass ?? (opts.perClass !== undefined ? Math.max(1, Math.round(opts.perClass / 6)) : Infinity),
   };
   const writer = await DatasetWriter.open(opts.out, FASHION_MNIST_CLASSES, log);
   let written = 0;
@@ -108,12 +126,14 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
       const lbls = await readIdx(source, lblStem);
       const images = parseIdxImages(imgs.buf, imgs.file);
       const labels = parseIdxLabels(lbls.buf, lbls.file);
-      if (labels.length !== images.count) throw new Error(`${imgs.file} has ${images.count} images but ${lbls.file} has ${labels.length} labels`);
+      if (labels.length !== images.count)
+        throw new Error(`${imgs.file} has ${images.count} images but ${lbls.file} has ${labels.length} labels`);
       const taken = new Array(FASHION_MNIST_CLASSES.length).fill(0);
       const chosen: number[] = [];
       for (let i = 0; i < images.count; i++) {
         const y = labels[i];
-        if (y >= FASHION_MNIST_CLASSES.length) throw new Error(`${lbls.file} has label ${y} at index ${i}; Fashion-MNIST has 10 classes`);
+        if (y >= FASHION_MNIST_CLASSES.length)
+          throw new Error(`${lbls.file} has label ${y} at index ${i}; Fashion-MNIST has 10 classes`);
         if (taken[y] < limits[split]) {
           taken[y]++;
           chosen.push(i);
@@ -132,7 +152,17 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
         // The game shows validation images at display size; nearest-neighbour keeps the 28x28 pixels crisp.
         const display = split === 'validation' ? await displayCopy(rgb) : undefined;
         await writer.add(
-          { id, class: FASHION_MNIST_CLASSES[labels[i]], split, provider: 'fashion-mnist', sourceId: `${prefix}:${i}`, lat: null, lng: null, heading: null, captureDate: null },
+          {
+            id,
+            class: FASHION_MNIST_CLASSES[labels[i]],
+            split,
+            provider: 'fashion-mnist',
+            sourceId: `${prefix}:${i}`,
+            lat: null,
+            lng: null,
+            heading: null,
+            captureDate: null,
+          },
           png,
           display,
         );

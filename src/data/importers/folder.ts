@@ -28,11 +28,17 @@ export interface FolderImportOptions {
 
 /** Folder name to class name: lowercase, other characters become '_'. */
 export function classNameFor(folder: string): string {
-  return folder.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+|_+$/g, '');
+  return folder
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[_-]+|_+$/g, '');
 }
 
 /** A folder's entries with symbolic links followed (as torchvision's ImageFolder does); a broken link is named and left out. */
-async function listFollowingLinks(dir: string, log: (line: string) => void): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
+async function listFollowingLinks(
+  dir: string,
+  log: (line: string) => void,
+): Promise<{ name: string; isDirectory(): boolean; isFile(): boolean }[]> {
   const out = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true })) {
     if (!e.isSymbolicLink()) {
@@ -43,14 +49,19 @@ async function listFollowingLinks(dir: string, log: (line: string) => void): Pro
       const st = await fs.stat(path.join(dir, e.name));
       out.push({ name: e.name, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() });
     } catch (err) {
-      log(`skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable (${(err as NodeJS.ErrnoException).code})`);
+      log(
+        `skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable (${(err as NodeJS.ErrnoException).code})`,
+      );
     }
   }
   return out;
 }
 
 /** Finds the classes (subfolders, sorted) and their image files, or says what is wrong with the layout. */
-export async function scanFolder(source: string, log: (line: string) => void = () => {}): Promise<{ name: string; folder: string; files: string[] }[]> {
+export async function scanFolder(
+  source: string,
+  log: (line: string) => void = () => {},
+): Promise<{ name: string; folder: string; files: string[] }[]> {
   let entries;
   try {
     entries = await listFollowingLinks(source, log);
@@ -58,8 +69,13 @@ export async function scanFolder(source: string, log: (line: string) => void = (
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`source folder ${source} does not exist`);
     throw err;
   }
-  const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-  const looseImages = entries.filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()));
+  const dirs = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+  const looseImages = entries.filter(
+    (e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()),
+  );
   if (dirs.length === 0) {
     throw new Error(
       `${source} has no class subfolders${looseImages.length ? ` (it holds ${looseImages.length} images directly)` : ''}; ` +
@@ -79,21 +95,30 @@ export async function scanFolder(source: string, log: (line: string) => void = (
       .map((e) => e.name)
       .sort();
     if (files.length === 0) {
-      throw new Error(`class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or remove it`);
+      throw new Error(
+        `class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or remove it`,
+      );
     }
     classes.push({ name, folder, files });
   }
   return classes;
 }
 
-export async function importFolder(opts: FolderImportOptions): Promise<{ written: number; skipped: number; bad: number }> {
+export async function importFolder(
+  opts: FolderImportOptions,
+): Promise<{ written: number; skipped: number; bad: number }> {
   const valFraction = opts.valFraction ?? 0.2;
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`--val-fraction must be in [0, 1), got ${valFraction}`);
   const cropBottom = opts.cropBottom ?? 0;
-  if (!Number.isInteger(cropBottom) || cropBottom < 0) throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
+  if (!Number.isInteger(cropBottom) || cropBottom < 0)
+    throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
   const log = opts.log ?? (() => {});
   const classes = await scanFolder(opts.source, log);
-  const writer = await DatasetWriter.open(opts.out, classes.map((c) => c.name), log);
+  const writer = await DatasetWriter.open(
+    opts.out,
+    classes.map((c) => c.name),
+    log,
+  );
   let written = 0;
   let skipped = 0;
   let bad = 0;
@@ -128,7 +153,17 @@ export async function importFolder(opts: FolderImportOptions): Promise<{ written
           return;
         }
         await writer.add(
-          { id, class: cls.name, split, provider: 'folder', sourceId: rel, lat: null, lng: null, heading: null, captureDate: null },
+          {
+            id,
+            class: cls.name,
+            split,
+            provider: 'folder',
+            sourceId: rel,
+            lat: null,
+            lng: null,
+            heading: null,
+            captureDate: null,
+          },
           img.png,
           img.display,
         );
@@ -136,7 +171,8 @@ export async function importFolder(opts: FolderImportOptions): Promise<{ written
       });
       const c = writer.count(cls.name);
       log(`${cls.name}: ${c.train} train, ${c.validation} validation`);
-      if (c.train === 0) throw new Error(`class '${cls.name}' (${path.join(opts.source, cls.folder)}) has no usable training image`);
+      if (c.train === 0)
+        throw new Error(`class '${cls.name}' (${path.join(opts.source, cls.folder)}) has no usable training image`);
     }
   } finally {
     await writer.close();

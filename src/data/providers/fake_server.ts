@@ -63,7 +63,13 @@ export interface FakeStats {
 const h32 = (s: string) => createHash('sha256').update(s).digest().readUInt32LE(0);
 
 export class FakeServer {
-  readonly stats: FakeStats = { requests: { metadata: 0, image: 0, search: 0, thumb: 0 }, served: new Map(), faults: 0, badSignatures: 0, log: [] };
+  readonly stats: FakeStats = {
+    requests: { metadata: 0, image: 0, search: 0, thumb: 0 },
+    served: new Map(),
+    faults: 0,
+    badSignatures: 0,
+    log: [],
+  };
   private server?: Server;
   private base = '';
   private readonly ruleState: { seen: number; fired: number }[];
@@ -102,7 +108,12 @@ export class FakeServer {
     const h = h32(`pano:${i}:${j}`);
     if ((h % 10000) / 10000 >= this.opts.coverage) return null;
     const id = `CAoS${createHash('sha256').update(`${i}:${j}`).digest('base64url').slice(0, 18)}`;
-    return { id, lat: i * this.opts.gridDeg, lng: j * this.opts.gridDeg, date: `${2010 + (h % 14)}-${String(1 + ((h >>> 8) % 12)).padStart(2, '0')}` };
+    return {
+      id,
+      lat: i * this.opts.gridDeg,
+      lng: j * this.opts.gridDeg,
+      date: `${2010 + (h % 14)}-${String(1 + ((h >>> 8) % 12)).padStart(2, '0')}`,
+    };
   }
 
   private panoById(id: string): boolean {
@@ -142,7 +153,9 @@ export class FakeServer {
               px[o + 2] = logo ? 128 : (n * 31 + ((x ^ y) & 15)) & 255;
             }
           }
-          return sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+          return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+            .jpeg({ quality: 85 })
+            .toBuffer();
         }),
       );
       this.pool.set(k, p);
@@ -155,14 +168,19 @@ export class FakeServer {
     this.stats.log.push(raw);
     const url = new URL(raw, this.base);
     const endpoint: Endpoint | undefined =
-      url.pathname === '/maps/api/streetview/metadata' ? 'metadata'
-      : url.pathname === '/maps/api/streetview' ? 'image'
-      : url.pathname === '/images' ? 'search'
-      : url.pathname.startsWith('/mly-thumb/') ? 'thumb'
-      : undefined;
+      url.pathname === '/maps/api/streetview/metadata'
+        ? 'metadata'
+        : url.pathname === '/maps/api/streetview'
+          ? 'image'
+          : url.pathname === '/images'
+            ? 'search'
+            : url.pathname.startsWith('/mly-thumb/')
+              ? 'thumb'
+              : undefined;
     if (!endpoint) return void res.writeHead(404).end('not found');
     this.stats.requests[endpoint]++;
-    const auth = /^OAuth (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? '';
+    const auth =
+      /^OAuth (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? '';
     const key = endpoint === 'search' ? auth : (url.searchParams.get('key') ?? '');
     if (this.opts.delayMs) await new Promise((r) => setTimeout(r, this.opts.delayMs));
     const f = this.fault(endpoint, key);
@@ -175,24 +193,38 @@ export class FakeServer {
     return this.thumb(url, f, res);
   }
 
-  private async streetView(endpoint: 'metadata' | 'image', url: URL, raw: string, key: string, f: FaultRule | undefined, res: ServerResponse): Promise<void> {
-    const json = (body: object) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  private async streetView(
+    endpoint: 'metadata' | 'image',
+    url: URL,
+    raw: string,
+    key: string,
+    f: FaultRule | undefined,
+    res: ServerResponse,
+  ): Promise<void> {
+    const json = (body: object) =>
+      void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const denied = (message: string) =>
       endpoint === 'metadata'
         ? json({ status: 'REQUEST_DENIED', error_message: message })
         : void res.writeHead(403).end(`The Google Maps Platform server rejected your request. ${message}`);
     if (this.opts.secret !== undefined && !verifySignedPath(raw, this.opts.secret)) {
       this.stats.badSignatures++;
-      return void res.writeHead(403).end("Unable to authenticate the request. Provided 'signature' is not valid for the provided API key.");
+      return void res
+        .writeHead(403)
+        .end("Unable to authenticate the request. Provided 'signature' is not valid for the provided API key.");
     }
     if (!this.opts.keys.includes(key)) return denied('The provided API key is invalid.');
     if (f?.kind === 'denied') return denied('This API project is not authorized to use this API.');
     if (f?.kind === 'over_query_limit') {
       return endpoint === 'metadata'
-        ? json({ status: 'OVER_QUERY_LIMIT', error_message: 'You have exceeded your daily request quota for this API.' })
+        ? json({
+            status: 'OVER_QUERY_LIMIT',
+            error_message: 'You have exceeded your daily request quota for this API.',
+          })
         : void res.writeHead(403).end('You have exceeded your daily request quota for this API.');
     }
-    if (f?.kind === 'corrupt' && endpoint === 'metadata') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status": "OK", "pano_');
+    if (f?.kind === 'corrupt' && endpoint === 'metadata')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status": "OK", "pano_');
     if (endpoint === 'metadata') {
       const loc = /^(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$/.exec(url.searchParams.get('location') ?? '');
       if (!loc) return json({ status: 'INVALID_REQUEST' });
@@ -204,33 +236,55 @@ export class FakeServer {
       const p = this.panoAt(i, j);
       const metres = Math.hypot((i * g - lat) * 110574, (j * g - lng) * 111320 * Math.cos((lat * Math.PI) / 180));
       if (!p || metres > radius) return json({ status: 'ZERO_RESULTS' });
-      return json({ copyright: '© Fake', date: p.date, location: { lat: p.lat, lng: p.lng }, pano_id: p.id, status: 'OK' });
+      return json({
+        copyright: '© Fake',
+        date: p.date,
+        location: { lat: p.lat, lng: p.lng },
+        pano_id: p.id,
+        status: 'OK',
+      });
     }
     const size = /^(\d+)x(\d+)$/.exec(url.searchParams.get('size') ?? '');
     const pano = url.searchParams.get('pano') ?? '';
-    if (!size || Number(size[1]) > 640 || Number(size[2]) > 640) return void res.writeHead(400).end('Invalid request. Invalid size.');
+    if (!size || Number(size[1]) > 640 || Number(size[2]) > 640)
+      return void res.writeHead(400).end('Invalid request. Invalid size.');
     if (!this.panoById(pano)) return void res.writeHead(404).end('no imagery');
     return this.sendImage(pano, Number(size[1]), Number(size[2]), f, res);
   }
 
-  private async sendImage(id: string, w: number, h: number, f: FaultRule | undefined, res: ServerResponse): Promise<void> {
-    if (f?.kind === 'corrupt') return void res.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 7)]));
+  private async sendImage(
+    id: string,
+    w: number,
+    h: number,
+    f: FaultRule | undefined,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (f?.kind === 'corrupt')
+      return void res
+        .writeHead(200, { 'content-type': 'image/jpeg' })
+        .end(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 7)]));
     const imgs = await this.images(w, h);
     const jpeg = imgs[h32(id) % imgs.length];
-    if (f?.kind === 'truncated') return void res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg.subarray(0, jpeg.length >> 1));
+    if (f?.kind === 'truncated')
+      return void res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg.subarray(0, jpeg.length >> 1));
     this.stats.served.set(id, (this.stats.served.get(id) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
   }
 
   private search(url: URL, token: string, f: FaultRule | undefined, res: ServerResponse): void {
-    const json = (status: number, body: object) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: object) =>
+      void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!this.opts.tokens.includes(token) || f?.kind === 'denied') {
-      return json(401, { error: { message: 'Invalid OAuth access token - Cannot parse access token', type: 'OAuthException', code: 190 } });
+      return json(401, {
+        error: { message: 'Invalid OAuth access token - Cannot parse access token', type: 'OAuthException', code: 190 },
+      });
     }
-    if (f?.kind === 'over_query_limit') return json(400, { error: { message: 'Application request limit reached', type: 'OAuthException', code: 613 } });
+    if (f?.kind === 'over_query_limit')
+      return json(400, { error: { message: 'Application request limit reached', type: 'OAuthException', code: 613 } });
     if (f?.kind === 'corrupt') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": [');
     const bbox = (url.searchParams.get('bbox') ?? '').split(',').map(Number);
-    if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) return json(400, { error: { message: 'Invalid parameter bbox', code: 100 } });
+    if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v)))
+      return json(400, { error: { message: 'Invalid parameter bbox', code: 100 } });
     const [minLng, minLat, maxLng, maxLat] = bbox;
     const limit = Math.min(2000, Number(url.searchParams.get('limit') ?? 2000));
     const fields = (url.searchParams.get('fields') ?? 'id').split(',');
@@ -247,7 +301,8 @@ export class FakeServer {
           captured_at: Date.UTC(2015 + (h32(id) % 9), h32(id) % 12, 1 + (h32(id) % 28)),
           compass_angle: h32(`${id}a`) % 360,
         };
-        for (const s of [256, 1024, 2048]) item[`thumb_${s}_url`] = `${this.base}/mly-thumb/${id}?stp=s${s}&_nc_sig=${h32(id + s).toString(16)}`;
+        for (const s of [256, 1024, 2048])
+          item[`thumb_${s}_url`] = `${this.base}/mly-thumb/${id}?stp=s${s}&_nc_sig=${h32(id + s).toString(16)}`;
         data.push(Object.fromEntries(Object.entries(item).filter(([k]) => k === 'id' || fields.includes(k))));
       }
     }
@@ -273,7 +328,12 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
       coverage: { type: 'string', default: '0.6' },
     },
   });
-  const server = new FakeServer({ keys: values.keys.split(','), secret: values.secret, tokens: values.tokens.split(','), coverage: Number(values.coverage) });
+  const server = new FakeServer({
+    keys: values.keys.split(','),
+    secret: values.secret,
+    tokens: values.tokens.split(','),
+    coverage: Number(values.coverage),
+  });
   const url = await server.start(Number(values.port));
   console.log(`fake Street View / Mapillary server on ${url}`);
 }

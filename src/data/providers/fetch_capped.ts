@@ -10,7 +10,9 @@ const MAX_REDIRECTS = 5;
 export class RefusedResponseError extends Error {}
 
 export async function fetchCapped(
-  url: URL, init: { headers?: Record<string, string>; signal?: AbortSignal }, maxBytes = MAX_RESPONSE_BYTES,
+  url: URL,
+  init: { headers?: Record<string, string>; signal?: AbortSignal },
+  maxBytes = MAX_RESPONSE_BYTES,
 ): Promise<{ status: number; body: Buffer; contentType: string }> {
   let current = url;
   for (let hop = 0; ; hop++) {

@@ -25,10 +25,7 @@ export class GaveUpError extends Error {
 }
 
 /** What a response means, decided by the provider. */
-export type Verdict<T> =
-  | { ok: T }
-  | { retry: 'transient' | 'quota'; why: string }
-  | { fatal: string };
+export type Verdict<T> = { ok: T } | { retry: 'transient' | 'quota'; why: string } | { fatal: string };
 
 export interface HttpOptions {
   /** Requests per second over all concurrent work. */
@@ -131,7 +128,9 @@ export class Budget {
   constructor(readonly max: number) {}
   take(): void {
     if (this.used >= this.max) {
-      throw new BudgetExhaustedError(`--max-requests ${this.max} reached; the dataset so far is saved — raise the limit and run again to continue`);
+      throw new BudgetExhaustedError(
+        `--max-requests ${this.max} reached; the dataset so far is saved — raise the limit and run again to continue`,
+      );
     }
     this.used++;
   }
@@ -171,14 +170,21 @@ export class Http {
       let verdict: Verdict<T>;
       try {
         const attempt = AbortSignal.timeout(this.opts.timeoutMs);
-        const res = await fetchCapped(url, { headers, signal: signal ? AbortSignal.any([signal, attempt]) : attempt }, this.opts.maxBodyBytes);
+        const res = await fetchCapped(
+          url,
+          { headers, signal: signal ? AbortSignal.any([signal, attempt]) : attempt },
+          this.opts.maxBodyBytes,
+        );
         verdict = spec.interpret(res.status, res.body, res.contentType);
       } catch (err) {
         if (signal?.aborted) throw new StoppedError('stopped');
         if (err instanceof RefusedResponseError) throw new GaveUpError(`${spec.what}: ${err.message}`);
         // Timeouts, resets, refused connections. The error's text may quote the request, so only its code is kept.
         const e = err as { name?: string; cause?: { code?: string } };
-        const code = e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (e.cause?.code ?? e.name ?? 'network error');
+        const code =
+          e.name === 'TimeoutError'
+            ? `timeout after ${this.opts.timeoutMs} ms`
+            : (e.cause?.code ?? e.name ?? 'network error');
         verdict = { retry: 'transient', why: code };
       }
       if ('ok' in verdict) {
@@ -193,11 +199,13 @@ export class Http {
         this.limiter.slowDown();
         spec.keys?.quota(keyIndex, log);
         delay = this.backoff(Math.min(quotaRow++, 6));
-        if (!spec.keys && quotaRow > this.opts.quotaStrikes) throw new QuotaExhaustedError(`${spec.what}: still over quota after ${quotaRow} tries (${verdict.why})`);
+        if (!spec.keys && quotaRow > this.opts.quotaStrikes)
+          throw new QuotaExhaustedError(`${spec.what}: still over quota after ${quotaRow} tries (${verdict.why})`);
         log?.(`${spec.what}: over quota (${verdict.why}); slowing to ${this.limiter.qps.toFixed(2)} requests/s`);
       } else {
         this.stats.transientErrors++;
-        if (transient >= this.opts.retries) throw new GaveUpError(`${spec.what}: gave up after ${transient + 1} attempts (${verdict.why})`);
+        if (transient >= this.opts.retries)
+          throw new GaveUpError(`${spec.what}: gave up after ${transient + 1} attempts (${verdict.why})`);
         delay = this.backoff(transient++);
         log?.(`${spec.what}: ${verdict.why}; retry ${transient} of ${this.opts.retries} in ${delay} ms`);
       }
@@ -222,8 +230,11 @@ export function checkEndpoint(url: string, flag: string): URL {
   }
   const local = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && local)) {
-    throw new Error(`${flag} must use https (plain http only to 127.0.0.1/localhost), so keys never cross a network unencrypted`);
+    throw new Error(
+      `${flag} must use https (plain http only to 127.0.0.1/localhost), so keys never cross a network unencrypted`,
+    );
   }
-  if (u.username || u.password) throw new Error(`${flag} must not carry credentials; keys come from environment variables`);
+  if (u.username || u.password)
+    throw new Error(`${flag} must not carry credentials; keys come from environment variables`);
   return u;
 }

@@ -19,7 +19,8 @@ export interface MapillaryOptions {
   http: Http;
 }
 
-const TOKEN_HINT = 'check MAPILLARY_ACCESS_TOKEN: it must be a client access token (MLY|...) from https://www.mapillary.com/dashboard/developers';
+const TOKEN_HINT =
+  'check MAPILLARY_ACCESS_TOKEN: it must be a client access token (MLY|...) from https://www.mapillary.com/dashboard/developers';
 
 export function thumbField(fetchSize: number): string {
   return fetchSize <= 256 ? 'thumb_256_url' : fetchSize <= 1024 ? 'thumb_1024_url' : 'thumb_2048_url';
@@ -56,7 +57,10 @@ export class MapillaryProvider implements Provider {
       build: (k) => {
         const url = new URL('/images', this.o.endpoint);
         url.searchParams.set('fields', `id,computed_geometry,captured_at,compass_angle,${this.field}`);
-        url.searchParams.set('bbox', [c.lng - dLng, c.lat - dLat, c.lng + dLng, c.lat + dLat].map((v) => v.toFixed(6)).join(','));
+        url.searchParams.set(
+          'bbox',
+          [c.lng - dLng, c.lat - dLat, c.lng + dLng, c.lat + dLat].map((v) => v.toFixed(6)).join(','),
+        );
         url.searchParams.set('limit', String(MAPILLARY_MAX_PER_QUERY));
         return { url, headers: { authorization: `OAuth ${this.o.tokens[k]}` } };
       },
@@ -116,10 +120,13 @@ export function interpretSearch(status: number, body: Buffer): Verdict<SearchHit
   const code = json?.error?.code;
   const message = (json?.error?.message ?? '').slice(0, 200);
   // Graph API rate limits: HTTP 429, or error codes 4, 17, 32, 613.
-  if (status === 429 || (code !== undefined && [4, 17, 32, 613].includes(code))) return { retry: 'quota', why: `HTTP ${status}${code ? ` code ${code}` : ''}` };
+  if (status === 429 || (code !== undefined && [4, 17, 32, 613].includes(code)))
+    return { retry: 'quota', why: `HTTP ${status}${code ? ` code ${code}` : ''}` };
   if (status >= 500) return { retry: 'transient', why: `HTTP ${status}` };
-  if (status === 401 || status === 403 || code === 190) return { fatal: `Mapillary refused the token (HTTP ${status}${message ? `: ${message}` : ''}); ${TOKEN_HINT}` };
-  if (status !== 200) return { fatal: `Mapillary image search answered HTTP ${status}${message ? `: ${message}` : ''}` };
+  if (status === 401 || status === 403 || code === 190)
+    return { fatal: `Mapillary refused the token (HTTP ${status}${message ? `: ${message}` : ''}); ${TOKEN_HINT}` };
+  if (status !== 200)
+    return { fatal: `Mapillary image search answered HTTP ${status}${message ? `: ${message}` : ''}` };
   if (!json || !Array.isArray(json.data)) return { retry: 'transient', why: 'search answer is not the expected JSON' };
   return { ok: json.data };
 }

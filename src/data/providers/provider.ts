@@ -34,7 +34,10 @@ export interface Provider {
 
 /** Comma-separated credentials from an environment variable; the names are the only thing ever printed. */
 export function credentialsFrom(env: NodeJS.ProcessEnv, name: string, fix: string): string[] {
-  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new Error(`${name} is not set; ${fix}`);
   return list;
 }

@@ -28,7 +28,10 @@ const SETTINGS_HINT =
 
 // Google's own error text can quote the request; keep only a short, key-free reason.
 function reason(text: string): string {
-  return text.replace(/key=[^&\s"]+/gi, 'key=…').replace(/signature=[^&\s"]+/gi, 'signature=…').slice(0, 200);
+  return text
+    .replace(/key=[^&\s"]+/gi, 'key=…')
+    .replace(/signature=[^&\s"]+/gi, 'signature=…')
+    .slice(0, 200);
 }
 
 export class StreetViewProvider implements Provider {
@@ -41,10 +44,14 @@ export class StreetViewProvider implements Provider {
 
   constructor(private readonly o: StreetViewOptions) {
     if (o.secrets.length > 1 && o.secrets.length !== o.keys.length) {
-      throw new Error(`GOOGLE_MAPS_URL_SIGNING_SECRET lists ${o.secrets.length} secrets for ${o.keys.length} keys; give one, or one per key`);
+      throw new Error(
+        `GOOGLE_MAPS_URL_SIGNING_SECRET lists ${o.secrets.length} secrets for ${o.keys.length} keys; give one, or one per key`,
+      );
     }
     if (o.fetchSize + o.cropBottom > 640 || o.fetchSize < 32) {
-      throw new Error(`--fetch-size ${o.fetchSize} plus --crop-bottom ${o.cropBottom} must be at most 640 (Street View's limit) and the size at least 32`);
+      throw new Error(
+        `--fetch-size ${o.fetchSize} plus --crop-bottom ${o.cropBottom} must be at most 640 (Street View's limit) and the size at least 32`,
+      );
     }
     this.cropBottom = o.cropBottom;
     this.metaKeys = new KeyRing(o.keys, 'GOOGLE_MAPS_API_KEY key', o.http.opts.quotaStrikes);
@@ -64,7 +71,11 @@ export class StreetViewProvider implements Provider {
       what: 'Street View metadata',
       keys: this.metaKeys,
       build: (k) => ({
-        url: this.url('/maps/api/streetview/metadata', { location: `${c.lat.toFixed(6)},${c.lng.toFixed(6)}`, radius: String(this.o.radius), source: 'outdoor' }, k),
+        url: this.url(
+          '/maps/api/streetview/metadata',
+          { location: `${c.lat.toFixed(6)},${c.lng.toFixed(6)}`, radius: String(this.o.radius), source: 'outdoor' },
+          k,
+        ),
       }),
       interpret: (status, body) => interpretMetadata(status, body),
     });
@@ -77,14 +88,18 @@ export class StreetViewProvider implements Provider {
       keys: this.imageKeys,
       budget: this.o.budget,
       build: (k) => ({
-        url: this.url('/maps/api/streetview', {
-          size: `${this.o.fetchSize}x${this.o.fetchSize + this.o.cropBottom}`,
-          pano: s.id,
-          heading: String(c.heading),
-          fov: '90',
-          pitch: '0',
-          return_error_code: 'true',
-        }, k),
+        url: this.url(
+          '/maps/api/streetview',
+          {
+            size: `${this.o.fetchSize}x${this.o.fetchSize + this.o.cropBottom}`,
+            pano: s.id,
+            heading: String(c.heading),
+            fov: '90',
+            pitch: '0',
+            return_error_code: 'true',
+          },
+          k,
+        ),
       }),
       interpret: (status, body) => interpretImage(status, body),
     });
@@ -102,8 +117,15 @@ export function interpretMetadata(status: number, body: Buffer): Verdict<Source 
   if (status === 429) return { retry: 'quota', why: 'HTTP 429' };
   if (status >= 500) return { retry: 'transient', why: `HTTP ${status}` };
   if (status === 403) return { fatal: refused(body.toString('utf8')) };
-  if (status !== 200) return { fatal: `Street View metadata answered HTTP ${status}: ${reason(body.toString('utf8'))}` };
-  let m: { status?: string; pano_id?: string; location?: { lat?: number; lng?: number }; date?: string; error_message?: string };
+  if (status !== 200)
+    return { fatal: `Street View metadata answered HTTP ${status}: ${reason(body.toString('utf8'))}` };
+  let m: {
+    status?: string;
+    pano_id?: string;
+    location?: { lat?: number; lng?: number };
+    date?: string;
+    error_message?: string;
+  };
   try {
     m = JSON.parse(body.toString('utf8'));
   } catch {
@@ -114,25 +136,32 @@ export function interpretMetadata(status: number, body: Buffer): Verdict<Source 
       if (typeof m.pano_id !== 'string' || typeof m.location?.lat !== 'number' || typeof m.location?.lng !== 'number') {
         return { retry: 'transient', why: 'metadata answer lacks pano_id or location' };
       }
-      return { ok: { id: m.pano_id, lat: m.location.lat, lng: m.location.lng, heading: null, captureDate: m.date ?? null } };
+      return {
+        ok: { id: m.pano_id, lat: m.location.lat, lng: m.location.lng, heading: null, captureDate: m.date ?? null },
+      };
     case 'ZERO_RESULTS':
     case 'NOT_FOUND':
       return { ok: null };
     case 'OVER_QUERY_LIMIT':
       return { retry: 'quota', why: 'OVER_QUERY_LIMIT' };
     case 'REQUEST_DENIED':
-      return { fatal: `Street View denied the request (REQUEST_DENIED${m.error_message ? `: ${reason(m.error_message)}` : ''}); ${SETTINGS_HINT}` };
+      return {
+        fatal: `Street View denied the request (REQUEST_DENIED${m.error_message ? `: ${reason(m.error_message)}` : ''}); ${SETTINGS_HINT}`,
+      };
     case 'UNKNOWN_ERROR':
       return { retry: 'transient', why: 'UNKNOWN_ERROR' };
     default:
-      return { fatal: `Street View metadata answered status ${JSON.stringify(m.status)}${m.error_message ? `: ${reason(m.error_message)}` : ''}` };
+      return {
+        fatal: `Street View metadata answered status ${JSON.stringify(m.status)}${m.error_message ? `: ${reason(m.error_message)}` : ''}`,
+      };
   }
 }
 
 export function interpretImage(status: number, body: Buffer): Verdict<Buffer | null> {
   if (status === 200) return { ok: body };
   const text = body.toString('utf8');
-  if (status === 429 || (status === 403 && /quota|OVER_QUERY_LIMIT/i.test(text))) return { retry: 'quota', why: `HTTP ${status}` };
+  if (status === 429 || (status === 403 && /quota|OVER_QUERY_LIMIT/i.test(text)))
+    return { retry: 'quota', why: `HTTP ${status}` };
   if (status >= 500) return { retry: 'transient', why: `HTTP ${status}` };
   if (status === 404) return { ok: null }; // no imagery for this panorama (return_error_code=true)
   if (status === 403) return { fatal: refused(text) };

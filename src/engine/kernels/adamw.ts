@@ -29,11 +29,22 @@ const cpuKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { param, grad, m, v } = inputs as Record<string, TensorInfo>;
   const a = attrs as unknown as AdamWAttrs;
-  const P = f32(cpu, param), G = f32(cpu, grad), Mv = f32(cpu, m), V = f32(cpu, v);
+  const P = f32(cpu, param),
+    G = f32(cpu, grad),
+    Mv = f32(cpu, m),
+    V = f32(cpu, v);
   const n = P.length;
-  const p2 = new Float32Array(n), m2 = new Float32Array(n), v2 = new Float32Array(n);
-  const decay = fr(a.decay), b1 = fr(a.beta1), c1 = fr(1 - a.beta1), b2 = fr(a.beta2), c2 = fr(1 - a.beta2);
-  const bc = fr(a.bc2Sqrt), eps = fr(a.eps), step = fr(a.stepSize);
+  const p2 = new Float32Array(n),
+    m2 = new Float32Array(n),
+    v2 = new Float32Array(n);
+  const decay = fr(a.decay),
+    b1 = fr(a.beta1),
+    c1 = fr(1 - a.beta1),
+    b2 = fr(a.beta2),
+    c2 = fr(1 - a.beta2);
+  const bc = fr(a.bc2Sqrt),
+    eps = fr(a.eps),
+    step = fr(a.stepSize);
   for (let i = 0; i < n; i++) {
     const decayed = fr(P[i] * decay);
     const mi = fr(fr(Mv[i] * b1) + fr(G[i] * c1));
@@ -43,12 +54,22 @@ const cpuKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     m2[i] = mi;
     v2[i] = vi;
   }
-  return [cpu.makeTensorInfo(param.shape, 'float32', p2), cpu.makeTensorInfo(m.shape, 'float32', m2), cpu.makeTensorInfo(v.shape, 'float32', v2)];
+  return [
+    cpu.makeTensorInfo(param.shape, 'float32', p2),
+    cpu.makeTensorInfo(m.shape, 'float32', m2),
+    cpu.makeTensorInfo(v.shape, 'float32', v2),
+  ];
 };
 
 export const adamwKernels: KernelConfig[] = [{ kernelName: ADAMW, backendName: 'cpu', kernelFunc: cpuKernel }];
 
 /** One AdamW update of a parameter: returns [param, m, v] (new tensors; the caller assigns them). */
-export function adamwUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: AdamWAttrs): tf.Tensor[] {
+export function adamwUpdate(
+  param: tf.Tensor,
+  grad: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  attrs: AdamWAttrs,
+): tf.Tensor[] {
   return tf.engine().runKernel(ADAMW, { param, grad, m, v }, attrs) as tf.Tensor[];
 }

@@ -41,7 +41,12 @@ export function bnTrainForward(x: Float32Array, gamma: Float32Array, beta: Float
 
 /** Gradients of bnTrainForward, the batch statistics included. */
 export function bnTrainBackward(
-  dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, eps: number,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
 ) {
   const C = gamma.length;
   const M = x.length / C;
@@ -65,11 +70,15 @@ export function bnTrainBackward(
   return { dx, dgamma: Float32Array.from(sdyx), dbeta: Float32Array.from(sdy) };
 }
 
-
 const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const r = bnTrainForward(cpuValues(cpu, x), cpuValues(cpu, gamma), cpuValues(cpu, beta), (attrs as unknown as BNAttrs).eps);
+  const r = bnTrainForward(
+    cpuValues(cpu, x),
+    cpuValues(cpu, gamma),
+    cpuValues(cpu, beta),
+    (attrs as unknown as BNAttrs).eps,
+  );
   return [
     cpu.makeTensorInfo(x.shape, 'float32', r.y),
     cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
@@ -81,7 +90,11 @@ const bnGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
   const r = bnTrainBackward(
-    cpuValues(cpu, dy), cpuValues(cpu, x), cpuValues(cpu, gamma), cpuValues(cpu, mean), cpuValues(cpu, variance),
+    cpuValues(cpu, dy),
+    cpuValues(cpu, x),
+    cpuValues(cpu, gamma),
+    cpuValues(cpu, mean),
+    cpuValues(cpu, variance),
     (attrs as unknown as BNAttrs).eps,
   );
   return [

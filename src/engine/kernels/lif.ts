@@ -22,7 +22,13 @@ const lifSpikesKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 const lifGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, h, spikes } = inputs as { dy: TensorInfo; h: TensorInfo; spikes: TensorInfo };
-  const dx = lifBackward(cpuValues(cpu, dy), cpuValues(cpu, h), cpuValues(cpu, spikes), dy.shape[0], attrs as unknown as LIFGradAttrs);
+  const dx = lifBackward(
+    cpuValues(cpu, dy),
+    cpuValues(cpu, h),
+    cpuValues(cpu, spikes),
+    dy.shape[0],
+    attrs as unknown as LIFGradAttrs,
+  );
   return cpu.makeTensorInfo(dy.shape, 'float32', dx);
 };
 

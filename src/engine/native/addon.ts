@@ -16,7 +16,14 @@ export interface NativeAddon {
    * hasBias, relu (forward only: y = relu?(conv + bias)). packed: filter is conv2dPackFilter's result for the same
    * params, not HWIO.
    */
-  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array, packed?: boolean, bias?: Float32Array): void;
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    packed?: boolean,
+    bias?: Float32Array,
+  ): void;
   /** The HWIO filter in the forward primitive's own layout for params; null when that is HWIO. */
   conv2dPackFilter(filter: Float32Array, params: Int32Array): Float32Array | null;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
@@ -27,18 +34,49 @@ export interface NativeAddon {
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** dx must be zero-filled. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
-  lif(x: Float32Array, spikes: Float32Array, h: Float32Array | null, T: number, M: number, tau: number, vth: number): void;
+  lif(
+    x: Float32Array,
+    spikes: Float32Array,
+    h: Float32Array | null,
+    T: number,
+    M: number,
+    tau: number,
+    vth: number,
+  ): void;
   lifGrad(
-    dy: Float32Array, h: Float32Array, spikes: Float32Array, dx: Float32Array,
-    T: number, M: number, tau: number, vth: number, surrogate: number, alpha: number,
+    dy: Float32Array,
+    h: Float32Array,
+    spikes: Float32Array,
+    dx: Float32Array,
+    T: number,
+    M: number,
+    tau: number,
+    vth: number,
+    surrogate: number,
+    alpha: number,
   ): void;
   batchNormTrain(
-    x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
-    variance: Float32Array, M: number, C: number, eps: number,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    M: number,
+    C: number,
+    eps: number,
   ): void;
   transpose(x: Float32Array, y: Float32Array, shape: Int32Array, perm: Int32Array): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of a and b to outShape. */
-  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, aShape: Int32Array, bShape: Int32Array, outShape: Int32Array): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    b: Float32Array,
+    y: Float32Array,
+    aShape: Int32Array,
+    bShape: Int32Array,
+    outShape: Int32Array,
+  ): void;
   /** y[o, i] = sum over r of x[o, r, i] / divisor (divisor 1: a plain sum) */
   sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number, divisor: number): void;
   /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
@@ -46,25 +84,55 @@ export interface NativeAddon {
   /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
   density(a: Float32Array, samples: number): number;
   /** c[M, N] = a[M, K] b, adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
-  sparseMatMul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number, transposeB: boolean): void;
+  sparseMatMul(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    M: number,
+    K: number,
+    N: number,
+    transposeB: boolean,
+  ): void;
   /** c[P, Q] = a^T b for a [R, P] dense and b [R, Q] mostly zeros. */
   sparseMatMulTA(a: Float32Array, b: Float32Array, c: Float32Array, R: number, P: number, Q: number): void;
   /** Eval-mode batch norm over the last axis (tfjs FusedBatchNorm); per-channel arrays of length C. */
   batchNormInfer(
-    x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array,
-    y: Float32Array, M: number, C: number, eps: number,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array,
+    scale: Float32Array,
+    y: Float32Array,
+    M: number,
+    C: number,
+    eps: number,
   ): void;
   /** Fused AdamW (kernels/adamw.ts); scalars: decay, beta1, 1-beta1, beta2, 1-beta2, bc2Sqrt, eps, stepSize. */
   adamw(
-    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
-    p2: Float32Array, m2: Float32Array, v2: Float32Array, scalars: Float32Array,
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    p2: Float32Array,
+    m2: Float32Array,
+    v2: Float32Array,
+    scalars: Float32Array,
   ): void;
   /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
   sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
   sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
   batchNormGrad(
-    dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
-    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, M: number, C: number, eps: number,
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    M: number,
+    C: number,
+    eps: number,
   ): void;
 }
 

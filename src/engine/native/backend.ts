@@ -56,14 +56,21 @@ export class NativeBackend extends MathBackendCPU {
 
 /** Every kernel the native backend replaces. */
 export const nativeKernels: tf.KernelConfig[] = [
-  ...convKernels, ...matmulKernels, ...poolKernels, ...lifKernels, ...batchNormKernels, ...elementwiseKernels, ...adamwKernels,
+  ...convKernels,
+  ...matmulKernels,
+  ...poolKernels,
+  ...lifKernels,
+  ...batchNormKernels,
+  ...elementwiseKernels,
+  ...adamwKernels,
 ];
 
 /** A copied JS kernel, watched for outputs that alias pooled arrays. */
 function watched(f: KernelFunc): KernelFunc {
   return (args) => {
     const result = f(args);
-    if (args.backend instanceof NativeBackend) args.backend.markAliases(result as TensorInfo | TensorInfo[], args.inputs);
+    if (args.backend instanceof NativeBackend)
+      args.backend.markAliases(result as TensorInfo | TensorInfo[], args.inputs);
     return result;
   };
 }

@@ -35,7 +35,9 @@ export class BufferPool {
    */
   constructor(
     private release: (values: Float32Array) => void,
-    readonly fraction = 0.25, readonly minBytes = 64 * 2 ** 20, readonly maxBytes = 4 * 2 ** 30,
+    readonly fraction = 0.25,
+    readonly minBytes = 64 * 2 ** 20,
+    readonly maxBytes = 4 * 2 ** 30,
     readonly coldLimitBytes = 2 ** 36,
   ) {}
 

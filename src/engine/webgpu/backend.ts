@@ -64,7 +64,10 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
 
   /** Throws the first error the device reported since the last check (and forgets it), or its loss. */
   checkDevice(): void {
-    if (this.lostReason) throw new Error(`webgpu: the GPU device was lost (${this.lostReason}); restart the run (--resume continues from the last checkpoint)`);
+    if (this.lostReason)
+      throw new Error(
+        `webgpu: the GPU device was lost (${this.lostReason}); restart the run (--resume continues from the last checkpoint)`,
+      );
     const err = this.deviceError;
     if (err) {
       this.deviceError = undefined;
@@ -76,22 +79,26 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
   checkBinding(bytes: number, what: string): void {
     if (bytes > this.maxBinding) {
       throw new Error(
-        `webgpu: ${what} needs ${formatBytes(bytes)}, over this adapter's maxStorageBufferBindingSize of `
-          + `${formatBytes(this.maxBinding)} (${this.label}); use a smaller batch or model`,
+        `webgpu: ${what} needs ${formatBytes(bytes)}, over this adapter's maxStorageBufferBindingSize of ` +
+          `${formatBytes(this.maxBinding)} (${this.label}); use a smaller batch or model`,
       );
     }
   }
 
   private checkProgram(name: string, output: { shape: number[]; dtype: DataType }, inputs: TensorInfo[]): void {
     this.checkDevice();
-    const bytes = (t: { shape: number[]; dtype: DataType }) => util.sizeFromShape(t.shape) * (t.dtype === 'complex64' ? 8 : 4);
+    const bytes = (t: { shape: number[]; dtype: DataType }) =>
+      util.sizeFromShape(t.shape) * (t.dtype === 'complex64' ? 8 : 4);
     this.checkBinding(bytes(output), `${name}'s output of shape [${output.shape}]`);
     inputs.forEach((t, i) => this.checkBinding(bytes(t), `${name}'s input ${i} of shape [${t.shape}]`));
   }
 
   override runWebGPUProgram(
-    program: Parameters<WebGPUBackend['runWebGPUProgram']>[0], inputs: TensorInfo[], outputDtype: DataType,
-    programDefinedUniform?: ProgramUniform, output?: TensorInfo,
+    program: Parameters<WebGPUBackend['runWebGPUProgram']>[0],
+    inputs: TensorInfo[],
+    outputDtype: DataType,
+    programDefinedUniform?: ProgramUniform,
+    output?: TensorInfo,
   ): TensorInfo {
     const p = program as unknown as TfjsProgram;
     this.checkProgram(p.constructor.name, { shape: p.outputShape, dtype: outputDtype }, inputs);
@@ -110,8 +117,12 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
    * output. Returns the outputs.
    */
   dispatch(
-    name: string, pipeline: GPUComputePipeline, inputs: TensorInfo[], outputs: Array<{ shape: number[]; dtype: DataType }>,
-    workgroups: [number, number, number], uniforms?: ProgramUniform,
+    name: string,
+    pipeline: GPUComputePipeline,
+    inputs: TensorInfo[],
+    outputs: Array<{ shape: number[]; dtype: DataType }>,
+    workgroups: [number, number, number],
+    uniforms?: ProgramUniform,
   ): TensorInfo[] {
     const inner = this as unknown as Internals;
     outputs.forEach((o) => this.checkProgram(name, o, inputs));
@@ -149,11 +160,13 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
     staging.mapAsync(GPUMapMode.READ).catch(() => undefined); // a failed map reads as 'unmapped' below
     const deadline = Date.now() + READ_TIMEOUT_MS;
     while (staging.mapState === 'pending' && !this.lostReason) {
-      if (Date.now() > deadline) throw new Error(`webgpu: the GPU did not finish within ${READ_TIMEOUT_MS / 60_000} minutes`);
+      if (Date.now() > deadline)
+        throw new Error(`webgpu: the GPU did not finish within ${READ_TIMEOUT_MS / 60_000} minutes`);
       pump();
     }
     this.checkDevice();
-    if (staging.mapState !== 'mapped') throw new Error('webgpu: reading a tensor back from the GPU failed (the buffer could not be mapped)');
+    if (staging.mapState !== 'mapped')
+      throw new Error('webgpu: reading a tensor back from the GPU failed (the buffer could not be mapped)');
     const bytes = staging.getMappedRange().slice(0);
     staging.unmap();
     this.bufferManager.releaseBuffer(staging);

@@ -21,8 +21,9 @@ const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|basic render/i
 // adapter to find, so `auto` does not probe (and does not print Dawn's warning on every CPU-only run).
 function vulkanLoaderPresent(): boolean {
   if (process.platform !== 'linux') return true;
-  return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib']
-    .some((dir) => existsSync(`${dir}/libvulkan.so.1`));
+  return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'].some(
+    (dir) => existsSync(`${dir}/libvulkan.so.1`),
+  );
 }
 
 function describe(info: GPUAdapterInfo, via: string): string {
@@ -31,8 +32,10 @@ function describe(info: GPUAdapterInfo, via: string): string {
 }
 
 export function isSoftware(info: GPUAdapterInfo): boolean {
-  return Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter)
-    || SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return (
+    Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) ||
+    SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)
+  );
 }
 
 async function openDevice(gpu: GPU, adapter: GPUAdapter, via: string): Promise<AcquiredDevice> {
@@ -70,8 +73,11 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   const native = probe ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (native && (!hardwareOnly || !isSoftware(native.info))) return openDevice(gpu, native, 'native API');
   if (hardwareOnly) {
-    throw new Error(native ? `only a software adapter (${describe(native.info, 'Vulkan')}); auto uses webgpu on a hardware GPU only`
-      : 'no hardware WebGPU adapter found');
+    throw new Error(
+      native
+        ? `only a software adapter (${describe(native.info, 'Vulkan')}); auto uses webgpu on a hardware GPU only`
+        : 'no hardware WebGPU adapter found',
+    );
   }
   // Headless Linux: EGL without a display server (Mesa's surfaceless platform) gives llvmpipe.
   if (process.platform === 'linux') process.env.EGL_PLATFORM ??= 'surfaceless';
@@ -79,7 +85,7 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   const gl = await glGpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
   if (gl) return openDevice(glGpu, gl, 'OpenGL');
   throw new Error(
-    'no WebGPU adapter: neither a GPU (Vulkan/Metal/D3D12) nor Mesa\'s OpenGL software renderer was found. '
-      + 'On Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (scripts/setup.sh installs them)',
+    "no WebGPU adapter: neither a GPU (Vulkan/Metal/D3D12) nor Mesa's OpenGL software renderer was found. " +
+      'On Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (scripts/setup.sh installs them)',
   );
 }

@@ -23,7 +23,8 @@ export function pipeline(backend: GeospikeWebGPUBackend, key: string, code: () =
  * (read_write), then the inputs (read), then the uniform `u` of struct `U`, numbered here so they match the call.
  */
 export function bindings(outputs: string[], inputs: string[]): string {
-  const storage = (name: string, i: number, access: string) => `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<f32>;`;
+  const storage = (name: string, i: number, access: string) =>
+    `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<f32>;`;
   return [
     ...outputs.map((name, i) => storage(name, i, 'read_write')),
     ...inputs.map((name, i) => storage(name, outputs.length + i, 'read')),

@@ -7,7 +7,6 @@ import { packageRoot } from '../../util/package_root.js';
 
 let pumpFn: (() => boolean) | undefined;
 
-
 /** Runs one non-blocking turn of the event loop (Dawn's callbacks among them). Throws saying how to build it. */
 export function pump(): void {
   if (!pumpFn) {

@@ -37,9 +37,12 @@ async function register(hardwareOnly: boolean): Promise<{ software: boolean; lab
 export async function loadWebGPUBackend(hardwareOnly = false): Promise<string> {
   if (!registered) {
     registered = register(hardwareOnly);
-    registered.catch(() => { registered = undefined; });
+    registered.catch(() => {
+      registered = undefined;
+    });
   }
   const { software, label } = await registered;
-  if (hardwareOnly && software) throw new Error(`only a software adapter (${label}); auto uses webgpu on a hardware GPU only`);
+  if (hardwareOnly && software)
+    throw new Error(`only a software adapter (${label}); auto uses webgpu on a hardware GPU only`);
   return 'webgpu';
 }

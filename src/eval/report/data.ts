@@ -25,12 +25,30 @@ export interface ReportRun {
   meanEpochSeconds: number | null;
   trainImagesPerSecond: number | null;
   eval: {
-    n: number; accuracy: number; top2: number; loss: number; macroF1: number; imagesPerSecond: number;
-    confusion: number[][]; perClass: ClassMetrics[];
+    n: number;
+    accuracy: number;
+    top2: number;
+    loss: number;
+    macroF1: number;
+    imagesPerSecond: number;
+    confusion: number[][];
+    perClass: ClassMetrics[];
   } | null;
   energy: {
-    perImage: number; macs: number; sops: number; denseMacs: number; images: number; costs: EnergyCosts;
-    layers: { name: string; inputRate: number | null; estimated: boolean; macs: number; sops: number; energy: number }[];
+    perImage: number;
+    macs: number;
+    sops: number;
+    denseMacs: number;
+    images: number;
+    costs: EnergyCosts;
+    layers: {
+      name: string;
+      inputRate: number | null;
+      estimated: boolean;
+      macs: number;
+      sops: number;
+      energy: number;
+    }[];
     /** The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture. */
     baseline: { name: string; energy: number; ratio: number } | null;
   } | null;
@@ -59,7 +77,8 @@ function paramCount(run: RunData): number {
 export function reportRun(run: RunData): ReportRun {
   const { epochs } = run;
   const best = epochs.reduce<EpochRow | null>((b, e) => (!b || e.val_acc > b.val_acc ? e : b), null);
-  const mean = (f: (e: EpochRow) => number) => (epochs.length ? epochs.reduce((a, e) => a + f(e), 0) / epochs.length : null);
+  const mean = (f: (e: EpochRow) => number) =>
+    epochs.length ? epochs.reduce((a, e) => a + f(e), 0) / epochs.length : null;
   const ev = run.eval;
   const en = run.energy;
   return {
@@ -76,14 +95,34 @@ export function reportRun(run: RunData): ReportRun {
     meanEpochSeconds: mean((e) => e.epoch_seconds),
     trainImagesPerSecond: mean((e) => e.images_per_s),
     eval: ev && {
-      n: ev.n, accuracy: ev.accuracy, top2: ev.top2, loss: ev.loss, macroF1: ev.macroF1, imagesPerSecond: ev.imagesPerSecond,
-      confusion: ev.confusion, perClass: ev.perClass,
+      n: ev.n,
+      accuracy: ev.accuracy,
+      top2: ev.top2,
+      loss: ev.loss,
+      macroF1: ev.macroF1,
+      imagesPerSecond: ev.imagesPerSecond,
+      confusion: ev.confusion,
+      perClass: ev.perClass,
     },
     energy: en && {
-      perImage: en.report.total.energy, macs: en.report.total.macs, sops: en.report.total.sops, denseMacs: en.report.total.denseMacs,
-      images: en.images, costs: en.report.costs,
-      layers: en.report.layers.map((l) => ({ name: l.name, inputRate: l.inputRate, estimated: l.estimated, macs: l.macs, sops: l.sops, energy: l.energy })),
-      baseline: en.baseline && en.ratio !== null ? { name: en.baseline.name, energy: en.baseline.energy, ratio: en.ratio } : null,
+      perImage: en.report.total.energy,
+      macs: en.report.total.macs,
+      sops: en.report.total.sops,
+      denseMacs: en.report.total.denseMacs,
+      images: en.images,
+      costs: en.report.costs,
+      layers: en.report.layers.map((l) => ({
+        name: l.name,
+        inputRate: l.inputRate,
+        estimated: l.estimated,
+        macs: l.macs,
+        sops: l.sops,
+        energy: l.energy,
+      })),
+      baseline:
+        en.baseline && en.ratio !== null
+          ? { name: en.baseline.name, energy: en.baseline.energy, ratio: en.ratio }
+          : null,
     },
     rates: en?.rates ?? run.lastRates,
   };
@@ -94,10 +133,12 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
   const runs = dirs.map((d) => reportRun(readRun(d)));
   const spiking = (r: ReportRun) => isSpiking({ arch: r.arch });
   const ann = runs.find((r) => !spiking(r) && r.energy);
-  const sameCosts = (a: ReportRun, b: ReportRun) => a.energy!.costs.eMac === b.energy!.costs.eMac && a.energy!.costs.eAc === b.energy!.costs.eAc;
+  const sameCosts = (a: ReportRun, b: ReportRun) =>
+    a.energy!.costs.eMac === b.energy!.costs.eMac && a.energy!.costs.eAc === b.energy!.costs.eAc;
   const energyRatios = ann
-    ? runs.filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
-      .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
+    ? runs
+        .filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
+        .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
     : [];
   return { title, generatedAt: new Date().toISOString(), study: STUDY, runs, energyRatios };
 }

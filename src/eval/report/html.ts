@@ -8,7 +8,8 @@ import { runPaths } from '../../train/run_folder.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const secs = (s: number) => (s >= 100 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
-const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+const count = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n);
 
 const CSS = `
 :root { --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bg:#f8fafc; --card:#fff; --accent:#2563eb; }
@@ -47,81 +48,148 @@ svg .axis { stroke:#9ca3af; stroke-width:1; }
 `;
 
 function table(head: string[], rows: string[][], klass = ''): string {
-  return `<table class="${klass}"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>`
-    + rows.map((r) => `<tr>${r.map((c) => (c === '' ? '<td class="na">–</td>' : `<td>${c}</td>`)).join('')}</tr>`).join('')
-    + '</tbody></table>';
+  return (
+    `<table class="${klass}"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>` +
+    rows
+      .map((r) => `<tr>${r.map((c) => (c === '' ? '<td class="na">–</td>' : `<td>${c}</td>`)).join('')}</tr>`)
+      .join('') +
+    '</tbody></table>'
+  );
 }
 
 const swatch = (color: string) => `<span class="swatch" style="background:${color}"></span>`;
-const figure = (svg: string, caption = '') => `<figure>${svg}${caption ? `<figcaption>${caption}</figcaption>` : ''}</figure>`;
-const missing = (what: string, cmd: string) => `<figure><p class="note">No ${what} yet: run <code>${esc(cmd)}</code>, then compare again.</p></figure>`;
+const figure = (svg: string, caption = '') =>
+  `<figure>${svg}${caption ? `<figcaption>${caption}</figcaption>` : ''}</figure>`;
+const missing = (what: string, cmd: string) =>
+  `<figure><p class="note">No ${what} yet: run <code>${esc(cmd)}</code>, then compare again.</p></figure>`;
 
 function headline(r: Report, colors: string[]): string {
   const S = r.study;
-  const head = ['', `Study: ${esc(S.spikformer.model)}`, `Study: ${esc(S.resnet18.model)}`,
-    ...r.runs.map((run, i) => `${swatch(colors[i])}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`)];
-  const row = (label: string, study: [string, string], f: (x: ReportRun) => string) => [label, ...study, ...r.runs.map(f)];
+  const head = [
+    '',
+    `Study: ${esc(S.spikformer.model)}`,
+    `Study: ${esc(S.resnet18.model)}`,
+    ...r.runs.map(
+      (run, i) =>
+        `${swatch(colors[i])}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`,
+    ),
+  ];
+  const row = (label: string, study: [string, string], f: (x: ReportRun) => string) => [
+    label,
+    ...study,
+    ...r.runs.map(f),
+  ];
   const rows = [
-    row('best validation accuracy', [pct(S.spikformer.valAcc), pct(S.resnet18.valAcc)], (x) => (x.best ? `${pct(x.best.valAcc)} <span class="note">(ep ${x.best.epoch})</span>` : '')),
+    row('best validation accuracy', [pct(S.spikformer.valAcc), pct(S.resnet18.valAcc)], (x) =>
+      x.best ? `${pct(x.best.valAcc)} <span class="note">(ep ${x.best.epoch})</span>` : '',
+    ),
     row('checkpoint accuracy (eval)', ['', ''], (x) => (x.eval ? pct(x.eval.accuracy) : '')),
     row('top-2 accuracy', ['', ''], (x) => (x.eval ? pct(x.eval.top2) : '')),
     row('macro F1', ['', ''], (x) => (x.eval ? x.eval.macroF1.toFixed(3) : '')),
     row('epochs trained', ['300', '300'], (x) => String(x.epochs.length)),
-    row('time per epoch', [`${S.spikformer.epochSeconds} s (T4)`, `${S.resnet18.epochSeconds} s (T4)`], (x) => (x.meanEpochSeconds !== null ? secs(x.meanEpochSeconds) : '')),
-    row('training images / s', ['', ''], (x) => (x.trainImagesPerSecond !== null ? x.trainImagesPerSecond.toFixed(1) : '')),
+    row('time per epoch', [`${S.spikformer.epochSeconds} s (T4)`, `${S.resnet18.epochSeconds} s (T4)`], (x) =>
+      x.meanEpochSeconds !== null ? secs(x.meanEpochSeconds) : '',
+    ),
+    row('training images / s', ['', ''], (x) =>
+      x.trainImagesPerSecond !== null ? x.trainImagesPerSecond.toFixed(1) : '',
+    ),
     row('parameters', ['', ''], (x) => count(x.params)),
     row('energy per image', ['not measured', 'not measured'], (x) => (x.energy ? formatEnergy(x.energy.perImage) : '')),
-    row('MAC / SOP per image', ['', ''], (x) => (x.energy ? `${formatOps(x.energy.macs)} / ${formatOps(x.energy.sops)}` : '')),
-    row('an ANN\'s energy / this one\'s', ['', ''], (x) => (x.energy?.baseline ? `${x.energy.baseline.ratio.toFixed(1)}× <span class="note">(${esc(x.energy.baseline.name)}, ${formatEnergy(x.energy.baseline.energy)})</span>` : '')),
+    row('MAC / SOP per image', ['', ''], (x) =>
+      x.energy ? `${formatOps(x.energy.macs)} / ${formatOps(x.energy.sops)}` : '',
+    ),
+    row("an ANN's energy / this one's", ['', ''], (x) =>
+      x.energy?.baseline
+        ? `${x.energy.baseline.ratio.toFixed(1)}× <span class="note">(${esc(x.energy.baseline.name)}, ${formatEnergy(x.energy.baseline.energy)})</span>`
+        : '',
+    ),
   ];
   return table(head, rows, 'headline');
 }
 
 function cards(r: Report, colors: string[]): string {
-  const c = r.runs.map((run, i) => `<div class="card"><div class="k">${swatch(colors[i])}${esc(run.name)}</div>`
-    + `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy · ${esc(run.preset)}`
-    + `${run.energy ? ` · ${formatEnergy(run.energy.perImage)}/image` : ''}</div></div>`);
+  const c = r.runs.map(
+    (run, i) =>
+      `<div class="card"><div class="k">${swatch(colors[i])}${esc(run.name)}</div>` +
+      `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy · ${esc(run.preset)}` +
+      `${run.energy ? ` · ${formatEnergy(run.energy.perImage)}/image` : ''}</div></div>`,
+  );
   for (const run of r.runs) {
     const b = run.energy?.baseline;
     if (!b) continue;
-    c.push(`<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>`
-      + `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`);
+    c.push(
+      `<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>` +
+        `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`,
+    );
   }
   for (const e of r.energyRatios) {
-    c.push(`<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div class="v">${e.ratio.toFixed(1)}×</div>`
-      + `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image</div></div>`);
+    c.push(
+      `<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div class="v">${e.ratio.toFixed(1)}×</div>` +
+        `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image</div></div>`,
+    );
   }
   return `<div class="cards">${c.join('')}</div>`;
 }
 
 function curves(r: Report, colors: string[]): string {
   const series = (f: (e: ReportRun['epochs'][number]) => number) =>
-    r.runs.map((run, i) => ({ name: run.name, color: colors[i], points: run.epochs.map((e) => [e.epoch, f(e)] as [number, number]) }));
+    r.runs.map((run, i) => ({
+      name: run.name,
+      color: colors[i],
+      points: run.epochs.map((e) => [e.epoch, f(e)] as [number, number]),
+    }));
   const accs = r.runs.flatMap((x) => x.epochs.map((e) => e.val_acc));
   const lo = Math.min(0.5, ...accs);
   const acc = lineChart({
-    title: 'Validation accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', series: series((e) => e.val_acc),
-    format: (y) => `${Math.round(y * 100)}%`, yRange: [Math.floor(lo * 10) / 10, 1],
+    title: 'Validation accuracy per epoch',
+    xLabel: 'epoch',
+    yLabel: 'accuracy',
+    series: series((e) => e.val_acc),
+    format: (y) => `${Math.round(y * 100)}%`,
+    yRange: [Math.floor(lo * 10) / 10, 1],
     refs: [
       { y: r.study.spikformer.valAcc, label: `study Spikformer ${pct(r.study.spikformer.valAcc)}`, color: '#64748b' },
       { y: r.study.resnet18.valAcc, label: `study ResNet18 ${pct(r.study.resnet18.valAcc)}`, color: '#94a3b8' },
     ],
   });
-  const loss = lineChart({ title: 'Validation loss per epoch', xLabel: 'epoch', yLabel: 'cross-entropy', series: series((e) => e.val_loss) });
-  const slowest = Math.max(1, ...r.runs.flatMap((x) => x.epochs.map((e) => e.epoch_seconds)));
-  const time = lineChart({ title: 'Time per epoch', xLabel: 'epoch', yLabel: 'seconds (training)', series: series((e) => e.epoch_seconds), yRange: [0, slowest] });
-  const params = barChart({
-    title: 'Parameters', bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: colors[i], note: count(run.params) })),
+  const loss = lineChart({
+    title: 'Validation loss per epoch',
+    xLabel: 'epoch',
+    yLabel: 'cross-entropy',
+    series: series((e) => e.val_loss),
   });
-  return `<div class="grid">${figure(acc, 'Dashed: the original study\'s final accuracy on its 5-city data (300 epochs).')}${figure(loss)}`
-    + `${figure(time, `The study: ${r.study.spikformer.epochSeconds} s (Spikformer) and ${r.study.resnet18.epochSeconds} s (ResNet18) per epoch on a T4 GPU, 40,000 images.`)}${figure(params)}</div>`;
+  const slowest = Math.max(1, ...r.runs.flatMap((x) => x.epochs.map((e) => e.epoch_seconds)));
+  const time = lineChart({
+    title: 'Time per epoch',
+    xLabel: 'epoch',
+    yLabel: 'seconds (training)',
+    series: series((e) => e.epoch_seconds),
+    yRange: [0, slowest],
+  });
+  const params = barChart({
+    title: 'Parameters',
+    bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: colors[i], note: count(run.params) })),
+  });
+  return (
+    `<div class="grid">${figure(acc, "Dashed: the original study's final accuracy on its 5-city data (300 epochs).")}${figure(loss)}` +
+    `${figure(time, `The study: ${r.study.spikformer.epochSeconds} s (Spikformer) and ${r.study.resnet18.epochSeconds} s (ResNet18) per epoch on a T4 GPU, 40,000 images.`)}${figure(params)}</div>`
+  );
 }
 
 function confusions(r: Report, colors: string[]): string {
-  const figs = r.runs.map((run, i) => (run.eval
-    ? figure(confusionHeatmap({ title: `${run.name}: confusion`, classes: run.classes, matrix: run.eval.confusion, color: colors[i] }),
-      `${run.eval.n} validation images, accuracy ${pct(run.eval.accuracy)}.`)
-    : missing(`confusion matrix for ${run.name}`, `geospike eval --checkpoint ${runPaths(run.dir).best}`)));
+  const figs = r.runs.map((run, i) =>
+    run.eval
+      ? figure(
+          confusionHeatmap({
+            title: `${run.name}: confusion`,
+            classes: run.classes,
+            matrix: run.eval.confusion,
+            color: colors[i],
+          }),
+          `${run.eval.n} validation images, accuracy ${pct(run.eval.accuracy)}.`,
+        )
+      : missing(`confusion matrix for ${run.name}`, `geospike eval --checkpoint ${runPaths(run.dir).best}`),
+  );
   return `<div class="grid">${figs.join('')}</div>`;
 }
 
@@ -129,11 +197,19 @@ function perClass(r: Report, colors: string[]): string {
   const withEval = r.runs.filter((x) => x.eval);
   if (!withEval.length) return '';
   const classes = withEval[0].classes;
-  const head = ['class', ...withEval.map((x) => `${swatch(colors[r.runs.indexOf(x)])}${esc(x.name)}<br><span class="note">precision · recall · F1</span>`)];
-  const rows = classes.map((c, k) => [esc(c), ...withEval.map((x) => {
-    const m = x.eval!.perClass[k];
-    return m ? `${m.precision.toFixed(2)} · ${m.recall.toFixed(2)} · <b>${m.f1.toFixed(2)}</b>` : '';
-  })]);
+  const head = [
+    'class',
+    ...withEval.map(
+      (x) => `${swatch(colors[r.runs.indexOf(x)])}${esc(x.name)}<br><span class="note">precision · recall · F1</span>`,
+    ),
+  ];
+  const rows = classes.map((c, k) => [
+    esc(c),
+    ...withEval.map((x) => {
+      const m = x.eval!.perClass[k];
+      return m ? `${m.precision.toFixed(2)} · ${m.recall.toFixed(2)} · <b>${m.f1.toFixed(2)}</b>` : '';
+    }),
+  ]);
   return table(head, rows, 'perclass');
 }
 
@@ -141,34 +217,73 @@ function energy(r: Report, colors: string[]): string {
   const withEnergy = r.runs.filter((x) => x.energy);
   const parts: string[] = [];
   if (withEnergy.length) {
-    const bars = withEnergy.map((x) => ({ label: x.name, value: x.energy!.perImage, color: colors[r.runs.indexOf(x)], note: formatEnergy(x.energy!.perImage) }));
+    const bars = withEnergy.map((x) => ({
+      label: x.name,
+      value: x.energy!.perImage,
+      color: colors[r.runs.indexOf(x)],
+      note: formatEnergy(x.energy!.perImage),
+    }));
     // The ANN a spiking model was costed against (the study's full-width ResNet18 by default), if no run is that model.
-    const baseline = withEnergy.map((x) => x.energy!.baseline).find((b) => b && !r.runs.some((x) => x.preset === b.name));
-    if (baseline) bars.push({ label: `${baseline.name} (from architecture)`, value: baseline.energy, color: '#94a3b8', note: formatEnergy(baseline.energy) });
+    const baseline = withEnergy
+      .map((x) => x.energy!.baseline)
+      .find((b) => b && !r.runs.some((x) => x.preset === b.name));
+    if (baseline)
+      bars.push({
+        label: `${baseline.name} (from architecture)`,
+        value: baseline.energy,
+        color: '#94a3b8',
+        note: formatEnergy(baseline.energy),
+      });
     const values = bars.map((b) => b.value);
     const log = Math.max(...values) / Math.min(...values) > 30;
-    parts.push(figure(barChart({ title: 'Energy per image (inference)', log, unit: 'picojoules per image', bars }),
-      `E_MAC ${withEnergy[0].energy!.costs.eMac} pJ, E_AC ${withEnergy[0].energy!.costs.eAc} pJ: ${esc(withEnergy[0].energy!.costs.about)}.`
-      + (baseline ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its weights).` : '')));
+    parts.push(
+      figure(
+        barChart({ title: 'Energy per image (inference)', log, unit: 'picojoules per image', bars }),
+        `E_MAC ${withEnergy[0].energy!.costs.eMac} pJ, E_AC ${withEnergy[0].energy!.costs.eAc} pJ: ${esc(withEnergy[0].energy!.costs.about)}.` +
+          (baseline
+            ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its weights).`
+            : ''),
+      ),
+    );
   }
   for (const run of r.runs) {
     const i = r.runs.indexOf(run);
     if (isSpiking(run)) {
       if (run.rates) {
         const names = Object.keys(run.rates);
-        parts.push(figure(barChart({
-          title: `${run.name}: firing rate per LIF layer`, format: pct,
-          bars: names.map((n) => ({ label: n, value: run.rates![n], color: colors[i] })),
-        }), run.energy ? `Mean spikes per neuron per time step on ${run.energy.images} validation images.` : 'From the last epoch\'s validation pass.'));
+        parts.push(
+          figure(
+            barChart({
+              title: `${run.name}: firing rate per LIF layer`,
+              format: pct,
+              bars: names.map((n) => ({ label: n, value: run.rates![n], color: colors[i] })),
+            }),
+            run.energy
+              ? `Mean spikes per neuron per time step on ${run.energy.images} validation images.`
+              : "From the last epoch's validation pass.",
+          ),
+        );
       } else {
         parts.push(missing(`firing rates for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
       }
     }
     if (run.energy && isSpiking(run)) {
-      parts.push(figure(barChart({
-        title: `${run.name}: energy per layer`, log: true, unit: 'picojoules per image',
-        bars: run.energy.layers.map((l) => ({ label: l.name, value: l.energy, color: l.inputRate === null ? '#64748b' : colors[i], note: formatEnergy(l.energy) })),
-      }), 'Grey: analog input, costed as MACs (the first conv; Spikformer\'s head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.'));
+      parts.push(
+        figure(
+          barChart({
+            title: `${run.name}: energy per layer`,
+            log: true,
+            unit: 'picojoules per image',
+            bars: run.energy.layers.map((l) => ({
+              label: l.name,
+              value: l.energy,
+              color: l.inputRate === null ? '#64748b' : colors[i],
+              note: formatEnergy(l.energy),
+            })),
+          }),
+          "Grey: analog input, costed as MACs (the first conv; Spikformer's head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.",
+        ),
+      );
     } else if (!run.energy) {
       parts.push(missing(`energy for ${run.name}`, `geospike energy --checkpoint ${runPaths(run.dir).best}`));
     }

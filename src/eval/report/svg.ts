@@ -46,8 +46,10 @@ const M = { top: 36, right: 16, bottom: 44, left: 58 };
 const L = { ...M, top: 56, left: 72 };
 
 function frame(w: number, h: number, title: string, body: string, kind: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(kind)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}">`
-    + `<title>${esc(title)}</title><text class="ct" x="${M.left}" y="20">${esc(title)}</text>${body}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(kind)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}">` +
+    `<title>${esc(title)}</title><text class="ct" x="${M.left}" y="20">${esc(title)}</text>${body}</svg>`
+  );
 }
 
 export function lineChart(o: LineChartOptions): string {
@@ -57,7 +59,9 @@ export function lineChart(o: LineChartOptions): string {
   const xs = pts.map((p) => p[0]);
   const ys = [...pts.map((p) => p[1]), ...(o.refs ?? []).map((r) => r.y)];
   const [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  const yt = o.yRange ? niceTicks(o.yRange[0], o.yRange[1]) : niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
+  const yt = o.yRange
+    ? niceTicks(o.yRange[0], o.yRange[1])
+    : niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
   const [y0, y1] = [yt[0], yt[yt.length - 1]];
   const decimals = Math.max(0, -Math.floor(Math.log10(yt[1] - yt[0] || 1) + 1e-9));
   const fmt = o.format ?? ((y: number) => y.toFixed(decimals));
@@ -65,25 +69,35 @@ export function lineChart(o: LineChartOptions): string {
   const ph = H - L.top - L.bottom;
   const sx = (x: number) => n2(L.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw));
   const sy = (y: number) => n2(L.top + ph - ((y - y0) / (y1 - y0)) * ph);
-  const xt = niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter((t) => t >= x0 && t <= x1 && Number.isInteger(t));
+  const xt = niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter(
+    (t) => t >= x0 && t <= x1 && Number.isInteger(t),
+  );
   let body = '';
-  for (const t of yt) body += `<line class="grid" x1="${L.left}" x2="${W - L.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" x="${L.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
-  for (const t of xt) body += `<text class="tick" x="${sx(t)}" y="${H - L.bottom + 16}" text-anchor="middle">${t}</text>`;
+  for (const t of yt)
+    body += `<line class="grid" x1="${L.left}" x2="${W - L.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" x="${L.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
+  for (const t of xt)
+    body += `<text class="tick" x="${sx(t)}" y="${H - L.bottom + 16}" text-anchor="middle">${t}</text>`;
   body += `<line class="axis" x1="${L.left}" x2="${W - L.right}" y1="${L.top + ph}" y2="${L.top + ph}"/>`;
   body += `<text class="label" x="${L.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
   body += `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
   for (const [i, r] of (o.refs ?? []).entries()) {
     const dy = i % 2 ? 12 : -4; // alternate above and below the line so close references stay readable
-    body += `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`
-      + `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
+    body +=
+      `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>` +
+      `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
     const d = s.points.map((p, i) => `${i ? 'L' : 'M'}${sx(p[0])} ${sy(p[1])}`).join(' ');
     body += `<path class="series" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2" stroke-linejoin="round"/>`;
-    for (const p of s.points) body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(`${s.name}, epoch ${p[0]}: ${fmt(p[1])}`)}</title></circle>`;
+    for (const p of s.points)
+      body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(`${s.name}, epoch ${p[0]}: ${fmt(p[1])}`)}</title></circle>`;
   }
-  body += legend(o.series.map((s) => ({ name: s.name, color: s.color })), M.left, 38);
+  body += legend(
+    o.series.map((s) => ({ name: s.name, color: s.color })),
+    M.left,
+    38,
+  );
   return frame(W, H, o.title, body, 'line');
 }
 
@@ -107,7 +121,14 @@ export interface Bar {
 }
 
 /** Horizontal bars, one per row: readable with long labels (layer names, run names). */
-export function barChart(o: { title: string; bars: Bar[]; format?: (v: number) => string; width?: number; unit?: string; log?: boolean }): string {
+export function barChart(o: {
+  title: string;
+  bars: Bar[];
+  format?: (v: number) => string;
+  width?: number;
+  unit?: string;
+  log?: boolean;
+}): string {
   const W = o.width ?? 520;
   const fmt = o.format ?? ((v: number) => String(n2(v)));
   const row = o.bars.length > 12 ? 16 : 26;
@@ -129,16 +150,24 @@ export function barChart(o: { title: string; bars: Bar[]; format?: (v: number) =
   o.bars.forEach((b, i) => {
     const y = M.top + i * row;
     const bh = row - (row > 20 ? 8 : 4);
-    body += `<text class="tick" x="${labelW - 6}" y="${y + bh / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`
-      + `<rect class="bar" data-value="${b.value}" x="${labelW}" y="${y}" width="${n2(Math.max(len(b.value), b.value > 0 ? 1 : 0))}" height="${bh}" rx="2" fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)}`)}</title></rect>`
-      + `<text class="tick value" x="${n2(labelW + len(b.value) + 5)}" y="${y + bh / 2 + 4}">${esc(b.note ?? fmt(b.value))}</text>`;
+    body +=
+      `<text class="tick" x="${labelW - 6}" y="${y + bh / 2 + 4}" text-anchor="end">${esc(b.label)}</text>` +
+      `<rect class="bar" data-value="${b.value}" x="${labelW}" y="${y}" width="${n2(Math.max(len(b.value), b.value > 0 ? 1 : 0))}" height="${bh}" rx="2" fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)}`)}</title></rect>` +
+      `<text class="tick value" x="${n2(labelW + len(b.value) + 5)}" y="${y + bh / 2 + 4}">${esc(b.note ?? fmt(b.value))}</text>`;
   });
-  if (o.unit) body += `<text class="label" x="${labelW}" y="${H - 6}">${esc(o.unit)}${o.log ? ' (log scale)' : ''}</text>`;
+  if (o.unit)
+    body += `<text class="label" x="${labelW}" y="${H - 6}">${esc(o.unit)}${o.log ? ' (log scale)' : ''}</text>`;
   return frame(W, H, o.title, body, 'bar');
 }
 
 /** A confusion matrix as a heatmap: rows true class, columns predicted; cells shaded by share of the row. */
-export function confusionHeatmap(o: { title: string; classes: string[]; matrix: number[][]; color: string; width?: number }): string {
+export function confusionHeatmap(o: {
+  title: string;
+  classes: string[];
+  matrix: number[][];
+  color: string;
+  width?: number;
+}): string {
   const K = o.classes.length;
   const labelW = Math.min(110, Math.max(...o.classes.map((c) => c.length)) * 6.4 + 10);
   const W = o.width ?? 500;
@@ -153,7 +182,8 @@ export function confusionHeatmap(o: { title: string; classes: string[]; matrix: 
       const x = labelW + p * cell;
       const y = top + t * cell;
       body += `<rect class="cell" data-count="${v}" x="${x}" y="${y}" width="${cell - 1}" height="${cell - 1}" fill="${o.color}" fill-opacity="${n2(0.06 + 0.94 * share)}"><title>${esc(`true ${o.classes[t]}, predicted ${o.classes[p]}: ${v} (${(100 * share).toFixed(1)}%)`)}</title></rect>`;
-      if (cell >= 22) body += `<text class="cellv" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#1f2937'}">${v}</text>`;
+      if (cell >= 22)
+        body += `<text class="cellv" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#1f2937'}">${v}</text>`;
     });
     body += `<text class="tick" x="${labelW - 5}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${esc(o.classes[t])}</text>`;
   });

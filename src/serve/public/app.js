@@ -44,10 +44,13 @@ const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')
 const pts = (x) => (x === null ? '—' : x.toLocaleString('en-US'));
 
 function scoreBox(tally, cls = '') {
-  return el('div', { className: `score ${cls}` },
+  return el(
+    'div',
+    { className: `score ${cls}` },
     el('span', { className: 'who', textContent: tally.name }),
     el('span', { className: 'n', textContent: String(tally.correct) }),
-    ...(tally.points === null ? [] : [el('span', { className: 'pts', textContent: `${pts(tally.points)} pts` })]));
+    ...(tally.points === null ? [] : [el('span', { className: 'pts', textContent: `${pts(tally.points)} pts` })]),
+  );
 }
 
 function renderScore(score) {
@@ -62,7 +65,8 @@ function askAbout(cities) {
   if (cities) return;
   document.querySelector('.tagline').textContent = 'Which class is this? You against a spiking neural network.';
   document.querySelector('#intro h2').textContent = 'Guess the class';
-  document.querySelector('#intro p').firstChild.textContent = 'Each round shows a photo from one of the classes below. Pick the class — click it or press its number.\n        ';
+  document.querySelector('#intro p').firstChild.textContent =
+    'Each round shows a photo from one of the classes below. Pick the class — click it or press its number.\n        ';
   document.title = 'geospike · guess the class';
   $('photo').alt = 'photo for this round';
 }
@@ -76,7 +80,9 @@ async function init() {
   }
   const { classes, models, rounds, images, coordinates } = state.info;
   askAbout(coordinates);
-  $('city-list').replaceChildren(...classes.map((c, i) => el('li', {}, ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []), ` ${city(c)}`)));
+  $('city-list').replaceChildren(
+    ...classes.map((c, i) => el('li', {}, ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i) })] : []), ` ${city(c)}`)),
+  );
   $('vs').textContent = models.length === 1 ? `The model (${models[0]})` : `Each model (${models.join(', ')})`;
   $('rounds').value = String(rounds);
   $('rounds').max = String(images);
@@ -94,14 +100,24 @@ async function start(event) {
     const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), seed, name });
     state.game = g;
     state.classes = g.classes;
-    $('choices').replaceChildren(...g.classes.map((c, i) => {
-      const b = el('button', { className: 'choice', type: 'button' }, city(c), ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i), ariaHidden: 'true' })] : []));
-      b.setAttribute('aria-label', `Guess ${city(c)}${keyOf(i) ? ` (key ${keyOf(i)})` : ''}`);
-      b.dataset.label = String(i);
-      b.addEventListener('click', () => guess(i));
-      return b;
-    }));
-    renderScore({ person: { name: 'you', correct: 0, points: g.coordinates ? 0 : null }, models: g.models.map((name) => ({ name, correct: 0, points: g.coordinates ? 0 : null })) });
+    $('choices').replaceChildren(
+      ...g.classes.map((c, i) => {
+        const b = el(
+          'button',
+          { className: 'choice', type: 'button' },
+          city(c),
+          ...(keyOf(i) ? [el('kbd', { textContent: keyOf(i), ariaHidden: 'true' })] : []),
+        );
+        b.setAttribute('aria-label', `Guess ${city(c)}${keyOf(i) ? ` (key ${keyOf(i)})` : ''}`);
+        b.dataset.label = String(i);
+        b.addEventListener('click', () => guess(i));
+        return b;
+      }),
+    );
+    renderScore({
+      person: { name: 'you', correct: 0, points: g.coordinates ? 0 : null },
+      models: g.models.map((name) => ({ name, correct: 0, points: g.coordinates ? 0 : null })),
+    });
     await nextRound();
   } catch (err) {
     showError(err);
@@ -157,18 +173,33 @@ function showReveal(rev) {
     if (l === rev.answer.label) b.classList.add('answer');
     if (l === rev.person.label) b.classList.add('picked', ...(rev.person.correct ? [] : ['wrong']));
   }
-  $('verdict').replaceChildren(rev.person.correct ? 'Right! ' : 'Not quite. ', 'It was ', el('strong', { textContent: city(rev.answer.class) }), '.');
+  $('verdict').replaceChildren(
+    rev.person.correct ? 'Right! ' : 'Not quite. ',
+    'It was ',
+    el('strong', { textContent: city(rev.answer.class) }),
+    '.',
+  );
   const geo = rev.answer.lat !== null;
   $('km-head').hidden = !geo;
   $('pts-head').hidden = !geo;
-  const row = (who, g, extra = '') => el('tr', {},
-    el('td', { textContent: who }),
-    el('td', { className: 'city', textContent: city(g.class) }),
-    el('td', { className: g.correct ? 'ok' : 'no', textContent: (g.correct ? '✓' : '✗') + extra }),
-    ...(geo ? [el('td', { className: 'num', textContent: km(g.km) }), el('td', { className: 'num', textContent: pts(g.points) })] : []));
+  const row = (who, g, extra = '') =>
+    el(
+      'tr',
+      {},
+      el('td', { textContent: who }),
+      el('td', { className: 'city', textContent: city(g.class) }),
+      el('td', { className: g.correct ? 'ok' : 'no', textContent: (g.correct ? '✓' : '✗') + extra }),
+      ...(geo
+        ? [
+            el('td', { className: 'num', textContent: km(g.km) }),
+            el('td', { className: 'num', textContent: pts(g.points) }),
+          ]
+        : []),
+    );
   $('guess-rows').replaceChildren(
     row('You', rev.person),
-    ...rev.models.map((m) => row(m.name, m, ` ${(m.confidence * 100).toFixed(0)}% sure`)));
+    ...rev.models.map((m) => row(m.name, m, ` ${(m.confidence * 100).toFixed(0)}% sure`)),
+  );
   renderScore(rev.score);
   $('model-input').src = rev.input;
   $('bars').replaceChildren(...rev.models.map((m, k) => bars(m, k)));
@@ -186,15 +217,24 @@ function showReveal(rev) {
 function bars(m, k) {
   const list = el('ul', { className: `bars model${k}` });
   list.setAttribute('aria-label', `${m.name}: most probable cities`);
-  list.append(...m.top.map((t) => {
-    const p = `${(t.probability * 100).toFixed(0)}%`;
-    const li = el('li', { className: t.class === m.class ? 'top' : '' },
-      el('span', { className: 'bar-name', textContent: city(t.class) }),
-      el('span', { className: 'bar-track' }, el('span', { className: 'bar-fill', style: `width: ${(t.probability * 100).toFixed(1)}%` })),
-      el('span', { className: 'bar-p', textContent: p }));
-    li.setAttribute('aria-label', `${city(t.class)} ${p}`);
-    return li;
-  }));
+  list.append(
+    ...m.top.map((t) => {
+      const p = `${(t.probability * 100).toFixed(0)}%`;
+      const li = el(
+        'li',
+        { className: t.class === m.class ? 'top' : '' },
+        el('span', { className: 'bar-name', textContent: city(t.class) }),
+        el(
+          'span',
+          { className: 'bar-track' },
+          el('span', { className: 'bar-fill', style: `width: ${(t.probability * 100).toFixed(1)}%` }),
+        ),
+        el('span', { className: 'bar-p', textContent: p }),
+      );
+      li.setAttribute('aria-label', `${city(t.class)} ${p}`);
+      return li;
+    }),
+  );
   return el('div', { className: 'model-bars' }, el('h3', { textContent: m.name }), list);
 }
 
@@ -202,24 +242,46 @@ function bars(m, k) {
 async function roundMap(rev) {
   const centres = state.info.centres;
   const truth = { lat: rev.answer.lat, lng: rev.answer.lng };
-  const guesses = [{ who: 'you', kind: 'you', g: rev.person }, ...rev.models.map((m, k) => ({ who: m.name, kind: `model${k}`, g: m }))]
-    .filter((x) => centres[x.g.label]);
+  const guesses = [
+    { who: 'you', kind: 'you', g: rev.person },
+    ...rev.models.map((m, k) => ({ who: m.name, kind: `model${k}`, g: m })),
+  ].filter((x) => centres[x.g.label]);
   // Whoever guessed right is named on the true location's label; the other guessed cities get their own.
   const right = guesses.filter((x) => x.g.correct).map((x) => x.who);
-  const pins = [{ ...truth, kind: 'truth', who: 'answer', label: `${city(rev.answer.class)} (here)${right.length ? ` ✓ ${right.join(', ')}` : ''}` }];
+  const pins = [
+    {
+      ...truth,
+      kind: 'truth',
+      who: 'answer',
+      label: `${city(rev.answer.class)} (here)${right.length ? ` ✓ ${right.join(', ')}` : ''}`,
+    },
+  ];
   const lines = [];
   const labelled = new Set([rev.answer.label]);
   for (const { who, kind, g } of guesses) {
     const same = guesses.filter((x) => x.g.label === g.label).map((x) => x.who);
-    pins.push({ ...centres[g.label], kind, who, label: labelled.has(g.label) ? '' : `${city(g.class)}: ${same.join(', ')}` });
+    pins.push({
+      ...centres[g.label],
+      kind,
+      who,
+      label: labelled.has(g.label) ? '' : `${city(g.class)}: ${same.join(', ')}`,
+    });
     labelled.add(g.label);
     // One line from each guessed city's centre (the first guesser's colour), the right city's included.
     if (same[0] === who) lines.push({ from: centres[g.label], to: truth, kind, label: km(g.km) });
   }
-  const said = guesses.map(({ who, g }) => `${who === 'you' ? 'your' : `${who}'s`} guess ${city(g.class)}, ${km(g.km)} away`).join('; ');
+  const said = guesses
+    .map(({ who, g }) => `${who === 'you' ? 'your' : `${who}'s`} guess ${city(g.class)}, ${km(g.km)} away`)
+    .join('; ');
   // The page may have moved on (Enter pressed fast) while the map data loaded.
-  const stale = () => state.round?.index !== rev.index || state.round?.game !== rev.game || document.body.dataset.state !== 'revealed';
-  await drawMap($('map'), { pins, lines, label: `Map: the photo was taken in ${city(rev.answer.class)}; ${said}`, stale });
+  const stale = () =>
+    state.round?.index !== rev.index || state.round?.game !== rev.game || document.body.dataset.state !== 'revealed';
+  await drawMap($('map'), {
+    pins,
+    lines,
+    label: `Map: the photo was taken in ${city(rev.answer.class)}; ${said}`,
+    stale,
+  });
 }
 
 // The whole seal, not a subset: as many guesses as models shown, and each one's name, label and confidence as shown,
@@ -231,9 +293,21 @@ function sealMatches(sealed, models) {
   } catch {
     return false;
   }
-  return Array.isArray(guesses) && Array.isArray(models) && guesses.length === models.length &&
-    guesses.every((g, i) => g !== null && typeof g === 'object' && Object.keys(g).length === 3 && g.name === models[i].name &&
-      g.label === models[i].label && g.confidence === models[i].confidence && models[i].class === state.classes[g.label]);
+  return (
+    Array.isArray(guesses) &&
+    Array.isArray(models) &&
+    guesses.length === models.length &&
+    guesses.every(
+      (g, i) =>
+        g !== null &&
+        typeof g === 'object' &&
+        Object.keys(g).length === 3 &&
+        g.name === models[i].name &&
+        g.label === models[i].label &&
+        g.confidence === models[i].confidence &&
+        models[i].class === state.classes[g.label],
+    )
+  );
 }
 
 // The round arrived with a commitment to the models' guesses; check the revealed guesses against it.
@@ -261,23 +335,51 @@ async function showSummary() {
   const best = Math.max(...all.map((t) => t.correct));
   $('final').replaceChildren(
     scoreBox(s.score.person, `you ${s.score.person.correct === best ? 'winner' : ''}`),
-    ...s.score.models.map((m) => scoreBox(m, m.correct === best ? 'winner' : '')));
+    ...s.score.models.map((m) => scoreBox(m, m.correct === best ? 'winner' : '')),
+  );
   const geo = s.score.person.points !== null;
-  $('review-head').replaceChildren(el('tr', {}, ...['#', '', 'answer', 'you', ...s.models, ...(geo ? ['your km', 'points'] : [])].map((h) => el('th', { textContent: h }))));
-  const mark = (g) => el('td', { className: g.correct ? 'ok' : 'no', textContent: `${g.correct ? '✓' : '✗'} ${city(g.class)}` });
-  $('review-rows').replaceChildren(...s.rounds.map((r) => el('tr', {},
-    el('td', { textContent: String(r.index + 1) }),
-    el('td', {}, el('img', { src: r.image, alt: `round ${r.index + 1}` })),
-    el('td', { className: 'city', textContent: city(r.answer.class) }),
-    mark(r.person),
-    ...r.models.map(mark),
-    ...(geo ? [el('td', { className: 'num', textContent: km(r.person.km) }), el('td', { className: 'num', textContent: pts(r.person.points) })] : []))));
+  $('review-head').replaceChildren(
+    el(
+      'tr',
+      {},
+      ...['#', '', 'answer', 'you', ...s.models, ...(geo ? ['your km', 'points'] : [])].map((h) =>
+        el('th', { textContent: h }),
+      ),
+    ),
+  );
+  const mark = (g) =>
+    el('td', { className: g.correct ? 'ok' : 'no', textContent: `${g.correct ? '✓' : '✗'} ${city(g.class)}` });
+  $('review-rows').replaceChildren(
+    ...s.rounds.map((r) =>
+      el(
+        'tr',
+        {},
+        el('td', { textContent: String(r.index + 1) }),
+        el('td', {}, el('img', { src: r.image, alt: `round ${r.index + 1}` })),
+        el('td', { className: 'city', textContent: city(r.answer.class) }),
+        mark(r.person),
+        ...r.models.map(mark),
+        ...(geo
+          ? [
+              el('td', { className: 'num', textContent: km(r.person.km) }),
+              el('td', { className: 'num', textContent: pts(r.person.points) }),
+            ]
+          : []),
+      ),
+    ),
+  );
   renderScore(s.score);
   setState('summary');
   $('again').focus({ preventScroll: true });
   $('summary-map').hidden = true;
   if (geo) {
-    const pins = s.rounds.map((r) => ({ lat: r.answer.lat, lng: r.answer.lng, kind: r.person.correct ? 'right' : 'wrong', who: `round ${r.index + 1}`, label: String(r.index + 1) }));
+    const pins = s.rounds.map((r) => ({
+      lat: r.answer.lat,
+      lng: r.answer.lng,
+      kind: r.person.correct ? 'right' : 'wrong',
+      who: `round ${r.index + 1}`,
+      label: String(r.index + 1),
+    }));
     const label = `Map of every round's location: ${s.rounds.map((r) => `round ${r.index + 1} ${city(r.answer.class)}, you ${r.person.correct ? 'right' : 'wrong'}`).join('; ')}`;
     const stale = () => document.body.dataset.state !== 'summary';
     void drawMap($('summary-map'), { pins, label, stale }).catch((err) => console.error(err));

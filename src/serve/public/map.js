@@ -68,16 +68,41 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
   el.hidden = false;
   const W = Math.round(Math.max(280, Math.min(900, el.clientWidth || 800)));
   const rotate = [-middleLng(pins), 0];
-  const focus = { type: 'FeatureCollection', features: pins.map((p) => ({ type: 'Feature', geometry: d3.geoCircle().center([p.lng, p.lat]).radius(MARGIN_DEG)() })) };
-  const projection = d3.geoNaturalEarth1().rotate(rotate).fitWidth(W - 2 * PAD, focus);
+  const focus = {
+    type: 'FeatureCollection',
+    features: pins.map((p) => ({
+      type: 'Feature',
+      geometry: d3.geoCircle().center([p.lng, p.lat]).radius(MARGIN_DEG)(),
+    })),
+  };
+  const projection = d3
+    .geoNaturalEarth1()
+    .rotate(rotate)
+    .fitWidth(W - 2 * PAD, focus);
   const [[, top], [, bottom]] = d3.geoPath(projection).bounds(focus);
-  const H = Math.round(Math.min(W * (W < 600 ? 0.9 : 0.6), Math.max(W * (W < 600 ? 0.6 : 0.4), bottom - top + 2 * PAD)));
-  projection.fitExtent([[PAD, PAD], [W - PAD, H - PAD]], focus);
-  projection.clipExtent([[0, 0], [W, H]]);
+  const H = Math.round(
+    Math.min(W * (W < 600 ? 0.9 : 0.6), Math.max(W * (W < 600 ? 0.6 : 0.4), bottom - top + 2 * PAD)),
+  );
+  projection.fitExtent(
+    [
+      [PAD, PAD],
+      [W - PAD, H - PAD],
+    ],
+    focus,
+  );
+  projection.clipExtent([
+    [0, 0],
+    [W, H],
+  ]);
   const path = d3.geoPath(projection);
   const svg = node('svg', {
-    viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, class: 'map',
-    'data-rotate': rotate.join(','), 'data-scale': projection.scale(), 'data-translate': projection.translate().join(','),
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': label,
+    class: 'map',
+    'data-rotate': rotate.join(','),
+    'data-scale': projection.scale(),
+    'data-translate': projection.translate().join(','),
   });
   svg.append(
     node('title', {}, label),
@@ -94,7 +119,14 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     const mid = projection(d3.geoInterpolate(a, b)(0.5));
     const [pa, pb] = [projection(a), projection(b)];
     const long = pa && pb && Math.hypot(pa[0] - pb[0], pa[1] - pb[1]) >= MIN_LABELLED_LINE;
-    if (l.label && mid && long) labels.push({ text: l.label, sides: [{ x: mid[0], anchor: 'middle' }], y: mid[1] - 6, cls: `line-label ${l.kind}`, optional: true });
+    if (l.label && mid && long)
+      labels.push({
+        text: l.label,
+        sides: [{ x: mid[0], anchor: 'middle' }],
+        y: mid[1] - 6,
+        cls: `line-label ${l.kind}`,
+        optional: true,
+      });
   }
   // Pins at one place (you and a model guessing the same city) fan out a few pixels so each stays visible; the
   // offset is a transform, so each circle's centre is still exactly its coordinates.
@@ -106,11 +138,20 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     const k = seen.get(key) ?? 0;
     seen.set(key, k + 1);
     const [dx, dy] = k === 0 ? [0, 0] : [9 * Math.cos(k * 2.1), 9 * Math.sin(k * 2.1)];
-    const g = node('g', { class: `pin ${p.kind}`, transform: `translate(${dx.toFixed(1)},${dy.toFixed(1)})`, 'data-who': p.who, 'data-lat': p.lat, 'data-lng': p.lng });
+    const g = node('g', {
+      class: `pin ${p.kind}`,
+      transform: `translate(${dx.toFixed(1)},${dy.toFixed(1)})`,
+      'data-who': p.who,
+      'data-lat': p.lat,
+      'data-lng': p.lng,
+    });
     g.append(node('circle', { cx: xy[0], cy: xy[1], r: p.kind === 'truth' ? 8 : 6 }));
     svg.append(g);
     // Labels read to the right of their pin, or to its left where that is the side with room.
-    const sides = [{ x: xy[0] + 12, anchor: 'start' }, { x: xy[0] - 12, anchor: 'end' }];
+    const sides = [
+      { x: xy[0] + 12, anchor: 'start' },
+      { x: xy[0] - 12, anchor: 'end' },
+    ];
     if (xy[0] > W * 0.6) sides.reverse();
     sides.push({ x: xy[0], anchor: 'middle' }); // above or below it, on a narrow map
     if (p.label) pinLabels.push({ text: p.label, sides, y: xy[1] + 4, cls: `pin-label ${p.kind}` });
@@ -129,7 +170,8 @@ function placeLabels(svg, labels, W, H) {
   const layer = svg.appendChild(node('g', { class: 'labels' }));
   // Pins are obstacles too, so a label never covers one.
   const placed = [...svg.querySelectorAll('.pin circle')].map((c) => c.getBBox());
-  const overlaps = (b) => placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
+  const overlaps = (b) =>
+    placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
   const put = (t, side, y) => {
     t.setAttribute('x', String(side.x));
     t.setAttribute('text-anchor', side.anchor);
@@ -142,10 +184,12 @@ function placeLabels(svg, labels, W, H) {
     const size = parseFloat(getComputedStyle(t).fontSize);
     const fits = [1, 0.85, 0.72].some((scale) => {
       if (scale < 1) t.style.fontSize = `${(size * scale).toFixed(1)}px`;
-      return l.sides.some((side) => [0, 15, -15, 30, -30, 45].some((dy) => {
-        const b = put(t, side, l.y + dy);
-        return !overlaps(b) && b.y >= 0 && b.y + b.height <= H && b.x >= 0 && b.x + b.width <= W;
-      }));
+      return l.sides.some((side) =>
+        [0, 15, -15, 30, -30, 45].some((dy) => {
+          const b = put(t, side, l.y + dy);
+          return !overlaps(b) && b.y >= 0 && b.y + b.height <= H && b.x >= 0 && b.x + b.width <= W;
+        }),
+      );
     });
     if (!fits) t.style.fontSize = '';
     if (!fits && l.optional) t.remove();

@@ -10,11 +10,26 @@ const one = (x) => x.toFixed(1);
  */
 function table(caption, head, rows, id) {
   const heading = el('h3', { className: 'table-title', id: `${id}-title`, textContent: caption });
-  const t = el('table', { className: 'results-table', id },
+  const t = el(
+    'table',
+    { className: 'results-table', id },
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col', textContent: h })))),
-    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => (i === 0
-      ? el('th', { scope: 'row', className: c.startsWith('  ') ? 'sub' : '', textContent: c.trim() })
-      : el('td', { className: 'num' }, c)))))));
+    el(
+      'tbody',
+      {},
+      ...rows.map((r) =>
+        el(
+          'tr',
+          {},
+          ...r.map((c, i) =>
+            i === 0
+              ? el('th', { scope: 'row', className: c.startsWith('  ') ? 'sub' : '', textContent: c.trim() })
+              : el('td', { className: 'num' }, c),
+          ),
+        ),
+      ),
+    ),
+  );
   t.setAttribute('aria-labelledby', heading.id);
   return el('section', {}, heading, el('div', { className: 'scroll' }, t));
 }
@@ -26,21 +41,53 @@ function render({ file, table: t }) {
   }
   $('overview').textContent = `${t.games} game${t.games === 1 ? '' : 's'}, ${t.rounds} rounds, from ${file}.`;
   const standing = (s, indent = false) => [
-    indent ? `  ${s.name}` : s.name, String(s.games), String(s.rounds), one(s.per25), `${one(s.ci95[0])} – ${one(s.ci95[1])}`,
+    indent ? `  ${s.name}` : s.name,
+    String(s.games),
+    String(s.rounds),
+    one(s.per25),
+    `${one(s.ci95[0])} – ${one(s.ci95[1])}`,
     s.points25 === null ? '—' : Math.round(s.points25).toLocaleString('en-US'),
   ];
   const named = t.players.length > 1 || t.players[0]?.name !== '(no name)';
   const models = t.models.map((m) => m.name);
   $('tables').replaceChildren(
-    table('Correct answers per 25 rounds', ['who', 'games', 'rounds', 'correct / 25', '95% interval', 'points / 25'],
-      [standing(t.people), ...(named ? t.players.map((p) => standing(p, true)) : []), ...t.models.map((m) => standing(m))], 'standings'),
+    table(
+      'Correct answers per 25 rounds',
+      ['who', 'games', 'rounds', 'correct / 25', '95% interval', 'points / 25'],
+      [
+        standing(t.people),
+        ...(named ? t.players.map((p) => standing(p, true)) : []),
+        ...t.models.map((m) => standing(m)),
+      ],
+      'standings',
+    ),
     el('p', { className: 'hint', textContent: `Interval: ${t.interval}.` }),
-    table('People against each model, on the same rounds', ['model', 'both right', 'people only', 'model only', 'neither'],
-      t.agreement.map((a) => [a.model, String(a.both), String(a.personOnly), String(a.modelOnly), String(a.neither)]), 'agreement'),
-    table('Correct answers per city', ['city', 'rounds', 'people', ...models],
-      t.perClass.map((c) => [city(c.class), String(c.rounds), ...[c.people, ...c.models].map((k) => (k === null || c.rounds === 0 ? '—' : `${k} (${Math.round((100 * k) / c.rounds)}%)`))]), 'per-class'),
-    ...t.confusion.map(({ who, matrix }) => table(`Confusion, ${who}: rows are the true city, columns the guess`, ['true \\ guess', ...t.classes.map(city)],
-      matrix.map((row, i) => [city(t.classes[i]), ...row.map(String)]), `confusion-${who}`)),
+    table(
+      'People against each model, on the same rounds',
+      ['model', 'both right', 'people only', 'model only', 'neither'],
+      t.agreement.map((a) => [a.model, String(a.both), String(a.personOnly), String(a.modelOnly), String(a.neither)]),
+      'agreement',
+    ),
+    table(
+      'Correct answers per city',
+      ['city', 'rounds', 'people', ...models],
+      t.perClass.map((c) => [
+        city(c.class),
+        String(c.rounds),
+        ...[c.people, ...c.models].map((k) =>
+          k === null || c.rounds === 0 ? '—' : `${k} (${Math.round((100 * k) / c.rounds)}%)`,
+        ),
+      ]),
+      'per-class',
+    ),
+    ...t.confusion.map(({ who, matrix }) =>
+      table(
+        `Confusion, ${who}: rows are the true city, columns the guess`,
+        ['true \\ guess', ...t.classes.map(city)],
+        matrix.map((row, i) => [city(t.classes[i]), ...row.map(String)]),
+        `confusion-${who}`,
+      ),
+    ),
   );
 }
 

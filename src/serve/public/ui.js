@@ -7,4 +7,9 @@ export const el = (tag, props = {}, ...children) => {
 
 // Class names are folder names ('newyork', 'sao_paulo'); the pages show them as place names.
 const NAMES = { newyork: 'New York', new_york: 'New York', losangeles: 'Los Angeles', hongkong: 'Hong Kong' };
-export const city = (c) => (Object.hasOwn(NAMES, c) ? NAMES[c] : null) ?? c.split(/[_-]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+export const city = (c) =>
+  (Object.hasOwn(NAMES, c) ? NAMES[c] : null) ??
+  c
+    .split(/[_-]+/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');

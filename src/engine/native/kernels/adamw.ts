@@ -10,9 +10,17 @@ const nativeKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { param, grad, m, v } = inputs as Record<string, TensorInfo>;
   const a = attrs as unknown as AdamWAttrs;
   const n = size(param.shape);
-  const p2 = alloc(cpu, n), m2 = alloc(cpu, n), v2 = alloc(cpu, n);
+  const p2 = alloc(cpu, n),
+    m2 = alloc(cpu, n),
+    v2 = alloc(cpu, n);
   addon().adamw(
-    f32(cpu, param), f32(cpu, grad), f32(cpu, m), f32(cpu, v), p2, m2, v2,
+    f32(cpu, param),
+    f32(cpu, grad),
+    f32(cpu, m),
+    f32(cpu, v),
+    p2,
+    m2,
+    v2,
     Float32Array.from([a.decay, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.bc2Sqrt, a.eps, a.stepSize]),
   );
   return [out(cpu, param.shape, p2), out(cpu, m.shape, m2), out(cpu, v.shape, v2)];

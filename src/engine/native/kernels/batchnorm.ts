@@ -9,26 +9,56 @@ import { addon, alloc, f32, fallback, NATIVE, out, size } from './util.js';
 const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const C = size(gamma.shape), n = size(x.shape);
-  const y = alloc(cpu, n), mean = alloc(cpu, C), variance = alloc(cpu, C);
-  addon().batchNormTrain(f32(cpu, x), f32(cpu, gamma), f32(cpu, beta), y, mean, variance, n / C, C, (attrs as unknown as BNAttrs).eps);
+  const C = size(gamma.shape),
+    n = size(x.shape);
+  const y = alloc(cpu, n),
+    mean = alloc(cpu, C),
+    variance = alloc(cpu, C);
+  addon().batchNormTrain(
+    f32(cpu, x),
+    f32(cpu, gamma),
+    f32(cpu, beta),
+    y,
+    mean,
+    variance,
+    n / C,
+    C,
+    (attrs as unknown as BNAttrs).eps,
+  );
   return [out(cpu, x.shape, y), out(cpu, gamma.shape, mean), out(cpu, gamma.shape, variance)];
 };
 
 const bnGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
-  const C = size(gamma.shape), n = size(x.shape);
-  const dx = alloc(cpu, n), dgamma = alloc(cpu, C), dbeta = alloc(cpu, C);
+  const C = size(gamma.shape),
+    n = size(x.shape);
+  const dx = alloc(cpu, n),
+    dgamma = alloc(cpu, C),
+    dbeta = alloc(cpu, C);
   addon().batchNormGrad(
-    f32(cpu, dy), f32(cpu, x), f32(cpu, gamma), f32(cpu, mean), f32(cpu, variance), dx, dgamma, dbeta, n / C, C,
+    f32(cpu, dy),
+    f32(cpu, x),
+    f32(cpu, gamma),
+    f32(cpu, mean),
+    f32(cpu, variance),
+    dx,
+    dgamma,
+    dbeta,
+    n / C,
+    C,
     (attrs as unknown as BNAttrs).eps,
   );
   return [out(cpu, x.shape, dx), out(cpu, gamma.shape, dgamma), out(cpu, gamma.shape, dbeta)];
 };
 
 /** A per-channel input of FusedBatchNorm as C values (tfjs cycles a length-1 array, i.e. broadcasts it). */
-function perChannel(cpu: MathBackendCPU, t: TensorInfo | null | undefined, C: number, fill: number): Float32Array | null {
+function perChannel(
+  cpu: MathBackendCPU,
+  t: TensorInfo | null | undefined,
+  C: number,
+  fill: number,
+): Float32Array | null {
   if (!t) return new Float32Array(C).fill(fill);
   const v = f32(cpu, t);
   if (v.length === C) return v;
@@ -40,7 +70,8 @@ const batchNormInfer: KernelFunc = (args) => {
   const cpu = args.backend as MathBackendCPU;
   const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | null>;
   const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
-  const n = size(x!.shape), C = x!.shape[x!.shape.length - 1] ?? 1;
+  const n = size(x!.shape),
+    C = x!.shape[x!.shape.length - 1] ?? 1;
   const all = [x, mean, variance, offset, scale].every((t) => t == null || t.dtype === 'float32');
   const m = all && C > 0 ? perChannel(cpu, mean, C, 0) : null;
   const v = m && perChannel(cpu, variance, C, 1);

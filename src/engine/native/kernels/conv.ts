@@ -2,7 +2,13 @@
 // tfjs's computeConv2DInfo, so 'same', 'valid' and explicit pads all arrive as four numbers.
 import { backend_util, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput, FusedConv2D } from '@tensorflow/tfjs-core';
 import type {
-  Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, FusedConv2DAttrs, KernelConfig, KernelFunc, TensorInfo,
+  Conv2DAttrs,
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  FusedConv2DAttrs,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { sparseEnough, sparseStats } from './density.js';
@@ -16,14 +22,30 @@ export function convParams(info: backend_util.Conv2DInfo, bias = false, relu = f
   const { padInfo: p } = info;
   if (info.dataFormat !== 'channelsLast' || p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
   // oneDNN requires out = floor((in + pads - effective kernel) / stride) + 1; tfjs's rounding modes can differ.
-  const fits = (i: number, k: number, s: number, a: number, b: number, o: number) => o > 0 && Math.floor((i + a + b - k) / s) + 1 === o;
+  const fits = (i: number, k: number, s: number, a: number, b: number, o: number) =>
+    o > 0 && Math.floor((i + a + b - k) / s) + 1 === o;
   if (!fits(info.inHeight, info.effectiveFilterHeight, info.strideHeight, p.top, p.bottom, info.outHeight)) return null;
   if (!fits(info.inWidth, info.effectiveFilterWidth, info.strideWidth, p.left, p.right, info.outWidth)) return null;
   return Int32Array.from([
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels,
-    info.filterHeight, info.filterWidth, info.outHeight, info.outWidth,
-    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    p.top, p.bottom, p.left, p.right, bias ? 1 : 0, relu ? 1 : 0,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    p.top,
+    p.bottom,
+    p.left,
+    p.right,
+    bias ? 1 : 0,
+    relu ? 1 : 0,
   ]);
 }
 
@@ -63,7 +85,14 @@ function packedFilter(backend: MathBackendCPU, filter: TensorInfo, params: Int32
 }
 
 /** oneDNN's convolution into y, from the filter's packed copy when it has one. */
-function denseConv(backend: MathBackendCPU, x: Float32Array, filter: TensorInfo, y: Float32Array, params: Int32Array, bias?: Float32Array): void {
+function denseConv(
+  backend: MathBackendCPU,
+  x: Float32Array,
+  filter: TensorInfo,
+  y: Float32Array,
+  params: Int32Array,
+  bias?: Float32Array,
+): void {
   const packed = packedFilter(backend, filter, params);
   addon().conv2d(x, packed ?? f32(backend, filter), y, params, packed !== null, bias);
 }
@@ -72,8 +101,14 @@ function denseConv(backend: MathBackendCPU, x: Float32Array, filter: TensorInfo,
 function forwardInfo(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): backend_util.Conv2DInfo {
   const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
   return backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides,
-    dilations, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat),
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(dataFormat),
   );
 }
 
@@ -100,8 +135,11 @@ const fusedConv2D: KernelFunc = (args) => {
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
   const { activation } = args.attrs as unknown as FusedConv2DAttrs;
   const info = forwardInfo(x!, filter!, args.attrs as unknown as FusedConv2DAttrs);
-  const simple = !preluActivationWeights && (activation === 'linear' || activation === 'relu') &&
-    (!bias || size(bias.shape) === info.outChannels) && allFloat32(x, filter, bias);
+  const simple =
+    !preluActivationWeights &&
+    (activation === 'linear' || activation === 'relu') &&
+    (!bias || size(bias.shape) === info.outChannels) &&
+    allFloat32(x, filter, bias);
   const params = simple ? convParams(info, bias != null, activation === 'relu') : null;
   if (!params) return fallback(FusedConv2D, args);
   const y = alloc(backend, size(info.outShape));
@@ -114,7 +152,13 @@ const conv2DBackpropInput: KernelFunc = (args) => {
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as Conv2DBackpropInputAttrs;
   const info = backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
     backend_util.convertConv2DDataFormat(dataFormat),
   );
   const params = allFloat32(dy, filter) ? convParams(info) : null;
@@ -129,7 +173,13 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
     backend_util.convertConv2DDataFormat(dataFormat),
   );
   const params = allFloat32(x, dy) ? convParams(info) : null;

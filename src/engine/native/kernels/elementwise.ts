@@ -1,6 +1,22 @@
 // Transpose, broadcasting Add/Sub/Multiply/RealDiv, Sum and the common unary ops in C++: the JS versions walk one element at a time on
 // one core, and the models call them hundreds of times a step on tensors of millions of elements.
-import { Abs, Add, backend_util, Mean, Multiply, Neg, RealDiv, Relu, Sqrt, Square, Step, Sub, Sum, Transpose, util } from '@tensorflow/tfjs-core';
+import {
+  Abs,
+  Add,
+  backend_util,
+  Mean,
+  Multiply,
+  Neg,
+  RealDiv,
+  Relu,
+  Sqrt,
+  Square,
+  Step,
+  Sub,
+  Sum,
+  Transpose,
+  util,
+} from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { addon, alloc, f32, fallback, NATIVE, out, size } from './util.js';
@@ -29,28 +45,41 @@ function binary(name: string, op: number): KernelFunc {
     const n = size(outShape);
     if (n < SMALL) return fallback(name, args);
     const y = alloc(backend, n);
-    addon().binary(op, f32(backend, a), f32(backend, b), y, Int32Array.from(a.shape), Int32Array.from(b.shape), Int32Array.from(outShape));
+    addon().binary(
+      op,
+      f32(backend, a),
+      f32(backend, b),
+      y,
+      Int32Array.from(a.shape),
+      Int32Array.from(b.shape),
+      Int32Array.from(outShape),
+    );
     return out(backend, outShape, y);
   };
 }
 
 /** Sum, or Mean (each element divided by the count first, in float, as the JS kernel does). */
-const reduction = (name: string): KernelFunc => (args) => {
-  const backend = args.backend as MathBackendCPU;
-  const { x } = args.inputs as { x: TensorInfo };
-  const { axis, keepDims } = args.attrs as unknown as SumAttrs;
-  if (x.dtype !== 'float32' || size(x.shape) < SMALL) return fallback(name, args);
-  const axes = [...util.parseAxisParam(axis, x.shape)].sort((p, q) => p - q);
-  // One contiguous block of axes reduces as [outer, reduce, inner]; anything else goes to the JS kernel.
-  if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1] + 1)) return fallback(name, args);
-  const first = axes[0], last = axes[axes.length - 1];
-  const outer = size(x.shape.slice(0, first)), reduce = size(x.shape.slice(first, last + 1)), inner = size(x.shape.slice(last + 1));
-  const kept = x.shape.filter((_, i) => i < first || i > last);
-  const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
-  const y = alloc(backend, outer * inner);
-  addon().sumMiddle(f32(backend, x), y, outer, reduce, inner, name === Mean ? reduce : 1);
-  return out(backend, outShape, y);
-};
+const reduction =
+  (name: string): KernelFunc =>
+  (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as SumAttrs;
+    if (x.dtype !== 'float32' || size(x.shape) < SMALL) return fallback(name, args);
+    const axes = [...util.parseAxisParam(axis, x.shape)].sort((p, q) => p - q);
+    // One contiguous block of axes reduces as [outer, reduce, inner]; anything else goes to the JS kernel.
+    if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1] + 1)) return fallback(name, args);
+    const first = axes[0],
+      last = axes[axes.length - 1];
+    const outer = size(x.shape.slice(0, first)),
+      reduce = size(x.shape.slice(first, last + 1)),
+      inner = size(x.shape.slice(last + 1));
+    const kept = x.shape.filter((_, i) => i < first || i > last);
+    const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
+    const y = alloc(backend, outer * inner);
+    addon().sumMiddle(f32(backend, x), y, outer, reduce, inner, name === Mean ? reduce : 1);
+    return out(backend, outShape, y);
+  };
 
 function unary(name: string, op: number): KernelFunc {
   return (args) => {

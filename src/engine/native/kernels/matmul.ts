@@ -11,15 +11,24 @@ interface Plan {
   outShape: number[];
 }
 
-function plan(a: TensorInfo, b: TensorInfo, tA: boolean, tB: boolean, bias: TensorInfo | null, relu: boolean): Plan | null {
-  const ra = a.shape.length, rb = b.shape.length;
+function plan(
+  a: TensorInfo,
+  b: TensorInfo,
+  tA: boolean,
+  tB: boolean,
+  bias: TensorInfo | null,
+  relu: boolean,
+): Plan | null {
+  const ra = a.shape.length,
+    rb = b.shape.length;
   if (ra < 2 || rb < 2) return null;
   const M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
   const K = tA ? a.shape[ra - 2] : a.shape[ra - 1];
   const Kb = tB ? b.shape[rb - 1] : b.shape[rb - 2];
   const N = tB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (K !== Kb) return null; // the JS kernel throws tfjs's own error message
-  const bA = size(a.shape.slice(0, -2)), bB = size(b.shape.slice(0, -2));
+  const bA = size(a.shape.slice(0, -2)),
+    bB = size(b.shape.slice(0, -2));
   if (bA !== bB && bA !== 1 && bB !== 1) return null;
   if (M * N === 0 || K === 0) return null;
   if (bias && size(bias.shape) !== N) return null;
@@ -50,7 +59,8 @@ const batchMatMul: KernelFunc = (args) => {
   if (!p) return fallback(BatchMatMul, args);
   const c = alloc(backend, size(p.outShape));
   const [bA, bB, M, N, K] = p.params;
-  const A = f32(backend, a), B = f32(backend, b);
+  const A = f32(backend, a),
+    B = f32(backend, b);
   // A single product whose spike operand is mostly zeros runs event-driven: X W^T forward, dY^T X for the weights.
   if (bA === 1 && bB === 1 && !transposeA && sparseEnough(A, M * K * N, SPARSE_BELOW)) {
     sparseStats.sparse++;
@@ -69,7 +79,8 @@ const fusedMatMul: KernelFunc = (args) => {
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | null>;
   const { transposeA, transposeB, activation } = args.attrs as unknown as _FusedMatMulAttrs;
   const simple = !preluActivationWeights && (activation === 'linear' || activation === 'relu');
-  const p = simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
+  const p =
+    simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
   if (!p) return fallback(_FusedMatMul, args);
   const c = alloc(backend, size(p.outShape));
   addon().batchMatMul(f32(backend, a!), f32(backend, b!), c, p.params, bias ? f32(backend, bias) : undefined);

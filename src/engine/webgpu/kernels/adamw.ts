@@ -27,7 +27,15 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const out = { shape: param.shape, dtype: 'float32' as const };
   const f = (x: number) => ({ type: 'float32' as const, data: [x] });
   return gpu.dispatch(ADAMW, pipeline(gpu, ADAMW, code), [param, grad, m, v], [out, out, out], grid(gpu, n), [
-    { type: 'uint32', data: [n] }, f(a.decay), f(a.beta1), f(1 - a.beta1), f(a.beta2), f(1 - a.beta2), f(a.bc2Sqrt), f(a.eps), f(a.stepSize),
+    { type: 'uint32', data: [n] },
+    f(a.decay),
+    f(a.beta1),
+    f(1 - a.beta1),
+    f(a.beta2),
+    f(1 - a.beta2),
+    f(a.bc2Sqrt),
+    f(a.eps),
+    f(a.stepSize),
   ]);
 };
 

@@ -50,13 +50,31 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const { M, C } = channelsLast(x.shape, gamma.shape[0]);
   const eps = (attrs as unknown as BNAttrs).eps;
   const stat = { shape: gamma.shape, dtype: 'float32' as const };
-  const [dgamma, dbeta] = gpu.dispatch(`${BN_GRAD}.sums`, pipeline(gpu, `${BN_GRAD}.sums`, sumsCode),
-    [dy, x, mean, variance], [stat, stat], [C, 1, 1],
-    [{ type: 'uint32', data: [M] }, { type: 'uint32', data: [C] }, { type: 'float32', data: [eps] }]);
-  const [dx] = gpu.dispatch(`${BN_GRAD}.dx`, pipeline(gpu, `${BN_GRAD}.dx`, dxCode),
-    [dy, x, gamma, mean, variance, dgamma, dbeta], [{ shape: x.shape, dtype: 'float32' }], grid(gpu, M * C), [
-      { type: 'uint32', data: [M * C] }, { type: 'uint32', data: [C] }, { type: 'float32', data: [M] }, { type: 'float32', data: [eps] },
-    ]);
+  const [dgamma, dbeta] = gpu.dispatch(
+    `${BN_GRAD}.sums`,
+    pipeline(gpu, `${BN_GRAD}.sums`, sumsCode),
+    [dy, x, mean, variance],
+    [stat, stat],
+    [C, 1, 1],
+    [
+      { type: 'uint32', data: [M] },
+      { type: 'uint32', data: [C] },
+      { type: 'float32', data: [eps] },
+    ],
+  );
+  const [dx] = gpu.dispatch(
+    `${BN_GRAD}.dx`,
+    pipeline(gpu, `${BN_GRAD}.dx`, dxCode),
+    [dy, x, gamma, mean, variance, dgamma, dbeta],
+    [{ shape: x.shape, dtype: 'float32' }],
+    grid(gpu, M * C),
+    [
+      { type: 'uint32', data: [M * C] },
+      { type: 'uint32', data: [C] },
+      { type: 'float32', data: [M] },
+      { type: 'float32', data: [eps] },
+    ],
+  );
   return [dx, dgamma, dbeta];
 };
 

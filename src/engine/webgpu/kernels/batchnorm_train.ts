@@ -46,12 +46,29 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
   const { M, C } = channelsLast(x.shape, gamma.shape[0]);
   const stat = { shape: gamma.shape, dtype: 'float32' as const };
-  const [mean, variance] = gpu.dispatch(`${BN_TRAIN}.stats`, pipeline(gpu, `${BN_TRAIN}.stats`, statsCode), [x], [stat, stat],
-    [C, 1, 1], [{ type: 'uint32', data: [M] }, { type: 'uint32', data: [C] }]);
-  const [y] = gpu.dispatch(`${BN_TRAIN}.normalize`, pipeline(gpu, `${BN_TRAIN}.normalize`, normCode),
-    [x, gamma, beta, mean, variance], [{ shape: x.shape, dtype: 'float32' }], grid(gpu, M * C), [
-      { type: 'uint32', data: [M * C] }, { type: 'uint32', data: [C] }, { type: 'float32', data: [(attrs as unknown as BNAttrs).eps] },
-    ]);
+  const [mean, variance] = gpu.dispatch(
+    `${BN_TRAIN}.stats`,
+    pipeline(gpu, `${BN_TRAIN}.stats`, statsCode),
+    [x],
+    [stat, stat],
+    [C, 1, 1],
+    [
+      { type: 'uint32', data: [M] },
+      { type: 'uint32', data: [C] },
+    ],
+  );
+  const [y] = gpu.dispatch(
+    `${BN_TRAIN}.normalize`,
+    pipeline(gpu, `${BN_TRAIN}.normalize`, normCode),
+    [x, gamma, beta, mean, variance],
+    [{ shape: x.shape, dtype: 'float32' }],
+    grid(gpu, M * C),
+    [
+      { type: 'uint32', data: [M * C] },
+      { type: 'uint32', data: [C] },
+      { type: 'float32', data: [(attrs as unknown as BNAttrs).eps] },
+    ],
+  );
   return [y, mean, variance];
 };
 

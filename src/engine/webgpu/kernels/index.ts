@@ -9,5 +9,11 @@ import { lifGradConfig } from './lif_grad.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 
 export const webgpuKernels: KernelConfig[] = [
-  lifConfig, lifSpikesConfig, lifGradConfig, bnTrainConfig, bnGradConfig, adamwConfig, maxPoolGradConfig,
+  lifConfig,
+  lifSpikesConfig,
+  lifGradConfig,
+  bnTrainConfig,
+  bnGradConfig,
+  adamwConfig,
+  maxPoolGradConfig,
 ];

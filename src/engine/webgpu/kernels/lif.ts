@@ -11,7 +11,8 @@ export function exactReciprocal(tau: number): number {
 }
 
 /** The shader; with withH it also writes the membrane h (which the backward pass reads). */
-const code = (withH: boolean) => () => `
+const code = (withH: boolean) => () =>
+  `
 struct U { T: u32, M: u32, tau: f32, vth: f32, inv: f32 }
 ${bindings(withH ? ['spikes', 'h'] : ['spikes'], ['x'])}
 ${FLAT_INDEX}
@@ -29,19 +30,28 @@ ${FLAT_INDEX}
   }
 }`;
 
-const forward = (name: string, withH: boolean): KernelFunc => ({ inputs, backend, attrs }) => {
-  const gpu = backend as GeospikeWebGPUBackend;
-  const { x } = inputs as { x: TensorInfo };
-  const { tau, vThreshold } = attrs as unknown as LIFAttrs;
-  const T = x.shape[0];
-  const M = x.shape.reduce((a, b) => a * b, 1) / T;
-  const outputs = Array.from({ length: withH ? 2 : 1 }, () => ({ shape: x.shape, dtype: 'float32' as const }));
-  const outs = gpu.dispatch(name, pipeline(gpu, name, code(withH)), [x], outputs, grid(gpu, M), [
-    { type: 'uint32', data: [T] }, { type: 'uint32', data: [M] }, { type: 'float32', data: [tau] },
-    { type: 'float32', data: [vThreshold] }, { type: 'float32', data: [exactReciprocal(tau)] },
-  ]);
-  return withH ? outs : outs[0];
-};
+const forward =
+  (name: string, withH: boolean): KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const gpu = backend as GeospikeWebGPUBackend;
+    const { x } = inputs as { x: TensorInfo };
+    const { tau, vThreshold } = attrs as unknown as LIFAttrs;
+    const T = x.shape[0];
+    const M = x.shape.reduce((a, b) => a * b, 1) / T;
+    const outputs = Array.from({ length: withH ? 2 : 1 }, () => ({ shape: x.shape, dtype: 'float32' as const }));
+    const outs = gpu.dispatch(name, pipeline(gpu, name, code(withH)), [x], outputs, grid(gpu, M), [
+      { type: 'uint32', data: [T] },
+      { type: 'uint32', data: [M] },
+      { type: 'float32', data: [tau] },
+      { type: 'float32', data: [vThreshold] },
+      { type: 'float32', data: [exactReciprocal(tau)] },
+    ]);
+    return withH ? outs : outs[0];
+  };
 
 export const lifConfig: KernelConfig = { kernelName: LIF, backendName: 'webgpu', kernelFunc: forward(LIF, true) };
-export const lifSpikesConfig: KernelConfig = { kernelName: LIF_SPIKES, backendName: 'webgpu', kernelFunc: forward(LIF_SPIKES, false) };
+export const lifSpikesConfig: KernelConfig = {
+  kernelName: LIF_SPIKES,
+  backendName: 'webgpu',
+  kernelFunc: forward(LIF_SPIKES, false),
+};

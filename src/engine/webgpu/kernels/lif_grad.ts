@@ -38,12 +38,22 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const T = dy.shape[0];
   const M = dy.shape.reduce((p, q) => p * q, 1) / T;
   const k = 1 / a.tau;
-  return gpu.dispatch(LIF_GRAD, pipeline(gpu, LIF_GRAD, code), [dy, h, spikes], [{ shape: dy.shape, dtype: 'float32' }],
-    grid(gpu, M), [
-      { type: 'uint32', data: [T] }, { type: 'uint32', data: [M] }, { type: 'float32', data: [k] },
-      { type: 'float32', data: [1 - k] }, { type: 'float32', data: [a.vThreshold] }, { type: 'float32', data: [a.alpha] },
+  return gpu.dispatch(
+    LIF_GRAD,
+    pipeline(gpu, LIF_GRAD, code),
+    [dy, h, spikes],
+    [{ shape: dy.shape, dtype: 'float32' }],
+    grid(gpu, M),
+    [
+      { type: 'uint32', data: [T] },
+      { type: 'uint32', data: [M] },
+      { type: 'float32', data: [k] },
+      { type: 'float32', data: [1 - k] },
+      { type: 'float32', data: [a.vThreshold] },
+      { type: 'float32', data: [a.alpha] },
       { type: 'uint32', data: [SURROGATE_IDS[a.surrogate]] },
-    ])[0];
+    ],
+  )[0];
 };
 
 export const lifGradConfig: KernelConfig = { kernelName: LIF_GRAD, backendName: 'webgpu', kernelFunc };

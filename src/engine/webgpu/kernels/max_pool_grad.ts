@@ -50,15 +50,44 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as GeospikeWebGPUBackend;
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
-    filterSize: [number, number] | number; strides: [number, number] | number; pad: 'valid' | 'same' | number;
+    filterSize: [number, number] | number;
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const ci = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const ci = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const n = input.shape.reduce((a, b) => a * b, 1);
-  const params = [n, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth, ci.filterHeight, ci.filterWidth,
-    ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.padInfo.top, ci.padInfo.left];
-  return gpu.dispatch('MaxPoolGrad', pipeline(gpu, 'MaxPoolGrad', code), [dy, input], [{ shape: input.shape, dtype: 'float32' }],
-    grid(gpu, n), params.map((v) => ({ type: 'int32' as const, data: [v] })))[0];
+  const params = [
+    n,
+    ci.inHeight,
+    ci.inWidth,
+    ci.inChannels,
+    ci.outHeight,
+    ci.outWidth,
+    ci.filterHeight,
+    ci.filterWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ci.dilationHeight,
+    ci.dilationWidth,
+    ci.padInfo.top,
+    ci.padInfo.left,
+  ];
+  return gpu.dispatch(
+    'MaxPoolGrad',
+    pipeline(gpu, 'MaxPoolGrad', code),
+    [dy, input],
+    [{ shape: input.shape, dtype: 'float32' }],
+    grid(gpu, n),
+    params.map((v) => ({ type: 'int32' as const, data: [v] })),
+  )[0];
 };
 
 export const maxPoolGradConfig: KernelConfig = { kernelName: 'MaxPoolGrad', backendName: 'webgpu', kernelFunc };
