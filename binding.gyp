@@ -2,18 +2,8 @@
   "targets": [
     {
       "target_name": "geospike_native",
-      "sources": [
-        "src/engine/native/cc/adamw.cc",
-        "src/engine/native/cc/addon.cc",
-        "src/engine/native/cc/batchnorm.cc",
-        "src/engine/native/cc/conv.cc",
-        "src/engine/native/cc/elementwise.cc",
-        "src/engine/native/cc/lif.cc",
-        "src/engine/native/cc/matmul.cc",
-        "src/engine/native/cc/pool.cc",
-        "src/engine/native/cc/sparse.cc"
-      ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "sources": ["<!@(ls -1 src/engine/native/cc/*.cc src/ops/*/*.cc)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src/engine/native/cc"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

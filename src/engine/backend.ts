@@ -1,7 +1,7 @@
 // Engine set-up: one place that picks the tfjs backend and registers what tfjs-core leaves out.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import './kernels/index.js';
+import '../ops/index.js';
 import { registerNativeBackend } from './native/backend.js';
 import { loadWebGPUBackend } from './webgpu/register.js';
 

@@ -1,7 +1,7 @@
 // The few layers both models are built from, each owning its parameters in a ParamStore under an official name.
 // Inputs are channels-last: images NHWC, token features [..., C].
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../engine/kernels/index.js';
+import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../ops/index.js';
 import { consume } from './last_use.js';
 import { ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 

@@ -1,7 +1,7 @@
 // Surrogate gradients for the spike function Heaviside(u), u = h - v_threshold (SpikingJelly's definitions).
 // The forward pass is always the step; only the backward pass sees the smooth function's derivative.
 // Adding a surrogate: its formula here (smooth, surrogateGrad), its id in SURROGATE_IDS, and the same formula under
-// the same id in each fast backend (src/engine/native/cc/lif.cc, src/engine/webgpu/kernels/lif_grad.ts).
+// the same id in each fast backend (src/ops/lif/lif.cc, src/ops/lif/webgpu_grad.ts).
 
 export type SurrogateName = 'sigmoid' | 'atan';
 

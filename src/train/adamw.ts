@@ -2,7 +2,7 @@
 // p <- p (1 - lr wd); m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
 // p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 import * as tf from '@tensorflow/tfjs-core';
-import { adamwUpdate } from '../engine/kernels/index.js';
+import { adamwUpdate } from '../ops/index.js';
 import { firstNonFinite } from './finite.js';
 
 export interface AdamWOptions {
@@ -53,7 +53,7 @@ export class AdamW {
       if (!grad) continue;
       const m = this.moment(this.m, name, p);
       const v = this.moment(this.v, name, p);
-      // One fused pass (src/engine/native/kernels/adamw.ts): the formula above, rounded as its 13 tensor ops would be.
+      // One fused pass (src/ops/adamw/native.ts): the formula above, rounded as its 13 tensor ops would be.
       const [p2, m2, v2] = adamwUpdate(p, grad, m, v, {
         decay: 1 - this.lr * this.weightDecay,
         beta1: this.beta1,

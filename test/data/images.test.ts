@@ -6,6 +6,7 @@ import { ImageDecodeError, processImage } from '../../src/data/images.js';
 import { resizeLanczos, resizeSquare } from '../../src/data/resize.js';
 import { gradientImage, rawRgb } from './helpers.js';
 import { goldenPath } from '../helpers/golden.js';
+import { worstDifference } from '../helpers/compare.js';
 
 // resize.ts does Pillow's arithmetic, so the 32x32 image is PIL's to the grey level (libvips's Lanczos, used before,
 // was 1.2 grey levels off on average and up to 9 on sharp edges).
@@ -38,8 +39,7 @@ test('a large source is box-averaged first and still resized as Lanczos-3 would 
   }
   const got = resizeSquare(px, side, 0, 0, side, 32);
   const exact = resizeLanczos(px, side, side, 32, 32);
-  let max = 0;
-  for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - exact[i]));
+  const max = worstDifference(got, exact).worst;
   assert.ok(max <= 2, `largest difference from the direct Lanczos-3 ${max} grey levels`);
   // An odd-sized square drops its leftover columns evenly: a constant image stays constant.
   const flat = new Uint8Array(1031 * 1031 * 3).fill(77);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { explainLoadFailure, loadAddon } from '../../src/engine/native/addon.js';
-import { nativeKernels } from '../../src/engine/native/backend.js';
+import { nativeKernels } from '../../src/ops/native.js';
 import { loadWebGPUBackend } from '../../src/engine/webgpu/register.js';
 
 test('auto picks the native backend when the addon loads (webgpu instead on a hardware GPU)', async () => {

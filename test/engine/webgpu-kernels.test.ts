@@ -1,12 +1,13 @@
-// geospike's WGSL kernels (src/engine/webgpu/kernels) against the JS kernels of the same name, on random shapes.
+// geospike's WGSL kernels (src/ops/*/webgpu*.ts) against the JS kernels of the same name, on random shapes.
 // Runs on whatever adapter Dawn finds: Mesa's llvmpipe in CI. Where none can be had the tests fail, saying why.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/engine/kernels/index.js';
-import { ADAMW } from '../../src/engine/kernels/index.js';
-import { exactReciprocal } from '../../src/engine/webgpu/kernels/lif.js';
+import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/ops/index.js';
+import { ADAMW } from '../../src/ops/index.js';
+import { exactReciprocal } from '../../src/ops/lif/webgpu.js';
 import { rng } from '../helpers/rng.js';
+import { finiteScale, worstDifference } from '../helpers/compare.js';
 import { requireBackend } from '../helpers/backends.js';
 
 type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
@@ -32,14 +33,8 @@ function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol
   assert.equal(got.length, ref.length, `${what}: number of outputs`);
   for (let o = 0; o < ref.length; o++) {
     assert.deepEqual(got[o].shape, ref[o].shape, `${what}: output ${o} shape`);
-    let scale = 1,
-      worst = 0,
-      at = -1;
-    for (const v of ref[o].values) scale = Math.max(scale, Math.abs(v));
-    for (let i = 0; i < ref[o].values.length; i++) {
-      const d = Math.abs(got[o].values[i] - ref[o].values[i]);
-      if (!(d <= worst)) (worst = d), (at = i);
-    }
+    const scale = Math.max(1, finiteScale(ref[o].values));
+    const { worst, at } = worstDifference(got[o].values, ref[o].values);
     assert.ok(
       worst <= rtol * scale,
       `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]})`,

@@ -3,18 +3,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendValues, DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import '../kernels/index.js'; // geospike's own cpu kernels must be registered before they are copied below
+import '../../ops/index.js'; // geospike's own cpu kernels must be registered before they are copied below
 import { loadAddon } from './addon.js';
 import { BufferPool } from './pool.js';
 import { freeGradientsEarly } from './free_grads.js';
-import { adamwKernels } from './kernels/adamw.js';
-import { convKernels } from './kernels/conv.js';
-import { elementwiseKernels } from './kernels/elementwise.js';
-import { matmulKernels } from './kernels/matmul.js';
-import { poolKernels } from './kernels/pool.js';
-import { lifKernels } from './kernels/lif.js';
-import { batchNormKernels } from './kernels/batchnorm.js';
-import { NATIVE } from './kernels/util.js';
+import { NATIVE } from './kernel_util.js';
+import { nativeKernels } from '../../ops/native.js';
 
 /**
  * Idle memory the output pool keeps resident, as a fraction of its busiest moment (see pool.ts). At 1 a step's
@@ -53,17 +47,6 @@ export class NativeBackend extends MathBackendCPU {
     }
   }
 }
-
-/** Every kernel the native backend replaces. */
-export const nativeKernels: tf.KernelConfig[] = [
-  ...convKernels,
-  ...matmulKernels,
-  ...poolKernels,
-  ...lifKernels,
-  ...batchNormKernels,
-  ...elementwiseKernels,
-  ...adamwKernels,
-];
 
 /** A copied JS kernel, watched for outputs that alias pooled arrays. */
 function watched(f: KernelFunc): KernelFunc {

@@ -13,7 +13,7 @@ async function register(hardwareOnly: boolean): Promise<{ software: boolean; lab
   const { GeospikeWebGPUBackend, WEBGPU } = await import('./backend.js');
   const { acquireDevice } = await import('./device.js');
   const acquired = await acquireDevice(hardwareOnly);
-  const { webgpuKernels } = await import('./kernels/index.js');
+  const { webgpuKernels } = await import('../../ops/webgpu.js');
   for (const k of webgpuKernels) {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName); // replacing tfjs's
     tf.registerKernel(k);

@@ -10,6 +10,11 @@ dnnl::engine& engine() {
   return e;
 }
 
+std::vector<InitFn>& initFunctions() {
+  static std::vector<InitFn> fns;  // a function-local static: safe to use from other files' static initialisers
+  return fns;
+}
+
 dnnl::stream& stream() {
   static dnnl::stream s(engine());
   return s;
@@ -47,14 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("release", Napi::Function::New(env, Release));
-  gs::initConv(env, exports);
-  gs::initMatmul(env, exports);
-  gs::initPool(env, exports);
-  gs::initLif(env, exports);
-  gs::initBatchNorm(env, exports);
-  gs::initAdamW(env, exports);
-  gs::initElementwise(env, exports);
-  gs::initSparse(env, exports);
+  for (gs::InitFn init : gs::initFunctions()) init(env, exports);
   return exports;
 }
 

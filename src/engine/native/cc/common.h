@@ -4,6 +4,7 @@
 #include <dnnl.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gs {
 
@@ -41,13 +42,12 @@ inline const int32_t* ints(const Napi::CallbackInfo& info, size_t i, size_t expe
   return a.Data();
 }
 
-void initConv(Napi::Env env, Napi::Object exports);
-void initMatmul(Napi::Env env, Napi::Object exports);
-void initPool(Napi::Env env, Napi::Object exports);
-void initLif(Napi::Env env, Napi::Object exports);
-void initBatchNorm(Napi::Env env, Napi::Object exports);
-void initAdamW(Napi::Env env, Napi::Object exports);
-void initElementwise(Napi::Env env, Napi::Object exports);
-void initSparse(Napi::Env env, Napi::Object exports);
+// Each kernel file registers the function that adds its exports with a file-level `static const Register r(init);`,
+// so adding a kernel file is all it takes for the addon to export it (binding.gyp compiles every src/ops/*/*.cc).
+using InitFn = void (*)(Napi::Env, Napi::Object);
+std::vector<InitFn>& initFunctions();
+struct Register {
+  explicit Register(InitFn f) { initFunctions().push_back(f); }
+};
 
 }  // namespace gs

@@ -250,12 +250,14 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void initSparse(Napi::Env env, Napi::Object exports) {
+static void initSparse(Napi::Env env, Napi::Object exports) {
   exports.Set("density", Napi::Function::New(env, Density));
   exports.Set("sparseMatMul", Napi::Function::New(env, SparseMatMul));
   exports.Set("sparseMatMulTA", Napi::Function::New(env, SparseMatMulTA));
   exports.Set("sparseConv2d", Napi::Function::New(env, SparseConv2D));
   exports.Set("sparseConv2dBackpropFilter", Napi::Function::New(env, SparseConv2DBackpropFilter));
 }
+
+static const Register registered(initSparse);
 
 }  // namespace gs

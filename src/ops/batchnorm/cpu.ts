@@ -1,0 +1,110 @@
+// BatchNorm in train mode as two kernels over a channels-last [M, C] view (NHWC conv maps and [T*B*N, C] token
+// features alike). Batch statistics are accumulated in double; the reference for faster backends.
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { cpuValues } from '../../engine/cpu_values.js';
+
+export const BN_TRAIN = 'GeospikeBatchNormTrain';
+export const BN_GRAD = 'GeospikeBatchNormGrad';
+
+export interface BNAttrs extends NamedAttrMap {
+  eps: number;
+}
+
+/** y = (x - mean) / sqrt(var + eps) * gamma + beta, with the batch mean and biased variance per channel. */
+export function bnTrainForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number) {
+  const C = gamma.length;
+  const M = x.length / C;
+  const sum = new Float64Array(C);
+  for (let i = 0; i < x.length; i += C) for (let c = 0; c < C; c++) sum[c] += x[i + c];
+  const mean = new Float32Array(C);
+  for (let c = 0; c < C; c++) mean[c] = sum[c] / M;
+  const sq = new Float64Array(C);
+  for (let i = 0; i < x.length; i += C) {
+    for (let c = 0; c < C; c++) {
+      const d = x[i + c] - mean[c];
+      sq[c] += d * d;
+    }
+  }
+  const variance = new Float32Array(C);
+  const scale = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    variance[c] = sq[c] / M;
+    scale[c] = gamma[c] / Math.sqrt(variance[c] + eps);
+  }
+  const y = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i += C) {
+    for (let c = 0; c < C; c++) y[i + c] = (x[i + c] - mean[c]) * scale[c] + beta[c];
+  }
+  return { y, mean, variance };
+}
+
+/** Gradients of bnTrainForward, the batch statistics included. */
+export function bnTrainBackward(
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+) {
+  const C = gamma.length;
+  const M = x.length / C;
+  const invStd = new Float64Array(C);
+  for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(variance[c] + eps);
+  const sdy = new Float64Array(C);
+  const sdyx = new Float64Array(C);
+  for (let i = 0; i < x.length; i += C) {
+    for (let c = 0; c < C; c++) {
+      sdy[c] += dy[i + c];
+      sdyx[c] += dy[i + c] * (x[i + c] - mean[c]) * invStd[c];
+    }
+  }
+  const dx = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i += C) {
+    for (let c = 0; c < C; c++) {
+      const xhat = (x[i + c] - mean[c]) * invStd[c];
+      dx[i + c] = ((gamma[c] * invStd[c]) / M) * (M * dy[i + c] - sdy[c] - xhat * sdyx[c]);
+    }
+  }
+  return { dx, dgamma: Float32Array.from(sdyx), dbeta: Float32Array.from(sdy) };
+}
+
+const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+  const r = bnTrainForward(
+    cpuValues(cpu, x),
+    cpuValues(cpu, gamma),
+    cpuValues(cpu, beta),
+    (attrs as unknown as BNAttrs).eps,
+  );
+  return [
+    cpu.makeTensorInfo(x.shape, 'float32', r.y),
+    cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
+    cpu.makeTensorInfo(gamma.shape, 'float32', r.variance),
+  ];
+};
+
+const bnGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
+  const r = bnTrainBackward(
+    cpuValues(cpu, dy),
+    cpuValues(cpu, x),
+    cpuValues(cpu, gamma),
+    cpuValues(cpu, mean),
+    cpuValues(cpu, variance),
+    (attrs as unknown as BNAttrs).eps,
+  );
+  return [
+    cpu.makeTensorInfo(x.shape, 'float32', r.dx),
+    cpu.makeTensorInfo(gamma.shape, 'float32', r.dgamma),
+    cpu.makeTensorInfo(gamma.shape, 'float32', r.dbeta),
+  ];
+};
+
+export const batchNormKernels: KernelConfig[] = [
+  { kernelName: BN_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel },
+  { kernelName: BN_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel },
+];

@@ -1,0 +1,90 @@
+// The native backend's batch norm (C++, src/ops/batchnorm/batchnorm.cc): train-mode forward and backward, the same
+// contracts as the JS references (src/ops/batchnorm/cpu.ts), and tfjs's eval-mode FusedBatchNorm.
+import { FusedBatchNorm } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../index.js';
+import { addon, alloc, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
+
+const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+  const C = size(gamma.shape),
+    n = size(x.shape);
+  const y = alloc(cpu, n),
+    mean = alloc(cpu, C),
+    variance = alloc(cpu, C);
+  addon().batchNormTrain(
+    f32(cpu, x),
+    f32(cpu, gamma),
+    f32(cpu, beta),
+    y,
+    mean,
+    variance,
+    n / C,
+    C,
+    (attrs as unknown as BNAttrs).eps,
+  );
+  return [out(cpu, x.shape, y), out(cpu, gamma.shape, mean), out(cpu, gamma.shape, variance)];
+};
+
+const bnGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
+  const C = size(gamma.shape),
+    n = size(x.shape);
+  const dx = alloc(cpu, n),
+    dgamma = alloc(cpu, C),
+    dbeta = alloc(cpu, C);
+  addon().batchNormGrad(
+    f32(cpu, dy),
+    f32(cpu, x),
+    f32(cpu, gamma),
+    f32(cpu, mean),
+    f32(cpu, variance),
+    dx,
+    dgamma,
+    dbeta,
+    n / C,
+    C,
+    (attrs as unknown as BNAttrs).eps,
+  );
+  return [out(cpu, x.shape, dx), out(cpu, gamma.shape, dgamma), out(cpu, gamma.shape, dbeta)];
+};
+
+/** A per-channel input of FusedBatchNorm as C values (tfjs cycles a length-1 array, i.e. broadcasts it). */
+function perChannel(
+  cpu: MathBackendCPU,
+  t: TensorInfo | null | undefined,
+  C: number,
+  fill: number,
+): Float32Array | null {
+  if (!t) return new Float32Array(C).fill(fill);
+  const v = f32(cpu, t);
+  if (v.length === C) return v;
+  return v.length === 1 ? new Float32Array(C).fill(v[0]) : null;
+}
+
+/** Eval-mode batch norm (tf.batchNorm): the models run it in every inference. */
+const batchNormInfer: KernelFunc = (args) => {
+  const cpu = args.backend as MathBackendCPU;
+  const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | null>;
+  const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
+  const n = size(x!.shape),
+    C = x!.shape[x!.shape.length - 1] ?? 1;
+  const all = [x, mean, variance, offset, scale].every((t) => t == null || t.dtype === 'float32');
+  const m = all && C > 0 ? perChannel(cpu, mean, C, 0) : null;
+  const v = m && perChannel(cpu, variance, C, 1);
+  const o = v && perChannel(cpu, offset, C, 0);
+  const s = o && perChannel(cpu, scale, C, 1);
+  if (!s || !mean || !variance) return fallback(FusedBatchNorm, args);
+  const y = alloc(cpu, n);
+  addon().batchNormInfer(f32(cpu, x!), m!, v!, o!, s, y, n / C, C, eps);
+  return out(cpu, x!.shape, y);
+};
+
+export const batchNormKernels: KernelConfig[] = [
+  { kernelName: FusedBatchNorm, backendName: NATIVE, kernelFunc: batchNormInfer },
+  { kernelName: BN_TRAIN, backendName: NATIVE, kernelFunc: bnTrain },
+  { kernelName: BN_GRAD, backendName: NATIVE, kernelFunc: bnGrad },
+];
