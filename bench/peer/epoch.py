@@ -13,6 +13,7 @@ import torch, torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import build  # noqa: E402  (bench/peer/models.py beside this file)
+from param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
 
 def unfilter(raw, h, stride, bpp):
@@ -124,7 +125,7 @@ def main():
     load_seconds = time.perf_counter() - t0
 
     m = build(a.model, dim=a.dim, depth=a.depth, heads=a.heads, T=a.T, classes=len(classes), width=a.width)
-    opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    opt = torch.optim.AdamW(param_groups(m, a.weight_decay), lr=a.lr)
     n, B = len(xtr), a.batch; spe = n // B; step = 0
     out = tempfile.mkdtemp(prefix='geospike-peer-epoch-')
     epochs = []
