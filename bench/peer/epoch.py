@@ -114,6 +114,7 @@ def main():
     a = p.parse_args(); torch.set_num_threads(a.threads); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
 
     t0 = time.perf_counter()
+    # Labels by classes.json's order, as geospike numbers them (not ImageFolder's sorted order): label i is classes[i].
     classes = json.load(open(os.path.join(a.data, 'classes.json')))
     xtr, ytr = load_split(a.data, 'train', classes); xva, yva = load_split(a.data, 'validation', classes)
     f = xtr.reshape(-1, 3).astype(np.float64) / 255
@@ -162,7 +163,8 @@ def main():
     os.remove(os.path.join(out, 'last.pt')); os.rmdir(out)
     secs = sorted(e['seconds'] for e in epochs); med = secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2
     print(json.dumps({'peer': 'pytorch-' + torch.__version__, 'blas_core': blas_core(), 'sgemm_gflops': round(sgemm_gflops(), 1),
-                      'model': a.model, 'batch': B, 'train_images': n, 'validation_images': len(xva), 'steps_per_epoch': spe,
+                      'model': a.model, 'classes': classes, 'label_order': 'dataset (classes.json, as geospike; not sorted)',
+                      'batch': B, 'train_images': n, 'validation_images': len(xva), 'steps_per_epoch': spe,
                       'load_seconds': round(load_seconds, 3), 'sec_per_epoch': round(med, 4), 'images_per_s': round(spe * B / med, 2),
                       'epochs': epochs, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 

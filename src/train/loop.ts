@@ -10,13 +10,13 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Model } from '../models/model.js';
 import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
-import { readSafetensors } from '../io/safetensors.js';
 import { lockFolder } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import { pauseForTest, testFault } from '../util/test_fault.js';
 import { AdamW } from './adamw.js';
 import {
   readCheckpoint,
+  readCheckpointWeights,
   readOptimizerState,
   saveCheckpoint,
   type CheckpointMeta,
@@ -122,7 +122,7 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   if (opts.resume) {
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
-    loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
+    loadStateDict(model.store, readCheckpointWeights(ck), ck.weightsPath);
     if (!ck.optimizerPath)
       throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
     opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
