@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { initEngine } from '../../src/engine/backend.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { labelMetadata, reorderHead, sortedClasses } from '../../src/models/label_order.js';
+import { labelMetadata, sortedClasses } from '../../src/models/label_order.js';
 import { Predictor } from '../../src/serve/predictor.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
@@ -22,6 +22,7 @@ import { CITIES, makeCheckpoint, makeDataset } from '../serve/helpers.js';
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const PEER = path.join(REPO, 'bench', 'peer', 'predict.py');
 const PYTHON = '/usr/bin/python3';
+const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 
 /** Why the PyTorch half cannot run here, or null when it can. */
 function torchMissing(): string | null {
@@ -66,15 +67,19 @@ before(async () => {
   } finally {
     p.dispose();
   }
-  // The same weights as a PyTorch user exporting for ImageFolder would write them: head rows in sorted order.
-  const ck = readCheckpoint(ckpt);
-  const file = readSafetensors(ck.weightsPath);
-  const sorted = sortedClasses(CITIES);
+  // The weights as `geospike export` writes them for ImageFolder: head outputs in sorted order.
   sortedWeights = path.join(root, 'sorted.safetensors');
-  await writeSafetensors(sortedWeights, reorderHead(file.tensors, 'resnet18', CITIES, sorted, 'test'), {
-    ...file.metadata,
-    ...labelMetadata(sorted, 'sorted'),
-  });
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    CLI,
+    'export',
+    '--checkpoint',
+    ckpt,
+    '--out',
+    sortedWeights,
+    '--label-order',
+    'sorted',
+  ]);
+  assert.match(stdout, /head output i is class i of \[london, newyork, paris, seoul, tokyo\] \(sorted order\)/);
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -91,6 +96,31 @@ test("a checkpoint's weights file names its head's class order", () => {
   const { metadata } = readSafetensors(readCheckpoint(ckpt).weightsPath);
   assert.deepEqual(JSON.parse(metadata.classes), CITIES);
   assert.equal(metadata.label_order, 'dataset');
+});
+
+test('export writes the head in the order asked for, says so, and refuses what it must not do', async () => {
+  const original = readSafetensors(readCheckpoint(ckpt).weightsPath);
+  const sorted = readSafetensors(sortedWeights);
+  assert.deepEqual(JSON.parse(sorted.metadata.classes), sortedClasses(CITIES));
+  assert.equal(sorted.metadata.label_order, 'sorted');
+  // Row for row: the sorted file's row i is the original's row of the same class.
+  const w = original.tensors.get('linear.weight')!;
+  const width = w.shape[1];
+  sortedClasses(CITIES).forEach((c, i) => {
+    const from = CITIES.indexOf(c);
+    assert.deepEqual(
+      sorted.tensors.get('linear.weight')!.data.slice(i * width, (i + 1) * width),
+      w.data.slice(from * width, (from + 1) * width),
+    );
+    assert.equal(sorted.tensors.get('linear.bias')!.data[i], original.tensors.get('linear.bias')!.data[from]);
+  });
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [CLI, 'export', '--checkpoint', ckpt, ...args]);
+  await assert.rejects(run('--out', sortedWeights), /already exists; choose another --out/);
+  await assert.rejects(
+    run('--out', path.join(root, 'x.safetensors'), '--label-order', 'alphabetical'),
+    /--label-order must be dataset or sorted, got 'alphabetical'/,
+  );
 });
 
 test('weights in ImageFolder order load by class name: the same predictions, the same logits', async () => {
