@@ -13,6 +13,7 @@ import torch, torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import build  # noqa: E402  (bench/peer/models.py beside this file)
+from param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
 
 def unfilter(raw, h, stride, bpp):
@@ -113,6 +114,7 @@ def main():
     a = p.parse_args(); torch.set_num_threads(a.threads); torch.manual_seed(a.seed); rng = np.random.default_rng(a.seed)
 
     t0 = time.perf_counter()
+    # Labels by classes.json's order, as geospike numbers them (not ImageFolder's sorted order): label i is classes[i].
     classes = json.load(open(os.path.join(a.data, 'classes.json')))
     xtr, ytr = load_split(a.data, 'train', classes); xva, yva = load_split(a.data, 'validation', classes)
     f = xtr.reshape(-1, 3).astype(np.float64) / 255
@@ -124,7 +126,7 @@ def main():
     load_seconds = time.perf_counter() - t0
 
     m = build(a.model, dim=a.dim, depth=a.depth, heads=a.heads, T=a.T, classes=len(classes), width=a.width)
-    opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    opt = torch.optim.AdamW(param_groups(m, a.weight_decay), lr=a.lr)
     n, B = len(xtr), a.batch; spe = n // B; step = 0
     out = tempfile.mkdtemp(prefix='geospike-peer-epoch-')
     epochs = []
@@ -161,7 +163,8 @@ def main():
     os.remove(os.path.join(out, 'last.pt')); os.rmdir(out)
     secs = sorted(e['seconds'] for e in epochs); med = secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2
     print(json.dumps({'peer': 'pytorch-' + torch.__version__, 'blas_core': blas_core(), 'sgemm_gflops': round(sgemm_gflops(), 1),
-                      'model': a.model, 'batch': B, 'train_images': n, 'validation_images': len(xva), 'steps_per_epoch': spe,
+                      'model': a.model, 'classes': classes, 'label_order': 'dataset (classes.json, as geospike; not sorted)',
+                      'batch': B, 'train_images': n, 'validation_images': len(xva), 'steps_per_epoch': spe,
                       'load_seconds': round(load_seconds, 3), 'sec_per_epoch': round(med, 4), 'images_per_s': round(spe * B / med, 2),
                       'epochs': epochs, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 

@@ -24,12 +24,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import build, lif_margin, lif_rates, set_recording, MultiStepLIF  # noqa: E402
+from param_groups import no_decay_names, param_groups  # noqa: E402
 from safetensors_file import read_safetensors, write_safetensors  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(REPO, 'test', 'golden')
 MIN_MARGIN = 2e-5
 LR, WEIGHT_DECAY, BETAS, EPS, LABEL_SMOOTHING = 5e-4, 6e-2, (0.9, 0.999), 1e-8, 0.1
+ADAMW_STEPS = 3
 
 # name -> (model, settings); the settings go into the file's metadata as they are.
 MODEL_GOLDENS = {
@@ -39,7 +41,9 @@ MODEL_GOLDENS = {
 }
 COMMON_META = {
     'loss': f'cross_entropy(label_smoothing={LABEL_SMOOTHING}), mean over batch',
-    'adamw': f'lr={LR} wd={WEIGHT_DECAY} betas=({BETAS[0]},{BETAS[1]}) eps={EPS}, two steps reusing grad.*',
+    'adamw': (f'lr={LR} wd={WEIGHT_DECAY} betas=({BETAS[0]},{BETAS[1]}) eps={EPS}, {ADAMW_STEPS} steps reusing grad.* '
+              '(as stored, float32) from param.*, parameter groups of timm create_optimizer_v2 (filter_bias_and_bn): '
+              'weight decay 0 for the names in adamw_no_decay'),
     'layout': 'PyTorch: conv OIHW, linear [out,in], input NCHW float32',
     'bn': 'eps=1e-5 momentum=0.1; after.* = running stats after the train forward',
 }
@@ -132,13 +136,21 @@ def compute_model_golden(kind, s, params, x, y):
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             out[f'after.{k}.running_mean'] = m.running_mean.numpy().copy()
             out[f'after.{k}.running_var'] = m.running_var.numpy().copy()
-    # Two AdamW steps with the same gradients; a parameter without a gradient (an unused module) stays as it is.
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=BETAS, eps=EPS, weight_decay=WEIGHT_DECAY)
-    opt.step()
-    opt.step()
-    for k, p in model.named_parameters():
-        out[f'adamw2.{k}'] = p.detach().numpy().copy()
+    out.update(adamw_steps(model))
     return out, rates, margin
+
+
+def adamw_steps(model):
+    """ADAMW_STEPS AdamW steps under timm's parameter groups (param_groups.py), each reusing the gradients as the file
+    stores them (rounded to float32), so an implementation fed grad.* can be held to float32 rounding. A parameter
+    without a gradient (an unused module) stays as it is. The model's parameters are the golden's param.* values."""
+    for p in model.parameters():
+        if p.grad is not None:
+            p.grad = p.grad.float().double()
+    opt = torch.optim.AdamW(param_groups(model, WEIGHT_DECAY), lr=LR, betas=BETAS, eps=EPS)
+    for _ in range(ADAMW_STEPS):
+        opt.step()
+    return {f'adamw{ADAMW_STEPS}.{k}': p.detach().numpy().copy() for k, p in model.named_parameters()}
 
 
 def model_metadata(kind, s, rates, margin, seed=None):
@@ -149,7 +161,7 @@ def model_metadata(kind, s, rates, margin, seed=None):
         meta['spike_rule'] = ('spike when h >= v_threshold (Heaviside(0)=1); '
                               f'min nonzero |h - v_th| over the train and eval forwards = {margin:.2g}')
         meta['train_lif_rates'] = json.dumps(rates)
-    return {**meta, **COMMON_META}
+    return {**meta, **COMMON_META, 'adamw_no_decay': json.dumps(no_decay_names(model_of(kind, s)))}
 
 
 def fresh_model_golden(name, start_seed=0):
@@ -304,6 +316,10 @@ def check(args):
             print(f'{name}: smallest nonzero spike margin {margin:.2g}' if kind != 'resnet18' else f'{name}:')
             failures += compare(name, ours, stored, args.tol, skip_prefixes=('param.', 'input.'))
             failures += compare_rates(name, rates, meta, args.tol)
+            groups_same = json.loads(meta.get('adamw_no_decay', 'null')) == no_decay_names(model_of(kind, s))
+            print(f'  {"ok  " if groups_same else "FAIL"} {name} metadata adamw_no_decay: '
+                  f'{"the" if groups_same else "not the"} names timm\'s grouping gives weight decay 0')
+            failures += not groups_same
             order_failures += list(ours) != list(stored)
         elif name == 'lif':
             stored, _ = read_safetensors(path)
@@ -335,6 +351,25 @@ def check(args):
         print(f'note: tensor order differs from the stored file in {order_failures} file(s) (names and values checked)')
     print(f'{"FAILED" if failures else "passed"}: {failures} tensor(s) beyond relative tolerance {args.tol:g}')
     return 1 if failures else 0
+
+
+def refresh_adamw(args):
+    """Rewrites the optimizer golden of the stored model files in place: every other tensor stays byte for byte as
+    stored, the adamw* tensors and their metadata are recomputed from the stored param.*, input.* (via grad.*)."""
+    for name in args.only:
+        if name not in MODEL_GOLDENS:
+            continue
+        path = os.path.join(args.golden, f'{name}.safetensors')
+        stored, meta = read_safetensors(path)
+        kind, s = MODEL_GOLDENS[name]
+        params = {k[len('param.'):]: v for k, v in stored.items() if k.startswith('param.')}
+        ours, _, _ = compute_model_golden(kind, s, params, stored['input.x'], stored['input.y'])
+        kept = {k: v for k, v in stored.items() if not k.startswith('adamw')}
+        fresh = {k: v for k, v in ours.items() if k.startswith('adamw')}
+        meta = {**meta, 'adamw': COMMON_META['adamw'], 'adamw_no_decay': json.dumps(no_decay_names(model_of(kind, s)))}
+        write_safetensors(path, {**kept, **fresh}, meta)
+        print(f'{name}: {len(fresh)} adamw tensors rewritten, {len(kept)} kept as stored')
+    return 0
 
 
 def generate(args):
@@ -369,6 +404,8 @@ ALL = [*MODEL_GOLDENS, 'lif', *JSON_GOLDENS, 'resize']
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--check', action='store_true', help='recompute the stored goldens and compare')
+    p.add_argument('--refresh-adamw', action='store_true',
+                   help='recompute only the AdamW tensors of the stored model goldens, in place')
     p.add_argument('--golden', default=GOLDEN, help='stored goldens to check (default: test/golden)')
     p.add_argument('--out', help='where fresh goldens go (default: a new temporary folder)')
     p.add_argument('--only', default=','.join(ALL), help=f'comma-separated subset of {",".join(ALL)}')
@@ -381,7 +418,7 @@ def main():
     if unknown:
         p.error(f'unknown golden(s) {unknown}; known: {",".join(ALL)}')
     torch.set_num_threads(args.threads)
-    sys.exit(check(args) if args.check else generate(args))
+    sys.exit(check(args) if args.check else refresh_adamw(args) if args.refresh_adamw else generate(args))
 
 
 if __name__ == '__main__':

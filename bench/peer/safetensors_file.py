@@ -1,5 +1,5 @@
-"""Reads and writes float32 safetensors files (8-byte little-endian header length, JSON header, raw data), the
-format of test/golden. Written here because Debian packages no Python safetensors; numpy does the bytes."""
+"""Reads float32 (and int64) and writes float32 safetensors files (8-byte little-endian header length, JSON header,
+raw data), the format of test/golden and of geospike's checkpoints. Written here because Debian packages no Python safetensors; numpy does the bytes."""
 import json
 import struct
 
@@ -7,7 +7,7 @@ import numpy as np
 
 
 def read_safetensors(path):
-    """Returns (tensors, metadata): an ordered dict name -> float32 numpy array, in the file's header order."""
+    """Returns (tensors, metadata): an ordered dict name -> numpy array (float32, or int64), in the file's header order."""
     with open(path, 'rb') as f:
         raw = f.read()
     (n,) = struct.unpack('<Q', raw[:8])
@@ -15,10 +15,11 @@ def read_safetensors(path):
     metadata = header.pop('__metadata__', {})
     tensors = {}
     for name, info in header.items():
-        if info['dtype'] != 'F32':
-            raise ValueError(f'{path}: tensor {name} is {info["dtype"]}; only F32 is read here')
+        dtype = {'F32': '<f4', 'I64': '<i8'}.get(info['dtype'])  # I64: a checkpoint's BN num_batches_tracked
+        if dtype is None:
+            raise ValueError(f'{path}: tensor {name} is {info["dtype"]}; only F32 and I64 are read here')
         begin, end = info['data_offsets']
-        tensors[name] = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype='<f4').reshape(info['shape']).copy()
+        tensors[name] = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=dtype).reshape(info['shape']).copy()
     return tensors, metadata
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import build  # noqa: E402
+from param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
 LR, WEIGHT_DECAY, LABEL_SMOOTHING = 5e-4, 6e-2, 0.1
 
@@ -71,7 +72,7 @@ def main():
 
     model = build(a.model, a.dim, a.depth, a.heads, a.T, a.classes, a.width)
     params = sum(t.numel() for t in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    opt = torch.optim.AdamW(param_groups(model, WEIGHT_DECAY), lr=LR)
     x = torch.rand(a.batch, 3, 32, 32) * 2 - 1
     y = torch.arange(a.batch) % a.classes
 

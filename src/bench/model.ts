@@ -8,6 +8,7 @@ import { initEngine } from '../engine/backend.js';
 import { macsPerStep } from '../models/macs.js';
 import { createModel, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { AdamW } from '../train/adamw.js';
+import { noDecayNames, WEIGHT_DECAY_RULE } from '../train/param_groups.js';
 import { lossAndGrads } from '../train/grads.js';
 import { crossEntropy } from '../train/loss.js';
 import { packageRoot } from '../util/package_root.js';
@@ -64,7 +65,12 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   const { imageSize: S, inChannels: C, classes: K } = config;
   const x = tf.randomUniform([opts.batch, S, S, C], -1, 1, 'float32', 7) as tf.Tensor4D;
   const labels = Int32Array.from({ length: opts.batch }, (_, i) => i % K);
-  const opt = new AdamW({ lr: LR, weightDecay: WEIGHT_DECAY });
+  // The grouping train uses (and the PyTorch peer, bench/peer/param_groups.py), so both sides do the same work.
+  const opt = new AdamW({
+    lr: LR,
+    weightDecay: WEIGHT_DECAY,
+    noDecay: noDecayNames(model.store, WEIGHT_DECAY_RULE),
+  });
   const step = () => {
     if (opts.mode === 'infer') {
       const logits = tf.tidy(() => model.forward(x, { training: false }));

@@ -23,6 +23,11 @@ export default defineCommand({
     batch: { type: 'string', default: '64', description: 'Images per forward pass' },
     images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
+    'per-image': {
+      type: 'boolean',
+      default: false,
+      description: "With --json: every image's id, label and logits (the model's raw outputs, in class order)",
+    },
     save: {
       type: 'boolean',
       default: true,
@@ -36,10 +41,11 @@ export default defineCommand({
     const maxImages = intOption('--images', args.images, 1);
     await initEngine(args.backend);
     const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
-    const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages });
+    const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages, perImage: args['per-image'] });
+    const { perImage: _, ...summary } = r; // the run's eval.json keeps the summary only
     const saved =
       args.save && split === 'validation' && maxImages === undefined
-        ? await saveBesideRun(r.checkpoint, EVAL_FILE, r)
+        ? await saveBesideRun(r.checkpoint, EVAL_FILE, summary)
         : null;
     if (args.json) console.log(JSON.stringify(r, null, 2));
     else console.log(formatEval(r));

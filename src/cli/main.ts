@@ -10,6 +10,7 @@ const main = defineCommand({
     collect: () => import('./collect.js').then((m) => m.default),
     train: () => import('./train.js').then((m) => m.default),
     predict: () => import('./predict.js').then((m) => m.default),
+    export: () => import('./export.js').then((m) => m.default),
     play: () => import('./play.js').then((m) => m.default),
     games: () => import('./games.js').then((m) => m.default),
     eval: () => import('./eval.js').then((m) => m.default),

@@ -13,6 +13,7 @@ import { hash32 } from './hash.js';
 import { IMAGE_SIZE } from './images.js';
 import { checkClassList, parseManifest, type Split } from './manifest.js';
 import { decodeSimplePng, SIMPLE_PNG_MAX_PIXELS } from './png.js';
+import { normalisationTable, writeModelInput } from './model_input.js';
 import { forEachLimit } from './pool.js';
 import { CLASSES_FILE, MANIFEST_FILE } from './writer.js';
 
@@ -213,7 +214,7 @@ export class BatchIterator {
   private cursor: BatchCursor = { epoch: 0, batch: 0 };
   private orderEpoch = -1;
   private order: Int32Array;
-  /** Normalised value of each 8-bit level, per channel: lut[c * 256 + v] = (v/255 - mean[c]) / std[c]. */
+  /** Normalised value of each 8-bit level, per channel (src/data/model_input.ts, shared with predict). */
   private readonly lut: Float32Array;
 
   constructor(
@@ -226,10 +227,7 @@ export class BatchIterator {
     if (this.batchesPerEpoch === 0)
       throw new Error(`${data.n} images make no full batch of ${opts.batchSize}; lower the batch size`);
     this.order = new Int32Array(data.n);
-    // (v/255 - mean)/std as one multiply-add, rounded to float32, looked up rather than computed per value.
-    const scale = Float32Array.from([0, 1, 2], (c) => 1 / (255 * opts.std[c]));
-    const shift = Float32Array.from([0, 1, 2], (c) => -opts.mean[c] / opts.std[c]);
-    this.lut = Float32Array.from({ length: 768 }, (_, i) => (i & 255) * scale[i >> 8] + shift[i >> 8]);
+    this.lut = normalisationTable(opts.mean, opts.std);
   }
 
   /** Batch `index` of `epoch`: the same numbers every time it is asked for. */
@@ -252,12 +250,7 @@ export class BatchIterator {
         const dx = rng.int(2 * PAD + 1) - PAD;
         this.writeAugmented(src, dst, dy, dx, rng.uniform() < 0.5);
       } else {
-        const lut = this.lut;
-        for (let j = 0; j < IMAGE_VALUES; j += 3) {
-          dst[j] = lut[src[j]];
-          dst[j + 1] = lut[256 + src[j + 1]];
-          dst[j + 2] = lut[512 + src[j + 2]];
-        }
+        writeModelInput(src, this.lut, dst);
       }
     }
     return { x, y, n };

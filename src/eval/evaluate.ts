@@ -16,6 +16,8 @@ export interface EvalOptions {
   maxImages?: number;
   /** Record firing rates (a sync read per LIF layer per batch; a little slower). */
   rates?: boolean;
+  /** Keep every image's id, label and logits (`perImage`). */
+  perImage?: boolean;
   /** Called after each batch with images done and the total. */
   progress?: (done: number, total: number) => void;
 }
@@ -31,6 +33,14 @@ export interface EvalResult extends ClassificationMetrics {
   rates?: Record<string, number>;
   /** Mean of the non-LIF tensors that feed weight layers (SPS max-pools). */
   inputRates?: Record<string, number>;
+  /** Every image's raw model outputs (float32 values) in the checkpoint's class order, when asked for. */
+  perImage?: ImageLogits[];
+}
+
+export interface ImageLogits {
+  id: string;
+  label: number;
+  logits: number[];
 }
 
 /** n images spread evenly over the split (files are grouped by class, so the first n would miss classes). */
@@ -76,5 +86,14 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
     seconds: pass.seconds,
     rates: pass.rates,
     inputRates: pass.inputRates,
+    ...(opts.perImage ? { perImage: perImageLogits(data, pass.logits, meta.classes.length) } : {}),
   };
+}
+
+function perImageLogits(data: SplitData, logits: Float32Array, k: number): ImageLogits[] {
+  return data.ids.map((id, i) => ({
+    id,
+    label: data.labels[i],
+    logits: Array.from(logits.subarray(i * k, (i + 1) * k)),
+  }));
 }

@@ -1,8 +1,10 @@
 // Image -> class probabilities with a trained checkpoint: the one path shared by `geospike predict`, the game's model
 // guesses and `POST /api/predict`. Photos go through the dataset's own crop + Lanczos resize (src/data/images.ts),
-// then the checkpoint's per-channel normalisation, so the model sees what it saw in validation.
+// then the checkpoint's per-channel normalisation through the same function as training and eval batches
+// (src/data/model_input.ts), so the model sees the bits it saw in validation.
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeRgb, processImage } from '../data/images.js';
+import { normalisationTable, writeModelInput } from '../data/model_input.js';
 import type { Model } from '../models/model.js';
 import { loadModelFromCheckpoint, resolveCheckpointPath, type CheckpointMeta } from '../train/checkpoint.js';
 
@@ -18,6 +20,8 @@ export interface Prediction {
   confidence: number;
   /** Every class, most probable first. */
   probabilities: ClassProbability[];
+  /** The model's raw outputs (float32 values), in the checkpoint's class order: logits[label]. */
+  logits: number[];
 }
 
 export interface PredictorOptions {
@@ -30,8 +34,8 @@ export interface PredictorOptions {
 export class Predictor {
   readonly classes: string[];
   readonly imageSize: number;
-  private readonly mean: number[];
-  private readonly std: number[];
+  /** The checkpoint's normalisation as the table every model-input path uses. */
+  private readonly table: Float32Array;
 
   private constructor(
     readonly name: string,
@@ -42,18 +46,16 @@ export class Predictor {
   ) {
     this.classes = meta.classes;
     this.imageSize = meta.model.imageSize;
-    if (meta.mean.length !== 3 || meta.std.length !== 3 || meta.std.some((s) => !(s > 0))) {
-      throw new Error(
-        `${checkpoint}: normalisation must be 3 means and 3 positive stds, got mean ${meta.mean} std ${meta.std}`,
-      );
+    try {
+      this.table = normalisationTable(meta.mean, meta.std);
+    } catch (err) {
+      throw new Error(`${checkpoint}: ${(err as Error).message}`);
     }
     if (meta.classes.length !== meta.model.classes) {
       throw new Error(
         `${checkpoint}: lists ${meta.classes.length} classes but the model has ${meta.model.classes} outputs`,
       );
     }
-    this.mean = meta.mean;
-    this.std = meta.std;
   }
 
   /** Loads a checkpoint (sidecar `.json`, its stem, or a run's checkpoints folder). Call initEngine() first. */
@@ -81,23 +83,29 @@ export class Predictor {
   /** Batch of 8-bit RGB HWC images of imageSize x imageSize -> one prediction each. */
   predictPixels(images: Uint8Array[]): Prediction[] {
     const s = this.imageSize;
+    const x = this.modelInput(images);
+    const logits = tf.tidy(() => this.model.forward(tf.tensor4d(x, [images.length, s, s, 3]), { training: false }));
+    const probs = tf.softmax(logits);
+    const flat = probs.dataSync() as Float32Array;
+    const raw = logits.dataSync() as Float32Array;
+    tf.dispose([logits, probs]);
+    const k = this.classes.length;
+    return images.map((_, n) => this.rank(flat.subarray(n * k, (n + 1) * k), raw.subarray(n * k, (n + 1) * k)));
+  }
+
+  /** What the model is fed for 8-bit RGB HWC images of imageSize x imageSize: [n, s, s, 3], as eval's batches. */
+  modelInput(images: Uint8Array[]): Float32Array {
+    const s = this.imageSize;
     const per = s * s * 3;
     const x = new Float32Array(images.length * per);
     images.forEach((img, n) => {
       if (img.length !== per) throw new Error(`image ${n} has ${img.length} values, expected ${s}x${s}x3 = ${per}`);
-      for (let i = 0; i < per; i++) x[n * per + i] = (img[i] / 255 - this.mean[i % 3]) / this.std[i % 3];
+      writeModelInput(img, this.table, x, n * per);
     });
-    const probs = tf.tidy(() => {
-      const logits = this.model.forward(tf.tensor4d(x, [images.length, s, s, 3]), { training: false });
-      return tf.softmax(logits);
-    });
-    const flat = probs.dataSync() as Float32Array;
-    probs.dispose();
-    const k = this.classes.length;
-    return images.map((_, n) => this.rank(flat.subarray(n * k, (n + 1) * k)));
+    return x;
   }
 
-  private rank(p: Float32Array): Prediction {
+  private rank(p: Float32Array, logits: Float32Array): Prediction {
     const probabilities = this.classes
       .map((c, label) => ({ class: c, probability: p[label], label }))
       .sort((a, b) => b.probability - a.probability);
@@ -107,6 +115,7 @@ export class Predictor {
       label: best.label,
       confidence: best.probability,
       probabilities: probabilities.map(({ class: c, probability }) => ({ class: c, probability })),
+      logits: Array.from(logits),
     };
   }
 

@@ -196,8 +196,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return queue.run(async () => {
       const predictions = [];
       for (const p of opts.predictors) {
-        const { class: cls, label, confidence, probabilities } = await p.predictImage(image);
-        predictions.push({ model: p.name, class: cls, label, confidence, probabilities });
+        const { class: cls, label, confidence, probabilities, logits } = await p.predictImage(image);
+        predictions.push({ model: p.name, class: cls, label, confidence, probabilities, logits });
       }
       return { predictions };
     });

@@ -1,6 +1,7 @@
 // AdamW with decoupled weight decay, step for step as PyTorch's torch.optim.AdamW (non-amsgrad, foreach off):
 // p <- p (1 - lr wd); m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
 // p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+// Parameters named in `noDecay` form the second parameter group, with weight decay 0 (src/train/param_groups.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwUpdate } from '../ops/index.js';
 import { firstNonFinite } from './finite.js';
@@ -11,6 +12,8 @@ export interface AdamWOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** Parameters that get no weight decay (timm's no-decay group: biases, norm weights, 1-D parameters). */
+  noDecay?: Iterable<string>;
 }
 
 export interface AdamWState {
@@ -25,6 +28,7 @@ export class AdamW {
   readonly eps: number;
   lr: number;
   weightDecay: number;
+  readonly noDecay: ReadonlySet<string>;
   step = 0;
   private m = new Map<string, tf.Variable>();
   private v = new Map<string, tf.Variable>();
@@ -35,6 +39,7 @@ export class AdamW {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.noDecay = new Set(opts.noDecay ?? []);
   }
 
   /**
@@ -55,7 +60,7 @@ export class AdamW {
       const v = this.moment(this.v, name, p);
       // One fused pass (src/ops/adamw/native.ts): the formula above, rounded as its 13 tensor ops would be.
       const [p2, m2, v2] = adamwUpdate(p, grad, m, v, {
-        decay: 1 - this.lr * this.weightDecay,
+        decay: this.noDecay.has(name) ? 1 : 1 - this.lr * this.weightDecay,
         beta1: this.beta1,
         beta2: this.beta2,
         eps: this.eps,

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import type { Model } from '../models/model.js';
 import { createModel, type ModelConfig } from '../models/registry.js';
+import { fileClasses, labelMetadata, reorderHead } from '../models/label_order.js';
 import { loadStateDict, toStateDict } from '../models/state_dict.js';
 import type { AdamW, AdamWState } from './adamw.js';
 import type { TrainConfig } from './config.js';
@@ -79,7 +80,12 @@ export async function saveCheckpoint(
   const moments = optimizer ? optimizerTensors(optimizer.state()) : null;
   const values = (m: Map<string, SafeTensor>) => [...m].map(([k, t]) => [k, t.data] as [string, SafeTensor['data']]);
   assertAllFinite([...values(stateDict), ...(moments ? values(moments) : [])], `checkpoint ${kind} refused`);
-  await writeSafetensors(join(dir, weights), stateDict, { format: CHECKPOINT_FORMAT, preset: meta.preset });
+  // The head's outputs are in the dataset's class order, and the file says so for whoever loads it in PyTorch.
+  await writeSafetensors(join(dir, weights), stateDict, {
+    format: CHECKPOINT_FORMAT,
+    preset: meta.preset,
+    ...labelMetadata(meta.classes, 'dataset'),
+  });
   if (moments && optim) await writeSafetensors(join(dir, optim), moments, { step: String(optimizer!.step) });
   const sidecar: Sidecar = {
     format: CHECKPOINT_FORMAT,
@@ -170,12 +176,23 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   return { meta, weightsPath, optimizerPath };
 }
 
+/**
+ * A checkpoint's state dict with its head's outputs in the sidecar's class order. A weights file that names its own
+ * class order (every one geospike writes; one exported from PyTorch in ImageFolder's sorted order) is mapped by name.
+ */
+export function readCheckpointWeights(ck: LoadedCheckpoint): Map<string, SafeTensor> {
+  const file = readSafetensors(ck.weightsPath);
+  const listed = fileClasses(file.metadata, ck.weightsPath);
+  if (!listed) return file.tensors; // written before files named their order: geospike's own, the sidecar's
+  return reorderHead(file.tensors, ck.meta.model.arch, listed, ck.meta.classes, ck.weightsPath);
+}
+
 /** The model of a checkpoint, ready for inference (or to continue training). */
 export function loadModelFromCheckpoint(path: string): { model: Model; meta: CheckpointMeta } {
   const ck = readCheckpoint(path);
   const model = createModel(ck.meta.model);
   try {
-    loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
+    loadStateDict(model.store, readCheckpointWeights(ck), ck.weightsPath);
   } catch (err) {
     model.store.dispose();
     throw err;

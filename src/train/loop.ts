@@ -1,7 +1,7 @@
 // The training loop: epochs of AdamW steps on augmented batches, validation, a row per epoch, checkpoints last/best.
 // Everything random is a pure function of (seed, epoch, batch), so a run resumed from any checkpoint, even one written
 // mid-epoch on Ctrl-C, takes exactly the steps an uninterrupted run would.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { hash32 } from '../data/hash.js';
 import { BatchIterator, openDataset, type Dataset } from '../data/dataset.js';
@@ -10,13 +10,13 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Model } from '../models/model.js';
 import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
-import { readSafetensors } from '../io/safetensors.js';
 import { lockFolder } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import { pauseForTest, testFault } from '../util/test_fault.js';
 import { AdamW } from './adamw.js';
 import {
   readCheckpoint,
+  readCheckpointWeights,
   readOptimizerState,
   saveCheckpoint,
   type CheckpointMeta,
@@ -24,6 +24,13 @@ import {
 } from './checkpoint.js';
 import { ARCHITECTURE_KEYS, type TrainConfig } from './config.js';
 import { lossAndGrads } from './grads.js';
+import {
+  LEGACY_WEIGHT_DECAY_RULE,
+  noDecayNames,
+  WEIGHT_DECAY_RULE,
+  WEIGHT_DECAY_RULES,
+  type WeightDecayRule,
+} from './param_groups.js';
 import { softCrossEntropy } from './loss.js';
 import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
 import { Progress, formatDuration } from './progress.js';
@@ -90,7 +97,12 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
     throw new TrainingError(`${cfg.data} has no validation images; training needs them to report accuracy`);
   const modelConfig = modelConfigFor(cfg, ds.classes.length);
   const model = createModel(modelConfig, cfg.seed);
-  const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const weightDecayRule = opts.resume ? ruleOfRun(paths.config, log) : WEIGHT_DECAY_RULE;
+  const opt = new AdamW({
+    lr: cfg.lr,
+    weightDecay: cfg.weightDecay,
+    noDecay: noDecayNames(model.store, weightDecayRule),
+  });
   let meta: CheckpointMeta = {
     preset: cfg.model,
     model: modelConfig,
@@ -110,7 +122,7 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   if (opts.resume) {
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
-    loadStateDict(model.store, readSafetensors(ck.weightsPath).tensors, ck.weightsPath);
+    loadStateDict(model.store, readCheckpointWeights(ck), ck.weightsPath);
     if (!ck.optimizerPath)
       throw new TrainingError(`${lastJson} names no optimizer file; a run resumes only from a \`last\` checkpoint`);
     opt.load(readOptimizerState(ck.optimizerPath, meta.step), model.store.params);
@@ -118,7 +130,10 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
     await runLog.truncate(meta.epoch);
     log(`resuming ${cfg.out} at epoch ${meta.cursor.epoch + 1}, batch ${meta.cursor.batch} (step ${meta.step})`);
   }
-  await writeFileAtomic(paths.config, JSON.stringify({ ...cfg, modelConfig, classes: ds.classes }, null, 2));
+  await writeFileAtomic(
+    paths.config,
+    JSON.stringify({ ...cfg, modelConfig, classes: ds.classes, weightDecayRule }, null, 2),
+  );
 
   const trainIt = new BatchIterator(ds.train, {
     batchSize: cfg.batch,
@@ -258,6 +273,34 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
     opt.dispose();
     model.store.dispose();
   }
+}
+
+/**
+ * The weight-decay grouping a run started with, from its config.json. A run started before the rule was recorded
+ * decayed every parameter and keeps doing so (its moments and schedule assume it); said once, as the rule is then
+ * written down.
+ */
+function ruleOfRun(configPath: string, log: (line: string) => void): WeightDecayRule {
+  let recorded: unknown;
+  try {
+    recorded = (JSON.parse(readFileSync(configPath, 'utf8')) as { weightDecayRule?: unknown }).weightDecayRule;
+  } catch {
+    recorded = undefined; // missing or unreadable: the run predates the record, as below
+  }
+  if (recorded === undefined) {
+    log(
+      `${configPath} records no weightDecayRule: this run started before geospike followed timm's parameter groups, ` +
+        `so it resumes decaying every parameter ('${LEGACY_WEIGHT_DECAY_RULE}'); a new run uses '${WEIGHT_DECAY_RULE}'`,
+    );
+    return LEGACY_WEIGHT_DECAY_RULE;
+  }
+  if (!WEIGHT_DECAY_RULES.includes(recorded as WeightDecayRule)) {
+    throw new TrainingError(
+      `${configPath} has weightDecayRule ${JSON.stringify(recorded)}, which this geospike does not know ` +
+        `(${WEIGHT_DECAY_RULES.join(', ')}); resume it with the geospike version that started it`,
+    );
+  }
+  return recorded as WeightDecayRule;
 }
 
 function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {

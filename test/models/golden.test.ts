@@ -1,5 +1,6 @@
 // The models against the goldens computed by an independent PyTorch implementation (test/golden/README.md):
-// eval and train logits, loss, every gradient, BN running stats after a train forward, two AdamW steps.
+// eval and train logits, loss, every gradient, BN running stats after a train forward, three AdamW steps under
+// timm's parameter groups.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,6 +9,7 @@ import type { Model } from '../../src/models/model.js';
 import { createModel, isSpiking, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
 import { fromTorchLayout, loadStateDict, toTorchLayout } from '../../src/models/state_dict.js';
 import { AdamW } from '../../src/train/adamw.js';
+import { noDecayNames, timmDecays, WEIGHT_DECAY_RULE } from '../../src/train/param_groups.js';
 import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
 import { assertCloseToScale } from '../helpers/compare.js';
@@ -149,9 +151,33 @@ for (const backend of TEST_BACKENDS) {
           model.store.dispose();
         });
 
-        test('two AdamW steps reusing the golden gradients', () => {
+        test("timm's AdamW parameter groups: the names the golden gives weight decay 0", () => {
           const model = loadModel(c, g);
-          const opt = new AdamW({ lr: 5e-4, weightDecay: 6e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+          // The official state dict's shapes, the unused modules' included (they have no gradient, so no update).
+          const shapes = new Map<string, readonly number[]>([
+            ...[...model.store.params.keys()].map((n) => [n, model.store.info.get(n)!.torchShape] as const),
+            ...[...model.store.unused].map(([n, u]) => [n, u.shape] as const),
+          ]);
+          const ours = [...shapes].filter(([n, shape]) => !timmDecays(n, shape)).map(([n]) => n);
+          const want = JSON.parse(g.metadata.adamw_no_decay) as string[];
+          assert.deepEqual([...ours].sort(), [...want].sort());
+          assert.deepEqual(
+            noDecayNames(model.store, WEIGHT_DECAY_RULE),
+            ours.filter((n) => model.store.params.has(n)),
+          );
+          model.store.dispose();
+        });
+
+        test('three AdamW steps under those groups, reusing the golden gradients: every parameter within 1e-6', () => {
+          const model = loadModel(c, g);
+          const opt = new AdamW({
+            lr: 5e-4,
+            weightDecay: 6e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            noDecay: noDecayNames(model.store, WEIGHT_DECAY_RULE),
+          });
           const grads = new Map<string, tf.Tensor>();
           for (const [name, t] of group(g, 'grad.')) {
             grads.set(
@@ -159,19 +185,22 @@ for (const backend of TEST_BACKENDS) {
               tf.tidy(() => fromTorchLayout(model.store, name, tensorOf(t))),
             );
           }
-          opt.apply(model.store.params, grads);
-          opt.apply(model.store.params, grads);
+          for (let step = 0; step < 3; step++) assert.ok(opt.apply(model.store.params, grads));
           let compared = 0;
-          for (const [name, expected] of group(g, 'adamw2.')) {
+          for (const [name, expected] of group(g, 'adamw3.')) {
             const p = model.store.params.get(name);
             if (!p) {
               // The official model's unused modules (LayerNorms, talking_heads) have no gradient: AdamW leaves them be.
-              assert.ok(model.store.unused.has(name), `adamw2.${name} is not a parameter of the model`);
+              assert.ok(model.store.unused.has(name), `adamw3.${name} is not a parameter of the model`);
               assert.deepEqual(toFloat32(expected), toFloat32(g.tensors.get(`param.${name}`)!));
               continue;
             }
             const torch = toTorchLayout(model.store, name, p);
-            assertCloseToScale(torch, toFloat32(expected), REL, `adamw2.${name}`);
+            const ours = torch.dataSync() as Float32Array;
+            const want = toFloat32(expected);
+            let worst = 0;
+            for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(ours[i] - want[i]));
+            assert.ok(worst <= 1e-6, `adamw3.${name}: largest difference ${worst.toExponential(2)} over 1e-6`);
             torch.dispose();
             compared++;
           }

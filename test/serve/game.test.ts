@@ -28,6 +28,7 @@ class FakeModel implements Contestant {
       label,
       confidence: 0.75,
       probabilities: [{ class: this.classes[label], probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)],
+      logits: this.classes.map((_, l) => (l === label ? 1 : 0)),
     };
   }
 }
