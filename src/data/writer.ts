@@ -305,7 +305,7 @@ async function removePending(
   if (foreign.length > 0) {
     log(
       `${dir}: left alone ${foreign.length} entries geospike did not write (e.g. ${foreign.slice(0, 3).join(', ')}); ` +
-        'they are not part of the dataset',
+        'they are not part of the dataset; move them elsewhere (`train` refuses a .png the manifest does not list)',
     );
   }
 }

@@ -132,6 +132,23 @@ function writeNew(file: string, text: string): void {
   }
 }
 
+/** What link(2) fails with on file systems without hard links (FAT, exFAT, some network shares). */
+const NO_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+
+/**
+ * Without hard links: create the lock exclusively and fill it. A reader may see it empty for a moment, which is why
+ * an unreadable lock is only stale after UNREADABLE_GRACE_MS. False when the lock exists.
+ */
+function createFilled(file: string, text: string): boolean {
+  try {
+    writeNew(file, text);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 /**
  * Replaces the stale lock `seen` with `tmp`, if this process is the one to do it: the takeover file is created
  * exclusively, and while it exists no other process can change a lock that is still `seen` (its holder is dead, and
@@ -192,7 +209,10 @@ export function lockFolder(dir: string, what: string): FolderLock {
         linkSync(tmp, file);
         return hold(file, token);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code && NO_LINKS.includes(code)) {
+          if (createFilled(file, JSON.stringify(me))) return hold(file, token);
+        } else if (code !== 'EEXIST') throw err;
       }
       const seen = look(file);
       if (seen === null) continue; // released just now
