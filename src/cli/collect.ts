@@ -165,6 +165,7 @@ export default defineCommand({
           cropBottom,
           radius,
           http,
+          budget,
         });
       }
 
@@ -184,13 +185,22 @@ export default defineCommand({
       );
       if (needed === 0) return say('nothing to do: every city already has its images');
 
-      process.once('SIGINT', () => {
+      // SIGINT (Ctrl-C) and SIGTERM (kill, a service manager) both stop the run cleanly, so the images written stay
+      // listed and the folder's lock is released; a second Ctrl-C quits at once.
+      let stoppedBy: NodeJS.Signals | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stoppedBy) {
+          if (sig === 'SIGINT') process.exit(130);
+          return;
+        }
+        stoppedBy = sig;
         say(
-          'stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)',
+          `${sig}: stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)`,
         );
         ac.abort();
-        process.once('SIGINT', () => process.exit(130));
-      });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const res = await collect({
         provider,
         regions,
@@ -212,7 +222,7 @@ export default defineCommand({
       for (const [c, p] of Object.entries(res.classes)) say(`  ${c}: train ${p.train}, validation ${p.validation}`);
       if (res.stopped) {
         say(`stopped early: ${res.stopped}`);
-        process.exitCode = res.stopped === 'interrupted' ? 130 : 3;
+        process.exitCode = res.stopped !== 'interrupted' ? 3 : stoppedBy === 'SIGTERM' ? 143 : 130;
       }
     } catch (err) {
       say(`error: ${(err as Error).message}`);

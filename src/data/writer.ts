@@ -1,8 +1,10 @@
 // Writes a dataset folder crash-safely: each image (and display copy) is written and fsynced, then its folder is
-// fsynced, then its manifest line is appended; the manifest is the commit record. Opening a folder again cuts a torn
-// last manifest line, deletes files the manifest does not list, and drops (with a logged reason) every line whose
-// 32x32 image is missing or no longer has its recorded sha256, so a run killed at any moment (even kill -9, or a
-// power loss) resumes from a consistent state and refetches what was lost.
+// fsynced, then its manifest line is appended; the manifest is the commit record. Before an image's files are
+// created, their names are appended to the pending journal (.geospike-pending) and synced: that journal is geospike's
+// proof that it wrote a file. Opening a folder again cuts a torn last manifest line, drops (with a logged reason)
+// every line whose 32x32 image is missing or no longer has its recorded sha256, and deletes the journaled files the
+// manifest does not list, so a run killed at any moment (even kill -9, or a power loss) resumes from a consistent
+// state and refetches what was lost. Anything else in the folder is the user's: it is never deleted or overwritten.
 // Group commit: adds whose files are synced wait together for one fsync per folder and one manifest write of all
 // their lines. A commit starts as soon as one add is ready and none is under way, so a lone add is never held back;
 // under load the adds that became ready during one commit form the next.
@@ -10,12 +12,14 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkClassName, type ManifestEntry, parseManifest, sameClasses, type Split, SPLITS } from './manifest.js';
-import { type FolderLock, lockFolder } from '../util/lock.js';
-import { syncDir, writeFileAtomic, writeFileDurable } from '../io/atomic.js';
+import { type FolderLock, LOCK_FILE, lockFolder } from '../util/lock.js';
+import { syncDir, writeAll, writeFileAtomic, writeFileDurable } from '../io/atomic.js';
 import { killInGroupForTest } from '../util/test_fault.js';
 
 export const CLASSES_FILE = 'classes.json';
 export const MANIFEST_FILE = 'manifest.jsonl';
+/** Relative paths of image files about to be created, one a line: the files geospike may delete if never listed. */
+export const JOURNAL_FILE = '.geospike-pending';
 
 export function imagePath(dir: string, e: { split: Split; class: string; id: string }): string {
   return path.join(dir, e.split, e.class, `${e.id}.png`);
@@ -44,6 +48,7 @@ export class DatasetWriter {
     readonly classes: string[],
     readonly entries: ManifestEntry[],
     private readonly manifest: fs.FileHandle,
+    private readonly journal: fs.FileHandle,
     private readonly lock: FolderLock,
   ) {
     for (const c of classes) this.counts.set(c, { train: 0, validation: 0 });
@@ -55,6 +60,7 @@ export class DatasetWriter {
     if (classes.length < 1) throw new Error('a dataset needs at least one class');
     for (const c of classes) checkClassName(c);
     if (new Set(classes).size !== classes.length) throw new Error(`class names repeat: ${classes.join(', ')}`);
+    await refuseForeignFolder(dir);
     await fs.mkdir(dir, { recursive: true });
     const lock = lockFolder(dir, 'collect or import');
     try {
@@ -95,12 +101,27 @@ export class DatasetWriter {
         throw new Error(`${manifestFile} lists class '${e.class}', which is not in ${CLASSES_FILE}`);
     }
     const entries = await keepIntact(dir, parsed.entries, log);
-    if (entries.length < parsed.entries.length) {
-      await writeFileAtomic(manifestFile, entries.map((e) => JSON.stringify(e) + '\n').join(''));
+    const journalFile = path.join(dir, JOURNAL_FILE);
+    const journal = await fs.open(journalFile, 'a');
+    try {
+      if (entries.length < parsed.entries.length) {
+        // A dropped line's file was geospike's (its line said so): journal it before the line goes, then delete it.
+        const dropped = parsed.entries.filter((e) => !entries.includes(e));
+        await appendSynced(
+          journal,
+          dropped.flatMap((e) => ownFiles(dir, e)),
+        );
+        await writeFileAtomic(manifestFile, entries.map((e) => JSON.stringify(e) + '\n').join(''));
+      }
+      await removePending(dir, classes, entries, log);
+      await journal.truncate(0);
+      await journal.sync();
+      const handle = await fs.open(manifestFile, 'a');
+      return new DatasetWriter(dir, classes, entries, handle, journal, lock);
+    } catch (err) {
+      await journal.close();
+      throw err;
     }
-    await removeUnlisted(dir, classes, entries);
-    const handle = await fs.open(manifestFile, 'a');
-    return new DatasetWriter(dir, classes, entries, handle, lock);
   }
 
   has(id: string): boolean {
@@ -124,13 +145,27 @@ export class DatasetWriter {
     this.ids.add(entry.id); // reserve before the awaits so concurrent adds of one id cannot both pass
     const full: ManifestEntry = { ...entry, sha256: createHash('sha256').update(png).digest('hex') };
     const files = [imagePath(this.dir, full), ...(display ? [displayPath(this.dir, full)] : [])];
+    const created: string[] = [];
     try {
-      const written = await Promise.allSettled([
-        writeFileDurable(files[0], png),
-        display && writeFileDurable(files[1], display),
-      ]);
+      await appendSynced(
+        this.journal,
+        files.map((f) => path.relative(this.dir, f)),
+      );
+      const written = await Promise.allSettled(
+        [png, display].flatMap((data, i) =>
+          data ? [writeFileDurable(files[i], data).then(() => created.push(files[i]))] : [],
+        ),
+      );
       const failed = written.find((w) => w.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed) {
+        const err = failed.reason as Error;
+        if ((err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EEXIST') throw err;
+        const name = files.find((f) => !created.includes(f))!;
+        throw new Error(
+          `${name} already exists and geospike did not write it; move it out of ${this.dir} and run again`,
+          { cause: err },
+        );
+      }
       killInGroupForTest();
       await new Promise<void>((resolve, reject) => {
         this.ready.push({
@@ -142,8 +177,8 @@ export class DatasetWriter {
         this.committing ??= this.commitReady();
       });
     } catch (err) {
-      // No file stays without its line: the folder holds only listed files, as open() leaves it.
-      await Promise.all(files.map((f) => fs.rm(f, { force: true })));
+      // No file this add created stays without its line; a file that was there before is not this add's to delete.
+      await Promise.all(created.map((f) => fs.rm(f, { force: true })));
       this.ids.delete(entry.id);
       throw err;
     }
@@ -161,7 +196,7 @@ export class DatasetWriter {
       try {
         if (this.failed !== undefined) throw this.failed;
         await Promise.all([...new Set(group.flatMap((r) => r.folders))].map(syncDir));
-        await this.manifest.write(group.map((r) => r.line).join(''));
+        await writeAll(this.manifest, group.map((r) => r.line).join(''));
         for (const r of group) r.resolve();
       } catch (err) {
         this.failed ??= err;
@@ -174,6 +209,7 @@ export class DatasetWriter {
   async close(): Promise<void> {
     try {
       await this.manifest.close();
+      await this.journal.close();
     } finally {
       this.lock.release();
     }
@@ -202,21 +238,75 @@ async function readJsonIfExists(file: string): Promise<unknown> {
   }
 }
 
-// Files an interrupted run wrote but never recorded (and its temp files) are deleted, so every file is listed.
-async function removeUnlisted(dir: string, classes: string[], entries: ManifestEntry[]): Promise<void> {
-  const listed = new Set<string>();
-  for (const e of entries) {
-    listed.add(imagePath(dir, e));
-    listed.add(displayPath(dir, e));
+/** Files of an entry, relative to the dataset folder (the journal's lines). */
+function ownFiles(dir: string, e: { split: Split; class: string; id: string }): string[] {
+  return [imagePath(dir, e), displayPath(dir, e)].map((f) => path.relative(dir, f));
+}
+
+/** Appends one line per file (relative to the dataset folder) to the journal and syncs it, before any is created. */
+async function appendSynced(journal: fs.FileHandle, files: string[]): Promise<void> {
+  await writeAll(journal, files.map((f) => `${f}\n`).join(''));
+  await journal.datasync();
+}
+
+/** A relative path geospike names its own image files with: `<split>/<class>/<id>.png` or `display/<class>/<id>.jpg`. */
+function ownName(rel: string, classes: string[]): boolean {
+  const m = /^(train|validation|display)\/([a-z0-9][a-z0-9_-]{0,63})\/([A-Za-z0-9_-]{1,120})\.(png|jpg)$/.exec(rel);
+  return m !== null && classes.includes(m[2]) && m[4] === (m[1] === 'display' ? 'jpg' : 'png');
+}
+
+/** Refuses a folder that holds something but is not a geospike dataset, before anything is created in it. */
+async function refuseForeignFolder(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new Error(`${dir} is a file, not a folder; choose a new or empty --out folder`);
+    throw err;
   }
+  if (names.includes(CLASSES_FILE)) return;
+  const other = names.filter((n) => !n.startsWith(LOCK_FILE) && n !== JOURNAL_FILE);
+  if (other.length > 0) {
+    throw new Error(
+      `${dir} is not empty and is not a geospike dataset (it has no ${CLASSES_FILE}); choose a new or empty --out ` +
+        `folder (it holds ${other.length} entries, e.g. ${other.slice(0, 3).join(', ')}; nothing was changed)`,
+    );
+  }
+}
+
+// Files an interrupted run created but never recorded are deleted: only those named in the journal, with geospike's
+// own naming pattern, that are regular files and that no manifest line lists. Whatever else is in a class folder is
+// counted and left alone.
+async function removePending(
+  dir: string,
+  classes: string[],
+  entries: ManifestEntry[],
+  log: (line: string) => void,
+): Promise<void> {
+  const listed = new Set(entries.flatMap((e) => ownFiles(dir, e)));
+  const text = await fs.readFile(path.join(dir, JOURNAL_FILE), 'utf8');
+  for (const rel of new Set(text.split('\n'))) {
+    if (!ownName(rel, classes) || listed.has(rel)) continue;
+    const file = path.join(dir, rel);
+    const st = await fs.lstat(file).catch(() => null);
+    if (st?.isFile()) await fs.rm(file, { force: true });
+  }
+  const foreign: string[] = [];
   for (const s of [...SPLITS, 'display']) {
     for (const c of classes) {
-      const folder = path.join(dir, s, c);
-      for (const name of await fs.readdir(folder)) {
-        const file = path.join(folder, name);
-        if (!listed.has(file)) await fs.rm(file, { force: true, recursive: false });
+      for (const name of await fs.readdir(path.join(dir, s, c))) {
+        const rel = path.join(s, c, name);
+        if (!listed.has(rel)) foreign.push(rel);
       }
     }
+  }
+  if (foreign.length > 0) {
+    log(
+      `${dir}: left alone ${foreign.length} entries geospike did not write (e.g. ${foreign.slice(0, 3).join(', ')}); ` +
+        'they are not part of the dataset; move them elsewhere (`train` refuses a .png the manifest does not list)',
+    );
   }
 }
 

@@ -15,7 +15,7 @@ import { loadStateDict, toStateDict } from '../models/state_dict.js';
 import type { AdamW, AdamWState } from './adamw.js';
 import type { TrainConfig } from './config.js';
 import { lastSidecarUnder, sidecarIn } from './run_folder.js';
-import { assertAllFinite } from './finite.js';
+import { assertAllFinite, refuseNonFinite } from './finite.js';
 
 export const CHECKPOINT_FORMAT = 'geospike-checkpoint/1';
 
@@ -190,9 +190,15 @@ export function readCheckpointWeights(ck: LoadedCheckpoint): Map<string, SafeTen
 /** The model of a checkpoint, ready for inference (or to continue training). */
 export function loadModelFromCheckpoint(path: string): { model: Model; meta: CheckpointMeta } {
   const ck = readCheckpoint(path);
+  const tensors = readCheckpointWeights(ck);
+  // A NaN or Inf in the weights would be used silently: every answer of eval, predict and play would be garbage.
+  refuseNonFinite(
+    [...tensors].map(([k, t]) => [k, t.dtype === 'F16' || t.dtype === 'BF16' ? toFloat32(t) : t.data]),
+    ck.weightsPath,
+  );
   const model = createModel(ck.meta.model);
   try {
-    loadStateDict(model.store, readCheckpointWeights(ck), ck.weightsPath);
+    loadStateDict(model.store, tensors, ck.weightsPath);
   } catch (err) {
     model.store.dispose();
     throw err;

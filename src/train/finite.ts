@@ -18,3 +18,16 @@ export function assertAllFinite(tensors: Iterable<[string, ArrayLike<number | bi
     if (i >= 0) throw new Error(`${what}: ${name}[${i}] is ${data[i]} (non-finite); nothing was written`);
   }
 }
+
+/** Throws, naming the file, the tensor, the value and its index, when a loaded tensor holds a non-finite value. */
+export function refuseNonFinite(tensors: Iterable<[string, ArrayLike<number | bigint>]>, file: string): void {
+  for (const [name, data] of tensors) {
+    const i = firstNonFinite(data);
+    if (i >= 0) {
+      throw new Error(
+        `${file}: tensor '${name}' holds ${data[i]} at index ${i}; the checkpoint is damaged or its run diverged, so ` +
+          'its answers would be meaningless: use another checkpoint (such as best.json) or train again',
+      );
+    }
+  }
+}

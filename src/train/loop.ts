@@ -87,9 +87,13 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
       `${cfg.out} already holds a run (${lastJson}); add --resume to continue it, or choose another --out`,
     );
   }
-  if (opts.resume && !existsSync(lastJson)) {
+  // A run killed before its first checkpoint was committed left config.json (and maybe epoch rows) but no last.json:
+  // it starts again from epoch 1, and its rows go, so no epoch is recorded twice.
+  const restart = !existsSync(lastJson) && existsSync(paths.config);
+  if (opts.resume && !existsSync(lastJson) && !restart) {
     throw new TrainingError(`nothing to resume: ${lastJson} does not exist; run without --resume to start`);
   }
+  if (restart) log(`no checkpoint was committed before ${cfg.out}'s run stopped; starting it again from epoch 1`);
   mkdirSync(ckDir, { recursive: true });
 
   const ds = await openDataset(cfg.data);
@@ -119,7 +123,8 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   let partial: EpochSums = { loss: 0, correct: 0, seen: 0, seconds: 0 };
   const runLog = new RunLog(cfg.out);
 
-  if (opts.resume) {
+  if (restart) await runLog.truncate(0);
+  if (opts.resume && !restart) {
     const ck = readCheckpoint(lastJson);
     meta = resumeMeta(ck.meta, cfg, ds);
     loadStateDict(model.store, readCheckpointWeights(ck), ck.weightsPath);

@@ -229,3 +229,41 @@ test('--dry-run over --regions GeoJSON with Mapillary: plan and counts printed, 
   assert.equal(existsSync(out), false);
   assertNoSecrets([r.output]);
 });
+
+test('Mapillary with every thumbnail unusable stops at --max-requests instead of running on', async (t) => {
+  const server = new FakeServer({ tokens: [TOKEN], faults: [{ endpoint: 'thumb', kind: 'corrupt' }] });
+  const url = await server.start();
+  t.after(() => server.close());
+  const out = path.join(tempDir(t), 'mly');
+  const args = ['--provider', 'mapillary', '--cities', 'paris', '--per-city', '4', '--out', out, '--endpoint', url];
+  const r = run([...args, '--qps', '1000', '--concurrency', '2', '--max-requests', '6', '--backoff-ms', '5'], ENV);
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), 30_000); // without a budget it never ends
+  const res = await r.done;
+  clearTimeout(timer);
+  assert.equal(res.signal, null, `the run did not stop by itself:\n${res.output.slice(-600)}`);
+  assert.equal(res.code, 3, res.output);
+  assert.match(res.output, /stopped early: --max-requests 6 reached/);
+  assert.ok(server.stats.requests.thumb <= 6, `${server.stats.requests.thumb} thumbnail requests`);
+  assert.equal(existsSync(path.join(out, '.geospike.lock')), false);
+});
+
+test('SIGTERM mid-run (Mapillary) stops like Ctrl-C: the images written are kept and the lock is released', async (t) => {
+  const server = new FakeServer({ tokens: [TOKEN] });
+  const url = await server.start();
+  t.after(() => server.close());
+  const out = path.join(tempDir(t), 'mly');
+  const args = ['--provider', 'mapillary', '--cities', 'paris', '--per-city', '12', '--out', out, '--endpoint', url];
+  const r = run([...args, '--qps', '1000', '--concurrency', '2', '--backoff-ms', '5'], {
+    ...ENV,
+    [TEST_FAULT_ENV]: 'pause-after-image:3',
+  });
+  await printed(r, 'test fault: paused after image 3');
+  r.child.kill('SIGTERM');
+  const res = await r.done;
+  assert.equal(res.signal, null, `killed by the signal instead of stopping:\n${res.output}`);
+  assert.equal(res.code, 143, res.output);
+  assert.match(res.output, /SIGTERM: stopping: aborting the requests in flight/);
+  assert.equal(existsSync(path.join(out, '.geospike.lock')), false, 'the lock was left behind');
+  const entries = checkDataset(out, ['paris']);
+  assert.ok(entries.length >= 3 && entries.length <= 5, `${entries.length} images kept`);
+});

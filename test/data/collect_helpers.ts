@@ -38,7 +38,7 @@ export function streetView(
   });
 }
 
-export function mapillary(endpoint: string, o: { tokens?: string[]; http?: Http } = {}) {
+export function mapillary(endpoint: string, o: { tokens?: string[]; http?: Http; budget?: number } = {}) {
   return new MapillaryProvider({
     tokens: o.tokens ?? [TOKEN],
     endpoint: new URL(endpoint),
@@ -46,6 +46,7 @@ export function mapillary(endpoint: string, o: { tokens?: string[]; http?: Http 
     cropBottom: 0,
     radius: 60,
     http: o.http ?? fastHttp(),
+    budget: new Budget(o.budget ?? 1e9),
   });
 }
 

@@ -39,19 +39,20 @@ test('add writes the files and a manifest line; reopening restores the counts', 
   await again.close();
 });
 
-test('reopening cuts a torn last line and deletes files the manifest does not list', async (t) => {
+test('reopening cuts a torn last line; files the journal does not name are left alone', async (t) => {
   const dir = tempDir(t);
   const w = await DatasetWriter.open(dir, ['a']);
   await w.add(entry('kept'), await gradientImage(32, 32, 1, 'png'));
   await w.close();
-  // What kill -9 can leave: a file renamed but not recorded, a temp file, half a manifest line.
+  // Half a manifest line is what kill -9 can leave; the other files were not written by geospike (its journal does
+  // not name them), so they stay (journaled files are removed: see the kill-in-group test below).
   writeFileSync(path.join(dir, 'train/a/orphan.png'), 'x');
   writeFileSync(path.join(dir, 'display/a/.tmp-1-abc-orphan.jpg'), 'x');
   appendFileSync(path.join(dir, 'manifest.jsonl'), '{"id":"half","cla');
   const again = await DatasetWriter.open(dir, ['a']);
   await again.close();
-  assert.equal(existsSync(path.join(dir, 'train/a/orphan.png')), false);
-  assert.equal(existsSync(path.join(dir, 'display/a/.tmp-1-abc-orphan.jpg')), false);
+  assert.equal(existsSync(path.join(dir, 'train/a/orphan.png')), true);
+  assert.equal(existsSync(path.join(dir, 'display/a/.tmp-1-abc-orphan.jpg')), true);
   assert.equal(existsSync(path.join(dir, 'train/a/kept.png')), true);
   const text = readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8');
   assert.equal(text.split('\n').filter(Boolean).length, 1);
@@ -203,4 +204,32 @@ test('a failed manifest write fails its group and every later add, so nothing is
   );
   assert.deepEqual(readdirSync(path.join(dir, 'train', 'a')), ['ok.png'], 'the failed adds left no image');
   assert.deepEqual(readdirSync(path.join(dir, 'display', 'a')), ['ok.jpg'], 'nor a display copy');
+});
+
+test('a short write of the manifest (fewer bytes than asked) is completed, not left as a torn line', async (t) => {
+  const dir = tempDir(t);
+  const w = await DatasetWriter.open(dir, ['a']);
+  const png = await gradientImage(32, 32, 1, 'png');
+  // What write(2) may do on a nearly full disk or after a signal: take only part of the bytes and say how many.
+  const manifest = (w as unknown as { manifest: { write: (...a: unknown[]) => Promise<{ bytesWritten: number }> } })
+    .manifest;
+  const write = manifest.write.bind(manifest);
+  let short = 0;
+  manifest.write = (data: unknown, offset?: unknown, length?: unknown) => {
+    const buf = typeof data === 'string' ? Buffer.from(data) : (data as Buffer);
+    const at = typeof offset === 'number' ? offset : 0;
+    const len = typeof length === 'number' ? length : buf.length - at;
+    short++;
+    return write(buf, at, Math.max(1, Math.floor(len / 2)));
+  };
+  for (const id of ['s1', 's2', 's3']) await w.add(entry(id), png, Buffer.from('jpeg'));
+  await w.close();
+  assert.deepEqual(
+    listedAndOnDisk(dir).lines.map((l) => JSON.parse(l).id),
+    ['s1', 's2', 's3'],
+  );
+  assert.ok(short > 3, 'the writes were cut short');
+  const again = await DatasetWriter.open(dir, ['a']);
+  assert.deepEqual(again.count('a'), { train: 3, validation: 0 });
+  await again.close();
 });

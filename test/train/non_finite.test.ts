@@ -11,7 +11,12 @@ import { importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/train/checkpoint.js';
+import {
+  loadModelFromCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+  type CheckpointMeta,
+} from '../../src/train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { train, TrainingError } from '../../src/train/loop.js';
 import { Progress } from '../../src/train/progress.js';
@@ -109,6 +114,30 @@ test('a non-finite validation loss stops the run and overwrites no checkpoint', 
   assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
   for (const f of Object.keys(before)) assert.ok(after[f].equals(before[f]), `${f} changed`);
   assert.ok(existsSync(join(ckDir, 'last.json')));
+});
+
+test('eval, predict and play refuse a checkpoint holding NaN or Infinity on load, naming the tensor', async () => {
+  for (const [bad, word] of [
+    [NaN, 'NaN'],
+    [-Infinity, '-Infinity'],
+  ] as const) {
+    const run = `poisoned-${word}`;
+    cpSync(join(root, 'base'), join(root, run), { recursive: true });
+    const json = join(root, run, 'checkpoints', 'last.json');
+    const ck = readCheckpoint(json);
+    const file = readSafetensors(ck.weightsPath);
+    const name = [...file.tensors.keys()].find((k) => k.endsWith('conv1.weight'))!;
+    (file.tensors.get(name)!.data as Float32Array)[5] = bad;
+    await writeSafetensors(ck.weightsPath, file.tensors, file.metadata);
+    // loadModelFromCheckpoint is what `eval` (eval/jobs.ts), `predict` and `play` (serve/predictor.ts) load through.
+    assert.throws(
+      () => loadModelFromCheckpoint(json),
+      (e: Error) =>
+        e.message.includes(ck.weightsPath) &&
+        e.message.includes(`'${name}'`) &&
+        e.message.includes(`${word} at index 5`),
+    );
+  }
 });
 
 test('cleanup', () => rmSync(root, { recursive: true, force: true }));

@@ -91,6 +91,42 @@ test('Ctrl-C finishes the step, saves, exits 0 with the resume command; the resu
   assert.ok(weights('stopped').equals(weights('straight')), 'resumed weights differ from the straight run');
 });
 
+test('killed before the first checkpoint is committed, then --resume: each epoch is logged exactly once', async () => {
+  // The first epoch's rows are appended, then its `last` is written but its sidecar never renamed into place.
+  const out = 'killed-first';
+  const killed = await run(trainArgs(out, 2), 'kill-before-rename:last.json:1');
+  assert.equal(killed.signal, 'SIGKILL', `the run ended before it was killed: ${killed.err}`);
+  assert.ok(!existsSync(join(root, out, 'checkpoints', 'last.json')));
+  const resumed = await run([...trainArgs(out, 2), '--resume']);
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.err, /no checkpoint was committed/);
+  const epochs = (file: string, parse: (l: string) => number) =>
+    readFileSync(join(root, out, file), 'utf8')
+      .trim()
+      .split('\n')
+      .map(parse);
+  assert.deepEqual(epochs('summary.csv', (r) => Number(r.split(',')[0])).slice(1), [1, 2], 'summary.csv');
+  assert.deepEqual(
+    epochs('metrics.jsonl', (l) => JSON.parse(l).epoch),
+    [1, 2],
+    'metrics.jsonl',
+  );
+  assert.equal(readCheckpoint(join(root, out, 'checkpoints', 'last.json')).meta.epoch, 2);
+  // The same kill, then the command run again without --resume (what "nothing to resume" used to suggest).
+  const again = 'killed-first-again';
+  assert.equal((await run(trainArgs(again, 2), 'kill-before-rename:last.json:1')).signal, 'SIGKILL');
+  assert.equal((await run(trainArgs(again, 2))).code, 0);
+  const rows = readFileSync(join(root, again, 'summary.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1);
+  assert.deepEqual(
+    rows.map((r) => Number(r.split(',')[0])),
+    [1, 2],
+    'summary.csv without --resume',
+  );
+});
+
 test('kill -9 during a checkpoint save leaves the previous checkpoint loadable, and the run resumes to the end', async () => {
   // Killed (a real SIGKILL) at an exact point of the second epoch's save of `last`:
   //   its weights' temp file written, not yet renamed: a temp file is left beside the epoch-1 checkpoint;

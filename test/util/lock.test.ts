@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetWriter } from '../../src/data/writer.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
@@ -41,7 +41,10 @@ test('a lock left by a dead process is taken over; an unreadable one too', async
   const w = await DatasetWriter.open(dir, ['a']);
   assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
   await w.close();
+  // Unreadable and old (a fresh one may still be being written: see lock_race.test.ts).
   writeFileSync(path.join(dir, LOCK_FILE), '{"pi');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(path.join(dir, LOCK_FILE), old, old);
   await (await DatasetWriter.open(dir, ['a'])).close();
 });
 

@@ -104,6 +104,28 @@ export async function scanFolder(
   return classes;
 }
 
+/** `p` with symbolic links resolved, also when its last parts do not exist yet. */
+async function realish(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  try {
+    return await fs.realpath(abs);
+  } catch (err) {
+    const parent = path.dirname(abs);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === abs) throw err;
+    return path.join(await realish(parent), path.basename(abs));
+  }
+}
+
+/** The dataset written into the source (or the source inside the dataset) would mix the two, and a rerun would read its own output. */
+async function refuseOverlap(source: string, out: string): Promise<void> {
+  const [src, dst] = await Promise.all([realish(source), realish(out)]);
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
+  const fix = 'choose an --out folder outside the source (nothing was changed)';
+  if (src === dst) throw new Error(`--out ${out} is the source folder ${source}; ${fix}`);
+  if (within(dst, src)) throw new Error(`--out ${out} is inside the source folder ${source}; ${fix}`);
+  if (within(src, dst)) throw new Error(`--out ${out} holds the source folder ${source}; ${fix}`);
+}
+
 export async function importFolder(
   opts: FolderImportOptions,
 ): Promise<{ written: number; skipped: number; bad: number }> {
@@ -114,6 +136,7 @@ export async function importFolder(
     throw new Error(`--crop-bottom must be a whole number of pixels, got ${cropBottom}`);
   const log = opts.log ?? (() => {});
   const classes = await scanFolder(opts.source, log);
+  await refuseOverlap(opts.source, opts.out);
   const writer = await DatasetWriter.open(
     opts.out,
     classes.map((c) => c.name),

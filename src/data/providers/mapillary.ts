@@ -1,7 +1,7 @@
 // Mapillary Graph API: image search in a small box around each candidate point (the API returns at most 2,000
 // images per query, so boxes stay small), then the thumbnail download. The token goes in the Authorization header,
 // never in a URL, and is not sent to the thumbnail host.
-import { checkEndpoint, Http, KeyRing, type Verdict } from './http.js';
+import { type Budget, checkEndpoint, Http, KeyRing, type Verdict } from './http.js';
 import type { Candidate, Provider, Source } from './provider.js';
 
 export const MAPILLARY_ENDPOINT = 'https://graph.mapillary.com';
@@ -17,6 +17,9 @@ export interface MapillaryOptions {
   /** Half-side of the search box in metres. */
   radius: number;
   http: Http;
+  /** Counts thumbnail downloads against --max-requests, as Street View counts its billed images: a run whose every
+   * thumbnail is unusable would otherwise never stop. */
+  budget: Budget;
 }
 
 const TOKEN_HINT =
@@ -93,6 +96,7 @@ export class MapillaryProvider implements Provider {
     const url = checkEndpoint(s.ref ?? '', 'the thumbnail URL Mapillary returned');
     return this.o.http.request({
       what: 'Mapillary thumbnail',
+      budget: this.o.budget,
       build: () => ({ url }),
       interpret: (status, body): Verdict<Buffer | null> => {
         if (status === 200) return { ok: body };
