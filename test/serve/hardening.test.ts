@@ -13,7 +13,9 @@ import { displayPath } from '../../src/data/writer.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { GameHall } from '../../src/serve/game.js';
 import { parseResults, tabulate } from '../../src/serve/results.js';
-import { serveFixtureGame, type ServedGame } from './helpers.js';
+import { ImageDecodeError, processImage } from '../../src/data/images.js';
+import { UPLOAD_DECODE_LIMITS } from '../../src/serve/upload_check.js';
+import { photo, serveFixtureGame, type ServedGame } from './helpers.js';
 
 let served: ServedGame;
 let port: number;
@@ -118,6 +120,15 @@ test('item 2: an image longer than the side limit is refused from its header (41
     assert.equal(r.status, 413, `${w}x${h}: ${r.text}`);
     assert.match(r.json.error, new RegExp(`${w}x${h}.*longest side`), r.text);
   }
+});
+
+test("item 2: what passes the header is decoded with sharp's own limits (pixels), not only the header check", async () => {
+  const img = await photo(64, 48, 5);
+  await assert.rejects(
+    processImage(img, { cropBottom: 0, decode: { limitInputPixels: 64 * 48 - 1 } }),
+    (e: Error) => e instanceof ImageDecodeError && /pixel/i.test(e.message),
+  );
+  assert.equal((await processImage(img, { cropBottom: 0, decode: UPLOAD_DECODE_LIMITS })).sourceWidth, 64);
 });
 
 test('item 5: the client never sees a seed before guessing and cannot choose one', async () => {
