@@ -2,6 +2,7 @@
 // never finish their headers, or 40 bodies trickled in a byte at a time, stay open for minutes and hold memory. Node's
 // HTTP server enforces them; each can be lowered for tests.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export interface HttpLimits {
   /** A connection that has not sent a request's headers within this is closed (ms). */
@@ -48,4 +49,32 @@ export function limitedHttpServer(handler: Handler, limits: Partial<HttpLimits> 
   // A socket silent this long (no bytes either way) is dropped too, whatever state it is in.
   server.setTimeout(l.requestTimeoutMs);
   return server;
+}
+
+/**
+ * fastify's clientErrorHandler: what a connection gets when Node gives up on it before any route runs (a timeout,
+ * headers too large, bytes that are not HTTP), in geospike's error shape, then the socket is closed.
+ */
+export function clientError(limits: Partial<HttpLimits> = {}) {
+  const l = { ...DEFAULT_HTTP_LIMITS, ...limits };
+  return (err: Error & { code?: string }, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, text, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [
+            408,
+            'Request Timeout',
+            `the request took too long to arrive (headers within ${l.headersTimeoutMs / 1000} s, the whole request within ${l.requestTimeoutMs / 1000} s); send it again`,
+          ]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', "the request's headers are too large"]
+          : [400, 'Bad Request', 'the request is not well-formed HTTP'];
+    const body = JSON.stringify({ error: message });
+    if (socket.writable)
+      socket.write(
+        `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+    socket.destroy(err);
+  };
 }

@@ -14,7 +14,7 @@ import { ImageDecodeError } from '../data/images.js';
 import { readDatasetFile } from './dataset_file.js';
 import { GameError, type GameHall } from './game.js';
 import { checkOrigin, requireJson } from './guards.js';
-import { type HttpLimits, limitedHttpServer } from './http_limits.js';
+import { clientError, type HttpLimits, limitedHttpServer } from './http_limits.js';
 import { checkJsonDepth, guessBody, MAX_JSON_BYTES, parseBody, startBody } from './json_body.js';
 import { escapeUnsafe } from './names.js';
 import { PredictQueue } from './predict_queue.js';
@@ -75,6 +75,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     bodyLimit: maxJson,
     genReqId: () => randomBytes(6).toString('hex'),
     serverFactory: (handler) => limitedHttpServer(handler, opts.http),
+    clientErrorHandler: clientError(opts.http),
     // A path that is not valid percent-encoding: geospike's error shape, not fastify's.
     frameworkErrors: (err, _req, res) => {
       const reply = res as unknown as FastifyReply;

@@ -23,11 +23,14 @@ after(async () => {
   await served?.close();
 });
 
+/** What each socket received. */
+const heard = new Map<Socket, string>();
+
 /** A socket to `port` that has connected; `closed` resolves when the server (or anything) closes it. */
 async function open(port: number): Promise<{ socket: Socket; closed: Promise<void> }> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {}); // a reset by the server is what the test waits for
-  socket.on('data', () => {});
+  socket.on('data', (c) => heard.set(socket, (heard.get(socket) ?? '') + c));
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -89,11 +92,24 @@ test('600 slow sockets: an honest request answers within 2 s, and the slow ones 
     );
     const stillOpen = slow.filter((s) => !s.socket.destroyed).length;
     assert.ok(closed, `${stillOpen} of 600 slow sockets still open after 20 s`);
+    // What a timed-out socket was told: a 408 in geospike's error shape.
+    const told = heard.get(slow[1].socket) ?? '';
+    assert.match(told, /^HTTP\/1\.1 408/, told);
+    assert.match(told, /\{"error":"the request took too long to arrive[^"]*"\}$/, told);
     assert.equal(await honest(port, '/api/info', 2000), 200, 'the server still answers afterwards');
   } finally {
     clearInterval(drip);
     for (const s of slow) s.socket.destroy();
   }
+});
+
+test("bytes that are not HTTP get a 400 in geospike's error shape", async () => {
+  const { socket, closed } = await open(served.port);
+  socket.write('NOT HTTP AT ALL\r\n\r\n');
+  await closed;
+  const told = heard.get(socket) ?? '';
+  assert.match(told, /^HTTP\/1\.1 400/, told);
+  assert.match(told, /\r\n\r\n\{"error":"the request is not well-formed HTTP"\}$/, told);
 });
 
 test('open connections are capped: beyond the cap, new ones are closed at once', { timeout: 30_000 }, async () => {
