@@ -79,15 +79,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // A path that is not valid percent-encoding: geospike's error shape, not fastify's.
     frameworkErrors: (err, _req, res) => {
       const reply = res as unknown as FastifyReply;
-      void reply
-        .status(400)
-        .header('cache-control', 'no-store')
-        .send({
-          error:
-            err.code === 'FST_ERR_BAD_URL'
-              ? 'the request URL is malformed (bad percent-encoding); use the links the page gives'
-              : 'the request is malformed',
-        });
+      const [status, error] =
+        err.code === 'FST_ERR_BAD_URL'
+          ? [400, 'the request URL is malformed (bad percent-encoding); use the links the page gives']
+          : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? [414, 'a part of the request path is too long (at most 100 characters); use the links the page gives']
+            : [400, 'the request is malformed'];
+      void reply.status(status).header('cache-control', 'no-store').send({ error });
     },
   });
   const defaultJson = app.getDefaultJsonParser('error', 'error');

@@ -12,6 +12,8 @@ import { formatGames } from '../../src/cli/games.js';
 import { displayPath } from '../../src/data/writer.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { GameHall } from '../../src/serve/game.js';
+import type { Predictor } from '../../src/serve/predictor.js';
+import { buildServer } from '../../src/serve/server.js';
 import { parseResults, tabulate } from '../../src/serve/results.js';
 import { ImageDecodeError, processImage } from '../../src/data/images.js';
 import { UPLOAD_DECODE_LIMITS } from '../../src/serve/upload_check.js';
@@ -131,6 +133,46 @@ test("item 2: what passes the header is decoded with sharp's own limits (pixels)
   assert.equal((await processImage(img, { cropBottom: 0, decode: UPLOAD_DECODE_LIMITS })).sourceWidth, 64);
 });
 
+test('item 2: decoding runs in a bounded queue; when it is full the answer is 503 with Retry-After, at once', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  const model = {
+    name: 'gated',
+    async predictImage() {
+      started();
+      await gate;
+      return { class: 'seoul', label: 0, confidence: 1, probabilities: [] };
+    },
+  } as unknown as Predictor;
+  const app = await buildServer({ hall, predictors: [model], predictConcurrency: 1, predictQueue: 0 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const upload = async () => {
+    const res = await fetch(`${base}/api/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: new Uint8Array(await photo(64, 48, 9)),
+    });
+    return { status: res.status, retry: res.headers.get('retry-after'), json: await res.json() };
+  };
+  try {
+    const first = upload();
+    await running;
+    const busy = await upload();
+    assert.equal(busy.status, 503);
+    assert.equal(busy.retry, '1');
+    assert.match(busy.json.error, /busy/);
+    release();
+    assert.equal((await first).status, 200);
+    assert.equal((await upload()).status, 200, 'served again once the queue has room');
+  } finally {
+    release();
+    await app.close();
+  }
+});
+
 test('item 5: the client never sees a seed before guessing and cannot choose one', async () => {
   const started = await post('/api/games', {});
   assert.equal(started.status, 201);
@@ -203,6 +245,9 @@ test('item 7: hostile bodies are 4xx, malformed URLs and 413s speak geospike, ev
   assert.equal(bad.status, 400);
   assert.deepEqual(Object.keys(bad.json), ['error'], bad.text);
   assert.match(bad.json.error, /URL/);
+  const long = await send('GET', `/api/games/${'g'.repeat(150)}/round`);
+  assert.equal(long.status, 414, long.text);
+  assert.deepEqual(Object.keys(long.json), ['error'], long.text);
   const big = await post('/api/games', JSON.stringify({ name: 'x'.repeat(2_000_000) }));
   assert.equal(big.status, 413, big.text);
   assert.doesNotMatch(big.json.error, /upload|MB/, 'not the image upload limit');
