@@ -240,10 +240,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return queue.run(async () => {
       const predictions = [];
       for (const p of opts.predictors) {
-        const { class: cls, label, confidence, probabilities, logits } = await p.predictImage(
-          image,
-          UPLOAD_DECODE_LIMITS,
-        );
+        const {
+          class: cls,
+          label,
+          confidence,
+          probabilities,
+          logits,
+        } = await p.predictImage(image, UPLOAD_DECODE_LIMITS);
         predictions.push({ model: p.name, class: cls, label, confidence, probabilities, logits });
       }
       return { predictions };
