@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { tallPng } from '../../src/bench/hostile_uploads.js';
 import { formatGames } from '../../src/cli/games.js';
 import { displayPath } from '../../src/data/writer.js';
 import { initEngine } from '../../src/engine/backend.js';
@@ -131,6 +132,15 @@ test("item 2: what passes the header is decoded with sharp's own limits (pixels)
     (e: Error) => e instanceof ImageDecodeError && /pixel/i.test(e.message),
   );
   assert.equal((await processImage(img, { cropBottom: 0, decode: UPLOAD_DECODE_LIMITS })).sourceWidth, 64);
+});
+
+test("item 2: a decode that passes every header check still stops at sharp's time limit", async () => {
+  // 1 x 20,000,000: under both header limits were the side limit lifted; decoding it takes tens of seconds here.
+  const tall = await tallPng(20_000_000);
+  await assert.rejects(
+    processImage(tall, { cropBottom: 0, decode: { limitInputPixels: 40_000_000, timeoutSeconds: 1 } }),
+    (e: Error) => e instanceof ImageDecodeError && /timeout/.test(e.message),
+  );
 });
 
 test('item 2: decoding runs in a bounded queue; when it is full the answer is 503 with Retry-After, at once', async () => {
