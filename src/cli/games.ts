@@ -1,11 +1,14 @@
 // `geospike games [--results FILE] [--json]`: the study's person-vs-model table from the games `geospike play` recorded.
 import { defineCommand } from 'citty';
+import { escapeStrings, safeJson } from '../serve/names.js';
 import { NO_NAME, readResults, tabulate, type GamesTable, type Standing } from '../serve/results.js';
 
 const num = (x: number, digits = 1) => x.toFixed(digits);
 const pct = (k: number, n: number) => (n ? `${Math.round((100 * k) / n)}%` : '—');
 
-export function formatGames(t: GamesTable): string {
+export function formatGames(table: GamesTable): string {
+  // Names come from players and from a file anyone may edit: control and bidi characters are printed as escapes.
+  const t = escapeStrings(table);
   const w = Math.max(
     12,
     ...[...t.players, ...t.models].map((s) => s.name.length + 2),
@@ -76,6 +79,6 @@ export default defineCommand({
       console.error(`geospike games: ${args.results} ends with a partial line (a write cut short); it is left out`);
     if (games.length === 0) throw new Error(`${args.results} holds no finished games yet; play one with geospike play`);
     const table = tabulate(games);
-    console.log(args.json ? JSON.stringify(table, null, 1) : formatGames(table));
+    console.log(args.json ? safeJson(table, 1) : formatGames(table));
   },
 });

@@ -38,7 +38,11 @@ export default defineCommand({
       description: 'Dataset folder; rounds use its validation images and their display copies',
     },
     rounds: { type: 'string', default: '25', description: 'Rounds per game' },
-    seed: { type: 'string', description: 'Seed of the rounds drawn (same seed, same images); default random per game' },
+    seed: {
+      type: 'string',
+      description:
+        'Seed of the rounds drawn: every game then deals the same images (for a study; a player who plays twice knows them). Default: random per game, never shown to players',
+    },
     port: { type: 'string', default: '8080', description: 'Port to listen on (0 picks a free one)' },
     host: {
       type: 'string',

@@ -13,6 +13,14 @@ export interface ProcessOptions {
   size?: number;
   /** Also return a JPEG display copy (the cropped, squared source) at most this many pixels wide; 0 skips it. */
   displayMaxSide?: number;
+  /** Tighter decode limits for untrusted input (the game server's uploads). */
+  decode?: DecodeLimits;
+}
+
+/** sharp's own limits on one decode: pixels (sharp refuses more) and libvips time in seconds (0: none). */
+export interface DecodeLimits {
+  limitInputPixels?: number;
+  timeoutSeconds?: number;
 }
 
 export interface ProcessedImage {
@@ -48,7 +56,7 @@ export async function processImage(input: Buffer, opts: ProcessOptions): Promise
   // Decode once to raw RGB so a corrupt body fails here, not in the encoder.
   let decoded: { data: Buffer; width: number; height: number };
   try {
-    decoded = await decodeRgb(input);
+    decoded = await decodeRgb(input, opts.decode);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
     throw new ImageDecodeError(`not a decodable image (${(err as Error).message})`);
@@ -89,8 +97,15 @@ export async function encodeRgbPng(
 }
 
 /** Decodes any image to 8-bit RGB HWC pixels, upright (EXIF orientation applied). */
-export async function decodeRgb(input: Buffer | string): Promise<{ data: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(input, decodeOptions)
+export async function decodeRgb(
+  input: Buffer | string,
+  limits: DecodeLimits = {},
+): Promise<{ data: Buffer; width: number; height: number }> {
+  const { data, info } = await sharp(input, {
+    ...decodeOptions,
+    limitInputPixels: limits.limitInputPixels ?? decodeOptions.limitInputPixels,
+  })
+    .timeout({ seconds: limits.timeoutSeconds ?? 0 })
     .autoOrient()
     .flatten({ background: '#000000' })
     .toColourspace('srgb')

@@ -5,10 +5,16 @@
 // the guesses, so the page can check they did not change after the person answered. Nothing sent for an unanswered
 // round names its class, its location or its manifest id (ids can contain a source file name); the model's 32x32 input
 // is served only once the round is answered.
+//
+// The deal's seed never reaches the client before the game is finished, and a client cannot choose one over HTTP: a
+// seed it knew would let a second game replay the deal and show the answers (issue #21). Games cost a slot each:
+// finished and untouched games give theirs up at once, one client holds at most maxGamesPerClient (its own oldest
+// make way), and only games of the operator's full length are written to the results.
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { sameClasses } from '../data/manifest.js';
 import { Rng } from '../util/rng.js';
+import { hasUnsafeCharacters } from './names.js';
 import type { Card, Deck } from './deck.js';
 import { distanceKm, geoScore } from './geo.js';
 import type { ClassProbability, Prediction } from './predictor.js';
@@ -42,7 +48,14 @@ export interface GameOptions {
   resultsFile: string | null;
   /** Games kept in memory; the oldest are forgotten beyond this. */
   maxGames?: number;
+  /** Unfinished games one client (address) holds at once; a new one beyond this drops that client's oldest. */
+  maxGamesPerClient?: number;
+  /** Games shorter than this are played but not written to the results (default: defaultRounds). */
+  recordMinRounds?: number;
 }
+
+/** Unfinished games one client holds by default: a few tabs' worth. */
+export const GAMES_PER_CLIENT = 8;
 
 export interface Guess {
   label: number;
@@ -97,7 +110,10 @@ export interface Reveal {
 
 export interface Summary {
   game: string;
-  seed: number;
+  /** Only once the game is finished: before, it would let a client replay the deal. */
+  seed?: number;
+  /** Whether the game is (once finished, will be) written to the results file. */
+  recorded: boolean;
   total: number;
   answered: number;
   finished: boolean;
@@ -128,6 +144,8 @@ interface Game {
   dealing?: Promise<Round>;
   /** When a request last named this game (ms). */
   lastSeen: number;
+  /** Who started it (the client's address), for the per-client limit. */
+  client: string;
 }
 
 /** A game someone has guessed in is kept this long after its last request, whatever the flood of new games. */
@@ -156,7 +174,14 @@ export class GameHall {
     this.hasCoordinates = deck.centres.size > 0 && deck.cards.some((c) => c.where);
   }
 
-  start(req: { rounds?: number; seed?: number; name?: unknown } = {}): {
+  /**
+   * A new game for `client` (its address). `seed` is for trusted callers (tests, the operator's --seed): the HTTP API
+   * never passes one through, and its answer leaves out `seed`.
+   */
+  start(
+    req: { rounds?: number; seed?: number; name?: unknown } = {},
+    client = 'local',
+  ): {
     game: string;
     seed: number;
     rounds: number;
@@ -172,8 +197,8 @@ export class GameHall {
     const player = playerName(req.name);
     const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
     const id = randomUUID();
-    this.makeRoom();
-    this.games.set(id, { id, seed, player, cards, rounds: [], lastSeen: Date.now() });
+    this.makeRoom(client);
+    this.games.set(id, { id, seed, player, cards, rounds: [], lastSeen: Date.now(), client });
     return {
       game: id,
       seed,
@@ -252,12 +277,14 @@ export class GameHall {
   summary(gameId: string): Summary {
     const g = this.game(gameId);
     const rounds = g.rounds.flatMap((r) => (r.reveal ? [r.reveal] : []));
+    const finished = rounds.length === g.cards.length;
     return {
       game: g.id,
-      seed: g.seed,
+      ...(finished ? { seed: g.seed } : {}),
+      recorded: this.recorded(g),
       total: g.cards.length,
       answered: rounds.length,
-      finished: rounds.length === g.cards.length,
+      finished,
       classes: this.deck.classes,
       models: this.contestants.map((c) => c.name),
       rounds,
@@ -272,9 +299,14 @@ export class GameHall {
 
   private writing: Promise<void> = Promise.resolve();
 
+  /** Whether `g` goes to the results file once finished: a results file is kept and the game has the full length. */
+  private recorded(g: Game): boolean {
+    return this.opts.resultsFile !== null && g.cards.length >= (this.opts.recordMinRounds ?? this.opts.defaultRounds);
+  }
+
   private record(g: Game): Promise<void> {
     const file = this.opts.resultsFile;
-    if (!file) return this.writing;
+    if (!file || !this.recorded(g)) return this.writing;
     const s = this.summary(g.id);
     const line = {
       game: g.id,
@@ -365,18 +397,25 @@ export class GameHall {
   }
 
   /**
-   * Frees a place for a new game when maxGames are held: the least recently seen game nobody has guessed in, else a
-   * played game idle for PLAYED_GAME_KEPT_MS. A flood of new games thus evicts only its own kind, never a game being
-   * played; when every game is in play, new ones get 503.
+   * Frees a place for `client`'s new game. Past maxGamesPerClient unfinished games of its own, the client's least
+   * recently seen one goes (an abandoned tab). When maxGames are held, the least recently seen finished game, game
+   * nobody has guessed in, or played game idle for PLAYED_GAME_KEPT_MS goes. A flood of new games thus evicts only its
+   * own kind, never another's game being played; when every game is in play, new ones get 503.
    */
-  private makeRoom(): void {
+  private makeRoom(client: string): void {
+    const oldest = (keep: (g: Game) => boolean) => {
+      let victim: Game | undefined;
+      for (const g of this.games.values()) if (keep(g) && (!victim || g.lastSeen < victim.lastSeen)) victim = g;
+      return victim;
+    };
+    const finished = (g: Game) => g.rounds.length === g.cards.length && g.rounds.every((r) => r.reveal);
+    const mine = [...this.games.values()].filter((g) => g.client === client && !finished(g));
+    if (mine.length >= (this.opts.maxGamesPerClient ?? GAMES_PER_CLIENT))
+      this.games.delete(oldest((g) => g.client === client && !finished(g))!.id);
     if (this.games.size < (this.opts.maxGames ?? 1000)) return;
-    let victim: Game | undefined;
-    for (const g of this.games.values()) {
-      const played = g.rounds.some((r) => r.reveal);
-      const evictable = !played || Date.now() - g.lastSeen > PLAYED_GAME_KEPT_MS;
-      if (evictable && (!victim || g.lastSeen < victim.lastSeen)) victim = g;
-    }
+    const victim = oldest(
+      (g) => finished(g) || !g.rounds.some((r) => r.reveal) || Date.now() - g.lastSeen > PLAYED_GAME_KEPT_MS,
+    );
     if (!victim) throw new GameError(503, 'every game slot holds a game in play; try again in a few minutes');
     this.games.delete(victim.id);
   }
@@ -411,8 +450,11 @@ export function playerName(name: unknown): string | null {
   const trimmed = name.trim();
   if (trimmed.length > MAX_NAME)
     throw new GameError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
-  if (/[\u0000-\u001f\u007f]/.test(trimmed))
-    throw new GameError(400, 'name must not contain control characters (tabs, new lines)');
+  if (hasUnsafeCharacters(trimmed))
+    throw new GameError(
+      400,
+      'name must not contain control characters (tabs, new lines, terminal escapes or bidi controls); type it plainly',
+    );
   return trimmed || null;
 }
 

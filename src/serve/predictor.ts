@@ -3,7 +3,7 @@
 // then the checkpoint's per-channel normalisation through the same function as training and eval batches
 // (src/data/model_input.ts), so the model sees the bits it saw in validation.
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeRgb, processImage } from '../data/images.js';
+import { type DecodeLimits, decodeRgb, processImage } from '../data/images.js';
 import { normalisationTable, writeModelInput } from '../data/model_input.js';
 import type { Model } from '../models/model.js';
 import { loadModelFromCheckpoint, resolveCheckpointPath, type CheckpointMeta } from '../train/checkpoint.js';
@@ -66,8 +66,8 @@ export class Predictor {
   }
 
   /** A photo of any size (JPEG, PNG, WebP, ...): crop and resize as the dataset does, then classify. */
-  async predictImage(input: Buffer): Promise<Prediction> {
-    const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
+  async predictImage(input: Buffer, decode?: DecodeLimits): Promise<Prediction> {
+    const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize, decode });
     return this.predictPixels([pixels])[0];
   }
 

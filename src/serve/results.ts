@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { confusionMatrix } from '../eval/metrics.js';
+import { escapeStrings } from './names.js';
 
 /** The study's games are 25 rounds; rates are reported per 25 rounds whatever length the games had. */
 export const ROUNDS_PER_GAME = 25;
@@ -286,4 +287,13 @@ export function tabulate(games: GameRecord[]): GamesTable {
     }),
     interval: INTERVAL_NOTE,
   };
+}
+
+/**
+ * The table as GET /api/results sends it to any client: what the results page shows, nothing more. Player names and
+ * dataset paths stay in the file (and `geospike games`); every string is escaped (names.ts).
+ */
+export function publicTable(games: GameRecord[]): Omit<GamesTable, 'datasets'> {
+  const { datasets: _paths, ...t } = tabulate(games);
+  return escapeStrings({ ...t, players: [] });
 }

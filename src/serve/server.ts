@@ -1,20 +1,27 @@
 // The game's HTTP server (fastify): the page, the game API and POST /api/predict. Every error is JSON
 // `{ "error": "..." }` with a 4xx status for bad requests. Images are served only per dealt round, from the dataset's
-// display folder, so no request path ever reaches the file system.
+// display folder, so no request path ever reaches the file system. Limits against slow or hostile clients (issue #21):
+// timeouts and a connection cap (http_limits.ts), capped and schema-checked JSON bodies (json_body.ts), uploads judged
+// from their header and decoded with sharp's limits in a bounded queue, dataset files served only from inside the
+// dataset (dataset_file.ts). Every 5xx is logged to stderr with the request id its answer carries.
 import multipart, { type MultipartFile } from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../util/package_root.js';
 import { ImageDecodeError } from '../data/images.js';
+import { readDatasetFile } from './dataset_file.js';
 import { GameError, type GameHall } from './game.js';
 import { checkOrigin, requireJson } from './guards.js';
+import { clientError, type HttpLimits, limitedHttpServer } from './http_limits.js';
+import { checkJsonDepth, guessBody, MAX_JSON_BYTES, parseBody, startBody } from './json_body.js';
+import { escapeUnsafe } from './names.js';
 import { PredictQueue } from './predict_queue.js';
 import type { Predictor } from './predictor.js';
-import { readResults, tabulate } from './results.js';
+import { publicTable, readResults } from './results.js';
 import { vendorFiles } from './vendor.js';
-import { checkUploadHeader } from './upload_check.js';
+import { checkUploadHeader, UPLOAD_DECODE_LIMITS } from './upload_check.js';
 
 /** Largest image POST /api/predict accepts. */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -29,7 +36,14 @@ export interface ServerOptions {
   /** Predictions running at once, and waiting beyond those (more get 503). */
   predictConcurrency?: number;
   predictQueue?: number;
+  /** Timeouts and connection caps (defaults: DEFAULT_HTTP_LIMITS); tests lower them. */
+  http?: Partial<HttpLimits>;
+  /** Largest JSON body (default MAX_JSON_BYTES). */
+  maxJsonBytes?: number;
 }
+
+const START_SHAPE = '{"rounds": N, "name": "..."}, both optional';
+const GUESS_SHAPE = '{"guess": <class index>}';
 
 // The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up, so it works the same
 // from src (tsx) and from dist: both sit below the package root.
@@ -55,7 +69,35 @@ export function publicDir(): string {
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { hall } = opts;
   const maxUpload = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
-  const app = Fastify({ logger: opts.logger ?? false });
+  const maxJson = opts.maxJsonBytes ?? MAX_JSON_BYTES;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: maxJson,
+    genReqId: () => randomBytes(6).toString('hex'),
+    serverFactory: (handler) => limitedHttpServer(handler, opts.http),
+    clientErrorHandler: clientError(opts.http),
+    // A path that is not valid percent-encoding: geospike's error shape, not fastify's.
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as unknown as FastifyReply;
+      const [status, error] =
+        err.code === 'FST_ERR_BAD_URL'
+          ? [400, 'the request URL is malformed (bad percent-encoding); use the links the page gives']
+          : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? [414, 'a part of the request path is too long (at most 100 characters); use the links the page gives']
+            : [400, 'the request is malformed'];
+      void reply.status(status).header('cache-control', 'no-store').send({ error });
+    },
+  });
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxJson }, (req, body, done) => {
+    try {
+      checkJsonDepth(body as string);
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    defaultJson(req, body as string, done);
+  });
   await app.register(multipart, { limits: { fileSize: maxUpload, files: 1, fields: 10, parts: 20 } });
   // `curl --data-binary @photo.jpg -H 'content-type: image/jpeg'` works too.
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) =>
@@ -65,21 +107,31 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status =
       err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
-    // The server's own failures are logged, never described to the client: their messages hold paths and state.
-    if (status >= 500 && !(err instanceof GameError)) req.log.error(err);
+    const upload = req.url.split('?')[0] === '/api/predict';
     const message =
       status === 413 && !(err instanceof GameError)
-        ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
+        ? upload
+          ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
+          : `the JSON body is too large: the limit is ${maxJson} bytes`
         : err instanceof ImageDecodeError
           ? 'the upload is not an image geospike can read (a damaged or truncated file?)'
           : err.message;
     if (status === 503) void reply.header('retry-after', '1');
+    const own = status >= 500 && !(err instanceof GameError);
+    // Every 5xx goes to stderr with the id the answer carries; the server's own failures are never described to the
+    // client, as their messages hold paths and state.
+    if (status >= 500) {
+      const what = own ? (err.stack ?? String(err)) : err.message;
+      process.stderr.write(
+        `geospike play: request ${req.id} ${req.method} ${escapeUnsafe(req.url.slice(0, 200))} -> ${status}: ${what}\n`,
+      );
+    }
     void reply
       .status(status)
       .header('cache-control', 'no-store')
       .send({
-        error:
-          status >= 500 && !(err instanceof GameError) ? 'internal error; the server log has the details' : message,
+        error: own ? `internal error; the server log has the details (request ${req.id})` : message,
+        ...(status >= 500 ? { request: req.id } : {}),
       });
   });
   app.addHook('onRequest', checkOrigin);
@@ -118,17 +170,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.post('/api/games', { onRequest: requireJson }, async (req, reply) => {
-    const body = (req.body === undefined ? {} : req.body) as Record<string, unknown>;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new GameError(400, 'send a JSON object: {"rounds": N, "seed": S, "name": "..."}, all optional');
-    for (const k of Object.keys(body))
-      if (!['rounds', 'seed', 'name'].includes(k))
-        throw new GameError(400, `unknown field '${k}'; a game takes "rounds", "seed" and "name"`);
-    const started = hall.start({
-      rounds: body.rounds as number | undefined,
-      seed: body.seed as number | undefined,
-      name: body.name,
-    });
+    const body = parseBody(startBody, req.body === undefined ? {} : req.body, START_SHAPE);
+    // The seed stays on the server (see game.ts): a client that knew it could replay the deal in a second game.
+    const { seed: _seed, ...started } = hall.start({ rounds: body.rounds, name: body.name }, req.ip);
     noStore(reply).status(201);
     return started;
   });
@@ -143,9 +187,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     { onRequest: requireJson },
     async (req, reply) => {
       noStore(reply);
-      const body = req.body as { guess?: unknown } | undefined;
-      if (!body || typeof body !== 'object') throw new GameError(400, 'send a JSON object: {"guess": <class index>}');
-      return hall.guess(req.params.game, roundIndex(req.params.index), body.guess);
+      const { guess } = parseBody(guessBody, req.body, GUESS_SHAPE);
+      return hall.guess(req.params.game, roundIndex(req.params.index), guess);
     },
   );
 
@@ -154,7 +197,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply
       .type('image/jpeg')
       .header('cache-control', 'private, max-age=3600')
-      .send(await fs.readFile(file));
+      .send(await readDatasetFile(hall.deck.dir, file));
   });
 
   app.get<{ Params: { game: string; index: string } }>('/api/games/:game/rounds/:index/input', async (req, reply) => {
@@ -162,7 +205,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply
       .type('image/png')
       .header('cache-control', 'private, max-age=3600')
-      .send(await fs.readFile(file));
+      .send(await readDatasetFile(hall.deck.dir, file));
   });
 
   app.get('/api/results', async (_req, reply) => {
@@ -170,7 +213,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const file = hall.opts.resultsFile;
     if (!file) throw new GameError(404, 'this game keeps no results file (start geospike play with --results FILE)');
     const games = existsSync(file) ? (await readResults(file)).games : [];
-    return { file: path.basename(file), table: games.length ? tabulate(games) : null };
+    // Only what the page shows: no dataset paths, no player names (those stay in the file and `geospike games`).
+    return { file: escapeUnsafe(path.basename(file)), table: games.length ? publicTable(games) : null };
   });
 
   app.get<{ Params: { game: string } }>('/api/games/:game/summary', async (req, reply) => {
@@ -196,7 +240,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return queue.run(async () => {
       const predictions = [];
       for (const p of opts.predictors) {
-        const { class: cls, label, confidence, probabilities, logits } = await p.predictImage(image);
+        const {
+          class: cls,
+          label,
+          confidence,
+          probabilities,
+          logits,
+        } = await p.predictImage(image, UPLOAD_DECODE_LIMITS);
         predictions.push({ model: p.name, class: cls, label, confidence, probabilities, logits });
       }
       return { predictions };

@@ -326,14 +326,19 @@ test("the model input opens only after the guess, and the reveal carries each mo
 
 test('a player name is checked, kept out of every answer, and written to the results line', async (t) => {
   const { h, results } = await hall(t);
-  const started = h.start({ rounds: 1, seed: 4, name: '  Grace  ' });
+  // Full-length games (4 rounds): shorter ones are not written to the results.
+  const started = h.start({ seed: 4, name: '  Grace  ' });
   assert.ok(!JSON.stringify(started).includes('Grace'));
-  await h.round(started.game);
-  assert.ok(!JSON.stringify(h.guess(started.game, 0, 0)).includes('Grace'));
+  for (let i = 0; i < 4; i++) {
+    await h.round(started.game);
+    assert.ok(!JSON.stringify(h.guess(started.game, i, 0)).includes('Grace'));
+  }
   assert.ok(!JSON.stringify(h.summary(started.game)).includes('Grace'));
-  const anon = h.start({ rounds: 1, seed: 4, name: '   ' });
-  await h.round(anon.game);
-  h.guess(anon.game, 0, 0);
+  const anon = h.start({ seed: 4, name: '   ' });
+  for (let i = 0; i < 4; i++) {
+    await h.round(anon.game);
+    h.guess(anon.game, i, 0);
+  }
   await h.flush();
   const lines = readFileSync(results, 'utf8')
     .trim()

@@ -11,7 +11,7 @@ import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall, type GameOptions } from '../../src/serve/game.js';
 import { Predictor } from '../../src/serve/predictor.js';
-import { buildServer } from '../../src/serve/server.js';
+import { buildServer, type ServerOptions } from '../../src/serve/server.js';
 
 export const CITIES = ['seoul', 'tokyo', 'newyork', 'london', 'paris'];
 /** Where the fixture's images of each city sit (around the real centres). */
@@ -138,10 +138,11 @@ export async function serveGame(
   data: string,
   checkpoints: string[],
   opts: Partial<GameOptions> = {},
+  server: Partial<ServerOptions> = {},
 ): Promise<ServedGame> {
   const predictors = checkpoints.map((c) => Predictor.load(c));
   const hall = new GameHall(await openDeck(data), predictors, { defaultRounds: 2, resultsFile: null, ...opts });
-  const app = await buildServer({ hall, predictors });
+  const app = await buildServer({ hall, predictors, ...server });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   return {
@@ -158,12 +159,17 @@ export async function serveGame(
 }
 
 /** serveGame over a fresh fixture dataset and one untrained resnet18-w8, in a temp folder that close() removes. */
-export async function serveFixtureGame(prefix: string, opts: Partial<GameOptions> = {}): Promise<ServedGame> {
+export async function serveFixtureGame(
+  prefix: string,
+  opts: Partial<GameOptions> = {},
+  server: Partial<ServerOptions> = {},
+): Promise<ServedGame> {
   const root = mkdtempSync(path.join(tmpdir(), prefix));
   const remove = () => rmSync(root, { recursive: true, force: true });
   try {
     const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
-    const served = await serveGame(data, [await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' })], opts);
+    const ckpt = await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann' });
+    const served = await serveGame(data, [ckpt], opts, server);
     return {
       ...served,
       async close() {

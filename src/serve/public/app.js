@@ -95,9 +95,9 @@ async function start(event) {
   state.busy = true;
   $('error').hidden = true;
   try {
-    const seed = $('seed').value === '' ? undefined : Number($('seed').value);
     const name = $('player').value.trim() || undefined;
-    const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), seed, name });
+    // No seed: the server keeps each game's deal to itself (docs/security.md).
+    const g = await api('POST', '/api/games', { rounds: Number($('rounds').value), name });
     state.game = g;
     state.classes = g.classes;
     $('choices').replaceChildren(
