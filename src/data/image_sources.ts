@@ -1,0 +1,205 @@
+// Where an importer finds a table's photos: zip archives read in place (entries are inflated one at a time into
+// memory, never extracted) and folders already extracted. An image is matched by its file name wherever it sits, so
+// copies that nest the photos in a folder and copies that do not both work. A name from an archive is only ever
+// compared with the table's ids: nothing is written under it.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+
+/** Largest image an entry or file may hold; a street photo is well under it, so a bigger one is skipped as unsafe. */
+export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
+
+/** An entry or file that cannot be used (corrupt, too large, gone): the importer names it, counts it, and goes on. */
+export class ImageReadError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'corrupt' | 'too-large' | 'unreadable',
+  ) {
+    super(message);
+    this.name = 'ImageReadError';
+  }
+}
+
+export interface ImageRef {
+  /** For messages: `archive.zip:inner/name.jpg` or the file's path. */
+  where: string;
+  read(): Promise<Buffer>;
+}
+
+export interface IndexResult {
+  /** Matching key (a file name, or the name without its extension) -> where its bytes are. */
+  found: Map<string, ImageRef>;
+  /** Keys seen more than once (the first one found is used). */
+  duplicates: number;
+  /** Archives that could not be opened or listed (each named in the log). */
+  badArchives: number;
+}
+
+/** The keys a file name can match: the name itself and the name without its last extension. */
+export function keysOf(fileName: string): string[] {
+  const base = fileName.split(/[/\\]/).pop() ?? '';
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? [base, base.slice(0, dot)] : [base];
+}
+
+/**
+ * Lists every archive's entries and every folder's files (recursively), keeping those whose name matches a wanted
+ * key. A path ending in .zip is an archive; any other path a folder. Archives stay open until close().
+ */
+export class ImageIndex {
+  private readonly zips: yauzl.ZipFile[] = [];
+  private constructor() {}
+
+  static async build(
+    sources: string[],
+    wanted: (key: string) => boolean,
+    log: (line: string) => void,
+  ): Promise<{ index: ImageIndex } & IndexResult> {
+    const index = new ImageIndex();
+    const result: IndexResult = { found: new Map(), duplicates: 0, badArchives: 0 };
+    const add = (name: string, ref: ImageRef) => {
+      for (const key of keysOf(name)) {
+        if (!wanted(key)) continue;
+        if (result.found.has(key)) result.duplicates++;
+        else result.found.set(key, ref);
+        return;
+      }
+    };
+    try {
+      for (const source of sources) {
+        const st = await fs.stat(source).catch((err: NodeJS.ErrnoException) => {
+          throw new Error(
+            `--images ${source} ${err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code})`}`,
+          );
+        });
+        if (st.isDirectory()) await listFolder(source, add, log);
+        else if (source.toLowerCase().endsWith('.zip')) {
+          try {
+            index.zips.push(await listZip(source, add));
+          } catch (err) {
+            result.badArchives++;
+            log(`skipped archive ${source}: ${(err as Error).message} (is it complete? download it again)`);
+          }
+        } else throw new Error(`--images ${source} is neither a folder nor a .zip archive`);
+      }
+    } catch (err) {
+      index.close();
+      throw err;
+    }
+    return { index, ...result };
+  }
+
+  close(): void {
+    for (const z of this.zips) z.close();
+    this.zips.length = 0;
+  }
+}
+
+async function listFolder(
+  root: string,
+  add: (name: string, ref: ImageRef) => void,
+  log: (line: string) => void,
+): Promise<void> {
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      log(`skipped folder ${dir}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+      continue;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) stack.push(file);
+      else if (e.isFile() || e.isSymbolicLink()) add(e.name, { where: file, read: () => readFileCapped(file) });
+    }
+  }
+}
+
+async function readFileCapped(file: string): Promise<Buffer> {
+  try {
+    const st = await fs.stat(file);
+    if (st.size > MAX_IMAGE_BYTES)
+      throw new ImageReadError(
+        `${file} holds ${st.size} bytes, more than an image may (${MAX_IMAGE_BYTES})`,
+        'too-large',
+      );
+    return await fs.readFile(file);
+  } catch (err) {
+    if (err instanceof ImageReadError) throw err;
+    throw new ImageReadError(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`, 'unreadable');
+  }
+}
+
+/** Entry names as stored: UTF-8 when the entry says so, else byte for byte (only ASCII ids are ever matched). */
+function entryName(e: yauzl.Entry): string {
+  const raw = e.fileName as unknown as Buffer;
+  return raw.toString(e.generalPurposeBitFlag & 0x800 ? 'utf8' : 'latin1');
+}
+
+function listZip(file: string, add: (name: string, ref: ImageRef) => void): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    // decodeStrings: false keeps yauzl from rejecting the whole archive over one odd name (absolute, '..'): names
+    // are only compared with ids here. validateEntrySizes makes a stream fail once it inflates past its stated size.
+    yauzl.open(
+      file,
+      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true },
+      (err, zip) => {
+        if (err || !zip) return reject(err ?? new Error('cannot be opened'));
+        zip.on('error', (e: Error) => {
+          zip.close();
+          reject(e);
+        });
+        zip.on('entry', (e: yauzl.Entry) => {
+          const name = entryName(e);
+          if (!name.endsWith('/'))
+            add(name, { where: `${file}:${name}`, read: () => readEntry(zip, e, `${file}:${name}`) });
+          zip.readEntry();
+        });
+        zip.on('end', () => resolve(zip));
+        zip.readEntry();
+      },
+    );
+  });
+}
+
+function readEntry(zip: yauzl.ZipFile, e: yauzl.Entry, where: string): Promise<Buffer> {
+  if (e.uncompressedSize > MAX_IMAGE_BYTES)
+    return Promise.reject(
+      new ImageReadError(
+        `${where} inflates to ${e.uncompressedSize} bytes, more than an image may (${MAX_IMAGE_BYTES})`,
+        'too-large',
+      ),
+    );
+  return new Promise((resolve, reject) => {
+    const fail = (why: string, reason: 'corrupt' | 'too-large') =>
+      reject(new ImageReadError(`${where} ${why}`, reason));
+    zip.openReadStream(e, (err, stream) => {
+      if (err || !stream) return fail(`cannot be read (${err?.message ?? 'no stream'})`, 'corrupt');
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      let crc = 0;
+      stream.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        // validateEntrySizes already stops a stream at its stated size; this bounds memory even if that changes.
+        if (bytes > MAX_IMAGE_BYTES) {
+          stream.destroy();
+          return fail(`inflates past ${MAX_IMAGE_BYTES} bytes`, 'too-large');
+        }
+        crc = crc32(chunk, crc);
+        chunks.push(chunk);
+      });
+      stream.on('error', (e2: Error) =>
+        fail(`is damaged (${e2.message})`, /too many bytes/i.test(e2.message) ? 'too-large' : 'corrupt'),
+      );
+      stream.on('end', () => {
+        // yauzl does not check the CRC; a stored (uncompressed) entry with flipped bytes is caught only here.
+        if (crc >>> 0 !== e.crc32 >>> 0) return fail('is damaged (its CRC-32 does not match)', 'corrupt');
+        resolve(Buffer.concat(chunks, bytes));
+      });
+    });
+  });
+}
