@@ -2,7 +2,8 @@
 // memory, never extracted) and folders already extracted. An image is matched by its file name wherever it sits, so
 // copies that nest the photos in a folder and copies that do not both work. A name from an archive is only ever
 // compared with the table's ids: nothing is written under it.
-import { promises as fs } from 'node:fs';
+import { close, open, promises as fs, read } from 'node:fs';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
@@ -140,15 +141,91 @@ function entryName(e: yauzl.Entry): string {
   return raw.toString(e.generalPurposeBitFlag & 0x800 ? 'utf8' : 'latin1');
 }
 
-function listZip(file: string, add: (name: string, ref: ImageRef) => void): Promise<yauzl.ZipFile> {
+/**
+ * yauzl's reader over a file descriptor, with one read-ahead block while the central directory is listed: yauzl
+ * reads each directory record with two small reads, and OpenStreetView-5M's archives hold tens of thousands of
+ * entries each, so block reads make listing them several times cheaper. Entry data is read as asked.
+ */
+class ListingReader extends yauzl.RandomAccessReader {
+  listing = true;
+  private block: { start: number; bytes: Buffer } | undefined;
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+  ) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    // Positional reads of the shared descriptor, so several entries of one archive can be read at once.
+    let at = start;
+    const fd = this.fd;
+    const stream = new Readable({
+      read(size) {
+        const want = Math.min(Math.max(size, 64 * 1024), end - at);
+        if (want <= 0) return void stream.push(null);
+        read(fd, Buffer.allocUnsafe(want), 0, want, at, (err, n, bytes) => {
+          if (err) return void stream.destroy(err);
+          if (n === 0) return void stream.destroy(new Error('unexpected end of the archive'));
+          at += n;
+          stream.push(bytes.subarray(0, n));
+        });
+      },
+    });
+    return stream;
+  }
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null, bytesRead?: number) => void,
+  ): void {
+    const b = this.block;
+    if (this.listing && b && position >= b.start && position + length <= b.start + b.bytes.length) {
+      b.bytes.copy(buffer, offset, position - b.start, position - b.start + length);
+      queueMicrotask(() => callback(null, length)); // never synchronously: yauzl's entry loop would recurse
+      return;
+    }
+    const want = this.listing ? Math.max(length, Math.min(LISTING_BLOCK, this.size - position)) : length;
+    const into = want === length ? buffer : Buffer.allocUnsafe(want);
+    read(this.fd, into, into === buffer ? offset : 0, want, position, (err, n) => {
+      if (err) return callback(err);
+      if (into !== buffer) {
+        this.block = { start: position, bytes: into.subarray(0, n) };
+        into.copy(buffer, offset, 0, Math.min(length, n));
+      }
+      callback(null, Math.min(length, n));
+    });
+  }
+  override close(callback: (err: Error | null) => void): void {
+    close(this.fd, callback);
+  }
+}
+
+const LISTING_BLOCK = 256 * 1024;
+
+async function listZip(file: string, add: (name: string, ref: ImageRef) => void): Promise<yauzl.ZipFile> {
+  const fd = await new Promise<number>((resolve, reject) => open(file, 'r', (e, f) => (e ? reject(e) : resolve(f))));
+  let size: number;
+  try {
+    size = (await fs.stat(file)).size;
+  } catch (err) {
+    close(fd, () => {});
+    throw err;
+  }
+  const reader = new ListingReader(fd, size);
   return new Promise((resolve, reject) => {
     // decodeStrings: false keeps yauzl from rejecting the whole archive over one odd name (absolute, '..'): names
     // are only compared with ids here. validateEntrySizes makes a stream fail once it inflates past its stated size.
-    yauzl.open(
-      file,
+    yauzl.fromRandomAccessReader(
+      reader,
+      size,
       { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true },
       (err, zip) => {
-        if (err || !zip) return reject(err ?? new Error('cannot be opened'));
+        if (err || !zip) {
+          close(fd, () => {});
+          return reject(err ?? new Error('cannot be opened'));
+        }
         zip.on('error', (e: Error) => {
           zip.close();
           reject(e);
@@ -159,7 +236,10 @@ function listZip(file: string, add: (name: string, ref: ImageRef) => void): Prom
             add(name, { where: `${file}:${name}`, read: () => readEntry(zip, e, `${file}:${name}`) });
           zip.readEntry();
         });
-        zip.on('end', () => resolve(zip));
+        zip.on('end', () => {
+          reader.listing = false;
+          resolve(zip);
+        });
         zip.readEntry();
       },
     );

@@ -64,6 +64,7 @@ export interface TableImportResult {
   written: number;
   /** Rows that could not be used: wrong number of fields, an empty or odd id, coordinates off the globe. */
   malformed: number;
+  /** Rows inside a region whose id an earlier row already had. */
   duplicates: number;
   outside: number;
   /** Rows in a region whose image is in none of the archives or folders. */
@@ -156,11 +157,6 @@ async function readRows(
         bad(where, `its coordinates (${f[col.lat].slice(0, 20)}, ${f[col.lon].slice(0, 20)}) are not a place on Earth`);
         continue;
       }
-      if (ids.has(id)) {
-        result.duplicates++;
-        continue;
-      }
-      ids.add(id);
       const region = o.regions.find(
         (r) => lng >= r.bbox[0] && lat >= r.bbox[1] && lng <= r.bbox[2] && lat <= r.bbox[3] && contains(r, lng, lat),
       );
@@ -168,6 +164,12 @@ async function readRows(
         result.outside++;
         continue;
       }
+      // Only ids inside a region are remembered: OpenStreetView-5M's table holds millions of rows.
+      if (ids.has(id)) {
+        result.duplicates++;
+        continue;
+      }
+      ids.add(id);
       const key = col.file >= 0 ? (f[col.file].split(/[/\\]/).pop() ?? '') : id;
       if (key === '') {
         bad(where, `its file column '${o.columns.file}' is empty`);
