@@ -35,12 +35,17 @@ const shared = {
     default: false,
     description: 'Refuse, before writing anything, when a city has fewer photos than --per-city',
   },
+  'dry-run': {
+    type: 'boolean',
+    default: false,
+    description: 'Print the plan (photos per city in the table and in --images) and stop; writes nothing',
+  },
   'crop-bottom': { type: 'string', default: '0', description: 'Rows cut from the bottom of each image' },
   'display-size': { type: 'string', default: '256', description: 'Longest side of the display JPEG; 0 writes none' },
   concurrency: { type: 'string', default: '4', description: 'Images processed at once' },
 } as const;
 
-type SharedArgs = { [K in keyof typeof shared]: K extends 'strict' ? boolean : string | undefined };
+type SharedArgs = { [K in keyof typeof shared]: K extends 'strict' | 'dry-run' ? boolean : string | undefined };
 
 async function run(
   args: SharedArgs,
@@ -65,12 +70,14 @@ async function run(
       valFraction: numberOption('--val-fraction', args['val-fraction'], 0, 1),
       seed: intOption('--seed', args.seed),
       strict: args.strict,
+      dryRun: args['dry-run'],
       cropBottom: intOption('--crop-bottom', args['crop-bottom']),
       displayMaxSide: intOption('--display-size', args['display-size']),
       concurrency: intOption('--concurrency', args.concurrency, 1),
       signal: stop.control,
       log,
     });
+    if (args['dry-run']) return;
     log(summary(r, args.out!));
     if (r.stopped) {
       log('stopped: every image written so far is kept; run the same command again to continue');

@@ -125,6 +125,10 @@ test('import osv5m --strict refuses a city short of --per-city before writing an
   assert.equal(r.code, 1, r.output);
   assert.match(r.output, /error: --strict: tokyo has 4 photos with an image in its region, short of --per-city 5/);
   assert.equal(existsSync(out), false);
+  const dry = await cli(['osv5m', fx.dir, '--out', out, '--dry-run']);
+  assert.equal(dry.code, 0, dry.output);
+  assert.match(dry.output, /^london\s+7\s+6\s+6$/m);
+  assert.equal(existsSync(out), false, 'a dry run writes nothing');
   // Without --strict the short city is said plainly and all of it is taken.
   const lax = await cli(['osv5m', fx.dir, '--out', out, '--per-city', '5']);
   assert.equal(lax.code, 0, lax.output);

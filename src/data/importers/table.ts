@@ -43,6 +43,8 @@ export interface TableImportOptions {
   seed?: number;
   /** Refuse (before writing anything) when a city holds fewer usable photos than --per-city. */
   strict?: boolean;
+  /** Print the plan and stop: nothing is decoded or written. */
+  dryRun?: boolean;
   cropBottom?: number;
   displayMaxSide?: number;
   concurrency?: number;
@@ -249,6 +251,10 @@ export async function importTable(o: TableImportOptions): Promise<TableImportRes
           'columns, and that --images holds the photos',
       );
 
+    if (o.dryRun) {
+      log('dry run: nothing written');
+      return result;
+    }
     const writer = await DatasetWriter.open(
       o.out,
       o.regions.map((r) => r.name),
