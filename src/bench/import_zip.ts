@@ -1,7 +1,8 @@
 // Throughput of `import table` / `import osv5m` reading photos out of a zip archive, in images per second, with the
 // CPU time this process spent per image (steadier than images/s on a shared machine). The photos are synthetic JPEGs
-// of the size collect's benchmark fetches (128x148 by default; `npm run bench:images` measures collect's processing),
-// deflated in one archive, listed in a table inside Paris's region:
+// of the size collect's benchmark fetches (128x148 by default), deflated in one archive, listed in a table inside
+// Paris's region; the same photos also go through collect's processing path alone first (bench:images' first
+// number), so the two compare on equal inputs:
 //   table + archive listing -> entry inflate + CRC -> processImage (crop, square, Lanczos to 32x32, display JPEG)
 //   -> DatasetWriter
 //
@@ -15,6 +16,9 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import sharp from 'sharp';
 import { BUILTIN_REGIONS } from '../data/cities.js';
 import { importTable } from '../data/importers/table.js';
+import { processImage } from '../data/images.js';
+import { forEachLimit } from '../data/pool.js';
+import { DatasetWriter } from '../data/writer.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -93,8 +97,38 @@ try {
   writeFileSync(path.join(work, 'train.csv'), rows.join('\n') + '\n');
   writeFileSync(path.join(work, '00.zip'), zip(entries));
 
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
+  // The same photos through collect's processing path alone (as bench:images does), for a ratio on equal inputs.
+  const writer = await DatasetWriter.open(path.join(work, 'processing'), ['paris']);
+  let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
+  await forEachLimit(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const img = await processImage(photos[i % photos.length], { cropBottom: 0, displayMaxSide: 256 });
+      await writer.add(
+        {
+          id: `img${i}`,
+          class: 'paris',
+          split: 'train',
+          provider: 'bench',
+          sourceId: `${i}`,
+          lat: 0,
+          lng: 0,
+          heading: null,
+          captureDate: null,
+        },
+        img.png,
+        img.display,
+      );
+    },
+  );
+  const processingSeconds = (performance.now() - t0) / 1000;
+  const pd = process.cpuUsage(cpu0);
+  await writer.close();
+
+  t0 = performance.now();
+  cpu0 = process.cpuUsage();
   const r = await importTable({
     csv: [path.join(work, 'train.csv')],
     images: [path.join(work, '00.zip')],
@@ -114,13 +148,21 @@ try {
     size: `${w}x${h}`,
     importImagesPerSec: Number((n / seconds).toFixed(1)),
     importCpuMsPerImage: Number(((d.user + d.system) / 1000 / n).toFixed(2)),
+    processingImagesPerSec: Number((n / processingSeconds).toFixed(1)),
+    processingCpuMsPerImage: Number(((pd.user + pd.system) / 1000 / n).toFixed(2)),
   };
   if (opt.json) console.log(JSON.stringify(result));
-  else
+  else {
+    console.log(`${n} ${result.size} JPEGs, concurrency ${concurrency}`);
     console.log(
-      `import from zip: ${n} ${result.size} JPEGs, concurrency ${concurrency}: ${result.importImagesPerSec} images/s, ` +
-        `${result.importCpuMsPerImage} ms CPU an image (table, listing, inflate, CRC, decode, resize, encode, write)`,
+      `  import from zip (table, listing, inflate, CRC, decode, resize, encode, write): ${result.importImagesPerSec} ` +
+        `images/s, ${result.importCpuMsPerImage} ms CPU an image`,
     );
+    console.log(
+      `  the same photos through collect's processing alone (decode, resize, encode, write): ` +
+        `${result.processingImagesPerSec} images/s, ${result.processingCpuMsPerImage} ms CPU an image`,
+    );
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
