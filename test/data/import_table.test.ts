@@ -188,6 +188,13 @@ test('import table: a plain folder of JPEGs, own column names, file names, autho
   ]);
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, /1 outside every region/);
+  const wrong = await cli(['table', '--csv', csv, '--images', photos, '--id', 'photo', '--out', path.join(root, 'x')]);
+  assert.equal(wrong.code, 1, wrong.output);
+  assert.match(
+    wrong.output,
+    /error: .*photos\.csv has no column 'lat' \(--lat\); its columns are: photo, y, x, file, who/,
+  );
+  assert.equal(existsSync(path.join(root, 'x')), false);
   const entries = checkDataset(out, ['paris', 'london']);
   assert.deepEqual(new Map(entries.map((e) => [e.sourceId, e.class])), want);
   for (const e of entries) {

@@ -293,6 +293,7 @@ async function importClass(
   const target = { train: p.take - nVal, validation: nVal };
   const reserved = { train: 0, validation: 0 };
   const need = (side: Split) => have[side] + reserved[side] < target[side];
+  const fill = (side: Split) => (have[side] + reserved[side]) / target[side];
   const splitter = s.splitMode === 'spatial' ? new SpatialSplitter(p.region, s.valFraction, s.seed) : undefined;
   // The order is a function of the table, the seed and the class alone, so a re-run walks the same sequence.
   const order = new Rng(hash32(s.seed, 'import-table', cls)).shuffle([...p.rows]);
@@ -305,7 +306,12 @@ async function importClass(
       if (o.signal?.stop || (!need('train') && !need('validation'))) return;
       const row = order[pos++];
       if (writer.has(imageId(o.provider, row.id))) continue;
-      const side = splitter ? splitter.assign(row.lat, row.lng) : need('train') ? 'train' : 'validation';
+      // index: the side furthest from its target takes the photo, so photos that fail leave both sides short alike.
+      const side = splitter
+        ? splitter.assign(row.lat, row.lng)
+        : need('train') && (!need('validation') || fill('train') <= fill('validation'))
+          ? 'train'
+          : 'validation';
       if (side === null) {
         gap++;
         continue;
