@@ -180,8 +180,11 @@ function showReveal(rev) {
     '.',
   );
   // A photo under CC BY(-SA) names its author and licence with the answer (the licence asks for it).
-  $('credit').textContent = rev.credit ?? '';
-  $('credit').hidden = !rev.credit;
+  const credit = $('credit');
+  if (credit) {
+    credit.textContent = rev.credit ?? '';
+    credit.hidden = !rev.credit;
+  }
   const geo = rev.answer.lat !== null;
   $('km-head').hidden = !geo;
   $('pts-head').hidden = !geo;
