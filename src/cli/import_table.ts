@@ -166,7 +166,7 @@ export const osv5m = defineCommand({
       process.exitCode = 1;
       return;
     }
-    log(`tables: ${layout.csv.join(', ')}; ${layout.images.length} archives or folders of photos`);
+    log(`tables: ${layout.csv.join(', ')}; photos and archives in: ${layout.images.join(', ')}`);
     await run(args as unknown as SharedArgs, {
       ...layout,
       columns: OSV5M_COLUMNS,

@@ -45,9 +45,12 @@ export function keysOf(fileName: string): string[] {
   return dot > 0 ? [base, base.slice(0, dot)] : [base];
 }
 
+const isZip = (name: string) => name.toLowerCase().endsWith('.zip');
+
 /**
  * Lists every archive's entries and every folder's files (recursively), keeping those whose name matches a wanted
- * key. A path ending in .zip is an archive; any other path a folder. Archives stay open until close().
+ * key. A path ending in .zip is an archive, also inside a folder; any other path a folder. Archives stay open
+ * until close().
  */
 export class ImageIndex {
   private readonly zips: yauzl.ZipFile[] = [];
@@ -75,15 +78,17 @@ export class ImageIndex {
             `--images ${source} ${err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code})`}`,
           );
         });
-        if (st.isDirectory()) await listFolder(source, add, log);
-        else if (source.toLowerCase().endsWith('.zip')) {
+        const archive = async (file: string) => {
           try {
-            index.zips.push(await listZip(source, add));
+            index.zips.push(await listZip(file, add));
           } catch (err) {
             result.badArchives++;
-            log(`skipped archive ${source}: ${(err as Error).message} (is it complete? download it again)`);
+            log(`skipped archive ${file}: ${(err as Error).message} (is it complete? download it again)`);
           }
-        } else throw new Error(`--images ${source} is neither a folder nor a .zip archive`);
+        };
+        if (st.isDirectory()) await listFolder(source, add, archive, log);
+        else if (isZip(source)) await archive(source);
+        else throw new Error(`--images ${source} is neither a folder nor a .zip archive`);
       }
     } catch (err) {
       index.close();
@@ -101,6 +106,7 @@ export class ImageIndex {
 async function listFolder(
   root: string,
   add: (name: string, ref: ImageRef) => void,
+  archive: (file: string) => Promise<void>,
   log: (line: string) => void,
 ): Promise<void> {
   const stack = [root];
@@ -116,6 +122,7 @@ async function listFolder(
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const file = path.join(dir, e.name);
       if (e.isDirectory()) stack.push(file);
+      else if ((e.isFile() || e.isSymbolicLink()) && isZip(e.name)) await archive(file);
       else if (e.isFile() || e.isSymbolicLink()) add(e.name, { where: file, read: () => readFileCapped(file) });
     }
   }

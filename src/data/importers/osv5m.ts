@@ -35,18 +35,21 @@ export async function osv5mLayout(
     csv.push(table);
     const folder = path.join(dir, 'images', part);
     if (!(await exists(folder))?.isDirectory()) continue;
-    // The archives in the folder, and the folder itself for photos already extracted (nested or not).
-    const names = (await fs.readdir(folder)).sort();
-    for (const n of names) if (n.toLowerCase().endsWith('.zip')) images.push(path.join(folder, n));
-    if (names.some((n) => !n.toLowerCase().endsWith('.zip'))) images.push(folder);
+    // The folder is searched for archives and for photos already extracted (nested or not).
+    images.push(folder);
   }
   if (csv.length === 0)
     throw new Error(
       `${dir} holds no ${parts.map((p) => `${p}.csv`).join(' or ')}; download the metadata from ${OSV5M_URL} (see docs/real-cities.md)`,
     );
-  if (images.length === 0)
+  if (images.length === 0 || !(await holdsAnything(images)))
     throw new Error(
       `${dir}/images/${parts.join('|')}/ holds no archives or photos; download images/train/*.zip from ${OSV5M_URL} (see docs/real-cities.md)`,
     );
   return { csv, images };
+}
+
+async function holdsAnything(folders: string[]): Promise<boolean> {
+  for (const f of folders) if ((await fs.readdir(f)).length > 0) return true;
+  return false;
 }
