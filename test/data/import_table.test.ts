@@ -117,6 +117,34 @@ test('import osv5m: kill -9 mid-import, then the same command again ends as one 
   assert.deepEqual(b, a);
 });
 
+test('import osv5m: Ctrl-C stops after the photos in progress, keeps them, exits 130; the same command finishes', async (t) => {
+  const root = tempDir(t, 'geospike-osv5m-int-');
+  const fx = await buildOsv5m(root);
+  const out = path.join(root, 'data');
+  const args = ['osv5m', fx.dir, '--out', out, '--split', 'index', '--concurrency', '1'];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== TEST_FAULT_ENV));
+  const child = spawn(process.execPath, [MAIN, 'import', ...args], {
+    env: { ...env, [TEST_FAULT_ENV]: 'pause-after-image:3' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const paused = new Promise<void>((resolve) =>
+    child.stderr.on('data', (d) => {
+      output += d;
+      if (output.includes('test fault: paused after image 3')) resolve();
+    }),
+  );
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await Promise.race([paused, closed]);
+  child.kill('SIGINT');
+  assert.equal(await closed, 130, output);
+  assert.match(output, /stopped: every image written so far is kept/);
+  assert.equal(checkDataset(out, CITIES).length, 3);
+  const rest = await cli(args);
+  assert.equal(rest.code, 0, rest.output);
+  assert.equal(checkDataset(out, CITIES).length, fx.good.size);
+});
+
 test('import osv5m --strict refuses a city short of --per-city before writing anything', async (t) => {
   const root = tempDir(t, 'geospike-osv5m-strict-');
   const fx = await buildOsv5m(root);

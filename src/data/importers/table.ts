@@ -14,6 +14,7 @@ import { forEachLimit } from '../pool.js';
 import { SpatialSplitter } from '../split.js';
 import { DatasetWriter } from '../writer.js';
 import { Rng } from '../../util/rng.js';
+import { pauseForTest, testFault } from '../../util/test_fault.js';
 
 export interface TableColumns {
   id: string;
@@ -366,6 +367,8 @@ async function importClass(
       );
       have[side]++;
       result.written++;
+      if (result.written >= Number(testFault('pause-after-image') ?? Infinity))
+        await pauseForTest(`after image ${result.written}`, () => o.signal?.stop ?? true);
     } finally {
       reserved[side]--;
     }
