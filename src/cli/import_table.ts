@@ -51,7 +51,7 @@ async function run(
   args: SharedArgs,
   source: Pick<TableImportOptions, 'csv' | 'images' | 'columns' | 'provider' | 'licence'>,
 ): Promise<void> {
-  const stop = stopOnSignal(log);
+  const stop = stopOnSignal(log, 'finishing the photos in progress; every photo written is kept');
   try {
     const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
     const regions = selectRegions(

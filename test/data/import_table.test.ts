@@ -138,6 +138,7 @@ test('import osv5m: Ctrl-C stops after the photos in progress, keeps them, exits
   await Promise.race([paused, closed]);
   child.kill('SIGINT');
   assert.equal(await closed, 130, output);
+  assert.match(output, /SIGINT: finishing the photos in progress; every photo written is kept/);
   assert.match(output, /stopped: every image written so far is kept/);
   assert.equal(checkDataset(out, CITIES).length, 3);
   const rest = await cli(args);
