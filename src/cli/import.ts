@@ -3,6 +3,7 @@ import { defineCommand } from 'citty';
 import { FASHION_MNIST_DIR, importFashionMnist } from '../data/importers/fashion_mnist.js';
 import { importFolder } from '../data/importers/folder.js';
 import { intOption, numberOption } from './args.js';
+import { osv5m, table } from './import_table.js';
 
 const log = (line: string) => console.error(line);
 
@@ -69,6 +70,9 @@ const fashionMnist = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: 'import', description: 'Build a dataset folder from a folder of images or from Fashion-MNIST' },
-  subCommands: { folder, 'fashion-mnist': fashionMnist },
+  meta: {
+    name: 'import',
+    description: 'Build a dataset folder from a folder of images, Fashion-MNIST, a photo table or OpenStreetView-5M',
+  },
+  subCommands: { folder, 'fashion-mnist': fashionMnist, table, osv5m },
 });

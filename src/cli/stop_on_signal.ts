@@ -6,12 +6,15 @@ export interface SignalStop {
   release(): void;
 }
 
-export function stopOnSignal(say: (line: string) => void): SignalStop {
+export function stopOnSignal(
+  say: (line: string) => void,
+  doing = 'finishing the current step and saving a checkpoint',
+): SignalStop {
   const control = { stop: false };
   const onSignal = (sig: string) => {
     if (control.stop && sig === 'SIGINT') process.exit(130);
     control.stop = true;
-    say(`\n${sig}: finishing the current step and saving a checkpoint (Ctrl-C again to quit now)`);
+    say(`\n${sig}: ${doing} (Ctrl-C again to quit now)`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

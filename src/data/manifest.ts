@@ -26,6 +26,10 @@ export const manifestEntrySchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** Collector only: index of the sampled candidate point that produced the image, so a resumed run starts after it. */
   seq: z.number().int().nonnegative().optional(),
+  /** The photo's licence as its source states it (e.g. CC-BY-SA-4.0), when known: see credit.ts. */
+  licence: z.string().min(1).max(100).optional(),
+  /** The photo's author (a user name), when the source names one. */
+  author: z.string().min(1).max(200).optional(),
 });
 export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
 

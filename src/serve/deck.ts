@@ -1,6 +1,7 @@
 // The cards the game deals from: a dataset's validation images that have a display copy, with their coordinates.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { creditLine } from '../data/credit.js';
 import { readClasses } from '../data/dataset.js';
 import { parseManifest } from '../data/manifest.js';
 import { CLASSES_FILE, displayPath, imagePath, MANIFEST_FILE } from '../data/writer.js';
@@ -16,6 +17,8 @@ export interface Card {
   square: string;
   /** The larger JPEG the person sees. */
   display: string;
+  /** Author and licence, shown with the answer, for a photo whose licence asks for credit (credit.ts). */
+  credit?: string;
 }
 
 export interface Deck {
@@ -44,7 +47,16 @@ export async function openDeck(dir: string): Promise<Deck> {
     const display = displayPath(dir, e);
     if (!(await exists(display))) continue;
     const where = e.lat !== null && e.lng !== null ? { lat: e.lat, lng: e.lng } : null;
-    cards.push({ id: e.id, class: e.class, label, where, square: imagePath(dir, e), display });
+    const credit = creditLine(e) ?? undefined;
+    cards.push({
+      id: e.id,
+      class: e.class,
+      label,
+      where,
+      square: imagePath(dir, e),
+      display,
+      ...(credit && { credit }),
+    });
   }
   if (cards.length === 0) {
     throw new Error(

@@ -101,6 +101,8 @@ export interface Reveal {
   /** The 32x32 image the models classified (served only now that the round is answered). */
   input: string;
   answer: { class: string; label: number; lat: number | null; lng: number | null };
+  /** The photo's author and licence, where its licence asks for credit; else null. */
+  credit: string | null;
   person: Guess;
   models: ModelGuess[];
   seal: { salt: string; sealed: string; commitment: string };
@@ -263,6 +265,7 @@ export class GameHall {
         lat: r.card.where?.lat ?? null,
         lng: r.card.where?.lng ?? null,
       },
+      credit: r.card.credit ?? null,
       person,
       models: r.models,
       seal: { salt: r.salt, sealed: r.sealed, commitment: r.commitment },

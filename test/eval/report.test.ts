@@ -1,6 +1,8 @@
 // The report renders from run folders: parse the HTML, check every chart and headline number is there and finite.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'node-html-parser';
 import { initEngine } from '../../src/engine/backend.js';
 import { buildReport, STUDY } from '../../src/eval/report/data.js';
@@ -174,4 +176,62 @@ test('runs without eval or energy still render, with the command that adds them'
   assert.ok(doc.text.includes('geospike eval --checkpoint'));
   assert.ok(doc.text.includes('geospike energy --checkpoint'));
   assert.equal(doc.querySelectorAll('rect.cell').length, 0);
+});
+
+test('the report credits the authors and licence of CC BY(-SA) training photos, and has no credits section otherwise', (t) => {
+  const root = tempRoot(t);
+  const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 1, accs: [0.3], seconds: 10, bare: true });
+  const data = join(root, 'data');
+  mkdirSync(data);
+  const line = (i: number, author: string, licence?: string) =>
+    JSON.stringify({
+      id: `osv5m-${i}`,
+      class: CLASSES[i % CLASSES.length],
+      split: 'train',
+      provider: 'osv5m',
+      sourceId: String(i),
+      lat: 48.86,
+      lng: 2.34,
+      heading: null,
+      captureDate: null,
+      sha256: '0'.repeat(64),
+      ...(licence && { licence, author }),
+    }) + '\n';
+  const config = join(snn.dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), data }));
+
+  writeFileSync(join(data, 'manifest.jsonl'), [0, 1, 2].map((i) => line(i, 'x')).join(''));
+  let doc = parse(renderReport(buildReport([snn.dir])));
+  assert.ok(!doc.text.includes('Photo credits'), 'no licence asks for credit');
+
+  writeFileSync(
+    join(data, 'manifest.jsonl'),
+    [
+      line(0, 'alice', 'CC-BY-SA-4.0'),
+      line(1, 'bob', 'CC-BY-SA-4.0'),
+      line(2, 'alice', 'CC-BY-SA-4.0'),
+      line(3, 'z'),
+    ].join(''),
+  );
+  const report = buildReport([snn.dir]);
+  assert.deepEqual(report.credits, [
+    {
+      data,
+      groups: [
+        {
+          provider: 'osv5m',
+          licence: 'CC-BY-SA-4.0',
+          photos: 3,
+          authors: 2,
+          topAuthors: [
+            ['alice', 2],
+            ['bob', 1],
+          ],
+        },
+      ],
+    },
+  ]);
+  doc = parse(renderReport(report));
+  const credits = doc.querySelector('ul.credits')!.text;
+  assert.match(credits, /3 photos from osv5m in .*, licensed CC-BY-SA-4\.0, by 2 authors: alice \(2\), bob \(1\)\./);
 });

@@ -40,9 +40,9 @@ const alwaysFirst = (classes: string[]) => new FakeModel('first', classes, () =>
 
 async function hall(
   t: Parameters<typeof tempDir>[0],
-  opts: { coordinates?: boolean; models?: (c: string[]) => Contestant[] } = {},
+  opts: { coordinates?: boolean; models?: (c: string[]) => Contestant[]; licence?: string } = {},
 ) {
-  const dir = await makeDataset(tempDir(t), { validation: 3, coordinates: opts.coordinates });
+  const dir = await makeDataset(tempDir(t), { validation: 3, coordinates: opts.coordinates, licence: opts.licence });
   const deck = await openDeck(dir);
   const results = path.join(tempDir(t), 'games.jsonl');
   const models = (opts.models ?? ((c) => [oracle(c), alwaysFirst(c)]))(deck.classes);
@@ -360,5 +360,29 @@ test('a player name is checked, kept out of every answer, and written to the res
       () => h.start({ name }),
       (e: GameError) => e.status === 400 && msg.test(e.message),
     );
+  }
+});
+
+test('the reveal credits the author and licence of a photo whose licence asks for it, and nothing otherwise', async (t) => {
+  for (const [licence, credited] of [
+    ['CC-BY-SA-4.0', true],
+    ['CC0-1.0', false],
+    [undefined, false],
+  ] as const) {
+    const { h, deck } = await hall(t, { licence });
+    const { game } = h.start({ rounds: 3, seed: 2 });
+    for (let i = 0; i < 3; i++) {
+      const r = await h.round(game);
+      assert.ok(!('done' in r));
+      assert.ok(!JSON.stringify(r).includes('author_'), 'the credit is not sent before the guess');
+      const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
+      const rev = h.guess(game, i, 0);
+      const n = card.id.split('-').pop();
+      assert.equal(
+        rev.credit,
+        credited ? `Photo: author_${card.class}_${n} (test ${card.class}/${n}.jpg), CC-BY-SA-4.0` : null,
+        `licence ${licence}`,
+      );
+    }
   }
 });

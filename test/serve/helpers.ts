@@ -57,7 +57,14 @@ export async function photo(
  */
 export async function makeDataset(
   dir: string,
-  opts: { train?: number; validation?: number; coordinates?: boolean; classes?: string[] } = {},
+  opts: {
+    train?: number;
+    validation?: number;
+    coordinates?: boolean;
+    classes?: string[];
+    /** Recorded for every photo, with an author per photo (`author_<class>_<i>`). */
+    licence?: string;
+  } = {},
 ): Promise<string> {
   const classes = opts.classes ?? CITIES;
   const writer = await DatasetWriter.open(dir, classes);
@@ -83,6 +90,7 @@ export async function makeDataset(
               ...where,
               heading: null,
               captureDate: null,
+              ...(opts.licence && { licence: opts.licence, author: `author_${cls}_${i}` }),
             },
             img.png,
             img.display,

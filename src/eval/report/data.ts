@@ -3,6 +3,7 @@ import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
+import { type DatasetCredits, datasetCredits } from './credits.js';
 
 /** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
 export const STUDY = {
@@ -63,6 +64,8 @@ export interface Report {
   runs: ReportRun[];
   /** Energy of the first ANN run over that of each spiking run (Spikformer, SDT), each pair measured with the same costs. */
   energyRatios: { ann: string; snn: string; ratio: number }[];
+  /** Authors and licences of the training photos whose licence asks for credit (none for most datasets). */
+  credits: DatasetCredits[];
 }
 
 function paramCount(run: RunData): number {
@@ -140,5 +143,12 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
         .filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
         .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
     : [];
-  return { title, generatedAt: new Date().toISOString(), study: STUDY, runs, energyRatios };
+  return {
+    title,
+    generatedAt: new Date().toISOString(),
+    study: STUDY,
+    runs,
+    energyRatios,
+    credits: datasetCredits(dirs),
+  };
 }

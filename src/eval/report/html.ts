@@ -291,6 +291,20 @@ function energy(r: Report, colors: string[]): string {
   return `<div class="grid">${parts.join('')}</div>`;
 }
 
+// Photos under CC BY(-SA) are credited: source, licence, and their authors (the most frequent ones; every photo's
+// author is in the dataset's manifest).
+function credits(r: Report): string {
+  if (r.credits.length === 0) return '';
+  const items = r.credits.flatMap((d) =>
+    d.groups.map((g) => {
+      const shown = g.topAuthors.map(([a, n]) => `${esc(a)} (${n})`).join(', ');
+      const more = g.authors - g.topAuthors.length;
+      return `<li>${count(g.photos)} photos from ${esc(g.provider)} in ${esc(d.data)}, licensed ${esc(g.licence)}, by ${count(g.authors)} author${g.authors === 1 ? '' : 's'}: ${shown}${more > 0 ? ` and ${count(more)} more` : ''}. Each photo's author is in ${esc(d.data)}/manifest.jsonl.</li>`;
+    }),
+  );
+  return `<h2>Photo credits</h2>\n<ul class="credits">${items.join('')}</ul>`;
+}
+
 export function renderReport(r: Report): string {
   const colors = r.runs.map((_, i) => PALETTE[i % PALETTE.length]);
   const when = r.generatedAt.replace('T', ' ').slice(0, 16);
@@ -312,6 +326,7 @@ ${perClass(r, colors)}
 <h2>Spikes and energy</h2>
 ${energy(r, colors)}
 <p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
+${credits(r)}
 </main></body></html>
 `;
 }

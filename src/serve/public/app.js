@@ -179,6 +179,12 @@ function showReveal(rev) {
     el('strong', { textContent: city(rev.answer.class) }),
     '.',
   );
+  // A photo under CC BY(-SA) names its author and licence with the answer (the licence asks for it).
+  const credit = $('credit');
+  if (credit) {
+    credit.textContent = rev.credit ?? '';
+    credit.hidden = !rev.credit;
+  }
   const geo = rev.answer.lat !== null;
   $('km-head').hidden = !geo;
   $('pts-head').hidden = !geo;
