@@ -23,6 +23,8 @@ export default defineCommand({
     photos: { type: 'string', default: String(DEFAULT_PHOTOS), description: 'Validation photos the site holds' },
     rounds: { type: 'string', default: '10', description: 'Rounds of a free game' },
     seed: { type: 'string', description: "The site's seed: which photos, and every daily challenge (default random)" },
+    'photo-size': { type: 'string', default: '256', description: 'Largest side of the exported photos, in pixels' },
+    'photo-quality': { type: 'string', default: '80', description: 'JPEG quality of the exported photos (1-100)' },
     'crop-bottom': {
       type: 'string',
       default: '0',
@@ -42,6 +44,8 @@ export default defineCommand({
       rounds: intOption('--rounds', args.rounds, 1),
       seed: intOption('--seed', args.seed),
       cropBottom: intOption('--crop-bottom', args['crop-bottom']),
+      photoSize: intOption('--photo-size', args['photo-size'], 32),
+      photoQuality: intOption('--photo-quality', args['photo-quality'], 1),
     });
     console.error(
       `geospike export-game: ${r.models.join(' and ')} with ${r.photos} photos, ${r.files} files, ` +

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { parseManifest, sameClasses, type ManifestEntry } from '../data/manifest.js';
 import { encodeSimplePng } from '../data/png.js';
 import { MANIFEST_FILE } from '../data/writer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openDeck } from '../serve/deck.js';
 import { publicDir } from '../serve/server.js';
-import { vendorFiles } from '../serve/vendor.js';
+import { packageDir, vendorFiles } from '../serve/vendor.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { packageRoot } from '../util/package_root.js';
 import { Rng } from '../util/rng.js';
@@ -35,6 +36,9 @@ export interface ExportOptions {
   rounds?: number;
   /** Rows the page cuts from the bottom of a visitor's own photo, as the dataset was cropped. */
   cropBottom?: number;
+  /** Largest side of the exported photos, and their JPEG quality (the site's size is mostly photos and weights). */
+  photoSize?: number;
+  photoQuality?: number;
 }
 
 export interface SiteModel {
@@ -83,6 +87,11 @@ export interface ExportResult {
 }
 
 const PAGE_FILES = ['style.css', 'app.js', 'map.js', 'ui.js'];
+/**
+ * tfjs's wasm backend, SIMD build only: every current browser has wasm SIMD, and an older one falls back to the cpu
+ * backend (the 0.3 MB non-SIMD build is left out for size; the threaded one needs headers a static host does not send).
+ */
+const WASM_FILES = ['tfjs-backend-wasm-simd.wasm'];
 
 /** Where the build puts the page's bundle (tfjs, the models, the resize and the game in the browser). */
 export function bundlePath(): string {
@@ -95,6 +104,12 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
     throw new Error(`--photos must be a whole number of at least 1, got ${photos}`);
   if (opts.checkpoints.length < 1 || opts.checkpoints.length > 2)
     throw new Error(`--checkpoint takes one or two checkpoints (comma-separated), got ${opts.checkpoints.length}`);
+  const photoSize = opts.photoSize ?? 256;
+  const photoQuality = opts.photoQuality ?? 80;
+  if (!Number.isInteger(photoSize) || photoSize < 32)
+    throw new Error(`--photo-size must be a whole number of at least 32 pixels, got ${photoSize}`);
+  if (!Number.isInteger(photoQuality) || photoQuality < 1 || photoQuality > 100)
+    throw new Error(`--photo-quality must be a whole number from 1 to 100, got ${photoQuality}`);
   const bundle = bundlePath();
   if (!existsSync(bundle))
     throw new Error(`the page's bundle ${bundle} is missing; run npm run build in the geospike folder`);
@@ -138,7 +153,7 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
   for (const [n, card] of cards.entries()) {
     const image = `photos/${n}.jpg`;
     const input = `inputs/${n}.png`;
-    await write(image, await readFile(card.display));
+    await write(image, await displayPhoto(await readFile(card.display), photoSize, photoQuality));
     await write(input, await readFile(card.square));
     sitePhotos.push({
       image,
@@ -168,6 +183,8 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
   await write('index.html', pageHtml(readFileSync(path.join(publicDir(), 'index.html'), 'utf8')));
   for (const f of PAGE_FILES) await write(f, readFileSync(path.join(publicDir(), f)));
   await write('static.js', readFileSync(bundle));
+  const wasm = path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
+  for (const f of WASM_FILES) await write(`wasm/${f}`, readFileSync(path.join(wasm, f)));
   if (coordinates) for (const [route, { body }] of vendorFiles()) await write(route.slice(1), body);
   await write('credits.html', creditsHtml(sitePhotos));
   await write('icon-192.png', icon(192));
@@ -228,7 +245,16 @@ async function prepareOut(out: string): Promise<void> {
     await unlink(path.join(out, f)).catch(() => {});
   }
   await unlink(siteFile);
-  for (const d of ['photos', 'inputs', 'models', 'vendor']) await rmdir(path.join(out, d)).catch(() => {});
+  for (const d of ['photos', 'inputs', 'models', 'vendor', 'wasm']) await rmdir(path.join(out, d)).catch(() => {});
+}
+
+/** The dataset's display JPEG at most `size` pixels wide and high, re-encoded at `quality` unless that is larger. */
+async function displayPhoto(jpeg: Buffer, size: number, quality: number): Promise<Buffer> {
+  const smaller = await sharp(jpeg)
+    .resize(size, size, { fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
+    .jpeg({ quality, mozjpeg: true })
+    .toBuffer();
+  return smaller.length < jpeg.length ? smaller : jpeg;
 }
 
 function manifestById(dir: string): Map<string, ManifestEntry> {

@@ -5,6 +5,7 @@
 // project's own modules, the same code `geospike predict` runs; only the decode differs (the browser's, not sharp's).
 import * as tf from '@tensorflow/tfjs-core';
 import '../engine/kernels/index.js'; // the cpu backend and geospike's LIF kernels on it
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { resizeSquare } from '../data/resize.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { createModel } from '../models/registry.js';
@@ -12,6 +13,7 @@ import { loadStateDict } from '../models/state_dict.js';
 import { distanceKm, geoScore } from '../serve/geo.js';
 import { Predictor } from '../serve/predictor.js';
 import { dailyDeal, localDate, seededDeal, shareLine } from './daily.js';
+import { registerWasmLif } from './wasm_kernels.js';
 
 /** Classes shown as bars per model (game.ts's TOP_CLASSES). */
 const TOP_CLASSES = 5;
@@ -71,17 +73,36 @@ async function loadPredictor(site, m) {
   return new Predictor(m.name, m.weights, meta, model, site.cropBottom);
 }
 
+/**
+ * tfjs's wasm backend (XNNPACK, SIMD where the browser has it), else the plain-JS cpu one; `?backend=cpu` in the address
+ * asks for cpu. Single-threaded: threads need cross-origin isolation headers, which a plain static host does not send.
+ */
+async function chooseBackend() {
+  if (new URLSearchParams(location.search).get('backend') !== 'cpu') {
+    try {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      setWasmPaths(new URL('wasm/', location.href).href);
+      registerWasmLif();
+      if (await tf.setBackend('wasm')) return 'wasm';
+    } catch (err) {
+      console.warn(`geospike: the wasm backend did not load (${err.message}); using the slower cpu backend`);
+    }
+  }
+  await tf.setBackend('cpu');
+  return 'cpu';
+}
+
 const modelsReady = (async () => {
   const site = await siteReady;
   tf.enableProdMode();
-  await tf.setBackend('cpu');
+  timing.backend = await chooseBackend();
   const predictors = [];
   for (const m of site.models) predictors.push(await loadPredictor(site, m));
   timing.modelsMs = performance.now() - t0;
   return predictors;
 })();
 
-const timing = { modelsMs: null, firstRoundMs: null };
+const timing = { backend: null, modelsMs: null, firstRoundMs: null };
 
 /** Each model's prediction for a photo of any size, as `geospike predict` makes it. */
 async function predictPhoto(blob) {
@@ -399,7 +420,20 @@ function decorate(site) {
 }
 
 globalThis.geospikeApi = staticApi;
-globalThis.geospike = { siteReady, modelsReady, predictPhoto, timing };
+/** Milliseconds of each of `n` predictions of model `k` on one 32x32 image (src/bench/static_game.ts reads them). */
+async function benchPredict(k, n) {
+  const p = (await modelsReady)[k];
+  const px = Uint8Array.from({ length: p.imageSize * p.imageSize * 3 }, (_, i) => (i * 37) % 256);
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    p.predictPixels([px]);
+    times.push(performance.now() - start);
+  }
+  return { backend: tf.getBackend(), times };
+}
+
+globalThis.geospike = { siteReady, modelsReady, predictPhoto, timing, benchPredict };
 if ('serviceWorker' in navigator && location.protocol !== 'file:')
   navigator.serviceWorker.register('sw.js').catch((err) => console.warn(`offline play unavailable: ${err.message}`));
 try {
