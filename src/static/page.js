@@ -12,6 +12,7 @@ import { createModel } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
 import { distanceKm, geoScore } from '../serve/geo.js';
 import { Predictor } from '../serve/predictor.js';
+import { city } from '../serve/public/ui.js';
 import { dailyDeal, localDate, seededDeal, shareLine } from './daily.js';
 import { registerWasmLif } from './wasm_kernels.js';
 
@@ -343,7 +344,7 @@ function ownPhotoPanel() {
           el(
             'div',
             { className: 'model-bars' },
-            el('h3', { textContent: `${p.model}: ${p.class} (${(p.confidence * 100).toFixed(0)}%)` }),
+            el('h3', { textContent: `${p.model}: ${city(p.class)} (${(p.confidence * 100).toFixed(0)}%)` }),
             el(
               'ul',
               { className: `bars model${k}` },
@@ -353,7 +354,7 @@ function ownPhotoPanel() {
                   el(
                     'li',
                     { className: t.class === p.class ? 'top' : '' },
-                    el('span', { className: 'bar-name', textContent: t.class }),
+                    el('span', { className: 'bar-name', textContent: city(t.class) }),
                     el(
                       'span',
                       { className: 'bar-track' },

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -208,4 +208,18 @@ test('export-game refuses a folder it did not write, and replaces only its own f
   assert.equal(r.photos, 3);
   assert.ok(!existsSync(path.join(again, 'photos', '5.jpg')), "the earlier export's extra photos are gone");
   assert.equal(readFileSync(path.join(again, 'notes.txt'), 'utf8'), 'keep me too');
+});
+
+test('spikformer-2-128 + resnet18-w16 leave over 2 MB of a 10 MB site for 100 photos (21 KB each)', async () => {
+  const out = path.join(root, 'sized');
+  const models = [
+    await makeCheckpoint(root, { preset: 'spikformer-2-128', kind: 'big-snn' }),
+    await makeCheckpoint(root, { preset: 'resnet18-w16', kind: 'big-ann' }),
+  ];
+  const r = await exportGame({ checkpoints: models, data: path.join(root, 'data'), out, photos: 5, seed: 2 });
+  const meta = JSON.parse(readFileSync(path.join(out, SITE_FILE), 'utf8')) as Site;
+  const perPhoto = meta.files.filter((f) => /^(photos|inputs)\//.test(f)).map((f) => statSync(path.join(out, f)).size);
+  const fixed = r.bytes - perPhoto.reduce((a, b) => a + b, 0);
+  console.log(`# the site without its photos: ${(fixed / 1e6).toFixed(2)} MB`);
+  assert.ok(fixed < 10e6 - 100 * 21e3, `${fixed} bytes before any photo`);
 });
