@@ -97,8 +97,7 @@ const modelsReady = (async () => {
   const site = await siteReady;
   tf.enableProdMode();
   timing.backend = await chooseBackend();
-  const predictors = [];
-  for (const m of site.models) predictors.push(await loadPredictor(site, m));
+  const predictors = await Promise.all(site.models.map((m) => loadPredictor(site, m))); // weights fetched together
   timing.modelsMs = performance.now() - t0;
   return predictors;
 })();
@@ -410,6 +409,12 @@ function decorate(site) {
     .replaceChildren(note, ' ', el('a', { href: 'credits.html', textContent: 'Photo credits' }));
   for (const a of document.querySelectorAll('a[href="credits.html"]'))
     if (a.closest('#summary')) a.textContent = 'Photo credits';
+  // The server's seal line is true here too (guesses are fixed before the guess) but proves little: say why.
+  const sealNote = ' (This copy holds its answers in the page, so the seal proves nothing about fair play.)';
+  new MutationObserver(() => {
+    const seal = $('seal');
+    if (seal.textContent && !seal.textContent.endsWith(sealNote)) seal.append(sealNote);
+  }).observe($('seal'), { childList: true, characterData: true, subtree: true });
   new MutationObserver(() => {
     const s = document.body.dataset.state;
     $('own').hidden = s !== 'intro';

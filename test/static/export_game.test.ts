@@ -89,6 +89,7 @@ test("the daily challenge deals the date's five photos, scores each model, and s
       })),
     );
     assert.equal(await page.locator('#bars .bars').count(), 2, "each model's top classes");
+    await page.waitForFunction(() => document.getElementById('seal')!.textContent!.includes('proves nothing'));
     await page.keyboard.press('Enter');
   }
   assert.deepEqual(shown, expected, "the date's five photos, in the daily deal's order");
