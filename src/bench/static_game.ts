@@ -1,8 +1,8 @@
-// The static game's size and speed in Chromium (headless, the page's CPU backend): an export of spikformer-2-128 and
+// The static game's size and speed in Chromium (headless; the page's cpu backend, or wasm): an export of spikformer-2-128 and
 // resnet18-w16 with --photos display photos, its size by part, the time from opening the page to the first round shown
 // (daily challenge started at once: both models loaded, round 1 predicted), and a spikformer-2-128 prediction.
 //
-//   node dist/src/bench/static_game.js [--photos 100] [--display 256] [--predictions 30] [--backend wasm|cpu] [--json]
+//   node dist/src/bench/static_game.js [--photos 100] [--display 256] [--predictions 30] [--backend cpu|wasm] [--json]
 //   node dist/src/bench/static_game.js --checkpoint A.json,B.json --data DATASET
 //
 // Without --checkpoint it saves untrained models (the weights do not change the work per image); without --data it
@@ -29,7 +29,7 @@ const { values: opt } = parseArgs({
     photos: { type: 'string', default: '100' },
     display: { type: 'string', default: '256' },
     predictions: { type: 'string', default: '30' },
-    backend: { type: 'string', default: 'wasm' },
+    backend: { type: 'string', default: 'cpu' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -122,11 +122,12 @@ try {
     args: ['--no-sandbox', '--disable-gpu'],
   });
   try {
+    const url = opt.backend === 'wasm' ? `${server.url}?backend=wasm` : server.url;
     const firstRound: number[] = [];
     for (let i = 0; i < 3; i++) {
       const page = await (await browser.newContext()).newPage(); // a fresh context: nothing cached
       const start = performance.now();
-      await page.goto(server.url);
+      await page.goto(url);
       await page.waitForSelector('body[data-ready="1"]');
       await page.click('#daily');
       await page.waitForSelector('body[data-state="guessing"]');
@@ -135,7 +136,7 @@ try {
       await page.context().close();
     }
     const page = await browser.newPage();
-    await page.goto(opt.backend === 'cpu' ? `${server.url}?backend=cpu` : server.url);
+    await page.goto(url);
     await page.waitForSelector('body[data-ready="1"]');
     const n = Number(opt.predictions);
     const bench = await page.evaluate((n) => (globalThis as any).geospike.benchPredict(0, n), n);

@@ -75,18 +75,21 @@ async function loadPredictor(site, m) {
 }
 
 /**
- * tfjs's wasm backend (XNNPACK, SIMD where the browser has it), else the plain-JS cpu one; `?backend=cpu` in the address
- * asks for cpu. Single-threaded: threads need cross-origin isolation headers, which a plain static host does not send.
+ * tfjs's plain-JS cpu backend by default: its arithmetic gives `geospike predict`'s probabilities (within 1e-7 in the
+ * tests). `?backend=wasm` asks for tfjs's wasm backend (XNNPACK, SIMD, one thread: threads need cross-origin isolation
+ * headers a plain static host does not send), several times faster, but its sums round differently, and a spiking
+ * model turns that into a different spike wherever a membrane sits within rounding of its threshold, so a photo's
+ * probabilities can then differ from the CLI's by 1e-3 or more. It falls back to cpu when it cannot load.
  */
 async function chooseBackend() {
-  if (new URLSearchParams(location.search).get('backend') !== 'cpu') {
+  if (new URLSearchParams(location.search).get('backend') === 'wasm') {
     try {
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       setWasmPaths(new URL('wasm/', location.href).href);
       registerWasmLif();
       if (await tf.setBackend('wasm')) return 'wasm';
     } catch (err) {
-      console.warn(`geospike: the wasm backend did not load (${err.message}); using the slower cpu backend`);
+      console.warn(`geospike: the wasm backend did not load (${err.message}); using the cpu backend`);
     }
   }
   await tf.setBackend('cpu');

@@ -15,8 +15,8 @@ import { dailyDeal } from '../../src/static/daily.js';
 import { exportGame, SITE_FILE, type Site } from '../../src/static/export.js';
 import { serveStatic, type StaticServer } from '../../src/static/serve.js';
 import { packageRoot } from '../../src/util/package_root.js';
-import { CITIES, makeCheckpoint, makeDataset, photo } from '../serve/helpers.js';
-import { excitedSpikformer } from './fixtures.js';
+import { CITIES, makeCheckpoint, makeDataset } from '../serve/helpers.js';
+import { excitedCheckpoint, variedPhoto } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
@@ -33,8 +33,8 @@ before(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'geospike-static-'));
   const data = await makeDataset(path.join(root, 'data'), { validation: 2 });
   checkpoints = [
-    await excitedSpikformer(root, 'snn'),
-    await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ann', seed: 4 }),
+    await excitedCheckpoint(root, 'snn', 'spikformer-1-64'),
+    await excitedCheckpoint(root, 'ann', 'resnet18-w8', 4),
   ];
   site = path.join(root, 'site');
   await exportGame({ checkpoints, data, out: site, photos: 8, seed: 7, rounds: 3 });
@@ -122,7 +122,7 @@ test('the page predicts 20 photos as `geospike predict --json` does, for a Spikf
       [33, 40],
     ][i % 4];
     const f = path.join(dir, `p${i}.png`);
-    writeFileSync(f, await photo(w, h, 100 + i * 7, 'png'));
+    writeFileSync(f, await variedPhoto(i, w, h));
     files.push(f);
   }
   const page = await open();
@@ -130,7 +130,7 @@ test('the page predicts 20 photos as `geospike predict --json` does, for a Spikf
     await (globalThis as any).geospike.modelsReady;
     return (globalThis as any).geospike.timing.backend;
   });
-  assert.equal(backend, 'wasm', "the page runs the models on tfjs's wasm backend (cpu is only its fallback)");
+  assert.equal(backend, 'cpu', "the page's default backend is tfjs's cpu (wasm is asked for with ?backend=wasm)");
   const main = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   for (const [m, ckpt] of checkpoints.entries()) {
     const { stdout } = await run(process.execPath, [main, 'predict', '--checkpoint', ckpt, '--json', ...files], {
@@ -163,8 +163,12 @@ test('the page predicts 20 photos as `geospike predict --json` does, for a Spikf
       }
     }
     // The comparison means something only if the model's answer depends on the photo.
-    const spread = new Set(cli.map((r) => r.probabilities[0].probability.toFixed(4)));
+    const spread = new Set(cli.map((r) => r.probabilities.map((p) => p.probability.toFixed(4)).join()));
     assert.ok(spread.size >= 10, `${path.basename(ckpt)} gives different probabilities to different photos`);
+    assert.ok(
+      new Set(cli.map((r) => r.label)).size >= 2,
+      `${path.basename(ckpt)}: the top class changes with the photo`,
+    );
     console.log(
       `# ${path.basename(ckpt)}: top-1 classes ${[...new Set(cli.map((r) => r.label))].length} of 5 seen; ` +
         `largest probability difference browser vs CLI ${worst.toExponential(2)}`,
