@@ -400,8 +400,20 @@ function decorate(site) {
     $('start-form').requestSubmit();
   });
   const intro = $('intro');
+  let played = null;
+  try {
+    played = localStorage.getItem(`geospike-daily-${today}`);
+  } catch {
+    // no storage (private browsing): the challenge is simply offered again
+  }
   $('start-form').after(
     el('p', {}, daily, ` The same ${Math.min(5, site.photos.length)} photos for everyone today.`),
+    ...(played
+      ? [
+          el('p', { className: 'hint', textContent: 'You played today’s challenge:' }),
+          el('pre', { id: 'daily-done', textContent: played }),
+        ]
+      : []),
     el('p', { id: 'static-note', className: 'hint', textContent: note }),
   );
   for (const h of intro.querySelectorAll('.hint'))

@@ -106,6 +106,10 @@ test("the daily challenge deals the date's five photos, scores each model, and s
   assert.deepEqual(finals.map(Number), [right(0), right(1), right(2)], 'the share line agrees with the final score');
   for (const c of [...CITIES, 'New York', 'Seoul', 'photo', '.jpg'])
     assert.ok(!line.toLowerCase().includes(c.toLowerCase()), `the share line names no ${c}`);
+  // Opened again the same day, the page shows the result kept on this device.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="1"]');
+  assert.equal(await page.locator('#daily-done').textContent(), line);
   await page.close();
 });
 
