@@ -18,6 +18,8 @@ const main = defineCommand({
     compare: () => import('./compare.js').then((m) => m.default),
     demo: () => import('./demo.js').then((m) => m.default),
     bench: () => import('./bench.js').then((m) => m.default),
+    'export-game': () => import('./export_game.js').then((m) => m.default),
+    'serve-static': () => import('./serve_static.js').then((m) => m.default),
   },
 });
 

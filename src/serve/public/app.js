@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 const state = { info: null, game: null, classes: [], round: null, busy: false };
 
 async function api(method, url, body) {
+  // The static export (src/static/page.js) answers these calls in the page itself.
+  if (globalThis.geospikeApi) return globalThis.geospikeApi(method, url, body);
   const res = await fetch(url, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

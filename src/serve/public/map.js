@@ -23,9 +23,9 @@ async function loadWorld() {
   if (!world) {
     world = (async () => {
       // d3-geo's UMD build takes d3-array from the global `d3` that d3-array's build sets.
-      await script('/vendor/d3-array.min.js');
-      await Promise.all([script('/vendor/d3-geo.min.js'), script('/vendor/topojson-client.min.js')]);
-      const res = await fetch('/vendor/countries-50m.json');
+      await script('vendor/d3-array.min.js');
+      await Promise.all([script('vendor/d3-geo.min.js'), script('vendor/topojson-client.min.js')]);
+      const res = await fetch('vendor/countries-50m.json');
       if (!res.ok) throw new Error(`map data: ${res.status} ${res.statusText}`);
       const topo = await res.json();
       const { feature, mesh } = window.topojson;
