@@ -4,7 +4,7 @@
 // The models, their weights' reader, the normalisation and softmax (Predictor) and the Lanczos resize are the
 // project's own modules, the same code `geospike predict` runs; only the decode differs (the browser's, not sharp's).
 import * as tf from '@tensorflow/tfjs-core';
-import '../engine/kernels/index.js'; // the cpu backend and geospike's LIF kernels on it
+import '../ops/index.js'; // the cpu backend and geospike's LIF kernels on it
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { resizeSquare } from '../data/resize.js';
 import { parseSafetensors } from '../io/safetensors.js';
