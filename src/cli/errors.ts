@@ -34,6 +34,14 @@ function plainSystemError(code: string, path: string, syscall: string): string |
 // Node's own text for a system error: "ENOENT: no such file or directory, open '/x/y.json'".
 const SYSTEM_TEXT = /\b(E[A-Z]+): [^,'\n]+, (\w+) '([^']+)'(?: -> '[^']+')?/g;
 
+// The same without a path (a read of an open file): "EISDIR: illegal operation on a directory, read".
+const PATHLESS_TEXT = /\b(E[A-Z]+): [^,'\n]+, \w+$/gm;
+const PATHLESS: Record<string, string> = {
+  EISDIR: 'it is a folder where a file was expected (name the file inside it)',
+  ENOENT: 'it does not exist (check the path)',
+  EACCES: 'no permission to read it (check its owner and mode)',
+};
+
 /** The one-sentence message a command prints for `err` (no stack; GEOSPIKE_DEBUG=1 prints the stack instead). */
 export function explainError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -50,7 +58,9 @@ export function explainError(err: unknown): string {
     const plain = plainSystemError(e.code, e.path, e.syscall ?? 'open');
     if (plain) return plain;
   }
-  return e.message.replace(SYSTEM_TEXT, (whole, code: string, syscall: string, path: string) => {
-    return plainSystemError(code, path, syscall) ?? whole;
-  });
+  return e.message
+    .replace(SYSTEM_TEXT, (whole, code: string, syscall: string, path: string) => {
+      return plainSystemError(code, path, syscall) ?? whole;
+    })
+    .replace(PATHLESS_TEXT, (whole, code: string) => PATHLESS[code] ?? whole);
 }
