@@ -82,7 +82,8 @@ export default defineCommand({
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
     const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
-    if (args.estimate) {
+    // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)
+    if (args.estimate && (args.resume || !existsSync(runPaths(cfg.out).last))) {
       const ds = await openDataset(cfg.data);
       const done = args.resume ? readCheckpoint(runPaths(cfg.out).last).meta.epoch : 0;
       const e = await estimateRun(cfg, ds.train.n, ds.validation.n, done);

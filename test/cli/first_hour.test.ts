@@ -127,3 +127,17 @@ test('demo refuses a preset of the wrong family in --snn and --ann', () => {
   );
   refused(['demo', '--ann', 'spikformer-1-64', '--out', 'unused'], /--ann takes a ResNet18 preset/);
 });
+
+test('--backend auto says nothing of the GPU stack on stderr, with XDG_RUNTIME_DIR unset', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'geospike-first-hour-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = geospike(['eval', '--checkpoint', join(dir, 'none.json')], {
+    XDG_RUNTIME_DIR: undefined,
+    GEOSPIKE_BACKEND: undefined,
+  });
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.err, /XDG_RUNTIME_DIR|vulkan|dawn|libEGL|MESA|warning:/i, r.err);
+  // One line: the error itself (and, where the native addon is not built, the line saying so).
+  const lines = r.err.trim().split('\n');
+  assert.ok(lines.length <= 2 && /none\.json does not exist/.test(lines.at(-1)!), r.err);
+});
