@@ -439,7 +439,10 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
   ];
   const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
   const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
-  const hall10 = new GameHall(await openDeck(data), [model], { defaultRounds: 2, resultsFile: null });
+  const hall10 = new GameHall(await openDeck(data), [model], {
+    defaultRounds: 2,
+    resultsFile: path.join(root, 'games10.jsonl'),
+  });
   const app10 = await buildServer({ hall: hall10, predictors: [model] });
   await app10.listen({ host: '127.0.0.1', port: 0 });
   const page = await context.newPage();
@@ -477,6 +480,17 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
     await state(page, 'summary');
     assert.ok(await page.locator('#summary-map').isHidden());
     assert.ok(!api.requested.some((u) => u.includes('/vendor/')), 'the map libraries are never loaded');
+    // The results page names classes too.
+    await hall10.flush();
+    await page.goto(`http://127.0.0.1:${(app10.server.address() as { port: number }).port}/results`);
+    await page.waitForSelector('#per-class');
+    assert.deepEqual(await page.locator('.table-title').allTextContents(), [
+      'Correct answers',
+      'People against each model, on the same rounds',
+      'Correct answers per class',
+      'Confusion, people: rows are the true class, columns the guess',
+      'Confusion, resnet18-w8: rows are the true class, columns the guess',
+    ]);
   } finally {
     await page.close();
     await app10.close();

@@ -49,6 +49,8 @@ function render({ file, table: t }) {
     `${pct(s.ci95[0] / 25)} – ${pct(s.ci95[1] / 25)}`,
     s.points25 === null ? '—' : Math.round(s.points25).toLocaleString('en-US'),
   ];
+  // Games on a dataset without coordinates (Fashion-MNIST) have no points: its answers are classes, not cities.
+  const noun = t.people.points25 === null ? 'class' : 'city';
   const named = t.players.length > 1 || t.players[0]?.name !== '(no name)';
   const models = t.models.map((m) => m.name);
   $('tables').replaceChildren(
@@ -70,8 +72,8 @@ function render({ file, table: t }) {
       'agreement',
     ),
     table(
-      'Correct answers per city',
-      ['city', 'rounds', 'people', ...models],
+      `Correct answers per ${noun}`,
+      [noun, 'rounds', 'people', ...models],
       t.perClass.map((c) => [
         city(c.class),
         String(c.rounds),
@@ -83,7 +85,7 @@ function render({ file, table: t }) {
     ),
     ...t.confusion.map(({ who, matrix }) =>
       table(
-        `Confusion, ${who}: rows are the true city, columns the guess`,
+        `Confusion, ${who}: rows are the true ${noun}, columns the guess`,
         ['true \\ guess', ...t.classes.map(city)],
         matrix.map((row, i) => [city(t.classes[i]), ...row.map(String)]),
         `confusion-${who}`,
