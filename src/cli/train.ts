@@ -136,7 +136,9 @@ export function savedRunConfig(
   const path = runPaths(out).config;
   if (!existsSync(path))
     throw new Error(`nothing to resume: ${path} does not exist; run without --resume to start a run in ${out}`);
-  const { modelConfig: _m, classes: _c, ...saved } = readConfigFile(path);
+  // Only the settings: config.json also records what the run derived (modelConfig, classes, and the like).
+  const settings = new Set([...Object.keys(DEFAULTS), 'data', 'out']);
+  const saved = Object.fromEntries(Object.entries(readConfigFile(path)).filter(([k]) => settings.has(k)));
   for (const [given, from] of [
     [file, 'the --config file'],
     [flags, 'the command line'],
