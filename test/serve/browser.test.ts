@@ -414,6 +414,11 @@ test('the results page shows the table `geospike games` computes, at desktop and
         'standings',
         'the table is named by its heading',
       );
+      assert.equal(
+        await page.locator('#tables > .hint').textContent(),
+        'Interval: 95% Wilson score interval on the per-round hit rate (rounds taken as independent trials).',
+        'shares, not "times 25"',
+      );
       assert.equal(await page.locator('#agreement tbody tr').count(), 2);
       assert.equal(await page.locator('#per-class tbody tr').count(), CITIES.length);
       assert.equal(await page.locator('table[id^="confusion-"]').count(), 3, 'people and the two models');

@@ -64,7 +64,8 @@ function render({ file, table: t }) {
       ],
       'standings',
     ),
-    el('p', { className: 'hint', textContent: `Interval: ${t.interval}.` }),
+    // The page shows the interval as shares of rounds, not scaled to 25 as `geospike games` prints it.
+    el('p', { className: 'hint', textContent: `Interval: ${t.interval.replace(/, times 25$/, '')}.` }),
     table(
       'People against each model, on the same rounds',
       ['model', 'both right', 'people only', 'model only', 'neither'],
