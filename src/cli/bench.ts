@@ -43,7 +43,7 @@ const FORWARDED = [
   'warmup',
   'mode',
   'backend',
-  'timesteps',
+  'time-steps',
   'threads',
   'data',
   'epochs',
@@ -69,7 +69,7 @@ export default defineCommand({
     data: { type: 'string', description: 'Dataset folder for --epoch (from collect or import)' },
     epochs: { type: 'string', description: 'Epochs per run with --epoch (the median is reported)', default: '1' },
     backend: backendArg,
-    timesteps: { type: 'string', description: "Spikformer time steps T (default: the preset's, 4)" },
+    'time-steps': { type: 'string', description: "Spiking models' time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
     json: { type: 'boolean', description: 'Print JSON (with --vs-pytorch: every round)', default: false },
     'vs-pytorch': {
@@ -95,7 +95,7 @@ export default defineCommand({
       );
     if (args.epoch && mode !== 'train') throw new Error('--epoch times training epochs; drop --mode infer');
     const threads = count('threads', args.threads);
-    const timeSteps = args.timesteps === undefined ? undefined : count('timesteps', args.timesteps);
+    const timeSteps = args['time-steps'] === undefined ? undefined : count('time-steps', args['time-steps']);
     const opts = {
       preset: args.model,
       mode,

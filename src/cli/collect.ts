@@ -1,5 +1,6 @@
 // `geospike collect`: build a city dataset from Street View or Mapillary, resumable, with a printed cost plan and a
 // request cap. Keys come only from the environment and are scrubbed from everything printed.
+import { createInterface } from 'node:readline/promises';
 import { defineCommand } from 'citty';
 import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { collect, remaining, type SplitMode } from '../data/collect.js';
@@ -17,6 +18,16 @@ export function redact(text: string, secrets: [string, string][]): string {
 }
 
 const dollars = (n: number) => `$${n.toFixed(2)}`;
+
+/** Asks on the terminal; true only for an answer starting with y. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
 
 export default defineCommand({
   meta: {
@@ -71,6 +82,11 @@ export default defineCommand({
     endpoint: {
       type: 'string',
       description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost`,
+    },
+    yes: {
+      type: 'boolean',
+      default: false,
+      description: 'Agree to the printed cost without being asked (needed where there is no terminal to ask)',
     },
     'dry-run': {
       type: 'boolean',
@@ -184,6 +200,14 @@ export default defineCommand({
               `stops at --max-requests ${maxRequests} image requests${price ? ` (${dollars(maxRequests * price)})` : ''}`,
       );
       if (needed === 0) return say('nothing to do: every city already has its images');
+      if (price > 0 && !args['dry-run'] && !args.yes) {
+        const cost = `up to ${dollars(maxRequests * price)} (${maxRequests} billed image requests)`;
+        if (!process.stdin.isTTY)
+          throw new Error(
+            `collect would spend ${cost} and there is no terminal to ask: pass --yes to agree, or --dry-run to look first`,
+          );
+        if (!(await confirm(`spend ${cost}? [y/N] `))) return say('nothing spent: the answer was not yes');
+      }
 
       // SIGINT (Ctrl-C) and SIGTERM (kill, a service manager) both stop the run cleanly, so the images written stay
       // listed and the folder's lock is released; a second Ctrl-C quits at once.

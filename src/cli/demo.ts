@@ -21,6 +21,7 @@ import { resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
 import { formatDuration } from '../train/progress.js';
 import { stopOnSignal } from './stop_on_signal.js';
+import { plural } from '../util/plural.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -32,7 +33,7 @@ export default defineCommand({
   meta: {
     name: 'demo',
     description:
-      'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18, eval, energy, report (resumable)',
+      'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18 (and --sdt), eval, energy, report (resumable)',
   },
   args: {
     out: {
@@ -72,6 +73,16 @@ export default defineCommand({
     const lr = Number(args.lr);
     if (!(lr > 0 && lr < 1)) throw new Error(`--lr must be a number in (0, 1), got '${args.lr}'`);
     const data = join(out, 'data');
+    // Each slot takes its own family: a ResNet18 in --snn would be reported (and costed) as a spiking model.
+    for (const [flag, preset, arch, family] of [
+      ['--snn', args.snn, 'spikformer', 'Spikformer'],
+      ['--ann', args.ann, 'resnet18', 'ResNet18'],
+    ] as const) {
+      if (PRESETS[preset]?.config.arch !== arch) {
+        const known = Object.keys(PRESETS).filter((p) => PRESETS[p].config.arch === arch);
+        throw new Error(`${flag} takes a ${family} preset (${known.join(', ')}), got '${preset}'`);
+      }
+    }
     if (args.sdt !== undefined && PRESETS[args.sdt]?.config.arch !== 'sdt') {
       const known = Object.keys(PRESETS).filter((p) => PRESETS[p].config.arch === 'sdt');
       throw new Error(`--sdt takes a Spike-driven Transformer preset (${known.join(', ')}), got '${args.sdt}'`);
@@ -101,10 +112,10 @@ export default defineCommand({
     const signals = stopOnSignal(say);
     const { control } = signals;
     for (const [label, preset, dir] of models) {
-      header(`train ${label} (${preset}, ${epochs} epochs, backend ${backend}) -> ${dir}`);
+      header(`train ${label} (${preset}, ${plural(epochs, 'epoch')}, backend ${backend}) -> ${dir}`);
       const last = runPaths(dir).last;
       if (existsSync(last) && readCheckpoint(last).meta.epoch >= epochs) {
-        say(`already trained (${readCheckpoint(last).meta.epoch} epochs); skipping`);
+        say(`already trained (${plural(readCheckpoint(last).meta.epoch, 'epoch')}); skipping`);
         continue;
       }
       const cfg = resolveTrainConfig(
@@ -124,7 +135,8 @@ export default defineCommand({
       );
       const r = await train(cfg, { resume: existsSync(last), control });
       if (r.status === 'interrupted') {
-        say(`interrupted; run \`geospike demo --out ${out}\` again to continue where it stopped`);
+        say(`interrupted; run \`npx geospike demo --out ${out}\` again to continue where it stopped`);
+        process.exitCode = 130;
         return;
       }
     }

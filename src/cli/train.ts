@@ -1,5 +1,10 @@
 // `geospike train`: train a model preset on a dataset folder into a run folder, resumable.
+import { existsSync } from 'node:fs';
 import { defineCommand } from 'citty';
+import { openDataset } from '../data/dataset.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { describeEstimate, estimateRun } from '../train/estimate.js';
+import { plural } from '../util/plural.js';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS } from '../models/registry.js';
 import { readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
@@ -11,7 +16,8 @@ import { stopOnSignal } from './stop_on_signal.js';
 export default defineCommand({
   meta: {
     name: 'train',
-    description: 'Train a Spikformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)',
+    description:
+      'Train a Spikformer, Spike-driven Transformer or ResNet18 preset on a dataset folder (checkpoints, exact resume)',
   },
   args: {
     data: { type: 'string', description: 'Dataset folder (from collect or import)' },
@@ -38,7 +44,17 @@ export default defineCommand({
       type: 'string',
       description: `Seed for initialisation, order, augmentation, mixup (default ${DEFAULTS.seed})`,
     },
-    resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
+    resume: {
+      type: 'boolean',
+      description: "Continue the run in --out from checkpoints/last, with the run's own settings (its config.json)",
+      default: false,
+    },
+    estimate: {
+      type: 'boolean',
+      description:
+        "Time two training steps first and print the whole run's estimated time and memory (--no-estimate skips)",
+      default: true,
+    },
     backend: backendArg,
   },
   async run({ args }) {
@@ -59,23 +75,91 @@ export default defineCommand({
       mixupOffEpoch: numberOption('--mixup-off-epoch', args['mixup-off-epoch']),
       seed: numberOption('--seed', args.seed),
     };
-    const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) =>
-      process.stderr.write(`${l}\n`),
-    );
-    await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
-    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0.
-    const { control } = stopOnSignal((line) => process.stderr.write(`${line}\n`));
+    const file = args.config ? readConfigFile(args.config) : {};
+    // --resume continues the run as it was started: its config.json is the base, and a setting given again with
+    // another value is refused (naming both) rather than silently changing the run.
+    const base = args.resume ? savedRunConfig(args.out, file, flags) : file;
+    const say = (l: string) => process.stderr.write(`${l}\n`);
+    const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
+    const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
+    // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)
+    if (args.estimate && (args.resume || !existsSync(runPaths(cfg.out).last))) {
+      const ds = await openDataset(cfg.data);
+      const done = args.resume ? readCheckpoint(runPaths(cfg.out).last).meta.epoch : 0;
+      const e = await estimateRun(cfg, ds.train.n, ds.validation.n, done);
+      say(describeEstimate(e, cfg, backend, done));
+    }
+    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 130 (the shell's "stopped by Ctrl-C").
+    const { control } = stopOnSignal(say);
     const result = await train(cfg, { resume: args.resume, control });
-    const resumeCmd = `geospike train --out ${cfg.out} --data ${cfg.data} --model ${cfg.model} --resume`;
     if (result.status === 'interrupted') {
-      console.log(`interrupted; resume with:\n  ${resumeCmd}`);
+      console.log(`interrupted; resume with:\n  ${resumeCommand(cfg.out)}`);
+      process.exitCode = 130;
     } else {
       const best = result.best
         ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`
         : '';
       console.log(
-        `done: ${result.epochsDone} epochs; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
+        `done: ${plural(result.epochsDone, 'epoch')}; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
       );
     }
   },
 });
+
+/** What a person types to continue the run in `out` (npx: a fresh clone has no `geospike` on PATH). */
+export function resumeCommand(out: string): string {
+  return `npx geospike train --out ${shellQuote(out)} --resume`;
+}
+
+const shellQuote = (s: string) => (/^[\w./,:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+const FLAG_NAMES: Record<string, string> = {
+  weightDecay: '--weight-decay',
+  warmupEpochs: '--warmup-epochs',
+  minLr: '--min-lr',
+  timeSteps: '--time-steps',
+  labelSmoothing: '--label-smoothing',
+  mixupOffEpoch: '--mixup-off-epoch',
+};
+
+/**
+ * The settings of the run in `out` (its config.json), after refusing any setting in `file` or `flags` that differs
+ * from the run's. Where things are (--data, --out) and the backend may change: they are not part of what the run is
+ * (a moved dataset is still checked against the run's classes when training resumes).
+ */
+export function savedRunConfig(
+  out: string | undefined,
+  file: Record<string, unknown>,
+  flags: Record<string, unknown>,
+): Record<string, unknown> {
+  if (!out) throw new Error('--resume needs --out RUN, the run folder to continue');
+  const path = runPaths(out).config;
+  if (!existsSync(path))
+    throw new Error(`nothing to resume: ${path} does not exist; run without --resume to start a run in ${out}`);
+  // Only the settings: config.json also records what the run derived (modelConfig, classes, and the like).
+  const settings = new Set([...Object.keys(DEFAULTS), 'data', 'out']);
+  const saved = Object.fromEntries(Object.entries(readConfigFile(path)).filter(([k]) => settings.has(k)));
+  for (const [given, from] of [
+    [file, 'the --config file'],
+    [flags, 'the command line'],
+  ] as const) {
+    for (const [k, v] of Object.entries(given)) {
+      if (v === undefined) continue;
+      if (MAY_CHANGE.has(k)) {
+        saved[k] = v;
+        continue;
+      }
+      if (JSON.stringify(v) !== JSON.stringify(saved[k])) {
+        const flag = FLAG_NAMES[k] ?? `--${k}`;
+        throw new Error(
+          `${flag} ${v} (from ${from}) conflicts with the run's ${flag} ${saved[k]} in ${path}: ` +
+            `drop ${flag} to resume with ${saved[k]}, or start a new run with another --out`,
+        );
+      }
+    }
+  }
+  saved.out = out;
+  return saved;
+}
+
+const MAY_CHANGE = new Set(['data', 'out', 'backend']);

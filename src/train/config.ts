@@ -106,12 +106,27 @@ export function resolveTrainConfig(
   if (!result.success) {
     const lines = result.error.issues.map((i) => {
       const field = i.path.join('.') || '(config)';
-      const got = i.path.length
-        ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[String(i.path[0])])})`
-        : '';
-      return `  ${field}: ${i.message}${got}`;
+      const value = i.path.length ? (merged as Record<string, unknown>)[String(i.path[0])] : undefined;
+      if (i.path.length && value === undefined) return `  ${field}: missing; pass ${flagOf(field)}`;
+      const got = i.path.length ? ` (got ${JSON.stringify(value)})` : '';
+      return `  ${field} (${flagOf(field)}): ${plainIssue(i)}${got}`;
     });
     throw new ConfigError(`invalid training config:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/** The command-line flag of a config field: timeSteps -> --time-steps. */
+const flagOf = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** zod's issue in words for people ("expected int, received number" -> "must be a whole number"). */
+function plainIssue(i: z.core.$ZodIssue): string {
+  if (i.code === 'invalid_type') {
+    const what = i.expected === 'int' ? 'a whole number' : i.expected === 'number' ? 'a number' : `a ${i.expected}`;
+    return `must be ${what}`;
+  }
+  if (i.code === 'too_small') return `must be ${i.inclusive ? 'at least' : 'more than'} ${i.minimum}`;
+  if (i.code === 'too_big') return `must be ${i.inclusive ? 'at most' : 'less than'} ${i.maximum}`;
+  if (i.code === 'unrecognized_keys') return `unknown setting(s) ${i.keys.join(', ')}`;
+  return i.message;
 }

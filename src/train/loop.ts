@@ -34,6 +34,7 @@ import {
 import { softCrossEntropy } from './loss.js';
 import { mixBatch, sampleBeta, smoothTargets } from './mixup.js';
 import { Progress, formatDuration } from './progress.js';
+import { plural } from '../util/plural.js';
 import { RunLog, type EpochRecord } from './run_log.js';
 import { learningRate } from './schedule.js';
 import { runPaths } from './run_folder.js';
@@ -160,7 +161,7 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
   const K = ds.classes.length;
   log(
     `training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, ` +
-      `${stepsPerEpoch} steps of ${cfg.batch} per epoch, ${cfg.epochs} epochs, backend ${tf.getBackend()}`,
+      `${plural(stepsPerEpoch, 'step')} of ${cfg.batch} per epoch, ${plural(cfg.epochs, 'epoch')}, backend ${tf.getBackend()}`,
   );
 
   const save = async (kind: string, m: CheckpointMeta) =>
@@ -251,7 +252,8 @@ async function trainLocked(cfg: TrainConfig, opts: TrainOptions): Promise<TrainR
       progress.line(
         `epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  ` +
           `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)` +
-          (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`),
+          (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`) +
+          runEta(timings, row.epoch_seconds, cfg.epochs - row.epoch),
       );
       partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
       const improved = !meta.best || valAcc > meta.best.valAcc;
@@ -337,6 +339,13 @@ function resumeMeta(meta: CheckpointMeta, cfg: TrainConfig, ds: Dataset): Checkp
   const history = [...(meta.history ?? [])];
   if (Object.keys(changed).length) history.push({ atStep: meta.step, changed });
   return { ...meta, train: { ...cfg }, history };
+}
+
+/** `  run eta 3h20m`: the epochs left at the mean pace of this call's whole epochs (this one included). */
+export function runEta(done: EpochTiming[], thisEpochSeconds: number, epochsLeft: number): string {
+  if (epochsLeft <= 0) return '';
+  const seconds = [...done.map((t) => t.seconds), thisEpochSeconds];
+  return `  run eta ${formatDuration((epochsLeft * seconds.reduce((a, b) => a + b, 0)) / seconds.length)}`;
 }
 
 /** Batch `b` of `epoch`, augmented, with its (smoothed, mixed) targets [n, K]. */

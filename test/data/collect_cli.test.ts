@@ -22,7 +22,8 @@ function run(args: string[], env: Record<string, string>): Run {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/GOOGLE_MAPS|MAPILLARY|GEOSPIKE_TEST_FAULT/.test(k)),
   );
-  const child = spawn(process.execPath, [MAIN, 'collect', ...args], {
+  // --yes: no terminal here to confirm the cost on (the refusal without it is tested below).
+  const child = spawn(process.execPath, [MAIN, 'collect', '--yes', ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -266,4 +267,31 @@ test('SIGTERM mid-run (Mapillary) stops like Ctrl-C: the images written are kept
   assert.equal(existsSync(path.join(out, '.geospike.lock')), false, 'the lock was left behind');
   const entries = checkDataset(out, ['paris']);
   assert.ok(entries.length >= 3 && entries.length <= 5, `${entries.length} images kept`);
+});
+
+test('collect asks before spending: without a terminal and without --yes it refuses, and nothing is written', async (t) => {
+  const out = path.join(tempDir(t), 'cities');
+  const child = spawn(process.execPath, [MAIN, 'collect', '--cities', 'paris', '--per-city', '3', '--out', out], {
+    env: { ...process.env, GOOGLE_MAPS_API_KEY: KEY_A },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr!.on('data', (d) => (output += d));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 1);
+  assert.match(output, /image requests: 3 \(\$0\.02 at \$7 per 1,000\)/, 'the plan is printed first');
+  assert.match(output, /would spend up to \$[\d.]+ .*pass --yes to agree, or --dry-run/);
+  assert.ok(!existsSync(path.join(out, 'manifest.jsonl')));
+  assertNoSecrets([output]);
+});
+
+test('a host name that does not resolve stops collect at once with a sentence about the network', async (t) => {
+  const r = await run(
+    ['--cities', 'paris', '--per-city', '3', '--out', tempDir(t), '--endpoint', 'https://geospike-test.invalid'],
+    { GOOGLE_MAPS_API_KEY: KEY_A },
+  ).done;
+  assert.equal(r.code, 1);
+  assert.match(r.output, /cannot reach geospike-test\.invalid: its name does not resolve \((ENOTFOUND|EAI_AGAIN)\)/);
+  assert.doesNotMatch(r.output, /retry \d+ of/, 'no retries of a name that does not resolve');
+  assertNoSecrets([r.output]);
 });

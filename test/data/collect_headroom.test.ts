@@ -13,7 +13,10 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 function collect(args: string[]): Promise<{ code: number | null; output: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/GOOGLE_MAPS|MAPILLARY/.test(k)));
   const env = { ...clean, GOOGLE_MAPS_API_KEY: KEY_A, GOOGLE_MAPS_URL_SIGNING_SECRET: SECRET };
-  const child = spawn(process.execPath, [MAIN, 'collect', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'collect', '--yes', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

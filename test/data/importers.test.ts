@@ -108,6 +108,25 @@ test('folder: class subfolders are resized, split by --val-fraction, and undecod
   });
 });
 
+test('folder: a class left with no validation image is warned about by name', async (t) => {
+  const src = tempDir(t);
+  for (const [cls, n] of [
+    ['rome', 2],
+    ['oslo', 5],
+  ] as const) {
+    mkdirSync(path.join(src, cls));
+    for (let i = 0; i < n; i++) writeFileSync(path.join(src, cls, `${i}.png`), await gradientImage(8, 8, i + 1));
+  }
+  const logs: string[] = [];
+  await importFolder({ source: src, out: tempDir(t), valFraction: 0.2, log: (l) => logs.push(l) });
+  const warnings = logs.filter((l) => l.startsWith('warning:'));
+  assert.equal(warnings.length, 1, logs.join('\n'));
+  assert.match(
+    warnings[0],
+    /class 'rome' has no validation image \(2 in all, --val-fraction 0\.2\).*raise --val-fraction/,
+  );
+});
+
 test('folder: wrong layouts and empty classes are refused with the fix', async (t) => {
   const flat = tempDir(t);
   writeFileSync(path.join(flat, 'a.jpg'), await gradientImage(8, 8, 1));

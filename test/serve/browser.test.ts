@@ -88,6 +88,22 @@ function recordApi(page: Page): { url: string; body: any }[] & { requested: stri
   return seen;
 }
 
+/** After a guess, the verdict and Next are on screen without scrolling, and the page never scrolls sideways. */
+async function assertResultInView(page: Page) {
+  const seen = await page.evaluate(() => {
+    const inside = (id: string) => {
+      const r = document.getElementById(id)!.getBoundingClientRect();
+      return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth;
+    };
+    return {
+      verdict: inside('verdict'),
+      next: inside('next'),
+      sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    };
+  });
+  assert.deepEqual(seen, { verdict: true, next: true, sideways: 0 }, `at ${JSON.stringify(page.viewportSize())}`);
+}
+
 const state = (page: Page, s: string) => page.waitForSelector(`body[data-state="${s}"]`);
 const scoreOf = async (page: Page, i: number) =>
   Number(await page.locator('#scoreboard .score .n').nth(i).textContent());
@@ -183,6 +199,7 @@ async function playGame(
     const rev = await res.json();
     reveals.push(rev);
     await state(page, 'revealed');
+    await assertResultInView(page);
     await page.waitForSelector('#seal[data-verified="yes"]');
     assert.equal(await page.locator('.choice.answer').getAttribute('data-label'), String(rev.answer.label));
     assert.equal(await scoreOf(page, 0), reveals.filter((r) => r.person.correct).length, 'your score');
@@ -222,6 +239,15 @@ async function playGame(
     );
     assert.match(map.label, new RegExp(`taken in ${SHOWN[rev.answer.class]}`));
     checkFrame(map);
+    // A key to the pins' colours: the true location, then one entry per guesser.
+    assert.deepEqual(await page.locator('#map .legend li').allTextContents(), [
+      'where the photo was taken',
+      "your guess (the city's centre)",
+      ...rev.models.map((m: any) => `${m.name}'s guess (the city's centre)`),
+    ]);
+    // Great circles are clipped to the globe, so an arc over a pole never leaves the map.
+    assert.equal(await page.locator('#map svg g[clip-path] .line').count(), map.lines);
+    await assertResultInView(page);
     if (shot && i === 1) await page.screenshot({ path: path.join(shots, shot), fullPage: true });
     await advance();
     if (rev.done) break;
@@ -369,24 +395,30 @@ test('the results page shows the table `geospike games` computes, at desktop and
       const rows = await page
         .locator('#standings tbody tr')
         .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent!.trim())));
-      const one = (x: number) => x.toFixed(1);
       // Player names stay in the results file (and `geospike games`): the page any client can open shows none.
       assert.doesNotMatch(await page.locator('#tables').innerText(), /Ada/);
+      // Counts and shares: 2 right of 3 rounds reads "2 (67%)", never a per-25 rate such as "16.7 correct / 25".
+      const pct = (x: number) => `${Math.round(100 * x)}%`;
       const expect = [table.people, ...table.models].map((s) => [
         s.name,
         String(s.games),
         String(s.rounds),
-        one(s.per25),
-        `${one(s.ci95[0])} – ${one(s.ci95[1])}`,
+        `${s.correct} (${pct(s.correct / s.rounds)})`,
+        `${pct(s.ci95[0] / 25)} – ${pct(s.ci95[1] / 25)}`,
       ]);
       assert.deepEqual(
         rows.map((r) => r.slice(0, 5)),
         expect,
       );
       assert.equal(
-        await page.getByRole('table', { name: 'Correct answers per 25 rounds' }).getAttribute('id'),
+        await page.getByRole('table', { name: 'Correct answers', exact: true }).getAttribute('id'),
         'standings',
         'the table is named by its heading',
+      );
+      assert.equal(
+        await page.locator('#tables > .hint').textContent(),
+        'Interval: 95% Wilson score interval on the per-round hit rate (rounds taken as independent trials).',
+        'shares, not "times 25"',
       );
       assert.equal(await page.locator('#agreement tbody tr').count(), 2);
       assert.equal(await page.locator('#per-class tbody tr').count(), CITIES.length);
@@ -413,7 +445,10 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
   ];
   const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
   const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
-  const hall10 = new GameHall(await openDeck(data), [model], { defaultRounds: 2, resultsFile: null });
+  const hall10 = new GameHall(await openDeck(data), [model], {
+    defaultRounds: 2,
+    resultsFile: path.join(root, 'games10.jsonl'),
+  });
   const app10 = await buildServer({ hall: hall10, predictors: [model] });
   await app10.listen({ host: '127.0.0.1', port: 0 });
   const page = await context.newPage();
@@ -425,6 +460,10 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
     const chips = (await page.locator('#city-list li').allTextContents()).map((t) => t.trim());
     assert.equal(chips[0], '1 T Shirt Top');
     assert.equal(chips[9], '0 Ankle Boot');
+    // The page follows the dataset: classes, not cities, where the images have no coordinates.
+    const words = await page.evaluate(() => document.body.innerText);
+    assert.doesNotMatch(words, /\bcit(y|ies)\b/i, words);
+    assert.match(words, /Guess the class/);
     await page.keyboard.press('Enter');
     await state(page, 'guessing');
     const [res] = await Promise.all([
@@ -447,9 +486,48 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
     await state(page, 'summary');
     assert.ok(await page.locator('#summary-map').isHidden());
     assert.ok(!api.requested.some((u) => u.includes('/vendor/')), 'the map libraries are never loaded');
+    // The results page names classes too.
+    await hall10.flush();
+    await page.goto(`http://127.0.0.1:${(app10.server.address() as { port: number }).port}/results`);
+    await page.waitForSelector('#per-class');
+    assert.deepEqual(await page.locator('.table-title').allTextContents(), [
+      'Correct answers',
+      'People against each model, on the same rounds',
+      'Correct answers per class',
+      'Confusion, people: rows are the true class, columns the guess',
+      'Confusion, resnet18-w8: rows are the true class, columns the guess',
+    ]);
   } finally {
     await page.close();
     await app10.close();
     model.dispose();
+  }
+});
+
+test('on a touch screen: no key hints, and the result of a guess is on screen; a favicon, not a 404', async () => {
+  // The persistent context has no second context to open with hasTouch; Chromium's own touch emulation instead.
+  const page = await context.newPage();
+  await page.setViewportSize(PHONE);
+  const missing: string[] = [];
+  page.on('response', (r) => void (r.status() === 404 && missing.push(r.url())));
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+  try {
+    await page.goto(base);
+    await page.waitForSelector('body[data-ready="1"]');
+    assert.equal(await page.evaluate(() => matchMedia('(hover: none) and (pointer: coarse)').matches), true);
+    assert.ok(await page.locator('#start kbd').isHidden(), 'no Enter hint on the Start button');
+    assert.ok(await page.locator('.keys-only').isHidden(), 'no "press its number" in the intro');
+    assert.match((await page.locator('link[rel="icon"]').getAttribute('href'))!, /^data:image\/svg\+xml,/);
+    await page.click('#start');
+    await state(page, 'guessing');
+    await page.click('.choice[data-label="1"]');
+    await state(page, 'revealed');
+    await assertResultInView(page);
+    assert.ok(await page.locator('#next kbd').isHidden(), 'no Enter hint on Next');
+    await page.screenshot({ path: path.join(shots, 'reveal-touch.png') });
+    assert.deepEqual(missing, [], 'every request found (the favicon included)');
+  } finally {
+    await page.close();
   }
 });

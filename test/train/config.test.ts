@@ -37,16 +37,22 @@ test('precedence: defaults < config file < flags', () => {
 test('errors name the field and the allowed range', () => {
   assert.throws(
     () => resolveTrainConfig({}, { ...base, lr: -1 }),
-    (e: Error) => e instanceof ConfigError && /lr: .*(>|greater).*0.*\(got -1\)/.test(e.message),
+    (e: Error) => e instanceof ConfigError && /lr \(--lr\): must be more than 0 \(got -1\)/.test(e.message),
   );
-  assert.throws(() => resolveTrainConfig({}, { ...base, batch: 2.5 }), /batch: .*int.*\(got 2\.5\)/i);
-  assert.throws(() => resolveTrainConfig({}, { ...base, model: 'vgg' }), /model: must be one of: spikformer-4-384/);
+  assert.throws(
+    () => resolveTrainConfig({}, { ...base, batch: 2.5 }),
+    /batch \(--batch\): must be a whole number \(got 2\.5\)/,
+  );
+  assert.throws(
+    () => resolveTrainConfig({}, { ...base, model: 'vgg' }),
+    /model \(--model\): must be one of: spikformer-4-384/,
+  );
   assert.throws(() => resolveTrainConfig({ epochz: 3 }, base), /epochz|unrecognized/i);
-  assert.throws(() => resolveTrainConfig({}, { ...base, minLr: 1 }), /minLr: must not exceed lr/);
-  assert.throws(() => resolveTrainConfig({}, { out: 'o' }), /data: /);
+  assert.throws(() => resolveTrainConfig({}, { ...base, minLr: 1 }), /minLr \(--min-lr\): must not exceed lr/);
+  assert.throws(() => resolveTrainConfig({}, { out: 'o' }), /data: missing; pass --data/);
   assert.throws(
     () => resolveTrainConfig({}, { ...base, epochs: 5, warmupEpochs: 20 }),
-    /warmupEpochs: must be less than epochs.*\(got 20\)/,
+    /warmupEpochs \(--warmup-epochs\): must be less than epochs.*\(got 20\)/,
   );
   assert.throws(() => numberOption('--epochs', 'ten'), /--epochs must be a number, got 'ten'/);
   const dir = mkdtempSync(join(tmpdir(), 'geospike-cfg-'));

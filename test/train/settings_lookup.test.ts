@@ -13,7 +13,7 @@ test('--model with an inherited property name is an unknown preset', () => {
   for (const name of inherited) {
     assert.throws(
       () => resolveTrainConfig({}, { data: 'd', out: 'o', model: name, epochs: 30 }),
-      (e: Error) => e instanceof ConfigError && /model: must be one of/.test(e.message),
+      (e: Error) => e instanceof ConfigError && /model \(--model\): must be one of/.test(e.message),
       name,
     );
     assert.throws(() => resolveConfig(name), /unknown model preset/, name);

@@ -27,11 +27,11 @@ test('long runs keep the default warm-up and print nothing', () => {
 test('a warm-up the user set is never changed: refused when too long, from a flag or the config file', () => {
   assert.throws(
     () => resolveTrainConfig({}, { ...base, epochs: 5, warmupEpochs: 20 }),
-    /warmupEpochs: must be less than epochs/,
+    /warmupEpochs \(--warmup-epochs\): must be less than epochs/,
   );
   assert.throws(
     () => resolveTrainConfig({ warmupEpochs: 5 }, { ...base, epochs: 5 }),
-    /warmupEpochs: must be less than epochs/,
+    /warmupEpochs \(--warmup-epochs\): must be less than epochs/,
   );
   assert.equal(resolveTrainConfig({ warmupEpochs: 2 }, { ...base, epochs: 5 }).warmupEpochs, 2);
 });

@@ -1,4 +1,5 @@
-// `geospike train` as a process: Ctrl-C saves and exits 0 with the resume command; kill -9 during a save leaves a
+// `geospike train` as a process: Ctrl-C saves and exits 130 with the resume command, which continues the run with its
+// own settings; kill -9 during a save leaves a
 // loadable checkpoint that resumes to the end. The interrupt and the kills land at named points (GEOSPIKE_TEST_FAULT,
 // src/util/test_fault.ts), not at a moment a timer or a file watcher happened to catch.
 import { after, before, test } from 'node:test';
@@ -36,6 +37,7 @@ function trainArgs(out: string, epochs: number): string[] {
     '2',
     '--seed',
     '5',
+    '--no-estimate',
   ];
 }
 
@@ -64,9 +66,18 @@ before(async () => {
   await importFashionMnist({ out: data, perClass: 4, valPerClass: 1 });
 });
 
-test('Ctrl-C finishes the step, saves, exits 0 with the resume command; the resumed run matches a straight one', async () => {
-  const straight = await run(trainArgs('straight', 2));
+test('Ctrl-C finishes the step, saves, exits 130 with the resume command; the resumed run matches a straight one', async () => {
+  // The straight run also prints the estimate (two timed steps) before it starts, and the whole-run ETA per epoch.
+  const straight = await run(trainArgs('straight', 2).filter((a) => a !== '--no-estimate'));
   assert.equal(straight.code, 0, straight.err);
+  assert.match(
+    straight.err,
+    /estimate on this machine \(\w+ backend\): [\d.]+ s per step of 8, 2 epochs of 5 steps -> about \d/,
+  );
+  assert.match(straight.err, /peak memory about \d+(\.\d)? [MG]B/);
+  assert.match(straight.err, /epoch 1\/2 .* run eta \d/);
+  assert.doesNotMatch(straight.err, /epoch 2\/2 .* run eta/, 'no ETA once the last epoch is done');
+  assert.match(straight.out, /done: 2 epochs;/);
   // The run pauses after step 2 until it is told to stop, so the Ctrl-C lands there, mid-epoch (5 steps), every time.
   let sent = false;
   const stopped = await run(trainArgs('stopped', 2), 'pause-after-step:2', (child, stderr) => {
@@ -75,17 +86,25 @@ test('Ctrl-C finishes the step, saves, exits 0 with the resume command; the resu
       child.kill('SIGINT');
     }
   });
-  assert.equal(stopped.code, 0, stopped.err);
+  assert.equal(stopped.code, 130, stopped.err);
   assert.match(stopped.err, /SIGINT: finishing the current step and saving a checkpoint/);
-  assert.match(
-    stopped.out,
-    /interrupted; resume with:\n\s+geospike train --out .*stopped --data .* --model spikformer-1-64 --resume/,
-  );
+  const hint = /interrupted; resume with:\n\s+(npx geospike train --out (\S+) --resume)\n/.exec(stopped.out);
+  assert.ok(hint, stopped.out);
+  assert.equal(hint[2], join(root, 'stopped'));
   const meta = readCheckpoint(join(root, 'stopped', 'checkpoints', 'last.json')).meta;
   assert.deepEqual(meta.cursor, { epoch: 0, batch: 2 });
   assert.equal(meta.step, 2);
   assert.match(stopped.err, /stopped after step 2; checkpoint/);
-  const resumed = await run([...trainArgs('stopped', 2), '--resume']);
+  // A setting given again with another value is refused, naming both values; nothing is trained.
+  const conflict = await run(['train', '--out', join(root, 'stopped'), '--resume', '--batch', '16', '--epochs', '2']);
+  assert.equal(conflict.code, 1);
+  assert.match(
+    conflict.err,
+    /--batch 16 \(from the command line\) conflicts with the run's --batch 8 in .*config\.json/,
+  );
+  assert.equal(readCheckpoint(join(root, 'stopped', 'checkpoints', 'last.json')).meta.step, 2);
+  // The printed command, as printed (less npx), takes the run's own settings: batch 8, 2 epochs, T 2, seed 5.
+  const resumed = await run([...hint[1].split(' ').slice(2), '--no-estimate']);
   assert.equal(resumed.code, 0, resumed.err);
   assert.match(resumed.err, /resuming .* at epoch 1, batch 2 \(step 2\)/);
   assert.ok(weights('stopped').equals(weights('straight')), 'resumed weights differ from the straight run');

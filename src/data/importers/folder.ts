@@ -194,6 +194,11 @@ export async function importFolder(
       });
       const c = writer.count(cls.name);
       log(`${cls.name}: ${c.train} train, ${c.validation} validation`);
+      if (c.validation === 0)
+        log(
+          `warning: class '${cls.name}' has no validation image (${c.train} in all, --val-fraction ${valFraction}), so ` +
+            'its accuracy cannot be measured: add images to it or raise --val-fraction',
+        );
       if (c.train === 0)
         throw new Error(`class '${cls.name}' (${path.join(opts.source, cls.folder)}) has no usable training image`);
     }

@@ -185,6 +185,13 @@ export class Http {
           e.name === 'TimeoutError'
             ? `timeout after ${this.opts.timeoutMs} ms`
             : (e.cause?.code ?? e.name ?? 'network error');
+        // A name that does not resolve will not resolve on a retry either: stop at once (a host name holds no key).
+        if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+          throw new FatalError(
+            `cannot reach ${new URL(url).hostname}: its name does not resolve (${code}); check the network ` +
+              'connection (or --endpoint) and run the command again, which continues where it stopped',
+          );
+        }
         verdict = { retry: 'transient', why: code };
       }
       if ('ok' in verdict) {

@@ -3,7 +3,7 @@
 // and opens a device with the adapter's largest limits. A hardware adapter (Vulkan, Metal, D3D12) is tried first; a
 // machine without one gets Mesa's llvmpipe through OpenGL ES in compatibility mode, which runs every kernel, slowly:
 // that is how the tests and CI run, and `auto` never picks it.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 
 export interface AcquiredDevice {
@@ -24,6 +24,20 @@ function vulkanLoaderPresent(): boolean {
   return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'].some(
     (dir) => existsSync(`${dir}/libvulkan.so.1`),
   );
+}
+
+// `auto` probes only where a GPU is likely: a render node or an NVIDIA device on Linux (a container without one has
+// no GPU to find, and the probe only prints the GPU stack's warnings). Elsewhere the OS decides.
+function gpuDevicePresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  const listed = (dir: string, re: RegExp) => {
+    try {
+      return readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return listed('/dev/dri', /^renderD\d+$/) || listed('/dev', /^nvidia\d+$/);
 }
 
 function describe(info: GPUAdapterInfo, via: string): string {
@@ -69,6 +83,9 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   Object.assign(globalThis, globals);
   const probe = vulkanLoaderPresent();
   if (hardwareOnly && !probe) throw new Error('no GPU: the Vulkan loader (libvulkan.so.1) is not installed');
+  if (hardwareOnly && !gpuDevicePresent()) throw new Error('no GPU device (/dev/dri/renderD*, /dev/nvidia*) found');
+  // Mesa's EGL logs (XDG_RUNTIME_DIR, missing drivers) are for whoever debugs the GPU stack, not for every run.
+  if (!process.env.GEOSPIKE_VERBOSE) process.env.EGL_LOG_LEVEL ??= 'fatal';
   const gpu = create([]);
   const native = probe ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (native && (!hardwareOnly || !isSoftware(native.info))) return openDevice(gpu, native, 'native API');

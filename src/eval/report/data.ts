@@ -6,6 +6,9 @@ import { readRun, type EpochRow, type RunData } from '../runs.js';
 import { type DatasetCredits, datasetCredits } from './credits.js';
 
 /** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
+/** The study's classes, in label order: a report on other classes says its numbers are not the study's kind. */
+export const STUDY_CLASSES = ['seoul', 'tokyo', 'newyork', 'london', 'paris'];
+
 export const STUDY = {
   about: 'Original study: 5 cities, 8,000 train / 2,000 validation images each, 32x32, 300 epochs, one T4 GPU',
   spikformer: { model: 'Spikformer-4-384 (T=4)', valAcc: 0.7824, epochSeconds: 187.92 },
@@ -134,6 +137,16 @@ export function reportRun(run: RunData): ReportRun {
 export function buildReport(dirs: string[], title = 'geospike: Spikformer vs ResNet18'): Report {
   if (dirs.length === 0) throw new Error('compare needs at least one run folder');
   const runs = dirs.map((d) => reportRun(readRun(d)));
+  // Accuracies over different class sets are not comparable (10 classes at 70% vs 5 at 70%): one report, one set.
+  const differs = runs.find((r) => r.classes.join('\u0000') !== runs[0].classes.join('\u0000'));
+  if (differs) {
+    const set = (r: ReportRun) =>
+      `${r.classes.length} classes (${r.classes.slice(0, 4).join(', ')}${r.classes.length > 4 ? ', ...' : ''})`;
+    throw new Error(
+      `${runs[0].name} and ${differs.name} were trained on different classes: ${set(runs[0])} and ${set(differs)}; ` +
+        'compare runs of one dataset in one report (run compare once per dataset)',
+    );
+  }
   const spiking = (r: ReportRun) => isSpiking({ arch: r.arch });
   const ann = runs.find((r) => !spiking(r) && r.energy);
   const sameCosts = (a: ReportRun, b: ReportRun) =>

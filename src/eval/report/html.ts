@@ -2,6 +2,7 @@
 // in a browser and prints cleanly.
 import { isSpiking } from '../../models/registry.js';
 import { formatEnergy, formatOps } from '../energy.js';
+import { STUDY_CLASSES } from './data.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
 import { runPaths } from '../../train/run_folder.js';
@@ -24,7 +25,9 @@ h2 { font-size:18px; margin:36px 0 12px; padding-bottom:6px; border-bottom:1px s
 .card .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:0.04em; }
 .card .v { font-size:26px; font-weight:650; margin-top:2px; }
 .card .d { color:var(--muted); font-size:12px; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(520px,1fr)); gap:14px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr)); gap:14px; }
+.wide { overflow-x:auto; }
+.warn { background:#fff7ed; border:1px solid #fed7aa; border-radius:8px; padding:8px 12px; }
 figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 10px 6px; overflow-x:auto; }
 figcaption { color:var(--muted); font-size:12px; padding:2px 6px 4px; }
 table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; }
@@ -44,6 +47,7 @@ svg .cellv { font-size:10px; }
 svg .grid { stroke:var(--line); stroke-width:1; }
 svg .axis { stroke:#9ca3af; stroke-width:1; }
 
+@media (max-width:600px) { main { padding:18px 10px 36px; } th, td { padding:6px 7px; } }
 @media print { body { background:#fff; } figure, table, .card { break-inside:avoid; } }
 `;
 
@@ -107,6 +111,13 @@ function headline(r: Report, colors: string[]): string {
   return table(head, rows, 'headline');
 }
 
+/** A warning above the study's columns when the runs are not on the study's five cities (Fashion-MNIST in the demo). */
+function otherData(r: Report): string {
+  const classes = r.runs[0]?.classes ?? [];
+  if (classes.join() === STUDY_CLASSES.join()) return '';
+  return `<p class="note warn">These runs were trained on ${classes.length} other classes (${esc(classes.slice(0, 5).join(', '))}${classes.length > 5 ? ', ...' : ''}), not the study's 5 cities: the study's columns are there for scale, not as a like-for-like comparison.</p>`;
+}
+
 function cards(r: Report, colors: string[]): string {
   const c = r.runs.map(
     (run, i) =>
@@ -119,16 +130,22 @@ function cards(r: Report, colors: string[]): string {
     if (!b) continue;
     c.push(
       `<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>` +
-        `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`,
+        `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image, from its architecture) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`,
     );
   }
   for (const e of r.energyRatios) {
     c.push(
       `<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div class="v">${e.ratio.toFixed(1)}×</div>` +
-        `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image</div></div>`,
+        `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image, both measured here</div></div>`,
     );
   }
-  return `<div class="cards">${c.join('')}</div>`;
+  // Two kinds of energy card, two baselines: say which is which, or 214x beside 3.4x reads as a contradiction.
+  const vsArchitecture = r.runs.some((run) => run.energy?.baseline);
+  const why =
+    vsArchitecture && r.energyRatios.length
+      ? `<p class="note">Two energy comparisons, two baselines: <b>energy vs ${esc(r.runs.find((run) => run.energy?.baseline)!.energy!.baseline!.name)}</b> prices the study's full-width ResNet18 from its architecture alone (not trained here), while <b>energy, ANN / SNN</b> compares the runs in this report, whose ResNet18 may be narrower; so the two ratios differ.</p>`
+      : '';
+  return `<div class="cards">${c.join('')}</div>${why}`;
 }
 
 function curves(r: Report, colors: string[]): string {
@@ -316,13 +333,13 @@ export function renderReport(r: Report): string {
 <p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs.map((x) => `${esc(x.name)} (${x.preset !== x.name ? `${esc(x.preset)}, ` : ''}${count(x.params)} parameters, ${x.classes.length} classes)`).join(', ')} · generated ${esc(when)} UTC</p>
 ${cards(r, colors)}
 <h2>Headline numbers, next to the original study</h2>
-${headline(r, colors)}
+${otherData(r)}<div class="wide">${headline(r, colors)}</div>
 <p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer epochs and a CPU, so compare shapes, not absolute numbers.</p>
 <h2>Training</h2>
 ${curves(r, colors)}
 <h2>Where the models go wrong</h2>
 ${confusions(r, colors)}
-${perClass(r, colors)}
+<div class="wide">${perClass(r, colors)}</div>
 <h2>Spikes and energy</h2>
 ${energy(r, colors)}
 <p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>

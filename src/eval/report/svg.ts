@@ -80,11 +80,12 @@ export function lineChart(o: LineChartOptions): string {
   body += `<line class="axis" x1="${L.left}" x2="${W - L.right}" y1="${L.top + ph}" y2="${L.top + ph}"/>`;
   body += `<text class="label" x="${L.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
   body += `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
+  let refLabels = '';
   for (const [i, r] of (o.refs ?? []).entries()) {
     const dy = i % 2 ? 12 : -4; // alternate above and below the line so close references stay readable
-    body +=
-      `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>` +
-      `<text class="tick" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}">${esc(r.label)}</text>`;
+    body += `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`;
+    // Drawn after the curves, on a white halo, so a curve passing by never strikes the label through.
+    refLabels += `<text class="tick ref" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}" stroke="#fff" stroke-width="4" paint-order="stroke">${esc(r.label)}</text>`;
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
@@ -93,6 +94,7 @@ export function lineChart(o: LineChartOptions): string {
     for (const p of s.points)
       body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(`${s.name}, epoch ${p[0]}: ${fmt(p[1])}`)}</title></circle>`;
   }
+  body += refLabels;
   body += legend(
     o.series.map((s) => ({ name: s.name, color: s.color })),
     M.left,

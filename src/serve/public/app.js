@@ -67,8 +67,13 @@ function askAbout(cities) {
   if (cities) return;
   document.querySelector('.tagline').textContent = 'Which class is this? You against a spiking neural network.';
   document.querySelector('#intro h2').textContent = 'Guess the class';
-  document.querySelector('#intro p').firstChild.textContent =
-    'Each round shows a photo from one of the classes below. Pick the class — click it or press its number.\n        ';
+  for (const [sel, text] of [
+    ['.noun', 'class'],
+    ['.noun-pl', 'classes'],
+    ['.photo-kind', 'photo'],
+  ])
+    for (const e of document.querySelectorAll(sel)) e.textContent = text;
+  for (const e of document.querySelectorAll('.geo-only')) e.hidden = true;
   document.title = 'geospike · guess the class';
   $('photo').alt = 'photo for this round';
 }
@@ -217,6 +222,8 @@ function showReveal(rev) {
   $('next').append(el('kbd', { textContent: 'Enter' }));
   setState('revealed');
   $('next').focus({ preventScroll: true }); // keyboard users land on it; the page does not jump past the reveal
+  // The verdict and Next sit just under the choices; bring them into view (a phone shows them below the fold).
+  $('verdict-row').scrollIntoView({ block: 'nearest' });
   void checkSeal(rev);
   if (geo) void roundMap(rev).catch((err) => console.error(err));
 }
@@ -224,7 +231,7 @@ function showReveal(rev) {
 /** One model's top classes as bars, most probable first. */
 function bars(m, k) {
   const list = el('ul', { className: `bars model${k}` });
-  list.setAttribute('aria-label', `${m.name}: most probable cities`);
+  list.setAttribute('aria-label', `${m.name}: most probable ${state.info.coordinates ? 'cities' : 'classes'}`);
   list.append(
     ...m.top.map((t) => {
       const p = `${(t.probability * 100).toFixed(0)}%`;
@@ -284,9 +291,16 @@ async function roundMap(rev) {
   // The page may have moved on (Enter pressed fast) while the map data loaded.
   const stale = () =>
     state.round?.index !== rev.index || state.round?.game !== rev.game || document.body.dataset.state !== 'revealed';
+  const legend = [
+    { kind: 'truth', text: 'where the photo was taken' },
+    ...guesses
+      .filter((x, i) => guesses.findIndex((y) => y.kind === x.kind) === i)
+      .map(({ who, kind }) => ({ kind, text: `${who === 'you' ? 'your' : `${who}'s`} guess (the city's centre)` })),
+  ];
   await drawMap($('map'), {
     pins,
     lines,
+    legend,
     label: `Map: the photo was taken in ${city(rev.answer.class)}; ${said}`,
     stale,
   });
@@ -390,7 +404,11 @@ async function showSummary() {
     }));
     const label = `Map of every round's location: ${s.rounds.map((r) => `round ${r.index + 1} ${city(r.answer.class)}, you ${r.person.correct ? 'right' : 'wrong'}`).join('; ')}`;
     const stale = () => document.body.dataset.state !== 'summary';
-    void drawMap($('summary-map'), { pins, label, stale }).catch((err) => console.error(err));
+    const legend = [
+      { kind: 'right', text: 'you were right' },
+      { kind: 'wrong', text: 'you were wrong' },
+    ];
+    void drawMap($('summary-map'), { pins, label, stale, legend }).catch((err) => console.error(err));
   }
 }
 

@@ -9,6 +9,8 @@ const MIN_LABELLED_LINE = 80;
 const MARGIN_DEG = 3;
 
 let world = null;
+/** Counter for unique clip-path ids (two maps can be on the page). */
+let clips = 0;
 
 function script(src) {
   return new Promise((resolve, reject) => {
@@ -59,7 +61,7 @@ function middleLng(points) {
  * circles, zoomed to show every pin with a margin; nothing is drawn if `stale()` says the page moved on meanwhile. Kinds: truth, you, model0, model1 (colours in style.css).
  * The <svg> carries its projection (data-rotate, data-scale, data-translate) so tests can check where pins sit.
  */
-export async function drawMap(el, { pins, lines = [], label, stale = () => false }) {
+export async function drawMap(el, { pins, lines = [], label, legend = [], stale = () => false }) {
   const { land, borders } = await loadWorld();
   if (stale()) return null; // the page moved on while the map data loaded
   const d3 = window.d3;
@@ -111,11 +113,15 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     node('path', { class: 'land', d: path(land) }),
     node('path', { class: 'borders', d: path(borders) }),
   );
+  // Great circles between far cities leave the visible globe (over a pole, past the frame): clip them to it.
+  const clipId = `map-clip-${++clips}`;
+  svg.append(node('clipPath', { id: clipId }, node('path', { d: path({ type: 'Sphere' }) })));
+  const lineLayer = svg.appendChild(node('g', { 'clip-path': `url(#${clipId})` }));
   const labels = [];
   for (const l of lines) {
     const a = [l.from.lng, l.from.lat];
     const b = [l.to.lng, l.to.lat];
-    svg.append(node('path', { class: `line ${l.kind}`, d: path({ type: 'LineString', coordinates: [a, b] }) }));
+    lineLayer.append(node('path', { class: `line ${l.kind}`, d: path({ type: 'LineString', coordinates: [a, b] }) }));
     const mid = projection(d3.geoInterpolate(a, b)(0.5));
     const [pa, pb] = [projection(a), projection(b)];
     const long = pa && pb && Math.hypot(pa[0] - pb[0], pa[1] - pb[1]) >= MIN_LABELLED_LINE;
@@ -156,7 +162,15 @@ export async function drawMap(el, { pins, lines = [], label, stale = () => false
     sides.push({ x: xy[0], anchor: 'middle' }); // above or below it, on a narrow map
     if (p.label) pinLabels.push({ text: p.label, sides, y: xy[1] + 4, cls: `pin-label ${p.kind}` });
   }
-  el.replaceChildren(svg);
+  const key = document.createElement('ul');
+  key.className = 'legend';
+  key.setAttribute('aria-hidden', 'true'); // the map's label says the same in words
+  for (const item of legend) {
+    const li = key.appendChild(document.createElement('li'));
+    li.className = item.kind;
+    li.append(Object.assign(document.createElement('span'), { className: 'dot' }), item.text);
+  }
+  el.replaceChildren(svg, ...(legend.length ? [key] : []));
   placeLabels(svg, [...pinLabels, ...labels], W, H);
   return svg;
 }

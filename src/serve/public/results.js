@@ -2,7 +2,7 @@
 import { city, el } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
-const one = (x) => x.toFixed(1);
+const pct = (x) => `${Math.round(100 * x)}%`;
 
 /**
  * A table named by a heading above it (outside the part that scrolls sideways on a narrow screen), with a header row
@@ -44,16 +44,19 @@ function render({ file, table: t }) {
     indent ? `  ${s.name}` : s.name,
     String(s.games),
     String(s.rounds),
-    one(s.per25),
-    `${one(s.ci95[0])} – ${one(s.ci95[1])}`,
+    // Counts and shares, not a per-25 rate: 4 right of 4 rounds is not "25 correct / 25".
+    `${s.correct} (${pct(s.correct / Math.max(1, s.rounds))})`,
+    `${pct(s.ci95[0] / 25)} – ${pct(s.ci95[1] / 25)}`,
     s.points25 === null ? '—' : Math.round(s.points25).toLocaleString('en-US'),
   ];
+  // Games on a dataset without coordinates (Fashion-MNIST) have no points: its answers are classes, not cities.
+  const noun = t.people.points25 === null ? 'class' : 'city';
   const named = t.players.length > 1 || t.players[0]?.name !== '(no name)';
   const models = t.models.map((m) => m.name);
   $('tables').replaceChildren(
     table(
-      'Correct answers per 25 rounds',
-      ['who', 'games', 'rounds', 'correct / 25', '95% interval', 'points / 25'],
+      'Correct answers',
+      ['who', 'games', 'rounds', 'correct', '95% interval', 'points / 25 rounds'],
       [
         standing(t.people),
         ...(named ? t.players.map((p) => standing(p, true)) : []),
@@ -61,7 +64,8 @@ function render({ file, table: t }) {
       ],
       'standings',
     ),
-    el('p', { className: 'hint', textContent: `Interval: ${t.interval}.` }),
+    // The page shows the interval as shares of rounds, not scaled to 25 as `geospike games` prints it.
+    el('p', { className: 'hint', textContent: `Interval: ${t.interval.replace(/, times 25$/, '')}.` }),
     table(
       'People against each model, on the same rounds',
       ['model', 'both right', 'people only', 'model only', 'neither'],
@@ -69,8 +73,8 @@ function render({ file, table: t }) {
       'agreement',
     ),
     table(
-      'Correct answers per city',
-      ['city', 'rounds', 'people', ...models],
+      `Correct answers per ${noun}`,
+      [noun, 'rounds', 'people', ...models],
       t.perClass.map((c) => [
         city(c.class),
         String(c.rounds),
@@ -82,7 +86,7 @@ function render({ file, table: t }) {
     ),
     ...t.confusion.map(({ who, matrix }) =>
       table(
-        `Confusion, ${who}: rows are the true city, columns the guess`,
+        `Confusion, ${who}: rows are the true ${noun}, columns the guess`,
         ['true \\ guess', ...t.classes.map(city)],
         matrix.map((row, i) => [city(t.classes[i]), ...row.map(String)]),
         `confusion-${who}`,
