@@ -21,8 +21,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import build  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+from geospike_torch.models import build  # noqa: E402
 
 LR, WEIGHT_DECAY, LABEL_SMOOTHING = 5e-4, 6e-2, 0.1
 

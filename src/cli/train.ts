@@ -7,6 +7,7 @@ import { backendArg, numberOption } from './args.js';
 import { train } from '../train/loop.js';
 import { runPaths } from '../train/run_folder.js';
 import { stopOnSignal } from './stop_on_signal.js';
+import { torchArgs, torchDispatch } from './train_torch_args.js';
 
 export default defineCommand({
   meta: {
@@ -40,6 +41,7 @@ export default defineCommand({
     },
     resume: { type: 'boolean', description: 'Continue the run in --out from checkpoints/last', default: false },
     backend: backendArg,
+    ...torchArgs,
   },
   async run({ args }) {
     const flags = {
@@ -62,6 +64,7 @@ export default defineCommand({
     const cfg = resolveTrainConfig(args.config ? readConfigFile(args.config) : {}, flags, (l) =>
       process.stderr.write(`${l}\n`),
     );
+    if (await torchDispatch(cfg, args)) return; // --engine torch: the run is done (or stopped) by PyTorch
     await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 0.
     const { control } = stopOnSignal((line) => process.stderr.write(`${line}\n`));
