@@ -110,7 +110,7 @@ export async function trainWithTorch(
     const args = distributed
       ? [
           '-m',
-          'torch.distributed.run',
+          'geospike_torch.launch', // torchrun, repaired for Python 3.11 (launch.py)
           ...(o.nnodes === 1 ? ['--standalone'] : ['--nnodes', String(o.nnodes)]),
           '--nproc_per_node',
           String(o.gpus),

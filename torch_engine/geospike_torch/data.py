@@ -114,8 +114,9 @@ class Batches:
         # (v/255 - mean)/std as one float32 multiply-add per level: the TypeScript lookup table, value for value.
         scale = np.array([1 / (255 * s) for s in std], np.float32)
         shift = np.array([-m / s for m, s in zip(mean, std)], np.float32)
-        levels = np.arange(256, dtype=np.float32)
-        self.lut = np.stack([levels * scale[c] + shift[c] for c in range(3)]).astype(np.float32)  # [3, 256]
+        # Scale and shift are float32s, the multiply-add is in float64 and rounded once, as the JavaScript does.
+        levels = np.arange(256, dtype=np.float64)
+        self.lut = np.stack([levels * np.float64(scale[c]) + np.float64(shift[c]) for c in range(3)]).astype(np.float32)
         self._order_epoch, self._order = -1, None
 
     def order(self, epoch):

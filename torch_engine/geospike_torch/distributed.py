@@ -58,20 +58,22 @@ class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
+        # Two passes (the mean, then the squared deviations from it), each summed over the ranks: E[x^2] - mean^2 in
+        # float32 loses digits to cancellation, and Adam turns small gradient differences into whole steps.
         dims = [0] + list(range(2, x.dim()))
-        count = torch.tensor([float(x.numel() // x.shape[1])], dtype=x.dtype)
-        stats = torch.cat([x.sum(dims), (x * x).sum(dims), count])
-        stats = all_reduce(stats)
         c = x.shape[1]
-        n = stats[-1]
-        mean = stats[:c] / n
-        var = stats[c:2 * c] / n - mean * mean
+        shape = [1, c] + [1] * (x.dim() - 2)
+        count = torch.tensor([float(x.numel() // c)], dtype=x.dtype)
+        sums = all_reduce(torch.cat([x.sum(dims), count]))
+        n = sums[-1]
+        mean = sums[:c] / n
+        centred = x - mean.view(shape)
+        var = all_reduce((centred * centred).sum(dims)) / n
         with torch.no_grad():
             self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean.detach())
             self.running_var.mul_(1 - self.momentum).add_(self.momentum * var.detach() * n / (n - 1))
             self.num_batches_tracked.add_(1)
-        shape = [1, c] + [1] * (x.dim() - 2)
-        y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        y = centred / torch.sqrt(var.view(shape) + self.eps)
         return y * self.weight.view(shape) + self.bias.view(shape)
 
 

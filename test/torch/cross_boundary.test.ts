@@ -1,0 +1,78 @@
+// The dataset format and the seeded streams are defined once, in TypeScript (src/data/dataset.ts, src/util/rng.ts,
+// src/data/hash.ts, src/train/mixup.ts); torch_engine/geospike_torch follows them. These tests read one dataset both
+// ways and compare what each side makes of it: classes, labels, ids, mean/std, an augmented batch value for value,
+// and the mixup weight.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
+import { BatchIterator, openDataset } from '../../src/data/dataset.js';
+import { hash32 } from '../../src/data/hash.js';
+import { sampleBeta } from '../../src/train/mixup.js';
+import { Rng } from '../../src/util/rng.js';
+import { python, torchMissing } from '../helpers/torch.js';
+
+const root = mkdtempSync(join(tmpdir(), 'geospike-torch-xb-'));
+const data = join(root, 'data');
+const skip = torchMissing();
+
+before(async () => {
+  if (!skip) await importFashionMnist({ out: data, perClass: 3, valPerClass: 1 });
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const READ = `
+import json, sys
+import numpy as np
+from geospike_torch.data import Dataset, Batches
+from geospike_torch.rng import Rng, hash32, sample_beta
+ds = Dataset(sys.argv[1])
+it = Batches(ds.train, 8, 3, ds.mean, ds.std, augment=True, drop_last=True)
+x, y = it.batch(1, 2)
+r = Rng(hash32(7, 'mixup', 0, 1))
+print(json.dumps({'classes': ds.classes, 'labels': ds.train[1].tolist(), 'ids': ds.train[2], 'mean': ds.mean,
+  'std': ds.std, 'x': x.transpose(0, 2, 3, 1).reshape(-1).tolist(), 'y': y.tolist(),
+  'u32': [Rng(12345).next_u32() for _ in range(1)] + [hash32(0, 'order', 3)],
+  'lam': sample_beta(r, 0.5, 0.5)}))
+`;
+
+test('the Python dataset reader and streams give what the TypeScript ones give', { skip }, async () => {
+  const ds = await openDataset(data);
+  const py = python<{
+    classes: string[];
+    labels: number[];
+    ids: string[];
+    mean: number[];
+    std: number[];
+    x: number[];
+    y: number[];
+    u32: number[];
+    lam: number;
+  }>(READ, [data]);
+  assert.deepEqual(py.classes, ds.classes);
+  assert.deepEqual(py.labels, [...ds.train.labels]);
+  assert.deepEqual(py.ids, ds.train.ids);
+  for (let c = 0; c < 3; c++) {
+    assert.ok(Math.abs(py.mean[c] - ds.mean[c]) < 1e-12, `mean ${c}`);
+    assert.ok(Math.abs(py.std[c] - ds.std[c]) < 1e-12, `std ${c}`);
+  }
+  // Batch 2 of epoch 1, augmented: the same images, shuffled, cropped, flipped and normalised to the same float32s.
+  const it = new BatchIterator(ds.train, {
+    batchSize: 8,
+    seed: 3,
+    mean: ds.mean,
+    std: ds.std,
+    augment: true,
+    dropLast: true,
+  });
+  const b = it.batch(1, 2);
+  assert.deepEqual(py.y, [...b.y]);
+  assert.equal(py.x.length, b.x.length);
+  const diff = py.x.findIndex((v, i) => v !== b.x[i]);
+  assert.equal(diff, -1, `value ${diff}: python ${py.x[diff]}, typescript ${b.x[diff]}`);
+  assert.deepEqual(py.u32, [new Rng(12345).nextU32(), hash32(0, 'order', 3)]);
+  const lam = sampleBeta(new Rng(hash32(7, 'mixup', 0, 1)), 0.5, 0.5);
+  assert.ok(Math.abs(py.lam - lam) < 1e-12, `mixup lambda ${py.lam} vs ${lam}`);
+});
