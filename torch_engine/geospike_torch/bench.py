@@ -35,7 +35,9 @@ def main():
     model = build_model(mc).to(dev).train()
     opt = torch.optim.AdamW(param_groups(model, 0.06), lr=5e-4)
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(a.amp)
-    scaler = torch.cuda.amp.GradScaler() if a.amp == 'fp16' else None
+    scaler = None
+    if a.amp == 'fp16':
+        scaler = torch.amp.GradScaler('cuda') if hasattr(torch.amp, 'GradScaler') else torch.cuda.amp.GradScaler()
     x = torch.randn(a.batch, mc['inChannels'], mc['imageSize'], mc['imageSize'], device=dev)
     t = F.one_hot(torch.randint(0, mc['classes'], (a.batch,), device=dev), mc['classes']).float() * 0.9 + 0.1 / mc['classes']
 

@@ -228,7 +228,9 @@ def run(job):
     if amp and world.device.type != 'cuda':
         raise TrainingError(f'--amp {amp} needs CUDA, and this run is on the CPU; drop --amp or use --device cuda')
     amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(amp)
-    scaler = torch.cuda.amp.GradScaler() if amp == 'fp16' else None
+    scaler = None
+    if amp == 'fp16':  # torch.amp.GradScaler from torch 2.3; torch.cuda.amp's before (deprecated after)
+        scaler = torch.amp.GradScaler('cuda') if hasattr(torch.amp, 'GradScaler') else torch.cuda.amp.GradScaler()
     if world.main:
         import torch as _t
 
