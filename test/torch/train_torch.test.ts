@@ -121,7 +121,7 @@ test('a torch run: TypeScript eval of its checkpoints gives the accuracy torch m
   }
 });
 
-test('Ctrl-C mid-epoch and kill -9 mid-run, then --resume: the weights a straight run ends with', {
+test('Ctrl-C mid-epoch, kill -9 mid-run and kill -9 mid-save, then --resume: the weights a straight run ends with', {
   skip,
 }, async () => {
   let sent = false;
@@ -149,7 +149,15 @@ test('Ctrl-C mid-epoch and kill -9 mid-run, then --resume: the weights a straigh
   assert.equal(weightsOf('killed').meta.step, 10, 'the last checkpoint is the end of epoch 2');
   const again = await run([...args('killed', 3), '--resume']);
   assert.equal(again.code, 0, again.err);
-  for (const out of ['stopped', 'killed']) {
+
+  // Killed between writing the second `last` sidecar and renaming it over the first: epoch 1's checkpoint stays whole.
+  const torn = await run(args('torn', 3), 'kill-before-rename:last.json:2');
+  assert.equal(torn.code, 1);
+  assert.match(torn.err, /the torch trainer was killed \(SIGKILL\); run the same command with --resume/);
+  assert.equal(weightsOf('torn').meta.step, 5, 'the last whole checkpoint is the end of epoch 1');
+  const mended = await run([...args('torn', 3), '--resume']);
+  assert.equal(mended.code, 0, mended.err);
+  for (const out of ['stopped', 'killed', 'torn']) {
     assert.equal(maxDiff(out, 'straight'), 0, `${out} ends where the straight run does`);
     // Everything but the timings (epoch_seconds, images_per_s) is the straight run's, epoch for epoch.
     const table = (o: string) =>

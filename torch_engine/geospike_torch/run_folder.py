@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import signal
 from datetime import datetime, timezone
 
 import numpy as np
@@ -23,6 +24,22 @@ def paths(out):
             'metrics': os.path.join(out, 'metrics.jsonl'), 'checkpoints': ck, 'last': os.path.join(ck, 'last.json')}
 
 
+_renames = {'count': 0}
+
+
+def _kill_before_rename(path):
+    """GEOSPIKE_TEST_FAULT=kill-before-rename:NAME:N (src/util/test_fault.ts): SIGKILL this process when its Nth temp
+    file for a file whose name contains NAME is written and synced, just before the rename. For tests only."""
+    spec = os.environ.get('GEOSPIKE_TEST_FAULT', '')
+    if not spec.startswith('kill-before-rename:'):
+        return
+    name, _, n = spec[len('kill-before-rename:'):].rpartition(':')
+    if name in os.path.basename(path):
+        _renames['count'] += 1
+        if str(_renames['count']) == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 def write_atomic(path, data):
     if isinstance(data, str):
         data = data.encode()
@@ -33,6 +50,7 @@ def write_atomic(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _kill_before_rename(path)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
