@@ -76,3 +76,36 @@ test('the Python dataset reader and streams give what the TypeScript ones give',
   const lam = sampleBeta(new Rng(hash32(7, 'mixup', 0, 1)), 0.5, 0.5);
   assert.ok(Math.abs(py.lam - lam) < 1e-12, `mixup lambda ${py.lam} vs ${lam}`);
 });
+
+const GROUPS = `
+import json, torch
+from geospike_torch.train import build_model, param_groups
+m = build_model({'arch': 'spikformer', 'dim': 64, 'depth': 1, 'heads': 2, 'timeSteps': 2, 'classes': 3, 'mlpRatio': 4,
+                 'inChannels': 3})
+name = {id(p): n for n, p in m.named_parameters()}
+out = {}
+for rule in ('timm-filter-bias-and-bn', 'all'):
+    g = param_groups(m, 0.06, rule)
+    out[rule] = {str(x['weight_decay']): sorted(name[id(p)] for p in x['params']) for x in g}
+out['shapes'] = {n: list(p.shape) for n, p in m.named_parameters()}
+print(json.dumps(out))
+`;
+
+test("the torch engine's AdamW groups: timm's rule (no decay for ndim <= 1 or .bias), or decay on all", {
+  skip,
+}, () => {
+  const g = python<Record<string, Record<string, string[]>> & { shapes: Record<string, number[]> }>(GROUPS);
+  const timm = g['timm-filter-bias-and-bn'];
+  const all = Object.keys(g.shapes).sort();
+  assert.deepEqual(
+    timm['0.0'],
+    all.filter((n) => g.shapes[n].length <= 1 || n.endsWith('.bias')),
+  );
+  assert.deepEqual(
+    timm['0.06'],
+    all.filter((n) => !(g.shapes[n].length <= 1 || n.endsWith('.bias'))),
+  );
+  assert.ok(timm['0.06'].includes('head.weight') && timm['0.0'].includes('head.bias'));
+  assert.deepEqual(g.all['0.06'], all);
+  assert.deepEqual(g.all['0.0'], []);
+});

@@ -97,6 +97,7 @@ test('a torch run: TypeScript eval of its checkpoints gives the accuracy torch m
   assert.match(r.err, /epoch 3\/3 5\/5 .* eta/);
   const config = JSON.parse(readFileSync(join(root, 'straight', 'config.json'), 'utf8'));
   assert.equal(config.engine, 'torch');
+  assert.equal(config.weightDecayRule, 'timm-filter-bias-and-bn');
   const rows = readFileSync(join(root, 'straight', 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -188,6 +189,8 @@ test('a run started on the ts engine continues on torch, and a torch run on ts',
   const onTorch = await run([...args('moved', 2), '--resume']);
   assert.equal(onTorch.code, 0, onTorch.err);
   assert.match(onTorch.err, /was trained by the ts engine; continuing it on torch/);
+  // This ts trainer decays every parameter and records no rule: the torch engine keeps that for the run.
+  assert.match(onTorch.err, /records no weightDecayRule: this run started decaying every parameter/);
   const meta = weightsOf('moved').meta;
   assert.equal(meta.step, 10);
   assert.equal((meta.train as Record<string, unknown>).engine, 'torch');

@@ -99,7 +99,10 @@ def save_checkpoint(ck_dir, kind, state_dict, moments, opt_step, meta):
         if a.dtype.kind == 'f' and not np.isfinite(a).all():
             raise RuntimeError(f'checkpoint {kind} refused: {name} holds a value that is not finite')
     write_atomic(os.path.join(ck_dir, weights),
-                 safetensors_bytes(tensors, {'format': CHECKPOINT_FORMAT, 'preset': meta['preset']}))
+                 safetensors_bytes(tensors, {'format': CHECKPOINT_FORMAT, 'preset': meta['preset'],
+                                             # the head's outputs are in classes.json's order, and the file says so
+                                             'classes': json.dumps(meta['classes'], separators=(',', ':')),
+                                             'label_order': 'dataset'}))
     if optim:
         m, v = moments
         entries = {**{f'm.{k}': a for k, a in m.items()}, **{f'v.{k}': a for k, a in v.items()}}

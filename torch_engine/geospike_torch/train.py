@@ -44,12 +44,35 @@ def build_model(mc):
     return ResNet18(mc['classes'], mc['width'], mc['inChannels'])
 
 
-def param_groups(model, weight_decay):
+# The weight-decay rules a run's config.json records as `weightDecayRule` (src/train/param_groups.ts on the TypeScript
+# side): timm's create_optimizer_v2 grouping for every new run; 'all' for a run started when geospike decayed every
+# parameter (its config.json records no rule), which keeps that on resume.
+TIMM_RULE, LEGACY_RULE = 'timm-filter-bias-and-bn', 'all'
+
+
+def param_groups(model, weight_decay, rule=TIMM_RULE):
     """timm's rule: no weight decay on biases and on tensors of one dimension or none (norms, BN)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or name.endswith('.bias') else decay).append(p)
+        skip = rule == TIMM_RULE and (p.ndim <= 1 or name.endswith('.bias'))
+        (no_decay if skip else decay).append(p)
     return [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
+
+
+def rule_of_run(config_path, say):
+    try:
+        with open(config_path, encoding='utf-8') as f:
+            recorded = json.load(f).get('weightDecayRule')
+    except (OSError, ValueError):
+        recorded = None
+    if recorded is None:
+        say(f"{config_path} records no weightDecayRule: this run started decaying every parameter, and resumes so "
+            f"('{LEGACY_RULE}'); a new run uses '{TIMM_RULE}'")
+        return LEGACY_RULE
+    if recorded not in (TIMM_RULE, LEGACY_RULE):
+        raise TrainingError(f'{config_path} has weightDecayRule {json.dumps(recorded)}, which this geospike does not '
+                            'know; resume it with the geospike that started it')
+    return recorded
 
 
 def learning_rate(step, cfg, steps_per_epoch):
@@ -186,7 +209,9 @@ def run(job):
             'partial': None, 'history': []}
     partial = {'loss': 0.0, 'correct': 0, 'seen': 0, 'seconds': 0.0}
     opt_state = None
+    rule = TIMM_RULE
     if job.get('resume'):
+        rule = rule_of_run(p['config'], say)
         prev, weights, opt_state = rf.read_checkpoint(p['last'])
         for key in ARCHITECTURE_KEYS + STREAM_KEYS:
             if prev['train'].get(key) != cfg[key]:
@@ -215,7 +240,7 @@ def run(job):
     if job.get('syncBn') and world.size > 1:
         model = convert_sync_bn(model, world.device)
     named = list(model.named_parameters())
-    opt = torch.optim.AdamW(param_groups(model, cfg['weightDecay']), lr=cfg['lr'], betas=(0.9, 0.999), eps=1e-8)
+    opt = torch.optim.AdamW(param_groups(model, cfg['weightDecay'], rule), lr=cfg['lr'], betas=(0.9, 0.999), eps=1e-8)
     if opt_state is not None:
         load_optimizer(opt, named, arch, opt_state)
     net = model
@@ -234,7 +259,7 @@ def run(job):
     if world.main:
         import torch as _t
 
-        config = {**cfg, 'modelConfig': mc, 'classes': ds.classes, 'engine': 'torch',
+        config = {**cfg, 'modelConfig': mc, 'classes': ds.classes, 'weightDecayRule': rule, 'engine': 'torch',
                   'torch': {'version': _t.__version__, 'device': world.device.type, 'processes': world.size,
                             'amp': amp, 'syncBn': bool(job.get('syncBn'))}}
         rf.write_atomic(p['config'], json.dumps(config, indent=2))
