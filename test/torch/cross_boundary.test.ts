@@ -4,7 +4,7 @@
 // and the mixup weight.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
@@ -108,4 +108,50 @@ test("the torch engine's AdamW groups: timm's rule (no decay for ndim <= 1 or .b
   assert.ok(timm['0.06'].includes('head.weight') && timm['0.0'].includes('head.bias'));
   assert.deepEqual(g.all['0.06'], all);
   assert.deepEqual(g.all['0.0'], []);
+});
+
+const OPEN = `
+import json, sys
+from geospike_torch.data import Dataset, DatasetError
+try:
+    Dataset(sys.argv[1]); print(json.dumps({'error': None}))
+except DatasetError as e:
+    print(json.dumps({'error': str(e)}))
+`;
+
+test('a dataset either side refuses, the other refuses too, for the same reason', { skip }, async () => {
+  const broken: [string, (dir: string) => void, RegExp][] = [
+    [
+      'a manifest line moved to another class',
+      (dir) => {
+        const lines = readFileSync(join(dir, 'manifest.jsonl'), 'utf8').split('\n');
+        const e = JSON.parse(lines[0]);
+        lines[0] = JSON.stringify({ ...e, class: e.class === 'bag' ? 'coat' : 'bag' });
+        writeFileSync(join(dir, 'manifest.jsonl'), lines.join('\n'));
+      },
+      /is listed as \w+\/[\w-]+ in manifest\.jsonl; the folder was edited by hand/,
+    ],
+    [
+      'a class name that is not one',
+      (dir) => {
+        const classes = JSON.parse(readFileSync(join(dir, 'classes.json'), 'utf8'));
+        classes[0] = 'T-shirt';
+        writeFileSync(join(dir, 'classes.json'), JSON.stringify(classes));
+      },
+      /names class "T-shirt", which is not a class name/,
+    ],
+    [
+      'a folder classes.json does not list',
+      (dir) => mkdirSync(join(dir, 'train', 'zebra')),
+      /has folders not in classes\.json: zebra/,
+    ],
+  ];
+  for (const [what, damage, message] of broken) {
+    const dir = join(root, what.replace(/\W+/g, '-'));
+    cpSync(data, dir, { recursive: true });
+    damage(dir);
+    await assert.rejects(openDataset(dir), message, `typescript: ${what}`);
+    const py = python<{ error: string | null }>(OPEN, [dir]);
+    assert.match(py.error ?? 'opened', message, `python: ${what}`);
+  }
 });

@@ -14,7 +14,7 @@ from .rng import Rng, hash32
 
 IMAGE_SIZE = 32
 PAD = 4
-CLASS_NAME = re.compile(r'^[a-z0-9_-]{1,64}$')
+CLASS_NAME = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}')  # src/data/manifest.ts CLASS_NAME, matched whole
 
 
 class DatasetError(Exception):
@@ -33,6 +33,10 @@ def read_classes(root):
         raise DatasetError(f'{path} is not valid JSON; it should be an array of class names in label order')
     if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
         raise DatasetError(f'{path} must be a non-empty JSON array of class names in label order')
+    for c in value:
+        if not CLASS_NAME.fullmatch(c):
+            raise DatasetError(f'{path} names class {json.dumps(c)}, which is not a class name (lowercase letters, '
+                               'digits, _ or -); fix the file')
     if len(set(value)) != len(value):
         raise DatasetError(f'{path} names a class twice')
     return value
@@ -89,6 +93,38 @@ def channel_stats(images):
     return mean.tolist(), std.tolist()
 
 
+def check_manifest(root, classes, splits):
+    """manifest.jsonl, when present, must agree with the files: each image listed under its own split and class, and
+    no more lines than images (src/data/dataset.ts checkManifest; a torn last line, a killed writer's, is ignored)."""
+    path = os.path.join(root, 'manifest.jsonl')
+    if not os.path.exists(path):
+        return
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if not text.endswith('\n'):
+        text = text[:text.rfind('\n') + 1]
+    listed = {}
+    for i, line in enumerate(text.split('\n')):
+        if not line.strip():
+            continue
+        try:
+            e = json.loads(line)
+            listed[e['id']] = (e['split'], e['class'])
+        except (ValueError, KeyError, TypeError):
+            raise DatasetError(f'{path}:{i + 1} is not a manifest line (JSON with id, split, class); fix or remove it')
+    total = 0
+    for split, (_, labels, ids) in splits.items():
+        total += len(ids)
+        for label, id_ in zip(labels, ids):
+            e = listed.get(id_)
+            if e != (split, classes[label]):
+                where = f'listed as {e[0]}/{e[1]}' if e else 'not listed'
+                raise DatasetError(f'{root}/{split}/{classes[label]}/{id_}.png is {where} in manifest.jsonl; the folder '
+                                   'was edited by hand')
+    if sum(1 for l in text.split('\n') if l.strip()) != total:
+        raise DatasetError(f'manifest.jsonl lists {len(listed)} images but the folders hold {total}; some files are missing')
+
+
 class Dataset:
     def __init__(self, root):
         self.root = root
@@ -97,6 +133,7 @@ class Dataset:
         self.validation = load_split(root, 'validation', self.classes)
         if len(self.train[1]) == 0:
             raise DatasetError(f'{root}/train holds no images; collect or import a dataset first')
+        check_manifest(root, self.classes, {'train': self.train, 'validation': self.validation})
         self.mean, self.std = channel_stats(self.train[0])
 
 

@@ -269,7 +269,12 @@ def run(job):
     val_it = Batches(ds.validation, cfg['batch'], cfg['seed'], meta['mean'], meta['std'], shuffle=False)
     spe = train_it.batches_per_epoch
     per = cfg['batch'] // world.size
-    lo, hi = world.rank * per, (world.rank + 1) * per
+    # Each rank's rows of the global batch (the whole batch one process would take, mixed over all its rows first):
+    # a DistributedSampler over the batch positions, unshuffled, so the shares are equal and together the batch.
+    from torch.utils.data.distributed import DistributedSampler
+
+    rows = np.array(list(DistributedSampler(range(cfg['batch']), num_replicas=world.size, rank=world.rank,
+                                            shuffle=False)), np.int64)
     n_params = sum(p_.numel() for p_ in model.parameters())
     say(f'training {cfg["model"]} ({n_params:,} params) on {train_it.n} images, {spe} steps of {cfg["batch"]} per '
         f'epoch, {cfg["epochs"]} epochs, engine torch {torch.__version__} on {world.device.type}'
@@ -299,9 +304,9 @@ def run(job):
             for g in opt.param_groups:
                 g['lr'] = lr
             x, y, t = train_batch(train_it, cfg, epoch, b, k)
-            xs = torch.from_numpy(np.ascontiguousarray(x[lo:hi])).to(world.device, non_blocking=True)
-            ts = torch.from_numpy(np.ascontiguousarray(t[lo:hi])).to(world.device, non_blocking=True)
-            ys = torch.from_numpy(y[lo:hi]).to(world.device)
+            xs = torch.from_numpy(np.ascontiguousarray(x[rows])).to(world.device, non_blocking=True)
+            ts = torch.from_numpy(np.ascontiguousarray(t[rows])).to(world.device, non_blocking=True)
+            ys = torch.from_numpy(y[rows]).to(world.device)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device_type=world.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = net(xs)
