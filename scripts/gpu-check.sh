@@ -2,13 +2,48 @@
 # The webgpu backend on a machine with a GPU, in under 5 minutes: the adapter's name and limits, the goldens and
 # kernel tests on webgpu, exact resume, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and infer) with
 # images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after scripts/setup.sh.
-# Usage: scripts/gpu-check.sh [--quick]   (--quick: batch 2, one step, for a smoke run on llvmpipe; numbers mean nothing)
+# Then the torch engine on CUDA (skipped, saying why, when torch sees no CUDA device): `geospike info --engines`,
+# spikformer-4-384 training steps at batch 64 in float32 and with --amp bf16 / fp16 (images/s; goal 1,000, the study's
+# T4 did 213), and a short `train --engine torch --device cuda` whose checkpoint TypeScript `eval` reads.
+# Usage: scripts/gpu-check.sh [--quick] [--torch-only]   (--quick: batch 2, one step, for a smoke run on llvmpipe;
+#   numbers mean nothing. --torch-only: only the torch engine part)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BATCH=64 STEPS=3 WARMUP=1 LIMIT=60
-[ "${1:-}" = "--quick" ] && BATCH=2 STEPS=1 WARMUP=0 LIMIT=150
+BATCH=64 STEPS=3 WARMUP=1 LIMIT=60 TORCH_ONLY=0
+for arg in "$@"; do
+  case $arg in
+    --quick) BATCH=2 STEPS=1 WARMUP=0 LIMIT=150 ;;
+    --torch-only) TORCH_ONLY=1 ;;
+  esac
+done
 [ -f dist/src/cli/main.js ] || npm run build
 status=0
+
+torch_check() {
+  echo "== torch engine"
+  node dist/src/cli/main.js info --engines || { status=1; return; }
+  local py=${GEOSPIKE_PYTHON:-/usr/bin/python3}
+  if ! PYTHONPATH=torch_engine "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    echo "  no CUDA device visible to torch: the torch CUDA figures are skipped (docs/torch-engine.md: bringing a CUDA build)"
+    return
+  fi
+  local preset
+  preset=$(node --input-type=module -e "import('./dist/src/models/registry.js').then((r) => console.log(JSON.stringify(r.resolveConfig('spikformer-4-384'))))")
+  echo "  spikformer-4-384 training steps, batch 64, median of 10 after 3 warm-up (goal 1,000 images/s; T4 in the study: 213)"
+  for amp in none bf16 fp16; do
+    local flag=(); [ $amp != none ] && flag=(--amp $amp)
+    PYTHONPATH=torch_engine timeout 300 "$py" -m geospike_torch.bench --preset-json "$preset" --batch 64 --steps 10 \
+      --warmup 3 --device cuda "${flag[@]}" || { echo "  amp $amp: failed"; status=1; }
+  done
+  echo "  train --engine torch --device cuda, 1 epoch on a small Fashion-MNIST import, then TypeScript eval of it"
+  local tmp; tmp=$(mktemp -d)
+  node dist/src/cli/main.js import fashion-mnist --out "$tmp/data" --per-class 64 --val-per-class 16 >/dev/null &&
+    timeout 300 node dist/src/cli/main.js train --engine torch --device cuda --data "$tmp/data" --out "$tmp/run" \
+      --model spikformer-2-128 --epochs 1 --warmup-epochs 0.5 --batch 64 &&
+    node dist/src/cli/main.js eval --checkpoint "$tmp/run/checkpoints/best.json" --no-save | head -3 || status=1
+  rm -rf "$tmp"
+}
+if [ $TORCH_ONLY = 1 ]; then torch_check; exit $status; fi
 
 echo "== adapter"
 timeout 60 node --input-type=module -e "
@@ -43,4 +78,5 @@ for spec in spikformer-4-384:213 resnet18:110; do
         `${r.gflops.toFixed(1).padStart(12)} ${String(r.gpu?.peakMB ?? "-").padStart(12)}  ${vs}`);' <<<"$out"
   done
 done
+torch_check
 exit $status

@@ -11,9 +11,9 @@ import argparse, ctypes, json, math, os, resource, struct, sys, tempfile, time, 
 import numpy as np
 import torch, torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import build  # noqa: E402  (bench/peer/models.py beside this file)
-from param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+from geospike_torch.models import build  # noqa: E402  (torch_engine/geospike_torch/models.py)
+from geospike_torch.param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
 
 def unfilter(raw, h, stride, bpp):

@@ -22,10 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import build, lif_margin, lif_rates, set_recording, MultiStepLIF  # noqa: E402
-from param_groups import no_decay_names, param_groups  # noqa: E402
-from safetensors_file import read_safetensors, write_safetensors  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+from geospike_torch.models import build, lif_margin, lif_rates, set_recording, MultiStepLIF  # noqa: E402
+from geospike_torch.param_groups import no_decay_names, param_groups  # noqa: E402
+from geospike_torch.safetensors_file import read_safetensors, write_safetensors  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(REPO, 'test', 'golden')

@@ -21,9 +21,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import build  # noqa: E402
-from param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+from geospike_torch.models import build  # noqa: E402
+from geospike_torch.param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
 LR, WEIGHT_DECAY, LABEL_SMOOTHING = 5e-4, 6e-2, 0.1
 

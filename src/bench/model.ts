@@ -131,7 +131,7 @@ export function flopsPerImage(config: ModelConfig, mode: BenchMode): number {
 export const peerScript = (name: 'step.py' | 'epoch.py') => join(packageRoot(), 'bench', 'peer', name);
 export const DEFAULT_PEER_SCRIPT = peerScript('step.py');
 
-/** The peer's model flags (bench/peer/models.py's build) for the same architecture. */
+/** The peer's model flags (torch_engine/geospike_torch/models.py build) for the same architecture. */
 export function peerModelArgs(config: ModelConfig): string[] {
   if (config.arch === 'spikformer' || config.arch === 'sdt') {
     const name = config.arch === 'sdt' ? 'Spike-driven Transformers' : 'Spikformers';

@@ -72,6 +72,11 @@ export default defineCommand({
     'time-steps': { type: 'string', description: "Spiking models' time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
     json: { type: 'boolean', description: 'Print JSON (with --vs-pytorch: every round)', default: false },
+    engine: { type: 'string', description: 'With --epoch: torch trains the same epochs on the torch engine too' },
+    device: {
+      type: 'string',
+      description: 'With --engine torch: auto, cpu or cuda (default cpu, beside the CPU backends)',
+    },
     'vs-pytorch': {
       type: 'boolean',
       description: 'Alternate geospike and PyTorch rounds on the same model, batch, T and threads',
@@ -118,6 +123,21 @@ export default defineCommand({
     process.env.OMP_NUM_THREADS = `${threads}`;
     process.env.OMP_WAIT_POLICY ??= 'passive';
 
+    if (args.engine !== undefined) {
+      const { benchTorchEngine, benchTsEngine, compareEngines } = await import('../bench/torch_engine.js');
+      if (args.engine !== 'torch' || !args.epoch)
+        throw new Error('--engine takes torch, with --epoch --data DIR (the same epochs on both engines)');
+      const ts = await benchTsEngine(epochOpts);
+      const torch = await benchTorchEngine(epochOpts, (args.device ?? 'cpu') as 'auto' | 'cpu' | 'cuda');
+      if (args.json) return void console.log(JSON.stringify({ ts, torch, threads }, null, 2));
+      console.log(
+        `${args.model}, ${epochOpts.epochs} epoch(s) of batch ${epochOpts.batch} on ${epochOpts.data}, ${threads} threads`,
+      );
+      for (const r of [ts, torch])
+        console.log(`  ${r.runner.padEnd(34)} ${r.trainImagesPerSec.toFixed(1).padStart(8)} training images/s`);
+      console.log(`  ${compareEngines(ts, torch)}`);
+      return;
+    }
     if (!args['vs-pytorch']) {
       if (args.epoch) {
         const r = await benchEpoch(epochOpts);

@@ -50,8 +50,19 @@ export default defineCommand({
     classes: { type: 'string', description: "Number of classes (default: the preset's, 5)" },
     list: { type: 'boolean', description: 'List every preset with its parameter count', default: false },
     json: { type: 'boolean', description: 'Print JSON', default: false },
+    engines: {
+      type: 'boolean',
+      description: 'Show which trainers can run here (torch version, CUDA, NCCL)',
+      default: false,
+    },
   },
   async run({ args }) {
+    if (args.engines) {
+      const { enginesReport, formatEngines } = await import('../torch/engines_info.js');
+      const r = enginesReport();
+      console.log(args.json ? JSON.stringify(r, null, 2) : formatEngines(r));
+      return;
+    }
     await initEngine('cpu'); // only builds the models to count them
     const classes = args.classes === undefined ? undefined : Number(args.classes);
     if (classes !== undefined && !(Number.isInteger(classes) && classes >= 2)) {

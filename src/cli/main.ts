@@ -26,6 +26,7 @@ const main = defineCommand({
     import: () => import('./import.js').then((m) => m.default),
     collect: () => import('./collect.js').then((m) => m.default),
     train: () => import('./train.js').then((m) => m.default),
+    'import-weights': () => import('./import_weights.js').then((m) => m.default),
     predict: () => import('./predict.js').then((m) => m.default),
     export: () => import('./export.js').then((m) => m.default),
     play: () => import('./play.js').then((m) => m.default),

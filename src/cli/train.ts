@@ -12,6 +12,7 @@ import { backendArg, numberOption } from './args.js';
 import { train } from '../train/loop.js';
 import { runPaths } from '../train/run_folder.js';
 import { stopOnSignal } from './stop_on_signal.js';
+import { torchArgs, torchDispatch } from './train_torch_args.js';
 
 export default defineCommand({
   meta: {
@@ -56,6 +57,7 @@ export default defineCommand({
       default: true,
     },
     backend: backendArg,
+    ...torchArgs,
   },
   async run({ args }) {
     const flags = {
@@ -81,6 +83,7 @@ export default defineCommand({
     const base = args.resume ? savedRunConfig(args.out, file, flags) : file;
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
+    if (await torchDispatch(cfg, args)) return; // --engine torch: the run is done (or stopped) by PyTorch
     const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)
     if (args.estimate && (args.resume || !existsSync(runPaths(cfg.out).last))) {
