@@ -5,6 +5,7 @@ import { sameClasses } from '../data/manifest.js';
 import type { Model } from '../models/model.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
 import { runSplit } from '../train/validate.js';
+import { argmaxRows } from '../util/argmax.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
 
 export type SplitName = 'train' | 'validation';
@@ -31,6 +32,9 @@ export interface EvalResult extends ClassificationMetrics {
   rates?: Record<string, number>;
   /** Mean of the non-LIF tensors that feed weight layers (SPS max-pools). */
   inputRates?: Record<string, number>;
+  /** Per image, in split order: the true class and the predicted one (for paired tests and per-city intervals). */
+  labels?: number[];
+  predicted?: number[];
 }
 
 /** n images spread evenly over the split (files are grouped by class, so the first n would miss classes). */
@@ -76,5 +80,7 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
     seconds: pass.seconds,
     rates: pass.rates,
     inputRates: pass.inputRates,
+    labels: Array.from(pass.labels),
+    predicted: Array.from(argmaxRows(pass.logits, meta.classes.length)),
   };
 }

@@ -3,6 +3,7 @@ import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
+import { singleRunStatistics, type StudySummary } from '../study.js';
 
 /** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
 export const STUDY = {
@@ -63,6 +64,8 @@ export interface Report {
   runs: ReportRun[];
   /** Energy of the first ANN run over that of each spiking run (Spikformer, SDT), each pair measured with the same costs. */
   energyRatios: { ann: string; snn: string; ratio: number }[];
+  /** Bootstrap intervals per run and McNemar against the first run, from eval.json's per-image predictions. */
+  statistics: StudySummary | null;
 }
 
 function paramCount(run: RunData): number {
@@ -130,7 +133,8 @@ export function reportRun(run: RunData): ReportRun {
 
 export function buildReport(dirs: string[], title = 'geospike: Spikformer vs ResNet18'): Report {
   if (dirs.length === 0) throw new Error('compare needs at least one run folder');
-  const runs = dirs.map((d) => reportRun(readRun(d)));
+  const data = dirs.map(readRun);
+  const runs = data.map(reportRun);
   const spiking = (r: ReportRun) => isSpiking({ arch: r.arch });
   const ann = runs.find((r) => !spiking(r) && r.energy);
   const sameCosts = (a: ReportRun, b: ReportRun) =>
@@ -140,5 +144,6 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
         .filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
         .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
     : [];
-  return { title, generatedAt: new Date().toISOString(), study: STUDY, runs, energyRatios };
+  const statistics = singleRunStatistics(data);
+  return { title, generatedAt: new Date().toISOString(), study: STUDY, runs, energyRatios, statistics };
 }

@@ -5,6 +5,7 @@ import { formatEnergy, formatOps } from '../energy.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
 import { runPaths } from '../../train/run_folder.js';
+import { studySection } from './study_html.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const secs = (s: number) => (s >= 100 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
@@ -304,6 +305,7 @@ ${cards(r, colors)}
 <h2>Headline numbers, next to the original study</h2>
 ${headline(r, colors)}
 <p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer epochs and a CPU, so compare shapes, not absolute numbers.</p>
+${r.statistics ? `<h2>Statistics</h2>\n${studySection(r.statistics)}` : ''}
 <h2>Training</h2>
 ${curves(r, colors)}
 <h2>Where the models go wrong</h2>
