@@ -17,7 +17,7 @@
 // 10 pJ for 8 KB, 20 pJ for 32 KB, 100 pJ for 1 MB, 64-bit access), with the memory sized for the tensor accessed.
 import { layerMacs, type LayerMacs } from '../models/macs.js';
 import { isSpiking, type ModelConfig } from '../models/registry.js';
-import { inputRate, type MeasuredRates } from './energy.js';
+import { formatEnergy, formatOps, inputRate, type MeasuredRates } from './energy.js';
 
 export type DataKind = 'weights' | 'potentials' | 'activations';
 
@@ -141,4 +141,27 @@ export function countMemory(config: ModelConfig, measured: MeasuredRates | null,
 export function bitsOfCosts(about: string): number {
   const m = /(\d+)-bit/.exec(about);
   return m ? Number(m[1]) : 32;
+}
+
+/** The memory estimate for the terminal: accesses and energy by data kind, and compute-only beside compute + memory. */
+export function formatMemoryLines(
+  m: MemoryReport,
+  computePj: number,
+  baselineName?: string,
+  baselineMemoryPj?: number | null,
+): string[] {
+  const fmt = (pJ: number) => formatEnergy(pJ);
+  const kinds: DataKind[] = ['weights', 'potentials', 'activations'];
+  const lines = [
+    `  memory access (Lemaire et al. 2022; ${m.bits}-bit words; ${m.about})`,
+    ...kinds.map((k) => {
+      const reads = m.layers.reduce((a, l) => a + l.reads[k], 0);
+      const writes = m.layers.reduce((a, l) => a + l.writes[k], 0);
+      return `    ${k.padEnd(12)} ${formatOps(reads).padStart(9)} reads ${formatOps(writes).padStart(9)} writes  ${fmt(m.total.energy[k]).padStart(9)}`;
+    }),
+    `  energy per image: compute only ${fmt(computePj)}; memory ${fmt(m.total.pJ)}; compute + memory ${fmt(computePj + m.total.pJ)}`,
+  ];
+  if (baselineName && baselineMemoryPj != null)
+    lines.push(`  ${baselineName}'s memory on the same assumptions: ${fmt(baselineMemoryPj)} per image`);
+  return lines;
 }

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { isSpiking, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
+import { bitsOfCosts, countMemory, type MemoryReport } from './energy_memory.js';
 import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
 import { runDirOf, type ResultFile } from '../train/run_folder.js';
 
@@ -41,6 +42,10 @@ export interface EnergyResult {
   baseline: { name: string; arch: string; energy: number; macs: number } | null;
   /** baseline energy / this model's energy. */
   ratio: number | null;
+  /** Memory accesses and their energy (Lemaire et al. 2022), beside the compute-only `report`; absent in older files. */
+  memory?: MemoryReport;
+  /** The baseline's memory energy, pJ per image, on the same assumptions. */
+  baselineMemory?: number | null;
 }
 
 export interface EnergyOptions {
@@ -87,6 +92,9 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
     }
   }
   const report = countEnergy(meta.model, rates ? { rates, inputRates: inputRates ?? undefined } : null, costs);
+  const measuredRates = rates ? { rates, inputRates: inputRates ?? undefined } : null;
+  const memory = countMemory(meta.model, measuredRates, bitsOfCosts(costs.about));
+  let baselineMemory: number | null = null;
   let baseline: EnergyResult['baseline'] = null;
   const base = opts.baseline === undefined ? (isSpiking(meta.model) ? 'resnet18' : null) : opts.baseline;
   if (base) {
@@ -95,6 +103,7 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
       throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
     const e = countEnergy(b.config, null, costs);
     baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
+    baselineMemory = countMemory(b.config, null, bitsOfCosts(costs.about)).total.pJ;
   }
   return {
     checkpoint: json,
@@ -106,6 +115,8 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
     report,
     baseline,
     ratio: baseline ? baseline.energy / report.total.energy : null,
+    memory,
+    baselineMemory,
   };
 }
 

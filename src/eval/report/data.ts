@@ -1,6 +1,7 @@
 // The numbers the report shows, gathered from run folders into one JSON-ready object (written as report.json).
 import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
+import type { DataKind } from '../energy_memory.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
 import { singleRunStatistics, type StudySummary } from '../study.js';
@@ -52,6 +53,16 @@ export interface ReportRun {
     }[];
     /** The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture. */
     baseline: { name: string; energy: number; ratio: number } | null;
+    /** Memory accesses (Lemaire et al. 2022) beside the compute-only numbers; null in energy.json files from before. */
+    memory: {
+      pJ: number;
+      byKind: Record<DataKind, number>;
+      reads: number;
+      writes: number;
+      bits: number;
+      about: string;
+      baselinePj: number | null;
+    } | null;
   } | null;
   /** Per-LIF-layer firing rates: from the energy measurement, else the last epoch's validation pass. */
   rates: Record<string, number> | null;
@@ -126,6 +137,17 @@ export function reportRun(run: RunData): ReportRun {
         en.baseline && en.ratio !== null
           ? { name: en.baseline.name, energy: en.baseline.energy, ratio: en.ratio }
           : null,
+      memory: en.memory
+        ? {
+            pJ: en.memory.total.pJ,
+            byKind: en.memory.total.energy,
+            reads: en.memory.total.reads,
+            writes: en.memory.total.writes,
+            bits: en.memory.bits,
+            about: en.memory.about,
+            baselinePj: en.baselineMemory ?? null,
+          }
+        : null,
     },
     rates: en?.rates ?? run.lastRates,
   };
