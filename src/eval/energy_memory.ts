@@ -32,7 +32,7 @@ export const SRAM_45NM: MemoryLevel = {
   name: 'sram-45nm',
   perAccess: (elements, bits) => 1.09e-5 * elements * bits + 13.2,
   about:
-    '45 nm SRAM sized for each tensor: 1.09e-5 pJ per bit held + 13.2 pJ per access (Lemaire et al. 2022, fit to Horowitz 2014)',
+    '45 nm SRAM sized for each tensor: 1.09e-5 pJ per bit held + 13.2 pJ per access (Lemaire et al. 2022, fit to Horowitz 2014; extrapolated linearly past 1 MB)',
 };
 
 export interface LayerMemory {

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { isSpiking, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
+import { measureEnergy, nvmlCounter, raplCounter, type Measurement } from './energy_measure.js';
 import { bitsOfCosts, countMemory, type MemoryReport } from './energy_memory.js';
 import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
 import { runDirOf, type ResultFile } from '../train/run_folder.js';
@@ -46,6 +47,8 @@ export interface EnergyResult {
   memory?: MemoryReport;
   /** The baseline's memory energy, pJ per image, on the same assumptions. */
   baselineMemory?: number | null;
+  /** `energy --measure`: a measured counter over a timed inference run, or null joules with the reason. */
+  measured?: Measurement;
 }
 
 export interface EnergyOptions {
@@ -118,6 +121,27 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
     memory,
     baselineMemory,
   };
+}
+
+/**
+ * Classifies `images` images of the split between two readings of the machine's energy counter (RAPL for the CPU
+ * backends, NVML for WebGPU on an NVIDIA GPU): joules per image, or null with the reason where there is no counter.
+ * The model is loaded before the first reading, so only inference is measured.
+ */
+export function measureCheckpoint(
+  checkpoint: string,
+  ds: Dataset,
+  images: number,
+  split: SplitName,
+  backend: string,
+): Measurement {
+  const { model, meta } = loadModelFromCheckpoint(resolveCheckpointPath(checkpoint));
+  try {
+    const counter = backend === 'webgpu' ? nvmlCounter() : raplCounter();
+    return measureEnergy(counter, () => evaluate(model, meta, ds, { split, maxImages: images }).n);
+  } finally {
+    model.store.dispose();
+  }
 }
 
 /** Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none. */
