@@ -15,6 +15,7 @@ const main = defineCommand({
     eval: () => import('./eval.js').then((m) => m.default),
     energy: () => import('./energy.js').then((m) => m.default),
     compare: () => import('./compare.js').then((m) => m.default),
+    explain: () => import('./explain.js').then((m) => m.default),
     study: () => import('./study.js').then((m) => m.default),
     demo: () => import('./demo.js').then((m) => m.default),
     bench: () => import('./bench.js').then((m) => m.default),

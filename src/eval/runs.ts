@@ -5,6 +5,7 @@ import { basename, resolve } from 'node:path';
 import type { ModelConfig } from '../models/registry.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
+import type { ExplainResult } from './explain_job.js';
 import { SUMMARY_COLUMNS, type EpochRecord } from '../train/run_log.js';
 import { runPaths } from '../train/run_folder.js';
 
@@ -25,6 +26,8 @@ export interface RunData {
   lastRates: Record<string, number> | null;
   eval: EvalResult | null;
   energy: EnergyResult | null;
+  /** `geospike explain`'s result (explain.json), when it was run. */
+  explain: ExplainResult | null;
 }
 
 export function parseSummaryCsv(text: string, file: string): EpochRow[] {
@@ -97,5 +100,6 @@ export function readRun(dir: string): RunData {
     lastRates: lastRates(paths.metrics),
     eval: opt<EvalResult>(paths.eval),
     energy: opt<EnergyResult>(paths.energy),
+    explain: opt<ExplainResult>(paths.explain),
   };
 }

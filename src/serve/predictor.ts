@@ -3,6 +3,9 @@
 // then the checkpoint's per-channel normalisation, so the model sees what it saw in validation.
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeRgb, processImage } from '../data/images.js';
+import { evidenceMaps } from '../eval/explain.js';
+import { overlayPng } from '../eval/explain_image.js';
+import { normalise } from '../eval/explain_job.js';
 import type { Model } from '../models/model.js';
 import { loadModelFromCheckpoint, resolveCheckpointPath, type CheckpointMeta } from '../train/checkpoint.js';
 
@@ -95,6 +98,29 @@ export class Predictor {
     probs.dispose();
     const k = this.classes.length;
     return images.map((_, n) => this.rank(flat.subarray(n * k, (n + 1) * k)));
+  }
+
+  /**
+   * Which patches drove the guess of `label` on one imageSize x imageSize RGB image (src/eval/explain.ts), and the
+   * map drawn over the image as a PNG.
+   */
+  explainPixels(pixels: Uint8Array, label: number): { map: Float32Array; grid: number; method: string; png: Buffer } {
+    const x = normalise(pixels, this.mean, this.std);
+    const m = evidenceMaps(this.model, x, 1, Int32Array.of(label));
+    return {
+      map: m.maps[0],
+      grid: m.grid,
+      method: m.method,
+      png: overlayPng(pixels, this.imageSize, m.maps[0], m.grid),
+    };
+  }
+
+  /** A photo of any size: its prediction and the evidence map of the predicted class over the 32x32 input. */
+  async explainImage(input: Buffer): Promise<{ prediction: Prediction; png: Buffer; method: string }> {
+    const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
+    const prediction = this.predictPixels([pixels])[0];
+    const { png, method } = this.explainPixels(pixels, prediction.label);
+    return { prediction, png, method };
   }
 
   private rank(p: Float32Array): Prediction {

@@ -2,6 +2,7 @@
 import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
 import type { DataKind } from '../energy_memory.js';
+import type { ExplainResult } from '../explain_job.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
 import { singleRunStatistics, type StudySummary } from '../study.js';
@@ -66,6 +67,8 @@ export interface ReportRun {
   } | null;
   /** Per-LIF-layer firing rates: from the energy measurement, else the last epoch's validation pass. */
   rates: Record<string, number> | null;
+  /** Per-class evidence maps and the deletion test (explain.json). */
+  explain: ExplainResult | null;
 }
 
 export interface Report {
@@ -150,6 +153,7 @@ export function reportRun(run: RunData): ReportRun {
         : null,
     },
     rates: en?.rates ?? run.lastRates,
+    explain: run.explain,
   };
 }
 

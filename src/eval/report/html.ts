@@ -5,6 +5,7 @@ import { formatEnergy, formatOps } from '../energy.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
 import { runPaths } from '../../train/run_folder.js';
+import { explainSection } from './explain_html.js';
 import { memorySection } from './memory_html.js';
 import { studySection } from './study_html.js';
 
@@ -315,6 +316,7 @@ ${perClass(r, colors)}
 <h2>Spikes and energy</h2>
 ${energy(r, colors)}
 ${memorySection(r)}
+${explainSection(r, colors)}
 <p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
 </main></body></html>
 `;
