@@ -115,6 +115,14 @@ export class Predictor {
     };
   }
 
+  /** An imageSize x imageSize image (a dataset's 32x32 PNG): the evidence map of the guess drawn over it, as PNG. */
+  async explainSquare(input: Buffer | string): Promise<Buffer> {
+    const { data, width, height } = await decodeRgb(input);
+    if (width !== this.imageSize || height !== this.imageSize)
+      throw new Error(`expected a ${this.imageSize}x${this.imageSize} image, got ${width}x${height}`);
+    return this.explainPixels(data, this.predictPixels([data])[0].label).png;
+  }
+
   /** A photo of any size: its prediction and the evidence map of the predicted class over the 32x32 input. */
   async explainImage(input: Buffer): Promise<{ prediction: Prediction; png: Buffer; method: string }> {
     const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
