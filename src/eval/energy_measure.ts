@@ -60,25 +60,32 @@ export function raplCounter(root = POWERCAP): EnergyCounter | string {
   };
 }
 
-/** NVML's total energy of GPU 0 (millijoules since the driver loaded, Volta and later), or the reason there is none. */
+/**
+ * NVML's total energy of GPU 0 (millijoules since the driver loaded) through nvidia-smi, or the reason there is none.
+ * Not every driver offers the field to nvidia-smi: driver 580 (an H200, 4 Dec 2026) refuses it as "not a valid field",
+ * and then this says so rather than falling back to sampled power.
+ */
 export function nvmlCounter(): EnergyCounter | string {
   const query = () =>
     execFileSync('nvidia-smi', ['--query-gpu=total_energy_consumption', '--format=csv,noheader,nounits', '-i', '0'], {
       encoding: 'utf8',
       timeout: 5000,
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     }).trim();
   let first: string;
   try {
     first = query();
-  } catch {
-    return 'no NVIDIA GPU energy counter (nvidia-smi is absent or failed)';
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+    if (e.code === 'ENOENT') return 'no NVIDIA GPU energy counter: nvidia-smi is not installed';
+    const said = `${e.stdout ?? ''} ${e.stderr ?? ''}`.trim().split('\n')[0];
+    return `no NVIDIA GPU energy counter: nvidia-smi refused total_energy_consumption (${said || e.message})`;
   }
   if (!Number.isFinite(Number(first))) return `nvidia-smi reports no total energy for GPU 0 ('${first}')`;
   return {
     source: 'NVML total energy of GPU 0 (nvidia-smi), the whole GPU',
     read: () => [Number(query()) / 1e3],
-    wrap: [NaN],
+    wrap: [Number.NaN],
   };
 }
 
