@@ -175,13 +175,13 @@ export function deletionTest(
     }
     // Every masked version of this image in one batch: (1 + R) orders x (steps + 1) fractions.
     const batch = new Float32Array(orders.length * counts.length * per);
-    orders.forEach((o, oi) =>
+    orders.forEach((o, oi) => {
       counts.forEach((m, si) => {
         const img = batch.subarray((oi * counts.length + si) * per, (oi * counts.length + si + 1) * per);
         img.set(x.subarray(i * per, (i + 1) * per));
         maskPatches(img, S, C, o.slice(0, m));
-      }),
-    );
+      });
+    });
     const p = probabilities(model, batch, orders.length * counts.length);
     counts.forEach((_, si) => {
       sumMap[si] += p[si * K + predicted[i]];
