@@ -19,6 +19,8 @@ export interface RunData {
   /** The folder's name: how the report labels the run. */
   name: string;
   preset: string;
+  /** The training seed (config.json), when recorded. */
+  seed: number | null;
   modelConfig: ModelConfig;
   classes: string[];
   epochs: EpochRow[];
@@ -84,7 +86,9 @@ export function readRun(dir: string): RunData {
     throw new Error(
       `${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`,
     );
-  const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[] }>(configFile);
+  const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[]; seed?: unknown }>(
+    configFile,
+  );
   if (!config.modelConfig || !config.classes)
     throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
   const summary = paths.summary;
@@ -94,6 +98,7 @@ export function readRun(dir: string): RunData {
     dir,
     name: basename(resolve(dir)),
     preset: config.model ?? config.modelConfig.arch,
+    seed: typeof config.seed === 'number' ? config.seed : null,
     modelConfig: config.modelConfig,
     classes: config.classes,
     epochs,

@@ -165,22 +165,35 @@ export function formatStudy(s: StudySummary): string {
 }
 
 /**
- * The statistics `compare` can give for single runs: each run is its own model (bootstrap interval over images) and
- * each is tested against the first on the same images. Null when fewer than one run saved per-image predictions or
- * the runs were evaluated on different images.
+ * The statistics `compare` can give from run folders: runs of one preset with distinct seeds are taken as that
+ * model's seeds (intervals over seeds, McNemar per seed); any other run is its own model (a bootstrap interval over
+ * images). Every model is tested against the first on the same images. Null when no run saved per-image predictions
+ * or the runs were evaluated on different images.
  */
 export function singleRunStatistics(
-  runs: { name: string; dir: string; eval: { classes: string[]; labels?: number[]; predicted?: number[] } | null }[],
+  runs: {
+    name: string;
+    dir: string;
+    preset?: string;
+    seed?: number | null;
+    eval: { classes: string[]; labels?: number[]; predicted?: number[] } | null;
+  }[],
 ): StudySummary | null {
   const usable = runs.filter((r) => r.eval?.labels && r.eval.predicted);
   if (usable.length === 0) return null;
+  const seedsOf = (preset: string | undefined) =>
+    usable.filter((r) => preset !== undefined && r.preset === preset).map((r) => r.seed);
+  const asSeeds = (r: (typeof usable)[number]) => {
+    const seeds = seedsOf(r.preset);
+    return seeds.length > 1 && seeds.every((s) => typeof s === 'number') && new Set(seeds).size === seeds.length;
+  };
   const study = usable.map((r) => ({
-    model: r.name,
-    seed: 0,
+    model: asSeeds(r) ? (r.preset as string) : r.name,
+    seed: asSeeds(r) ? (r.seed as number) : 0,
     dir: r.dir,
-    classes: r.eval!.classes,
-    labels: r.eval!.labels!,
-    predicted: r.eval!.predicted!,
+    classes: r.eval?.classes ?? [],
+    labels: r.eval?.labels ?? [],
+    predicted: r.eval?.predicted ?? [],
   }));
   try {
     return summariseStudy(study);

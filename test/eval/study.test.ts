@@ -56,3 +56,31 @@ test('compare statistics: single runs with predictions get bootstrap intervals; 
   );
   assert.equal(singleRunStatistics([{ name: 'old', dir: 'y', eval: null }]), null);
 });
+
+test('compare statistics: runs of one preset with distinct seeds are that model over seeds', () => {
+  const ev = (r: StudyRun) => ({ classes, labels: r.labels, predicted: r.predicted });
+  const s = singleRunStatistics([
+    { name: 'snn-s0', dir: 'a', preset: 'spikformer', seed: 0, eval: ev(run('x', 0, 90)) },
+    { name: 'snn-s1', dir: 'b', preset: 'spikformer', seed: 1, eval: ev(run('x', 1, 92)) },
+    { name: 'ann-s0', dir: 'c', preset: 'resnet', seed: 0, eval: ev(run('y', 0, 60)) },
+    { name: 'ann-s1', dir: 'd', preset: 'resnet', seed: 1, eval: ev(run('y', 1, 58)) },
+  ])!;
+  assert.deepEqual(
+    s.models.map((m) => [m.model, m.seeds]),
+    [
+      ['spikformer', [0, 1]],
+      ['resnet', [0, 1]],
+    ],
+  );
+  assert.match(s.models[0].accuracy.method, /t interval over 2 seeds/);
+  assert.match(s.comparisons[0].verdict, /^spikformer ahead by 32\.0 points/);
+  // The same preset twice with the same seed is two runs, not two seeds.
+  const same = singleRunStatistics([
+    { name: 'r1', dir: 'a', preset: 'resnet', seed: 0, eval: ev(run('y', 0, 60)) },
+    { name: 'r2', dir: 'b', preset: 'resnet', seed: 0, eval: ev(run('y', 0, 62)) },
+  ])!;
+  assert.deepEqual(
+    same.models.map((m) => m.model),
+    ['r1', 'r2'],
+  );
+});
