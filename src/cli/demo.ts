@@ -15,7 +15,8 @@ import { PRESETS } from '../models/registry.js';
 import { energyOfCheckpoint, evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
-import { ENERGY_FILE, EVAL_FILE, runPaths } from '../train/run_folder.js';
+import { explainCheckpoint } from '../eval/explain_job.js';
+import { ENERGY_FILE, EVAL_FILE, EXPLAIN_FILE, runPaths } from '../train/run_folder.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
@@ -61,6 +62,11 @@ export default defineCommand({
       default: '200',
       description: 'Validation images the firing rates are measured on',
     },
+    'explain-images': {
+      type: 'string',
+      default: '32',
+      description: 'Validation images the evidence maps and their deletion test use',
+    },
     source: { type: 'string', default: FASHION_MNIST_DIR, description: 'Folder holding the Fashion-MNIST idx files' },
     backend: backendArg,
   },
@@ -70,6 +76,7 @@ export default defineCommand({
     const epochs = intOption('--epochs', args.epochs, 1)!;
     const batch = intOption('--batch', args.batch, 1)!;
     const energyImages = intOption('--energy-images', args['energy-images'], 1)!;
+    const explainImages = intOption('--explain-images', args['explain-images'], 1)!;
     const lr = Number(args.lr);
     if (!(lr > 0 && lr < 1)) throw new Error(`--lr must be a number in (0, 1), got '${args.lr}'`);
     const data = join(out, 'data');
@@ -93,7 +100,7 @@ export default defineCommand({
     if (args.sdt !== undefined) models.push(['Spike-driven Transformer', args.sdt, join(out, 'runs', args.sdt)]);
     models.push(['ResNet18', args.ann, runs.ann]);
     const dirs = models.map(([, , dir]) => dir);
-    const steps = 4 + models.length;
+    const steps = 5 + models.length;
     let step = 0;
     const header = (what: string) =>
       say(`\n[${++step}/${steps}] ${what}  (${formatDuration((performance.now() - t0) / 1000)} so far)`);
@@ -173,6 +180,21 @@ export default defineCommand({
           ? ` (${e.baseline.name}: ${formatEnergy(e.baseline.energy)}, ${e.ratio.toFixed(1)}x)`
           : '';
       say(`${e.preset}: ${formatEnergy(e.report.total.energy)} per image${vs}`);
+    }
+
+    header(`explain the guesses and test the maps (deletion test, ${explainImages} validation images)`);
+    for (const dir of dirs) {
+      const best = runPaths(dir).best;
+      if (fresh(runPaths(dir).explain, best)) {
+        say(`${dir}: explained already`);
+        continue;
+      }
+      const x = explainCheckpoint(best, await dataset(), { images: explainImages, deletion: true });
+      await saveBesideRun(best, EXPLAIN_FILE, x);
+      const d = x.deletion!;
+      say(
+        `${x.preset}: deletion test ${d.passed ? 'passed' : 'FAILED'} (area ${d.areaMap.toFixed(3)} by the map, ${d.areaRandom.toFixed(3)} at random)`,
+      );
     }
 
     header('write the report');

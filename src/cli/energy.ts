@@ -5,7 +5,7 @@ import { backendArg, dataDirFor, intOption, positiveNumber, splitOption } from '
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/energy.js';
 import { formatEnergyResult } from '../eval/format.js';
-import { energyOfCheckpoint, saveBesideRun } from '../eval/jobs.js';
+import { energyOfCheckpoint, measureCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { ENERGY_FILE } from '../train/run_folder.js';
 import { isSpiking } from '../models/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
@@ -44,6 +44,13 @@ export default defineCommand({
       description:
         'ANN to compare a spiking model with: a preset or a checkpoint (default resnet18; "none" for no ratio)',
     },
+    measure: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference run; null where there is none',
+    },
+    'measure-images': { type: 'string', default: '256', description: 'Images classified in the --measure run' },
     json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
     save: {
       type: 'boolean',
@@ -60,7 +67,7 @@ export default defineCommand({
     );
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
-    await initEngine(args.backend);
+    const backend = await initEngine(args.backend);
     const spiking = isSpiking(readCheckpoint(args.checkpoint).meta.model);
     const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
     const progress = (done: number, total: number) =>
@@ -72,9 +79,27 @@ export default defineCommand({
       progress: args.json ? undefined : progress,
       baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a spiking model
     });
-    const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, r) : null;
-    if (args.json) console.log(JSON.stringify(r, null, 2));
-    else console.log(formatEnergyResult(r));
+    const measured = args.measure
+      ? measureCheckpoint(
+          r.checkpoint,
+          ds ?? (await openDataset(dataDirFor(args.checkpoint, args.data))),
+          intOption('--measure-images', args['measure-images'], 1)!,
+          split,
+          backend,
+        )
+      : undefined;
+    const result = measured ? { ...r, measured } : r;
+    const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, result) : null;
+    if (args.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(formatEnergyResult(r));
+      if (measured) {
+        const per = measured.joulesPerImage;
+        console.log(
+          `\n  measured energy per image: ${per === null ? 'null' : `${(per * 1e3).toFixed(3)} mJ`} (${measured.note})`,
+        );
+      }
+    }
     if (saved) console.error(`saved ${saved}`);
   },
 });

@@ -34,6 +34,8 @@ const main = defineCommand({
     eval: () => import('./eval.js').then((m) => m.default),
     energy: () => import('./energy.js').then((m) => m.default),
     compare: () => import('./compare.js').then((m) => m.default),
+    explain: () => import('./explain.js').then((m) => m.default),
+    study: () => import('./study.js').then((m) => m.default),
     demo: () => import('./demo.js').then((m) => m.default),
     bench: () => import('./bench.js').then((m) => m.default),
     'export-game': () => import('./export_game.js').then((m) => m.default),

@@ -1,6 +1,6 @@
 // `geospike predict --checkpoint CKPT IMAGE...`: the city of each photo, with every class's probability, best first.
 import { defineCommand } from 'citty';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { backendArg, intOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { Predictor, type Prediction } from '../serve/predictor.js';
@@ -25,6 +25,11 @@ export default defineCommand({
       default: '0',
       description: 'Rows cut from the bottom of each photo first, as the dataset was cropped (e.g. a watermark strip)',
     },
+    explain: {
+      type: 'string',
+      description:
+        'Write the evidence map of the guess over the 32x32 input as this PNG (OUT-1.png, OUT-2.png... for several images)',
+    },
     backend: backendArg,
   },
   async run({ args }) {
@@ -32,8 +37,24 @@ export default defineCommand({
     await initEngine(args.backend);
     const predictor = Predictor.load(args.checkpoint, { cropBottom: intOption('--crop-bottom', args['crop-bottom']) });
     const results: ({ image: string } & (Prediction | { error: string }))[] = [];
-    for (const image of files) {
+    const explainOut = (i: number) =>
+      files.length === 1 ? args.explain! : args.explain!.replace(/(\.png)?$/i, (ext) => `-${i + 1}${ext || '.png'}`);
+    if (args.explain !== undefined && !args.explain.toLowerCase().endsWith('.png'))
+      throw new Error(`--explain takes a .png file to write, got '${args.explain}'`);
+    for (const [i, image] of files.entries()) {
       try {
+        if (args.explain !== undefined) {
+          const { prediction, png, method } = await predictor.explainImage(await readFile(image));
+          const out = explainOut(i);
+          await writeFile(out, png, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+            throw new Error(
+              err.code === 'EEXIST' ? `${out} already exists; choose another --explain name or remove it` : err.message,
+            );
+          });
+          console.error(`${image}: evidence map (${method}) written to ${out}`);
+          results.push({ image, ...prediction });
+          continue;
+        }
         results.push({ image, ...(await predictor.predictImage(await readFile(image))) });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

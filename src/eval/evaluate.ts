@@ -5,6 +5,7 @@ import { sameClasses } from '../data/manifest.js';
 import type { Model } from '../models/model.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
 import { runSplit } from '../train/validate.js';
+import { argmaxRows } from '../util/argmax.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
 
 export type SplitName = 'train' | 'validation';
@@ -35,6 +36,9 @@ export interface EvalResult extends ClassificationMetrics {
   inputRates?: Record<string, number>;
   /** Every image's raw model outputs (float32 values) in the checkpoint's class order, when asked for. */
   perImage?: ImageLogits[];
+  /** Per image, in split order: the true class and the predicted one (for paired tests and per-city intervals). */
+  labels?: number[];
+  predicted?: number[];
 }
 
 export interface ImageLogits {
@@ -87,6 +91,8 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
     rates: pass.rates,
     inputRates: pass.inputRates,
     ...(opts.perImage ? { perImage: perImageLogits(data, pass.logits, meta.classes.length) } : {}),
+    labels: Array.from(pass.labels),
+    predicted: Array.from(argmaxRows(pass.logits, meta.classes.length)),
   };
 }
 

@@ -1,5 +1,6 @@
 // Plain-text tables for the terminal: eval's per-class scores and confusion matrix, energy's per-layer costs.
 import { formatEnergy, formatOps } from './energy.js';
+import { formatMemoryLines } from './energy_memory.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
 
@@ -50,6 +51,7 @@ export function formatEnergyResult(e: EnergyResult): string {
   ];
   if (rep.layers.some((l) => l.estimated))
     lines.push('  ~ max-pool rate not measured: taken from the LIF before it (an undercount)');
+  if (e.memory) lines.push('', ...formatMemoryLines(e.memory, rep.total.energy, e.baseline?.name, e.baselineMemory));
   if (e.baseline && e.ratio !== null) {
     lines.push(
       '',

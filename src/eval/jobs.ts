@@ -7,6 +7,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { isSpiking, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
+import { measureEnergy, nvmlCounter, raplCounter, type Measurement } from './energy_measure.js';
+import { bitsOfCosts, countMemory, type MemoryReport } from './energy_memory.js';
 import { evaluate, type EvalOptions, type EvalResult, type SplitName } from './evaluate.js';
 import { runDirOf, type ResultFile } from '../train/run_folder.js';
 
@@ -41,6 +43,12 @@ export interface EnergyResult {
   baseline: { name: string; arch: string; energy: number; macs: number } | null;
   /** baseline energy / this model's energy. */
   ratio: number | null;
+  /** Memory accesses and their energy (Lemaire et al. 2022), beside the compute-only `report`; absent in older files. */
+  memory?: MemoryReport;
+  /** The baseline's memory energy, pJ per image, on the same assumptions. */
+  baselineMemory?: number | null;
+  /** `energy --measure`: a measured counter over a timed inference run, or null joules with the reason. */
+  measured?: Measurement;
 }
 
 export interface EnergyOptions {
@@ -87,6 +95,9 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
     }
   }
   const report = countEnergy(meta.model, rates ? { rates, inputRates: inputRates ?? undefined } : null, costs);
+  const measuredRates = rates ? { rates, inputRates: inputRates ?? undefined } : null;
+  const memory = countMemory(meta.model, measuredRates, bitsOfCosts(costs.about));
+  let baselineMemory: number | null = null;
   let baseline: EnergyResult['baseline'] = null;
   const base = opts.baseline === undefined ? (isSpiking(meta.model) ? 'resnet18' : null) : opts.baseline;
   if (base) {
@@ -95,6 +106,7 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
       throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
     const e = countEnergy(b.config, null, costs);
     baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
+    baselineMemory = countMemory(b.config, null, bitsOfCosts(costs.about)).total.pJ;
   }
   return {
     checkpoint: json,
@@ -106,7 +118,30 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
     report,
     baseline,
     ratio: baseline ? baseline.energy / report.total.energy : null,
+    memory,
+    baselineMemory,
   };
+}
+
+/**
+ * Classifies `images` images of the split between two readings of the machine's energy counter (RAPL for the CPU
+ * backends, NVML for WebGPU on an NVIDIA GPU): joules per image, or null with the reason where there is no counter.
+ * The model is loaded before the first reading, so only inference is measured.
+ */
+export function measureCheckpoint(
+  checkpoint: string,
+  ds: Dataset,
+  images: number,
+  split: SplitName,
+  backend: string,
+): Measurement {
+  const { model, meta } = loadModelFromCheckpoint(resolveCheckpointPath(checkpoint));
+  try {
+    const counter = backend === 'webgpu' ? nvmlCounter() : raplCounter();
+    return measureEnergy(counter, () => evaluate(model, meta, ds, { split, maxImages: images }).n);
+  } finally {
+    model.store.dispose();
+  }
 }
 
 /** Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none. */

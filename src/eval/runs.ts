@@ -5,6 +5,7 @@ import { basename, resolve } from 'node:path';
 import type { ModelConfig } from '../models/registry.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
+import type { ExplainResult } from './explain_job.js';
 import { SUMMARY_COLUMNS, type EpochRecord } from '../train/run_log.js';
 import { runPaths } from '../train/run_folder.js';
 
@@ -18,6 +19,8 @@ export interface RunData {
   /** The folder's name: how the report labels the run. */
   name: string;
   preset: string;
+  /** The training seed (config.json), when recorded. */
+  seed: number | null;
   modelConfig: ModelConfig;
   classes: string[];
   epochs: EpochRow[];
@@ -25,6 +28,8 @@ export interface RunData {
   lastRates: Record<string, number> | null;
   eval: EvalResult | null;
   energy: EnergyResult | null;
+  /** `geospike explain`'s result (explain.json), when it was run. */
+  explain: ExplainResult | null;
 }
 
 export function parseSummaryCsv(text: string, file: string): EpochRow[] {
@@ -81,7 +86,9 @@ export function readRun(dir: string): RunData {
     throw new Error(
       `${dir} is not a run folder: config.json is missing (runs are written by \`geospike train --out DIR\`)`,
     );
-  const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[] }>(configFile);
+  const config = readJson<{ model?: string; modelConfig?: ModelConfig; classes?: string[]; seed?: unknown }>(
+    configFile,
+  );
   if (!config.modelConfig || !config.classes)
     throw new Error(`${configFile} lacks modelConfig or classes; was it written by \`geospike train\`?`);
   const summary = paths.summary;
@@ -91,11 +98,13 @@ export function readRun(dir: string): RunData {
     dir,
     name: basename(resolve(dir)),
     preset: config.model ?? config.modelConfig.arch,
+    seed: typeof config.seed === 'number' ? config.seed : null,
     modelConfig: config.modelConfig,
     classes: config.classes,
     epochs,
     lastRates: lastRates(paths.metrics),
     eval: opt<EvalResult>(paths.eval),
     energy: opt<EnergyResult>(paths.energy),
+    explain: opt<ExplainResult>(paths.explain),
   };
 }

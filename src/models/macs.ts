@@ -14,13 +14,30 @@ export interface LayerMacs {
   input: string;
   /** True for the head, which runs once per image on time-averaged features rather than at every step. */
   once?: boolean;
+  /** Per image and time step, for the memory-access estimate (energy_memory.ts): weights held, input values read
+   * (dense), output values made. Products of two activations (matmul, sum) hold no weights. */
+  weights: number;
+  inputs: number;
+  outputs: number;
 }
 
-const conv = (name: string, hw: number, k: number, inC: number, outC: number, input: string): LayerMacs => ({
+/** A k x k convolution whose output is hw x hw (its input is stride times larger). */
+const conv = (
+  name: string,
+  hw: number,
+  k: number,
+  inC: number,
+  outC: number,
+  input: string,
+  stride = 1,
+): LayerMacs => ({
   name,
   kind: 'conv',
   macs: hw * hw * k * k * inC * outC,
   input,
+  weights: k * k * inC * outC,
+  inputs: (hw * stride) ** 2 * inC,
+  outputs: hw * hw * outC,
 });
 
 export function layerMacs(c: ModelConfig): LayerMacs[] {
@@ -38,20 +55,48 @@ export function layerMacs(c: ModelConfig): LayerMacs[] {
       kind: 'linear',
       macs: N * inF * outF,
       input,
+      weights: inF * outF,
+      inputs: N * inF,
+      outputs: N * outF,
     });
     layers.push(
       lin('attn.q', D, D, blockInput),
       lin('attn.k', D, D, blockInput),
       lin('attn.v', D, D, blockInput),
-      { name: `${b}.attn.qk`, kind: 'matmul', macs: N * N * D, input: `${b}.attn.q_lif,${b}.attn.k_lif` },
-      { name: `${b}.attn.av`, kind: 'matmul', macs: N * N * D, input: `${b}.attn.qk,${b}.attn.v_lif` },
+      {
+        name: `${b}.attn.qk`,
+        kind: 'matmul',
+        macs: N * N * D,
+        input: `${b}.attn.q_lif,${b}.attn.k_lif`,
+        weights: 0,
+        inputs: 2 * N * D,
+        outputs: c.heads * N * N,
+      },
+      {
+        name: `${b}.attn.av`,
+        kind: 'matmul',
+        macs: N * N * D,
+        input: `${b}.attn.qk,${b}.attn.v_lif`,
+        weights: 0,
+        inputs: c.heads * N * N + N * D,
+        outputs: N * D,
+      },
       lin('attn.proj', D, D, `${b}.attn.attn_lif`),
       lin('mlp.fc1', D, hidden, `${b}.attn+residual`),
       lin('mlp.fc2', hidden, D, `${b}.mlp.fc1_lif`),
     );
     blockInput = `${b}+residual`;
   }
-  layers.push({ name: 'head', kind: 'linear', macs: D * c.classes, input: 'mean over tokens and time', once: true });
+  layers.push({
+    name: 'head',
+    kind: 'linear',
+    macs: D * c.classes,
+    input: 'mean over tokens and time',
+    once: true,
+    weights: D * c.classes,
+    inputs: D,
+    outputs: c.classes,
+  });
   return layers;
 }
 
@@ -87,19 +132,38 @@ function sdtMacs(c: SDTConfig): LayerMacs[] {
       kind: 'linear',
       macs: N * inF * outF,
       input,
+      weights: inF * outF,
+      inputs: N * inF,
+      outputs: N * outF,
     });
     layers.push(
       lin(`${a}.q`, D, D, `${a}.shortcut_lif`),
       lin(`${a}.k`, D, D, `${a}.shortcut_lif`),
       lin(`${a}.v`, D, D, `${a}.shortcut_lif`),
-      { name: `${a}.kv_sum`, kind: 'sum', macs: N * D, input: `${a}.k_lif,${a}.v_lif` },
+      {
+        name: `${a}.kv_sum`,
+        kind: 'sum',
+        macs: N * D,
+        input: `${a}.k_lif,${a}.v_lif`,
+        weights: 0,
+        inputs: 2 * N * D,
+        outputs: D,
+      },
       lin(`${a}.proj`, D, D, `${a}.q_lif,${a}.talking_heads_lif`),
       lin(`${m}.fc1`, D, hidden, `${m}.fc1_lif`),
       lin(`${m}.fc2`, hidden, D, `${m}.fc2_lif`),
     );
   }
   // The head runs at every step on the head LIF's spikes, then the logits are averaged over time.
-  layers.push({ name: 'head', kind: 'linear', macs: D * c.classes, input: 'head_lif' });
+  layers.push({
+    name: 'head',
+    kind: 'linear',
+    macs: D * c.classes,
+    input: 'head_lif',
+    weights: D * c.classes,
+    inputs: D,
+    outputs: c.classes,
+  });
   return layers;
 }
 
@@ -118,14 +182,22 @@ function resnetMacs(w: number, S: number, inC: number, classes: number): LayerMa
       const p = `layer${li + 1}.${bi}`;
       const s = bi === 0 ? stride : 1;
       const out = hw / s;
-      layers.push(conv(`${p}.conv1`, out, 3, c, outC, prev), conv(`${p}.conv2`, out, 3, outC, outC, `${p}.bn1`));
-      if (s !== 1 || c !== outC) layers.push(conv(`${p}.shortcut.0`, out, 1, c, outC, prev));
+      layers.push(conv(`${p}.conv1`, out, 3, c, outC, prev, s), conv(`${p}.conv2`, out, 3, outC, outC, `${p}.bn1`));
+      if (s !== 1 || c !== outC) layers.push(conv(`${p}.shortcut.0`, out, 1, c, outC, prev, s));
       c = outC;
       hw = out;
       prev = p;
     }
   });
-  layers.push({ name: 'linear', kind: 'linear', macs: c * classes, input: 'global average pool' });
+  layers.push({
+    name: 'linear',
+    kind: 'linear',
+    macs: c * classes,
+    input: 'global average pool',
+    weights: c * classes,
+    inputs: c,
+    outputs: classes,
+  });
   return layers;
 }
 

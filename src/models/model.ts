@@ -12,6 +12,11 @@ export interface ForwardOptions {
    * output (the SPS max-pools), under the names `layerMacs` uses as `input`; the energy counter needs them.
    */
   inputRates?: Map<string, number>;
+  /**
+   * When given, ResNet18 passes its last feature map (named 'layer4', before pooling) through this and goes on with
+   * what it returns: how Grad-CAM (src/eval/explain.ts) reads the features and their gradient.
+   */
+  tap?: (name: string, x: tf.Tensor4D) => tf.Tensor4D;
 }
 
 export interface Model {

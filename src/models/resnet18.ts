@@ -75,6 +75,7 @@ export class ResNet18 implements Model {
   forward(images: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     let x = chain(images, (t) => this.stem.apply(t as tf.Tensor4D, opts.training, true)) as tf.Tensor4D;
     for (const block of this.blocks) x = consume(x, (t) => block.apply(t as tf.Tensor4D, opts.training)) as tf.Tensor4D;
+    if (opts.tap) x = opts.tap('layer4', x);
     return consume(x, (t) => this.linear.apply(tf.mean(t, [1, 2]))) as tf.Tensor2D; // global average pool
   }
 }

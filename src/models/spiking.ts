@@ -63,8 +63,9 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
 
 /** The input repeated over the T time steps, time-major: [B, H, W, C] -> [T*B, H, W, C]. */
 export function repeatOverTime(images: tf.Tensor4D, T: number): tf.Tensor4D {
-  const [B, H, W, C] = images.shape;
-  return tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(images, 0), [T, 1, 1, 1, 1]), [T * B, H, W, C]));
+  // T copies one after another (step-major, as tiling [T, B, ...] gives); concat rather than a rank-5 tile, whose
+  // gradient tfjs lacks, so an explanation can take the gradient with respect to the image.
+  return tf.tidy(() => (T === 1 ? tf.clone(images) : tf.concat(new Array<tf.Tensor4D>(T).fill(images), 0)));
 }
 
 /** The steps of a conv, its BN and the LIF after them, for chain(): each map freed once the next step has read it. */

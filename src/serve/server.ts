@@ -53,6 +53,7 @@ const PAGE_FILES: Record<string, string> = {
   '/style.css': 'style.css',
   '/map.js': 'map.js',
   '/ui.js': 'ui.js',
+  '/explain.js': 'explain.js',
   '/results': 'results.html',
   '/results.js': 'results.js',
 };
@@ -207,6 +208,20 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       .header('cache-control', 'private, max-age=3600')
       .send(await readDatasetFile(hall.deck.dir, file));
   });
+
+  // The evidence map of model k's guess over the round's 32x32 input (src/eval/explain.ts), once the round is answered.
+  app.get<{ Params: { game: string; index: string; model: string } }>(
+    '/api/games/:game/rounds/:index/explain/:model',
+    async (req, reply) => {
+      const file = hall.inputFile(req.params.game, roundIndex(req.params.index));
+      const k = Number(req.params.model);
+      const predictor = Number.isInteger(k) ? opts.predictors[k] : undefined;
+      if (!predictor)
+        throw new GameError(404, `no model ${req.params.model}; models are 0..${opts.predictors.length - 1}`);
+      const png = await queue.run(() => predictor.explainSquare(file));
+      return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(png);
+    },
+  );
 
   app.get('/api/results', async (_req, reply) => {
     noStore(reply);

@@ -7,12 +7,14 @@
 //   RUN/checkpoints/best.json  the best validation accuracy's checkpoint
 //   RUN/eval.json              `geospike eval`'s full validation pass, for `compare`
 //   RUN/energy.json            `geospike energy`'s result, for `compare`
+//   RUN/explain.json           `geospike explain`'s per-class maps and deletion test, for `compare`
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 export const EVAL_FILE = 'eval.json';
 export const ENERGY_FILE = 'energy.json';
-export type ResultFile = typeof EVAL_FILE | typeof ENERGY_FILE;
+export const EXPLAIN_FILE = 'explain.json';
+export type ResultFile = typeof EVAL_FILE | typeof ENERGY_FILE | typeof EXPLAIN_FILE;
 
 const CHECKPOINTS = 'checkpoints';
 const CONFIG = 'config.json';
@@ -29,6 +31,7 @@ export function runPaths(dir: string) {
     best: join(checkpoints, 'best.json'),
     eval: join(dir, EVAL_FILE),
     energy: join(dir, ENERGY_FILE),
+    explain: join(dir, EXPLAIN_FILE),
   };
 }
 

@@ -49,12 +49,13 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
   assert.match(first.stdout, /report: +\S+report\.html/);
   assert.match(first.stdout, /play: +npx geospike play --checkpoint \S+best\.json,\S+best\.json --data \S+/);
   for (const step of [
-    '[1/6] import',
-    '[2/6] train Spikformer',
-    '[3/6] train ResNet18',
-    '[4/6] evaluate',
-    '[5/6] measure',
-    '[6/6] write',
+    '[1/7] import',
+    '[2/7] train Spikformer',
+    '[3/7] train ResNet18',
+    '[4/7] evaluate',
+    '[5/7] measure',
+    '[6/7] explain',
+    '[7/7] write',
   ]) {
     assert.ok(first.stderr.includes(step), `progress lacks '${step}'`);
   }
@@ -71,11 +72,18 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
       20,
     );
     assert.ok(r.energy!.perImage > 0 && Number.isFinite(r.energy!.perImage));
+    assert.ok(r.energy!.memory!.pJ > 0, 'the memory term beside compute-only');
+    const d = r.explain!.deletion!;
+    assert.equal(d.map.length, 11);
+    assert.equal(d.passed, d.areaMap < d.areaRandom);
   }
   assert.equal(report.runs[0].energy!.images, 6);
   assert.ok(report.runs[0].rates && Object.keys(report.runs[0].rates).length === 12);
   const doc = parse(readFileSync(join(out, 'report.html'), 'utf8'));
   assert.ok(doc.querySelectorAll('svg.chart').length >= 9);
+  assert.ok(
+    doc.querySelectorAll('svg.chart').some((c) => c.querySelector('title')!.text === 'spikformer-1-64: deletion test'),
+  );
   // The game deals validation images by their display copies, which the import writes.
   assert.equal(readdirSync(join(out, 'data', 'display', 'bag')).length, 2);
 
@@ -91,7 +99,7 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
   // A third run has nothing left to do.
   const third = await demo(out, 2);
   assert.equal((third.stderr.match(/already trained \(2 epochs\); skipping/g) ?? []).length, 2);
-  assert.equal((third.stderr.match(/already$/gm) ?? []).length, 4);
+  assert.equal((third.stderr.match(/already$/gm) ?? []).length, 6);
   assert.ok(existsSync(join(out, 'runs', 'spikformer-1-64', 'eval.json')));
 });
 
@@ -104,11 +112,12 @@ test('demo --sdt: the Spike-driven Transformer trained, measured and compared be
   );
   const first = await demo(out, 1, ['--sdt', 'sdt-2-128']);
   for (const step of [
-    '[2/7] train Spikformer',
-    '[3/7] train Spike-driven Transformer (sdt-2-128',
-    '[4/7] train ResNet18',
-    '[5/7] evaluate all three',
-    '[7/7] write',
+    '[2/8] train Spikformer',
+    '[3/8] train Spike-driven Transformer (sdt-2-128',
+    '[4/8] train ResNet18',
+    '[5/8] evaluate all three',
+    '[7/8] explain',
+    '[8/8] write',
   ]) {
     assert.ok(first.stderr.includes(step), `progress lacks '${step}'`);
   }

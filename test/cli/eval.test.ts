@@ -92,4 +92,18 @@ test('eval and energy on a checkpoint: text, JSON, results saved beside the run'
   assert.equal(costed.images, 0); // an ANN's cost does not depend on the images
   assert.equal(costed.baseline, null);
   assert.ok(Math.abs(costed.report.total.energy - costed.report.total.macs * 0.23) < 1e-6);
+  assert.equal(costed.memory.bits, 8, 'memory words as wide as the cost preset');
+  assert.match(energy.stdout, /energy per image: compute only \S+ \S+; memory \S+ \S+; compute \+ memory \S+ \S+/);
+  assert.ok(e.memory.total.pJ > 0 && e.memory.total.energy.potentials > 0);
+
+  // --measure: a counter where the machine has one; null with the reason where it has none, never a guess.
+  const measured = JSON.parse(
+    (await geospike('energy', '--checkpoint', ann, '--measure', '--measure-images', '4', '--json', '--no-save')).stdout,
+  ).measured;
+  assert.equal(measured.images, 4);
+  if (!existsSync('/sys/class/powercap')) {
+    assert.equal(measured.joulesPerImage, null);
+    assert.match(measured.note, /^not measured: this machine has no \/sys\/class\/powercap/);
+  } else
+    assert.ok(measured.joulesPerImage === null ? /^not measured: /.test(measured.note) : measured.joulesPerImage > 0);
 });

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countEnergy } from '../../src/eval/energy.js';
+import { countMemory } from '../../src/eval/energy_memory.js';
 import { classificationMetrics } from '../../src/eval/metrics.js';
 import { isSpiking, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
 
@@ -106,12 +107,12 @@ export function writeRun(
         checkpoint: 'x',
         preset,
         epoch: opts.epochs,
+        labels,
+        predicted,
       }),
     );
-    const report = countEnergy(
-      config,
-      rates ? { rates, inputRates: { 'patch_embed.maxpool2': 0.2, 'patch_embed.maxpool3': 0.2 } } : null,
-    );
+    const measured = rates ? { rates, inputRates: { 'patch_embed.maxpool2': 0.2, 'patch_embed.maxpool3': 0.2 } } : null;
+    const report = countEnergy(config, measured);
     const ann = countEnergy(resolveConfig('resnet18', { classes: CLASSES.length }), null).total;
     const baseline = spiking ? { name: 'resnet18', arch: 'resnet18', energy: ann.energy, macs: ann.macs } : null;
     writeFileSync(
@@ -126,6 +127,10 @@ export function writeRun(
         report,
         baseline,
         ratio: baseline ? baseline.energy / report.total.energy : null,
+        memory: countMemory(config, measured),
+        baselineMemory: spiking
+          ? countMemory(resolveConfig('resnet18', { classes: CLASSES.length }), null).total.pJ
+          : null,
       }),
     );
   }

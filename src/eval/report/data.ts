@@ -1,9 +1,12 @@
 // The numbers the report shows, gathered from run folders into one JSON-ready object (written as report.json).
 import { createModel, isSpiking } from '../../models/registry.js';
 import type { EnergyCosts } from '../energy.js';
+import type { DataKind } from '../energy_memory.js';
+import type { ExplainResult } from '../explain_job.js';
 import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
 import { type DatasetCredits, datasetCredits } from './credits.js';
+import { singleRunStatistics, type StudySummary } from '../study.js';
 
 /** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
 /** The study's classes, in label order: a report on other classes says its numbers are not the study's kind. */
@@ -55,9 +58,21 @@ export interface ReportRun {
     }[];
     /** The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture. */
     baseline: { name: string; energy: number; ratio: number } | null;
+    /** Memory accesses (Lemaire et al. 2022) beside the compute-only numbers; null in energy.json files from before. */
+    memory: {
+      pJ: number;
+      byKind: Record<DataKind, number>;
+      reads: number;
+      writes: number;
+      bits: number;
+      about: string;
+      baselinePj: number | null;
+    } | null;
   } | null;
   /** Per-LIF-layer firing rates: from the energy measurement, else the last epoch's validation pass. */
   rates: Record<string, number> | null;
+  /** Per-class evidence maps and the deletion test (explain.json). */
+  explain: ExplainResult | null;
 }
 
 export interface Report {
@@ -69,6 +84,8 @@ export interface Report {
   energyRatios: { ann: string; snn: string; ratio: number }[];
   /** Authors and licences of the training photos whose licence asks for credit (none for most datasets). */
   credits: DatasetCredits[];
+  /** Bootstrap intervals per run and McNemar against the first run, from eval.json's per-image predictions. */
+  statistics: StudySummary | null;
 }
 
 function paramCount(run: RunData): number {
@@ -129,14 +146,27 @@ export function reportRun(run: RunData): ReportRun {
         en.baseline && en.ratio !== null
           ? { name: en.baseline.name, energy: en.baseline.energy, ratio: en.ratio }
           : null,
+      memory: en.memory
+        ? {
+            pJ: en.memory.total.pJ,
+            byKind: en.memory.total.energy,
+            reads: en.memory.total.reads,
+            writes: en.memory.total.writes,
+            bits: en.memory.bits,
+            about: en.memory.about,
+            baselinePj: en.baselineMemory ?? null,
+          }
+        : null,
     },
     rates: en?.rates ?? run.lastRates,
+    explain: run.explain,
   };
 }
 
 export function buildReport(dirs: string[], title = 'geospike: Spikformer vs ResNet18'): Report {
   if (dirs.length === 0) throw new Error('compare needs at least one run folder');
-  const runs = dirs.map((d) => reportRun(readRun(d)));
+  const data = dirs.map(readRun);
+  const runs = data.map(reportRun);
   // Accuracies over different class sets are not comparable (10 classes at 70% vs 5 at 70%): one report, one set.
   const differs = runs.find((r) => r.classes.join('\u0000') !== runs[0].classes.join('\u0000'));
   if (differs) {
@@ -156,6 +186,7 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
         .filter((r) => spiking(r) && r.energy && sameCosts(r, ann))
         .map((snn) => ({ ann: ann.name, snn: snn.name, ratio: ann.energy!.perImage / snn.energy!.perImage }))
     : [];
+  const statistics = singleRunStatistics(data);
   return {
     title,
     generatedAt: new Date().toISOString(),
@@ -163,5 +194,6 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
     runs,
     energyRatios,
     credits: datasetCredits(dirs),
+    statistics,
   };
 }

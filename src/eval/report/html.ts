@@ -6,6 +6,9 @@ import { STUDY_CLASSES } from './data.js';
 import type { Report, ReportRun } from './data.js';
 import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
 import { runPaths } from '../../train/run_folder.js';
+import { explainSection } from './explain_html.js';
+import { memorySection } from './memory_html.js';
+import { studySection } from './study_html.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const secs = (s: number) => (s >= 100 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
@@ -335,6 +338,7 @@ ${cards(r, colors)}
 <h2>Headline numbers, next to the original study</h2>
 ${otherData(r)}<div class="wide">${headline(r, colors)}</div>
 <p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer epochs and a CPU, so compare shapes, not absolute numbers.</p>
+${r.statistics ? `<h2>Statistics</h2>\n${studySection(r.statistics)}` : ''}
 <h2>Training</h2>
 ${curves(r, colors)}
 <h2>Where the models go wrong</h2>
@@ -342,6 +346,8 @@ ${confusions(r, colors)}
 <div class="wide">${perClass(r, colors)}</div>
 <h2>Spikes and energy</h2>
 ${energy(r, colors)}
+${memorySection(r)}
+${explainSection(r, colors)}
 <p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
 ${credits(r)}
 </main></body></html>

@@ -1,5 +1,6 @@
 // The game page: talks to the API in src/serve/server.ts. body[data-state] says where the game stands
 // (intro, guessing, revealed, summary), for people's CSS and for the browser tests.
+import { showEvidence } from './explain.js';
 import { drawMap } from './map.js';
 import { city, el } from './ui.js';
 
@@ -215,6 +216,7 @@ function showReveal(rev) {
   );
   renderScore(rev.score);
   $('model-input').src = rev.input;
+  showEvidence(rev);
   $('bars').replaceChildren(...rev.models.map((m, k) => bars(m, k)));
   $('seen').hidden = false;
   $('progress-bar').style.width = `${(100 * (rev.index + 1)) / rev.total}%`;

@@ -1,0 +1,57 @@
+// Memory accesses (Lemaire et al. 2022) on a two-layer model small enough to count by hand, and on real presets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { countMemory, countMemoryOfLayers, outputLif, SRAM_45NM } from '../../src/eval/energy_memory.js';
+import type { LayerMacs } from '../../src/models/macs.js';
+import { resolveConfig } from '../../src/models/registry.js';
+
+// conv 3x3, 1 -> 2 channels, 4x4 image (288 MACs, 18 weights, 16 inputs, 32 outputs), its LIF, then a linear 32 -> 3.
+const tiny: LayerMacs[] = [
+  { name: 'proj_conv', kind: 'conv', macs: 288, input: 'image', weights: 18, inputs: 16, outputs: 32 },
+  { name: 'fc_linear', kind: 'linear', macs: 96, input: 'proj_lif', weights: 96, inputs: 32, outputs: 3 },
+];
+
+test('memory counts of a tiny spiking model, worked out by hand (T = 2, LIF rate 0.25)', () => {
+  const r = countMemoryOfLayers(tiny, true, 2, { rates: { proj_lif: 0.25 } }, 8);
+  const [conv, fc] = r.layers;
+  // conv, analog input: 16 pixels x 2 steps read; 288 x 2 = 576 weight reads + 32 biases; the LIF after it: 576 + 32
+  // potential writes and 0.25 x 32 x 2 = 16 spikes written.
+  assert.deepEqual(conv.reads, { weights: 608, potentials: 0, activations: 32 });
+  assert.deepEqual(conv.writes, { weights: 0, potentials: 608, activations: 16 });
+  // linear, spike input: 0.25 x 32 x 2 = 16 spikes read, each reading 3 weights (48) + 3 biases; no LIF after it, so
+  // its 3 outputs are written as values at both steps.
+  assert.deepEqual(fc.reads, { weights: 51, potentials: 0, activations: 16 });
+  assert.deepEqual(fc.writes, { weights: 0, potentials: 0, activations: 6 });
+  assert.equal(r.total.reads, 707);
+  assert.equal(r.total.writes, 630);
+  // Energy: each access to an SRAM holding n 8-bit words costs 1.09e-5 x 8n + 13.2 pJ.
+  const e = (n: number) => 1.09e-5 * 8 * n + 13.2;
+  assert.ok(Math.abs(fc.energy.weights - (48 * e(96) + 3 * e(3))) < 1e-9);
+  assert.ok(Math.abs(conv.energy.potentials - 608 * e(32)) < 1e-9);
+  assert.ok(Math.abs(r.total.pJ - (r.layers[0].total + r.layers[1].total)) < 1e-9);
+});
+
+test('memory counts of the same layers as an ANN: every MAC reads a weight; conv inputs per MAC, linear once', () => {
+  const r = countMemoryOfLayers(tiny, false, 1, null, 32);
+  assert.deepEqual(r.layers[0].reads, { weights: 288 + 32, potentials: 0, activations: 288 });
+  assert.deepEqual(r.layers[0].writes, { weights: 0, potentials: 0, activations: 32 });
+  assert.deepEqual(r.layers[1].reads, { weights: 96 + 3, potentials: 0, activations: 32 });
+  assert.equal(SRAM_45NM.perAccess(8192 / 4, 32) > 13.2, true);
+});
+
+test('every preset family: memory counted for each layer; the output LIFs are found by name', () => {
+  const snn = resolveConfig('spikformer-1-64', { classes: 5 });
+  const rates: Record<string, number> = {};
+  for (const n of ['proj_lif', 'proj_lif1', 'proj_lif2', 'proj_lif3', 'rpe_lif']) rates[`patch_embed.${n}`] = 0.1;
+  for (const n of ['q', 'k', 'v', 'attn', 'proj']) rates[`block.0.attn.${n}_lif`] = 0.1;
+  for (const n of ['fc1', 'fc2']) rates[`block.0.mlp.${n}_lif`] = 0.1;
+  const r = countMemory(snn, { rates });
+  assert.ok(r.total.pJ > 0);
+  assert.equal(outputLif('block.0.attn.q_linear', rates), 'block.0.attn.q_lif');
+  assert.equal(outputLif('patch_embed.proj_conv3', rates), 'patch_embed.proj_lif3');
+  assert.equal(outputLif('block.0.attn.av', rates), 'block.0.attn.attn_lif');
+  assert.equal(outputLif('head', rates), null);
+  const ann = countMemory(resolveConfig('resnet18-w8', { classes: 5 }), null);
+  assert.equal(ann.total.energy.potentials, 0);
+  assert.throws(() => countMemory(snn, null), /firing rates/);
+});
