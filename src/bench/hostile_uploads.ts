@@ -106,7 +106,8 @@ export async function hostileBurst(base: string, n: number, honest: Buffer): Pro
         body: new Uint8Array(body),
       });
       await res.arrayBuffer();
-      (counts[name] ??= {})[res.status] = (counts[name][res.status] ?? 0) + 1;
+      counts[name] ??= {};
+      counts[name][res.status] = (counts[name][res.status] ?? 0) + 1;
     }),
   );
   const t0 = performance.now();

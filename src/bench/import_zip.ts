@@ -94,7 +94,7 @@ try {
     rows.push(`${1e15 + i},${48.83 + (i % 50) * 0.001},${2.28 + Math.floor(i / 50) * 0.001}`);
     entries.push({ name: `train/${i % 10}/${1e15 + i}.jpg`, data: photos[i % photos.length] });
   }
-  writeFileSync(path.join(work, 'train.csv'), rows.join('\n') + '\n');
+  writeFileSync(path.join(work, 'train.csv'), `${rows.join('\n')}\n`);
   writeFileSync(path.join(work, '00.zip'), zip(entries));
 
   // The same photos through collect's processing path alone (as bench:images does), for a ratio on equal inputs.

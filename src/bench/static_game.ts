@@ -139,7 +139,8 @@ try {
     await page.goto(url);
     await page.waitForSelector('body[data-ready="1"]');
     const n = Number(opt.predictions);
-    const bench = await page.evaluate((n) => (globalThis as any).geospike.benchPredict(0, n), n);
+    type Page = { geospike: { benchPredict(i: number, n: number): Promise<{ backend: string; times: number[] }> } };
+    const bench = await page.evaluate((n) => (globalThis as unknown as Page).geospike.benchPredict(0, n), n);
     const report = {
       models: r.models,
       photos: r.photos,

@@ -57,3 +57,10 @@ export function dataDirFor(checkpoint: string, data: string | undefined): string
     throw new Error(`${checkpoint} does not say which dataset it was trained on; pass --data DIR`);
   return trained;
 }
+
+/** The command that continues an interrupted run in `out` with its own settings (npx: `geospike` is not on PATH). */
+export function resumeCommand(out: string, engine?: 'torch'): string {
+  return `npx geospike train${engine ? ` --engine ${engine}` : ''} --out ${shellQuote(out)} --resume`;
+}
+
+const shellQuote = (s: string) => (/^[\w./,:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

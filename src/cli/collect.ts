@@ -155,8 +155,8 @@ export default defineCommand({
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
-        keys.forEach((k) => secrets.push(['GOOGLE_MAPS_API_KEY', k]));
-        signing.forEach((s) => secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]));
+        for (const k of keys) secrets.push(['GOOGLE_MAPS_API_KEY', k]);
+        for (const s of signing) secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]);
         provider = new StreetViewProvider({
           keys,
           secrets: signing,
@@ -173,7 +173,7 @@ export default defineCommand({
           'MAPILLARY_ACCESS_TOKEN',
           'export a Mapillary client access token (a comma-separated list rotates tokens)',
         );
-        tokens.forEach((t) => secrets.push(['MAPILLARY_ACCESS_TOKEN', t]));
+        for (const t of tokens) secrets.push(['MAPILLARY_ACCESS_TOKEN', t]);
         provider = new MapillaryProvider({
           tokens,
           endpoint: checkEndpoint(args.endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'),

@@ -158,7 +158,7 @@ export const osv5m = defineCommand({
     ...shared,
   },
   async run({ args }) {
-    let layout;
+    let layout: Awaited<ReturnType<typeof osv5mLayout>>;
     try {
       layout = await osv5mLayout(args.dir, args.part === 'both' ? ['train', 'test'] : [args.part as 'train' | 'test']);
     } catch (err) {

@@ -47,7 +47,9 @@ export function mapHead(
     const width = t.data.length / t.shape[0];
     const src = t.data as Float32Array;
     const out = new Float32Array(rows.length * width);
-    rows.forEach((r, i) => out.set(src.subarray(r * width, (r + 1) * width), i * width));
+    rows.forEach((r, i) => {
+      out.set(src.subarray(r * width, (r + 1) * width), i * width);
+    });
     sd.set(name, { dtype: 'F32', shape: [rows.length, ...t.shape.slice(1)], data: out });
   }
 }

@@ -1,4 +1,5 @@
 // `geospike predict --checkpoint CKPT IMAGE...`: the city of each photo, with every class's probability, best first.
+import { explainImage } from '../serve/explain_prediction.js';
 import { defineCommand } from 'citty';
 import { readFile, writeFile } from 'node:fs/promises';
 import { backendArg, intOption } from './args.js';
@@ -44,7 +45,7 @@ export default defineCommand({
     for (const [i, image] of files.entries()) {
       try {
         if (args.explain !== undefined) {
-          const { prediction, png, method } = await predictor.explainImage(await readFile(image));
+          const { prediction, png, method } = await explainImage(predictor, await readFile(image));
           const out = explainOut(i);
           await writeFile(out, png, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
             throw new Error(

@@ -13,6 +13,9 @@ import { train } from '../train/loop.js';
 import { runPaths } from '../train/run_folder.js';
 import { stopOnSignal } from './stop_on_signal.js';
 import { torchArgs, torchDispatch } from './train_torch_args.js';
+import { resumeCommand } from './args.js';
+
+export { resumeCommand };
 
 export default defineCommand({
   meta: {
@@ -110,12 +113,6 @@ export default defineCommand({
 });
 
 /** What a person types to continue the run in `out` (npx: a fresh clone has no `geospike` on PATH). */
-export function resumeCommand(out: string): string {
-  return `npx geospike train --out ${shellQuote(out)} --resume`;
-}
-
-const shellQuote = (s: string) => (/^[\w./,:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 const FLAG_NAMES: Record<string, string> = {
   weightDecay: '--weight-decay',
   warmupEpochs: '--warmup-epochs',

@@ -3,7 +3,7 @@
 import type { TrainConfig } from '../train/config.js';
 import { runPaths } from '../train/run_folder.js';
 import { checkEngineFlags, ENGINES, trainWithTorch, type Engine, type TorchOptions } from '../torch/train_torch.js';
-import { intOption } from './args.js';
+import { intOption, resumeCommand } from './args.js';
 
 export const torchArgs = {
   engine: {
@@ -44,9 +44,10 @@ export async function torchDispatch(cfg: TrainConfig, args: Args): Promise<boole
   if (engine !== 'torch') return false;
   const say = (l: string) => process.stderr.write(`${l}\n`);
   const result = await trainWithTorch(cfg, o, say);
-  const resumeCmd = `geospike train --engine torch --out ${cfg.out} --data ${cfg.data} --model ${cfg.model} --resume`;
-  if (result.status === 'interrupted') console.log(`interrupted; resume with:\n  ${resumeCmd}`);
-  else {
+  if (result.status === 'interrupted') {
+    console.log(`interrupted; resume with:\n  ${resumeCommand(cfg.out, 'torch')}`);
+    process.exitCode = 130; // as the ts engine: the shell's "stopped by Ctrl-C"
+  } else {
     const best = result.best
       ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`
       : '';

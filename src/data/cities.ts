@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { own } from '../util/own.js';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 import { checkClassName } from './manifest.js';
 
 /** Rings of [lng, lat] positions, GeoJSON order; a point is inside when an odd number of rings contain it. */

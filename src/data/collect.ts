@@ -122,7 +122,7 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
             log(`${cls}: ${o.provider.name} has no image for ${src.id}; skipped`);
             return;
           }
-          let img;
+          let img: Awaited<ReturnType<typeof processImage>>;
           try {
             img = await processImage(body, { cropBottom: o.provider.cropBottom, displayMaxSide: 4096 });
           } catch (err) {

@@ -24,7 +24,10 @@ export function creditSummary(
     if (!needsCredit(e.licence)) continue;
     const k = `${e.provider}\u0000${e.licence}`;
     let g = groups.get(k);
-    if (!g) groups.set(k, (g = { provider: e.provider, licence: e.licence!, photos: 0, by: new Map() }));
+    if (!g) {
+      g = { provider: e.provider, licence: e.licence!, photos: 0, by: new Map() };
+      groups.set(k, g);
+    }
     g.photos++;
     const a = e.author ?? 'unknown author';
     g.by.set(a, (g.by.get(a) ?? 0) + 1);

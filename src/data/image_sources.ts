@@ -2,7 +2,7 @@
 // memory, never extracted) and folders already extracted. An image is matched by its file name wherever it sits, so
 // copies that nest the photos in a folder and copies that do not both work. A name from an archive is only ever
 // compared with the table's ids: nothing is written under it.
-import { close, open, promises as fs, read } from 'node:fs';
+import { close, type Dirent, open, promises as fs, read } from 'node:fs';
 import { Readable } from 'node:stream';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -112,7 +112,7 @@ async function listFolder(
   const stack = [root];
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
     } catch (err) {

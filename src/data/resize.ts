@@ -35,7 +35,8 @@ function taps(inSize: number, outSize: number): Taps {
   let t = cache.get(key);
   if (!t) {
     if (cache.size >= 16) cache.delete(cache.keys().next().value!);
-    cache.set(key, (t = computeTaps(inSize, outSize)));
+    t = computeTaps(inSize, outSize);
+    cache.set(key, t);
   }
   return t;
 }

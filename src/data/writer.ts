@@ -80,7 +80,7 @@ export class DatasetWriter {
     const classesFile = path.join(dir, CLASSES_FILE);
     const existing = await readJsonIfExists(classesFile);
     if (existing === undefined) {
-      await writeFileAtomic(classesFile, JSON.stringify(classes, null, 2) + '\n');
+      await writeFileAtomic(classesFile, `${JSON.stringify(classes, null, 2)}\n`);
     } else if (!sameClasses(existing, classes)) {
       throw new Error(
         `${dir} already holds a dataset with classes ${JSON.stringify(existing)}, not ${JSON.stringify(classes)}; ` +
@@ -111,7 +111,7 @@ export class DatasetWriter {
           journal,
           dropped.flatMap((e) => ownFiles(dir, e)),
         );
-        await writeFileAtomic(manifestFile, entries.map((e) => JSON.stringify(e) + '\n').join(''));
+        await writeFileAtomic(manifestFile, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
       }
       await removePending(dir, classes, entries, log);
       await journal.truncate(0);
@@ -169,7 +169,7 @@ export class DatasetWriter {
       killInGroupForTest();
       await new Promise<void>((resolve, reject) => {
         this.ready.push({
-          line: JSON.stringify(full) + '\n',
+          line: `${JSON.stringify(full)}\n`,
           folders: files.map((f) => path.dirname(f)),
           resolve,
           reject,

@@ -52,7 +52,9 @@ export function spreadSubset(full: SplitData, n: number): SplitData {
   const size = full.images.length / full.n;
   const pick = Array.from({ length: n }, (_, k) => Math.floor((k * full.n) / n));
   const images = new Uint8Array(n * size);
-  pick.forEach((i, k) => images.set(full.images.subarray(i * size, (i + 1) * size), k * size));
+  pick.forEach((i, k) => {
+    images.set(full.images.subarray(i * size, (i + 1) * size), k * size);
+  });
   return { images, labels: Int32Array.from(pick, (i) => full.labels[i]), ids: pick.map((i) => full.ids[i]), n };
 }
 

@@ -72,9 +72,7 @@ function lastRates(file: string): Record<string, number> | null {
     try {
       const o = JSON.parse(l) as { rates?: Record<string, number> };
       if (o.rates) return o.rates;
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return null;
 }

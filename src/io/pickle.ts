@@ -41,10 +41,25 @@ export function unpickle(buf: Buffer, opts: PickleOptions = {}): unknown {
   const need = (n: number) => {
     if (pos + n > buf.length) throw new PickleError('the pickle ends in the middle of an instruction');
   };
-  const u8 = () => (need(1), buf[pos++]);
-  const u16 = () => (need(2), (pos += 2), buf.readUInt16LE(pos - 2));
-  const u32 = () => (need(4), (pos += 4), buf.readUInt32LE(pos - 4));
-  const i32 = () => (need(4), (pos += 4), buf.readInt32LE(pos - 4));
+  const u8 = () => {
+    need(1);
+    return buf[pos++];
+  };
+  const u16 = () => {
+    need(2);
+    pos += 2;
+    return buf.readUInt16LE(pos - 2);
+  };
+  const u32 = () => {
+    need(4);
+    pos += 4;
+    return buf.readUInt32LE(pos - 4);
+  };
+  const i32 = () => {
+    need(4);
+    pos += 4;
+    return buf.readInt32LE(pos - 4);
+  };
   const u64 = () => {
     need(8);
     const v = buf.readBigUInt64LE(pos);
@@ -52,7 +67,11 @@ export function unpickle(buf: Buffer, opts: PickleOptions = {}): unknown {
     if (v > BigInt(buf.length)) throw new PickleError('a length in the pickle is larger than the file');
     return Number(v);
   };
-  const bytes = (n: number) => (need(n), (pos += n), buf.subarray(pos - n, pos));
+  const bytes = (n: number) => {
+    need(n);
+    pos += n;
+    return buf.subarray(pos - n, pos);
+  };
   const line = () => {
     const end = buf.indexOf(10, pos);
     if (end < 0) throw new PickleError('the pickle ends in the middle of a text instruction');

@@ -60,7 +60,7 @@ function assertLittleEndianHost(): void {
 }
 
 function isDType(s: unknown): s is DType {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
+  return typeof s === 'string' && Object.hasOwn(DTYPES, s);
 }
 
 function describe(v: unknown): string {

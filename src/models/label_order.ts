@@ -76,7 +76,9 @@ export function reorderHead(
     const width = t.data.length / from.length;
     const src = toFloat32(t);
     const data = new Float32Array(src.length);
-    rows.forEach((r, i) => data.set(src.subarray(r * width, (r + 1) * width), i * width));
+    rows.forEach((r, i) => {
+      data.set(src.subarray(r * width, (r + 1) * width), i * width);
+    });
     out.set(key, { dtype: 'F32', shape: t.shape, data });
   }
   return out;

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../ops/index.js';
 import { consume } from './last_use.js';
-import { ParamStore, torchDefaultUniform, truncNormal } from './params.js';
+import { type ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 
 export class Conv2d {
   readonly weight: tf.Variable;

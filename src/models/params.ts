@@ -2,7 +2,7 @@
 // in tfjs layouts (conv weights HWIO); BatchNorm running statistics are non-trainable variables; num_batches_tracked
 // is a plain counter. Conversion to PyTorch layouts happens only at load/save (src/models/state_dict.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 
 /**
  * How a stored tensor maps to PyTorch's: 'conv' is HWIO here and OIHW there; 'flat' is the same data with PyTorch's

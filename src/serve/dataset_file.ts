@@ -16,7 +16,10 @@ const realRoots = new Map<string, Promise<string>>();
 /** The bytes of `file`, which must resolve to a regular file inside `root`. */
 export async function readDatasetFile(root: string, file: string): Promise<Buffer> {
   let rootReal = realRoots.get(root);
-  if (!rootReal) realRoots.set(root, (rootReal = fs.realpath(root)));
+  if (!rootReal) {
+    rootReal = fs.realpath(root);
+    realRoots.set(root, rootReal);
+  }
   const real = await fs.realpath(file);
   const inside = path.relative(await rootReal, real);
   if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside))

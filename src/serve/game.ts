@@ -219,7 +219,10 @@ export class GameHall {
     if (g.rounds.length === g.cards.length) return { game: g.id, done: true, total: g.cards.length };
     if (!g.dealing) {
       g.dealing = this.deal(g.cards[g.rounds.length])
-        .then((r) => (g.rounds.push(r), r))
+        .then((r) => {
+          g.rounds.push(r);
+          return r;
+        })
         .finally(() => {
           g.dealing = undefined;
         });
@@ -329,7 +332,7 @@ export class GameHall {
     };
     // One write per line with O_APPEND, queued, so concurrent games never interleave within a line.
     this.writing = this.writing
-      .then(() => fs.appendFile(file, JSON.stringify(line) + '\n'))
+      .then(() => fs.appendFile(file, `${JSON.stringify(line)}\n`))
       .catch((err) => {
         process.stderr.write(
           `geospike play: could not append the game's result to ${file}: ${(err as Error).message}\n`,

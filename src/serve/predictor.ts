@@ -5,8 +5,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeLimits, decodeRgb, processImage } from '../data/images.js';
 import { normalisationTable, writeModelInput } from '../data/model_input.js';
-import { evidenceMaps } from '../eval/explain.js';
-import { overlayPng } from '../eval/explain_image.js';
 import type { Model } from '../models/model.js';
 import { loadModelFromCheckpoint, resolveCheckpointPath, type CheckpointMeta } from '../train/checkpoint.js';
 
@@ -43,8 +41,9 @@ export class Predictor {
     readonly name: string,
     readonly checkpoint: string,
     readonly meta: CheckpointMeta,
-    private readonly model: Model,
-    private readonly cropBottom: number,
+    readonly model: Model,
+    /** Rows cut from the bottom of a photo before squaring. */
+    readonly cropBottom: number,
   ) {
     this.classes = meta.classes;
     this.imageSize = meta.model.imageSize;
@@ -105,37 +104,6 @@ export class Predictor {
       writeModelInput(img, this.table, x, n * per);
     });
     return x;
-  }
-
-  /**
-   * Which patches drove the guess of `label` on one imageSize x imageSize RGB image (src/eval/explain.ts), and the
-   * map drawn over the image as a PNG.
-   */
-  explainPixels(pixels: Uint8Array, label: number): { map: Float32Array; grid: number; method: string; png: Buffer } {
-    const x = this.modelInput([pixels]);
-    const m = evidenceMaps(this.model, x, 1, Int32Array.of(label));
-    return {
-      map: m.maps[0],
-      grid: m.grid,
-      method: m.method,
-      png: overlayPng(pixels, this.imageSize, m.maps[0], m.grid),
-    };
-  }
-
-  /** An imageSize x imageSize image (a dataset's 32x32 PNG): the evidence map of the guess drawn over it, as PNG. */
-  async explainSquare(input: Buffer | string): Promise<Buffer> {
-    const { data, width, height } = await decodeRgb(input);
-    if (width !== this.imageSize || height !== this.imageSize)
-      throw new Error(`expected a ${this.imageSize}x${this.imageSize} image, got ${width}x${height}`);
-    return this.explainPixels(data, this.predictPixels([data])[0].label).png;
-  }
-
-  /** A photo of any size: its prediction and the evidence map of the predicted class over the 32x32 input. */
-  async explainImage(input: Buffer): Promise<{ prediction: Prediction; png: Buffer; method: string }> {
-    const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize });
-    const prediction = this.predictPixels([pixels])[0];
-    const { png, method } = this.explainPixels(pixels, prediction.label);
-    return { prediction, png, method };
   }
 
   private rank(p: Float32Array, logits: Float32Array): Prediction {

@@ -4,6 +4,7 @@
 // timeouts and a connection cap (http_limits.ts), capped and schema-checked JSON bodies (json_body.ts), uploads judged
 // from their header and decoded with sharp's limits in a bounded queue, dataset files served only from inside the
 // dataset (dataset_file.ts). Every 5xx is logged to stderr with the request id its answer carries.
+import { explainSquare } from './explain_prediction.js';
 import multipart, { type MultipartFile } from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -218,7 +219,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const predictor = Number.isInteger(k) ? opts.predictors[k] : undefined;
       if (!predictor)
         throw new GameError(404, `no model ${req.params.model}; models are 0..${opts.predictors.length - 1}`);
-      const png = await queue.run(() => predictor.explainSquare(file));
+      const png = await queue.run(() => explainSquare(predictor, file));
       return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(png);
     },
   );

@@ -86,7 +86,7 @@ export interface ExportResult {
   models: string[];
 }
 
-const PAGE_FILES = ['style.css', 'app.js', 'map.js', 'ui.js'];
+const PAGE_FILES = ['style.css', 'app.js', 'map.js', 'ui.js', 'explain.js'];
 /**
  * tfjs's wasm backend, SIMD build only: every current browser has wasm SIMD, and an older one falls back to the cpu
  * backend (the 0.3 MB non-SIMD build is left out for size; the threaded one needs headers a static host does not send).
@@ -126,7 +126,10 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
     return ck;
   });
   const names = models.map((m) => m.meta.preset);
-  if (names.length === 2 && names[0] === names[1]) names.forEach((n, i) => (names[i] = `${n} #${i + 1}`));
+  if (names.length === 2 && names[0] === names[1])
+    names.forEach((n, i) => {
+      names[i] = `${n} #${i + 1}`;
+    });
 
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)

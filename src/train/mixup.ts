@@ -1,6 +1,6 @@
 // Mixup as in timm's default (batch mode): each image is blended with the one at the mirrored batch position,
 // x' = lam x + (1 - lam) x_flip, and so are the (label-smoothed) targets; lam ~ Beta(alpha, alpha).
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** Gamma(shape, 1) by Marsaglia and Tsang; shapes below 1 through Gamma(shape + 1) U^(1/shape). */
 export function sampleGamma(rng: Rng, shape: number): number {

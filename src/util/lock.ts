@@ -181,7 +181,7 @@ function lockedMessage(dir: string, file: string, held: LockInfo, what: string):
       `folder. If no geospike runs on ${held.host} any more, delete ${file}`
     );
   }
-  return `${dir} is in use by ${who}; one ${what} at a time per folder: ` + `wait for it to finish or stop it`;
+  return `${dir} is in use by ${who}; one ${what} at a time per folder: wait for it to finish or stop it`;
 }
 
 /** Takes `<dir>/.geospike.lock` for this process, or throws FolderLockedError naming the process that holds it. */

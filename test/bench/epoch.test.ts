@@ -76,6 +76,6 @@ test('the peer loop gets the same model, data and recipe', () => {
     peerEpochArgs({ ...o, epochs: 1, preset: 'spikformer-2-128', timeSteps: 2 }, 2)
       .slice(0, 12)
       .join(' '),
-    'spikformer --dim 128 --depth 2 --heads 4 --T 2 --data ' + data + ' --batch',
+    `spikformer --dim 128 --depth 2 --heads 4 --T 2 --data ${data} --batch`,
   );
 });

@@ -110,8 +110,14 @@ test('interleave pairs rounds in order and says "unknown" for a peer that does n
   let p = 0;
   const report = interleave(
     4,
-    () => (order.push('g'), { s: [2, 4, 3, 10][g++] }),
-    () => (order.push('p'), { peer: 'old-peer', s: [1, 2, 2, 4][p++] }),
+    () => {
+      order.push('g');
+      return { s: [2, 4, 3, 10][g++] };
+    },
+    () => {
+      order.push('p');
+      return { peer: 'old-peer', s: [1, 2, 2, 4][p++] };
+    },
     (_runner, r) => r.s as number,
   );
   assert.equal(order.join(''), 'gpgpgpgp');

@@ -114,6 +114,7 @@ test('--version prints the package version; help names all three model families 
   for (const env of [{}, { NO_COLOR: 'yes' }]) {
     const help = geospike(['--help'], env);
     assert.equal(help.code, 0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: checks for ANSI escape codes
     assert.doesNotMatch(help.out, /\x1b\[/, 'ANSI codes in help written to a pipe');
     assert.match(help.out, /Spikformer, Spike-driven Transformer\) and a ResNet18/);
   }

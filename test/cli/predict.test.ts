@@ -56,9 +56,9 @@ test("predict prints each image's city and probabilities, best first, as text or
       r.probabilities.map((c: { class: string }) => c.class),
       want.probabilities.map((c) => c.class),
     );
-    r.probabilities.forEach((c: { probability: number }, k: number) =>
-      assert.ok(Math.abs(c.probability - want.probabilities[k].probability) < 1e-6),
-    );
+    r.probabilities.forEach((c: { probability: number }, k: number) => {
+      assert.ok(Math.abs(c.probability - want.probabilities[k].probability) < 1e-6);
+    });
     assert.deepEqual([...r.probabilities.map((c: { class: string }) => c.class)].sort(), [...CITIES].sort());
   }
 

@@ -186,7 +186,7 @@ test('import table: a plain folder of JPEGs, own column names, file names, autho
   }
   rows.push(`p9,35.0,135.0,IMG_9.JPG,someone`); // Kyoto: outside both regions
   const csv = path.join(root, 'photos.csv');
-  writeFileSync(csv, rows.join('\n') + '\n');
+  writeFileSync(csv, `${rows.join('\n')}\n`);
   const out = path.join(root, 'data');
   const r = await cli([
     'table',

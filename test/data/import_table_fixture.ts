@@ -61,7 +61,7 @@ export async function buildOsv5m(root: string): Promise<Fixture> {
   const trap = path.join(root, 'trap');
   mkdirSync(path.join(imagesDir, 'extracted', 'sub'), { recursive: true });
   mkdirSync(trap);
-  const rows: Buffer[] = [Buffer.from(OSV5M_HEADER + '\r\n')];
+  const rows: Buffer[] = [Buffer.from(`${OSV5M_HEADER}\r\n`)];
   const good = new Map<string, string>();
   const nested: ZipEntry[] = []; // 00.zip: train/<nn>/<id>.jpg
   const flat: ZipEntry[] = []; // 01.zip: <id>.jpg

@@ -38,7 +38,10 @@ test('an optional backend (a GPU) is skipped silently by auto, and asked for by 
   );
   const writes: string[] = [];
   const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string) => {
+    writes.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     const auto = await initEngine('auto');
     assert.notEqual(auto, 'test-gpu');

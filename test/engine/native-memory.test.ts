@@ -103,7 +103,10 @@ test('intermediate gradients are freed during the backward pass, and gradients a
     (save as tf.GradSaveFunc)([]);
     return {
       value: tf.clone(x as tf.Tensor),
-      gradFunc: (dy) => ((alive = tf.memory().numTensors), [tf.clone(dy as tf.Tensor)]),
+      gradFunc: (dy) => {
+        alive = tf.memory().numTensors;
+        return [tf.clone(dy as tf.Tensor)];
+      },
     };
   });
   const x = tf.fill([1000], 0.5);

@@ -73,9 +73,9 @@ test('a training step on native gives the gradients the reference backend gives'
   const got = await grads('native');
   for (let i = 0; i < ref.length; i++) {
     const scale = Math.max(1, ...ref[i].map(Math.abs));
-    ref[i].forEach((v, j) =>
-      assert.ok(Math.abs(got[i][j] - v) <= 1e-4 * scale, `grad ${i}[${j}]: ${got[i][j]} vs ${v}`),
-    );
+    ref[i].forEach((v, j) => {
+      assert.ok(Math.abs(got[i][j] - v) <= 1e-4 * scale, `grad ${i}[${j}]: ${got[i][j]} vs ${v}`);
+    });
   }
 });
 

@@ -47,7 +47,9 @@ for (const backend of TEST_BACKENDS) {
       const want = evalLogits(fresh, x);
       const scale = Math.max(...want.map(Math.abs));
       assert.ok(worstDifference(before, want).worst > 1e-2 * scale, 'the step changed the eval logits');
-      after.forEach((got, i) => assertCloseToScale(got, want, 1e-6, `eval ${i + 1} after the step`));
+      after.forEach((got, i) => {
+        assertCloseToScale(got, want, 1e-6, `eval ${i + 1} after the step`);
+      });
 
       opt.dispose();
       model.store.dispose();

@@ -41,7 +41,7 @@ async function serveAndAsk(): Promise<Answers> {
     const start = await fetch(`${base}/api/games`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ rounds: 1, seed: 4 }),
+      body: JSON.stringify({ rounds: 1 }),
     });
     const { game } = (await start.json()) as { game: string };
     assert.equal((await fetch(`${base}/api/games/${game}/round`)).status, 200); // deals the round: the models guess now

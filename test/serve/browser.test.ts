@@ -269,7 +269,9 @@ async function checkSummary(page: Page, game: string, reveals: any[], shot: stri
     finals[0],
     new RegExp(`^you${s.score.person.correct}${s.score.person.points!.toLocaleString('en-US')} pts$`),
   );
-  s.score.models.forEach((m, k) => assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct}`), finals[k + 1]));
+  s.score.models.forEach((m, k) => {
+    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct}`), finals[k + 1]);
+  });
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();
   assert.deepEqual(
@@ -396,6 +398,7 @@ test('the results page shows the table `geospike games` computes, at desktop and
         .locator('#standings tbody tr')
         .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent!.trim())));
       // Player names stay in the results file (and `geospike games`): the page any client can open shows none.
+      // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator's rendered text, not a DOM node
       assert.doesNotMatch(await page.locator('#tables').innerText(), /Ada/);
       // Counts and shares: 2 right of 3 rounds reads "2 (67%)", never a per-25 rate such as "16.7 correct / 25".
       const pct = (x: number) => `${Math.round(100 * x)}%`;
@@ -461,6 +464,7 @@ test('ten classes without coordinates: key 0 picks the tenth, and no distances o
     assert.equal(chips[0], '1 T Shirt Top');
     assert.equal(chips[9], '0 Ankle Boot');
     // The page follows the dataset: classes, not cities, where the images have no coordinates.
+    // biome-ignore lint/performance/useDomNodeTextContent: the text a person sees; hidden elements must not count
     const words = await page.evaluate(() => document.body.innerText);
     assert.doesNotMatch(words, /\bcit(y|ies)\b/i, words);
     assert.match(words, /Guess the class/);

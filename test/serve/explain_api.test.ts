@@ -27,7 +27,7 @@ test("a model's evidence map is served only after the guess, as a PNG over the 3
   const start = await fetch(`${served.base}/api/games`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rounds: 1, seed: 1 }),
+    body: JSON.stringify({ rounds: 1 }),
   });
   const { game } = (await start.json()) as { game: string };
   await fetch(`${served.base}/api/games/${game}/round`);

@@ -265,7 +265,10 @@ test('item 7: hostile bodies are 4xx, malformed URLs and 413s speak geospike, ev
   // A 5xx (here a display file that is not there) is logged to stderr with the id the answer gives.
   const logged: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => (logged.push(String(chunk)), true)) as typeof write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    logged.push(String(chunk));
+    return true;
+  }) as typeof write;
   let r: Answer;
   try {
     for (const card of hall.deck.cards) rmSync(displayPath(hall.deck.dir, card), { force: true });
@@ -312,9 +315,10 @@ test('item 8: geospike games escapes control and bidi characters in every name i
         },
       ],
     });
-  const text = SPOOF.map((n) => line(n, `m${n}`, `c${n}`)).join('\n') + '\n';
+  const text = `${SPOOF.map((n) => line(n, `m${n}`, `c${n}`)).join('\n')}\n`;
   const table = tabulate(parseResults(text, 'r.jsonl').games);
   const out = formatGames(table);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: checks that control characters were escaped
   assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u);
   assert.match(out, /evil\\u\{202e\}txt\.exe/);
 });

@@ -126,7 +126,7 @@ test('at most `concurrency` predictions run, `maxWaiting` wait, and the rest get
   await a;
   await new Promise(setImmediate);
   assert.equal(gates.length, 2); // the waiting one got the freed slot
-  gates.splice(0).forEach((g) => g());
+  for (const g of gates.splice(0)) g();
   assert.deepEqual(await Promise.all([b, c]), ['done', 'done']);
   assert.equal(peak, 2);
 });

@@ -46,9 +46,9 @@ test('a photo of any size is cropped, resized and normalised as the dataset is, 
     const got = await p.predictImage(image);
     const want = await reference(ckpt, image);
     const byClass = Object.fromEntries(got.probabilities.map((c) => [c.class, c.probability]));
-    CITIES.forEach((c, k) =>
-      assert.ok(Math.abs(byClass[c] - want[k]) < 1e-5, `${format} ${c}: ${byClass[c]} vs ${want[k]}`),
-    );
+    CITIES.forEach((c, k) => {
+      assert.ok(Math.abs(byClass[c] - want[k]) < 1e-5, `${format} ${c}: ${byClass[c]} vs ${want[k]}`);
+    });
     const sorted = got.probabilities.map((c) => c.probability);
     assert.deepEqual(
       sorted,
@@ -77,9 +77,9 @@ test('a batch of 32x32 images gives the same answers as one at a time', async (t
   for (const [i, img] of images.entries()) {
     const one = p.predictPixels([img])[0];
     assert.equal(one.class, batch[i].class);
-    one.probabilities.forEach((c, k) =>
-      assert.ok(Math.abs(c.probability - batch[i].probabilities[k].probability) < 1e-5),
-    );
+    one.probabilities.forEach((c, k) => {
+      assert.ok(Math.abs(c.probability - batch[i].probabilities[k].probability) < 1e-5);
+    });
   }
 });
 

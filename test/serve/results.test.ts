@@ -86,7 +86,7 @@ const GAMES = [
   ),
   game('g3', 'Ann', [round('tokyo', ['tokyo', null], [['M1', 'tokyo', null]])]),
 ];
-const TEXT = GAMES.map((x) => JSON.stringify(x)).join('\n') + '\n';
+const TEXT = `${GAMES.map((x) => JSON.stringify(x)).join('\n')}\n`;
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-6, `${what}: ${a} != ${b}`);
 
 test('Wilson intervals match worked values', () => {

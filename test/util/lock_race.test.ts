@@ -47,7 +47,9 @@ const RACERS = 20;
 test(`${RACERS} processes racing for one stale lock: exactly one holds it, ${ROUNDS} times`, async (t) => {
   const dir = tempDir(t);
   const workers = Array.from({ length: RACERS }, startWorker);
-  t.after(() => workers.forEach((w) => w.child.kill()));
+  t.after(() => {
+    for (const w of workers) w.child.kill();
+  });
   const dead = deadPid();
   for (let round = 0; round < ROUNDS; round++) {
     writeFileSync(

@@ -62,7 +62,7 @@ export async function scanFolder(
   source: string,
   log: (line: string) => void = () => {},
 ): Promise<{ name: string; folder: string; files: string[] }[]> {
-  let entries;
+  let entries: Awaited<ReturnType<typeof listFollowingLinks>>;
   try {
     entries = await listFollowingLinks(source, log);
   } catch (err) {
@@ -158,7 +158,7 @@ export async function importFolder(
           skipped++;
           return;
         }
-        let bytes;
+        let bytes: Buffer;
         try {
           bytes = await fs.readFile(path.join(opts.source, rel));
         } catch (err) {
@@ -166,7 +166,7 @@ export async function importFolder(
           log(`skipped ${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
           return;
         }
-        let img;
+        let img: Awaited<ReturnType<typeof processImage>>;
         try {
           img = await processImage(bytes, { cropBottom, displayMaxSide: opts.displayMaxSide ?? 256 });
         } catch (err) {

@@ -339,7 +339,7 @@ async function importClass(
         skip(err.message);
         return;
       }
-      let img;
+      let img: Awaited<ReturnType<typeof processImage>>;
       try {
         img = await processImage(bytes, { cropBottom: o.cropBottom ?? 0, displayMaxSide: o.displayMaxSide ?? 256 });
       } catch (err) {

@@ -275,16 +275,21 @@ export class FakeServer {
     const json = (status: number, body: object) =>
       void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!this.opts.tokens.includes(token) || f?.kind === 'denied') {
-      return json(401, {
+      json(401, {
         error: { message: 'Invalid OAuth access token - Cannot parse access token', type: 'OAuthException', code: 190 },
       });
+      return;
     }
-    if (f?.kind === 'over_query_limit')
-      return json(400, { error: { message: 'Application request limit reached', type: 'OAuthException', code: 613 } });
+    if (f?.kind === 'over_query_limit') {
+      json(400, { error: { message: 'Application request limit reached', type: 'OAuthException', code: 613 } });
+      return;
+    }
     if (f?.kind === 'corrupt') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": [');
     const bbox = (url.searchParams.get('bbox') ?? '').split(',').map(Number);
-    if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v)))
-      return json(400, { error: { message: 'Invalid parameter bbox', code: 100 } });
+    if (bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) {
+      json(400, { error: { message: 'Invalid parameter bbox', code: 100 } });
+      return;
+    }
     const [minLng, minLat, maxLng, maxLat] = bbox;
     const limit = Math.min(2000, Number(url.searchParams.get('limit') ?? 2000));
     const fields = (url.searchParams.get('fields') ?? 'id').split(',');

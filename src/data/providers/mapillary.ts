@@ -1,7 +1,7 @@
 // Mapillary Graph API: image search in a small box around each candidate point (the API returns at most 2,000
 // images per query, so boxes stay small), then the thumbnail download. The token goes in the Authorization header,
 // never in a URL, and is not sent to the thumbnail host.
-import { type Budget, checkEndpoint, Http, KeyRing, type Verdict } from './http.js';
+import { type Budget, checkEndpoint, type Http, KeyRing, type Verdict } from './http.js';
 import type { Candidate, Provider, Source } from './provider.js';
 
 export const MAPILLARY_ENDPOINT = 'https://graph.mapillary.com';

@@ -1,7 +1,7 @@
 // Google Street View Static API: the free metadata endpoint finds a panorama near a point, the image endpoint
 // (billed) renders a view of it. Every URL is signed when a signing secret is given.
 import { signUrl } from '../signing.js';
-import { Budget, Http, KeyRing, type Verdict } from './http.js';
+import { type Budget, type Http, KeyRing, type Verdict } from './http.js';
 import type { Candidate, Provider, Source } from './provider.js';
 
 export const STREETVIEW_ENDPOINT = 'https://maps.googleapis.com';

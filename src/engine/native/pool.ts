@@ -114,7 +114,10 @@ export class BufferPool {
     if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return; // a view: not ours to recycle
     if (this.hot.get(values.length)?.includes(values) || this.cold.get(values.length)?.includes(values)) return;
     this.out -= values.byteLength;
-    if (this.held + values.byteLength > this.limitBytes) return this.toCold(values);
+    if (this.held + values.byteLength > this.limitBytes) {
+      this.toCold(values);
+      return;
+    }
     this.held += values.byteLength;
     push(this.hot, values);
     this.idle.add(values);
@@ -136,6 +139,9 @@ export class BufferPool {
 
 function push(lists: Map<number, Float32Array[]>, a: Float32Array): void {
   let list = lists.get(a.length);
-  if (!list) lists.set(a.length, (list = []));
+  if (!list) {
+    list = [];
+    lists.set(a.length, list);
+  }
   list.push(a);
 }

@@ -90,7 +90,9 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
     const bytes = (t: { shape: number[]; dtype: DataType }) =>
       util.sizeFromShape(t.shape) * (t.dtype === 'complex64' ? 8 : 4);
     this.checkBinding(bytes(output), `${name}'s output of shape [${output.shape}]`);
-    inputs.forEach((t, i) => this.checkBinding(bytes(t), `${name}'s input ${i} of shape [${t.shape}]`));
+    inputs.forEach((t, i) => {
+      this.checkBinding(bytes(t), `${name}'s input ${i} of shape [${t.shape}]`);
+    });
   }
 
   override runWebGPUProgram(
@@ -125,7 +127,7 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
     uniforms?: ProgramUniform,
   ): TensorInfo[] {
     const inner = this as unknown as Internals;
-    outputs.forEach((o) => this.checkProgram(name, o, inputs));
+    for (const o of outputs) this.checkProgram(name, o, inputs);
     const outs = outputs.map((o) => this.makeTensorInfo(o.shape, o.dtype));
     const buffers = [...outs, ...inputs].map((t) => ({ buffer: this.gpuBuffer(t) }));
     const entries: GPUBindGroupEntry[] = buffers.map((resource, binding) => ({ binding, resource }));

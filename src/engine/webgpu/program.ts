@@ -8,7 +8,10 @@ const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 /** The compiled pipeline for `code` (entry point `main`), compiled once per device and key. */
 export function pipeline(backend: GeospikeWebGPUBackend, key: string, code: () => string): GPUComputePipeline {
   let cache = pipelines.get(backend.device);
-  if (!cache) pipelines.set(backend.device, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(backend.device, cache);
+  }
   let p = cache.get(key);
   if (!p) {
     const module = backend.device.createShaderModule({ code: code(), label: key });

@@ -9,9 +9,10 @@ const ci = (lo: number, hi: number) => `${pct(lo)} – ${pct(hi)}`;
 
 function tableHtml(head: string[], rows: string[][]): string {
   return (
-    `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>` +
+    // In a .wide box, as every table of the report: a wide table scrolls in place, never the page.
+    `<div class="wide"><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>` +
     rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') +
-    '</tbody></table>'
+    '</tbody></table></div>'
   );
 }
 

@@ -72,7 +72,10 @@ export const packStats = { packs: 0 };
 
 function packedFilter(backend: MathBackendCPU, filter: TensorInfo, params: Int32Array): Float32Array | null {
   let byGeometry = packedFilters.get(filter.dataId);
-  if (!byGeometry) packedFilters.set(filter.dataId, (byGeometry = new Map()));
+  if (!byGeometry) {
+    byGeometry = new Map();
+    packedFilters.set(filter.dataId, byGeometry);
+  }
   const key = params.join(',');
   const seen = byGeometry.get(key);
   if (seen === undefined) byGeometry.set(key, 'once');

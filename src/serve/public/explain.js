@@ -5,7 +5,8 @@ import { city, el } from './ui.js';
 
 export function showEvidence(rev) {
   const seen = document.getElementById('seen');
-  if (!seen) return;
+  // The maps are drawn by the game server; a static export (src/static) serves plain files and has none.
+  if (!seen || !/\/input$/.test(rev.input ?? '')) return;
   let box = document.getElementById('evidence');
   if (!box) {
     box = el('figure', { id: 'evidence', className: 'evidence' });
