@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'node-html-parser';
+import { FASHION_MNIST_CLASSES } from '../../src/data/importers/fashion_mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { buildReport } from '../../src/eval/report/data.js';
 import { renderReport } from '../../src/eval/report/html.js';
@@ -24,18 +25,7 @@ test('runs trained on different class sets are refused in one report, naming bot
   const root = tempRoot(t);
   const a = writeRun(root, 'fashion', 'spikformer-1-64', { epochs: 2, accs: [0.5, 0.6], seconds: 10 });
   const b = writeRun(root, 'cities', 'resnet18-w8', { epochs: 2, accs: [0.5, 0.6], seconds: 10 });
-  setClasses(a.dir, [
-    't-shirt_top',
-    'trouser',
-    'pullover',
-    'dress',
-    'coat',
-    'sandal',
-    'shirt',
-    'sneaker',
-    'bag',
-    'ankle_boot',
-  ]);
+  setClasses(a.dir, FASHION_MNIST_CLASSES);
   setClasses(b.dir, ['seoul', 'tokyo', 'newyork', 'london', 'paris']);
   assert.throws(
     () => buildReport([a.dir, b.dir]),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
 import sharp from 'sharp';
+import { FASHION_MNIST_CLASSES } from '../../src/data/importers/fashion_mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall } from '../../src/serve/game.js';
@@ -434,18 +435,7 @@ test('the results page shows the table `geospike games` computes, at desktop and
 });
 
 test('ten classes without coordinates: key 0 picks the tenth, and no distances or map are shown', async () => {
-  const classes = [
-    't-shirt_top',
-    'trouser',
-    'pullover',
-    'dress',
-    'coat',
-    'sandal',
-    'shirt',
-    'sneaker',
-    'bag',
-    'ankle_boot',
-  ];
+  const classes = FASHION_MNIST_CLASSES;
   const data = await makeDataset(path.join(root, 'data10'), { classes, train: 1, validation: 1, coordinates: false });
   const model = Predictor.load(await makeCheckpoint(root, { preset: 'resnet18-w8', kind: 'ten', classes }));
   const hall10 = new GameHall(await openDeck(data), [model], {
