@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explainError } from '../../src/cli/errors.js';
 import { closest } from '../../src/cli/strict.js';
+import { packageRoot } from '../../src/util/package_root.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PKG = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -141,4 +142,14 @@ test('--backend auto says nothing of the GPU stack on stderr, with XDG_RUNTIME_D
   // One line: the error itself (and, where the native addon is not built, the line saying so).
   const lines = r.err.trim().split('\n');
   assert.ok(lines.length <= 2 && /none\.json does not exist/.test(lines.at(-1)!), r.err);
+});
+
+test("the README's `npx geospike` runs the built command: the bin is executable after `npm run build`", () => {
+  const root = packageRoot();
+  const bin = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.geospike as string;
+  assert.ok((statSync(join(root, bin)).mode & 0o111) !== 0, `${bin} is not executable: npx says "geospike: not found"`);
+  // --no-install: never fetch a package of that name from the registry if the local one is not found.
+  const r = spawnSync('npx', ['--no-install', 'geospike', '--version'], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
 });
