@@ -5,8 +5,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
-import { macsPerStep } from '../models/macs.js';
-import { createModel, resolveConfig, type ModelConfig } from '../models/registry.js';
+import {
+  architectureOf,
+  createModel,
+  macsPerStep,
+  resolveConfig,
+  timeStepsOf,
+  type ModelConfig,
+} from '../models/registry.js';
 import { AdamW } from '../train/adamw.js';
 import { noDecayNames, WEIGHT_DECAY_RULE } from '../train/param_groups.js';
 import { lossAndGrads } from '../train/grads.js';
@@ -123,8 +129,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
 
 /** Dense FLOPs of one image: 2 per MAC of the forward pass (over every time step), tripled for a training step. */
 export function flopsPerImage(config: ModelConfig, mode: BenchMode): number {
-  const steps = 'timeSteps' in config ? config.timeSteps : 1;
-  return 2 * macsPerStep(config) * steps * (mode === 'train' ? 3 : 1);
+  return 2 * macsPerStep(config) * timeStepsOf(config) * (mode === 'train' ? 3 : 1);
 }
 
 /** A script of the project's own PyTorch peer (bench/peer/README.md); `bench --torch-script` points elsewhere. */
@@ -133,25 +138,9 @@ export const DEFAULT_PEER_SCRIPT = peerScript('step.py');
 
 /** The peer's model flags (torch_engine/geospike_torch/models.py build) for the same architecture. */
 export function peerModelArgs(config: ModelConfig): string[] {
-  if (config.arch === 'spikformer' || config.arch === 'sdt') {
-    const name = config.arch === 'sdt' ? 'Spike-driven Transformers' : 'Spikformers';
-    if (config.mlpRatio !== 4 || config.imageSize !== 32) {
-      throw new Error(`the PyTorch peer only builds ${name} with mlpRatio 4 on 32x32 images`);
-    }
-    return [
-      config.arch,
-      '--dim',
-      `${config.dim}`,
-      '--depth',
-      `${config.depth}`,
-      '--heads',
-      `${config.heads}`,
-      '--T',
-      `${config.timeSteps}`,
-    ];
-  }
-  if (config.imageSize !== 32) throw new Error('the PyTorch peer only builds ResNet18 on 32x32 images');
-  return ['resnet18', '--width', `${config.width}`];
+  const spec = architectureOf(config);
+  if (!spec.peerArgs) throw new Error(`the PyTorch peer has no ${spec.title}; compare it without --vs-pytorch`);
+  return spec.peerArgs(config);
 }
 
 /** bench/peer/step.py's arguments for the same model, batch, T and thread count. */

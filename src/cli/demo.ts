@@ -11,7 +11,8 @@ import { backendArg, intOption } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { formatEnergy } from '../eval/energy.js';
-import { PRESETS } from '../models/registry.js';
+import type { DemoRole } from '../models/architecture.js';
+import { presetsOfRole } from '../models/registry.js';
 import { energyOfCheckpoint, evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
 import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
@@ -81,24 +82,21 @@ export default defineCommand({
     if (!(lr > 0 && lr < 1)) throw new Error(`--lr must be a number in (0, 1), got '${args.lr}'`);
     const data = join(out, 'data');
     // Each slot takes its own family: a ResNet18 in --snn would be reported (and costed) as a spiking model.
-    for (const [flag, preset, arch, family] of [
-      ['--snn', args.snn, 'spikformer', 'Spikformer'],
-      ['--ann', args.ann, 'resnet18', 'ResNet18'],
+    for (const [flag, preset, role] of [
+      ['--snn', args.snn, 'snn'],
+      ['--ann', args.ann, 'ann'],
+      ['--sdt', args.sdt, 'sdt'],
     ] as const) {
-      if (PRESETS[preset]?.config.arch !== arch) {
-        const known = Object.keys(PRESETS).filter((p) => PRESETS[p].config.arch === arch);
-        throw new Error(`${flag} takes a ${family} preset (${known.join(', ')}), got '${preset}'`);
-      }
-    }
-    if (args.sdt !== undefined && PRESETS[args.sdt]?.config.arch !== 'sdt') {
-      const known = Object.keys(PRESETS).filter((p) => PRESETS[p].config.arch === 'sdt');
-      throw new Error(`--sdt takes a Spike-driven Transformer preset (${known.join(', ')}), got '${args.sdt}'`);
+      const { spec, presets } = presetsOfRole(role);
+      if (preset !== undefined && !presets.includes(preset))
+        throw new Error(`${flag} takes a ${spec.title} preset (${presets.join(', ')}), got '${preset}'`);
     }
     const runs = { snn: join(out, 'runs', args.snn), ann: join(out, 'runs', args.ann) };
     // Report order: the spiking models, then the ANN.
-    const models: [string, string, string][] = [['Spikformer', args.snn, runs.snn]];
-    if (args.sdt !== undefined) models.push(['Spike-driven Transformer', args.sdt, join(out, 'runs', args.sdt)]);
-    models.push(['ResNet18', args.ann, runs.ann]);
+    const titleOf = (role: DemoRole) => presetsOfRole(role).spec.title;
+    const models: [string, string, string][] = [[titleOf('snn'), args.snn, runs.snn]];
+    if (args.sdt !== undefined) models.push([titleOf('sdt'), args.sdt, join(out, 'runs', args.sdt)]);
+    models.push([titleOf('ann'), args.ann, runs.ann]);
     const dirs = models.map(([, , dir]) => dir);
     const steps = 5 + models.length;
     let step = 0;

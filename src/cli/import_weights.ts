@@ -9,7 +9,7 @@ import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { SafeTensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_checkpoint.js';
-import { createModel, isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
+import { architectureOf, createModel, isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
 import { saveCheckpoint, type CheckpointMeta } from '../train/checkpoint.js';
 import { runPaths } from '../train/run_folder.js';
@@ -85,8 +85,7 @@ export default defineCommand({
     if (existsSync(paths.config) || existsSync(paths.last))
       throw new Error(`${args.out} already holds a run; choose a new --out`);
     const ck = readTorchCheckpoint(file);
-    const arch = PRESETS[args.model].config.arch;
-    const head = arch === 'resnet18' ? 'linear' : 'head';
+    const { arch, head } = architectureOf(PRESETS[args.model].config);
     const headW = ck.stateDict.get(`${head}.weight`);
     if (!headW) throw new Error(`${file} has no '${head}.weight', so it is not a ${arch}; pick the matching --model`);
     const named = args.classes ? args.classes.split(',').map((c) => c.trim()) : ck.classes;

@@ -1,11 +1,11 @@
 // `geospike info`: a preset's resolved config, parameter counts and multiply-accumulates, or the list of presets.
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
-import { macsPerStep } from '../models/macs.js';
 import {
   createModel,
   DEFAULT_PRESET,
   isSpiking,
+  macsPerStep,
   PRESETS,
   resolveConfig,
   type ModelConfig,

@@ -3,8 +3,8 @@
 // multiply-accumulates (MAC, E_MAC each); a layer fed spikes costs synaptic operations, SOP = input firing rate x T x
 // FLOPs (accumulates, E_AC each), FLOPs being its dense MACs at one time step. Inputs that are sums of spike maps
 // (the residual stream) count one accumulate per spike: their "rate" is their mean, which is the sum of the parts'.
-import { layerMacs, type LayerMacs } from '../models/macs.js';
-import { isSpiking, type ModelConfig } from '../models/registry.js';
+import type { ComputeLayer, SpikeSource } from '../models/layer_graph.js';
+import { isSpiking, layerGraph, timeStepsOf, type ModelConfig } from '../models/registry.js';
 import { own } from '../util/own.js';
 
 export interface EnergyCosts {
@@ -26,8 +26,8 @@ export const DEFAULT_ENERGY_PRESET = '45nm-fp32';
 
 export interface LayerEnergy {
   name: string;
-  kind: LayerMacs['kind'];
-  /** What feeds the layer (see LayerMacs.input). */
+  kind: ComputeLayer['kind'];
+  /** What feeds the layer, in words (see ComputeLayer.input). */
   input: string;
   /** Mean spikes per input element per step; null for analog input. */
   inputRate: number | null;
@@ -61,38 +61,25 @@ export interface MeasuredRates {
   inputRates?: Record<string, number>;
 }
 
-const RESIDUAL = /^(patch_embed\.rpe_lif\+maxpool3|block\.(\d+)\.attn\+residual|block\.(\d+)\+residual)$/;
-
-/** Resolves the firing rate of a layer input named as in `layerMacs` from measured LIF (and pool) rates. */
-export function inputRate(input: string, m: MeasuredRates): { rate: number; estimated: boolean } {
-  const measured = m.inputRates?.[input] ?? m.rates[input];
-  if (measured !== undefined) return { rate: measured, estimated: false };
-  // A product of two spike maps fires only where both do: bound it by the sparser one (Spikingformer's rule).
-  // A product of spikes and analog values (the attention scores) is gated by the spikes alone.
-  if (input.includes(',')) {
-    const spiking = input.split(',').filter((n) => n.endsWith('_lif'));
-    const parts = spiking.map((n) => inputRate(n, m));
-    return { rate: Math.min(...parts.map((p) => p.rate)), estimated: parts.some((p) => p.estimated) };
+/** The firing rate of a layer's input spikes (see SpikeSource) from the measured LIF (and recorded map) rates. */
+export function sourceRate(source: SpikeSource, m: MeasuredRates): { rate: number; estimated: boolean } {
+  if ('lif' in source) {
+    const rate = m.rates[source.lif];
+    if (rate !== undefined) return { rate, estimated: false };
+    throw new Error(
+      `no firing rate measured for '${source.lif}'; measured layers: ${Object.keys(m.rates).join(', ') || 'none'}`,
+    );
   }
-  const pool = /^patch_embed\.maxpool(\d)$/.exec(input);
-  if (pool) return { ...inputRate(`patch_embed.proj_lif${pool[1]}`, m), estimated: true };
-  const res = RESIDUAL.exec(input);
-  if (res) {
-    let parts: string[];
-    if (res[2] !== undefined) {
-      const i = Number(res[2]);
-      parts = [i === 0 ? 'patch_embed.rpe_lif+maxpool3' : `block.${i - 1}+residual`, `block.${i}.attn.proj_lif`];
-    } else if (res[3] !== undefined) {
-      parts = [`block.${res[3]}.attn+residual`, `block.${res[3]}.mlp.fc2_lif`];
-    } else {
-      parts = ['patch_embed.rpe_lif', 'patch_embed.maxpool3'];
-    }
-    const r = parts.map((p) => inputRate(p, m));
-    return { rate: r[0].rate + r[1].rate, estimated: r[0].estimated || r[1].estimated };
+  if ('recorded' in source) {
+    const recorded = m.inputRates?.[source.recorded];
+    if (recorded !== undefined) return { rate: recorded, estimated: false };
+    const stand = sourceRate(source.otherwise, m);
+    return { rate: stand.rate, estimated: stand.estimated || source.estimated };
   }
-  throw new Error(
-    `no firing rate measured for '${input}'; measured layers: ${Object.keys(m.rates).join(', ') || 'none'}`,
-  );
+  // A product of spike maps fires only where all do: bound it by the sparser one (Spikingformer's rule).
+  const parts = ('sum' in source ? source.sum : source.min).map((p) => sourceRate(p, m));
+  const rate = 'sum' in source ? parts[0].rate + parts[1].rate : Math.min(...parts.map((p) => p.rate));
+  return { rate, estimated: parts.some((p) => p.estimated) };
 }
 
 /** Per-layer and total operations and energy per image. Spiking models need measured rates; ResNet18 does not. */
@@ -104,12 +91,11 @@ export function countEnergy(
   const spiking = isSpiking(config);
   if (spiking && !measured)
     throw new Error("a spiking model's energy depends on its firing rates; measure them on images first");
-  const T = isSpiking(config) ? config.timeSteps : 1;
-  const layers = layerMacs(config).map((l): LayerEnergy => {
+  const T = timeStepsOf(config);
+  const layers = layerGraph(config).map((l): LayerEnergy => {
     const steps = l.once ? 1 : T;
     const dense = l.macs * steps;
-    const analog = !spiking || l.once === true || l.input === 'image';
-    if (analog) {
+    if (l.spikes === null) {
       return {
         name: l.name,
         kind: l.kind,
@@ -123,7 +109,7 @@ export function countEnergy(
         energy: dense * costs.eMac,
       };
     }
-    const { rate, estimated } = inputRate(l.input, measured!);
+    const { rate, estimated } = sourceRate(l.spikes, measured!);
     const sops = rate * T * l.macs;
     return {
       name: l.name,

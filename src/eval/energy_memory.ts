@@ -15,9 +15,9 @@
 //                          per operation instead.
 // Energy per access: 45 nm SRAM, E = 1.09e-5 pJ x (elements held x bits) + 13.2 pJ (Qualia's fit to Horowitz 2014:
 // 10 pJ for 8 KB, 20 pJ for 32 KB, 100 pJ for 1 MB, 64-bit access), with the memory sized for the tensor accessed.
-import { layerMacs, type LayerMacs } from '../models/macs.js';
-import { isSpiking, type ModelConfig } from '../models/registry.js';
-import { formatEnergy, formatOps, inputRate, type MeasuredRates } from './energy.js';
+import type { ComputeLayer } from '../models/layer_graph.js';
+import { isSpiking, layerGraph, timeStepsOf, type ModelConfig } from '../models/registry.js';
+import { formatEnergy, formatOps, sourceRate, type MeasuredRates } from './energy.js';
 
 export type DataKind = 'weights' | 'potentials' | 'activations';
 
@@ -55,22 +55,9 @@ export interface MemoryReport {
 
 const zero = (): Record<DataKind, number> => ({ weights: 0, potentials: 0, activations: 0 });
 
-/**
- * The LIF a weight layer feeds, by geospike's official names (`proj_conv1` -> `proj_lif1`, `attn.q_linear` ->
- * `attn.q_lif`, `attn.av` -> `attn.attn_lif`, SDT's `kv_sum` -> `talking_heads_lif`), if its rate was measured.
- */
-export function outputLif(layer: string, rates: Record<string, number>): string | null {
-  const candidates = [
-    layer.replace(/_(conv|linear)(\d*)$/, '_lif$2'),
-    layer.replace(/\.av$/, '.attn_lif'),
-    layer.replace(/\.kv_sum$/, '.talking_heads_lif'),
-  ];
-  return candidates.find((c) => c !== layer && rates[c] !== undefined) ?? null;
-}
-
 /** Memory accesses and their energy for a list of layers (see the header for the counts). */
 export function countMemoryOfLayers(
-  layers: LayerMacs[],
+  layers: readonly ComputeLayer[],
   spiking: boolean,
   T: number,
   measured: MeasuredRates | null,
@@ -95,8 +82,7 @@ export function countMemoryOfLayers(
       add('activations', 'w', l.outputs, l.outputs);
     } else {
       const s = l.once ? 1 : T;
-      const analog = l.once === true || l.input === 'image';
-      const rate = analog ? 1 : inputRate(l.input, measured!).rate;
+      const rate = l.spikes === null ? 1 : sourceRate(l.spikes, measured!).rate;
       const events = rate * l.inputs * s;
       const ops = rate * l.macs * s;
       add('activations', 'r', events, l.inputs);
@@ -104,10 +90,10 @@ export function countMemoryOfLayers(
         add('weights', 'r', ops, l.weights);
         add('weights', 'r', l.outputs, l.outputs);
       } else add('activations', 'r', ops, l.inputs);
-      const lif = measured ? outputLif(l.name, measured.rates) : null;
-      if (lif) {
+      const lifRate = l.feeds === undefined ? undefined : measured?.rates[l.feeds];
+      if (lifRate !== undefined) {
         add('potentials', 'w', ops + l.outputs, l.outputs);
-        add('activations', 'w', measured!.rates[lif] * l.outputs * s, l.outputs);
+        add('activations', 'w', lifRate * l.outputs * s, l.outputs);
       } else add('activations', 'w', l.outputs * s, l.outputs);
     }
     const total = energy.weights + energy.potentials + energy.activations;
@@ -134,7 +120,7 @@ export function countMemory(config: ModelConfig, measured: MeasuredRates | null,
   const spiking = isSpiking(config);
   if (spiking && !measured)
     throw new Error("a spiking model's memory traffic depends on its firing rates; measure them on images first");
-  return countMemoryOfLayers(layerMacs(config), spiking, spiking ? config.timeSteps : 1, measured, bits);
+  return countMemoryOfLayers(layerGraph(config), spiking, timeStepsOf(config), measured, bits);
 }
 
 /** Word width for a compute-cost preset's number format (the memory holds the same numbers the arithmetic uses). */

@@ -9,6 +9,7 @@
 // predicted class's probability fall; do the same in random orders. The map passes when its curve's area is smaller.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../models/model.js';
+import { architectureOf } from '../models/registry.js';
 import { Rng } from '../util/rng.js';
 
 export const PATCH = 4;
@@ -21,9 +22,8 @@ export interface Maps {
 }
 
 export function methodOf(arch: string): string {
-  return arch === 'resnet18'
-    ? 'Grad-CAM on the last feature map (layer4)'
-    : 'gradient x input, summed per 4x4-pixel patch';
+  const cam = architectureOf({ arch }).gradCam;
+  return cam ? `Grad-CAM on the last feature map (${cam.tap})` : 'gradient x input, summed per 4x4-pixel patch';
 }
 
 function classScore(logits: tf.Tensor2D, classes: Int32Array): tf.Scalar {
@@ -36,14 +36,13 @@ export function evidenceMaps(model: Model, x: Float32Array, n: number, classes: 
   if (S % PATCH !== 0) throw new Error(`explanations need an image size divisible by ${PATCH}, got ${S}`);
   const G = S / PATCH;
   const maps = Array.from({ length: n }, () => new Float32Array(G * G));
-  if (arch === 'resnet18') {
+  const gradCam = architectureOf(model.config).gradCam;
+  if (gradCam) {
     let features: tf.Tensor4D | null = null;
     const images = tf.tensor4d(x, [n, S, S, C]);
     try {
-      // Grad-CAM needs d logit / d features: a zero tensor added at the tap has exactly that gradient. The last
-      // feature map is 8x smaller than the image (three stride-2 stages) with 8x the base width of channels.
-      const width = (model.config as unknown as { width: number }).width;
-      const probe = tf.zeros([n, S / 8, S / 8, 8 * width]);
+      // Grad-CAM needs d logit / d features: a zero tensor added at the tap has exactly that gradient.
+      const probe = tf.zeros([n, ...gradCam.shape(model.config)]);
       const grad = tf.grad((delta: tf.Tensor) =>
         classScore(
           model.forward(images, {

@@ -5,6 +5,7 @@
 // by name, never by position.
 import { checkClassList } from '../data/manifest.js';
 import { toFloat32, type SafeTensor } from '../io/safetensors.js';
+import { architectureOf } from './registry.js';
 
 export const CLASSES_KEY = 'classes';
 export const LABEL_ORDER_KEY = 'label_order';
@@ -43,7 +44,7 @@ export function fileClasses(metadata: Record<string, string>, source: string): s
 
 /** The official state-dict names of a model's classification head. */
 export function headKeys(arch: string): { weight: string; bias: string } {
-  const head = arch === 'resnet18' ? 'linear' : 'head';
+  const { head } = architectureOf({ arch });
   return { weight: `${head}.weight`, bias: `${head}.bias` };
 }
 

@@ -1,73 +1,59 @@
-// Named presets and the one function that turns a preset (plus overrides) into a model.
+// The table of model families (as timm's registry): each family's entry lives in its own model file, and every
+// generic path asks this table rather than branching on a family's name. Named presets come with the entries.
 import { own } from '../util/own.js';
+import type { ArchitectureSpec, ModelConfig, Preset, SpikingModelConfig } from './architecture.js';
+import { macsOfGraph, type ComputeLayer } from './layer_graph.js';
 import type { Model } from './model.js';
-import { ResNet18, type ResNet18Config } from './resnet18.js';
-import { SpikeDrivenTransformer, type SDTConfig } from './sdt.js';
-import { Spikformer, type SpikformerConfig } from './spikformer.js';
+import { RESNET18 } from './resnet18.js';
+import { SDT } from './sdt.js';
+import { SPIKFORMER } from './spikformer.js';
 
-export type ModelConfig = SpikformerConfig | SDTConfig | ResNet18Config;
-/** The models that run over time steps and fire spikes (everything but ResNet18). */
-export type SpikingModelConfig = SpikformerConfig | SDTConfig;
+export type { ModelConfig, SpikingModelConfig } from './architecture.js';
 
-export function isSpiking(c: { arch: string }): c is SpikingModelConfig {
-  return c.arch === 'spikformer' || c.arch === 'sdt';
+const ARCHITECTURES = new Map<string, ArchitectureSpec>();
+
+/** Every preset of every registered family, by name. */
+export const PRESETS: Record<string, Preset> = {};
+
+/** Adds a family and its presets to the table; a family or preset name already there is refused. */
+export function registerArchitecture<C extends ModelConfig>(spec: ArchitectureSpec<C>): void {
+  if (ARCHITECTURES.has(spec.arch)) throw new Error(`architecture '${spec.arch}' is already registered`);
+  for (const [name, preset] of Object.entries(spec.presets)) {
+    if (Object.hasOwn(PRESETS, name)) throw new Error(`preset '${name}' of ${spec.arch} is already registered`);
+    if (preset.config.arch !== spec.arch)
+      throw new Error(`preset '${name}' has arch '${preset.config.arch}', but is listed under '${spec.arch}'`);
+  }
+  ARCHITECTURES.set(spec.arch, spec as unknown as ArchitectureSpec);
+  Object.assign(PRESETS, spec.presets);
 }
 
-const spikformer = (depth: number, dim: number, about: string) => ({
-  about,
-  config: {
-    arch: 'spikformer',
-    dim,
-    depth,
-    heads: dim / 32,
-    timeSteps: 4,
-    classes: 5,
-    imageSize: 32,
-    inChannels: 3,
-    mlpRatio: 4,
-    tau: 2,
-    surrogate: 'sigmoid',
-    alpha: 4,
-  } satisfies SpikformerConfig as ModelConfig,
-});
-const sdt = (depth: number, dim: number, about: string) => ({
-  about,
-  config: {
-    arch: 'sdt',
-    dim,
-    depth,
-    heads: 8,
-    timeSteps: 4,
-    classes: 5,
-    imageSize: 32,
-    inChannels: 3,
-    mlpRatio: 4,
-    tau: 2,
-    surrogate: 'sigmoid',
-    alpha: 4,
-  } satisfies SDTConfig as ModelConfig,
-});
-const resnet18 = (width: number, about: string) => ({
-  about,
-  config: { arch: 'resnet18', width, classes: 5, imageSize: 32, inChannels: 3 } satisfies ResNet18Config as ModelConfig,
-});
+registerArchitecture(SPIKFORMER);
+registerArchitecture(SDT);
+registerArchitecture(RESNET18);
 
-export const PRESETS: Record<string, { about: string; config: ModelConfig }> = {
-  'spikformer-4-384': spikformer(4, 384, "the paper's CIFAR model; geospike's default"),
-  'spikformer-4-256': spikformer(4, 256, "the paper's smaller CIFAR model"),
-  'spikformer-2-384': spikformer(2, 384, "the paper's shallower CIFAR model"),
-  'spikformer-2-128': spikformer(2, 128, 'small: trains on a 2-core CPU'),
-  'spikformer-1-64': spikformer(1, 64, 'tiny: smoke tests and quick demos'),
-  'sdt-2-512': sdt(2, 512, "Spike-driven Transformer, the paper's CIFAR model"),
-  'sdt-4-384': sdt(4, 384, "Spike-driven Transformer in spikformer-4-384's shape"),
-  'sdt-2-256': sdt(2, 256, 'Spike-driven Transformer, smaller'),
-  'sdt-2-128': sdt(2, 128, 'Spike-driven Transformer, small: trains on a 2-core CPU'),
-  resnet18: resnet18(64, "CIFAR ResNet18, the study's baseline"),
-  'resnet18-w16': resnet18(16, 'CIFAR ResNet18 at a quarter width: trains on a 2-core CPU'),
-  'resnet18-w8': resnet18(8, "CIFAR ResNet18 at an eighth width (the golden tests' size)"),
-};
+/** The registered families, in registration order. */
+export function architectures(): ArchitectureSpec[] {
+  return [...ARCHITECTURES.values()];
+}
+
+/** The table entry of a config's family. */
+export function architectureOf(c: { arch: string }): ArchitectureSpec {
+  const spec = ARCHITECTURES.get(c.arch);
+  if (!spec) throw new Error(`unknown model architecture '${c.arch}'; known: ${[...ARCHITECTURES.keys()].join(', ')}`);
+  return spec;
+}
 
 export const DEFAULT_PRESET = 'spikformer-4-384';
+
+/** The models that run over time steps and fire spikes. */
+export function isSpiking(c: { arch: string }): c is SpikingModelConfig {
+  return architectureOf(c).spiking;
+}
+
+/** Time steps a forward pass runs: the config's for a spiking model, 1 otherwise. */
+export function timeStepsOf(c: ModelConfig): number {
+  return isSpiking(c) ? c.timeSteps : 1;
+}
 
 /** The preset's config with overrides applied, checked. Unknown presets list the known ones. */
 export function resolveConfig(preset: string, overrides: Partial<Record<string, number | string>> = {}): ModelConfig {
@@ -87,6 +73,22 @@ export function resolveConfig(preset: string, overrides: Partial<Record<string, 
 }
 
 export function createModel(config: ModelConfig, seed = 0): Model {
-  if (config.arch === 'spikformer') return new Spikformer(config, seed);
-  return config.arch === 'sdt' ? new SpikeDrivenTransformer(config, seed) : new ResNet18(config, seed);
+  return architectureOf(config).create(config, seed);
+}
+
+/** The model's compute layers, from its config alone (no weights, no data). */
+export function layerGraph(config: ModelConfig): ComputeLayer[] {
+  return architectureOf(config).layers(config);
+}
+
+/** Dense MACs per image per time step (a head that runs once per image included); `info` prints them. */
+export function macsPerStep(config: ModelConfig): number {
+  return macsOfGraph(layerGraph(config));
+}
+
+/** The presets of the family that fills a demo slot. */
+export function presetsOfRole(role: ArchitectureSpec['demoRole']): { spec: ArchitectureSpec; presets: string[] } {
+  const spec = architectures().find((a) => a.demoRole === role);
+  if (!spec) throw new Error(`no registered architecture fills the demo's '${role}' slot`);
+  return { spec, presets: Object.keys(spec.presets) };
 }

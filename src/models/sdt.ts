@@ -5,7 +5,9 @@
 // Shapes: images NHWC [B, H, W, C]; inside, time comes first: maps [T*B, H, W, C], tokens [T, B, N, D].
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
+import type { ArchitectureSpec } from './architecture.js';
 import { BatchNorm, Linear } from './layers.js';
+import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
@@ -14,7 +16,11 @@ import {
   convBnLif,
   repeatOverTime,
   SpikingForward,
+  spikingPeerArgs,
+  spikingPreset,
+  spsGraph,
   spsLayers,
+  spsPoolId,
   type SpikingConfig,
   type SpsLayers,
 } from './spiking.js';
@@ -25,6 +31,8 @@ export interface SDTConfig extends SpikingConfig {
 
 /** The threshold of the LIF on the token sums (official `talking_heads_lif`). */
 const KV_THRESHOLD = 0.5;
+/** The id a spike mask (a product of two LIFs' spikes) is recorded under: the two LIFs' ids. */
+const maskId = (a: string, b: string) => `${a},${b}`;
 
 export class SpikeDrivenTransformer implements Model {
   readonly store: ParamStore;
@@ -55,7 +63,7 @@ export class SpikeDrivenTransformer implements Model {
     const { stages, rpe } = this.sps;
     const x = chain(tiled, ...stages.slice(0, 3).flatMap((stage) => convBnLif(stage, ctx)), (t) => {
       const p = tf.maxPool(t as tf.Tensor4D, 3, 2, 1);
-      ctx.recordInput('patch_embed.maxpool2', p); // pooling raises the rate the next conv sees
+      ctx.recordInput(spsPoolId(2), p); // pooling raises the rate the next conv sees
       return p;
     });
     tiled.dispose();
@@ -77,7 +85,7 @@ export class SpikeDrivenTransformer implements Model {
 }
 
 /** A 1x1 convolution (run as a linear layer over tokens) and its BatchNorm: every SDT projection. */
-class ConvBN {
+class Conv1x1BN {
   readonly linear: Linear;
   readonly bn: BatchNorm;
   constructor(store: ParamStore, prefix: string, inF: number, outF: number, bias: boolean) {
@@ -94,12 +102,12 @@ class ConvBN {
 }
 
 class Block {
-  private readonly q: ConvBN;
-  private readonly k: ConvBN;
-  private readonly v: ConvBN;
-  private readonly proj: ConvBN;
-  private readonly fc1: ConvBN;
-  private readonly fc2: ConvBN;
+  private readonly q: Conv1x1BN;
+  private readonly k: Conv1x1BN;
+  private readonly v: Conv1x1BN;
+  private readonly proj: Conv1x1BN;
+  private readonly fc1: Conv1x1BN;
+  private readonly fc2: Conv1x1BN;
 
   constructor(
     store: ParamStore,
@@ -109,14 +117,14 @@ class Block {
     const D = config.dim;
     const hidden = Math.floor(D * config.mlpRatio);
     const a = `${prefix}.attn`;
-    this.q = new ConvBN(store, `${a}.q`, D, D, false);
-    this.k = new ConvBN(store, `${a}.k`, D, D, false);
-    this.v = new ConvBN(store, `${a}.v`, D, D, false);
+    this.q = new Conv1x1BN(store, `${a}.q`, D, D, false);
+    this.k = new Conv1x1BN(store, `${a}.k`, D, D, false);
+    this.v = new Conv1x1BN(store, `${a}.v`, D, D, false);
     // The official attention builds a Conv1d over heads that its forward pass never calls; kept for the state dict.
     store.unused.set(`${a}.talking_heads.weight`, { shape: [config.heads, config.heads, 1], fill: 0 });
-    this.proj = new ConvBN(store, `${a}.proj`, D, D, true);
-    this.fc1 = new ConvBN(store, `${prefix}.mlp.fc1`, D, hidden, true);
-    this.fc2 = new ConvBN(store, `${prefix}.mlp.fc2`, hidden, D, true);
+    this.proj = new Conv1x1BN(store, `${a}.proj`, D, D, true);
+    this.fc1 = new Conv1x1BN(store, `${prefix}.mlp.fc1`, D, hidden, true);
+    this.fc2 = new Conv1x1BN(store, `${prefix}.mlp.fc2`, hidden, D, true);
   }
 
   /** x [T, B, N, D] analog -> [T, B, N, D]: x + SDSA(LIF(x)), then x + MLP(x). */
@@ -124,7 +132,7 @@ class Block {
     const a = `${this.prefix}.attn`;
     const m = `${this.prefix}.mlp`;
     const s = ctx.lif(`${a}.shortcut_lif`, x);
-    const spikes = (p: ConvBN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t));
+    const spikes = (p: Conv1x1BN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t));
     const q = spikes(this.q, `${a}.q_lif`),
       k = spikes(this.k, `${a}.k_lif`),
       v = spikes(this.v, `${a}.v_lif`);
@@ -132,10 +140,10 @@ class Block {
     // Spike-driven self-attention. Per head the official code sums k*v over tokens and masks q with the result; each
     // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
     const kv = consumeAll([k, v], tf.mul); // a mask: spikes where both fire
-    ctx.recordInput(`${a}.k_lif,${a}.v_lif`, kv);
+    ctx.recordInput(maskId(`${a}.k_lif`, `${a}.v_lif`), kv);
     const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD)); // [T, B, 1, D]
     const attn = consumeAll([q, kvSpikes], tf.mul); // a mask again
-    ctx.recordInput(`${a}.q_lif,${a}.talking_heads_lif`, attn);
+    ctx.recordInput(maskId(`${a}.q_lif`, `${a}.talking_heads_lif`), attn);
     const y = consume(
       consume(attn, (t) => this.proj.apply(t, ctx)),
       (t) => tf.add(x, t),
@@ -152,3 +160,65 @@ class Block {
     return out;
   }
 }
+
+/** A spike mask's rate: recorded by the forward pass when asked, else bounded by the sparser of its two LIFs. */
+function maskSpikes(a: string, b: string): SpikeWiring {
+  const id = maskId(a, b);
+  return { input: id, spikes: { recorded: id, otherwise: { min: [{ lif: a }, { lif: b }] }, estimated: false } };
+}
+
+/**
+ * The Spike-driven Transformer's compute layers: every weight layer reads the spikes of the LIF before it. Its
+ * attention has no products: k*v and q*kv are masks (free), the token sum of k*v is one addition per spike of the mask.
+ */
+export function sdtLayers(c: SDTConfig): ComputeLayer[] {
+  const D = c.dim;
+  const N = (c.imageSize / 4) ** 2;
+  const hidden = Math.floor(D * c.mlpRatio);
+  const layers = spsGraph(c, lifSpikes('patch_embed.proj_lif3')); // its output joins the analog stream: no LIF
+  for (let i = 0; i < c.depth; i++) {
+    const a = `block.${i}.attn`;
+    const m = `block.${i}.mlp`;
+    const lin = (p: string, inF: number, outF: number, wiring: SpikeWiring, feeds?: string) =>
+      linearLayer(`${p}_conv`, N, inF, outF, feeds ? { ...wiring, feeds } : wiring);
+    layers.push(
+      lin(`${a}.q`, D, D, lifSpikes(`${a}.shortcut_lif`), `${a}.q_lif`),
+      lin(`${a}.k`, D, D, lifSpikes(`${a}.shortcut_lif`), `${a}.k_lif`),
+      lin(`${a}.v`, D, D, lifSpikes(`${a}.shortcut_lif`), `${a}.v_lif`),
+      {
+        name: `${a}.kv_sum`,
+        kind: 'sum',
+        macs: N * D,
+        ...maskSpikes(`${a}.k_lif`, `${a}.v_lif`),
+        feeds: `${a}.talking_heads_lif`,
+        weights: 0,
+        inputs: 2 * N * D,
+        outputs: D,
+      },
+      // proj and fc2 add to the analog stream; fc1's output goes to fc2's LIF.
+      lin(`${a}.proj`, D, D, maskSpikes(`${a}.q_lif`, `${a}.talking_heads_lif`)),
+      lin(`${m}.fc1`, D, hidden, lifSpikes(`${m}.fc1_lif`), `${m}.fc2_lif`),
+      lin(`${m}.fc2`, hidden, D, lifSpikes(`${m}.fc2_lif`)),
+    );
+  }
+  // The head runs at every step on the head LIF's spikes, then the logits are averaged over time.
+  layers.push(linearLayer('head', 1, D, c.classes, lifSpikes('head_lif')));
+  return layers;
+}
+
+export const SDT: ArchitectureSpec<SDTConfig> = {
+  arch: 'sdt',
+  title: 'Spike-driven Transformer',
+  spiking: true,
+  presets: {
+    'sdt-2-512': spikingPreset('sdt', 2, 512, 8, "Spike-driven Transformer, the paper's CIFAR model"),
+    'sdt-4-384': spikingPreset('sdt', 4, 384, 8, "Spike-driven Transformer in spikformer-4-384's shape"),
+    'sdt-2-256': spikingPreset('sdt', 2, 256, 8, 'Spike-driven Transformer, smaller'),
+    'sdt-2-128': spikingPreset('sdt', 2, 128, 8, 'Spike-driven Transformer, small: trains on a 2-core CPU'),
+  },
+  create: (config, seed) => new SpikeDrivenTransformer(config, seed),
+  layers: sdtLayers,
+  head: 'head',
+  peerArgs: (c) => spikingPeerArgs(c, 'Spike-driven Transformer'),
+  demoRole: 'sdt',
+};

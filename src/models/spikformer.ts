@@ -2,7 +2,9 @@
 // Shapes: images NHWC [B, H, W, C]; inside, time comes first: maps [T*B, H, W, C], tokens [T, B, N, D].
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
+import type { ArchitectureSpec } from './architecture.js';
 import { BatchNorm, Linear } from './layers.js';
+import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll, type Step } from './last_use.js';
 import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
@@ -11,7 +13,12 @@ import {
   convBnLif,
   repeatOverTime,
   SpikingForward,
+  spikingPeerArgs,
+  spikingPreset,
+  spsGraph,
   spsLayers,
+  spsPooled,
+  spsPoolId,
   type SpikingConfig,
   type SpsLayers,
 } from './spiking.js';
@@ -22,6 +29,9 @@ export interface SpikformerConfig extends SpikingConfig {
 
 const ATTN_SCALE = 0.125; // the official constant, whatever the head size
 const ATTN_THRESHOLD = 0.5;
+const RPE_LIF = 'patch_embed.rpe_lif';
+/** The LIF after a projection (Linear + BN) named prefix: SpikingLinear's, and the layer graph's. */
+const lifOf = (prefix: string) => `${prefix}_lif`;
 
 export class Spikformer implements Model {
   readonly store: ParamStore;
@@ -55,14 +65,14 @@ export class Spikformer implements Model {
       if (i >= 2) {
         steps.push((x) => {
           const p = tf.maxPool(x as tf.Tensor4D, 3, 2, 1); // maxpool2 after the third stage, maxpool3 after the fourth
-          ctx.recordInput(`patch_embed.maxpool${i}`, p); // pooling raises the rate the next conv sees
+          ctx.recordInput(spsPoolId(i), p); // pooling raises the rate the next conv sees
           return p;
         });
       }
     });
     const x = chain(tiled, ...steps);
     tiled.dispose();
-    const r = chain(x, ...convBnLif({ ...this.sps.rpe, lif: 'patch_embed.rpe_lif' }, ctx));
+    const r = chain(x, ...convBnLif({ ...this.sps.rpe, lif: RPE_LIF }, ctx));
     const D = this.config.dim;
     let tokens = consumeAll([x, r], (x, r) => tf.reshape(tf.add(x, r), [T, B, this.tokens, D]));
     for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
@@ -88,7 +98,7 @@ class SpikingLinear {
       x,
       (t) => this.linear.apply(t),
       (t) => this.bn.apply(t, ctx.training),
-      (t) => ctx.lif(`${this.prefix}_lif`, t),
+      (t) => ctx.lif(lifOf(this.prefix), t),
     );
   }
 }
@@ -146,3 +156,80 @@ class Block {
     return out;
   }
 }
+
+/**
+ * Spikformer's compute layers. Every weight layer after the first conv reads spikes; the residual stream is a sum of
+ * spike maps (one accumulate per spike of each), and the attention products read spikes times q kᵀ's counts.
+ */
+export function spikformerLayers(c: SpikformerConfig): ComputeLayer[] {
+  const D = c.dim;
+  const N = (c.imageSize / 4) ** 2;
+  const hidden = Math.floor(D * c.mlpRatio);
+  const layers = spsGraph(c, { input: spsPoolId(3), spikes: spsPooled(3), feeds: RPE_LIF });
+  let stream: SpikeWiring = { input: `${RPE_LIF}+maxpool3`, spikes: { sum: [{ lif: RPE_LIF }, spsPooled(3)] } };
+  for (let i = 0; i < c.depth; i++) {
+    const b = `block.${i}`;
+    const a = `${b}.attn`;
+    const lin = (p: string, inF: number, outF: number, wiring: SpikeWiring) =>
+      linearLayer(`${p}_linear`, N, inF, outF, { ...wiring, feeds: lifOf(p) });
+    const attnOut: SpikeWiring = {
+      input: `${a}+residual`,
+      spikes: { sum: [stream.spikes, { lif: lifOf(`${a}.proj`) }] },
+    };
+    const [q, k, v] = [lifOf(`${a}.q`), lifOf(`${a}.k`), lifOf(`${a}.v`)];
+    layers.push(
+      lin(`${a}.q`, D, D, stream),
+      lin(`${a}.k`, D, D, stream),
+      lin(`${a}.v`, D, D, stream),
+      {
+        name: `${a}.qk`,
+        kind: 'matmul',
+        macs: N * N * D,
+        input: `${q},${k}`,
+        spikes: { min: [{ lif: q }, { lif: k }] },
+        weights: 0,
+        inputs: 2 * N * D,
+        outputs: c.heads * N * N,
+      },
+      {
+        // q kᵀ holds counts, not spikes: the product is gated by v's spikes alone.
+        name: `${a}.av`,
+        kind: 'matmul',
+        macs: N * N * D,
+        input: `${a}.qk,${v}`,
+        spikes: { min: [{ lif: v }] },
+        feeds: `${a}.attn_lif`,
+        weights: 0,
+        inputs: c.heads * N * N + N * D,
+        outputs: N * D,
+      },
+      lin(`${a}.proj`, D, D, lifSpikes(`${a}.attn_lif`)),
+      lin(`${b}.mlp.fc1`, D, hidden, attnOut),
+      lin(`${b}.mlp.fc2`, hidden, D, lifSpikes(lifOf(`${b}.mlp.fc1`))),
+    );
+    stream = { input: `${b}+residual`, spikes: { sum: [attnOut.spikes, { lif: lifOf(`${b}.mlp.fc2`) }] } };
+  }
+  layers.push({
+    ...linearLayer('head', 1, D, c.classes, { input: 'mean over tokens and time', spikes: null }),
+    once: true,
+  });
+  return layers;
+}
+
+export const SPIKFORMER: ArchitectureSpec<SpikformerConfig> = {
+  arch: 'spikformer',
+  title: 'Spikformer',
+  spiking: true,
+  presets: {
+    'spikformer-4-384': spikingPreset('spikformer', 4, 384, 12, "the paper's CIFAR model; geospike's default"),
+    'spikformer-4-256': spikingPreset('spikformer', 4, 256, 8, "the paper's smaller CIFAR model"),
+    'spikformer-2-384': spikingPreset('spikformer', 2, 384, 12, "the paper's shallower CIFAR model"),
+    'spikformer-2-128': spikingPreset('spikformer', 2, 128, 4, 'small: trains on a 2-core CPU'),
+    'spikformer-1-64': spikingPreset('spikformer', 1, 64, 2, 'tiny: smoke tests and quick demos'),
+  },
+  create: (config, seed) => new Spikformer(config, seed),
+  layers: spikformerLayers,
+  head: 'head',
+  peerArgs: (c) => spikingPeerArgs(c, 'Spikformer'),
+  demoRole: 'snn',
+};

@@ -3,8 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { lif } from '../snn/lif.js';
 import { surrogate, type SurrogateName } from '../snn/surrogate.js';
+import type { Preset } from './architecture.js';
 import { BatchNorm, Conv2d } from './layers.js';
 import type { Step } from './last_use.js';
+import { convLayer, lifSpikes, type ComputeLayer, type LayerWiring, type SpikeSource } from './layer_graph.js';
 import type { ForwardOptions } from './model.js';
 import type { ParamStore } from './params.js';
 
@@ -46,19 +48,73 @@ export interface SpsLayers {
   rpe: { conv: Conv2d; bn: BatchNorm };
 }
 
+/** The official names of the SPS stages' layers: stage i is proj_conv{s}, proj_bn{s}, proj_lif{s}, s = '', 1, 2, 3. */
+const spsName = (layer: 'conv' | 'bn' | 'lif', stage: number) => `patch_embed.proj_${layer}${stage === 0 ? '' : stage}`;
+/** The spike map the SPS max-pool after stage i (2 or 3) makes, as the forward pass records it. */
+export const spsPoolId = (stage: number) => `patch_embed.maxpool${stage}`;
+
+/** A pooled stage's spikes: the recorded pool when measured, else its LIF's rate (which undercounts: pooling raises it). */
+export const spsPooled = (stage: number): SpikeSource => ({
+  recorded: spsPoolId(stage),
+  otherwise: { lif: spsName('lif', stage) },
+  estimated: true,
+});
+
 export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | 'trunc_normal'): SpsLayers {
   const D = c.dim;
   const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
-  const stages = ['', '1', '2', '3'].map((s, i) => ({
-    conv: new Conv2d(store, `patch_embed.proj_conv${s}`, ch[i], ch[i + 1], 3, 1, 1, init),
-    bn: new BatchNorm(store, `patch_embed.proj_bn${s}`, ch[i + 1]),
-    lif: `patch_embed.proj_lif${s}`,
+  const stages = [0, 1, 2, 3].map((i) => ({
+    conv: new Conv2d(store, spsName('conv', i), ch[i], ch[i + 1], 3, 1, 1, init),
+    bn: new BatchNorm(store, spsName('bn', i), ch[i + 1]),
+    lif: spsName('lif', i),
   }));
   const rpe = {
     conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init),
     bn: new BatchNorm(store, 'patch_embed.rpe_bn', D),
   };
   return { stages, rpe };
+}
+
+/**
+ * The compute layers of the SPS: four 3x3 convs (the fourth reads the pool after the third), then the rpe conv,
+ * fed as `rpe` says (a Spikformer's rpe reads the pooled spikes and feeds its LIF; the SDT's reads proj_lif3).
+ */
+export function spsGraph(c: SpikingConfig, rpe: LayerWiring): ComputeLayer[] {
+  const D = c.dim;
+  const S = c.imageSize;
+  const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
+  const feeds = (i: number) => spsName('lif', i);
+  return [
+    convLayer(spsName('conv', 0), S, 3, ch[0], ch[1], { input: 'image', spikes: null, feeds: feeds(0) }),
+    convLayer(spsName('conv', 1), S, 3, ch[1], ch[2], { ...lifSpikes(spsName('lif', 0)), feeds: feeds(1) }),
+    convLayer(spsName('conv', 2), S, 3, ch[2], ch[3], { ...lifSpikes(spsName('lif', 1)), feeds: feeds(2) }),
+    convLayer(spsName('conv', 3), S / 2, 3, ch[3], ch[4], {
+      input: spsPoolId(2),
+      spikes: spsPooled(2),
+      feeds: feeds(3),
+    }),
+    convLayer('patch_embed.rpe_conv', S / 4, 3, D, D, rpe),
+  ];
+}
+
+/** A preset of a spiking transformer: the CIFAR settings of the papers at the given size. */
+export function spikingPreset<A extends string>(
+  arch: A,
+  depth: number,
+  dim: number,
+  heads: number,
+  about: string,
+): Preset<SpikingConfig & { arch: A }> {
+  const config = { arch, dim, depth, heads, timeSteps: 4, classes: 5, imageSize: 32, inChannels: 3, mlpRatio: 4 };
+  return { about, config: { ...config, tau: 2, surrogate: 'sigmoid', alpha: 4 } };
+}
+
+/** The PyTorch peer's flags for a spiking transformer (bench/peer: models.py build). */
+export function spikingPeerArgs(c: SpikingConfig & { arch: string }, title: string): string[] {
+  if (c.mlpRatio !== 4 || c.imageSize !== 32) {
+    throw new Error(`the PyTorch peer only builds ${title}s with mlpRatio 4 on 32x32 images`);
+  }
+  return [c.arch, '--dim', `${c.dim}`, '--depth', `${c.depth}`, '--heads', `${c.heads}`, '--T', `${c.timeSteps}`];
 }
 
 /** The input repeated over the T time steps, time-major: [B, H, W, C] -> [T*B, H, W, C]. */

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { benchModel, DEFAULT_PEER_SCRIPT, flopsPerImage, median, torchArgs } from '../../src/bench/model.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { ADAMW, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/ops/index.js';
-import { macsPerStep } from '../../src/models/macs.js';
+import { macsPerStep } from '../../src/models/registry.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
 
 test('median of odd and even counts', () => {

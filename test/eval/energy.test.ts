@@ -4,7 +4,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { countEnergy, ENERGY_PRESETS, inputRate, resolveCosts } from '../../src/eval/energy.js';
+import { countEnergy, ENERGY_PRESETS, resolveCosts, sourceRate } from '../../src/eval/energy.js';
 import { resolveConfig } from '../../src/models/registry.js';
 import { goldenRates as ratesOf, loadGolden, measureGoldenForward } from '../helpers/golden.js';
 
@@ -232,7 +232,7 @@ test('energy presets and overrides; bad costs and missing rates are refused', ()
   assert.throws(() => resolveCosts('45nm-fp32', -1), /--e-mac must be a positive/);
   assert.throws(() => countEnergy(tiny, null), /firing rates/);
   assert.throws(
-    () => inputRate('block.0.attn.q_lif', { rates: {} }),
+    () => sourceRate({ lif: 'block.0.attn.q_lif' }, { rates: {} }),
     /no firing rate measured for 'block.0.attn.q_lif'/,
   );
 });

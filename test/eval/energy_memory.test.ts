@@ -1,14 +1,33 @@
 // Memory accesses (Lemaire et al. 2022) on a two-layer model small enough to count by hand, and on real presets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countMemory, countMemoryOfLayers, outputLif, SRAM_45NM } from '../../src/eval/energy_memory.js';
-import type { LayerMacs } from '../../src/models/macs.js';
-import { resolveConfig } from '../../src/models/registry.js';
+import { countMemory, countMemoryOfLayers, SRAM_45NM } from '../../src/eval/energy_memory.js';
+import type { ComputeLayer } from '../../src/models/layer_graph.js';
+import { layerGraph, resolveConfig } from '../../src/models/registry.js';
 
 // conv 3x3, 1 -> 2 channels, 4x4 image (288 MACs, 18 weights, 16 inputs, 32 outputs), its LIF, then a linear 32 -> 3.
-const tiny: LayerMacs[] = [
-  { name: 'proj_conv', kind: 'conv', macs: 288, input: 'image', weights: 18, inputs: 16, outputs: 32 },
-  { name: 'fc_linear', kind: 'linear', macs: 96, input: 'proj_lif', weights: 96, inputs: 32, outputs: 3 },
+const tiny: ComputeLayer[] = [
+  {
+    name: 'proj_conv',
+    kind: 'conv',
+    macs: 288,
+    input: 'image',
+    spikes: null,
+    feeds: 'proj_lif',
+    weights: 18,
+    inputs: 16,
+    outputs: 32,
+  },
+  {
+    name: 'fc_linear',
+    kind: 'linear',
+    macs: 96,
+    input: 'proj_lif',
+    spikes: { lif: 'proj_lif' },
+    weights: 96,
+    inputs: 32,
+    outputs: 3,
+  },
 ];
 
 test('memory counts of a tiny spiking model, worked out by hand (T = 2, LIF rate 0.25)', () => {
@@ -39,7 +58,7 @@ test('memory counts of the same layers as an ANN: every MAC reads a weight; conv
   assert.equal(SRAM_45NM.perAccess(8192 / 4, 32) > 13.2, true);
 });
 
-test('every preset family: memory counted for each layer; the output LIFs are found by name', () => {
+test('every preset family: memory counted for each layer; each layer names the LIF its output goes to', () => {
   const snn = resolveConfig('spikformer-1-64', { classes: 5 });
   const rates: Record<string, number> = {};
   for (const n of ['proj_lif', 'proj_lif1', 'proj_lif2', 'proj_lif3', 'rpe_lif']) rates[`patch_embed.${n}`] = 0.1;
@@ -47,10 +66,20 @@ test('every preset family: memory counted for each layer; the output LIFs are fo
   for (const n of ['fc1', 'fc2']) rates[`block.0.mlp.${n}_lif`] = 0.1;
   const r = countMemory(snn, { rates });
   assert.ok(r.total.pJ > 0);
-  assert.equal(outputLif('block.0.attn.q_linear', rates), 'block.0.attn.q_lif');
-  assert.equal(outputLif('patch_embed.proj_conv3', rates), 'patch_embed.proj_lif3');
-  assert.equal(outputLif('block.0.attn.av', rates), 'block.0.attn.attn_lif');
-  assert.equal(outputLif('head', rates), null);
+  const feeds = (config: typeof snn) => Object.fromEntries(layerGraph(config).map((l) => [l.name, l.feeds ?? null]));
+  const s = feeds(snn);
+  assert.equal(s['block.0.attn.q_linear'], 'block.0.attn.q_lif');
+  assert.equal(s['patch_embed.proj_conv3'], 'patch_embed.proj_lif3');
+  assert.equal(s['block.0.attn.av'], 'block.0.attn.attn_lif');
+  assert.equal(s['block.0.attn.qk'], null);
+  assert.equal(s.head, null);
+  // The SDT's LIFs come before its layers: fc1 feeds fc2's LIF, and fc2 and proj add to the analog stream.
+  const d = feeds(resolveConfig('sdt-2-128'));
+  assert.equal(d['block.0.mlp.fc1_conv'], 'block.0.mlp.fc2_lif');
+  assert.equal(d['block.0.mlp.fc2_conv'], null);
+  assert.equal(d['block.0.attn.proj_conv'], null);
+  assert.equal(d['block.0.attn.kv_sum'], 'block.0.attn.talking_heads_lif');
+  assert.equal(d['patch_embed.rpe_conv'], null);
   const ann = countMemory(resolveConfig('resnet18-w8', { classes: 5 }), null);
   assert.equal(ann.total.energy.potentials, 0);
   assert.throws(() => countMemory(snn, null), /firing rates/);

@@ -54,7 +54,10 @@ export function writeRun(
   const spiking = isSpiking(config);
   const rates = spiking
     ? Object.fromEntries(
-        (config.arch === 'sdt' ? SDT_LIFS : LIFS)(config.depth).map((l, i) => [l, 0.02 + 0.01 * (i % 9)]),
+        (config.arch === 'sdt' ? SDT_LIFS : LIFS)((config as unknown as { depth: number }).depth).map((l, i) => [
+          l,
+          0.02 + 0.01 * (i % 9),
+        ]),
       )
     : undefined;
   writeFileSync(

@@ -3,14 +3,24 @@
 // that replaced it provably changes nothing. Firing rates are synthetic (a hash of each LIF's name), recorded for
 // the names a real forward pass reports. The expected values were printed by this file with PIN_PRINT=1 on the old
 // code: `npx tsc -p tsconfig.json && PIN_PRINT=1 node --test dist/test/models/layer_graph_pins.test.js`.
+// One deliberate change: the SDT's memory estimate. The old counter found the LIF after a layer by renaming
+// `fc1_conv` to `fc1_lif`, but the SDT's fc1_lif comes before fc1 (its output goes to fc2_lif, and fc2's to the
+// analog stream, no LIF), so it wrote fc1's output spikes at the wrong rate and counted potentials for fc2. The typed
+// graph says which LIF each layer feeds; with the old (wrong) `feeds` declared, every number here equals the old one.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { countEnergy, type MeasuredRates } from '../../src/eval/energy.js';
 import { countMemory } from '../../src/eval/energy_memory.js';
-import { macsPerStep } from '../../src/models/macs.js';
-import { createModel, isSpiking, PRESETS, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
+import {
+  createModel,
+  isSpiking,
+  macsPerStep,
+  PRESETS,
+  resolveConfig,
+  type ModelConfig,
+} from '../../src/models/registry.js';
 
 before(async () => {
   await initEngine('cpu');
@@ -36,7 +46,7 @@ function recordedNames(config: ModelConfig & { depth: number }): { rates: string
 
 function measuredFor(config: ModelConfig, withInputs: boolean): MeasuredRates | null {
   if (!isSpiking(config)) return null;
-  const names = recordedNames(config as ModelConfig & { depth: number });
+  const names = recordedNames(config as unknown as ModelConfig & { depth: number });
   const rates = Object.fromEntries(names.rates.map((n) => [n, hashRate(n)]));
   if (!withInputs) return { rates };
   return { rates, inputRates: Object.fromEntries(names.inputs.map((n) => [n, hashRate(n)])) };
@@ -76,25 +86,30 @@ const EXPECTED: Record<string, number[]> = {
     20163135.975005016, 25129836.75301104,
   ],
   'sdt-2-512': [
-    1234962944, 4939851776, 7077888, 1240653353.0627084, 1149146302.5564377, 523271739314.3393, 1249758629.8717353,
-    990301442.7758474, 1230447548.06063,
+    1234962944, 4939851776, 7077888, 1240653353.0627084, 1149146302.5564377, 521325339257.3003, 1249758629.8717353,
+    911622665.3388966, 1230447548.06063,
   ],
   'sdt-4-384': [
-    921552768, 3686211072, 5308416, 871421734.3717554, 808698274.5345801, 215337868741.59296, 879210181.3106923,
-    725639837.1358876, 857534778.8404579,
+    921552768, 3686211072, 5308416, 871421734.3717554, 808698274.5345801, 212371559108.0064, 879210181.3106923,
+    589461867.5586758, 857534778.8404579,
   ],
   'sdt-2-256': [
-    309200128, 1236800512, 3538944, 310172157.206339, 295434083.88570523, 41824994555.644585, 314730942.1108524,
-    250061183.73055163, 315760211.6680923,
+    309200128, 1236800512, 3538944, 310172157.206339, 295434083.88570523, 41450366314.34508, 314730942.1108524,
+    230368470.2621464, 315760211.6680923,
   ],
   'sdt-2-128': [
-    77529728, 310118912, 1769472, 77547448.77191576, 77932275.09472418, 4491240964.947578, 79832987.7241725,
-    63758214.95093281, 83014215.24349046,
+    77529728, 310118912, 1769472, 77547448.77191576, 77932275.09472418, 4411466431.652352, 79832987.7241725,
+    58823527.02924775, 83014215.24349046,
   ],
   resnet18: [555420160, 555420160, 555420160, 0, 2554932735.999999, 155833700139.27188, 1111452677, 614405],
   'resnet18-w16': [35046016, 35046016, 35046016, 0, 161211673.59999996, 1559166352.5905213, 70245125, 153605],
   'resnet18-w8': [8872256, 8872256, 8872256, 0, 40812377.59999999, 282475810.6899263, 17821061, 76805],
 };
+// The SDT's memory pJ and writes before the fix (see the header), for the record:
+//   sdt-2-512: 523271739314.3393 pJ, 990301442.7758474 writes
+//   sdt-4-384: 215337868741.59296 pJ, 725639837.1358876 writes
+//   sdt-2-256: 41824994555.644585 pJ, 250061183.73055163 writes
+//   sdt-2-128: 4491240964.947578 pJ, 63758214.95093281 writes
 
 test('every preset: MAC sums, energy and memory estimates equal the old counter', () => {
   const actual = Object.fromEntries(Object.keys(PRESETS).map((p) => [p, numbers(p)]));

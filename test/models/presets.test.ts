@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { initEngine } from '../../src/engine/backend.js';
 import { describe as describeModel } from '../../src/cli/info.js';
-import { layerMacs, macsPerStep } from '../../src/models/macs.js';
-import { createModel, PRESETS, resolveConfig } from '../../src/models/registry.js';
+import { createModel, layerGraph, macsPerStep, PRESETS, resolveConfig } from '../../src/models/registry.js';
 import { toStateDict } from '../../src/models/state_dict.js';
 import { goldenPath } from '../helpers/golden.js';
 
@@ -64,7 +63,7 @@ test('spikformer-4-384 exports exactly the official state-dict keys', () => {
 
 test('MACs of spikformer-4-384 at 32x32: first conv 1.327 M per step, about 0.934 G in all', () => {
   const c = resolveConfig('spikformer-4-384');
-  const layers = layerMacs(c);
+  const layers = layerGraph(c);
   assert.equal(layers[0].name, 'patch_embed.proj_conv');
   assert.equal(layers[0].macs, 32 * 32 * 9 * 3 * 48); // 5.31 M over T = 4
   assert.equal(layers[0].macs * 4, 5_308_416);
@@ -81,7 +80,7 @@ test('MACs of sdt-2-512 at 32x32 by hand: no attention products, the token sum a
   const convs = 1024 * 9 * (3 * 64 + 64 * 128 + 128 * 256) + 256 * 9 * 256 * 512 + 64 * 9 * 512 * 512;
   const block = 4 * 64 * D * D + 2 * 64 * D * 4 * D + 64 * D;
   assert.equal(macsPerStep(c), convs + 2 * block + D * 5);
-  const layers = layerMacs(c);
+  const layers = layerGraph(c);
   assert.deepEqual(
     layers.filter((l) => l.kind === 'matmul'),
     [],
