@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { BUILTIN_REGIONS } from '../data/cities.js';
 import { collect } from '../data/collect.js';
 import { processImage } from '../data/images.js';
-import { forEachLimit } from '../data/pool.js';
+import { forEachLimit } from '../util/for_each_limit.js';
 import { signUrl } from '../data/signing.js';
 import { FakeServer } from '../data/providers/fake_server.js';
 import { Budget, Http } from '../data/providers/http.js';

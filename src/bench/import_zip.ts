@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { BUILTIN_REGIONS } from '../data/cities.js';
 import { importTable } from '../data/importers/table.js';
 import { processImage } from '../data/images.js';
-import { forEachLimit } from '../data/pool.js';
+import { forEachLimit } from '../util/for_each_limit.js';
 import { DatasetWriter } from '../data/writer.js';
 
 const { values: opt } = parseArgs({

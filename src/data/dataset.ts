@@ -14,7 +14,7 @@ import { IMAGE_SIZE } from './images.js';
 import { checkClassList, parseManifest, type Split } from './manifest.js';
 import { decodeSimplePng, SIMPLE_PNG_MAX_PIXELS } from './png.js';
 import { normalisationTable, writeModelInput } from './model_input.js';
-import { forEachLimit } from './pool.js';
+import { forEachLimit } from '../util/for_each_limit.js';
 import { CLASSES_FILE, MANIFEST_FILE } from './writer.js';
 
 /** Values in one image: 32 x 32 x 3, HWC. */
@@ -201,7 +201,7 @@ export interface Batch {
   n: number;
 }
 
-/** Where a BatchIterator stands; save it with a checkpoint and pass it to `setState` to resume exactly. */
+/** A place in the batch stream: a checkpoint saves it, and `epoch(epoch, batch)` resumes exactly there. */
 export interface BatchCursor {
   epoch: number;
   batch: number;
@@ -211,7 +211,6 @@ const PAD = 4;
 
 export class BatchIterator {
   readonly batchesPerEpoch: number;
-  private cursor: BatchCursor = { epoch: 0, batch: 0 };
   private orderEpoch = -1;
   private order: Int32Array;
   /** Normalised value of each 8-bit level, per channel (src/data/model_input.ts, shared with predict). */
@@ -259,31 +258,6 @@ export class BatchIterator {
   /** The batches of one epoch, from `startBatch` on. */
   *epoch(epoch: number, startBatch = 0): Generator<Batch> {
     for (let b = startBatch; b < this.batchesPerEpoch; b++) yield this.batch(epoch, b);
-  }
-
-  /** The next batch at the cursor, moving it on (across epochs). */
-  next(): Batch & BatchCursor {
-    const { epoch, batch } = this.cursor;
-    const out = { ...this.batch(epoch, batch), epoch, batch };
-    this.cursor = batch + 1 < this.batchesPerEpoch ? { epoch, batch: batch + 1 } : { epoch: epoch + 1, batch: 0 };
-    return out;
-  }
-
-  state(): BatchCursor {
-    return { ...this.cursor };
-  }
-
-  setState(s: BatchCursor): void {
-    if (
-      !Number.isInteger(s.epoch) ||
-      s.epoch < 0 ||
-      !Number.isInteger(s.batch) ||
-      s.batch < 0 ||
-      s.batch >= this.batchesPerEpoch
-    ) {
-      throw new Error(`batch cursor ${JSON.stringify(s)} is not valid for ${this.batchesPerEpoch} batches per epoch`);
-    }
-    this.cursor = { ...s };
   }
 
   private epochOrder(epoch: number): Int32Array {

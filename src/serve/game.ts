@@ -15,6 +15,7 @@ import { promises as fs } from 'node:fs';
 import { sameClasses } from '../data/manifest.js';
 import { Rng } from '../util/rng.js';
 import { hasUnsafeCharacters } from './names.js';
+import { RefusedRequestError } from './refused_request.js';
 import type { Card, Deck } from './deck.js';
 import { distanceKm, geoScore } from './geo.js';
 import type { ClassProbability, Prediction } from './predictor.js';
@@ -26,17 +27,6 @@ export interface Contestant {
   /** Where the model came from, for the results file. */
   readonly checkpoint?: string;
   predictSquare(file: string): Promise<Prediction>;
-}
-
-/** A request the game refuses; `status` is the HTTP status the server answers with. */
-export class GameError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GameError';
-  }
 }
 
 export interface GameOptions {
@@ -195,7 +185,7 @@ export class GameHall {
     checkRounds(total, this.deck.cards.length);
     const seed = req.seed ?? this.opts.seed ?? randomInt(2 ** 31);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
-      throw new GameError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
+      throw new RefusedRequestError(400, `seed must be a whole number in [0, 2^32), got ${seed}`);
     const player = playerName(req.name);
     const cards = new Rng(seed).shuffle([...this.deck.cards]).slice(0, total);
     const id = randomUUID();
@@ -240,7 +230,10 @@ export class GameHall {
   inputFile(gameId: string, index: number): string {
     const r = this.dealt(this.game(gameId), index);
     if (!r.reveal)
-      throw new GameError(409, `round ${index} is not answered yet; the model's input is shown after your guess`);
+      throw new RefusedRequestError(
+        409,
+        `round ${index} is not answered yet; the model's input is shown after your guess`,
+      );
     return r.card.square;
   }
 
@@ -248,12 +241,12 @@ export class GameHall {
     const g = this.game(gameId);
     const r = this.dealt(g, index);
     if (typeof label !== 'number' || !Number.isInteger(label) || label < 0 || label >= this.deck.classes.length) {
-      throw new GameError(
+      throw new RefusedRequestError(
         400,
         `guess must be a class index from 0 to ${this.deck.classes.length - 1}, got ${JSON.stringify(label)}`,
       );
     }
-    if (r.reveal) throw new GameError(409, `round ${index} of game ${gameId} was already answered`);
+    if (r.reveal) throw new RefusedRequestError(409, `round ${index} of game ${gameId} was already answered`);
     const person = this.judge(r.card, label);
     const done = g.rounds.length === g.cards.length;
     r.reveal = {
@@ -397,7 +390,7 @@ export class GameHall {
 
   private game(id: string): Game {
     const g = this.games.get(id);
-    if (!g) throw new GameError(404, `unknown game '${id}'; start one with POST /api/games`);
+    if (!g) throw new RefusedRequestError(404, `unknown game '${id}'; start one with POST /api/games`);
     g.lastSeen = Date.now();
     return g;
   }
@@ -422,13 +415,13 @@ export class GameHall {
     const victim = oldest(
       (g) => finished(g) || !g.rounds.some((r) => r.reveal) || Date.now() - g.lastSeen > PLAYED_GAME_KEPT_MS,
     );
-    if (!victim) throw new GameError(503, 'every game slot holds a game in play; try again in a few minutes');
+    if (!victim) throw new RefusedRequestError(503, 'every game slot holds a game in play; try again in a few minutes');
     this.games.delete(victim.id);
   }
 
   private dealt(g: Game, index: number): Round {
     if (!Number.isInteger(index) || index < 0 || index >= g.rounds.length) {
-      throw new GameError(
+      throw new RefusedRequestError(
         404,
         `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`,
       );
@@ -452,12 +445,13 @@ function pick(g: Guess): Omit<Guess, 'label'> & { guess: number } {
 /** A player's name: optional, trimmed, printable, at most MAX_NAME characters; blank means none. */
 export function playerName(name: unknown): string | null {
   if (name === undefined || name === null) return null;
-  if (typeof name !== 'string') throw new GameError(400, `name must be a string, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string')
+    throw new RefusedRequestError(400, `name must be a string, got ${JSON.stringify(name)}`);
   const trimmed = name.trim();
   if (trimmed.length > MAX_NAME)
-    throw new GameError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
+    throw new RefusedRequestError(400, `name must be at most ${MAX_NAME} characters, got ${trimmed.length}`);
   if (hasUnsafeCharacters(trimmed))
-    throw new GameError(
+    throw new RefusedRequestError(
       400,
       'name must not contain control characters (tabs, new lines, terminal escapes or bidi controls); type it plainly',
     );
@@ -465,7 +459,11 @@ export function playerName(name: unknown): string | null {
 }
 
 function checkRounds(n: number, available: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new GameError(400, `rounds must be a whole number of at least 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RefusedRequestError(400, `rounds must be a whole number of at least 1, got ${n}`);
   if (n > available)
-    throw new GameError(400, `rounds must be at most ${available}, the validation images with a display copy`);
+    throw new RefusedRequestError(
+      400,
+      `rounds must be at most ${available}, the validation images with a display copy`,
+    );
 }

@@ -8,7 +8,7 @@
 //   text/plain without a preflight, never JSON.
 import { hostname } from 'node:os';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GameError } from './game.js';
+import { RefusedRequestError } from './refused_request.js';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -35,17 +35,17 @@ export async function checkOrigin(req: FastifyRequest, _reply: FastifyReply): Pr
   const local = req.socket?.localAddress;
   const localPort = req.socket?.localPort;
   if (!acceptedHosts(local).has(name) || (localPort !== undefined && Number(port) !== localPort)) {
-    throw new GameError(
+    throw new RefusedRequestError(
       421,
       'this server answers only at the address it listens on (the Host header names another); open it by its address',
     );
   }
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `http://${host}`) {
-    throw new GameError(403, 'cross-origin request refused: the game API answers only its own page');
+    throw new RefusedRequestError(403, 'cross-origin request refused: the game API answers only its own page');
   }
   if (req.headers['sec-fetch-site'] === 'cross-site') {
-    throw new GameError(403, 'cross-site request refused: the game API answers only its own page');
+    throw new RefusedRequestError(403, 'cross-site request refused: the game API answers only its own page');
   }
 }
 
@@ -54,6 +54,6 @@ export async function requireJson(req: FastifyRequest): Promise<void> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if ((hasBody || type !== '') && type !== 'application/json') {
-    throw new GameError(415, 'send the body as JSON (content-type: application/json)');
+    throw new RefusedRequestError(415, 'send the body as JSON (content-type: application/json)');
   }
 }

@@ -2,14 +2,14 @@
 // before parsing (a 100,000-deep array overflowed the stack), then a schema per route, so a value such as
 // {"toString": 1} where a number belongs is a 400 that says which field, never a crash.
 import { z } from 'zod';
-import { GameError } from './game.js';
+import { RefusedRequestError } from './refused_request.js';
 
 /** Largest JSON body accepted: the API's bodies are a few dozen bytes. */
 export const MAX_JSON_BYTES = 16 * 1024;
 /** Deepest nesting of arrays and objects accepted (the API's bodies are flat). */
 export const MAX_JSON_DEPTH = 8;
 
-/** Throws a 400 GameError when `text` nests deeper than `maxDepth` (strings are skipped, so brackets in them don't count). */
+/** Throws a 400 RefusedRequestError when `text` nests deeper than `maxDepth` (strings are skipped, so brackets in them don't count). */
 export function checkJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH): void {
   let depth = 0;
   let inString = false;
@@ -22,7 +22,7 @@ export function checkJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH): void {
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth)
-        throw new GameError(
+        throw new RefusedRequestError(
           400,
           `the JSON body nests deeper than ${maxDepth} levels; the API's bodies are flat objects`,
         );
@@ -37,10 +37,10 @@ export const startBody = z.strictObject({
 
 export const guessBody = z.strictObject({ guess: z.unknown() });
 
-/** `body` (undefined when none was sent) checked against `schema`; a 400 GameError naming the field otherwise. */
+/** `body` (undefined when none was sent) checked against `schema`; a 400 RefusedRequestError naming the field otherwise. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string): T {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new GameError(400, `send a JSON object: ${shape}`);
+    throw new RefusedRequestError(400, `send a JSON object: ${shape}`);
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -50,7 +50,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string)
       key === 'seed'
         ? " (a game's seed is chosen by the server: one chosen by a player would let a second game replay the deal; the operator can fix it with geospike play --seed)"
         : '';
-    throw new GameError(400, `unknown field '${key}'${hint}; send ${shape}`);
+    throw new RefusedRequestError(400, `unknown field '${key}'${hint}; send ${shape}`);
   }
-  throw new GameError(400, `field '${issue.path.join('.')}': ${issue.message}; send ${shape}`);
+  throw new RefusedRequestError(400, `field '${issue.path.join('.')}': ${issue.message}; send ${shape}`);
 }

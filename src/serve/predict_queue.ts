@@ -1,7 +1,7 @@
 // At most a few predictions decode and run at once (each can hold a decoded photo of up to 40 megapixels and the
 // model's activations); a short queue waits, and beyond it the server answers 503 with Retry-After at once, so a
 // burst of uploads cannot grow memory or latency without bound.
-import { GameError } from './game.js';
+import { RefusedRequestError } from './refused_request.js';
 
 export class PredictQueue {
   private running = 0;
@@ -12,11 +12,11 @@ export class PredictQueue {
     readonly maxWaiting = 8,
   ) {}
 
-  /** Runs `work` when a slot is free; throws a 503 GameError when the queue is full. */
+  /** Runs `work` when a slot is free; throws a 503 RefusedRequestError when the queue is full. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.maxWaiting) {
-        throw new GameError(
+        throw new RefusedRequestError(
           503,
           `the server is busy (${this.running} predictions running, ${this.waiting.length} waiting); try again shortly`,
         );

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { packageRoot } from '../util/package_root.js';
 import { ImageDecodeError } from '../data/images.js';
 import { readDatasetFile } from './dataset_file.js';
-import { GameError, type GameHall } from './game.js';
+import type { GameHall } from './game.js';
+import { RefusedRequestError } from './refused_request.js';
 import { checkOrigin, requireJson } from './guards.js';
 import { clientError, type HttpLimits, limitedHttpServer } from './http_limits.js';
 import { checkJsonDepth, guessBody, MAX_JSON_BYTES, parseBody, startBody } from './json_body.js';
@@ -108,10 +109,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status =
-      err instanceof GameError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
+      err instanceof RefusedRequestError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
     const upload = req.url.split('?')[0] === '/api/predict';
     const message =
-      status === 413 && !(err instanceof GameError)
+      status === 413 && !(err instanceof RefusedRequestError)
         ? upload
           ? `upload too large: the limit is ${maxUpload} bytes (${+(maxUpload / 1048576).toFixed(2)} MB)`
           : `the JSON body is too large: the limit is ${maxJson} bytes`
@@ -119,7 +120,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           ? 'the upload is not an image geospike can read (a damaged or truncated file?)'
           : err.message;
     if (status === 503) void reply.header('retry-after', '1');
-    const own = status >= 500 && !(err instanceof GameError);
+    const own = status >= 500 && !(err instanceof RefusedRequestError);
     // Every 5xx goes to stderr with the id the answer carries; the server's own failures are never described to the
     // client, as their messages hold paths and state.
     if (status >= 500) {
@@ -218,7 +219,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const k = Number(req.params.model);
       const predictor = Number.isInteger(k) ? opts.predictors[k] : undefined;
       if (!predictor)
-        throw new GameError(404, `no model ${req.params.model}; models are 0..${opts.predictors.length - 1}`);
+        throw new RefusedRequestError(404, `no model ${req.params.model}; models are 0..${opts.predictors.length - 1}`);
       const png = await queue.run(() => explainSquare(predictor, file));
       return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(png);
     },
@@ -227,7 +228,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.get('/api/results', async (_req, reply) => {
     noStore(reply);
     const file = hall.opts.resultsFile;
-    if (!file) throw new GameError(404, 'this game keeps no results file (start geospike play with --results FILE)');
+    if (!file)
+      throw new RefusedRequestError(404, 'this game keeps no results file (start geospike play with --results FILE)');
     const games = existsSync(file) ? (await readResults(file)).games : [];
     // Only what the page shows: no dataset paths, no player names (those stay in the file and `geospike games`).
     return { file: escapeUnsafe(path.basename(file)), table: games.length ? publicTable(games) : null };
@@ -246,12 +248,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     } else if (Buffer.isBuffer(req.body)) {
       image = req.body;
     } else {
-      throw new GameError(
+      throw new RefusedRequestError(
         415,
         'send an image as multipart/form-data (a file field) or as the body with an image/* content type',
       );
     }
-    if (image.length === 0) throw new GameError(400, 'the uploaded file is empty');
+    if (image.length === 0) throw new RefusedRequestError(400, 'the uploaded file is empty');
     await checkUploadHeader(image);
     return queue.run(async () => {
       const predictions = [];
@@ -279,11 +281,14 @@ async function readFilePart(req: FastifyRequest): Promise<Buffer> {
   try {
     part = await req.file();
     if (!part)
-      throw new GameError(400, 'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)');
+      throw new RefusedRequestError(
+        400,
+        'the form holds no file; send the image in a file field (e.g. -F image=@photo.jpg)',
+      );
     image = await part.toBuffer();
   } catch (err) {
-    if (err instanceof GameError || (err as { statusCode?: number }).statusCode === 413) throw err;
-    throw new GameError(
+    if (err instanceof RefusedRequestError || (err as { statusCode?: number }).statusCode === 413) throw err;
+    throw new RefusedRequestError(
       400,
       'the multipart form is malformed (no boundary, or cut short); send a file field as curl -F does',
     );
@@ -295,6 +300,6 @@ async function readFilePart(req: FastifyRequest): Promise<Buffer> {
 
 /** Round numbers in paths: plain decimal digits, or the round is unknown. */
 function roundIndex(s: string): number {
-  if (!/^\d{1,6}$/.test(s)) throw new GameError(404, `unknown round '${s}'; rounds are numbered from 0`);
+  if (!/^\d{1,6}$/.test(s)) throw new RefusedRequestError(404, `unknown round '${s}'; rounds are numbered from 0`);
   return Number(s);
 }

@@ -5,7 +5,7 @@
 // passes is decoded with sharp's own limits (UPLOAD_DECODE_LIMITS) as a second line.
 import sharp from 'sharp';
 import type { DecodeLimits } from '../data/images.js';
-import { GameError } from './game.js';
+import { RefusedRequestError } from './refused_request.js';
 
 /** The formats the README lists for /api/predict (sharp's names). Everything else (SVG, TIFF, HEIF, GIF...) is 415. */
 export const UPLOAD_FORMATS = ['jpeg', 'png', 'webp'] as const;
@@ -19,7 +19,7 @@ export const MAX_UPLOAD_SIDE = 16_000;
 /** sharp's limits for decoding an upload that passed the header check: its pixels, and libvips time. */
 export const UPLOAD_DECODE_LIMITS: DecodeLimits = { limitInputPixels: MAX_UPLOAD_PIXELS, timeoutSeconds: 10 };
 
-/** Throws a 415 (format) or 413 (pixels) GameError unless the upload's header says it is small enough to decode. */
+/** Throws a 415 (format) or 413 (pixels) RefusedRequestError unless the upload's header says it is small enough to decode. */
 export async function checkUploadHeader(
   image: Buffer,
   maxPixels = MAX_UPLOAD_PIXELS,
@@ -30,13 +30,13 @@ export async function checkUploadHeader(
     // metadata() reads the header only; limitInputPixels: false so that the size check below is the one that speaks.
     meta = await sharp(image, { limitInputPixels: false, pages: 1 }).metadata();
   } catch {
-    throw new GameError(
+    throw new RefusedRequestError(
       415,
       `the upload is not an image geospike can read; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
     );
   }
   if (!(UPLOAD_FORMATS as readonly string[]).includes(meta.format ?? '')) {
-    throw new GameError(
+    throw new RefusedRequestError(
       415,
       `${String(meta.format).toUpperCase()} images are not accepted; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
     );
@@ -45,15 +45,15 @@ export async function checkUploadHeader(
   const height = meta.pageHeight ?? meta.height ?? 0;
   const pixels = width * height;
   if (!(pixels > 0))
-    throw new GameError(415, 'the upload is not an image geospike can read (no dimensions in its header)');
+    throw new RefusedRequestError(415, 'the upload is not an image geospike can read (no dimensions in its header)');
   if (Math.max(width, height) > maxSide) {
-    throw new GameError(
+    throw new RefusedRequestError(
       413,
       `the image is ${width}x${height} pixels; the limit on its longest side is ${maxSide} pixels (resize it first)`,
     );
   }
   if (pixels > maxPixels) {
-    throw new GameError(
+    throw new RefusedRequestError(
       413,
       `the image is ${meta.width}x${meta.pageHeight ?? meta.height} pixels; the limit is ${maxPixels / 1e6} megapixels`,
     );

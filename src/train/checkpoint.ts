@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { BatchCursor } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import type { Model } from '../models/model.js';
@@ -41,7 +42,7 @@ export interface CheckpointMeta {
   epoch: number;
   step: number;
   /** Where the batch iterator stands (mid-epoch after an interrupt). */
-  cursor: { epoch: number; batch: number };
+  cursor: BatchCursor;
   /** Best validation accuracy so far and its epoch. */
   best: { valAcc: number; epoch: number } | null;
   /** The resolved training config (see src/train/config.ts); empty for weights not made by `geospike train`. */

@@ -1,5 +1,5 @@
-// The geospike package root: the nearest folder above a module that holds package.json. Modules run from src/ (tsx)
-// and from dist/src/ (tsc), at different depths, so a fixed '../..' would be right for only one of them.
+// The geospike package root: the nearest folder above a module that holds package.json. Callers pass their own URL
+// and sit at different depths under dist/src/, so a fixed '../..' would be right for only some of them.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

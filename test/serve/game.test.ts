@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { openDeck } from '../../src/serve/deck.js';
-import { commitmentOf, GameError, GameHall, type Contestant } from '../../src/serve/game.js';
+import { commitmentOf, GameHall, type Contestant } from '../../src/serve/game.js';
+import { RefusedRequestError } from '../../src/serve/refused_request.js';
 import { distanceKm, geoScore } from '../../src/serve/geo.js';
 import type { Prediction } from '../../src/serve/predictor.js';
 import { CENTRES, CITIES, makeDataset, tempDir } from './helpers.js';
@@ -223,10 +224,10 @@ test('bad requests are refused with the right status', async (t) => {
     try {
       fn();
     } catch (err) {
-      assert.ok(err instanceof GameError, String(err));
+      assert.ok(err instanceof RefusedRequestError, String(err));
       return err.status;
     }
-    assert.fail('expected a GameError');
+    assert.fail('expected a RefusedRequestError');
   };
   assert.equal(
     status(() => h.start({ rounds: 0 })),
@@ -249,7 +250,7 @@ test('bad requests are refused with the right status', async (t) => {
     status(() => h.summary('nope')),
     404,
   );
-  await assert.rejects(h.round('nope'), (e: GameError) => e.status === 404);
+  await assert.rejects(h.round('nope'), (e: RefusedRequestError) => e.status === 404);
   const { game } = h.start({ rounds: 2 });
   assert.equal(
     status(() => h.guess(game, 0, 0)),
@@ -304,7 +305,7 @@ test("the model input opens only after the guess, and the reveal carries each mo
   assert.ok(!('done' in r));
   assert.throws(
     () => h.inputFile(game, 0),
-    (e: GameError) => e.status === 409 && /not answered yet/.test(e.message),
+    (e: RefusedRequestError) => e.status === 409 && /not answered yet/.test(e.message),
   );
   const rev = h.guess(game, 0, 1);
   const file = h.inputFile(game, 0);
@@ -319,7 +320,7 @@ test("the model input opens only after the guess, and the reveal carries each mo
   await h.round(game);
   assert.throws(
     () => h.inputFile(game, 1),
-    (e: GameError) => e.status === 409,
+    (e: RefusedRequestError) => e.status === 409,
     'the next round stays closed',
   );
 });
@@ -358,7 +359,7 @@ test('a player name is checked, kept out of every answer, and written to the res
   ] as const) {
     assert.throws(
       () => h.start({ name }),
-      (e: GameError) => e.status === 400 && msg.test(e.message),
+      (e: RefusedRequestError) => e.status === 400 && msg.test(e.message),
     );
   }
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { encodeRgbPng, IMAGE_SIZE } from '../images.js';
 import type { Split } from '../manifest.js';
-import { forEachLimit } from '../pool.js';
+import { forEachLimit } from '../../util/for_each_limit.js';
 import { DatasetWriter } from '../writer.js';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';

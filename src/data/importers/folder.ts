@@ -7,7 +7,7 @@ import { Rng } from '../../util/rng.js';
 import { hash32 } from '../hash.js';
 import { ImageDecodeError, processImage } from '../images.js';
 import { safeName } from '../manifest.js';
-import { forEachLimit } from '../pool.js';
+import { forEachLimit } from '../../util/for_each_limit.js';
 import { DatasetWriter } from '../writer.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];

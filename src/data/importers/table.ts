@@ -10,7 +10,7 @@ import { hash32 } from '../hash.js';
 import { type ImageRef, ImageIndex, ImageReadError } from '../image_sources.js';
 import { ImageDecodeError, processImage } from '../images.js';
 import type { Split } from '../manifest.js';
-import { forEachLimit } from '../pool.js';
+import { forEachLimit } from '../../util/for_each_limit.js';
 import { SpatialSplitter } from '../split.js';
 import { DatasetWriter } from '../writer.js';
 import { Rng } from '../../util/rng.js';
