@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { isSpiking, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { isSpiking, presetsOfRole, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
 import { measureEnergy, nvmlCounter, raplCounter, type Measurement } from './energy_measure.js';
@@ -55,10 +55,16 @@ export interface EnergyOptions {
   images?: number;
   split?: SplitName;
   costs?: EnergyCosts;
-  /** A preset name (default 'resnet18' at the checkpoint's class count) or a checkpoint path; null for none. */
+  /**
+   * A preset name or a checkpoint path; null for none. Default for a spiking model: the first preset of the family
+   * that fills the demo's ANN slot (resnet18), at the checkpoint's class count.
+   */
   baseline?: string | null;
   progress?: (done: number, total: number) => void;
 }
+
+/** The study's ANN baseline: the first preset of the family that fills the demo's ANN slot. */
+const defaultBaseline = () => presetsOfRole('ann').presets[0];
 
 function baselineConfig(baseline: string, classes: number): { name: string; config: ModelConfig } {
   if (existsSync(baseline) || baseline.endsWith('.json')) {
@@ -99,7 +105,7 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   const memory = countMemory(meta.model, measuredRates, bitsOfCosts(costs.about));
   let baselineMemory: number | null = null;
   let baseline: EnergyResult['baseline'] = null;
-  const base = opts.baseline === undefined ? (isSpiking(meta.model) ? 'resnet18' : null) : opts.baseline;
+  const base = opts.baseline === undefined ? (isSpiking(meta.model) ? defaultBaseline() : null) : opts.baseline;
   if (base) {
     const b = baselineConfig(base, meta.classes.length);
     if (isSpiking(b.config))

@@ -9,7 +9,7 @@ export interface ForwardOptions {
   rates?: Map<string, number>;
   /**
    * When given, spiking models also record the mean of each tensor that feeds a weight layer but is not a LIF
-   * output (the SPS max-pools), under the names `layerMacs` uses as `input`; the energy counter needs them.
+   * output (the SPS max-pools, the SDT's masks), under the ids their layer graph's `recorded` sources name.
    */
   inputRates?: Map<string, number>;
   /**
