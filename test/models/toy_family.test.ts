@@ -113,6 +113,27 @@ before(async () => {
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
+test('the table refuses a family or preset name twice, and a preset listed under another family', () => {
+  assert.throws(() => registerArchitecture(TOY), /architecture 'toy-mlp' is already registered/);
+  assert.throws(
+    () => registerArchitecture({ ...(TOY as unknown as ArchitectureSpec), arch: 'toy-2' }),
+    /preset 'toy-mlp-16' of toy-2 is already/,
+  );
+  const misfiled = {
+    ...(TOY as unknown as ArchitectureSpec),
+    arch: 'toy-3',
+    presets: { 'toy-3-a': TOY.presets['toy-mlp-16'] },
+  };
+  assert.throws(
+    () => registerArchitecture(misfiled),
+    /preset 'toy-3-a' has arch 'toy-mlp', but is listed under 'toy-3'/,
+  );
+  assert.throws(
+    () => createModel({ arch: 'nope', classes: 2, imageSize: 8, inChannels: 1 }),
+    /unknown model architecture 'nope'; known: spikformer, sdt, resnet18, toy-mlp/,
+  );
+});
+
 test('the toy is created from its preset and described by info like any other model', () => {
   const config = resolveConfig('toy-mlp-16', { timeSteps: 2 });
   assert.equal(isSpiking(config), true);
