@@ -1,7 +1,18 @@
 // `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/spiking model ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
-import { backendArg, dataDirFor, intOption, positiveNumber, splitOption } from './args.js';
+import {
+  backendArg,
+  checkpointArg,
+  dataDirFor,
+  intOption,
+  jsonArg,
+  positiveNumber,
+  saveArg,
+  splitArg,
+  splitOption,
+  trainedDataArg,
+} from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/energy.js';
 import { formatEnergyResult } from '../eval/format.js';
@@ -17,21 +28,14 @@ export default defineCommand({
       'Count operations and estimate energy per image (Spikformer-paper method, rates measured on real images)',
   },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: "Checkpoint: RUN/checkpoints/best.json (or last.json, or a run's checkpoints folder)",
-    },
-    data: {
-      type: 'string',
-      description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)',
-    },
+    checkpoint: checkpointArg(),
+    data: trainedDataArg('whose images give the firing rates'),
     images: {
       type: 'string',
       default: '256',
       description: 'Images to measure firing rates on, spread evenly over the split',
     },
-    split: { type: 'string', default: 'validation', description: 'Split the images come from: validation or train' },
+    split: splitArg,
     costs: {
       type: 'string',
       default: DEFAULT_ENERGY_PRESET,
@@ -51,12 +55,8 @@ export default defineCommand({
         'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference run; null where there is none',
     },
     'measure-images': { type: 'string', default: '256', description: 'Images classified in the --measure run' },
-    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
-    save: {
-      type: 'boolean',
-      default: true,
-      description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)`,
-    },
+    json: jsonArg(),
+    save: saveArg(ENERGY_FILE),
     backend: backendArg,
   },
   async run({ args }) {

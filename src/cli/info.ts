@@ -1,6 +1,7 @@
 // `geospike info`: a preset's resolved config, parameter counts and multiply-accumulates, or the list of presets.
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
+import { jsonArg } from './args.js';
 import { macsPerStep } from '../models/macs.js';
 import {
   createModel,
@@ -49,7 +50,7 @@ export default defineCommand({
     model: { type: 'string', description: `Preset (${Object.keys(PRESETS).join(', ')})`, default: DEFAULT_PRESET },
     classes: { type: 'string', description: "Number of classes (default: the preset's, 5)" },
     list: { type: 'boolean', description: 'List every preset with its parameter count', default: false },
-    json: { type: 'boolean', description: 'Print JSON', default: false },
+    json: jsonArg(),
     engines: {
       type: 'boolean',
       description: 'Show which trainers can run here (torch version, CUDA, NCCL)',

@@ -2,7 +2,7 @@
 import { explainImage } from '../serve/explain_prediction.js';
 import { defineCommand } from 'citty';
 import { readFile, writeFile } from 'node:fs/promises';
-import { backendArg, intOption } from './args.js';
+import { backendArg, checkpointArg, intOption, jsonArg } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { Predictor, type Prediction } from '../serve/predictor.js';
 
@@ -15,12 +15,8 @@ export default defineCommand({
   },
   args: {
     images: { type: 'positional', required: true, description: 'Image files (one or more)' },
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder',
-    },
-    json: { type: 'boolean', default: false, description: 'Print a JSON array, one object per image' },
+    checkpoint: checkpointArg(),
+    json: jsonArg('an array, one object per image'),
     'crop-bottom': {
       type: 'string',
       default: '0',
