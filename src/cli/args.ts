@@ -3,6 +3,7 @@
 import { backendNames, BACKEND_ENV } from '../engine/backend.js';
 import type { SplitName } from '../eval/evaluate.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+import { readClasses } from '../data/dataset.js';
 
 /** `--backend NAME`, for every command that computes. */
 export const backendArg = {
@@ -66,6 +67,21 @@ export function portOption(value: string): number {
   const port = intOption('--port', value, 0)!;
   if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
   return port;
+}
+
+/**
+ * The checkpoint at `path`, its .json sidecar read (no engine needed): a wrong path or a file that is not a checkpoint
+ * fails before anything heavy starts.
+ */
+export function checkedCheckpoint(path: string): string {
+  readCheckpoint(path);
+  return path;
+}
+
+/** The dataset folder `dir`, its class list read: a wrong path fails before anything heavy starts. */
+export async function checkedDataset(dir: string): Promise<string> {
+  await readClasses(dir);
+  return dir;
 }
 
 /** A whole number >= min, or undefined when the flag was not given. */

@@ -3,6 +3,7 @@ import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
 import {
   backendArg,
+  checkedDataset,
   checkpointArg,
   dataDirFor,
   intOption,
@@ -67,9 +68,12 @@ export default defineCommand({
     );
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
-    const backend = await initEngine(args.backend);
+    const measureImages = args.measure ? intOption('--measure-images', args['measure-images'], 1)! : 0;
     const spiking = isSpiking(readCheckpoint(args.checkpoint).meta.model);
-    const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
+    // A spiking model's rates, and --measure, need the dataset.
+    const data = spiking || args.measure ? await checkedDataset(dataDirFor(args.checkpoint, args.data)) : undefined;
+    const backend = await initEngine(args.backend);
+    const ds = spiking && data ? await openDataset(data) : null;
     const progress = (done: number, total: number) =>
       process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
     const r = energyOfCheckpoint(args.checkpoint, ds, {
@@ -80,13 +84,7 @@ export default defineCommand({
       baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a spiking model
     });
     const measured = args.measure
-      ? measureCheckpoint(
-          r.checkpoint,
-          ds ?? (await openDataset(dataDirFor(args.checkpoint, args.data))),
-          intOption('--measure-images', args['measure-images'], 1)!,
-          split,
-          backend,
-        )
+      ? measureCheckpoint(r.checkpoint, ds ?? (await openDataset(data!)), measureImages, split, backend)
       : undefined;
     const result = measured ? { ...r, measured } : r;
     const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, result) : null;

@@ -3,6 +3,7 @@ import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
 import {
   backendArg,
+  checkedDataset,
   checkpointArg,
   dataDirFor,
   intOption,
@@ -41,8 +42,9 @@ export default defineCommand({
     const split = splitOption(args.split);
     const batchSize = intOption('--batch', args.batch, 1);
     const maxImages = intOption('--images', args.images, 1);
+    const data = await checkedDataset(dataDirFor(args.checkpoint, args.data));
     await initEngine(args.backend);
-    const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
+    const ds = await openDataset(data);
     const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages, perImage: args['per-image'] });
     const { perImage: _, ...summary } = r; // the run's eval.json keeps the summary only
     const saved =

@@ -8,6 +8,7 @@ import { saveBesideRun } from '../eval/jobs.js';
 import { EXPLAIN_FILE } from '../train/run_folder.js';
 import {
   backendArg,
+  checkedDataset,
   checkpointArg,
   dataDirFor,
   intOption,
@@ -78,8 +79,9 @@ export default defineCommand({
   async run({ args }) {
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
+    const data = await checkedDataset(dataDirFor(args.checkpoint, args.data));
     await initEngine(args.backend);
-    const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
+    const ds = await openDataset(data);
     const r = explainCheckpoint(args.checkpoint, ds, {
       images,
       split,

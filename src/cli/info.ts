@@ -64,11 +64,12 @@ export default defineCommand({
       console.log(args.json ? JSON.stringify(r, null, 2) : formatEngines(r));
       return;
     }
-    await initEngine('cpu'); // only builds the models to count them
     const classes = args.classes === undefined ? undefined : Number(args.classes);
     if (classes !== undefined && !(Number.isInteger(classes) && classes >= 2)) {
       throw new Error(`--classes must be an integer >= 2, got '${args.classes}'`);
     }
+    if (!args.list) resolveConfig(args.model, { classes }); // an unknown preset is refused before the engine starts
+    await initEngine('cpu'); // only builds the models to count them
     if (args.list) {
       const all = Object.keys(PRESETS).map((p) => describe(p, classes));
       if (args.json) console.log(JSON.stringify(all, null, 2));

@@ -1,6 +1,15 @@
 // `geospike play --checkpoint CKPT --data DIR`: a GeoGuessr-style game in the browser, you against the model(s).
 import { defineCommand } from 'citty';
-import { backendArg, checkpointArg, hostArg, intOption, portArg, portOption } from './args.js';
+import {
+  backendArg,
+  checkedCheckpoint,
+  checkedDataset,
+  checkpointArg,
+  hostArg,
+  intOption,
+  portArg,
+  portOption,
+} from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { openDeck } from '../serve/deck.js';
 import { GameHall } from '../serve/game.js';
@@ -58,8 +67,12 @@ export default defineCommand({
   async run({ args }) {
     const rounds = intOption('--rounds', args.rounds, 1)!;
     const port = portOption(args.port);
+    const cropBottom = intOption('--crop-bottom', args['crop-bottom'])!;
+    const seed = intOption('--seed', args.seed);
+    for (const c of args.checkpoint.split(',').map((s) => s.trim())) if (c) checkedCheckpoint(c);
+    await checkedDataset(args.data);
     await initEngine(args.backend);
-    const predictors = loadContestants(args.checkpoint, intOption('--crop-bottom', args['crop-bottom'])!);
+    const predictors = loadContestants(args.checkpoint, cropBottom);
     const deck = await openDeck(args.data);
     const playable = Math.min(rounds, deck.cards.length);
     if (playable < rounds)
@@ -68,7 +81,7 @@ export default defineCommand({
       );
     const hall = new GameHall(deck, predictors, {
       defaultRounds: playable,
-      seed: intOption('--seed', args.seed),
+      seed,
       resultsFile: args.results,
     });
     const app = await buildServer({ hall, predictors });

@@ -2,7 +2,7 @@
 import { explainImage } from '../serve/explain_prediction.js';
 import { defineCommand } from 'citty';
 import { readFile, writeFile } from 'node:fs/promises';
-import { backendArg, checkpointArg, intOption, jsonArg } from './args.js';
+import { backendArg, checkedCheckpoint, checkpointArg, intOption, jsonArg } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { Predictor, type Prediction } from '../serve/predictor.js';
 
@@ -31,13 +31,15 @@ export default defineCommand({
   },
   async run({ args }) {
     const files = (args._ as string[]).length ? (args._ as string[]) : [args.images];
+    const cropBottom = intOption('--crop-bottom', args['crop-bottom']);
+    if (args.explain !== undefined && !args.explain.toLowerCase().endsWith('.png'))
+      throw new Error(`--explain takes a .png file to write, got '${args.explain}'`);
+    checkedCheckpoint(args.checkpoint);
     await initEngine(args.backend);
-    const predictor = Predictor.load(args.checkpoint, { cropBottom: intOption('--crop-bottom', args['crop-bottom']) });
+    const predictor = Predictor.load(args.checkpoint, { cropBottom });
     const results: ({ image: string } & (Prediction | { error: string }))[] = [];
     const explainOut = (i: number) =>
       files.length === 1 ? args.explain! : args.explain!.replace(/(\.png)?$/i, (ext) => `-${i + 1}${ext || '.png'}`);
-    if (args.explain !== undefined && !args.explain.toLowerCase().endsWith('.png'))
-      throw new Error(`--explain takes a .png file to write, got '${args.explain}'`);
     for (const [i, image] of files.entries()) {
       try {
         if (args.explain !== undefined) {

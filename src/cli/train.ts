@@ -8,7 +8,7 @@ import { plural } from '../util/plural.js';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS } from '../models/registry.js';
 import { readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
-import { backendArg, numberOption } from './args.js';
+import { backendArg, checkedDataset, numberOption } from './args.js';
 import { train } from '../train/loop.js';
 import { runPaths } from '../train/run_folder.js';
 import { stopOnSignal } from '../util/stop_on_signal.js';
@@ -86,6 +86,7 @@ export default defineCommand({
     const base = args.resume ? savedRunConfig(args.out, file, flags) : file;
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
+    await checkedDataset(cfg.data); // a wrong --data fails before the engine (or PyTorch) starts
     if (await torchDispatch(cfg, args)) return; // --engine torch: the run is done (or stopped) by PyTorch
     const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)

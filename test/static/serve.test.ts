@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { serveStatic } from '../../src/static/serve.js';
 import { packageRoot } from '../../src/util/package_root.js';
-import { makeCheckpoint, makeDataset } from '../serve/helpers.js';
+import { makeCheckpoint, makeDataset, openedUrl } from '../serve/helpers.js';
 
 function tempRoot(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'geospike-serve-static-'));
@@ -100,18 +100,10 @@ test('serve-static as a command: Ctrl-C closes the server and exits 0 (a signal 
   const cli = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   const child = spawn(process.execPath, [cli, 'serve-static', site, '--port', '0']);
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /open (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve-static exited with ${code}: ${stderr}`)));
-  });
+  const { url, stderr } = await openedUrl(child);
   assert.equal((await get(url, '/')).body, '<p>hi</p>');
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   child.kill('SIGINT');
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /SIGINT: closing the server/);
+  assert.equal(await exited, 0, stderr());
+  assert.match(stderr(), /SIGINT: closing the server/);
 });
