@@ -3,12 +3,86 @@
 import { backendNames, BACKEND_ENV } from '../engine/backend.js';
 import type { SplitName } from '../eval/evaluate.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+import { readClasses } from '../data/dataset.js';
 
 /** `--backend NAME`, for every command that computes. */
 export const backendArg = {
   type: 'string',
   description: `Compute backend: auto, ${backendNames().join(', ')} (default $${BACKEND_ENV} or auto)`,
 } as const;
+
+/** `--checkpoint`, for every command that reads a trained model; `detail` says what this command does with it. */
+export function checkpointArg(detail?: string) {
+  const what = "Checkpoint: a .json sidecar (RUN/checkpoints/best.json or last.json) or a run's checkpoints folder";
+  return { type: 'string', required: true, description: detail ? `${what}; ${detail}` : what } as const;
+}
+
+/** `--data` beside --checkpoint: the dataset, by default the one the checkpoint was trained on (dataDirFor). */
+export function trainedDataArg(detail?: string) {
+  return {
+    type: 'string',
+    description: `Dataset folder${detail ? ` ${detail}` : ''} (default: the one the checkpoint was trained on)`,
+  } as const;
+}
+
+/** `--json`: the result as JSON on stdout instead of text; `detail` says what the JSON holds, where that helps. */
+export function jsonArg(detail?: string) {
+  return {
+    type: 'boolean',
+    default: false,
+    description: `Print the result as JSON${detail ? ` (${detail})` : ''}`,
+  } as const;
+}
+
+/** `--split`, for the commands that read one split of a dataset (parsed by splitOption). */
+export const splitArg = {
+  type: 'string',
+  default: 'validation',
+  description: 'Split the images come from: validation or train',
+} as const;
+
+/** `--save`, for the commands whose result `geospike compare` reads from the run folder. */
+export function saveArg(file: string) {
+  return {
+    type: 'boolean',
+    default: true,
+    description: `Save the result as RUN/${file} for \`geospike compare\` (--no-save to skip)`,
+  } as const;
+}
+
+/** `--port` and `--host`, for the commands that serve (parsed by portOption). */
+export const portArg = {
+  type: 'string',
+  default: '8080',
+  description: 'Port to listen on (0 picks a free one)',
+} as const;
+export const hostArg = {
+  type: 'string',
+  default: '127.0.0.1',
+  description: 'Address to listen on; loopback unless you mean to share it',
+} as const;
+
+/** A TCP port, 0 (any free one) to 65535. */
+export function portOption(value: string): number {
+  const port = intOption('--port', value, 0)!;
+  if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
+  return port;
+}
+
+/**
+ * The checkpoint at `path`, its .json sidecar read (no engine needed): a wrong path or a file that is not a checkpoint
+ * fails before anything heavy starts.
+ */
+export function checkedCheckpoint(path: string): string {
+  readCheckpoint(path);
+  return path;
+}
+
+/** The dataset folder `dir`, its class list read: a wrong path fails before anything heavy starts. */
+export async function checkedDataset(dir: string): Promise<string> {
+  await readClasses(dir);
+  return dir;
+}
 
 /** A whole number >= min, or undefined when the flag was not given. */
 export function intOption(flag: string, value: string | undefined, min = 0): number | undefined {

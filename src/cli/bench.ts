@@ -16,7 +16,7 @@ import {
   type Round,
 } from '../bench/rounds.js';
 import { DEFAULT_PRESET, PRESETS, resolveConfig } from '../models/registry.js';
-import { backendArg, intOption } from './args.js';
+import { backendArg, intOption, jsonArg } from './args.js';
 import type { EpochTiming } from '../train/timing.js';
 
 /** A whole-number flag that has a default (so it is always given), at least `min`. */
@@ -71,7 +71,7 @@ export default defineCommand({
     backend: backendArg,
     'time-steps': { type: 'string', description: "Spiking models' time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
-    json: { type: 'boolean', description: 'Print JSON (with --vs-pytorch: every round)', default: false },
+    json: jsonArg('with --vs-pytorch: every round'),
     engine: { type: 'string', description: 'With --epoch: torch trains the same epochs on the torch engine too' },
     device: {
       type: 'string',

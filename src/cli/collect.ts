@@ -5,6 +5,7 @@ import { defineCommand } from 'citty';
 import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { collect, remaining, type SplitMode } from '../data/collect.js';
 import { intOption, numberOption } from './args.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 import { Budget, checkEndpoint, DEFAULT_HTTP, defaultMaxRequests, Http } from '../data/providers/http.js';
 import { MAPILLARY_ENDPOINT, MapillaryProvider } from '../data/providers/mapillary.js';
 import { credentialsFrom, type Provider } from '../data/providers/provider.js';
@@ -210,21 +211,11 @@ export default defineCommand({
       }
 
       // SIGINT (Ctrl-C) and SIGTERM (kill, a service manager) both stop the run cleanly, so the images written stay
-      // listed and the folder's lock is released; a second Ctrl-C quits at once.
-      let stoppedBy: NodeJS.Signals | undefined;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (stoppedBy) {
-          if (sig === 'SIGINT') process.exit(130);
-          return;
-        }
-        stoppedBy = sig;
-        say(
-          `${sig}: stopping: aborting the requests in flight, keeping every image already downloaded (Ctrl-C again to quit at once)`,
-        );
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // listed and the folder's lock is released; a second signal quits at once.
+      const stop = stopOnSignal(say, {
+        doing: 'stopping: aborting the requests in flight, keeping every image already downloaded',
+        onStop: () => ac.abort(),
+      });
       const res = await collect({
         provider,
         regions,
@@ -246,7 +237,7 @@ export default defineCommand({
       for (const [c, p] of Object.entries(res.classes)) say(`  ${c}: train ${p.train}, validation ${p.validation}`);
       if (res.stopped) {
         say(`stopped early: ${res.stopped}`);
-        process.exitCode = res.stopped !== 'interrupted' ? 3 : stoppedBy === 'SIGTERM' ? 143 : 130;
+        process.exitCode = res.stopped !== 'interrupted' ? 3 : (stop.exitCode ?? 130);
       }
     } catch (err) {
       say(`error: ${(err as Error).message}`);

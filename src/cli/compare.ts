@@ -6,6 +6,7 @@ import { initEngine } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildReport } from '../eval/report/data.js';
 import { renderReport } from '../eval/report/html.js';
+import { readRun } from '../eval/runs.js';
 
 export default defineCommand({
   meta: {
@@ -24,6 +25,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const dirs = args._.length ? args._.map(String) : [args.runs];
+    for (const dir of dirs) readRun(dir); // a folder that is not a run is refused before the engine starts
     await initEngine('cpu'); // only builds the models to count their parameters
     const report = buildReport(dirs, args.title);
     const html = args.out;

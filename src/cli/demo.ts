@@ -22,7 +22,7 @@ import { readCheckpoint } from '../train/checkpoint.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
 import { formatDuration } from '../train/progress.js';
-import { stopOnSignal } from './stop_on_signal.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 import { plural } from '../util/plural.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -114,7 +114,7 @@ export default defineCommand({
     say(`${imported.written} images written, ${imported.skipped} already there`);
 
     const backend = await initEngine(args.backend);
-    const signals = stopOnSignal(say);
+    const signals = stopOnSignal(say, { afterProgress: true });
     const { control } = signals;
     for (const [label, preset, dir] of models) {
       header(`train ${label} (${preset}, ${plural(epochs, 'epoch')}, backend ${backend}) -> ${dir}`);
@@ -141,7 +141,7 @@ export default defineCommand({
       const r = await train(cfg, { resume: existsSync(last), control });
       if (r.status === 'interrupted') {
         say(`interrupted; run \`npx geospike demo --out ${out}\` again to continue where it stopped`);
-        process.exitCode = 130;
+        process.exitCode = signals.exitCode ?? 130;
         return;
       }
     }

@@ -1,7 +1,19 @@
 // `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/spiking model ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
-import { backendArg, dataDirFor, intOption, positiveNumber, splitOption } from './args.js';
+import {
+  backendArg,
+  checkedDataset,
+  checkpointArg,
+  dataDirFor,
+  intOption,
+  jsonArg,
+  positiveNumber,
+  saveArg,
+  splitArg,
+  splitOption,
+  trainedDataArg,
+} from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_ENERGY_PRESET, ENERGY_PRESETS, resolveCosts } from '../eval/energy.js';
 import { formatEnergyResult } from '../eval/format.js';
@@ -17,21 +29,14 @@ export default defineCommand({
       'Count operations and estimate energy per image (Spikformer-paper method, rates measured on real images)',
   },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: "Checkpoint: RUN/checkpoints/best.json (or last.json, or a run's checkpoints folder)",
-    },
-    data: {
-      type: 'string',
-      description: 'Dataset folder whose images give the firing rates (default: the one the checkpoint was trained on)',
-    },
+    checkpoint: checkpointArg(),
+    data: trainedDataArg('whose images give the firing rates'),
     images: {
       type: 'string',
       default: '256',
       description: 'Images to measure firing rates on, spread evenly over the split',
     },
-    split: { type: 'string', default: 'validation', description: 'Split the images come from: validation or train' },
+    split: splitArg,
     costs: {
       type: 'string',
       default: DEFAULT_ENERGY_PRESET,
@@ -51,12 +56,8 @@ export default defineCommand({
         'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference run; null where there is none',
     },
     'measure-images': { type: 'string', default: '256', description: 'Images classified in the --measure run' },
-    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
-    save: {
-      type: 'boolean',
-      default: true,
-      description: `Save the result as RUN/${ENERGY_FILE} for \`geospike compare\` (--no-save to skip)`,
-    },
+    json: jsonArg(),
+    save: saveArg(ENERGY_FILE),
     backend: backendArg,
   },
   async run({ args }) {
@@ -67,9 +68,12 @@ export default defineCommand({
     );
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
-    const backend = await initEngine(args.backend);
+    const measureImages = args.measure ? intOption('--measure-images', args['measure-images'], 1)! : 0;
     const spiking = isSpiking(readCheckpoint(args.checkpoint).meta.model);
-    const ds = spiking ? await openDataset(dataDirFor(args.checkpoint, args.data)) : null;
+    // A spiking model's rates, and --measure, need the dataset.
+    const data = spiking || args.measure ? await checkedDataset(dataDirFor(args.checkpoint, args.data)) : undefined;
+    const backend = await initEngine(args.backend);
+    const ds = spiking && data ? await openDataset(data) : null;
     const progress = (done: number, total: number) =>
       process.stderr.write(`\rmeasuring firing rates ${done}/${total}${done === total ? '\n' : ''}`);
     const r = energyOfCheckpoint(args.checkpoint, ds, {
@@ -80,13 +84,7 @@ export default defineCommand({
       baseline: args.baseline === 'none' ? null : args.baseline, // undefined: resnet18 for a spiking model
     });
     const measured = args.measure
-      ? measureCheckpoint(
-          r.checkpoint,
-          ds ?? (await openDataset(dataDirFor(args.checkpoint, args.data))),
-          intOption('--measure-images', args['measure-images'], 1)!,
-          split,
-          backend,
-        )
+      ? measureCheckpoint(r.checkpoint, ds ?? (await openDataset(data!)), measureImages, split, backend)
       : undefined;
     const result = measured ? { ...r, measured } : r;
     const saved = args.save ? await saveBesideRun(r.checkpoint, ENERGY_FILE, result) : null;

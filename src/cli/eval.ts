@@ -1,7 +1,18 @@
 // `geospike eval`: accuracy, top-2, per-class precision/recall/F1, confusion matrix, loss and speed of a checkpoint.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
-import { backendArg, dataDirFor, intOption, splitOption } from './args.js';
+import {
+  backendArg,
+  checkedDataset,
+  checkpointArg,
+  dataDirFor,
+  intOption,
+  jsonArg,
+  saveArg,
+  splitArg,
+  splitOption,
+  trainedDataArg,
+} from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { formatEval } from '../eval/format.js';
 import { evalCheckpoint, saveBesideRun } from '../eval/jobs.js';
@@ -13,34 +24,27 @@ export default defineCommand({
     description: 'Evaluate a checkpoint: accuracy, top-2, per-class precision/recall/F1, confusion matrix',
   },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: "Checkpoint: RUN/checkpoints/best.json (or last.json, or a run's checkpoints folder)",
-    },
-    data: { type: 'string', description: 'Dataset folder (default: the one the checkpoint was trained on)' },
-    split: { type: 'string', default: 'validation', description: 'Split to evaluate: validation or train' },
+    checkpoint: checkpointArg(),
+    data: trainedDataArg(),
+    split: splitArg,
     batch: { type: 'string', default: '64', description: 'Images per forward pass' },
     images: { type: 'string', description: 'Evaluate only N images, spread evenly over the split' },
-    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
+    json: jsonArg(),
     'per-image': {
       type: 'boolean',
       default: false,
       description: "With --json: every image's id, label and logits (the model's raw outputs, in class order)",
     },
-    save: {
-      type: 'boolean',
-      default: true,
-      description: `Save the result as RUN/${EVAL_FILE} for \`geospike compare\` (--no-save to skip)`,
-    },
+    save: saveArg(EVAL_FILE),
     backend: backendArg,
   },
   async run({ args }) {
     const split = splitOption(args.split);
     const batchSize = intOption('--batch', args.batch, 1);
     const maxImages = intOption('--images', args.images, 1);
+    const data = await checkedDataset(dataDirFor(args.checkpoint, args.data));
     await initEngine(args.backend);
-    const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
+    const ds = await openDataset(data);
     const r = evalCheckpoint(args.checkpoint, ds, { split, batchSize, maxImages, perImage: args['per-image'] });
     const { perImage: _, ...summary } = r; // the run's eval.json keeps the summary only
     const saved =

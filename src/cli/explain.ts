@@ -6,7 +6,18 @@ import { initEngine } from '../engine/backend.js';
 import { explainCheckpoint, type ExplainResult } from '../eval/explain_job.js';
 import { saveBesideRun } from '../eval/jobs.js';
 import { EXPLAIN_FILE } from '../train/run_folder.js';
-import { backendArg, dataDirFor, intOption, splitOption } from './args.js';
+import {
+  backendArg,
+  checkedDataset,
+  checkpointArg,
+  dataDirFor,
+  intOption,
+  jsonArg,
+  saveArg,
+  splitArg,
+  splitOption,
+  trainedDataArg,
+} from './args.js';
 
 const SHADES = ' .:-=+*#%@';
 
@@ -52,28 +63,25 @@ export default defineCommand({
     description: 'Evidence maps per patch, per-class average maps and (--deletion) the deletion test of their honesty',
   },
   args: {
-    checkpoint: { type: 'string', required: true, description: 'Checkpoint: RUN/checkpoints/best.json' },
-    data: { type: 'string', description: 'Dataset folder (default: the one the checkpoint was trained on)' },
+    checkpoint: checkpointArg(),
+    data: trainedDataArg(),
     images: { type: 'string', default: '64', description: 'Images to explain, spread evenly over the split' },
-    split: { type: 'string', default: 'validation', description: 'validation or train' },
+    split: splitArg,
     deletion: {
       type: 'boolean',
       default: false,
       description: 'Run the deletion test: mask patches by the map and at random, print both curves and their areas',
     },
-    json: { type: 'boolean', default: false, description: 'Print the result as JSON' },
-    save: {
-      type: 'boolean',
-      default: true,
-      description: `Save the result as RUN/${EXPLAIN_FILE} for \`geospike compare\` (--no-save to skip)`,
-    },
+    json: jsonArg(),
+    save: saveArg(EXPLAIN_FILE),
     backend: backendArg,
   },
   async run({ args }) {
     const images = intOption('--images', args.images, 1);
     const split = splitOption(args.split);
+    const data = await checkedDataset(dataDirFor(args.checkpoint, args.data));
     await initEngine(args.backend);
-    const ds = await openDataset(dataDirFor(args.checkpoint, args.data));
+    const ds = await openDataset(data);
     const r = explainCheckpoint(args.checkpoint, ds, {
       images,
       split,

@@ -1,5 +1,6 @@
 // `geospike export --checkpoint CKPT --out FILE.safetensors [--label-order sorted|dataset]`: the weights for PyTorch.
 import { defineCommand } from 'citty';
+import { checkpointArg } from './args.js';
 import { LABEL_ORDERS, type LabelOrder } from '../models/label_order.js';
 import { exportStateDict } from '../train/export.js';
 
@@ -9,11 +10,7 @@ export default defineCommand({
     description: "Write a checkpoint's weights as a PyTorch state dict (official names), head in ImageFolder's order",
   },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder',
-    },
+    checkpoint: checkpointArg(),
     out: { type: 'string', required: true, description: 'The .safetensors file to write (must not exist)' },
     'label-order': {
       type: 'string',

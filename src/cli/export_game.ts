@@ -1,6 +1,6 @@
 // `geospike export-game --checkpoint RUN... --data DATASET --out SITE/`: the game as a static site (src/static/export.ts).
 import { defineCommand } from 'citty';
-import { intOption } from './args.js';
+import { checkpointArg, intOption } from './args.js';
 import { DEFAULT_PHOTOS, exportGame } from '../static/export.js';
 
 export default defineCommand({
@@ -9,11 +9,7 @@ export default defineCommand({
     description: "Write the game as a static site whose models run in the player's browser (no geospike server)",
   },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: 'Checkpoint .json of the model to play against; two, comma-separated, for a three-way game',
-    },
+    checkpoint: checkpointArg('the model to play against; two, comma-separated, for a three-way game'),
     data: { type: 'string', required: true, description: 'Dataset folder; photos come from its validation images' },
     out: {
       type: 'string',

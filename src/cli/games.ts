@@ -1,5 +1,6 @@
 // `geospike games [--results FILE] [--json]`: the study's person-vs-model table from the games `geospike play` recorded.
 import { defineCommand } from 'citty';
+import { jsonArg } from './args.js';
 import { escapeStrings, safeJson } from '../serve/names.js';
 import { NO_NAME, readResults, tabulate, type GamesTable, type Standing } from '../serve/results.js';
 
@@ -71,7 +72,7 @@ export default defineCommand({
       default: 'geospike-games.jsonl',
       description: 'Results file written by `geospike play --results`',
     },
-    json: { type: 'boolean', default: false, description: 'Print the table as JSON' },
+    json: jsonArg(),
   },
   async run({ args }) {
     const { games, torn } = await readResults(args.results);

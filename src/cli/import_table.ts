@@ -6,7 +6,7 @@ import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { OSV5M_COLUMNS, OSV5M_LICENCE, osv5mLayout } from '../data/importers/osv5m.js';
 import { importTable, type TableImportOptions, type TableImportResult } from '../data/importers/table.js';
 import { intOption, numberOption } from './args.js';
-import { stopOnSignal } from './stop_on_signal.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 
 const log = (line: string) => console.error(line);
 
@@ -51,7 +51,10 @@ async function run(
   args: SharedArgs,
   source: Pick<TableImportOptions, 'csv' | 'images' | 'columns' | 'provider' | 'licence'>,
 ): Promise<void> {
-  const stop = stopOnSignal(log, 'finishing the photos in progress; every photo written is kept');
+  const stop = stopOnSignal(log, {
+    doing: 'finishing the photos in progress; every photo written is kept',
+    afterProgress: true,
+  });
   try {
     const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
     const regions = selectRegions(
@@ -81,7 +84,7 @@ async function run(
     log(summary(r, args.out!));
     if (r.stopped) {
       log('stopped: every image written so far is kept; run the same command again to continue');
-      process.exitCode = 130;
+      process.exitCode = stop.exitCode ?? 130;
     }
   } catch (err) {
     log(`error: ${(err as Error).message}`);

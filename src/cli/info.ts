@@ -1,6 +1,7 @@
 // `geospike info`: a preset's resolved config, parameter counts and multiply-accumulates, or the list of presets.
 import { defineCommand } from 'citty';
 import { initEngine } from '../engine/backend.js';
+import { jsonArg } from './args.js';
 import {
   createModel,
   DEFAULT_PRESET,
@@ -49,7 +50,7 @@ export default defineCommand({
     model: { type: 'string', description: `Preset (${Object.keys(PRESETS).join(', ')})`, default: DEFAULT_PRESET },
     classes: { type: 'string', description: "Number of classes (default: the preset's, 5)" },
     list: { type: 'boolean', description: 'List every preset with its parameter count', default: false },
-    json: { type: 'boolean', description: 'Print JSON', default: false },
+    json: jsonArg(),
     engines: {
       type: 'boolean',
       description: 'Show which trainers can run here (torch version, CUDA, NCCL)',
@@ -63,11 +64,12 @@ export default defineCommand({
       console.log(args.json ? JSON.stringify(r, null, 2) : formatEngines(r));
       return;
     }
-    await initEngine('cpu'); // only builds the models to count them
     const classes = args.classes === undefined ? undefined : Number(args.classes);
     if (classes !== undefined && !(Number.isInteger(classes) && classes >= 2)) {
       throw new Error(`--classes must be an integer >= 2, got '${args.classes}'`);
     }
+    if (!args.list) resolveConfig(args.model, { classes }); // an unknown preset is refused before the engine starts
+    await initEngine('cpu'); // only builds the models to count them
     if (args.list) {
       const all = Object.keys(PRESETS).map((p) => describe(p, classes));
       if (args.json) console.log(JSON.stringify(all, null, 2));

@@ -1,11 +1,21 @@
 // `geospike play --checkpoint CKPT --data DIR`: a GeoGuessr-style game in the browser, you against the model(s).
 import { defineCommand } from 'citty';
-import { backendArg, intOption } from './args.js';
+import {
+  backendArg,
+  checkedCheckpoint,
+  checkedDataset,
+  checkpointArg,
+  hostArg,
+  intOption,
+  portArg,
+  portOption,
+} from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { openDeck } from '../serve/deck.js';
 import { GameHall } from '../serve/game.js';
 import { Predictor } from '../serve/predictor.js';
 import { buildServer } from '../serve/server.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 
 /** Comma-separated checkpoints -> predictors named by preset, made unique when two share one. */
 export function loadContestants(list: string, cropBottom: number): Predictor[] {
@@ -26,12 +36,9 @@ export function loadContestants(list: string, cropBottom: number): Predictor[] {
 export default defineCommand({
   meta: { name: 'play', description: 'Play GeoGuessr-style rounds against the model in your browser' },
   args: {
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description:
-        'Checkpoint .json of the model to play against; two, comma-separated, for a three-way game (e.g. Spikformer,ResNet18)',
-    },
+    checkpoint: checkpointArg(
+      'the model to play against; two, comma-separated, for a three-way game (e.g. Spikformer,ResNet18)',
+    ),
     data: {
       type: 'string',
       required: true,
@@ -43,12 +50,8 @@ export default defineCommand({
       description:
         'Seed of the rounds drawn: every game then deals the same images (for a study; a player who plays twice knows them). Default: random per game, never shown to players',
     },
-    port: { type: 'string', default: '8080', description: 'Port to listen on (0 picks a free one)' },
-    host: {
-      type: 'string',
-      default: '127.0.0.1',
-      description: 'Address to listen on; loopback unless you mean to share the game',
-    },
+    port: portArg,
+    host: hostArg,
     results: {
       type: 'string',
       default: 'geospike-games.jsonl',
@@ -63,10 +66,13 @@ export default defineCommand({
   },
   async run({ args }) {
     const rounds = intOption('--rounds', args.rounds, 1)!;
-    const port = intOption('--port', args.port, 0)!;
-    if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
+    const port = portOption(args.port);
+    const cropBottom = intOption('--crop-bottom', args['crop-bottom'])!;
+    const seed = intOption('--seed', args.seed);
+    for (const c of args.checkpoint.split(',').map((s) => s.trim())) if (c) checkedCheckpoint(c);
+    await checkedDataset(args.data);
     await initEngine(args.backend);
-    const predictors = loadContestants(args.checkpoint, intOption('--crop-bottom', args['crop-bottom'])!);
+    const predictors = loadContestants(args.checkpoint, cropBottom);
     const deck = await openDeck(args.data);
     const playable = Math.min(rounds, deck.cards.length);
     if (playable < rounds)
@@ -75,7 +81,7 @@ export default defineCommand({
       );
     const hall = new GameHall(deck, predictors, {
       defaultRounds: playable,
-      seed: intOption('--seed', args.seed),
+      seed,
       resultsFile: args.results,
     });
     const app = await buildServer({ hall, predictors });
@@ -89,12 +95,15 @@ export default defineCommand({
       `geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds from ${deck.cards.length} images`,
     );
     console.error(`geospike play: open ${where}  (results -> ${args.results}, table at ${where}results; Ctrl-C stops)`);
-    const stop = async () => {
+    // A signal is how the game ends: the server closes and the results are flushed, then it exits 0.
+    const close = async () => {
       await app.close();
       await hall.flush();
       process.exit(0);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopOnSignal((line) => console.error(`geospike play: ${line}`), {
+      doing: 'closing the server and saving the results',
+      onStop: () => void close(),
+    });
   },
 });

@@ -2,7 +2,7 @@
 import { explainImage } from '../serve/explain_prediction.js';
 import { defineCommand } from 'citty';
 import { readFile, writeFile } from 'node:fs/promises';
-import { backendArg, intOption } from './args.js';
+import { backendArg, checkedCheckpoint, checkpointArg, intOption, jsonArg } from './args.js';
 import { initEngine } from '../engine/backend.js';
 import { Predictor, type Prediction } from '../serve/predictor.js';
 
@@ -15,12 +15,8 @@ export default defineCommand({
   },
   args: {
     images: { type: 'positional', required: true, description: 'Image files (one or more)' },
-    checkpoint: {
-      type: 'string',
-      required: true,
-      description: 'Checkpoint: a .json sidecar (e.g. RUN/checkpoints/best.json) or a checkpoints folder',
-    },
-    json: { type: 'boolean', default: false, description: 'Print a JSON array, one object per image' },
+    checkpoint: checkpointArg(),
+    json: jsonArg('an array, one object per image'),
     'crop-bottom': {
       type: 'string',
       default: '0',
@@ -35,13 +31,15 @@ export default defineCommand({
   },
   async run({ args }) {
     const files = (args._ as string[]).length ? (args._ as string[]) : [args.images];
+    const cropBottom = intOption('--crop-bottom', args['crop-bottom']);
+    if (args.explain !== undefined && !args.explain.toLowerCase().endsWith('.png'))
+      throw new Error(`--explain takes a .png file to write, got '${args.explain}'`);
+    checkedCheckpoint(args.checkpoint);
     await initEngine(args.backend);
-    const predictor = Predictor.load(args.checkpoint, { cropBottom: intOption('--crop-bottom', args['crop-bottom']) });
+    const predictor = Predictor.load(args.checkpoint, { cropBottom });
     const results: ({ image: string } & (Prediction | { error: string }))[] = [];
     const explainOut = (i: number) =>
       files.length === 1 ? args.explain! : args.explain!.replace(/(\.png)?$/i, (ext) => `-${i + 1}${ext || '.png'}`);
-    if (args.explain !== undefined && !args.explain.toLowerCase().endsWith('.png'))
-      throw new Error(`--explain takes a .png file to write, got '${args.explain}'`);
     for (const [i, image] of files.entries()) {
       try {
         if (args.explain !== undefined) {

@@ -17,7 +17,7 @@ import { readConfigFile, resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
 import { EVAL_FILE, runPaths } from '../train/run_folder.js';
 import { backendArg, intOption, numberOption } from './args.js';
-import { stopOnSignal } from './stop_on_signal.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -69,7 +69,7 @@ export default defineCommand({
     const epochs = intOption('--epochs', args.epochs, 1)!;
     const fileConfig = args.config ? readConfigFile(args.config) : {};
     const backend = await initEngine(args.backend);
-    const signals = stopOnSignal(say);
+    const signals = stopOnSignal(say, { afterProgress: true });
     let ds: Dataset | null = null;
     const runs: StudyRun[] = [];
     for (let seed = 0; seed < seeds; seed++) {
@@ -97,6 +97,7 @@ export default defineCommand({
           const r = await train(cfg, { resume: trained > 0, control: signals.control });
           if (r.status === 'interrupted') {
             say('interrupted; run the same command again to continue where it stopped');
+            process.exitCode = signals.exitCode ?? 130;
             return;
           }
         }

@@ -8,10 +8,10 @@ import { plural } from '../util/plural.js';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS } from '../models/registry.js';
 import { readConfigFile, resolveTrainConfig, DEFAULTS } from '../train/config.js';
-import { backendArg, numberOption } from './args.js';
+import { backendArg, checkedDataset, numberOption } from './args.js';
 import { train } from '../train/loop.js';
 import { runPaths } from '../train/run_folder.js';
-import { stopOnSignal } from './stop_on_signal.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 import { torchArgs, torchDispatch } from './train_torch_args.js';
 import { resumeCommand } from './args.js';
 
@@ -86,6 +86,7 @@ export default defineCommand({
     const base = args.resume ? savedRunConfig(args.out, file, flags) : file;
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
+    await checkedDataset(cfg.data); // a wrong --data fails before the engine (or PyTorch) starts
     if (await torchDispatch(cfg, args)) return; // --engine torch: the run is done (or stopped) by PyTorch
     const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)
@@ -95,12 +96,12 @@ export default defineCommand({
       const e = await estimateRun(cfg, ds.train.n, ds.validation.n, done);
       say(describeEstimate(e, cfg, backend, done));
     }
-    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 130 (the shell's "stopped by Ctrl-C").
-    const { control } = stopOnSignal(say);
-    const result = await train(cfg, { resume: args.resume, control });
+    // First Ctrl-C / SIGTERM: finish the step, write `last`, exit 130 / 143 (the shell's status for the signal).
+    const stop = stopOnSignal(say, { afterProgress: true });
+    const result = await train(cfg, { resume: args.resume, control: stop.control });
     if (result.status === 'interrupted') {
       console.log(`interrupted; resume with:\n  ${resumeCommand(cfg.out)}`);
-      process.exitCode = 130;
+      process.exitCode = stop.exitCode ?? 130;
     } else {
       const best = result.best
         ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`

@@ -1,5 +1,6 @@
 // manifest.jsonl: one JSON line per image, append-only; it is the dataset's index and a collection's resume point.
 import { z } from 'zod';
+import { hash32 } from './hash.js';
 
 export const SPLITS = ['train', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -37,6 +38,12 @@ export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
 export function safeName(s: string, maxLength = 120): string {
   const cleaned = s.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '');
   return cleaned.slice(0, maxLength) || 'x';
+}
+
+/** The file stem for a source: its id when that is filename-safe, else a cleaned id plus a hash (so no two collide). */
+export function imageId(provider: string, sourceId: string): string {
+  if (/^[A-Za-z0-9_-]{1,100}$/.test(sourceId)) return `${provider}-${sourceId}`;
+  return `${provider}-${safeName(sourceId, 90)}-${hash32(sourceId).toString(16).padStart(8, '0')}`;
 }
 
 /** The same class names in the same order: otherwise a label means a different class (checkpoint, dataset, writer). */

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '../ops/index.js';
 import { registerNativeBackend } from './native/backend.js';
 import { loadWebGPUBackend } from './webgpu/register.js';
+import { testFault } from '../util/test_fault.js';
 
 /** Env override for the backend, below an explicit `--backend` flag. */
 export const BACKEND_ENV = 'GEOSPIKE_BACKEND';
@@ -73,6 +74,8 @@ export function unavailableReason(name: string): string | undefined {
  * Returns the active backend's name.
  */
 export async function initEngine(requested?: string): Promise<string> {
+  // Lets the CLI tests see that a command checked its arguments before starting the engine.
+  if (testFault('engine-start') !== undefined) throw new Error('test fault: the compute engine was started');
   await registerGradients();
   tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner; we never want that package (see DESIGN.md)
   const choice = requested || process.env[BACKEND_ENV] || 'auto';

@@ -69,11 +69,39 @@ export function publicDir(): string {
   return path.join(packageRoot(), 'src', 'serve', 'public');
 }
 
+/** The game's server, not yet listening: its body parsers, error shape, the page and the API. */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
-  const { hall } = opts;
-  const maxUpload = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
-  const maxJson = opts.maxJsonBytes ?? MAX_JSON_BYTES;
-  const app = Fastify({
+  const limits: BodyLimits = {
+    maxUpload: opts.maxUploadBytes ?? MAX_UPLOAD_BYTES,
+    maxJson: opts.maxJsonBytes ?? MAX_JSON_BYTES,
+  };
+  const app = createApp(opts, limits.maxJson);
+  await registerBodyParsers(app, limits);
+  app.setErrorHandler(errorHandler(limits));
+  app.addHook('onRequest', checkOrigin);
+  const queue = new PredictQueue(opts.predictConcurrency, opts.predictQueue);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: `no such resource: ${req.method} ${req.url.split('?')[0]}` });
+  });
+  servePage(app);
+  gameRoutes(app, opts.hall);
+  explainRoute(app, opts.hall, opts.predictors, queue);
+  resultsRoute(app, opts.hall);
+  predictRoute(app, opts.predictors, queue);
+  return app;
+}
+
+/** The largest bodies accepted: an image upload, and a JSON body. */
+interface BodyLimits {
+  maxUpload: number;
+  maxJson: number;
+}
+
+const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+/** Fastify with the HTTP limits (http_limits.ts), request ids, and geospike's error shape for malformed URLs. */
+function createApp(opts: ServerOptions, maxJson: number): FastifyInstance {
+  return Fastify({
     logger: opts.logger ?? false,
     bodyLimit: maxJson,
     genReqId: () => randomBytes(6).toString('hex'),
@@ -91,6 +119,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       void reply.status(status).header('cache-control', 'no-store').send({ error });
     },
   });
+}
+
+/** JSON bodies checked for depth before parsing; uploads as multipart forms or as a raw image/* body. */
+async function registerBodyParsers(app: FastifyInstance, { maxUpload, maxJson }: BodyLimits): Promise<void> {
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxJson }, (req, body, done) => {
     try {
@@ -106,8 +138,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) =>
     done(null, body),
   );
+}
 
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+/**
+ * Every error as `{ "error": "..." }` with its status: the game's own errors say what was wrong; a 5xx is logged to
+ * stderr with the request id its answer carries, and the server's own failures are never described to the client, as
+ * their messages hold paths and state.
+ */
+function errorHandler({ maxUpload, maxJson }: BodyLimits) {
+  return (err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status =
       err instanceof RefusedRequestError ? err.status : err instanceof ImageDecodeError ? 415 : (err.statusCode ?? 500);
     const upload = req.url.split('?')[0] === '/api/predict';
@@ -136,13 +175,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         error: own ? `internal error; the server log has the details (request ${req.id})` : message,
         ...(status >= 500 ? { request: req.id } : {}),
       });
-  });
-  app.addHook('onRequest', checkOrigin);
-  const queue = new PredictQueue(opts.predictConcurrency, opts.predictQueue);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: `no such resource: ${req.method} ${req.url.split('?')[0]}` });
-  });
+  };
+}
 
+/** The page's files (read once, at start-up) and the vendored scripts it loads. */
+function servePage(app: FastifyInstance): void {
   const page = new Map<string, Buffer>();
   for (const [route, file] of Object.entries(PAGE_FILES)) page.set(route, readFileSync(path.join(publicDir(), file)));
   for (const [route, body] of page) {
@@ -156,9 +193,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   for (const [route, { body, type }] of vendorFiles()) {
     app.get(route, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(body));
   }
+}
 
-  const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
-
+/** The game API: what the game is, starting a game, each round, its guess and images, and the summary. */
+function gameRoutes(app: FastifyInstance, hall: GameHall): void {
   app.get('/api/info', async (_req, reply) => {
     noStore(reply);
     return {
@@ -211,53 +249,49 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       .send(await readDatasetFile(hall.deck.dir, file));
   });
 
-  // The evidence map of model k's guess over the round's 32x32 input (src/eval/explain.ts), once the round is answered.
+  app.get<{ Params: { game: string } }>('/api/games/:game/summary', async (req, reply) => {
+    noStore(reply);
+    return hall.summary(req.params.game);
+  });
+}
+
+/** The evidence map of model k's guess over the round's 32x32 input (src/eval/explain.ts), once the round is answered. */
+function explainRoute(app: FastifyInstance, hall: GameHall, predictors: Predictor[], queue: PredictQueue): void {
   app.get<{ Params: { game: string; index: string; model: string } }>(
     '/api/games/:game/rounds/:index/explain/:model',
     async (req, reply) => {
       const file = hall.inputFile(req.params.game, roundIndex(req.params.index));
       const k = Number(req.params.model);
-      const predictor = Number.isInteger(k) ? opts.predictors[k] : undefined;
+      const predictor = Number.isInteger(k) ? predictors[k] : undefined;
       if (!predictor)
-        throw new RefusedRequestError(404, `no model ${req.params.model}; models are 0..${opts.predictors.length - 1}`);
+        throw new RefusedRequestError(404, `no model ${req.params.model}; models are 0..${predictors.length - 1}`);
       const png = await queue.run(() => explainSquare(predictor, file));
       return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(png);
     },
   );
+}
 
+/** The results table the page shows: only that, no dataset paths or player names (`geospike games` has those). */
+function resultsRoute(app: FastifyInstance, hall: GameHall): void {
   app.get('/api/results', async (_req, reply) => {
     noStore(reply);
     const file = hall.opts.resultsFile;
     if (!file)
       throw new RefusedRequestError(404, 'this game keeps no results file (start geospike play with --results FILE)');
     const games = existsSync(file) ? (await readResults(file)).games : [];
-    // Only what the page shows: no dataset paths, no player names (those stay in the file and `geospike games`).
     return { file: escapeUnsafe(path.basename(file)), table: games.length ? publicTable(games) : null };
   });
+}
 
-  app.get<{ Params: { game: string } }>('/api/games/:game/summary', async (req, reply) => {
-    noStore(reply);
-    return hall.summary(req.params.game);
-  });
-
+/** POST /api/predict: every model's guess for an uploaded photo, decoded with sharp's limits in the bounded queue. */
+function predictRoute(app: FastifyInstance, predictors: Predictor[], queue: PredictQueue): void {
   app.post('/api/predict', async (req, reply) => {
     noStore(reply);
-    let image: Buffer;
-    if (req.isMultipart()) {
-      image = await readFilePart(req);
-    } else if (Buffer.isBuffer(req.body)) {
-      image = req.body;
-    } else {
-      throw new RefusedRequestError(
-        415,
-        'send an image as multipart/form-data (a file field) or as the body with an image/* content type',
-      );
-    }
-    if (image.length === 0) throw new RefusedRequestError(400, 'the uploaded file is empty');
+    const image = await uploadedImage(req);
     await checkUploadHeader(image);
     return queue.run(async () => {
       const predictions = [];
-      for (const p of opts.predictors) {
+      for (const p of predictors) {
         const {
           class: cls,
           label,
@@ -270,8 +304,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return { predictions };
     });
   });
+}
 
-  return app;
+/** The uploaded image: a multipart form's file, or a raw image/* body; anything else, or an empty file, is refused. */
+async function uploadedImage(req: FastifyRequest): Promise<Buffer> {
+  let image: Buffer;
+  if (req.isMultipart()) {
+    image = await readFilePart(req);
+  } else if (Buffer.isBuffer(req.body)) {
+    image = req.body;
+  } else {
+    throw new RefusedRequestError(
+      415,
+      'send an image as multipart/form-data (a file field) or as the body with an image/* content type',
+    );
+  }
+  if (image.length === 0) throw new RefusedRequestError(400, 'the uploaded file is empty');
+  return image;
 }
 
 /** The form's file; a form that busboy cannot parse (no boundary, cut short) is the client's fault: 400. */

@@ -10,6 +10,7 @@ import { isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
 import type { TrainConfig } from '../train/config.js';
 import { runPaths } from '../train/run_folder.js';
 import { lockFolder } from '../util/lock.js';
+import { stopOnSignal } from '../util/stop_on_signal.js';
 import { TEST_FAULT_ENV } from '../util/test_fault.js';
 import { probeTorch, pythonEnv, whyTorchCannotRun } from './python.js';
 
@@ -135,19 +136,16 @@ function runTrainer(python: string, args: string[], log: (l: string) => void): P
   const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
-  let signals = 0;
-  const forward = (sig: NodeJS.Signals) => {
-    signals += 1;
-    if (signals === 1) log(`\n${sig}: finishing the current step and saving a checkpoint (Ctrl-C again to quit now)`);
-    child.kill(signals > 1 && sig === 'SIGINT' ? 'SIGKILL' : sig);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
+  // The trainer saves and stops on the first signal; a later Ctrl-C kills it (a later SIGTERM is handed on again).
+  const stop = stopOnSignal(log, {
+    afterProgress: true,
+    onStop: (sig) => child.kill(sig),
+    force: (sig) => child.kill(sig === 'SIGINT' ? 'SIGKILL' : sig),
+  });
   return new Promise((resolve, reject) => {
     child.on('error', (err) => reject(new TorchEngineError(`cannot start ${python}: ${err.message}`)));
     child.on('close', (code, signal) => {
-      process.off('SIGINT', forward);
-      process.off('SIGTERM', forward);
+      stop.release();
       const line = out.trim().split('\n').pop() ?? '';
       if (code === 0 && line.startsWith('{')) return resolve(JSON.parse(line) as TorchResult);
       reject(

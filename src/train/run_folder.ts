@@ -19,6 +19,9 @@ export type ResultFile = typeof EVAL_FILE | typeof ENERGY_FILE | typeof EXPLAIN_
 const CHECKPOINTS = 'checkpoints';
 const CONFIG = 'config.json';
 
+/** The files of a run folder. */
+export type RunPaths = ReturnType<typeof runPaths>;
+
 export function runPaths(dir: string) {
   const checkpoints = join(dir, CHECKPOINTS);
   return {

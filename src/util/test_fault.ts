@@ -7,6 +7,7 @@
 //                               contains NAME is written and synced, just before the rename
 //   disk-full-from:NAME:N       writeFileAtomic, writeFileDurable: from the Nth file whose name contains NAME on, fail
 //                               as a full disk (ENOSPC) does, after the (temp) file is opened
+//   engine-start:ANY            initEngine: fail at once (tests that a command checks its arguments before it)
 //   kill-in-group:N             DatasetWriter.add: SIGKILL the process when the Nth image's files are written and
 //                               synced, before its group's folder syncs and manifest lines
 import { basename } from 'node:path';

@@ -1,4 +1,5 @@
 // Fixtures for the game tests: a small dataset with coordinates and display copies, and an untrained checkpoint.
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -192,4 +193,17 @@ export async function serveFixtureGame(
     remove();
     throw err;
   }
+}
+
+/** The address a serving command prints ("open http://..."), and its stderr so far; rejects if it exits first. */
+export function openedUrl(child: ChildProcess): Promise<{ url: string; stderr: () => string }> {
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      const m = /open (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve({ url: m[1], stderr: () => stderr });
+    });
+    child.on('exit', (code) => reject(new Error(`the command exited with ${code}: ${stderr}`)));
+  });
 }

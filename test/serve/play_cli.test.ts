@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CITIES, makeCheckpoint, makeDataset, tempDir } from './helpers.js';
+import { CITIES, makeCheckpoint, makeDataset, openedUrl, tempDir } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const env = { ...process.env, GEOSPIKE_BACKEND: 'cpu' };
@@ -24,15 +24,7 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
     { env },
   );
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /open (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`play exited with ${code}: ${stderr}`)));
-  });
+  const { url } = await openedUrl(child);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   const get = async (p: string, init?: RequestInit) => (await fetch(new URL(p, url), init)).json();
   const info = await get('/api/info');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { serveStatic } from '../../src/static/serve.js';
 import { packageRoot } from '../../src/util/package_root.js';
-import { makeCheckpoint, makeDataset } from '../serve/helpers.js';
+import { makeCheckpoint, makeDataset, openedUrl } from '../serve/helpers.js';
 
 function tempRoot(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'geospike-serve-static-'));
@@ -91,4 +91,19 @@ test('`geospike export-game` writes a site from the command line, and names a ba
     ]),
     (err: { stderr: string }) => /--photo-quality must be a whole number of at least 1, got '0'/.test(err.stderr),
   );
+});
+
+test('serve-static as a command: Ctrl-C closes the server and exits 0 (a signal is how a server ends)', async (t) => {
+  const site = path.join(tempRoot(t), 'site');
+  mkdirSync(site);
+  writeFileSync(path.join(site, 'index.html'), '<p>hi</p>');
+  const cli = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'serve-static', site, '--port', '0']);
+  t.after(() => child.kill('SIGKILL'));
+  const { url, stderr } = await openedUrl(child);
+  assert.equal((await get(url, '/')).body, '<p>hi</p>');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr());
+  assert.match(stderr(), /SIGINT: closing the server/);
 });

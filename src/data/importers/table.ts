@@ -4,7 +4,7 @@
 // out of zip archives in place or from folders (image_sources.ts). The dataset writer makes it kill-safe, and a
 // re-run recomputes the same seeded order and skips what the manifest lists, so it resumes where it stopped.
 import { type Region, contains } from '../cities.js';
-import { imageId } from '../collect.js';
+import { imageId } from '../manifest.js';
 import { readCsv } from '../csv.js';
 import { hash32 } from '../hash.js';
 import { type ImageRef, ImageIndex, ImageReadError } from '../image_sources.js';
