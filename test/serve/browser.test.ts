@@ -206,6 +206,8 @@ async function playGame(
     assert.equal(await scoreOf(page, 0), reveals.filter((r) => r.person.correct).length, 'your score');
     for (let m = 0; m < 2; m++)
       assert.equal(await scoreOf(page, m + 1), reveals.filter((r) => r.models[m].correct).length, `model ${m} score`);
+    // Over the rounds played so far ("2 / 3"), never a rate such as "25.0 correct / 25" after a few rounds.
+    assert.deepEqual(await page.locator('#scoreboard .score .of').allTextContents(), Array(3).fill(` / ${i + 1}`));
     assert.equal(await page.locator('#guess-rows tr').count(), 3, 'you and the two models');
     // What the model saw: its 32x32 input, and each model's top classes as bars (all five classes here).
     await page.waitForFunction(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth > 0);
@@ -268,10 +270,12 @@ async function checkSummary(page: Page, game: string, reveals: any[], shot: stri
   assert.equal(finals.length, 3);
   assert.match(
     finals[0],
-    new RegExp(`^you${s.score.person.correct}${s.score.person.points!.toLocaleString('en-US')} pts$`),
+    new RegExp(
+      `^you${s.score.person.correct} / ${reveals.length}${s.score.person.points!.toLocaleString('en-US')} pts$`,
+    ),
   );
   s.score.models.forEach((m, k) => {
-    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct}`), finals[k + 1]);
+    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct} / ${reveals.length}`), finals[k + 1]);
   });
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();
