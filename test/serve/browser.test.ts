@@ -89,7 +89,39 @@ function recordApi(page: Page): { url: string; body: any }[] & { requested: stri
   return seen;
 }
 
-/** After a guess, the verdict and Next are on screen without scrolling, and the page never scrolls sideways. */
+/** Names and labels in `selector` that a line break splits inside a word ("spikfor|mer"), as "before|after". */
+function wordsBroken(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate((sel) => {
+    const broken: string[] = [];
+    const range = document.createRange();
+    for (const box of document.querySelectorAll(sel)) {
+      const walk = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+      for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        const text = node.textContent ?? '';
+        let line: number | null = null;
+        for (let i = 0; i < text.length; i++) {
+          range.setStart(node, i);
+          range.setEnd(node, i + 1);
+          const r = range.getClientRects()[0];
+          if (!r || r.width === 0) continue; // hidden, or collapsed white space
+          const wrapped = line !== null && r.top > line + r.height / 2;
+          if (wrapped && /[\p{L}\p{N}]/u.test(text[i]) && /[\p{L}\p{N}]/u.test(text[i - 1]))
+            broken.push(`${text.slice(0, i)}|${text.slice(i)}`);
+          line = r.top;
+        }
+      }
+    }
+    return broken;
+  }, selector);
+}
+
+/** Where names are shown after a guess: the scoreboard, the answer buttons, the guesses table and the map's key. */
+const NAMES = '#scoreboard .who, .choice, #guess-rows td:first-child, #guess-rows td:nth-child(2), #map .legend li';
+
+/**
+ * After a guess, the verdict and Next are on screen without scrolling, the page never scrolls sideways, and no name
+ * is broken inside a word.
+ */
 async function assertResultInView(page: Page) {
   const seen = await page.evaluate(() => {
     const inside = (id: string) => {
@@ -103,6 +135,7 @@ async function assertResultInView(page: Page) {
     };
   });
   assert.deepEqual(seen, { verdict: true, next: true, sideways: 0 }, `at ${JSON.stringify(page.viewportSize())}`);
+  assert.deepEqual(await wordsBroken(page, NAMES), [], `words broken at ${JSON.stringify(page.viewportSize())}`);
 }
 
 const state = (page: Page, s: string) => page.waitForSelector(`body[data-state="${s}"]`);
