@@ -12,7 +12,7 @@
     },
     {
       "target_name": "geospike_pump",
-      "sources": ["src/engine/webgpu/cc/pump.cc"],
+      "sources": ["src/engine/webgpu/cc/pump.cc", "src/engine/webgpu/cc/quiet_stderr.cc"],
       "cflags_cc": ["-O2"]
     }
   ]

@@ -4,7 +4,6 @@ import { jsonArg } from './args.js';
 import { escapeStrings, safeJson } from '../serve/names.js';
 import { NO_NAME, readResults, tabulate, type GamesTable, type Standing } from '../serve/results.js';
 
-const num = (x: number, digits = 1) => x.toFixed(digits);
 const pct = (k: number, n: number) => (n ? `${Math.round((100 * k) / n)}%` : '—');
 
 export function formatGames(table: GamesTable): string {
@@ -15,13 +14,16 @@ export function formatGames(table: GamesTable): string {
     ...[...t.players, ...t.models].map((s) => s.name.length + 2),
     ...t.classes.map((c) => c.length),
   );
+  // Right answers as a count and a share of the rounds played (as the /results page): "4 (67%)", never "16.7 / 25".
   const row = (s: Standing, indent = '') =>
-    `${(indent + s.name).padEnd(w)}  ${String(s.games).padStart(5)}  ${String(s.rounds).padStart(6)}  ${num(s.per25).padStart(10)}  ` +
-    `${`[${num(s.ci95[0])}, ${num(s.ci95[1])}]`.padEnd(13)}  ${s.points25 === null ? '—'.padStart(9) : Math.round(s.points25).toLocaleString('en-US').padStart(9)}`;
+    `${(indent + s.name).padEnd(w)}  ${String(s.games).padStart(5)}  ${String(s.rounds).padStart(6)}  ` +
+    `${`${s.correct} (${pct(s.correct, s.rounds)})`.padStart(10)}  ` +
+    `${`${pct(s.share95[0], 1)}–${pct(s.share95[1], 1)}`.padEnd(12)}  ` +
+    `${s.points25 === null ? '—'.padStart(16) : Math.round(s.points25).toLocaleString('en-US').padStart(16)}`;
   const lines = [
     `${t.games} game${t.games === 1 ? '' : 's'}, ${t.rounds} rounds (${t.datasets.join(', ')})`,
     '',
-    `${'who'.padEnd(w)}  games  rounds  correct/25  95% interval   points/25`,
+    `${'who'.padEnd(w)}  games  rounds     correct  95% interval  points/25 rounds`,
     row(t.people),
     ...(t.players.length > 1 || t.players[0]?.name !== NO_NAME ? t.players.map((p) => row(p, '  ')) : []),
     ...t.models.map((m) => row(m)),

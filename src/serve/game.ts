@@ -71,6 +71,8 @@ export const MAX_NAME = 40;
 export interface Tally {
   name: string;
   correct: number;
+  /** Rounds answered so far: the score reads `correct / rounds`. */
+  rounds: number;
   points: number | null;
 }
 
@@ -265,7 +267,7 @@ export class GameHall {
       person,
       models: r.models,
       seal: { salt: r.salt, sealed: r.sealed, commitment: r.commitment },
-      score: { person: { name: 'you', correct: 0, points: null }, models: [] },
+      score: { person: { name: 'you', correct: 0, rounds: 0, points: null }, models: [] },
       done,
     };
     r.reveal.score = this.tally(g); // counts this round now that it is answered
@@ -362,6 +364,7 @@ export class GameHall {
     const sum = (name: string, guesses: Guess[]): Tally => ({
       name,
       correct: guesses.filter((x) => x.correct).length,
+      rounds: guesses.length,
       points: this.hasCoordinates ? guesses.reduce((a, x) => a + (x.points ?? 0), 0) : null,
     });
     return {

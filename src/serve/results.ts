@@ -1,5 +1,5 @@
 // The study's table from the games `geospike play` recorded (one JSON line per finished game): games played, each
-// person's and each model's mean correct answers per 25 rounds with a 95% Wilson interval, points, and how people and
+// person's and each model's correct answers (share of rounds, and per 25 rounds) with a 95% Wilson interval, points, and how people and
 // models fare on each class. One home for the numbers: `geospike games` prints them and the /results page shows them.
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
@@ -12,8 +12,7 @@ export const ROUNDS_PER_GAME = 25;
 const Z95 = 1.959963984540054;
 /** How games without a player name are listed. */
 export const NO_NAME = '(no name)';
-export const INTERVAL_NOTE =
-  '95% Wilson score interval on the per-round hit rate (rounds taken as independent trials), times 25';
+export const INTERVAL_NOTE = '95% Wilson score interval on the per-round hit rate (rounds taken as independent trials)';
 
 const guess = z.object({
   guess: z.number().int().nonnegative(),
@@ -107,7 +106,10 @@ export interface Standing {
   games: number;
   rounds: number;
   correct: number;
-  /** Mean correct answers per 25 rounds, and its 95% interval. */
+  /** Share of rounds answered right (0 to 1), and its 95% interval: what `geospike games` and /results show. */
+  share: number;
+  share95: [number, number];
+  /** The same per 25 rounds, as the study reports it (games of 25 rounds), whatever length the games had. */
   per25: number;
   ci95: [number, number];
   /** Mean GeoGuessr points per 25 rounds; null when no round had coordinates. */
@@ -166,6 +168,8 @@ function standing(name: string, games: number, rounds: Tallied[]): Standing {
     games,
     rounds: n,
     correct,
+    share: n ? correct / n : 0,
+    share95: [lo, hi],
     per25: n ? (ROUNDS_PER_GAME * correct) / n : 0,
     ci95: [ROUNDS_PER_GAME * lo, ROUNDS_PER_GAME * hi],
     points25: withPoints.length ? (ROUNDS_PER_GAME * points) / withPoints.length : null,

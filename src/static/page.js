@@ -155,6 +155,7 @@ function tally(site, g) {
   const sum = (name, guesses) => ({
     name,
     correct: guesses.filter((x) => x.correct).length,
+    rounds: guesses.length,
     points: site.coordinates ? guesses.reduce((a, x) => a + (x.points ?? 0), 0) : null,
   });
   return {

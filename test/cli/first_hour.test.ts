@@ -122,6 +122,22 @@ test('--version prints the package version; help names all three model families 
   assert.match(geospike(['train', '--help']).out, /Spikformer, Spike-driven Transformer or ResNet18 preset/);
 });
 
+test('on a terminal, help is in colour unless NO_COLOR is set (util-linux `script` gives it a terminal)', () => {
+  const onTerminal = (env: Record<string, string | undefined>) => {
+    const r = spawnSync('script', ['-qec', `'${process.execPath}' '${CLI}' --help`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
+    });
+    assert.equal(r.status, 0, r.stderr || String(r.error));
+    assert.match(r.stdout, /USAGE/);
+    return r.stdout;
+  };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: checks for ANSI escape codes
+  const ansi = /\x1b\[/;
+  assert.match(onTerminal({}), ansi, 'a terminal gets colour: the check below can fail');
+  assert.doesNotMatch(onTerminal({ NO_COLOR: '1' }), ansi, 'NO_COLOR=1 on a terminal');
+});
+
 test('demo refuses a preset of the wrong family in --snn and --ann', () => {
   refused(
     ['demo', '--snn', 'resnet18', '--out', 'unused'],

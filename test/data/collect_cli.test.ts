@@ -1,7 +1,7 @@
 // The collect command as a user runs it: a child process, killed with -9 or Ctrl-C and started again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,6 +283,35 @@ test('collect asks before spending: without a terminal and without --yes it refu
   assert.match(output, /would spend up to \$[\d.]+ .*pass --yes to agree, or --dry-run/);
   assert.ok(!existsSync(path.join(out, 'manifest.jsonl')));
   assertNoSecrets([output]);
+});
+
+test('on a terminal collect asks: "n" spends nothing and writes nothing, "y" goes on to the first request', (t) => {
+  const out = path.join(tempDir(t), 'cities');
+  // util-linux `script` runs the command on a pseudo-terminal fed from our stdin, as a person's terminal would be.
+  const onTerminal = (answer: string) => {
+    const cmd = [process.execPath, MAIN, 'collect', '--cities', 'paris', '--per-city', '3', '--out', out];
+    const r = spawnSync(
+      'script',
+      ['-qec', [...cmd, '--endpoint', 'https://geospike-test.invalid'].join(' '), '/dev/null'],
+      {
+        input: `${answer}\n`,
+        encoding: 'utf8',
+        env: { ...process.env, GOOGLE_MAPS_API_KEY: KEY_A },
+      },
+    );
+    assert.equal(r.error, undefined, 'util-linux `script` is needed (Debian: bsdutils)');
+    assertNoSecrets([r.stdout]);
+    return r;
+  };
+  const no = onTerminal('n');
+  assert.equal(no.status, 0, no.stdout);
+  assert.match(no.stdout, /spend up to \$[\d.]+ \(\d+ billed image requests\)\? \[y\/N\]/);
+  assert.match(no.stdout, /nothing spent: the answer was not yes/);
+  assert.ok(!existsSync(path.join(out, 'manifest.jsonl')));
+  const yes = onTerminal('y');
+  assert.equal(yes.status, 1, yes.stdout);
+  assert.doesNotMatch(yes.stdout, /nothing spent/);
+  assert.match(yes.stdout, /cannot reach geospike-test\.invalid/, 'the yes was taken: it went on to the network');
 });
 
 test('a host name that does not resolve stops collect at once with a sentence about the network', async (t) => {

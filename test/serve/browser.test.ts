@@ -89,7 +89,39 @@ function recordApi(page: Page): { url: string; body: any }[] & { requested: stri
   return seen;
 }
 
-/** After a guess, the verdict and Next are on screen without scrolling, and the page never scrolls sideways. */
+/** Names and labels in `selector` that a line break splits inside a word ("spikfor|mer"), as "before|after". */
+function wordsBroken(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate((sel) => {
+    const broken: string[] = [];
+    const range = document.createRange();
+    for (const box of document.querySelectorAll(sel)) {
+      const walk = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+      for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        const text = node.textContent ?? '';
+        let line: number | null = null;
+        for (let i = 0; i < text.length; i++) {
+          range.setStart(node, i);
+          range.setEnd(node, i + 1);
+          const r = range.getClientRects()[0];
+          if (!r || r.width === 0) continue; // hidden, or collapsed white space
+          const wrapped = line !== null && r.top > line + r.height / 2;
+          if (wrapped && /[\p{L}\p{N}]/u.test(text[i]) && /[\p{L}\p{N}]/u.test(text[i - 1]))
+            broken.push(`${text.slice(0, i)}|${text.slice(i)}`);
+          line = r.top;
+        }
+      }
+    }
+    return broken;
+  }, selector);
+}
+
+/** Where names are shown after a guess: the scoreboard, the answer buttons, the guesses table and the map's key. */
+const NAMES = '#scoreboard .who, .choice, #guess-rows td:first-child, #guess-rows td:nth-child(2), #map .legend li';
+
+/**
+ * After a guess, the verdict and Next are on screen without scrolling, the page never scrolls sideways, and no name
+ * is broken inside a word.
+ */
 async function assertResultInView(page: Page) {
   const seen = await page.evaluate(() => {
     const inside = (id: string) => {
@@ -103,6 +135,7 @@ async function assertResultInView(page: Page) {
     };
   });
   assert.deepEqual(seen, { verdict: true, next: true, sideways: 0 }, `at ${JSON.stringify(page.viewportSize())}`);
+  assert.deepEqual(await wordsBroken(page, NAMES), [], `words broken at ${JSON.stringify(page.viewportSize())}`);
 }
 
 const state = (page: Page, s: string) => page.waitForSelector(`body[data-state="${s}"]`);
@@ -206,6 +239,8 @@ async function playGame(
     assert.equal(await scoreOf(page, 0), reveals.filter((r) => r.person.correct).length, 'your score');
     for (let m = 0; m < 2; m++)
       assert.equal(await scoreOf(page, m + 1), reveals.filter((r) => r.models[m].correct).length, `model ${m} score`);
+    // Over the rounds played so far ("2 / 3"), never a rate such as "25.0 correct / 25" after a few rounds.
+    assert.deepEqual(await page.locator('#scoreboard .score .of').allTextContents(), Array(3).fill(` / ${i + 1}`));
     assert.equal(await page.locator('#guess-rows tr').count(), 3, 'you and the two models');
     // What the model saw: its 32x32 input, and each model's top classes as bars (all five classes here).
     await page.waitForFunction(() => (document.getElementById('model-input') as HTMLImageElement).naturalWidth > 0);
@@ -268,10 +303,12 @@ async function checkSummary(page: Page, game: string, reveals: any[], shot: stri
   assert.equal(finals.length, 3);
   assert.match(
     finals[0],
-    new RegExp(`^you${s.score.person.correct}${s.score.person.points!.toLocaleString('en-US')} pts$`),
+    new RegExp(
+      `^you${s.score.person.correct} / ${reveals.length}${s.score.person.points!.toLocaleString('en-US')} pts$`,
+    ),
   );
   s.score.models.forEach((m, k) => {
-    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct}`), finals[k + 1]);
+    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct} / ${reveals.length}`), finals[k + 1]);
   });
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();

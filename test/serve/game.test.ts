@@ -166,13 +166,15 @@ test('scores: correct answers, distances from the guessed city centre, points, r
     assert.equal(rev.score.person.correct, expectPerson);
     assert.equal(rev.score.person.points, expectPersonPoints);
     assert.equal(rev.score.models[0].correct, i + 1, 'the oracle is always right');
+    // The denominator is the rounds played so far ("1 / 2" after two rounds), not the game's length.
+    assert.deepEqual([rev.score.person.rounds, ...rev.score.models.map((m) => m.rounds)], [i + 1, i + 1, i + 1]);
     assert.equal(rev.models[1].label, 0);
     assert.equal(rev.done, i === rounds - 1);
   }
   const s = h.summary(game);
   assert.ok(s.finished);
   assert.equal(s.rounds.length, 4);
-  assert.deepEqual(s.score.person, { name: 'you', correct: 2, points: expectPersonPoints });
+  assert.deepEqual(s.score.person, { name: 'you', correct: 2, rounds: 4, points: expectPersonPoints });
   assert.equal(s.score.models[1].correct, s.rounds.filter((r) => r.answer.label === 0).length);
   assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -68,4 +69,27 @@ test('play refuses a folder that is not a dataset, and a model trained on other 
   const other = await run('--checkpoint', ckpt, '--data', data);
   assert.equal(other.code, 1);
   assert.match(other.stderr, /trained on classes \["x","y"\]/);
+});
+
+test('play on a port already in use exits 1 with one sentence naming the port and the way out', async (t) => {
+  const dir = tempDir(t);
+  const data = await makeDataset(path.join(dir, 'data'), { validation: 1 });
+  const a = await makeCheckpoint(dir, { kind: 'snn' });
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.after(() => busy.close());
+  const { port } = busy.address() as AddressInfo;
+  const args = [CLI, 'play', '--checkpoint', a, '--data', data, '--port', String(port)];
+  await assert.rejects(promisify(execFile)(process.execPath, args, { env }), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 1);
+    assert.match(
+      e.stderr,
+      new RegExp(
+        `^geospike: port ${port} on 127\\.0\\.0\\.1 is already in use: stop the program using it, or pass another --port`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(e.stderr, /EADDRINUSE|\n\s+at /, 'no raw system text, no stack');
+    return true;
+  });
 });

@@ -117,6 +117,8 @@ test('the table: games, per-25 rates with intervals, points, per-class counts, c
       games: number;
       rounds: number;
       correct: number;
+      share: number;
+      share95: [number, number];
       per25: number;
       ci95: [number, number];
       points25: number | null;
@@ -127,6 +129,10 @@ test('the table: games, per-25 rates with intervals, points, per-class counts, c
     close(x.per25, want[4], `${x.name} per 25`);
     close(x.ci95[0], want[5], `${x.name} low`);
     close(x.ci95[1], want[6], `${x.name} high`);
+    // The shares are the same numbers per round (what the CLI and the page show).
+    close(x.share, want[4] / 25, `${x.name} share`);
+    close(x.share95[0], want[5] / 25, `${x.name} share low`);
+    close(x.share95[1], want[6] / 25, `${x.name} share high`);
     if (want[7] === null) assert.equal(x.points25, null);
     else close(x.points25!, want[7], `${x.name} points`);
   };
@@ -212,11 +218,17 @@ test('geospike games prints the table, and --json the same numbers', async (t) =
       .find((l) => l.trimStart().startsWith(`${name} `))!
       .trim()
       .split(/\s{2,}/);
-  assert.deepEqual(row('people'), ['people', '3', '6', '16.7', '[7.5, 22.6]', '74,750']);
-  assert.deepEqual(row('Ann'), ['Ann', '2', '3', '16.7', '[5.2, 23.5]', '63,750']);
-  assert.deepEqual(row('M1'), ['M1', '3', '6', '16.7', '[7.5, 22.6]', '69,850']);
-  assert.deepEqual(row('M2'), ['M2', '1', '3', '8.3', '[1.5, 19.8]', '40,958']);
-  assert.match(stdout, /interval: 95% Wilson score interval/);
+  // Right answers over the rounds played, as a count and a share (the interval too): 4 of 6 reads "4 (67%)", not a
+  // per-25 rate ("16.7"), which after one short game read "25.0 correct / 25".
+  assert.match(lines[2], /^who\s+games\s+rounds\s+correct\s+95% interval\s+points\/25 rounds$/);
+  assert.deepEqual(row('people'), ['people', '3', '6', '4 (67%)', '30%–90%', '74,750']);
+  assert.deepEqual(row('Ann'), ['Ann', '2', '3', '2 (67%)', '21%–94%', '63,750']);
+  assert.deepEqual(row('M1'), ['M1', '3', '6', '4 (67%)', '30%–90%', '69,850']);
+  assert.deepEqual(row('M2'), ['M2', '1', '3', '1 (33%)', '6%–79%', '40,958']);
+  assert.match(
+    stdout,
+    /interval: 95% Wilson score interval on the per-round hit rate \(rounds taken as independent trials\)$/m,
+  );
   // An empty or missing file is a clear error.
   writeFileSync(file, '');
   await assert.rejects(

@@ -89,6 +89,14 @@ test("the daily challenge deals the date's five photos, scores each model, and s
       })),
     );
     assert.equal(await page.locator('#bars .bars').count(), 2, "each model's top classes");
+    // Each score reads right answers over the rounds played so far ("2 / 3"), not over the game's length.
+    const scores = await page.$$eval('#scoreboard .score', (boxes) =>
+      boxes.map((b) => `${b.querySelector('.n')?.textContent}${b.querySelector('.of')?.textContent}`),
+    );
+    assert.deepEqual(
+      scores,
+      [0, 1, 2].map((k) => `${reveals.filter((r) => r.rows[k]).length} / ${i + 1}`),
+    );
     await page.waitForFunction(() => document.getElementById('seal')!.textContent!.includes('proves nothing'));
     await page.keyboard.press('Enter');
   }
@@ -104,6 +112,7 @@ test("the daily challenge deals the date's five photos, scores each model, and s
   assert.match(lines[3], new RegExp(`^resnet18-w8 ${squares(2)} ${right(2)}/5 [\\d,]+ pts$`));
   const finals = await page.locator('#final .score .n').allTextContents();
   assert.deepEqual(finals.map(Number), [right(0), right(1), right(2)], 'the share line agrees with the final score');
+  assert.deepEqual(await page.locator('#final .score .of').allTextContents(), [' / 5', ' / 5', ' / 5']);
   for (const c of [...CITIES, 'New York', 'Seoul', 'photo', '.jpg'])
     assert.ok(!line.toLowerCase().includes(c.toLowerCase()), `the share line names no ${c}`);
   // Opened again the same day, the page shows the result kept on this device.

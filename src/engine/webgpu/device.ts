@@ -5,6 +5,7 @@
 // that is how the tests and CI run, and `auto` never picks it.
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
+import { gpuLogsWanted, quietStderr } from './quiet_stderr.js';
 
 export interface AcquiredDevice {
   device: GPUDevice;
@@ -77,6 +78,7 @@ async function openDevice(gpu: GPU, adapter: GPUAdapter, via: string): Promise<A
 /**
  * Opens a device. hardwareOnly (`auto`): only a hardware adapter will do; throws otherwise.
  * Throws, saying what was tried and how to fix it, when no adapter can be had.
+ * The GPU stack's own logging is silenced meanwhile, unless --verbose (quiet_stderr.ts).
  */
 export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevice> {
   // tfjs-backend-webgpu looks for navigator.gpu and the GPU* constants (GPUBufferUsage...) as browser globals.
@@ -84,8 +86,12 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   const probe = vulkanLoaderPresent();
   if (hardwareOnly && !probe) throw new Error('no GPU: the Vulkan loader (libvulkan.so.1) is not installed');
   if (hardwareOnly && !gpuDevicePresent()) throw new Error('no GPU device (/dev/dri/renderD*, /dev/nvidia*) found');
+  return quietStderr(() => requestDevice(hardwareOnly, probe));
+}
+
+async function requestDevice(hardwareOnly: boolean, probe: boolean): Promise<AcquiredDevice> {
   // Mesa's EGL logs (XDG_RUNTIME_DIR, missing drivers) are for whoever debugs the GPU stack, not for every run.
-  if (!process.env.GEOSPIKE_VERBOSE) process.env.EGL_LOG_LEVEL ??= 'fatal';
+  if (!gpuLogsWanted()) process.env.EGL_LOG_LEVEL ??= 'fatal';
   const gpu = create([]);
   const native = probe ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (native && (!hardwareOnly || !isSoftware(native.info))) return openDevice(gpu, native, 'native API');
@@ -103,6 +109,7 @@ export async function acquireDevice(hardwareOnly: boolean): Promise<AcquiredDevi
   if (gl) return openDevice(glGpu, gl, 'OpenGL');
   throw new Error(
     "no WebGPU adapter: neither a GPU (Vulkan/Metal/D3D12) nor Mesa's OpenGL software renderer was found. " +
-      'On Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (scripts/setup.sh installs them)',
+      'On Debian: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (scripts/setup.sh installs them)' +
+      (gpuLogsWanted() ? '' : "; --verbose shows the GPU stack's own messages"),
   );
 }

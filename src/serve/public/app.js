@@ -46,14 +46,18 @@ const keyOf = (label) => (label < 9 ? String(label + 1) : label === 9 ? '0' : ''
 const km = (x) => (x === null ? '—' : `${Math.round(x).toLocaleString('en-US')} km`);
 const pts = (x) => (x === null ? '—' : x.toLocaleString('en-US'));
 
+// Right answers over rounds played ("3 / 4"): a count with its denominator, never a rate scaled to a game length.
 function scoreBox(tally, cls = '') {
-  return el(
+  const box = el(
     'div',
     { className: `score ${cls}` },
     el('span', { className: 'who', textContent: tally.name }),
     el('span', { className: 'n', textContent: String(tally.correct) }),
+    ...(tally.rounds ? [el('span', { className: 'of', textContent: ` / ${tally.rounds}` })] : []),
     ...(tally.points === null ? [] : [el('span', { className: 'pts', textContent: `${pts(tally.points)} pts` })]),
   );
+  box.title = `${tally.correct} right of ${tally.rounds} round${tally.rounds === 1 ? '' : 's'}`;
+  return box;
 }
 
 function renderScore(score) {
@@ -123,8 +127,8 @@ async function start(event) {
       }),
     );
     renderScore({
-      person: { name: 'you', correct: 0, points: g.coordinates ? 0 : null },
-      models: g.models.map((name) => ({ name, correct: 0, points: g.coordinates ? 0 : null })),
+      person: { name: 'you', correct: 0, rounds: 0, points: g.coordinates ? 0 : null },
+      models: g.models.map((name) => ({ name, correct: 0, rounds: 0, points: g.coordinates ? 0 : null })),
     });
     await nextRound();
   } catch (err) {

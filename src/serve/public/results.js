@@ -45,8 +45,8 @@ function render({ file, table: t }) {
     String(s.games),
     String(s.rounds),
     // Counts and shares, not a per-25 rate: 4 right of 4 rounds is not "25 correct / 25".
-    `${s.correct} (${pct(s.correct / Math.max(1, s.rounds))})`,
-    `${pct(s.ci95[0] / 25)} – ${pct(s.ci95[1] / 25)}`,
+    `${s.correct} (${pct(s.share)})`,
+    `${pct(s.share95[0])} – ${pct(s.share95[1])}`,
     s.points25 === null ? '—' : Math.round(s.points25).toLocaleString('en-US'),
   ];
   // Games on a dataset without coordinates (Fashion-MNIST) have no points: its answers are classes, not cities.
@@ -64,8 +64,7 @@ function render({ file, table: t }) {
       ],
       'standings',
     ),
-    // The page shows the interval as shares of rounds, not scaled to 25 as `geospike games` prints it.
-    el('p', { className: 'hint', textContent: `Interval: ${t.interval.replace(/, times 25$/, '')}.` }),
+    el('p', { className: 'hint', textContent: `Interval: ${t.interval}.` }),
     table(
       'People against each model, on the same rounds',
       ['model', 'both right', 'people only', 'model only', 'neither'],

@@ -2,8 +2,11 @@
 // completes GPUBuffer.mapAsync only from a setImmediate tick, so tfjs's synchronous reads (dataSync, which the
 // models and tests use) could never see a mapped buffer; readSync (src/engine/webgpu/read_sync.ts) turns the loop
 // until the staging buffer is mapped. The same technique as the `deasync` package, in a dozen lines.
+// The addon also carries quiet_stderr.cc (the webgpu backend's other need of native code).
 #include <node_api.h>
 #include <uv.h>
+
+#include "quiet_stderr.h"
 
 static napi_value Pump(napi_env env, napi_callback_info) {
   uv_loop_t* loop = nullptr;
@@ -21,6 +24,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "pump", NAPI_AUTO_LENGTH, Pump, nullptr, &fn);
   napi_set_named_property(env, exports, "pump", fn);
+  RegisterQuietStderr(env, exports);
   return exports;
 }
 
