@@ -4,6 +4,7 @@
 // the separate batch-norm and ReLU ops cost about a fifth of a resnet18 forward in dispatch and memory passes.
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm, Conv2d } from './layers.js';
+import { consume } from './last_use.js';
 import type { ParamStore } from './params.js';
 
 interface Folded {
@@ -34,10 +35,7 @@ export class ConvBN {
 
   /** bn(conv(x)), then ReLU when relu; training uses (and updates) batch statistics, eval the folded running ones. */
   apply(x: tf.Tensor4D, training: boolean, relu: boolean): tf.Tensor4D {
-    if (training) {
-      const y = this.bn.apply(this.conv.apply(x), true) as tf.Tensor4D;
-      return relu ? tf.relu(y) : y;
-    }
+    if (training) return consume(this.conv.apply(x), (t) => this.bn.apply(t, true, relu)) as tf.Tensor4D;
     const { filter, bias } = this.fold();
     const p = this.conv.padding;
     return tf.fused.conv2d({

@@ -1,7 +1,7 @@
 // The few layers both models are built from, each owning its parameters in a ParamStore under an official name.
 // Inputs are channels-last: images NHWC, token features [..., C].
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../ops/index.js';
+import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, type BNAttrs } from '../ops/index.js';
 import { consume } from './last_use.js';
 import { type ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 
@@ -109,13 +109,18 @@ export class BatchNorm {
     store.counters.set(`${name}.num_batches_tracked`, 0);
   }
 
-  /** Train mode normalises with batch statistics and updates the running ones; eval mode uses the running ones. */
-  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+  /**
+   * Train mode normalises with batch statistics and updates the running ones; eval mode uses the running ones.
+   * relu: ReLU after it, fused into the train-mode kernels where the backend has them.
+   */
+  apply(x: tf.Tensor, training: boolean, relu = false): tf.Tensor {
     const C = this.channels;
     if (x.shape[x.rank - 1] !== C) throw new Error(`${this.name}: expected ${C} channels last, got shape [${x.shape}]`);
     if (!training) {
-      return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
+      const y = tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
+      return relu ? consume(y, tf.relu) : y;
     }
+    const fused = relu && tf.getKernel(BN_RELU_TRAIN, tf.getBackend()) !== undefined;
     const x2 = tf.reshape(x, [-1, C]);
     const M = x2.shape[0];
     const attrs: BNAttrs = { eps: this.eps };
@@ -124,21 +129,22 @@ export class BatchNorm {
       const [y, mean, variance] = tf
         .engine()
         .runKernel(
-          BN_TRAIN,
+          fused ? BN_RELU_TRAIN : BN_TRAIN,
           { x: xi as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor },
           attrs,
         ) as tf.Tensor[];
       stats = [tf.keep(mean), tf.keep(variance)];
-      (save as tf.GradSaveFunc)([xi as tf.Tensor, gamma as tf.Tensor, mean, variance]);
+      // Fused, the ReLU's gradient needs its output, which the next layer keeps anyway (no pre-ReLU map held).
+      (save as tf.GradSaveFunc)([xi as tf.Tensor, gamma as tf.Tensor, mean, variance, ...(fused ? [y] : [])]);
       return {
         value: y,
         gradFunc: (dy, saved) => {
-          const [sx, sg, sm, sv] = saved;
+          const [sx, sg, sm, sv, sy] = saved;
           return tf
             .engine()
             .runKernel(
-              BN_GRAD,
-              { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv },
+              fused ? BN_RELU_GRAD : BN_GRAD,
+              { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv, ...(fused ? { y: sy } : {}) },
               attrs,
             ) as tf.Tensor[];
         },
@@ -147,7 +153,8 @@ export class BatchNorm {
     const y = fn(x2, this.weight, this.bias);
     this.updateRunningStats(stats[0], stats[1], M);
     tf.dispose(stats);
-    return tf.reshape(y, x.shape);
+    const out = tf.reshape(y, x.shape);
+    return relu && !fused ? consume(out, tf.relu) : out;
   }
 
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, M: number): void {

@@ -27,6 +27,22 @@ const stages = (w: number) => [
   [8 * w, 2],
 ];
 
+/**
+ * relu(a + b), as tf.relu(tf.add(a, b)) computes it, but its gradient reads the output (which the next block keeps
+ * anyway) instead of the sum: tfjs's Relu saves its input, a whole feature map per block held until backward.
+ */
+const addRelu = tf.customGrad((a, b, save) => {
+  const y = tf.tidy(() => tf.relu(tf.add(a as tf.Tensor, b as tf.Tensor)));
+  (save as tf.GradSaveFunc)([y]);
+  return {
+    value: y,
+    gradFunc: (dy, [out]) => {
+      const g = tf.mul(dy as tf.Tensor, tf.step(out)); // tfjs's Relu gradient, dy * step(x), as step(x) = step(y)
+      return [g, tf.clone(g)];
+    },
+  };
+});
+
 class BasicBlock {
   private readonly branch1: ConvBN;
   private readonly branch2: ConvBN;
@@ -49,7 +65,7 @@ class BasicBlock {
     );
     const sc = this.shortcut;
     const s = sc ? tf.tidy(() => sc.apply(x, training, false)) : x;
-    const y = consume(z, (t) => tf.relu(tf.add(t, s))) as tf.Tensor4D;
+    const y = consume(z, (t) => addRelu(t, s)) as tf.Tensor4D;
     if (s !== x) s.dispose();
     return y;
   }

@@ -9,5 +9,5 @@ import { adamwKernels } from './adamw/cpu.js';
 for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels]) registerKernel(config);
 
 export { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../snn/lif.js';
-export { BN_TRAIN, BN_GRAD, type BNAttrs } from './batchnorm/cpu.js';
+export { BN_TRAIN, BN_GRAD, BN_RELU_TRAIN, BN_RELU_GRAD, type BNAttrs } from './batchnorm/cpu.js';
 export { ADAMW, adamwUpdate, type AdamWAttrs } from './adamw/cpu.js';

@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { BN_GRAD, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/ops/index.js';
+import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/ops/index.js';
 import { fallbacks } from '../../src/engine/native/kernel_util.js';
 import { SMALL } from '../../src/ops/elementwise/native.js';
 import { adamwUpdate } from '../../src/ops/index.js';
@@ -382,6 +382,32 @@ test('BatchNorm train forward and backward match, offset and tiny batches includ
     const [, mean, variance] = await run('cpu', BN_TRAIN, { x, gamma, beta }, { eps });
     const dy = { shape: [M, C], values: r.normal(M * C) };
     await agree(BN_GRAD, { dy, x, gamma, mean, variance }, { eps }, `${what} grad`, 1e-4);
+  }
+});
+
+test('BatchNorm+ReLU train kernels equal BN then tfjs ReLU (and its gradient), and native matches them', async () => {
+  const r = rng(9);
+  for (let i = 0; i < 8; i++) {
+    const M = r.pick([1, 3, r.int(500, 3000)]),
+      C = r.pick([1, r.int(2, 9), r.int(30, 70)]);
+    const x = { shape: [M, C], values: r.normal(M * C, 2, r.pick([0, 5])) };
+    if (i === 0) x.values[0] = Number.NaN; // NaN must reach the output and its gradient, as through tfjs's ReLU
+    const gamma = { shape: [C], values: r.normal(C, 0.5, 1) },
+      beta = { shape: [C], values: r.normal(C) };
+    const dy = { shape: [M, C], values: r.normal(M * C) };
+    const what = `BN+ReLU M ${M} C ${C}`;
+    // The reference: the unfused kernels and tfjs's own ReLU gradient, dy * step(x), on the cpu backend.
+    const [bn, mean, variance] = await run('cpu', BN_TRAIN, { x, gamma, beta }, { eps: 1e-5 });
+    const [y] = await run('cpu', 'Relu', { x: bn }, {});
+    const [step] = await run('cpu', 'Step', { x: bn }, { alpha: 0 });
+    const [g] = await run('cpu', 'Multiply', { a: dy, b: step }, {});
+    const want = await run('cpu', BN_GRAD, { dy: g, x, gamma, mean, variance }, { eps: 1e-5 });
+    const fused = await run('cpu', BN_RELU_TRAIN, { x, gamma, beta }, { eps: 1e-5 });
+    assert.deepEqual(fused[0].values, y.values, `${what}: forward`);
+    const grads = await run('cpu', BN_RELU_GRAD, { dy, x, gamma, mean, variance, y }, { eps: 1e-5 });
+    for (let o = 0; o < 3; o++) assert.deepEqual(grads[o].values, want[o].values, `${what}: gradient ${o}`);
+    await agree(BN_RELU_TRAIN, { x, gamma, beta }, { eps: 1e-5 }, what, 1e-5);
+    await agree(BN_RELU_GRAD, { dy, x, gamma, mean, variance, y }, { eps: 1e-5 }, `${what} grad`, 1e-4);
   }
 });
 

@@ -95,20 +95,25 @@ test('a view made by a JS kernel keeps its parent array out of the pool', async 
   tf.dispose([x, y, half]);
 });
 
-test('intermediate gradients are freed during the backward pass, and gradients are unchanged', async () => {
-  await initEngine('native');
-  let alive = -1;
-  // identity whose gradient runs last and counts the tensors alive at that moment
+/** An identity whose gradient runs last in a backward pass and records measure() at that moment. */
+function lastGradientProbe(measure: () => number) {
+  const seen = { value: -1 };
   const probe = tf.customGrad((x, save) => {
     (save as tf.GradSaveFunc)([]);
     return {
       value: tf.clone(x as tf.Tensor),
       gradFunc: (dy) => {
-        alive = tf.memory().numTensors;
+        seen.value = measure();
         return [tf.clone(dy as tf.Tensor)];
       },
     };
   });
+  return { probe, seen };
+}
+
+test('intermediate gradients are freed during the backward pass, and gradients are unchanged', async () => {
+  await initEngine('native');
+  const { probe, seen } = lastGradientProbe(() => tf.memory().numTensors);
   const x = tf.fill([1000], 0.5);
   const depth = 30;
   const before = tf.memory().numTensors;
@@ -121,6 +126,31 @@ test('intermediate gradients are freed during the backward pass, and gradients a
   // The forward's tensors stay alive until the end (tfjs keeps them); without freeing, every one of the `depth`
   // upstream gradients would be alive here too.
   const forwardTensors = depth + 3; // each relu's output; probe, sum, the seed
-  assert.ok(alive - before < forwardTensors + 8, `${alive - before} tensors alive at the end of backward`);
+  assert.ok(seen.value - before < forwardTensors + 8, `${seen.value - before} tensors alive at the end of backward`);
+  tf.dispose([x, g]);
+});
+
+test('what a node saved for its gradient is freed once that gradient has run, and gradients are unchanged', async () => {
+  await initEngine('native');
+  const { probe, seen } = lastGradientProbe(() => tf.memory().numBytes);
+  const n = 1000,
+    depth = 30;
+  const x = tf.fill([n], 0.5);
+  const before = tf.memory().numBytes;
+  const g = tf.grad((v: tf.Tensor) => {
+    // As the models do: each activation disposed after its last forward use, so only the tape's saved copy
+    // (each relu saves its input) keeps it.
+    let h = probe(v) as tf.Tensor;
+    for (let i = 0; i < depth; i++) {
+      const next = tf.relu(h);
+      h.dispose();
+      h = next;
+    }
+    return tf.sum(h);
+  })(x);
+  assert.ok(Math.abs(g.dataSync()[0] - 1) < 1e-6);
+  // Without freeing, the `depth` saved relu inputs (4 KB each) would all be alive here.
+  const extra = (seen.value - before) / (4 * n);
+  assert.ok(extra < 6, `${extra} arrays of ${n} floats alive at the end of backward, want the saved ones freed`);
   tf.dispose([x, g]);
 });

@@ -65,6 +65,8 @@ export interface NativeAddon {
     M: number,
     C: number,
     eps: number,
+    /** Apply ReLU to y in the same pass. */
+    relu?: boolean,
   ): void;
   transpose(x: Float32Array, y: Float32Array, shape: Int32Array, perm: Int32Array): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of a and b to outShape. */
@@ -133,6 +135,8 @@ export interface NativeAddon {
     M: number,
     C: number,
     eps: number,
+    /** The output of a forward with ReLU: dy goes through the ReLU's gradient first. */
+    y?: Float32Array | null,
   ): void;
 }
 

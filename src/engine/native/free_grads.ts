@@ -2,12 +2,16 @@
 // disposes a node's output gradients after using them), so a training step holds a gradient for every activation
 // at once: hundreds of MB to GBs more than PyTorch, which frees each one when its last user is done. This wraps each
 // tape node's gradient so that, once all of its input gradients are computed, the output gradients it consumed
-// are disposed. Numbers are unchanged; only lifetimes shrink.
+// are disposed, and so are the tensors it saved for its gradient (tfjs disposes those only when the whole backward
+// pass ends, so every saved activation outlived its use: 160 MB of a ResNet18 step at batch 64). Numbers are
+// unchanged; only lifetimes shrink.
 import * as tf from '@tensorflow/tfjs-core';
 
 type Thunks = Record<string, () => tf.Tensor>;
 interface TapeNode {
   inputs: Record<string, tf.Tensor>;
+  /** The node's own references (clones) to what its gradient reads; disposing them frees nothing else's. */
+  saved?: tf.Tensor[];
   gradient?: (dys: (tf.Tensor | null)[]) => Thunks;
 }
 interface EngineInternals {
@@ -47,6 +51,7 @@ export function freeGradientsEarly(engine: object = tf.engine()): void {
         for (const dy of dys) {
           if (dy && !dy.isDisposed && !dy.kept && !returned.has(dy) && !callerDys.has(dy)) dy.dispose();
         }
+        for (const t of node.saved ?? []) t.dispose();
       };
       const wrapped: Thunks = { ...thunks };
       for (const k of names) {

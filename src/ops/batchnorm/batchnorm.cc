@@ -1,7 +1,9 @@
 // Batch norm kernels over a channels-last [M, C] view: train-mode forward and backward (the JS reference:
-// src/ops/batchnorm/cpu.ts), statistics in double; and tfjs's eval-mode FusedBatchNorm.
+// src/ops/batchnorm/cpu.ts), statistics in double, optionally fused with the ReLU after it; and tfjs's eval-mode
+// FusedBatchNorm.
 #include "common.h"
 #include <cmath>
+#include <cstring>
 #include <omp.h>
 #include <vector>
 
@@ -24,10 +26,25 @@ void reduceRows(int64_t M, int64_t C, std::vector<double>& out, int nOut, RowFn 
     for (int64_t i = 0; i < nOut * C; ++i) out[i] += part[static_cast<size_t>(t) * nOut * C + i];
 }
 
-// batchNormTrain(x, gamma, beta, y, mean, variance, M, C, eps)
+// tfjs's Relu and its gradient dy * step(y): NaN stays NaN, -0 becomes +0 (and 0 * negative dy gives -0, as there).
+inline float relu(float v) { return v <= 0.f ? 0.f : v; }
+// step(y) from y's bits, integer selects only: GCC (trapping math) vectorizes no float compare-and-select here.
+inline float reluGrad(float dy, float y) {
+  uint32_t b;
+  std::memcpy(&b, &y, 4);
+  const uint32_t nan = (b & 0x7fffffffu) > 0x7f800000u ? ~0u : 0u;
+  const uint32_t one = static_cast<int32_t>(b) > 0 ? 0x3f800000u : 0u;  // y > 0 (y is not NaN here)
+  const uint32_t s = (nan & b) | (~nan & one);
+  float step;
+  std::memcpy(&step, &s, 4);
+  return dy * step;
+}
+
+// batchNormTrain(x, gamma, beta, y, mean, variance, M, C, eps, relu): relu = true applies ReLU to y in the same pass.
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   int64_t M = num(info, 6), C = num(info, 7);
   double eps = dbl(info, 8);
+  const bool withRelu = info.Length() > 9 && info[9].ToBoolean();
   const float* x = f32(info, 0, M * C);
   const float* gamma = f32(info, 1, C);
   const float* beta = f32(info, 2, C);
@@ -62,31 +79,26 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
     const float* r = x + m * C;
     float* o = y + m * C;
     for (int64_t c = 0; c < C; ++c) o[c] = (r[c] - mean[c]) * scale[c] + beta[c];
+    if (withRelu)
+      for (int64_t c = 0; c < C; ++c) o[c] = relu(o[c]);
   }
   return info.Env().Undefined();
 }
 
-// batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, M, C, eps)
-Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
-  int64_t M = num(info, 8), C = num(info, 9);
-  double eps = dbl(info, 10);
-  const float* dy = f32(info, 0, M * C);
-  const float* x = f32(info, 1, M * C);
-  const float* gamma = f32(info, 2, C);
-  const float* mean = f32(info, 3, C);
-  const float* var = f32(info, 4, C);
-  float* dx = f32(info, 5, M * C);
-  float* dgamma = f32(info, 6, C);
-  float* dbeta = f32(info, 7, C);
+// The backward pass; grad(i) is the gradient reaching the BN's output at element i (dy, or dy through the ReLU).
+template <typename Grad>
+void bnBackward(Grad grad, const float* x, const float* gamma, const float* mean, const float* var, float* dx,
+                float* dgamma, float* dbeta, int64_t M, int64_t C, double eps) {
   std::vector<double> invstd(C);
   for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
   std::vector<double> sums;  // [dbeta | dgamma]
   reduceRows(M, C, sums, 2, [&](int64_t m, double* acc) {
-    const float* g = dy + m * C;
     const float* r = x + m * C;
+#pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      acc[c] += g[c];
-      acc[C + c] += g[c] * ((r[c] - static_cast<double>(mean[c])) * invstd[c]);
+      const float g = grad(m * C + c);
+      acc[c] += g;
+      acc[C + c] += g * ((r[c] - static_cast<double>(mean[c])) * invstd[c]);
     }
   });
   // dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma) = a*dy - b*(x - mean) - k, per channel, in double: dx sums
@@ -104,11 +116,32 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   }
 #pragma omp parallel for schedule(static)
   for (int64_t m = 0; m < M; ++m) {
-    const float* g = dy + m * C;
     const float* r = x + m * C;
     float* o = dx + m * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = static_cast<float>(a[c] * g[c] - b[c] * (r[c] - static_cast<double>(mean[c])) - k[c]);
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c)
+      o[c] = static_cast<float>(a[c] * grad(m * C + c) - b[c] * (r[c] - static_cast<double>(mean[c])) - k[c]);
   }
+}
+
+// batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, M, C, eps, y): with y (the output of a forward
+// with ReLU) the incoming gradient first goes through the ReLU's, dy * step(y), on the fly.
+Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
+  int64_t M = num(info, 8), C = num(info, 9);
+  double eps = dbl(info, 10);
+  const float* ry = info.Length() > 11 && info[11].IsTypedArray() ? f32(info, 11, M * C) : nullptr;
+  const float* dy = f32(info, 0, M * C);
+  const float* x = f32(info, 1, M * C);
+  const float* gamma = f32(info, 2, C);
+  const float* mean = f32(info, 3, C);
+  const float* var = f32(info, 4, C);
+  float* dx = f32(info, 5, M * C);
+  float* dgamma = f32(info, 6, C);
+  float* dbeta = f32(info, 7, C);
+  if (ry)
+    bnBackward([=](int64_t i) { return reluGrad(dy[i], ry[i]); }, x, gamma, mean, var, dx, dgamma, dbeta, M, C, eps);
+  else
+    bnBackward([=](int64_t i) { return dy[i]; }, x, gamma, mean, var, dx, dgamma, dbeta, M, C, eps);
   return info.Env().Undefined();
 }
 

@@ -1,11 +1,20 @@
 // BatchNorm in train mode as two kernels over a channels-last [M, C] view (NHWC conv maps and [T*B*N, C] token
-// features alike). Batch statistics are accumulated in double; the reference for faster backends.
+// features alike), and the same fused with the ReLU after it (ResNet's conv-BN-ReLU: one pass instead of three,
+// and the backward needs only the output the next layer keeps anyway, not the pre-ReLU map). Batch statistics are
+// accumulated in double; the reference for faster backends.
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { cpuValues } from '../../engine/cpu_values.js';
 
 export const BN_TRAIN = 'GeospikeBatchNormTrain';
 export const BN_GRAD = 'GeospikeBatchNormGrad';
+/** BN_TRAIN followed by ReLU; its gradient takes the forward's output y as one more input. */
+export const BN_RELU_TRAIN = 'GeospikeBatchNormReluTrain';
+export const BN_RELU_GRAD = 'GeospikeBatchNormReluGrad';
+
+/** tfjs's Relu (NaN stays NaN) and its gradient, dy * step(y) (NaN where y is NaN), from the ReLU's output y. */
+export const relu = (v: number) => Math.max(0, v);
+export const reluGrad = (dy: number, y: number) => dy * (Number.isNaN(y) ? Number.NaN : y > 0 ? 1 : 0);
 
 export interface BNAttrs extends NamedAttrMap {
   eps: number;
@@ -70,41 +79,53 @@ export function bnTrainBackward(
   return { dx, dgamma: Float32Array.from(sdyx), dbeta: Float32Array.from(sdy) };
 }
 
-const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const r = bnTrainForward(
-    cpuValues(cpu, x),
-    cpuValues(cpu, gamma),
-    cpuValues(cpu, beta),
-    (attrs as unknown as BNAttrs).eps,
-  );
-  return [
-    cpu.makeTensorInfo(x.shape, 'float32', r.y),
-    cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
-    cpu.makeTensorInfo(gamma.shape, 'float32', r.variance),
-  ];
-};
+const bnTrainKernel =
+  (withRelu: boolean): KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const cpu = backend as MathBackendCPU;
+    const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+    const r = bnTrainForward(
+      cpuValues(cpu, x),
+      cpuValues(cpu, gamma),
+      cpuValues(cpu, beta),
+      (attrs as unknown as BNAttrs).eps,
+    );
+    if (withRelu) for (let i = 0; i < r.y.length; i++) r.y[i] = relu(r.y[i]);
+    return [
+      cpu.makeTensorInfo(x.shape, 'float32', r.y),
+      cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
+      cpu.makeTensorInfo(gamma.shape, 'float32', r.variance),
+    ];
+  };
 
-const bnGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
-  const r = bnTrainBackward(
-    cpuValues(cpu, dy),
-    cpuValues(cpu, x),
-    cpuValues(cpu, gamma),
-    cpuValues(cpu, mean),
-    cpuValues(cpu, variance),
-    (attrs as unknown as BNAttrs).eps,
-  );
-  return [
-    cpu.makeTensorInfo(x.shape, 'float32', r.dx),
-    cpu.makeTensorInfo(gamma.shape, 'float32', r.dgamma),
-    cpu.makeTensorInfo(gamma.shape, 'float32', r.dbeta),
-  ];
-};
+const bnGradKernel =
+  (withRelu: boolean): KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const cpu = backend as MathBackendCPU;
+    const { dy, x, gamma, mean, variance, y } = inputs as Record<string, TensorInfo>;
+    let g = cpuValues(cpu, dy);
+    if (withRelu) {
+      const out = cpuValues(cpu, y);
+      g = g.map((d, i) => reluGrad(d, out[i]));
+    }
+    const r = bnTrainBackward(
+      g,
+      cpuValues(cpu, x),
+      cpuValues(cpu, gamma),
+      cpuValues(cpu, mean),
+      cpuValues(cpu, variance),
+      (attrs as unknown as BNAttrs).eps,
+    );
+    return [
+      cpu.makeTensorInfo(x.shape, 'float32', r.dx),
+      cpu.makeTensorInfo(gamma.shape, 'float32', r.dgamma),
+      cpu.makeTensorInfo(gamma.shape, 'float32', r.dbeta),
+    ];
+  };
 
 export const batchNormKernels: KernelConfig[] = [
-  { kernelName: BN_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel },
-  { kernelName: BN_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel },
+  { kernelName: BN_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel(false) },
+  { kernelName: BN_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel(false) },
+  { kernelName: BN_RELU_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel(true) },
+  { kernelName: BN_RELU_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel(true) },
 ];

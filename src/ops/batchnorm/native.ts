@@ -1,56 +1,67 @@
-// The native backend's batch norm (C++, src/ops/batchnorm/batchnorm.cc): train-mode forward and backward, the same
-// contracts as the JS references (src/ops/batchnorm/cpu.ts), and tfjs's eval-mode FusedBatchNorm.
+// The native backend's batch norm (C++, src/ops/batchnorm/batchnorm.cc): train-mode forward and backward, alone or
+// fused with ReLU, the same contracts as the JS references (src/ops/batchnorm/cpu.ts), and tfjs's eval-mode
+// FusedBatchNorm.
 import { FusedBatchNorm } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { BN_GRAD, BN_TRAIN, type BNAttrs } from '../index.js';
+import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, type BNAttrs } from '../index.js';
 import { addon, alloc, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
-const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const C = size(gamma.shape),
-    n = size(x.shape);
-  const y = alloc(cpu, n),
-    mean = alloc(cpu, C),
-    variance = alloc(cpu, C);
-  addon().batchNormTrain(
-    f32(cpu, x),
-    f32(cpu, gamma),
-    f32(cpu, beta),
-    y,
-    mean,
-    variance,
-    n / C,
-    C,
-    (attrs as unknown as BNAttrs).eps,
-  );
-  return [out(cpu, x.shape, y), out(cpu, gamma.shape, mean), out(cpu, gamma.shape, variance)];
-};
+/** A train kernel's three outputs: one like x ([M, C]), two per channel (C). */
+function outputs(cpu: MathBackendCPU, x: TensorInfo, gamma: TensorInfo): [Float32Array, Float32Array, Float32Array] {
+  const C = size(gamma.shape);
+  return [alloc(cpu, size(x.shape)), alloc(cpu, C), alloc(cpu, C)];
+}
 
-const bnGrad: KernelFunc = ({ inputs, backend, attrs }) => {
-  const cpu = backend as MathBackendCPU;
-  const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
-  const C = size(gamma.shape),
-    n = size(x.shape);
-  const dx = alloc(cpu, n),
-    dgamma = alloc(cpu, C),
-    dbeta = alloc(cpu, C);
-  addon().batchNormGrad(
-    f32(cpu, dy),
-    f32(cpu, x),
-    f32(cpu, gamma),
-    f32(cpu, mean),
-    f32(cpu, variance),
-    dx,
-    dgamma,
-    dbeta,
-    n / C,
-    C,
-    (attrs as unknown as BNAttrs).eps,
-  );
-  return [out(cpu, x.shape, dx), out(cpu, gamma.shape, dgamma), out(cpu, gamma.shape, dbeta)];
-};
+function tensors(cpu: MathBackendCPU, x: TensorInfo, gamma: TensorInfo, values: Float32Array[]): TensorInfo[] {
+  return values.map((v, i) => out(cpu, i === 0 ? x.shape : gamma.shape, v));
+}
+
+const bnTrain =
+  (relu: boolean): KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const cpu = backend as MathBackendCPU;
+    const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+    const C = size(gamma.shape);
+    const [y, mean, variance] = outputs(cpu, x, gamma);
+    addon().batchNormTrain(
+      f32(cpu, x),
+      f32(cpu, gamma),
+      f32(cpu, beta),
+      y,
+      mean,
+      variance,
+      y.length / C,
+      C,
+      (attrs as unknown as BNAttrs).eps,
+      relu,
+    );
+    return tensors(cpu, x, gamma, [y, mean, variance]);
+  };
+
+const bnGrad =
+  (relu: boolean): KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const cpu = backend as MathBackendCPU;
+    const { dy, x, gamma, mean, variance, y } = inputs as Record<string, TensorInfo>;
+    const C = size(gamma.shape);
+    const [dx, dgamma, dbeta] = outputs(cpu, x, gamma);
+    addon().batchNormGrad(
+      f32(cpu, dy),
+      f32(cpu, x),
+      f32(cpu, gamma),
+      f32(cpu, mean),
+      f32(cpu, variance),
+      dx,
+      dgamma,
+      dbeta,
+      dx.length / C,
+      C,
+      (attrs as unknown as BNAttrs).eps,
+      relu ? f32(cpu, y) : null,
+    );
+    return tensors(cpu, x, gamma, [dx, dgamma, dbeta]);
+  };
 
 /** A per-channel input of FusedBatchNorm as C values (tfjs cycles a length-1 array, i.e. broadcasts it). */
 function perChannel(
@@ -85,6 +96,8 @@ const batchNormInfer: KernelFunc = (args) => {
 
 export const batchNormKernels: KernelConfig[] = [
   { kernelName: FusedBatchNorm, backendName: NATIVE, kernelFunc: batchNormInfer },
-  { kernelName: BN_TRAIN, backendName: NATIVE, kernelFunc: bnTrain },
-  { kernelName: BN_GRAD, backendName: NATIVE, kernelFunc: bnGrad },
+  { kernelName: BN_TRAIN, backendName: NATIVE, kernelFunc: bnTrain(false) },
+  { kernelName: BN_GRAD, backendName: NATIVE, kernelFunc: bnGrad(false) },
+  { kernelName: BN_RELU_TRAIN, backendName: NATIVE, kernelFunc: bnTrain(true) },
+  { kernelName: BN_RELU_GRAD, backendName: NATIVE, kernelFunc: bnGrad(true) },
 ];
