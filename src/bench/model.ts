@@ -12,6 +12,7 @@ import { noDecayNames, WEIGHT_DECAY_RULE } from '../train/param_groups.js';
 import { lossAndGrads } from '../train/grads.js';
 import { crossEntropy } from '../train/loss.js';
 import { packageRoot } from '../util/package_root.js';
+import { profileKernels, type KernelTime } from './kernel_profile.js';
 
 export type BenchMode = 'train' | 'infer';
 
@@ -24,6 +25,8 @@ export interface BenchOptions {
   backend?: string;
   /** Overrides of the preset, e.g. timeSteps. */
   overrides?: Record<string, number>;
+  /** Time every kernel of the timed steps ('kernel': per kernel name, 'shape': per kernel and input shapes). */
+  profile?: 'kernel' | 'shape';
 }
 
 export interface BenchResult {
@@ -44,6 +47,8 @@ export interface BenchResult {
   /** On webgpu: the adapter, and the most GPU memory the backend held (its buffer pool included). */
   gpu?: { adapter: string; peakMB: number };
   extra?: Record<string, unknown>;
+  /** With opts.profile: the timed steps' kernel times, slowest first. */
+  profile?: KernelTime[];
 }
 
 // The peer's settings, so both sides do the same work: AdamW (lr 5e-4, wd 6e-2), cross-entropy with label smoothing.
@@ -91,12 +96,14 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   for (let i = 0; i < opts.warmup; i++) step();
   const load0 = loadavg()[0];
   const times: number[] = [];
+  const profiler = opts.profile ? profileKernels(tf.getBackend(), opts.profile === 'shape') : undefined;
   for (let i = 0; i < opts.steps; i++) {
     const t0 = performance.now();
     step();
     times.push((performance.now() - t0) / 1000);
     gpuPeak = Math.max(gpuPeak, gpuBytes() ?? 0);
   }
+  const profile = profiler?.stop();
   const adapter = (tf.backend() as { label?: string }).label;
   const params = model.store.counts().params;
   tf.dispose(x);
@@ -118,6 +125,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
       gpuBytes() === undefined
         ? undefined
         : { adapter: adapter ?? backend, peakMB: Math.round((gpuPeak / 2 ** 20) * 10) / 10 },
+    profile,
   };
 }
 

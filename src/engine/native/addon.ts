@@ -121,6 +121,26 @@ export interface NativeAddon {
   /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
   sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
   sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** Fused spiking attention (src/ops/spike_attention): params G, N, D, heads; out = scale * q (k^T v) per head. */
+  spikeAttention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    scale: number,
+  ): void;
+  spikeAttentionGrad(
+    dy: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    params: Int32Array,
+    scale: number,
+  ): void;
   batchNormGrad(
     dy: Float32Array,
     x: Float32Array,
