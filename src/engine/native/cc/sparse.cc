@@ -10,7 +10,15 @@
 namespace gs {
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));  // 16 floats: one AVX-512 register
+// One vector register: 16 floats with AVX-512, else 8 (AVX2). A strip of C is four of them, held in registers while
+// rows of B are added in: with 16 floats per vector on AVX2 the four sums and four loads took all 16 ymm registers
+// and spilled (the event-driven product ran 2-3x slower than oneDNN at 10% nonzeros instead of faster).
+#ifdef __AVX512F__
+typedef float vec __attribute__((vector_size(64)));
+#else
+typedef float vec __attribute__((vector_size(32)));
+#endif
+constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 
 // density(a, samples): the fraction of nonzero entries; with samples > 0, estimated from that many evenly spaced
 // entries (a quick look that rules out dense inputs without reading them all).
@@ -46,9 +54,9 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
       for (int64_t n = 0; n < N; ++n) bt[k * N + n] = b[n * K + k];
     b = bt.data();
   }
-  // Row blocks of A, each turned into lists of nonzeros; then C in column strips of 64 floats held in four vector
-  // registers while every listed row of B is added in: B's strip (K x 64 floats) stays in L2 across the block.
-  constexpr int64_t kRows = 64, kStrip = 64;
+  // Row blocks of A, each turned into lists of nonzeros; then C in column strips of four vectors held in registers
+  // while every listed row of B is added in: B's strip (K x kStrip floats) stays in L2 across the block.
+  constexpr int64_t kRows = 64, kStrip = 4 * kLanes;
   const int64_t blocks = (M + kRows - 1) / kRows;
 #pragma omp parallel
   {
@@ -73,12 +81,14 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
         for (int64_t r = r0; r < r1; ++r) {
           const int32_t* ix = idx.data() + (r - r0) * K;
           const float* vx = val.data() + (r - r0) * K;
-          v16 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+          vec s0 = {}, s1 = {}, s2 = {}, s3 = {};
           const int64_t nz = count[r - r0];
+          constexpr size_t kB = sizeof(vec);
           for (int64_t t = 0; t < nz; ++t) {
             const float* br = b + static_cast<int64_t>(ix[t]) * N + n0;
-            v16 b0, b1, b2, b3;
-            std::memcpy(&b0, br, 64), std::memcpy(&b1, br + 16, 64), std::memcpy(&b2, br + 32, 64), std::memcpy(&b3, br + 48, 64);
+            vec b0, b1, b2, b3;
+            std::memcpy(&b0, br, kB), std::memcpy(&b1, br + kLanes, kB);
+            std::memcpy(&b2, br + 2 * kLanes, kB), std::memcpy(&b3, br + 3 * kLanes, kB);
             if (ones) {
               s0 += b0, s1 += b1, s2 += b2, s3 += b3;
             } else {
@@ -87,7 +97,8 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
             }
           }
           float* cr = c + r * N + n0;
-          std::memcpy(cr, &s0, 64), std::memcpy(cr + 16, &s1, 64), std::memcpy(cr + 32, &s2, 64), std::memcpy(cr + 48, &s3, 64);
+          std::memcpy(cr, &s0, kB), std::memcpy(cr + kLanes, &s1, kB);
+          std::memcpy(cr + 2 * kLanes, &s2, kB), std::memcpy(cr + 3 * kLanes, &s3, kB);
         }
       }
       if (n0 < N) {  // the last columns, fewer than a strip
