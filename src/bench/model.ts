@@ -38,6 +38,8 @@ export interface BenchResult {
   secPerBatch: number;
   imagesPerSec: number;
   peakRssMB: number;
+  /** CPU seconds (all threads) per timed batch: steadier than the wall time on a shared machine. */
+  cpuSecPerBatch?: number;
   /** Every timed step, seconds. */
   times?: number[];
   /** 1-minute load average before and after: other processes on the machine skew the times. */
@@ -97,12 +99,14 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   const load0 = loadavg()[0];
   const times: number[] = [];
   const profiler = opts.profile ? profileKernels(tf.getBackend(), opts.profile === 'shape') : undefined;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < opts.steps; i++) {
     const t0 = performance.now();
     step();
     times.push((performance.now() - t0) / 1000);
     gpuPeak = Math.max(gpuPeak, gpuBytes() ?? 0);
   }
+  const cpu = process.cpuUsage(cpu0);
   const profile = profiler?.stop();
   const adapter = (tf.backend() as { label?: string }).label;
   const params = model.store.counts().params;
@@ -117,6 +121,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     params,
     secPerBatch: sec,
     imagesPerSec: opts.batch / sec,
+    cpuSecPerBatch: (cpu.user + cpu.system) / 1e6 / opts.steps,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     times,
     load: [load0, loadavg()[0]],

@@ -26,6 +26,7 @@ const count = (name: string, v: string | undefined, min = 1): number => intOptio
 const line = (r: BenchResult) =>
   `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   ` +
   `peak RSS ${r.peakRssMB} MB` +
+  (r.cpuSecPerBatch ? `   ${r.cpuSecPerBatch.toFixed(2)} CPU-s/batch` : '') +
   (r.gflops ? `   ${r.gflops.toFixed(1)} GFLOP/s` : '') +
   (r.gpu ? `   GPU memory ${r.gpu.peakMB} MB on ${r.gpu.adapter}` : '') +
   (r.load ? `   (load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)})` : '');
