@@ -83,7 +83,7 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
   density(a: Float32Array, samples: number): number;
-  /** c[M, N] = a[M, K] b, adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
+  /** c[M, N] = a[M, K] b (+ bias[N]), adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
   sparseMatMul(
     a: Float32Array,
     b: Float32Array,
@@ -92,6 +92,7 @@ export interface NativeAddon {
     K: number,
     N: number,
     transposeB: boolean,
+    bias?: Float32Array,
   ): void;
   /** c[P, Q] = a^T b for a [R, P] dense and b [R, Q] mostly zeros. */
   sparseMatMulTA(a: Float32Array, b: Float32Array, c: Float32Array, R: number, P: number, Q: number): void;

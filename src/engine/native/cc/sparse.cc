@@ -38,13 +38,15 @@ Napi::Value Density(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(nz) / n);
 }
 
-// sparseMatMul(a, b, c, M, K, N, transposeB): c[M, N] = a[M, K] b, b stored [K, N] or, transposed, [N, K].
+// sparseMatMul(a, b, c, M, K, N, transposeB[, bias]): c[M, N] = a[M, K] b (+ bias[N], added to each finished sum, as
+// a separate add would), b stored [K, N] or, transposed, [N, K].
 Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
   const int64_t M = num(info, 3), K = num(info, 4), N = num(info, 5);
   const bool tB = info[6].ToBoolean();
   const float* a = f32(info, 0, M * K);
   const float* b = f32(info, 1, K * N);
   float* c = f32(info, 2, M * N);
+  const float* bias = info.Length() > 7 && !info[7].IsUndefined() ? f32(info, 7, N) : nullptr;
   // B as rows of length N (a transposed B is copied once: K*N work against M*K*N).
   std::vector<float> bt;
   if (tB) {
@@ -97,6 +99,12 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
             }
           }
           float* cr = c + r * N + n0;
+          if (bias) {
+            vec c0, c1, c2, c3;
+            std::memcpy(&c0, bias + n0, kB), std::memcpy(&c1, bias + n0 + kLanes, kB);
+            std::memcpy(&c2, bias + n0 + 2 * kLanes, kB), std::memcpy(&c3, bias + n0 + 3 * kLanes, kB);
+            s0 += c0, s1 += c1, s2 += c2, s3 += c3;
+          }
           std::memcpy(cr, &s0, kB), std::memcpy(cr + kLanes, &s1, kB);
           std::memcpy(cr + 2 * kLanes, &s2, kB), std::memcpy(cr + 3 * kLanes, &s3, kB);
         }
@@ -111,6 +119,8 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
             const float* br = b + static_cast<int64_t>(ix[t]) * N;
             for (int64_t n = n0; n < N; ++n) cr[n] += vx[t] * br[n];
           }
+          if (bias)
+            for (int64_t n = n0; n < N; ++n) cr[n] += bias[n];
         }
       }
     }
