@@ -18,6 +18,7 @@ import { noDecayNames, WEIGHT_DECAY_RULE } from '../train/param_groups.js';
 import { lossAndGrads } from '../train/grads.js';
 import { crossEntropy } from '../train/loss.js';
 import { packageRoot } from '../util/package_root.js';
+import { profileKernels, type KernelTime } from './kernel_profile.js';
 
 export type BenchMode = 'train' | 'infer';
 
@@ -30,6 +31,8 @@ export interface BenchOptions {
   backend?: string;
   /** Overrides of the preset, e.g. timeSteps. */
   overrides?: Record<string, number>;
+  /** Time every kernel of the timed steps ('kernel': per kernel name, 'shape': per kernel and input shapes). */
+  profile?: 'kernel' | 'shape';
 }
 
 export interface BenchResult {
@@ -41,6 +44,8 @@ export interface BenchResult {
   secPerBatch: number;
   imagesPerSec: number;
   peakRssMB: number;
+  /** CPU seconds (all threads) per timed batch: steadier than the wall time on a shared machine. */
+  cpuSecPerBatch?: number;
   /** Every timed step, seconds. */
   times?: number[];
   /** 1-minute load average before and after: other processes on the machine skew the times. */
@@ -50,6 +55,8 @@ export interface BenchResult {
   /** On webgpu: the adapter, and the most GPU memory the backend held (its buffer pool included). */
   gpu?: { adapter: string; peakMB: number };
   extra?: Record<string, unknown>;
+  /** With opts.profile: the timed steps' kernel times, slowest first. */
+  profile?: KernelTime[];
 }
 
 // The peer's settings, so both sides do the same work: AdamW (lr 5e-4, wd 6e-2), cross-entropy with label smoothing.
@@ -97,12 +104,16 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   for (let i = 0; i < opts.warmup; i++) step();
   const load0 = loadavg()[0];
   const times: number[] = [];
+  const profiler = opts.profile ? profileKernels(tf.getBackend(), opts.profile === 'shape') : undefined;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < opts.steps; i++) {
     const t0 = performance.now();
     step();
     times.push((performance.now() - t0) / 1000);
     gpuPeak = Math.max(gpuPeak, gpuBytes() ?? 0);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const profile = profiler?.stop();
   const adapter = (tf.backend() as { label?: string }).label;
   const params = model.store.counts().params;
   tf.dispose(x);
@@ -116,6 +127,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     params,
     secPerBatch: sec,
     imagesPerSec: opts.batch / sec,
+    cpuSecPerBatch: (cpu.user + cpu.system) / 1e6 / opts.steps,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     times,
     load: [load0, loadavg()[0]],
@@ -124,6 +136,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
       gpuBytes() === undefined
         ? undefined
         : { adapter: adapter ?? backend, peakMB: Math.round((gpuPeak / 2 ** 20) * 10) / 10 },
+    profile,
   };
 }
 

@@ -15,6 +15,7 @@ import {
   runPeer,
   type Round,
 } from '../bench/rounds.js';
+import { describeProfile } from '../bench/kernel_profile.js';
 import { DEFAULT_PRESET, PRESETS, resolveConfig } from '../models/registry.js';
 import { backendArg, intOption, jsonArg } from './args.js';
 import type { EpochTiming } from '../train/timing.js';
@@ -25,6 +26,7 @@ const count = (name: string, v: string | undefined, min = 1): number => intOptio
 const line = (r: BenchResult) =>
   `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   ` +
   `peak RSS ${r.peakRssMB} MB` +
+  (r.cpuSecPerBatch ? `   ${r.cpuSecPerBatch.toFixed(2)} CPU-s/batch` : '') +
   (r.gflops ? `   ${r.gflops.toFixed(1)} GFLOP/s` : '') +
   (r.gpu ? `   GPU memory ${r.gpu.peakMB} MB on ${r.gpu.adapter}` : '') +
   (r.load ? `   (load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)})` : '');
@@ -71,6 +73,11 @@ export default defineCommand({
     backend: backendArg,
     'time-steps': { type: 'string', description: "Spiking models' time steps T (default: the preset's, 4)" },
     threads: { type: 'string', description: 'Threads for the native backend and for PyTorch', default: '2' },
+    profile: {
+      type: 'string',
+      description:
+        'Print where the timed steps spent their time: per kernel (kernel) or per kernel and input shapes (shape)',
+    },
     json: jsonArg('with --vs-pytorch: every round'),
     engine: { type: 'string', description: 'With --epoch: torch trains the same epochs on the torch engine too' },
     device: {
@@ -109,6 +116,7 @@ export default defineCommand({
       steps: count('steps', args.steps),
       warmup: count('warmup', args.warmup, 0),
       overrides: timeSteps === undefined ? undefined : { timeSteps },
+      profile: profileArg(args.profile),
     };
     const epochOpts = {
       data: args.data!,
@@ -154,6 +162,7 @@ export default defineCommand({
         `${opts.preset}, ${mode}, batch ${opts.batch}${timeSteps ? `, T ${timeSteps}` : ''}, ${threads} threads: median of ${opts.steps} after ${opts.warmup} warm-up`,
       );
       console.log(line(ours));
+      if (ours.profile) for (const l of describeProfile(ours.profile, opts.steps)) console.log(l);
       return;
     }
 
@@ -205,6 +214,13 @@ export default defineCommand({
     }
   },
 });
+
+function profileArg(v: string | undefined): 'kernel' | 'shape' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'kernel') return 'kernel';
+  if (v === 'shape') return 'shape';
+  throw new Error(`--profile takes kernel or shape, got '${v}'`);
+}
 
 /** A round's seconds: per batch (steps) or per epoch, from geospike's JSON or the peer's. */
 function roundSeconds(runner: Round['runner'], r: Record<string, unknown>, epoch: boolean): number {

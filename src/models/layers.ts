@@ -74,9 +74,10 @@ export class Linear {
   /** x [..., in] -> [..., out] */
   apply(x: tf.Tensor): tf.Tensor {
     const lead = x.shape.slice(0, -1);
-    const y = tf.matMul(tf.reshape(x, [-1, this.inF]) as tf.Tensor2D, this.weight as tf.Tensor2D, false, true);
-    const bias = this.bias;
-    return tf.reshape(bias ? consume(y, (t) => tf.add(t, bias)) : y, [...lead, this.outF]);
+    // One fused product with the bias (one pass over the output, and the event-driven kernel adds it as it stores).
+    const a = tf.reshape(x, [-1, this.inF]) as tf.Tensor2D;
+    const y = tf.fused.matMul({ a, b: this.weight as tf.Tensor2D, transposeB: true, bias: this.bias });
+    return tf.reshape(y, [...lead, this.outF]);
   }
 }
 

@@ -1,6 +1,7 @@
 // Spikformer, the CIFAR variant of the official code (ZK-Zhou/spikformer cifar10/model.py), in one file.
 // Shapes: images NHWC [B, H, W, C]; inside, time comes first: maps [T*B, H, W, C], tokens [T, B, N, D].
 import * as tf from '@tensorflow/tfjs-core';
+import { spikeAttention } from '../ops/spike_attention/op.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
 import { BatchNorm, Linear } from './layers.js';
@@ -133,18 +134,11 @@ class Block {
 
   /** x [T, B, N, D] -> [T, B, N, D]: x + SSA(x), then x + MLP(x). */
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    const [T, B, N, D] = x.shape;
-    const h = this.config.heads;
-    const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);
-    const heads = (p: SpikingLinear) => consume(p.apply(x, ctx), split);
-    const q = heads(this.q),
-      k = heads(this.k),
-      v = heads(this.v);
+    const q = this.q.apply(x, ctx),
+      k = this.k.apply(x, ctx),
+      v = this.v.apply(x, ctx);
     // Spiking self-attention: no softmax; spikes make q k^T non-negative already.
-    const attn = consumeAll([q, k], (q, k) => tf.mul(tf.matMul(q, k, false, true), ATTN_SCALE));
-    const merged = consumeAll([attn, v], (attn, v) =>
-      tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 1, 3, 2, 4]), [T, B, N, D]),
-    );
+    const merged = consumeAll([q, k, v], (q, k, v) => spikeAttention(q, k, v, this.config.heads, ATTN_SCALE));
     const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD));
     const y = consume(
       consume(a, (t) => this.proj.apply(t, ctx)),

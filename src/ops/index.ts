@@ -1,12 +1,14 @@
-// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm, fused AdamW): their JS reference versions,
+// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm, fused AdamW, fused spiking attention): their JS reference versions,
 // registered for the `cpu` backend on import. Faster backends register their own implementations of the same names.
 import { registerKernel } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { lifKernels } from './lif/cpu.js';
 import { batchNormKernels } from './batchnorm/cpu.js';
 import { adamwKernels } from './adamw/cpu.js';
+import { spikeAttentionKernels } from './spike_attention/cpu.js';
 
-for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels]) registerKernel(config);
+for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels, ...spikeAttentionKernels])
+  registerKernel(config);
 
 export { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../snn/lif.js';
 export { BN_TRAIN, BN_GRAD, BN_RELU_TRAIN, BN_RELU_GRAD, type BNAttrs } from './batchnorm/cpu.js';

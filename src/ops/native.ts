@@ -8,6 +8,7 @@ import { matmulKernels } from './matmul/native.js';
 import { poolKernels } from './max_pool/native.js';
 import { lifKernels } from './lif/native.js';
 import { batchNormKernels } from './batchnorm/native.js';
+import { spikeAttentionKernels } from './spike_attention/native.js';
 
 /** Every kernel the native backend replaces. */
 export const nativeKernels: KernelConfig[] = [
@@ -18,4 +19,5 @@ export const nativeKernels: KernelConfig[] = [
   ...batchNormKernels,
   ...elementwiseKernels,
   ...adamwKernels,
+  ...spikeAttentionKernels,
 ];

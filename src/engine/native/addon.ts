@@ -85,7 +85,7 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
   density(a: Float32Array, samples: number): number;
-  /** c[M, N] = a[M, K] b, adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
+  /** c[M, N] = a[M, K] b (+ bias[N]), adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
   sparseMatMul(
     a: Float32Array,
     b: Float32Array,
@@ -94,6 +94,7 @@ export interface NativeAddon {
     K: number,
     N: number,
     transposeB: boolean,
+    bias?: Float32Array,
   ): void;
   /** c[P, Q] = a^T b for a [R, P] dense and b [R, Q] mostly zeros. */
   sparseMatMulTA(a: Float32Array, b: Float32Array, c: Float32Array, R: number, P: number, Q: number): void;
@@ -123,6 +124,26 @@ export interface NativeAddon {
   /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
   sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
   sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** Fused spiking attention (src/ops/spike_attention): params G, N, D, heads; out = scale * q (k^T v) per head. */
+  spikeAttention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    scale: number,
+  ): void;
+  spikeAttentionGrad(
+    dy: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    params: Int32Array,
+    scale: number,
+  ): void;
   batchNormGrad(
     dy: Float32Array,
     x: Float32Array,

@@ -83,7 +83,18 @@ const fusedMatMul: KernelFunc = (args) => {
     simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
   if (!p) return fallback(_FusedMatMul, args);
   const c = alloc(backend, size(p.outShape));
-  addon().batchMatMul(f32(backend, a!), f32(backend, b!), c, p.params, bias ? f32(backend, bias) : undefined);
+  const [bA, bB, M, N, K] = p.params;
+  const A = f32(backend, a!),
+    B = f32(backend, b!),
+    Bias = bias ? f32(backend, bias) : undefined;
+  // A linear layer (x W^T + bias) fed by spikes: event-driven, the bias added to each finished sum.
+  const single = bA === 1 && bB === 1 && !transposeA && activation === 'linear';
+  if (single && sparseEnough(A, M * K * N, SPARSE_BELOW)) {
+    sparseStats.sparse++;
+    addon().sparseMatMul(A, B, c, M, K, N, transposeB, Bias);
+  } else {
+    addon().batchMatMul(A, B, c, p.params, Bias);
+  }
   return out(backend, p.outShape, c);
 };
 
