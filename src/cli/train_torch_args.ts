@@ -2,7 +2,14 @@
 // and the dispatch to it before the TypeScript trainer starts; kept here so train.ts changes by three lines.
 import type { TrainConfig } from '../train/config.js';
 import { runPaths } from '../train/run_folder.js';
-import { checkEngineFlags, ENGINES, trainWithTorch, type Engine, type TorchOptions } from '../torch/train_torch.js';
+import {
+  checkBatchSplit,
+  checkEngineFlags,
+  ENGINES,
+  trainWithTorch,
+  type Engine,
+  type TorchOptions,
+} from '../torch/train_torch.js';
 import { intOption, resumeCommand } from './args.js';
 
 export const torchArgs = {
@@ -23,7 +30,11 @@ export const torchArgs = {
 type Args = { [K in keyof typeof torchArgs]?: string | boolean } & { resume?: boolean };
 
 /** Runs the training on the torch engine when --engine torch and returns true; false leaves it to the TS trainer. */
-export async function torchDispatch(cfg: TrainConfig, args: Args): Promise<boolean> {
+/**
+ * Checks the engine flags, then (flags first, so a wrong flag is named before a wrong path) runs `checkData`; with
+ * --engine torch, runs the whole training on PyTorch and returns true.
+ */
+export async function torchDispatch(cfg: TrainConfig, args: Args, checkData: () => Promise<unknown>): Promise<boolean> {
   const engine = (args.engine ?? 'ts') as Engine;
   if (!ENGINES.includes(engine)) throw new Error(`--engine must be ts or torch, got '${args.engine}'`);
   const given = (['device', 'gpus', 'nnodes', 'node-rank', 'master-addr', 'master-port', 'amp', 'sync-bn'] as const)
@@ -41,6 +52,8 @@ export async function torchDispatch(cfg: TrainConfig, args: Args): Promise<boole
     syncBn: Boolean(args['sync-bn']),
   };
   checkEngineFlags(engine, o, given);
+  if (engine === 'torch') checkBatchSplit(cfg.batch, o);
+  await checkData();
   if (engine !== 'torch') return false;
   const say = (l: string) => process.stderr.write(`${l}\n`);
   const result = await trainWithTorch(cfg, o, say);

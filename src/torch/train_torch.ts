@@ -62,6 +62,15 @@ export function checkEngineFlags(engine: Engine, o: Partial<TorchOptions>, given
     throw new TorchEngineError(`--amp ${o.amp} runs on CUDA only; drop --amp or use --device cuda`);
 }
 
+/** DDP gives every process an equal share of a batch: refuse one that does not split (a flag check, before any I/O). */
+export function checkBatchSplit(batch: number, o: TorchOptions): void {
+  const world = o.gpus * o.nnodes;
+  if (batch % world)
+    throw new TorchEngineError(
+      `--batch ${batch} does not split evenly over ${world} processes; choose a multiple of ${world}`,
+    );
+}
+
 export async function trainWithTorch(
   cfg: TrainConfig,
   o: TorchOptions,
@@ -74,11 +83,7 @@ export async function trainWithTorch(
     throw new TorchEngineError(`--amp ${o.amp} runs on CUDA only, and torch here sees no CUDA device; drop --amp`);
   if (o.amp === 'bf16' && !info.bf16)
     throw new TorchEngineError('--amp bf16: this GPU does not support bfloat16; use --amp fp16');
-  const world = o.gpus * o.nnodes;
-  if (cfg.batch % world)
-    throw new TorchEngineError(
-      `--batch ${cfg.batch} does not split evenly over ${world} processes; choose a multiple of ${world}`,
-    );
+  checkBatchSplit(cfg.batch, o);
   mkdirSync(cfg.out, { recursive: true });
   const lock = lockFolder(cfg.out, 'train');
   const jobDir = mkdtempSync(join(tmpdir(), 'geospike-torch-job-'));
