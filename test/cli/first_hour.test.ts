@@ -126,7 +126,16 @@ test('on a terminal, help is in colour unless NO_COLOR is set (util-linux `scrip
   const onTerminal = (env: Record<string, string | undefined>) => {
     const r = spawnSync('script', ['-qec', `'${process.execPath}' '${CLI}' --help`, '/dev/null'], {
       encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
+      // citty also drops colour under CI, TEST or TERM=dumb (a CI runner sets them), so the terminal is a plain one.
+      env: {
+        ...process.env,
+        NO_COLOR: undefined,
+        FORCE_COLOR: undefined,
+        CI: undefined,
+        TEST: undefined,
+        TERM: 'xterm',
+        ...env,
+      },
     });
     assert.equal(r.status, 0, r.stderr || String(r.error));
     assert.match(r.stdout, /USAGE/);
