@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { own } from '../util/own.js';
+import { must } from '../util/must.js';
 import type { Rng } from '../util/rng.js';
 import { checkClassName } from './manifest.js';
 
@@ -64,10 +65,14 @@ export function makeRegion(name: string, rings: [number, number][][]): Region {
 export function contains(region: Region, lng: number, lat: number): boolean {
   let inside = false;
   for (const ring of region.rings) {
-    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      const [xi, yi] = ring[i];
-      const [xj, yj] = ring[j];
+    // Each edge runs from the previous vertex to the current one; the first edge closes the ring from its last vertex.
+    let previous = ring.at(-1);
+    if (previous === undefined) continue;
+    for (const current of ring) {
+      const [xi, yi] = current;
+      const [xj, yj] = previous;
       if (yi > lat !== yj > lat && lng < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+      previous = current;
     }
   }
   return inside;
@@ -117,7 +122,7 @@ export function loadRegions(file: string): Record<string, Region> {
   }
   const parsed = geojsonSchema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
     throw new Error(
       `--regions ${file}: at ${issue.path.join('.') || 'the top'}: ${issue.message}; expected a FeatureCollection with one ` +
         'Polygon or MultiPolygon feature per class, each with a "name" property',

@@ -1,5 +1,6 @@
 // manifest.jsonl: one JSON line per image, append-only; it is the dataset's index and a collection's resume point.
 import { z } from 'zod';
+import { must } from '../util/must.js';
 
 export const SPLITS = ['train', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -81,8 +82,7 @@ export function parseManifest(text: string, file = 'manifest.jsonl'): { entries:
     text = text.slice(0, lastNewline + 1);
   }
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+  for (const [i, line] of lines.entries()) {
     if (line.trim() === '') continue;
     let value: unknown;
     try {
@@ -92,7 +92,7 @@ export function parseManifest(text: string, file = 'manifest.jsonl'): { entries:
     }
     const parsed = manifestEntrySchema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
       throw new Error(`${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; fix or remove that line`);
     }
     entries.push(parsed.data);
