@@ -3,6 +3,7 @@
 // {"toString": 1} where a number belongs is a 400 that says which field, never a crash.
 import { z } from 'zod';
 import { GameError } from './game.js';
+import { must } from '../util/must.js';
 
 /** Largest JSON body accepted: the API's bodies are a few dozen bytes. */
 export const MAX_JSON_BYTES = 16 * 1024;
@@ -43,7 +44,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string)
     throw new GameError(400, `send a JSON object: ${shape}`);
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
   if (issue.code === 'unrecognized_keys') {
     const key = String(issue.keys[0]).slice(0, 40);
     const hint =
