@@ -1,6 +1,6 @@
 // manifest.jsonl: one JSON line per image, append-only; it is the dataset's index and a collection's resume point.
-import { z } from 'zod';
 import { must } from '../util/must.js';
+import { z } from 'zod';
 
 export const SPLITS = ['train', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
