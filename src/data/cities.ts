@@ -27,7 +27,8 @@ const box = (name: string, minLng: number, minLat: number, maxLng: number, maxLa
   ]);
 
 // Dense urban areas, chosen to keep most sampled points on streets rather than in water, parks or hills.
-export const BUILTIN_REGIONS: Record<string, Region> = {
+// Their names are known to the type checker, so `BUILTIN_REGIONS.paris` is a Region, not possibly undefined.
+export const BUILTIN_REGIONS = {
   seoul: box('seoul', 126.89, 37.48, 127.12, 37.6),
   tokyo: box('tokyo', 139.66, 35.62, 139.82, 35.74),
   newyork: makeRegion('newyork', [
@@ -52,7 +53,7 @@ export const BUILTIN_REGIONS: Record<string, Region> = {
   ]),
   london: box('london', -0.22, 51.47, 0.0, 51.56),
   paris: box('paris', 2.26, 48.82, 2.41, 48.9),
-};
+} satisfies Record<string, Region>;
 
 export function makeRegion(name: string, rings: [number, number][][]): Region {
   const all = rings.flat();

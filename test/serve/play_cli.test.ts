@@ -28,8 +28,8 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d) => {
       stderr += d;
-      const m = /open (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]);
+      const [, url] = /open (http:\/\/\S+)/.exec(stderr) ?? [];
+      if (url) resolve(url);
     });
     child.on('exit', (code) => reject(new Error(`play exited with ${code}: ${stderr}`)));
   });
@@ -55,7 +55,7 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   assert.equal(await exited, 0, 'Ctrl-C / SIGTERM stops it cleanly');
   const lines = readFileSync(results, 'utf8').trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.equal(JSON.parse(lines[0]).game, game);
+  assert.equal(JSON.parse(lines[0] ?? '{}').game, game);
 });
 
 test('play refuses a folder that is not a dataset, and a model trained on other classes', async (t) => {
