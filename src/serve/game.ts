@@ -430,15 +430,13 @@ export class GameHall {
   }
 
   private dealt(g: Game, index: number): Round {
-    // Only a whole number from 0 below rounds.length finds a round (not -1, 1.5 or NaN).
-    const round = g.rounds[index];
-    if (round === undefined) {
+    if (!Number.isInteger(index) || index < 0 || index >= g.rounds.length) {
       throw new GameError(
         404,
         `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`,
       );
     }
-    return round;
+    return must(g.rounds[index], 'index checked above');
   }
 }
 

@@ -1,9 +1,9 @@
 // The JSON bodies the game API takes, checked before any handler touches them (issue #21): a size and nesting cap
 // before parsing (a 100,000-deep array overflowed the stack), then a schema per route, so a value such as
 // {"toString": 1} where a number belongs is a 400 that says which field, never a crash.
+import { must } from '../util/must.js';
 import { z } from 'zod';
 import { GameError } from './game.js';
-import { must } from '../util/must.js';
 
 /** Largest JSON body accepted: the API's bodies are a few dozen bytes. */
 export const MAX_JSON_BYTES = 16 * 1024;

@@ -99,7 +99,7 @@ test('batches cover each image once per epoch, reshuffle per epoch, and are norm
   );
   const [b] = epoch0;
   assert.ok(b, 'a first batch');
-  const i = must(b.y[0]!, 'a batch holds a label per image');
+  const i = must(b.y[0], 'a batch holds a label per image');
   for (const j of [0, 1, 2, 100, 3071]) {
     const expected = (data.images[i * IMAGE_VALUES + j]! / 255 - norm.mean[j % 3]!) / norm.std[j % 3]!;
     assert.ok(Math.abs(b.x[j]! - expected) < 1e-5);
@@ -161,8 +161,8 @@ test('a saved cursor resumes the exact batch stream, across epochs', () => {
   c.setState(saved);
   for (let i = 4; i < 7; i++) {
     const got = c.next();
-    assert.deepEqual(got.x, straight[i]?.x);
-    assert.deepEqual(got.y, straight[i]?.y);
+    assert.deepEqual(got.x, straight[i].x);
+    assert.deepEqual(got.y, straight[i].y);
   }
   assert.throws(() => c.setState({ epoch: 0, batch: 3 }), /not valid for 3 batches per epoch/);
 });

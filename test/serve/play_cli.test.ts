@@ -28,8 +28,8 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d) => {
       stderr += d;
-      const [, url] = /open (http:\/\/\S+)/.exec(stderr) ?? [];
-      if (url) resolve(url);
+      const m = /open (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve(m[1]);
     });
     child.on('exit', (code) => reject(new Error(`play exited with ${code}: ${stderr}`)));
   });
