@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { own } from '../util/own.js';
+import { must } from '../util/must.js';
 import type { Rng } from '../util/rng.js';
 import { checkClassName } from './manifest.js';
 
@@ -26,7 +27,8 @@ const box = (name: string, minLng: number, minLat: number, maxLng: number, maxLa
   ]);
 
 // Dense urban areas, chosen to keep most sampled points on streets rather than in water, parks or hills.
-export const BUILTIN_REGIONS: Record<string, Region> = {
+// Their names are known to the type checker, so `BUILTIN_REGIONS.paris` is a Region, not possibly undefined.
+export const BUILTIN_REGIONS = {
   seoul: box('seoul', 126.89, 37.48, 127.12, 37.6),
   tokyo: box('tokyo', 139.66, 35.62, 139.82, 35.74),
   newyork: makeRegion('newyork', [
@@ -51,7 +53,7 @@ export const BUILTIN_REGIONS: Record<string, Region> = {
   ]),
   london: box('london', -0.22, 51.47, 0.0, 51.56),
   paris: box('paris', 2.26, 48.82, 2.41, 48.9),
-};
+} satisfies Record<string, Region>;
 
 export function makeRegion(name: string, rings: [number, number][][]): Region {
   const all = rings.flat();
@@ -64,10 +66,14 @@ export function makeRegion(name: string, rings: [number, number][][]): Region {
 export function contains(region: Region, lng: number, lat: number): boolean {
   let inside = false;
   for (const ring of region.rings) {
-    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      const [xi, yi] = ring[i];
-      const [xj, yj] = ring[j];
+    // Each edge runs from the previous vertex to the current one; the first edge closes the ring from its last vertex.
+    let previous = ring.at(-1);
+    if (previous === undefined) continue;
+    for (const current of ring) {
+      const [xi, yi] = current;
+      const [xj, yj] = previous;
       if (yi > lat !== yj > lat && lng < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+      previous = current;
     }
   }
   return inside;
@@ -117,7 +123,7 @@ export function loadRegions(file: string): Record<string, Region> {
   }
   const parsed = geojsonSchema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
     throw new Error(
       `--regions ${file}: at ${issue.path.join('.') || 'the top'}: ${issue.message}; expected a FeatureCollection with one ` +
         'Polygon or MultiPolygon feature per class, each with a "name" property',

@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../util/rng.js';
+import { must } from '../util/must.js';
 import { hash32 } from './hash.js';
 import { IMAGE_SIZE } from './images.js';
 import { checkClassList, parseManifest, type Split } from './manifest.js';
@@ -85,12 +86,12 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
       `${root} has folders not in ${CLASSES_FILE}: ${extra.join(', ')}; add them to ${CLASSES_FILE} or remove them`,
     );
   const files: { file: string; label: number; id: string }[] = [];
-  for (let label = 0; label < classes.length; label++) {
-    const folder = path.join(root, classes[label]);
+  for (const [label, cls] of classes.entries()) {
+    const folder = path.join(root, cls);
     const names = (await fs.readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.png')).sort();
     if (split === 'train' && names.length === 0) {
       throw new Error(
-        `class '${classes[label]}' has no training images (${folder}/*.png); collect more or drop it from ${CLASSES_FILE}`,
+        `class '${cls}' has no training images (${folder}/*.png); collect more or drop it from ${CLASSES_FILE}`,
       );
     }
     for (const name of names) files.push({ file: path.join(folder, name), label, id: name.slice(0, -4) });
@@ -98,8 +99,8 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
   const n = files.length;
   const images = new Uint8Array(n * IMAGE_VALUES);
   const labels = Int32Array.from(files, (f) => f.label);
-  await forEachLimit(files.keys(), concurrency, async (i) => {
-    const bytes = await fs.readFile(files[i].file);
+  await forEachLimit(files.entries(), concurrency, async ([i, { file }]) => {
+    const bytes = await fs.readFile(file);
     const simple = decodeSimplePng(bytes);
     if (simple && simple.width === IMAGE_SIZE && simple.height === IMAGE_SIZE) {
       images.set(simple.data, i * IMAGE_VALUES);
@@ -111,13 +112,11 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
       .raw()
       .toBuffer({ resolveWithObject: true })
       .catch((err: Error) =>
-        Promise.reject(
-          new Error(`${files[i].file} is not a readable PNG (${err.message}); delete it and its manifest line`),
-        ),
+        Promise.reject(new Error(`${file} is not a readable PNG (${err.message}); delete it and its manifest line`)),
       );
     if (info.width !== IMAGE_SIZE || info.height !== IMAGE_SIZE || info.channels !== 3) {
       throw new Error(
-        `${files[i].file} is ${info.width}x${info.height}x${info.channels}; dataset images must be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`,
+        `${file} is ${info.width}x${info.height}x${info.channels}; dataset images must be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`,
       );
     }
     images.set(data, i * IMAGE_VALUES);
@@ -141,13 +140,13 @@ async function checkManifest(dir: string, classes: string[], train: SplitData, v
     ['train', train],
     ['validation', validation],
   ] as const) {
-    for (let i = 0; i < data.n; i++) {
-      const e = listed.get(data.ids[i]);
-      const cls = classes[data.labels[i]];
+    for (const [i, id] of data.ids.entries()) {
+      const e = listed.get(id);
+      const cls = classes[must(data.labels[i], 'a split has one label per id')];
       if (!e || e.split !== split || e.class !== cls) {
         const where = e ? `listed as ${e.split}/${e.class}` : 'not listed';
         throw new Error(
-          `${dir}/${split}/${cls}/${data.ids[i]}.png is ${where} in ${MANIFEST_FILE}; the folder was edited by hand`,
+          `${dir}/${split}/${cls}/${id}.png is ${where} in ${MANIFEST_FILE}; the folder was edited by hand`,
         );
       }
     }
@@ -165,14 +164,14 @@ export function channelStats(images: Uint8Array): { mean: [number, number, numbe
   const sq = [0, 0, 0];
   for (let i = 0; i < images.length; i += 3) {
     for (let c = 0; c < 3; c++) {
-      const v = images[i + c];
-      sum[c] += v;
-      sq[c] += v * v;
+      const v = images[i + c]!;
+      sum[c]! += v;
+      sq[c]! += v * v;
     }
   }
   const count = images.length / 3;
   const mean = sum.map((s) => s / count / 255) as [number, number, number];
-  const std = sq.map((s, c) => Math.sqrt(Math.max(0, s / count / 65025 - mean[c] * mean[c])) || 1) as [
+  const std = sq.map((s, c) => Math.sqrt(Math.max(0, s / count / 65025 - mean[c]! * mean[c]!)) || 1) as [
     number,
     number,
     number,
@@ -240,8 +239,8 @@ export class BatchIterator {
     const y = new Int32Array(n);
     const rng = this.opts.augment ? new Rng(hash32(this.opts.seed, 'augment', epoch, index)) : undefined;
     for (let k = 0; k < n; k++) {
-      const i = order[start + k];
-      y[k] = this.data.labels[i];
+      const i = order[start + k]!;
+      y[k] = this.data.labels[i]!;
       const src = this.data.images.subarray(i * IMAGE_VALUES, (i + 1) * IMAGE_VALUES);
       const dst = x.subarray(k * IMAGE_VALUES, (k + 1) * IMAGE_VALUES);
       if (rng) {
@@ -267,8 +266,8 @@ export class BatchIterator {
         const rng = new Rng(hash32(this.opts.seed, 'order', epoch));
         for (let i = this.order.length - 1; i > 0; i--) {
           const j = rng.int(i + 1);
-          const t = this.order[i];
-          this.order[i] = this.order[j];
+          const t = this.order[i]!;
+          this.order[i] = this.order[j]!;
           this.order[j] = t;
         }
       }
@@ -281,7 +280,7 @@ export class BatchIterator {
   private writeAugmented(src: Uint8Array, dst: Float32Array, dy: number, dx: number, flip: boolean): void {
     const S = IMAGE_SIZE;
     const lut = this.lut;
-    const [b0, b1, b2] = [lut[0], lut[256], lut[512]]; // the padding: black, normalised
+    const [b0, b1, b2] = [lut[0]!, lut[256]!, lut[512]!]; // the padding: black, normalised
     for (let r = 0; r < S; r++) {
       const sr = r + dy;
       const inside = sr >= 0 && sr < S;
@@ -290,9 +289,9 @@ export class BatchIterator {
         const o = (r * S + c) * 3;
         if (inside && sc >= 0 && sc < S) {
           const i = (sr * S + sc) * 3;
-          dst[o] = lut[src[i]];
-          dst[o + 1] = lut[256 + src[i + 1]];
-          dst[o + 2] = lut[512 + src[i + 2]];
+          dst[o] = lut[src[i]!]!;
+          dst[o + 1] = lut[256 + src[i + 1]!]!;
+          dst[o + 2] = lut[512 + src[i + 2]!]!;
         } else {
           dst[o] = b0;
           dst[o + 1] = b1;

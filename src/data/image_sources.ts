@@ -270,7 +270,7 @@ async function readEntry(zip: yauzl.ZipFile, e: yauzl.Entry, where: string): Pro
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('error', (e2: Error) => reject(fail(`is damaged (${e2.message})`, 'corrupt')));
-        stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+        stream.on('end', () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
       });
     } catch (err) {
       reject(fail(`cannot be read (${(err as Error).message})`, 'corrupt')); // yauzl throws on odd entries

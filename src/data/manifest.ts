@@ -1,4 +1,5 @@
 // manifest.jsonl: one JSON line per image, append-only; it is the dataset's index and a collection's resume point.
+import { must } from '../util/must.js';
 import { z } from 'zod';
 import { hash32 } from './hash.js';
 
@@ -88,8 +89,7 @@ export function parseManifest(text: string, file = 'manifest.jsonl'): { entries:
     text = text.slice(0, lastNewline + 1);
   }
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+  for (const [i, line] of lines.entries()) {
     if (line.trim() === '') continue;
     let value: unknown;
     try {
@@ -99,7 +99,7 @@ export function parseManifest(text: string, file = 'manifest.jsonl'): { entries:
     }
     const parsed = manifestEntrySchema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
       throw new Error(`${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; fix or remove that line`);
     }
     entries.push(parsed.data);

@@ -54,30 +54,31 @@ export function decodeSimplePng(
   const px = new Uint8Array(stride * height);
   // Unfilter row by row; the filter type is per row, so each gets its own tight loop.
   for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)];
+    const filter = raw[y * (stride + 1)]!;
     const src = y * (stride + 1) + 1;
     const row = y * stride;
     const up = row - stride;
     const hasUp = y > 0;
     if (filter === 0) {
-      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x];
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x]!;
     } else if (filter === 1) {
-      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x] + (x >= channels ? px[row + x - channels] : 0);
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x]! + (x >= channels ? px[row + x - channels]! : 0);
     } else if (filter === 2) {
-      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x] + (hasUp ? px[up + x] : 0);
+      for (let x = 0; x < stride; x++) px[row + x] = raw[src + x]! + (hasUp ? px[up + x]! : 0);
     } else if (filter === 3) {
       for (let x = 0; x < stride; x++) {
-        px[row + x] = raw[src + x] + (((x >= channels ? px[row + x - channels] : 0) + (hasUp ? px[up + x] : 0)) >> 1);
+        px[row + x] =
+          raw[src + x]! + (((x >= channels ? px[row + x - channels]! : 0) + (hasUp ? px[up + x]! : 0)) >> 1);
       }
     } else if (filter === 4) {
       for (let x = 0; x < stride; x++) {
-        const a = x >= channels ? px[row + x - channels] : 0;
-        const b = hasUp ? px[up + x] : 0;
-        const c = x >= channels && hasUp ? px[up + x - channels] : 0;
+        const a = x >= channels ? px[row + x - channels]! : 0;
+        const b = hasUp ? px[up + x]! : 0;
+        const c = x >= channels && hasUp ? px[up + x - channels]! : 0;
         const pa = Math.abs(b - c);
         const pb = Math.abs(a - c);
         const pc = Math.abs(a + b - 2 * c);
-        px[row + x] = raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+        px[row + x] = raw[src + x]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
       }
     } else {
       return null;
@@ -89,7 +90,7 @@ export function decodeSimplePng(
 /** Grey pixels repeated into R, G and B. */
 export function greyToRgb(grey: Uint8Array): Uint8Array {
   const rgb = new Uint8Array(grey.length * 3);
-  for (let i = 0; i < grey.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i];
+  for (let i = 0; i < grey.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i]!;
   return rgb;
 }
 

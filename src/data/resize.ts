@@ -58,7 +58,7 @@ function computeTaps(inSize: number, outSize: number): Taps {
     let sum = 0;
     for (let x = 0; x < xmax; x++) sum += w[x] = lanczos((x + xmin - center + 0.5) / filterScale);
     for (let x = 0; x < xmax; x++) {
-      const k = sum !== 0 ? w[x] / sum : w[x];
+      const k = sum !== 0 ? w[x]! / sum : w[x]!;
       weights[xx * ksize + x] = k < 0 ? Math.trunc(-0.5 + k * ONE) : Math.trunc(0.5 + k * ONE);
     }
     start[xx] = xmin;
@@ -88,8 +88,9 @@ export function resizeLanczos(
   const h = taps(width, outW);
   const v = taps(height, outH);
   // Horizontal pass over the rows the vertical pass reads (all of them when shrinking).
-  const firstRow = v.start[0];
-  const lastRow = v.start[outH - 1] + v.count[outH - 1];
+  // An empty output (outH 0) reads no rows.
+  const firstRow = v.start[0] ?? 0;
+  const lastRow = (v.start.at(-1) ?? 0) + (v.count.at(-1) ?? 0);
   const mid = new Uint8Array((lastRow - firstRow) * outW * 3);
   const { start: hs, count: hc, weights: hw, ksize: hk } = h;
   for (let y = firstRow; y < lastRow; y++) {
@@ -99,12 +100,12 @@ export function resizeLanczos(
       let r = HALF;
       let g = HALF;
       let b = HALF;
-      let p = row + hs[xx] * 3;
-      for (let k = xx * hk, end = k + hc[xx]; k < end; k++, p += 3) {
-        const wk = hw[k];
-        r += src[p] * wk;
-        g += src[p + 1] * wk;
-        b += src[p + 2] * wk;
+      let p = row + hs[xx]! * 3;
+      for (let k = xx * hk, end = k + hc[xx]!; k < end; k++, p += 3) {
+        const wk = hw[k]!;
+        r += src[p]! * wk;
+        g += src[p + 1]! * wk;
+        b += src[p + 2]! * wk;
       }
       mid[o] = clip8(r);
       mid[o + 1] = clip8(g);
@@ -116,11 +117,11 @@ export function resizeLanczos(
   const { start: vs, count: vc, weights: vw, ksize: vk } = v;
   for (let yy = 0; yy < outH; yy++) {
     const k0 = yy * vk;
-    const n = vc[yy];
-    const base = (vs[yy] - firstRow) * midStride;
+    const n = vc[yy]!;
+    const base = (vs[yy]! - firstRow) * midStride;
     for (let c = 0; c < midStride; c++) {
       let s = HALF;
-      for (let y = 0, p = base + c; y < n; y++, p += midStride) s += mid[p] * vw[k0 + y];
+      for (let y = 0, p = base + c; y < n; y++, p += midStride) s += mid[p]! * vw[k0 + y]!;
       out[yy * midStride + c] = clip8(s);
     }
   }
@@ -153,13 +154,13 @@ export function boxReduce(
       const row = offset + y * stride;
       for (let xx = 0, p = row; xx < w; xx++) {
         for (let x = 0; x < factor; x++, p += 3) {
-          acc[xx * 3] += src[p];
-          acc[xx * 3 + 1] += src[p + 1];
-          acc[xx * 3 + 2] += src[p + 2];
+          acc[xx * 3]! += src[p]!;
+          acc[xx * 3 + 1]! += src[p + 1]!;
+          acc[xx * 3 + 2]! += src[p + 2]!;
         }
       }
     }
-    for (let i = 0; i < w * 3; i++) out[yy * w * 3 + i] = Math.floor((acc[i] + (area >> 1)) / area);
+    for (let i = 0; i < w * 3; i++) out[yy * w * 3 + i] = Math.floor((acc[i]! + (area >> 1)) / area);
   }
   return out;
 }

@@ -28,9 +28,9 @@ export function signUrl(url: URL, secret: string): URL {
 
 /** Checks a signed path+query whose last parameter is `signature` (what Google's server does; the fake server uses it). */
 export function verifySignedPath(pathAndQuery: string, secret: string): boolean {
-  const m = /^(.*)[?&]signature=([A-Za-z0-9_=-]+)$/.exec(pathAndQuery);
-  if (!m) return false;
-  const expected = Buffer.from(signPath(m[1], secret));
-  const got = Buffer.from(m[2]);
+  const [, signed, signature] = /^(.*)[?&]signature=([A-Za-z0-9_=-]+)$/.exec(pathAndQuery) ?? [];
+  if (signed === undefined || signature === undefined) return false;
+  const expected = Buffer.from(signPath(signed, secret));
+  const got = Buffer.from(signature);
   return expected.length === got.length && timingSafeEqual(expected, got);
 }

@@ -144,7 +144,11 @@ export class DatasetWriter {
     if (!this.counts.has(entry.class)) throw new Error(`unknown class '${entry.class}'`);
     this.ids.add(entry.id); // reserve before the awaits so concurrent adds of one id cannot both pass
     const full: ManifestEntry = { ...entry, sha256: createHash('sha256').update(png).digest('hex') };
-    const files = [imagePath(this.dir, full), ...(display ? [displayPath(this.dir, full)] : [])];
+    const writes: [file: string, data: Buffer][] = [
+      [imagePath(this.dir, full), png],
+      ...(display ? [[displayPath(this.dir, full), display] as [string, Buffer]] : []),
+    ];
+    const files = writes.map(([file]) => file);
     const created: string[] = [];
     try {
       await appendSynced(
@@ -152,9 +156,7 @@ export class DatasetWriter {
         files.map((f) => path.relative(this.dir, f)),
       );
       const written = await Promise.allSettled(
-        [png, display].flatMap((data, i) =>
-          data ? [writeFileDurable(files[i], data).then(() => created.push(files[i]))] : [],
-        ),
+        writes.map(([file, data]) => writeFileDurable(file, data).then(() => created.push(file))),
       );
       const failed = written.find((w) => w.status === 'rejected');
       if (failed) {
@@ -252,7 +254,9 @@ async function appendSynced(journal: fs.FileHandle, files: string[]): Promise<vo
 /** A relative path geospike names its own image files with: `<split>/<class>/<id>.png` or `display/<class>/<id>.jpg`. */
 function ownName(rel: string, classes: string[]): boolean {
   const m = /^(train|validation|display)\/([a-z0-9][a-z0-9_-]{0,63})\/([A-Za-z0-9_-]{1,120})\.(png|jpg)$/.exec(rel);
-  return m !== null && classes.includes(m[2]) && m[4] === (m[1] === 'display' ? 'jpg' : 'png');
+  if (m === null) return false;
+  const [, kind, cls, , extension] = m;
+  return cls !== undefined && classes.includes(cls) && extension === (kind === 'display' ? 'jpg' : 'png');
 }
 
 /** Refuses a folder that holds something but is not a geospike dataset, before anything is created in it. */

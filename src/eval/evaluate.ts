@@ -7,6 +7,7 @@ import type { CheckpointMeta } from '../train/checkpoint.js';
 import { runSplit } from '../train/validate.js';
 import { argmaxRows } from '../util/argmax.js';
 import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
+import { must } from '../util/must.js';
 
 export type SplitName = 'train' | 'validation';
 
@@ -55,7 +56,9 @@ export function spreadSubset(full: SplitData, n: number): SplitData {
   pick.forEach((i, k) => {
     images.set(full.images.subarray(i * size, (i + 1) * size), k * size);
   });
-  return { images, labels: Int32Array.from(pick, (i) => full.labels[i]), ids: pick.map((i) => full.ids[i]), n };
+  const below = 'picked indices are below full.n';
+  const labels = Int32Array.from(pick, (i) => must(full.labels[i], below));
+  return { images, labels, ids: pick.map((i) => must(full.ids[i], below)), n };
 }
 
 /** The checkpoint and the dataset must name the same classes in the same order, or labels mean different things. */
@@ -101,7 +104,7 @@ export function evaluate(model: Model, meta: CheckpointMeta, ds: Dataset, opts: 
 function perImageLogits(data: SplitData, logits: Float32Array, k: number): ImageLogits[] {
   return data.ids.map((id, i) => ({
     id,
-    label: data.labels[i],
+    label: must(data.labels[i], 'a split has one label per id'),
     logits: Array.from(logits.subarray(i * k, (i + 1) * k)),
   }));
 }

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../models/model.js';
 import { architectureOf } from '../models/registry.js';
 import { Rng } from '../util/rng.js';
+import { must } from '../util/must.js';
 
 export const PATCH = 4;
 
@@ -61,13 +62,13 @@ export function evidenceMaps(model: Model, x: Float32Array, n: number, classes: 
         return tf.relu(tf.sum(tf.mul(weights, features!), 3)); // [n, h, w]
       });
       grad.dispose();
-      const [, h, w] = cam.shape;
+      const [, h, w] = cam.shape as [number, number, number]; // [n, h, w]
       const v = cam.dataSync();
       cam.dispose();
       for (let i = 0; i < n; i++)
         for (let r = 0; r < G; r++)
           for (let c = 0; c < G; c++)
-            maps[i][r * G + c] = v[i * h * w + Math.floor((r * h) / G) * w + Math.floor((c * w) / G)];
+            maps[i]![r * G + c] = v[i * h * w + Math.floor((r * h) / G) * w + Math.floor((c * w) / G)]!;
     } finally {
       images.dispose();
       (features as tf.Tensor | null)?.dispose();
@@ -86,7 +87,7 @@ export function evidenceMaps(model: Model, x: Float32Array, n: number, classes: 
       for (let xx = 0; xx < S; xx++)
         for (let ch = 0; ch < C; ch++) {
           const k = ((i * S + y) * S + xx) * C + ch;
-          maps[i][Math.floor(y / PATCH) * G + Math.floor(xx / PATCH)] += gv[k] * x[k];
+          maps[i]![Math.floor(y / PATCH) * G + Math.floor(xx / PATCH)]! += gv[k]! * x[k]!;
         }
   return { maps, grid: G, method: methodOf(arch) };
 }
@@ -103,8 +104,8 @@ export function probabilities(model: Model, x: Float32Array, n: number): Float32
 export function maskPatches(img: Float32Array, S: number, C: number, patches: ArrayLike<number>): void {
   const G = S / PATCH;
   for (let k = 0; k < patches.length; k++) {
-    const r = Math.floor(patches[k] / G);
-    const c = patches[k] % G;
+    const r = Math.floor(patches[k]! / G);
+    const c = patches[k]! % G;
     for (let y = r * PATCH; y < (r + 1) * PATCH; y++)
       img.fill(0, (y * S + c * PATCH) * C, (y * S + (c + 1) * PATCH) * C);
   }
@@ -112,13 +113,13 @@ export function maskPatches(img: Float32Array, S: number, C: number, patches: Ar
 
 /** Patch indices by decreasing evidence (ties by index, so the order is deterministic). */
 export function rankPatches(map: Float32Array): number[] {
-  return Array.from(map.keys()).sort((a, b) => map[b] - map[a] || a - b);
+  return Array.from(map.keys()).sort((a, b) => map[b]! - map[a]! || a - b);
 }
 
 /** Area under a curve sampled at `xs` (trapezoids). */
 export function area(xs: number[], ys: number[]): number {
   let a = 0;
-  for (let i = 1; i < xs.length; i++) a += ((xs[i] - xs[i - 1]) * (ys[i] + ys[i - 1])) / 2;
+  for (let i = 1; i < xs.length; i++) a += ((xs[i]! - xs[i - 1]!) * (ys[i]! + ys[i - 1]!)) / 2;
   return a;
 }
 
@@ -163,12 +164,12 @@ export function deletionTest(
   const sumMap = new Array<number>(steps + 1).fill(0);
   const sumRandom = new Array<number>(steps + 1).fill(0);
   for (let i = 0; i < n; i++) {
-    const orders = [rankPatches(maps[i])];
+    const orders = [rankPatches(must(maps[i], 'one map per image'))];
     for (let r = 0; r < R; r++) {
       const o = Array.from({ length: P }, (_, k) => k);
       for (let k = P - 1; k > 0; k--) {
         const j = rng.int(k + 1);
-        [o[k], o[j]] = [o[j], o[k]];
+        [o[k], o[j]] = [o[j]!, o[k]!];
       }
       orders.push(o);
     }
@@ -183,8 +184,9 @@ export function deletionTest(
     });
     const p = probabilities(model, batch, orders.length * counts.length);
     counts.forEach((_, si) => {
-      sumMap[si] += p[si * K + predicted[i]];
-      for (let oi = 1; oi < orders.length; oi++) sumRandom[si] += p[(oi * counts.length + si) * K + predicted[i]] / R;
+      sumMap[si]! += p[si * K + predicted[i]!]!;
+      for (let oi = 1; oi < orders.length; oi++)
+        sumRandom[si]! += p[(oi * counts.length + si) * K + predicted[i]!]! / R;
     });
     opts.progress?.(i + 1, n);
   }
@@ -213,7 +215,7 @@ export function perClassMaps(
       if (labels[i] !== c || predicted[i] !== c) return;
       const top = Math.max(...m);
       if (!(top > 0)) return;
-      for (let j = 0; j < G2; j++) sum[j] += Math.max(0, m[j]) / top;
+      for (let j = 0; j < G2; j++) sum[j]! += Math.max(0, m[j]!) / top;
       k++;
     });
     return { class: name, images: k, map: sum.map((v) => (k ? v / k : 0)) };

@@ -3,6 +3,7 @@ import { formatEnergy, formatOps } from './energy.js';
 import { formatMemoryLines } from './energy_memory.js';
 import type { EnergyResult } from './jobs.js';
 import type { EvalResult } from './evaluate.js';
+import { must } from '../util/must.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -19,7 +20,10 @@ export function formatEval(r: EvalResult & { preset?: string; epoch?: number }):
     ),
     '',
     '  confusion (rows: true class, columns: predicted, in class order)',
-    ...r.confusion.map((row, i) => `  ${r.classes[i].padEnd(w)} ${row.map((v) => String(v).padStart(5)).join('')}`),
+    ...r.confusion.map(
+      (row, i) =>
+        `  ${must(r.classes[i], 'one class per confusion row').padEnd(w)} ${row.map((v) => String(v).padStart(5)).join('')}`,
+    ),
   ];
   return lines.join('\n');
 }

@@ -28,10 +28,10 @@ export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<
     throw new Error(`${labels.length} labels but ${predicted.length} predictions`);
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < labels.length; i++) {
-    const [t, p] = [labels[i], predicted[i]];
+    const [t, p] = [labels[i]!, predicted[i]!];
     if (!(t >= 0 && t < classes && p >= 0 && p < classes))
       throw new Error(`label ${t} or prediction ${p} is outside 0..${classes - 1}`);
-    m[t][p]++;
+    m[t]![p]!++;
   }
   return m;
 }
@@ -41,11 +41,11 @@ export function topKAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number
   if (labels.length === 0) return NaN;
   let hit = 0;
   for (let i = 0; i < labels.length; i++) {
-    const own = scores[i * classes + labels[i]];
+    const own = scores[i * classes + labels[i]!]!;
     let above = 0;
     for (let c = 0; c < classes; c++) {
-      const v = scores[i * classes + c];
-      if (v > own || (v === own && c < labels[i])) above++;
+      const v = scores[i * classes + c]!;
+      if (v > own || (v === own && c < labels[i]!)) above++;
     }
     if (above < k) hit++;
   }
@@ -54,12 +54,15 @@ export function topKAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number
 
 /** Precision, recall and F1 per class from a confusion matrix; 0 where the denominator is 0 (sklearn's zero_division=0). */
 export function perClassMetrics(confusion: number[][], names: string[]): ClassMetrics[] {
-  const K = confusion.length;
+  const K = names.length;
+  if (confusion.length !== K || confusion.some((row) => row.length !== K))
+    throw new Error(`the confusion matrix must be ${K} x ${K}, one row and one column per class name`);
   return names.map((name, c) => {
-    const tp = confusion[c][c];
-    const support = confusion[c].reduce((a, b) => a + b, 0);
+    const row = confusion[c]!;
+    const tp = row[c]!;
+    const support = row.reduce((a, b) => a + b, 0);
     let predicted = 0;
-    for (let t = 0; t < K; t++) predicted += confusion[t][c];
+    for (const r of confusion) predicted += r[c]!;
     const precision = predicted ? tp / predicted : 0;
     const recall = support ? tp / support : 0;
     const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
@@ -78,7 +81,7 @@ export function classificationMetrics(
     throw new Error(`scores hold ${scores.length} values, expected ${labels.length} x ${K}`);
   const predicted = argmaxRows(scores, K);
   const confusion = confusionMatrix(labels, predicted, K);
-  const correct = confusion.reduce((a, row, i) => a + row[i], 0);
+  const correct = confusion.reduce((a, row, i) => a + row[i]!, 0);
   const perClass = perClassMetrics(confusion, names);
   return {
     n: labels.length,

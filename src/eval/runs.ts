@@ -33,14 +33,14 @@ export interface RunData {
 }
 
 export function parseSummaryCsv(text: string, file: string): EpochRow[] {
-  const lines = text.split('\n').filter((l) => l.trim());
-  if (lines.length === 0) return [];
-  const header = lines[0].split(',');
+  const [headerLine, ...rows] = text.split('\n').filter((l) => l.trim());
+  if (headerLine === undefined) return [];
+  const header = headerLine.split(',');
   for (const c of [...NUMERIC, 'firing_rate']) {
     if (!header.includes(c))
       throw new Error(`${file} has no '${c}' column; is it a summary.csv written by \`geospike train\`?`);
   }
-  return lines.slice(1).map((line, i) => {
+  return rows.map((line, i) => {
     const cells = line.split(',');
     const get = (c: string) => cells[header.indexOf(c)] ?? '';
     const row = { firing_rate: get('firing_rate') === '' ? null : Number(get('firing_rate')) } as EpochRow;

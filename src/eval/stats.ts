@@ -3,6 +3,7 @@
 // textbook values.
 import { wilson } from '../serve/results.js';
 import { Rng } from '../util/rng.js';
+import { must } from '../util/must.js';
 
 export interface Interval {
   estimate: number;
@@ -22,14 +23,14 @@ const Z975 = 1.959964;
 /** The 97.5% quantile of Student's t with df degrees of freedom (a table to 30, then Cornish-Fisher's expansion). */
 export function t975(df: number): number {
   if (!(Number.isInteger(df) && df >= 1)) throw new Error(`degrees of freedom must be a whole number >= 1, got ${df}`);
-  if (df <= 30) return T975[df - 1];
+  if (df <= 30) return must(T975[df - 1], 'the table covers 1..30');
   const z = Z975;
   return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
 }
 
 export function mean(xs: ArrayLike<number>): number {
   let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i];
+  for (let i = 0; i < xs.length; i++) s += xs[i]!;
   return s / xs.length;
 }
 
@@ -37,7 +38,7 @@ export function mean(xs: ArrayLike<number>): number {
 export function sampleSd(xs: ArrayLike<number>): number {
   const m = mean(xs);
   let s = 0;
-  for (let i = 0; i < xs.length; i++) s += (xs[i] - m) ** 2;
+  for (let i = 0; i < xs.length; i++) s += (xs[i]! - m) ** 2;
   return Math.sqrt(s / (xs.length - 1));
 }
 
@@ -53,7 +54,7 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   // Type 7 (linear between order statistics), the default of R and NumPy.
   const h = (sorted.length - 1) * q;
   const i = Math.floor(h);
-  return i + 1 < sorted.length ? sorted[i] + (h - i) * (sorted[i + 1] - sorted[i]) : sorted[i];
+  return i + 1 < sorted.length ? sorted[i]! + (h - i) * (sorted[i + 1]! - sorted[i]!) : sorted[i]!;
 }
 
 export interface BootstrapOptions {
@@ -96,7 +97,7 @@ export function bootstrapAccuracy(correct: ArrayLike<number>, opts: BootstrapOpt
     n,
     (idx) => {
       let s = 0;
-      for (let i = 0; i < n; i++) s += correct[idx ? idx[i] : i];
+      for (let i = 0; i < n; i++) s += correct[idx ? idx[i]! : i]!;
       return s / n;
     },
     opts,
@@ -113,8 +114,8 @@ export function bootstrapDifference(a: ArrayLike<number>, b: ArrayLike<number>, 
     (idx) => {
       let s = 0;
       for (let i = 0; i < n; i++) {
-        const j = idx ? idx[i] : i;
-        s += a[j] - b[j];
+        const j = idx ? idx[i]! : i;
+        s += a[j]! - b[j]!;
       }
       return s / n;
     },
@@ -252,11 +253,12 @@ export function perClassAccuracy(
   const hit = new Array<number>(classes.length).fill(0);
   const n = new Array<number>(classes.length).fill(0);
   for (let i = 0; i < labels.length; i++) {
-    n[labels[i]]++;
-    if (labels[i] === predicted[i]) hit[labels[i]]++;
+    n[labels[i]!]!++;
+    if (labels[i] === predicted[i]) hit[labels[i]!]!++;
   }
   return classes.map((name, c) => {
-    const [lo, hi] = wilson(hit[c], n[c]);
-    return { name, n: n[c], accuracy: n[c] ? hit[c] / n[c] : NaN, lo, hi };
+    const [right, count] = [hit[c]!, n[c]!];
+    const [lo, hi] = wilson(right, count);
+    return { name, n: count, accuracy: count ? right / count : NaN, lo, hi };
   });
 }

@@ -13,6 +13,7 @@ import {
   perClassAccuracy,
   verdict,
 } from './stats.js';
+import { must } from '../util/must.js';
 
 /** One trained run's validation pass: what the study needs of eval.json. */
 export interface StudyRun {
@@ -61,7 +62,8 @@ const within01 = (i: Interval): Interval => ({ ...i, lo: Math.max(0, i.lo), hi: 
 const correctness = (r: StudyRun) => r.labels.map((l, i) => (l === r.predicted[i] ? 1 : 0));
 
 function checkSameImages(runs: StudyRun[]): void {
-  const first = runs[0];
+  const [first] = runs;
+  if (!first) return;
   for (const r of runs) {
     if (r.labels.length !== first.labels.length || r.labels.some((l, i) => l !== first.labels[i]))
       throw new Error(
@@ -77,11 +79,15 @@ function summariseModel(model: string, runs: StudyRun[], classes: string[]): Mod
   if (runs.length >= 2) {
     const byRun = runs.map((r) => perClassAccuracy(r.labels, r.predicted, classes));
     perCity = classes.map((name, c) => {
-      const ci = within01(meanCI(byRun.map((x) => x[c].accuracy)));
-      return { name, n: byRun[0][c].n, accuracy: ci.estimate, lo: ci.lo, hi: ci.hi, method: ci.method };
+      const cities = byRun.map((x) => must(x[c], 'perClassAccuracy gives one entry per class'));
+      const ci = within01(meanCI(cities.map((x) => x.accuracy)));
+      const n = must(cities[0], 'runs.length >= 2').n;
+      return { name, n, accuracy: ci.estimate, lo: ci.lo, hi: ci.hi, method: ci.method };
     });
   } else {
-    perCity = perClassAccuracy(runs[0].labels, runs[0].predicted, classes).map((x) => ({
+    const [run] = runs;
+    if (!run) throw new Error(`model ${model} has no runs to summarise`);
+    perCity = perClassAccuracy(run.labels, run.predicted, classes).map((x) => ({
       ...x,
       method: 'Wilson score interval over the images of the class',
     }));
@@ -90,7 +96,7 @@ function summariseModel(model: string, runs: StudyRun[], classes: string[]): Mod
     model,
     seeds: runs.map((r) => r.seed),
     accuracies: accs,
-    accuracy: runs.length >= 2 ? within01(meanCI(accs)) : perRun[0].accuracy,
+    accuracy: runs.length >= 2 ? within01(meanCI(accs)) : must(perRun[0], 'one run').accuracy,
     perRun,
     perCity,
   };
@@ -98,7 +104,8 @@ function summariseModel(model: string, runs: StudyRun[], classes: string[]): Mod
 
 function compare(a: string, b: string, ra: StudyRun[], rb: StudyRun[]): Comparison {
   const seeds = ra.map((r) => r.seed).filter((s) => rb.some((r) => r.seed === s));
-  if (seeds.length === 0) throw new Error(`${a} and ${b} have no seed in common to compare`);
+  const [firstSeed] = seeds;
+  if (firstSeed === undefined) throw new Error(`${a} and ${b} have no seed in common to compare`);
   const pair = (s: number) => [ra.find((r) => r.seed === s)!, rb.find((r) => r.seed === s)!] as const;
   const tests = seeds.map((s) => {
     const [x, y] = pair(s);
@@ -112,22 +119,24 @@ function compare(a: string, b: string, ra: StudyRun[], rb: StudyRun[]): Comparis
             return mean(correctness(x)) - mean(correctness(y));
           }),
         )
-      : bootstrapDifference(correctness(pair(seeds[0])[0]), correctness(pair(seeds[0])[1]), { seed: seeds[0] });
+      : bootstrapDifference(correctness(pair(firstSeed)[0]), correctness(pair(firstSeed)[1]), { seed: firstSeed });
   const p = Math.max(...tests.map((t) => t.test.p));
   return { a, b, mcnemar: tests, difference, p, verdict: verdict(a, b, difference, p) };
 }
 
 /** Groups runs by model (in the order first seen) and compares every other model with the first. */
 export function summariseStudy(runs: StudyRun[]): StudySummary {
-  if (runs.length === 0) throw new Error('the study has no evaluated runs');
+  const [first] = runs;
+  if (!first) throw new Error('the study has no evaluated runs');
   checkSameImages(runs);
-  const classes = runs[0].classes;
+  const classes = first.classes;
   const order = [...new Set(runs.map((r) => r.model))];
   const byModel = new Map(order.map((m) => [m, runs.filter((r) => r.model === m).sort((x, y) => x.seed - y.seed)]));
   const models = order.map((m) => summariseModel(m, byModel.get(m)!, classes));
-  const comparisons = order.slice(1).map((m) => compare(order[0], m, byModel.get(order[0])!, byModel.get(m)!));
+  // order[0] is the first run's model: the one every other model is compared with.
+  const comparisons = order.slice(1).map((m) => compare(first.model, m, byModel.get(first.model)!, byModel.get(m)!));
   return {
-    images: runs[0].labels.length,
+    images: first.labels.length,
     classes,
     models,
     comparisons,

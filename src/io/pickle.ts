@@ -43,7 +43,8 @@ export function unpickle(buf: Buffer, opts: PickleOptions = {}): unknown {
   };
   const u8 = () => {
     need(1);
-    return buf[pos++];
+    pos += 1;
+    return buf.readUInt8(pos - 1);
   };
   const u16 = () => {
     need(2);
@@ -126,8 +127,8 @@ export function unpickle(buf: Buffer, opts: PickleOptions = {}): unknown {
   const longBytes = (b: Buffer): number | bigint => {
     if (b.length === 0) return 0;
     let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-    if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    if (b.readUInt8(b.length - 1) & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
 

@@ -151,7 +151,7 @@ function materialize(s: Storage, offset: number, size: number[], stride: number[
       case 'I8':
         return raw.readInt8(at);
       default:
-        return raw[at];
+        return raw.readUInt8(at);
     }
   };
   const float = ['F32', 'F64', 'F16', 'BF16'].includes(s.dtype);
@@ -159,13 +159,13 @@ function materialize(s: Storage, offset: number, size: number[], stride: number[
   const idx = new Array(size.length).fill(0);
   for (let k = 0; k < n; k++) {
     let src = offset;
-    for (let d = 0; d < size.length; d++) src += idx[d] * stride[d];
+    for (let d = 0; d < size.length; d++) src += idx[d] * stride[d]!;
     if (src >= count) throw new TorchCheckpointError(`${file}: a tensor reads past the end of its storage`);
     const v = value(src);
     if (float) (data as Float32Array)[k] = Number(v);
     else (data as BigInt64Array)[k] = BigInt(v);
     for (let d = size.length - 1; d >= 0; d--) {
-      if (++idx[d] < size[d]) break;
+      if (++idx[d] < size[d]!) break;
       idx[d] = 0;
     }
   }

@@ -5,6 +5,7 @@ import { decodeRgb, processImage } from '../data/images.js';
 import { evidenceMaps } from '../eval/explain.js';
 import { overlayPng } from '../eval/explain_image.js';
 import type { Prediction, Predictor } from './predictor.js';
+import { must } from '../util/must.js';
 
 /** Which patches drove the guess of `label` on one imageSize x imageSize RGB image, and that map over it as a PNG. */
 export function explainPixels(
@@ -13,7 +14,8 @@ export function explainPixels(
   label: number,
 ): { map: Float32Array; grid: number; method: string; png: Buffer } {
   const m = evidenceMaps(p.model, p.modelInput([pixels]), 1, Int32Array.of(label));
-  return { map: m.maps[0], grid: m.grid, method: m.method, png: overlayPng(pixels, p.imageSize, m.maps[0], m.grid) };
+  const map = must(m.maps[0], 'one map per image');
+  return { map, grid: m.grid, method: m.method, png: overlayPng(pixels, p.imageSize, map, m.grid) };
 }
 
 /** An imageSize x imageSize image (a dataset's 32x32 PNG): the evidence map of the guess drawn over it, as PNG. */
@@ -21,7 +23,7 @@ export async function explainSquare(p: Predictor, input: Buffer | string): Promi
   const { data, width, height } = await decodeRgb(input);
   if (width !== p.imageSize || height !== p.imageSize)
     throw new Error(`expected a ${p.imageSize}x${p.imageSize} image, got ${width}x${height}`);
-  return explainPixels(p, data, p.predictPixels([data])[0].label).png;
+  return explainPixels(p, data, p.predictOne(data).label).png;
 }
 
 /** A photo of any size: its prediction and the evidence map of the predicted class over the 32x32 input. */
@@ -30,7 +32,7 @@ export async function explainImage(
   input: Buffer,
 ): Promise<{ prediction: Prediction; png: Buffer; method: string }> {
   const { pixels } = await processImage(input, { cropBottom: p.cropBottom, size: p.imageSize });
-  const prediction = p.predictPixels([pixels])[0];
+  const prediction = p.predictOne(pixels);
   const { png, method } = explainPixels(p, pixels, prediction.label);
   return { prediction, png, method };
 }

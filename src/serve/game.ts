@@ -19,6 +19,7 @@ import { RefusedRequestError } from './refused_request.js';
 import type { Card, Deck } from './deck.js';
 import { distanceKm, geoScore } from './geo.js';
 import type { ClassProbability, Prediction } from './predictor.js';
+import { must } from '../util/must.js';
 
 /** What the game needs of a model: src/serve/predictor.ts's Predictor, or a stand-in in tests. */
 export interface Contestant {
@@ -208,9 +209,10 @@ export class GameHall {
     const g = this.game(gameId);
     const last = g.rounds.at(-1);
     if (last && !last.reveal) return this.view(g, g.rounds.length - 1);
-    if (g.rounds.length === g.cards.length) return { game: g.id, done: true, total: g.cards.length };
+    const next = g.cards[g.rounds.length];
+    if (next === undefined) return { game: g.id, done: true, total: g.cards.length };
     if (!g.dealing) {
-      g.dealing = this.deal(g.cards[g.rounds.length])
+      g.dealing = this.deal(next)
         .then((r) => {
           g.rounds.push(r);
           return r;
@@ -353,7 +355,8 @@ export class GameHall {
   }
 
   private judge(card: Card, label: number): Guess {
-    const cls = this.deck.classes[label];
+    // Labels are class indices: a person's guess is checked on input, and every model shares the deck's classes.
+    const cls = must(this.deck.classes[label], `label ${label} is a class index`);
     const centre = this.deck.centres.get(cls);
     const km = centre && card.where ? distanceKm(centre, card.where) : null;
     return { label, class: cls, correct: label === card.label, km, points: km === null ? null : geoScore(km) };
@@ -375,7 +378,7 @@ export class GameHall {
       models: this.contestants.map((c, i) =>
         sum(
           c.name,
-          answered.map((r) => r.models[i]),
+          answered.map((r) => must(r.models[i], 'a round holds one guess per contestant')),
         ),
       ),
     };
@@ -387,7 +390,7 @@ export class GameHall {
       index,
       total: g.cards.length,
       image: roundUrl(g.id, index, 'image'),
-      commitment: g.rounds[index].commitment,
+      commitment: this.dealt(g, index).commitment,
     };
   }
 
@@ -429,7 +432,7 @@ export class GameHall {
         `game ${g.id} has no round ${index} yet (rounds dealt: ${g.rounds.length} of ${g.cards.length})`,
       );
     }
-    return g.rounds[index];
+    return must(g.rounds[index], 'index checked above');
   }
 }
 

@@ -25,8 +25,8 @@ function acceptedHosts(localAddress: string | undefined): Set<string> {
 }
 
 function splitHost(host: string): { name: string; port: string } {
-  const m = /^(\[[0-9a-f:.]+\]|[^:]+)(?::(\d{1,5}))?$/i.exec(host);
-  return m ? { name: m[1].toLowerCase(), port: m[2] ?? '80' } : { name: '', port: '' };
+  const [, name, port] = /^(\[[0-9a-f:.]+\]|[^:]+)(?::(\d{1,5}))?$/i.exec(host) ?? [];
+  return name !== undefined ? { name: name.toLowerCase(), port: port ?? '80' } : { name: '', port: '' };
 }
 
 export async function checkOrigin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
@@ -51,7 +51,8 @@ export async function checkOrigin(req: FastifyRequest, _reply: FastifyReply): Pr
 
 /** For JSON routes: a body, when there is one, must be application/json. */
 export async function requireJson(req: FastifyRequest): Promise<void> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const [mediaType = ''] = (req.headers['content-type'] ?? '').split(';'); // split gives at least one part
+  const type = mediaType.trim().toLowerCase();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if ((hasBody || type !== '') && type !== 'application/json') {
     throw new RefusedRequestError(415, 'send the body as JSON (content-type: application/json)');

@@ -1,6 +1,7 @@
 // The JSON bodies the game API takes, checked before any handler touches them (issue #21): a size and nesting cap
 // before parsing (a 100,000-deep array overflowed the stack), then a schema per route, so a value such as
 // {"toString": 1} where a number belongs is a 400 that says which field, never a crash.
+import { must } from '../util/must.js';
 import { z } from 'zod';
 import { RefusedRequestError } from './refused_request.js';
 
@@ -43,7 +44,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string)
     throw new RefusedRequestError(400, `send a JSON object: ${shape}`);
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
   if (issue.code === 'unrecognized_keys') {
     const key = String(issue.keys[0]).slice(0, 40);
     const hint =

@@ -7,6 +7,7 @@ import { type DecodeLimits, decodeRgb, processImage } from '../data/images.js';
 import { normalisationTable, writeModelInput } from '../data/model_input.js';
 import type { Model } from '../models/model.js';
 import { loadModelFromCheckpoint, resolveCheckpointPath, type CheckpointMeta } from '../train/checkpoint.js';
+import { must } from '../util/must.js';
 
 export interface ClassProbability {
   class: string;
@@ -69,7 +70,7 @@ export class Predictor {
   /** A photo of any size (JPEG, PNG, WebP, ...): crop and resize as the dataset does, then classify. */
   async predictImage(input: Buffer, decode?: DecodeLimits): Promise<Prediction> {
     const { pixels } = await processImage(input, { cropBottom: this.cropBottom, size: this.imageSize, decode });
-    return this.predictPixels([pixels])[0];
+    return this.predictOne(pixels);
   }
 
   /** An image that is already imageSize x imageSize (a dataset's 32x32 PNG, as a buffer or a path): classify as is. */
@@ -78,7 +79,12 @@ export class Predictor {
     if (width !== this.imageSize || height !== this.imageSize) {
       throw new Error(`expected a ${this.imageSize}x${this.imageSize} image, got ${width}x${height}`);
     }
-    return this.predictPixels([data])[0];
+    return this.predictOne(data);
+  }
+
+  /** One 8-bit RGB HWC image of imageSize x imageSize -> its prediction. */
+  predictOne(pixels: Uint8Array): Prediction {
+    return must(this.predictPixels([pixels])[0], 'predictPixels gives one prediction per image');
   }
 
   /** Batch of 8-bit RGB HWC images of imageSize x imageSize -> one prediction each. */
@@ -108,9 +114,9 @@ export class Predictor {
 
   private rank(p: Float32Array, logits: Float32Array): Prediction {
     const probabilities = this.classes
-      .map((c, label) => ({ class: c, probability: p[label], label }))
+      .map((c, label) => ({ class: c, probability: must(p[label], 'one probability per class'), label }))
       .sort((a, b) => b.probability - a.probability);
-    const best = probabilities[0];
+    const best = must(probabilities[0], 'a model has at least one class');
     return {
       class: best.class,
       label: best.label,

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { confusionMatrix } from '../eval/metrics.js';
 import { escapeStrings } from './names.js';
+import { must } from '../util/must.js';
 
 /** The study's games are 25 rounds; rates are reported per 25 rounds whatever length the games had. */
 export const ROUNDS_PER_GAME = 25;
@@ -53,11 +54,11 @@ export function parseResults(text: string, file: string): { games: GameRecord[];
   }
   const games: GameRecord[] = [];
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
+  for (const [i, line] of lines.entries()) {
+    if (line.trim() === '') continue;
     let value: unknown;
     try {
-      value = JSON.parse(lines[i]);
+      value = JSON.parse(line);
     } catch {
       throw new Error(
         `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that line)`,
@@ -65,7 +66,7 @@ export function parseResults(text: string, file: string): { games: GameRecord[];
     }
     const parsed = recordSchema.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
       throw new Error(
         `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by geospike play`,
       );

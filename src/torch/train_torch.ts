@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readClasses } from '../data/dataset.js';
-import { isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
+import { isSpiking, resolveConfig } from '../models/registry.js';
 import type { TrainConfig } from '../train/config.js';
 import { runPaths } from '../train/run_folder.js';
 import { lockFolder } from '../util/lock.js';
@@ -102,7 +102,7 @@ export async function trainWithTorch(
     const classes = await readClasses(cfg.data);
     const model = resolveConfig(
       cfg.model,
-      isSpiking(PRESETS[cfg.model].config)
+      isSpiking(resolveConfig(cfg.model))
         ? { classes: classes.length, timeSteps: cfg.timeSteps }
         : { classes: classes.length },
     );

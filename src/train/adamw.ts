@@ -67,6 +67,7 @@ export class AdamW {
         bc2Sqrt,
         stepSize,
       });
+      if (!p2 || !m2 || !v2) throw new Error('the AdamW kernel must return the new parameter and both moments');
       p.assign(p2);
       m.assign(m2);
       v.assign(v2);

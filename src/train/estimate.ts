@@ -5,7 +5,7 @@ import { benchModel } from '../bench/model.js';
 import { formatDuration } from './progress.js';
 import { plural } from '../util/plural.js';
 import type { TrainConfig } from './config.js';
-import { isSpiking, PRESETS } from '../models/registry.js';
+import { isSpiking, resolveConfig } from '../models/registry.js';
 
 export interface RunEstimate {
   secPerStep: number;
@@ -43,7 +43,7 @@ export async function estimateRun(
     warmup: 0,
     mode: 'train',
     backend: cfg.backend === 'auto' ? undefined : cfg.backend,
-    overrides: isSpiking(PRESETS[cfg.model].config) ? { timeSteps: cfg.timeSteps } : undefined,
+    overrides: isSpiking(resolveConfig(cfg.model)) ? { timeSteps: cfg.timeSteps } : undefined,
   });
   const secPerStep = Math.min(...(r.times ?? [r.secPerBatch]));
   return {

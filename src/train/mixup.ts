@@ -29,7 +29,7 @@ export function sampleBeta(rng: Rng, a: number, b: number): number {
 export function smoothTargets(labels: Int32Array, classes: number, smoothing: number): Float32Array {
   const t = new Float32Array(labels.length * classes).fill(smoothing / classes);
   labels.forEach((y, i) => {
-    t[i * classes + y] += 1 - smoothing;
+    t[i * classes + y]! += 1 - smoothing;
   });
   return t;
 }
@@ -42,7 +42,7 @@ export function mixBatch(x: Float32Array, targets: Float32Array, n: number, lam:
   const ts = targets.slice();
   for (let i = 0; i < n; i++) {
     const j = n - 1 - i;
-    for (let k = 0; k < per; k++) x[i * per + k] = lam * xs[i * per + k] + (1 - lam) * xs[j * per + k];
-    for (let k = 0; k < K; k++) targets[i * K + k] = lam * ts[i * K + k] + (1 - lam) * ts[j * K + k];
+    for (let k = 0; k < per; k++) x[i * per + k] = lam * xs[i * per + k]! + (1 - lam) * xs[j * per + k]!;
+    for (let k = 0; k < K; k++) targets[i * K + k] = lam * ts[i * K + k]! + (1 - lam) * ts[j * K + k]!;
   }
 }

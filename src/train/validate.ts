@@ -5,6 +5,7 @@ import type { BatchIterator } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import { argmaxRows } from '../util/argmax.js';
 import { crossEntropy } from './loss.js';
+import { must } from '../util/must.js';
 
 export interface SplitPassOptions {
   /** Record each LIF layer's mean firing rate (a sync read per layer per batch). */
@@ -60,7 +61,7 @@ export function runSplit(model: Model, it: BatchIterator, opts: SplitPassOptions
     });
     const scores = out.dataSync();
     logits.set(scores, done * K);
-    lossSum += loss.dataSync()[0] * batch.n;
+    lossSum += must(loss.dataSync()[0], 'the loss is a scalar') * batch.n;
     correct += argmaxRows(scores, K).reduce((c, p, i) => c + (p === batch.y[i] ? 1 : 0), 0);
     tf.dispose([out, loss]);
     labels.set(batch.y, done);

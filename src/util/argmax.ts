@@ -7,7 +7,7 @@ export function argmaxRows(scores: ArrayLike<number>, classes: number): Int32Arr
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[i * classes + c] > scores[i * classes + best]) best = c;
+    for (let c = 1; c < classes; c++) if (scores[i * classes + c]! > scores[i * classes + best]!) best = c;
     out[i] = best;
   }
   return out;

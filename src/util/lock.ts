@@ -65,7 +65,10 @@ export function procStat(pid: number): { state: string; start: string } | null {
   if (text === undefined) return null;
   // Field 2 (the command name, in parentheses) may hold spaces and ')': the fixed fields resume after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0], start: rest[19] }; // fields 3 and 22
+  const [state, start] = [rest[0], rest[19]]; // fields 3 and 22
+  if (state === undefined || start === undefined)
+    throw new Error(`/proc/${pid}/stat has fewer fields than Linux writes: '${text.slice(0, 120)}'`);
+  return { state, start };
 }
 
 /** Whether the process that wrote `info` (on this host) still runs. A zombie (`Z`) has exited: it only waits to be reaped. */

@@ -20,11 +20,11 @@ export class Rng {
 
   nextU32(): number {
     const s = this.s;
-    const t = (s[0] + s[1] + s[3]) >>> 0;
-    s[3] = (s[3] + 1) >>> 0;
-    s[0] = s[1] ^ (s[1] >>> 9);
-    s[1] = (s[2] + (s[2] << 3)) >>> 0;
-    s[2] = ((s[2] << 21) | (s[2] >>> 11)) >>> 0;
+    const t = (s[0]! + s[1]! + s[3]!) >>> 0;
+    s[3] = (s[3]! + 1) >>> 0;
+    s[0] = s[1]! ^ (s[1]! >>> 9);
+    s[1] = (s[2]! + (s[2]! << 3)) >>> 0;
+    s[2] = ((s[2]! << 21) | (s[2]! >>> 11)) >>> 0;
     s[2] = (s[2] + t) >>> 0;
     return t;
   }
@@ -50,7 +50,7 @@ export class Rng {
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j], items[i]];
+      [items[i], items[j]] = [items[j]!, items[i]!];
     }
     return items;
   }

@@ -65,7 +65,8 @@ test('Street View: signed requests, exact counts, spatial split 1 km apart, crop
     img.every((l) => /size=64x84&pano=[^&]+&heading=\d+&fov=90&pitch=0&return_error_code=true&key=/.test(l)),
     img[0],
   );
-  const e = entries[0];
+  const [e] = entries;
+  assert.ok(e, 'an entry');
   const small = await sharp(path.join(out, e.split, e.class, `${e.id}.png`)).metadata();
   assert.deepEqual([small.width, small.height, small.channels], [32, 32, 3]);
   const display = await sharp(path.join(out, 'display', e.class, `${e.id}.jpg`))

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUILTIN_REGIONS } from '../../src/data/cities.js';
+import { BUILTIN_REGIONS, type Region } from '../../src/data/cities.js';
 import { parseManifest, type ManifestEntry } from '../../src/data/manifest.js';
 import { Budget, Http } from '../../src/data/providers/http.js';
 import { MapillaryProvider } from '../../src/data/providers/mapillary.js';
@@ -14,7 +14,7 @@ export const KEY_A = 'AIzaFAKEkeyAAAA1111';
 export const KEY_B = 'AIzaFAKEkeyBBBB2222';
 export const SECRET = 'c2VjcmV0LXNpZ25pbmcta2V5LTEyMw=='; // URL-safe base64
 export const TOKEN = 'MLY|4242|fakeTokenZZZ';
-export const CITIES = [BUILTIN_REGIONS.paris, BUILTIN_REGIONS.london];
+export const CITIES: [paris: Region, london: Region] = [BUILTIN_REGIONS.paris, BUILTIN_REGIONS.london];
 
 /** Fast retries for tests: no rate limit to speak of, short timeouts and backoff. */
 export function fastHttp(log?: (l: string) => void, signal?: AbortSignal): Http {

@@ -6,6 +6,7 @@ import { BatchIterator, channelStats, IMAGE_VALUES, openDataset, type SplitData 
 import { encodeRgbPng } from '../../src/data/images.js';
 import { DatasetWriter } from '../../src/data/writer.js';
 import { tempDir } from './helpers.js';
+import { must } from '../../src/util/must.js';
 
 // A dataset of random 32x32 images: `perClass` train and 2 validation images for each of 3 classes.
 async function makeDataset(dir: string, perClass: number): Promise<void> {
@@ -47,8 +48,9 @@ test('openDataset loads labels in classes.json order and train-split channel sta
     const g = ds.train.images.filter((_, i) => i % 3 === ch);
     const mean = g.reduce((s, v) => s + v, 0) / g.length / 255;
     const std = Math.sqrt(g.reduce((s, v) => s + (v / 255 - mean) ** 2, 0) / g.length);
-    assert.ok(Math.abs(ds.mean[ch] - mean) < 1e-9, `channel ${ch} mean ${ds.mean[ch]}, expected ${mean}`);
-    assert.ok(Math.abs(ds.std[ch] - std) < 1e-9, `channel ${ch} std ${ds.std[ch]}, expected ${std}`);
+    const [gotMean = NaN, gotStd = NaN] = [ds.mean[ch], ds.std[ch]];
+    assert.ok(Math.abs(gotMean - mean) < 1e-9, `channel ${ch} mean ${gotMean}, expected ${mean}`);
+    assert.ok(Math.abs(gotStd - std) < 1e-9, `channel ${ch} std ${gotStd}, expected ${std}`);
   }
   assert.equal(new Set(ds.mean).size, 3, `channel means ${ds.mean} should differ`);
   assert.deepEqual(channelStats(new Uint8Array([255, 0, 0, 255, 0, 0])), { mean: [1, 0, 0], std: [1, 1, 1] });
@@ -95,11 +97,12 @@ test('batches cover each image once per epoch, reshuffle per epoch, and are norm
     [...it.epoch(1)].flatMap((b) => Array.from(b.y)),
     seen,
   );
-  const b = epoch0[0];
-  const i = b.y[0];
+  const [b] = epoch0;
+  assert.ok(b, 'a first batch');
+  const i = must(b.y[0], 'a batch holds a label per image');
   for (const j of [0, 1, 2, 100, 3071]) {
-    const expected = (data.images[i * IMAGE_VALUES + j] / 255 - norm.mean[j % 3]) / norm.std[j % 3];
-    assert.ok(Math.abs(b.x[j] - expected) < 1e-5);
+    const expected = (data.images[i * IMAGE_VALUES + j]! / 255 - norm.mean[j % 3]!) / norm.std[j % 3]!;
+    assert.ok(Math.abs(b.x[j]! - expected) < 1e-5);
   }
   assert.equal(new BatchIterator(data, { batchSize: 4, seed: 7, dropLast: true, ...norm }).batchesPerEpoch, 2);
   assert.throws(() => new BatchIterator(split(3), { batchSize: 4, seed: 1, dropLast: true, ...norm }), /no full batch/);
@@ -114,7 +117,7 @@ test('augmentation is a 4-pixel-padded crop, flipped for some samples and not ot
   let flips = 0;
   let shifts = 0;
   for (let k = 0; k < b.n; k++) {
-    const src = data.images.subarray(b.y[k] * IMAGE_VALUES, (b.y[k] + 1) * IMAGE_VALUES);
+    const src = data.images.subarray(b.y[k]! * IMAGE_VALUES, (b.y[k]! + 1) * IMAGE_VALUES);
     const got = b.x.subarray(k * IMAGE_VALUES, (k + 1) * IMAGE_VALUES);
     let found = false;
     for (let dy = -4; dy <= 4 && !found; dy++) {
@@ -124,8 +127,8 @@ test('augmentation is a 4-pixel-padded crop, flipped for some samples and not ot
           for (let p = 0; p < IMAGE_VALUES && ok; p++) {
             const [r, c, ch] = [Math.floor(p / 96), Math.floor(p / 3) % 32, p % 3];
             const [sr, sc] = [r + dy, (flip ? 31 - c : c) + dx];
-            const v = sr >= 0 && sr < 32 && sc >= 0 && sc < 32 ? src[(sr * 32 + sc) * 3 + ch] : 0;
-            ok = Math.abs(got[p] - (v / 255 - norm.mean[ch]) / norm.std[ch]) < 1e-5;
+            const v = sr >= 0 && sr < 32 && sc >= 0 && sc < 32 ? src[(sr * 32 + sc) * 3 + ch]! : 0;
+            ok = Math.abs(got[p]! - (v / 255 - norm.mean[ch]!) / norm.std[ch]!) < 1e-5;
           }
           if (ok) {
             found = true;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILTIN_REGIONS } from '../../src/data/cities.js';
+import { BUILTIN_REGIONS, selectRegions } from '../../src/data/cities.js';
 import { readCsv } from '../../src/data/csv.js';
 import { OSV5M_COLUMNS, OSV5M_LICENCE, osv5mLayout } from '../../src/data/importers/osv5m.js';
 import { importTable, captureDateOf } from '../../src/data/importers/table.js';
@@ -16,7 +16,7 @@ import { gradientImage, tempDir } from './helpers.js';
 import { buildOsv5m, CITIES } from './import_table_fixture.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const regions = CITIES.map((c) => BUILTIN_REGIONS[c]);
+const regions = selectRegions(BUILTIN_REGIONS, CITIES);
 
 function cli(args: string[], fault?: string): Promise<{ code: number | null; signal: string | null; output: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== TEST_FAULT_ENV));

@@ -7,6 +7,8 @@ import { deflateRawSync } from 'node:zlib';
 import { BUILTIN_REGIONS, contains } from '../../src/data/cities.js';
 import { makeZip, type ZipEntry } from '../helpers/zip.js';
 import { gradientImage } from './helpers.js';
+import { must } from '../../src/util/must.js';
+import { own } from '../../src/util/own.js';
 
 export const OSV5M_HEADER =
   'id,latitude,longitude,thumb_original_url,country,sequence,captured_at,lon_bin,lat_bin,cell,region,sub-region,city,' +
@@ -72,10 +74,14 @@ export async function buildOsv5m(root: string): Promise<Fixture> {
     extra: Record<string, string | Buffer> = {},
   ) => {
     const id = String(3859149887465500 + n++);
-    const [lat0, lng0] = cls ? CENTRES[cls] : [-33.87, 151.21]; // Sydney: outside every region
+    const [lat0, lng0] = cls ? must(CENTRES[cls], `a fixture centre for ${cls}`) : [-33.87, 151.21]; // Sydney: outside every region
     const lat = lat0 + (n % 5) * 0.004;
     const lng = lng0 + (n % 3) * 0.004;
-    if (cls) assert(contains(BUILTIN_REGIONS[cls], lng, lat), `fixture point of ${cls} lies in its region`);
+    if (cls)
+      assert(
+        contains(must(own(BUILTIN_REGIONS, cls), `a built-in region ${cls}`), lng, lat),
+        `fixture point of ${cls} lies in its region`,
+      );
     rows.push(
       row({
         id,
@@ -120,7 +126,7 @@ export async function buildOsv5m(root: string): Promise<Fixture> {
   // Damaged entries: a stored entry with flipped bytes (CRC mismatch), a deflated one whose data is not deflate.
   const flipped = await add('paris', 'none');
   const bad = Buffer.from(flipped.jpg);
-  for (let i = 200; i < 260; i++) bad[i] ^= 0x5a;
+  for (let i = 200; i < 260; i++) bad[i]! ^= 0x5a;
   flat.push({ name: `${flipped.id}.jpg`, data: flipped.jpg, rawBody: bad, method: 'store' });
   const garbage = await add('paris', 'none');
   nested.push({ name: `train/01/${garbage.id}.jpg`, data: garbage.jpg, rawBody: Buffer.alloc(300, 0xff) });

@@ -15,6 +15,7 @@ import { openDataset } from '../../src/data/dataset.js';
 import sharp from 'sharp';
 import { parseManifest } from '../../src/data/manifest.js';
 import { gradientImage, rawRgb, tempDir } from './helpers.js';
+import { must } from '../../src/util/must.js';
 
 const count = (dir: string) => (existsSync(dir) ? readdirSync(dir).length : 0);
 
@@ -27,13 +28,16 @@ test('fashion-mnist: --per-class takes the first images of each class, padded to
     assert.equal(count(path.join(out, 'validation', c)), 2);
     assert.equal(count(path.join(out, 'display', c)), 2); // the game's display copies, validation only
   }
-  const shown = readdirSync(path.join(out, 'display', FASHION_MNIST_CLASSES[0]))[0];
-  const meta = await sharp(path.join(out, 'display', FASHION_MNIST_CLASSES[0], shown)).metadata();
+  const tshirts = path.join(out, 'display', must(FASHION_MNIST_CLASSES[0], 'ten classes'));
+  const [shown] = readdirSync(tshirts);
+  assert.ok(shown, `a display copy in ${tshirts}`);
+  const meta = await sharp(path.join(tshirts, shown)).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 128, 128]);
   // Image 0 of the package's train file, decoded from what was written, equals its padded idx pixels.
   const idx = parseIdxImages(gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'))), 'x');
   const labels = gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, 'train-labels-idx1-ubyte.gz'))).subarray(8);
-  const written = await rawRgb(path.join(out, 'train', FASHION_MNIST_CLASSES[labels[0]], 'fmnist-train-00000.png'));
+  const cls = must(FASHION_MNIST_CLASSES[must(labels[0], 'a label per image')], 'a label is a class index');
+  const written = await rawRgb(path.join(out, 'train', cls, 'fmnist-train-00000.png'));
   assert.deepEqual([written.width, written.height], [32, 32]);
   assert.deepEqual(new Uint8Array(written.data), padGreyToRgb(idx.pixels.subarray(0, 784), 28, 28));
   // Re-running writes nothing new.
@@ -122,7 +126,7 @@ test('folder: a class left with no validation image is warned about by name', as
   const warnings = logs.filter((l) => l.startsWith('warning:'));
   assert.equal(warnings.length, 1, logs.join('\n'));
   assert.match(
-    warnings[0],
+    warnings[0] ?? '',
     /class 'rome' has no validation image \(2 in all, --val-fraction 0\.2\).*raise --val-fraction/,
   );
 });

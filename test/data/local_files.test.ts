@@ -50,7 +50,8 @@ test('the PNG reader caps what it inflates: a 50 MB zlib bomb declared as 4096x4
 
 test('a dataset image is decoded with a pixel limit: a huge PNG in a dataset is an error naming the file', async (t) => {
   const dir = await makeDataset(path.join(tempDir(t), 'd'), { train: 1, validation: 1 });
-  const e = parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries[0];
+  const [e] = parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries;
+  assert.ok(e, 'an entry');
   const file = imagePath(dir, e);
   writeFileSync(
     file,
@@ -74,7 +75,7 @@ test('class names that are paths are refused in classes.json (dataset and deck) 
     await assert.rejects(openDeck(dir), /classes\.json names class .*not a class name/, bad);
   }
   writeFileSync(classesFile, good);
-  const line = readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n')[0];
+  const [line = ''] = readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n'); // split gives one at least
   const evil = JSON.stringify({ ...JSON.parse(line), class: '../../../tmp' });
   assert.throws(() => parseManifest(`${evil}\n`), /field 'class' must be a class name/);
 });

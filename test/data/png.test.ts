@@ -51,7 +51,7 @@ test('encodes RGB pixels to a PNG that libvips and the decoder read back exactly
     [32, 32],
     [7, 3],
     [1, 1],
-  ]) {
+  ] as const) {
     const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919 + w) % 256);
     const png = encodeSimplePng(px, w, h);
     const ref = await sharp(png).raw().toBuffer({ resolveWithObject: true });

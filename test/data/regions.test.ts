@@ -90,7 +90,7 @@ test('the spatial split keeps train and validation panoramas at least 1 km apart
   const region = BUILTIN_REGIONS.seoul;
   const split = new SpatialSplitter(region, 0.2, 4);
   const rng = new Rng(9);
-  const sides: Record<string, { lat: number; lng: number }[]> = { train: [], validation: [] };
+  const sides: Record<'train' | 'validation', { lat: number; lng: number }[]> = { train: [], validation: [] };
   let dropped = 0;
   for (let i = 0; i < 3000; i++) {
     const p = samplePoint(region, rng);

@@ -33,6 +33,7 @@ const tiny: ComputeLayer[] = [
 test('memory counts of a tiny spiking model, worked out by hand (T = 2, LIF rate 0.25)', () => {
   const r = countMemoryOfLayers(tiny, true, 2, { rates: { proj_lif: 0.25 } }, 8);
   const [conv, fc] = r.layers;
+  assert.ok(conv && fc, 'two layers');
   // conv, analog input: 16 pixels x 2 steps read; 288 x 2 = 576 weight reads + 32 biases; the LIF after it: 576 + 32
   // potential writes and 0.25 x 32 x 2 = 16 spikes written.
   assert.deepEqual(conv.reads, { weights: 608, potentials: 0, activations: 32 });
@@ -47,14 +48,16 @@ test('memory counts of a tiny spiking model, worked out by hand (T = 2, LIF rate
   const e = (n: number) => 1.09e-5 * 8 * n + 13.2;
   assert.ok(Math.abs(fc.energy.weights - (48 * e(96) + 3 * e(3))) < 1e-9);
   assert.ok(Math.abs(conv.energy.potentials - 608 * e(32)) < 1e-9);
-  assert.ok(Math.abs(r.total.pJ - (r.layers[0].total + r.layers[1].total)) < 1e-9);
+  assert.ok(Math.abs(r.total.pJ - (conv.total + fc.total)) < 1e-9);
 });
 
 test('memory counts of the same layers as an ANN: every MAC reads a weight; conv inputs per MAC, linear once', () => {
   const r = countMemoryOfLayers(tiny, false, 1, null, 32);
-  assert.deepEqual(r.layers[0].reads, { weights: 288 + 32, potentials: 0, activations: 288 });
-  assert.deepEqual(r.layers[0].writes, { weights: 0, potentials: 0, activations: 32 });
-  assert.deepEqual(r.layers[1].reads, { weights: 96 + 3, potentials: 0, activations: 32 });
+  const [conv, fc] = r.layers;
+  assert.ok(conv && fc, 'two layers');
+  assert.deepEqual(conv.reads, { weights: 288 + 32, potentials: 0, activations: 288 });
+  assert.deepEqual(conv.writes, { weights: 0, potentials: 0, activations: 32 });
+  assert.deepEqual(fc.reads, { weights: 96 + 3, potentials: 0, activations: 32 });
   assert.equal(SRAM_45NM.perAccess(8192 / 4, 32) > 13.2, true);
 });
 

@@ -72,8 +72,8 @@ test('precision, recall, F1 per class by hand', () => {
     pc.map((c) => c.recall),
     [1 / 2, 1 / 2, 1 / 2],
   );
-  assert.ok(Math.abs(pc[1].f1 - 0.4) < 1e-12); // 2 * (1/3)(1/2) / (5/6)
-  assert.ok(Math.abs(pc[2].f1 - 2 / 3) < 1e-12);
+  assert.ok(Math.abs((pc[1]?.f1 ?? NaN) - 0.4) < 1e-12); // 2 * (1/3)(1/2) / (5/6)
+  assert.ok(Math.abs((pc[2]?.f1 ?? NaN) - 2 / 3) < 1e-12);
   assert.deepEqual(
     pc.map((c) => c.support),
     [2, 2, 2],
@@ -89,7 +89,33 @@ test('a class never predicted and never present scores 0, not NaN', () => {
     ],
     names,
   );
-  assert.deepEqual([pc[2].precision, pc[2].recall, pc[2].f1], [0, 0, 0]);
+  assert.deepEqual([pc[2]?.precision, pc[2]?.recall, pc[2]?.f1], [0, 0, 0]);
+});
+
+test('per-class metrics refuse a confusion matrix that is not one row and column per class', () => {
+  assert.throws(
+    () =>
+      perClassMetrics(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        names,
+      ),
+    /must be 3 x 3/,
+  );
+  assert.throws(
+    () =>
+      perClassMetrics(
+        [
+          [1, 0, 0],
+          [0, 1],
+          [0, 0, 1],
+        ],
+        names,
+      ),
+    /must be 3 x 3/,
+  );
 });
 
 test('classificationMetrics puts it together', () => {
@@ -98,7 +124,7 @@ test('classificationMetrics puts it together', () => {
   assert.equal(m.accuracy, 0.5);
   assert.equal(m.top2, 4 / 6);
   const f1 = [0.5, 0.4, 2 / 3];
-  assert.ok(Math.abs(m.macroF1 - (f1[0] + f1[1] + f1[2]) / 3) < 1e-12);
+  assert.ok(Math.abs(m.macroF1 - f1.reduce((a, b) => a + b) / 3) < 1e-12);
 });
 
 test('bad input is refused with a clear message', () => {

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'node-html-parser';
+import { type HTMLElement, parse } from 'node-html-parser';
 import { initEngine } from '../../src/engine/backend.js';
 import { buildReport, STUDY } from '../../src/eval/report/data.js';
 import { renderReport } from '../../src/eval/report/html.js';
@@ -15,13 +15,26 @@ before(async () => {
   await initEngine('cpu');
 });
 
+/** The report's charts by their title; a missing one fails, listing those there are. */
+function chartsByTitle(doc: HTMLElement): (title: string) => HTMLElement {
+  const charts = doc.querySelectorAll('svg.chart');
+  const titles = charts.map((c) => c.querySelector('title')!.text);
+  return (title) => {
+    const found = charts[titles.indexOf(title)];
+    assert.ok(found, `chart '${title}' missing; have ${titles.join(' | ')}`);
+    return found;
+  };
+}
+
 test('summary.csv parses; a bad cell names the file, line and column', () => {
   const rows = parseSummaryCsv(
     'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n',
     's.csv',
   );
-  assert.equal(rows[0].val_acc, 0.2);
-  assert.equal(rows[0].firing_rate, null);
+  const [row] = rows;
+  assert.ok(row, 'one row');
+  assert.equal(row.val_acc, 0.2);
+  assert.equal(row.firing_rate, null);
   assert.throws(
     () =>
       parseSummaryCsv(
@@ -39,13 +52,15 @@ test('readRun refuses a folder that is not a run, and skips a torn metrics line'
   const { dir } = writeRun(root, 'snn', 'spikformer-1-64', { epochs: 2, accs: [0.4, 0.5], seconds: 30 });
   const run = readRun(dir);
   assert.equal(run.epochs.length, 2);
-  assert.ok(run.lastRates && run.lastRates['block.0.attn.q_lif'] > 0);
+  assert.ok((run.lastRates?.['block.0.attn.q_lif'] ?? 0) > 0);
 });
 
 test('ticks are round and cover the range', () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   const t = niceTicks(Math.LN10, 2.3134);
-  assert.ok(t[0] <= Math.LN10 && t[t.length - 1] >= 2.3134 && t.length >= 3);
+  const [first, last] = [t.at(0), t.at(-1)];
+  assert.ok(first !== undefined && last !== undefined, 'some ticks');
+  assert.ok(first <= Math.LN10 && last >= 2.3134 && t.length >= 3);
 });
 
 test('the report: every chart, the headline table next to the study, all numbers finite', (t) => {
@@ -60,8 +75,7 @@ test('the report: every chart, the headline table next to the study, all numbers
   assert.equal(doc.querySelectorAll('script').length, 0);
   assert.ok(!/(src|href)\s*=\s*"(https?:)?\/\//.test(html), 'nothing fetched from the network');
 
-  const charts = doc.querySelectorAll('svg.chart');
-  const titles = charts.map((c) => c.querySelector('title')!.text);
+  const chart = chartsByTitle(doc);
   for (const want of [
     'Validation accuracy per epoch',
     'Validation loss per epoch',
@@ -72,15 +86,14 @@ test('the report: every chart, the headline table next to the study, all numbers
     'Energy per image (inference)',
     'spikformer: firing rate per LIF layer',
     'spikformer: energy per layer',
-  ]) {
-    assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
-  }
+  ])
+    chart(want);
   // Curves: one path per run, one point per epoch.
-  const acc = charts[titles.indexOf('Validation accuracy per epoch')];
+  const acc = chart('Validation accuracy per epoch');
   assert.equal(acc.querySelectorAll('path.series').length, 2);
   assert.equal(acc.querySelectorAll('circle').length, 6);
   // Confusion heatmaps: K x K cells whose counts sum to the images evaluated.
-  const conf = charts[titles.indexOf('spikformer: confusion')];
+  const conf = chart('spikformer: confusion');
   const cells = conf.querySelectorAll('rect.cell').map((c) => Number(c.getAttribute('data-count')));
   assert.equal(cells.length, CLASSES.length ** 2);
   assert.equal(
@@ -88,7 +101,7 @@ test('the report: every chart, the headline table next to the study, all numbers
     10,
   );
   // Firing-rate bars: one per LIF layer of spikformer-1-64 (5 SPS + 7 per block).
-  assert.equal(charts[titles.indexOf('spikformer: firing rate per LIF layer')].querySelectorAll('rect.bar').length, 12);
+  assert.equal(chart('spikformer: firing rate per LIF layer').querySelectorAll('rect.bar').length, 12);
   // Every coordinate and bar value is a finite number.
   for (const el of doc.querySelectorAll('svg.chart *')) {
     for (const a of ['x', 'y', 'x1', 'x2', 'y1', 'y2', 'width', 'height', 'cx', 'cy', 'data-value']) {
@@ -108,20 +121,21 @@ test('the report: every chart, the headline table next to the study, all numbers
   const energyRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('energy per image'))!;
   assert.match(energyRow.text, /not measured.*not measured.*[µn]J.*[µn]J/s);
   const ratioRow = table.querySelectorAll('tr').find((r) => r.text.startsWith('an ANN'))!;
-  const ratio = report.runs[0].energy!.baseline!.ratio;
+  const [snnRun, annRun] = report.runs;
+  assert.ok(snnRun && annRun, 'two runs');
+  const ratio = snnRun.energy!.baseline!.ratio;
   assert.ok(ratio > 1 && ratioRow.text.includes(`${ratio.toFixed(1)}× (resnet18, `), ratioRow.text);
 
   // report.json carries the same numbers.
   assert.equal(report.study, STUDY);
-  assert.equal(report.runs[0].best!.valAcc, 0.62);
-  assert.equal(report.runs[1].meanEpochSeconds, 22);
-  assert.equal(report.runs[0].eval!.accuracy, 0.7);
-  assert.equal(report.energyRatios.length, 1);
-  assert.ok(report.energyRatios[0].ratio > 1, 'the ANN costs more per image');
-  assert.ok(
-    Math.abs(report.energyRatios[0].ratio - report.runs[1].energy!.perImage / report.runs[0].energy!.perImage) < 1e-12,
-  );
-  assert.ok(report.runs[0].params > 0 && report.runs[1].params > report.runs[0].params);
+  assert.equal(snnRun.best!.valAcc, 0.62);
+  assert.equal(annRun.meanEpochSeconds, 22);
+  assert.equal(snnRun.eval!.accuracy, 0.7);
+  const [energyRatio, ...otherRatios] = report.energyRatios;
+  assert.ok(energyRatio && otherRatios.length === 0, 'one energy ratio');
+  assert.ok(energyRatio.ratio > 1, 'the ANN costs more per image');
+  assert.ok(Math.abs(energyRatio.ratio - annRun.energy!.perImage / snnRun.energy!.perImage) < 1e-12);
+  assert.ok(snnRun.params > 0 && annRun.params > snnRun.params);
 });
 
 test('three models: Spikformer, SDT and ResNet18 side by side, an energy ratio and per-layer charts for each SNN', (t) => {
@@ -145,27 +159,23 @@ test('three models: Spikformer, SDT and ResNet18 side by side, an energy ratio a
       ['resnet', 'sdt'],
     ],
   );
-  assert.ok(
-    Math.abs(report.energyRatios[1].ratio - report.runs[2].energy!.perImage / report.runs[1].energy!.perImage) < 1e-12,
-  );
+  const [, sdtRun, annRun] = report.runs;
+  const sdtRatio = report.energyRatios[1];
+  assert.ok(sdtRun && annRun && sdtRatio, 'three runs, two ratios');
+  assert.ok(Math.abs(sdtRatio.ratio - annRun.energy!.perImage / sdtRun.energy!.perImage) < 1e-12);
   const doc = parse(renderReport(report));
-  const charts = doc.querySelectorAll('svg.chart');
-  const titles = charts.map((c) => c.querySelector('title')!.text);
+  const chart = chartsByTitle(doc);
   for (const want of [
     'sdt: firing rate per LIF layer',
     'sdt: energy per layer',
     'sdt: confusion',
     'spikformer: energy per layer',
-  ]) {
-    assert.ok(titles.includes(want), `chart '${want}' missing; have ${titles.join(' | ')}`);
-  }
+  ])
+    chart(want);
   // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy bars: 5 SPS convs, 7 per block (token sum included), the head.
-  assert.equal(
-    charts[titles.indexOf('sdt: firing rate per LIF layer')].querySelectorAll('rect.bar').length,
-    4 + 2 * 7 + 1,
-  );
-  assert.equal(charts[titles.indexOf('sdt: energy per layer')].querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
-  assert.equal(charts[titles.indexOf('Energy per image (inference)')].querySelectorAll('rect.bar').length >= 3, true);
+  assert.equal(chart('sdt: firing rate per LIF layer').querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
+  assert.equal(chart('sdt: energy per layer').querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
+  assert.equal(chart('Energy per image (inference)').querySelectorAll('rect.bar').length >= 3, true);
   assert.equal(doc.querySelectorAll('.card').filter((c) => c.text.startsWith('energy, resnet / ')).length, 2);
 });
 

@@ -28,7 +28,7 @@ test('the report fits a 390 px phone and a 1280 px desktop without sideways scro
   for (const [width, height] of [
     [390, 844],
     [1280, 800],
-  ]) {
+  ] as const) {
     const page = await browser.newPage({ viewport: { width, height } });
     await page.goto(`file://${html}`);
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), width, `sideways scroll at ${width}`);

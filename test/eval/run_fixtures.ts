@@ -6,6 +6,7 @@ import { countEnergy } from '../../src/eval/energy.js';
 import { countMemory } from '../../src/eval/energy_memory.js';
 import { classificationMetrics } from '../../src/eval/metrics.js';
 import { isSpiking, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
+import { must } from '../../src/util/must.js';
 
 export const CLASSES = ['seoul', 'tokyo', 'new_york', 'london', 'paris'];
 
@@ -74,12 +75,13 @@ export function writeRun(
   let csv = 'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n';
   let jsonl = '';
   for (let e = 1; e <= opts.epochs; e++) {
+    const acc = must(opts.accs[e - 1], 'accs holds one accuracy per epoch');
     const row = {
       epoch: e,
       train_loss: 1.6 - 0.1 * e,
-      train_acc: opts.accs[e - 1] - 0.02,
+      train_acc: acc - 0.02,
       val_loss: 1.5 - 0.1 * e,
-      val_acc: opts.accs[e - 1],
+      val_acc: acc,
       lr: 0.0005,
       epoch_seconds: opts.seconds + e,
       images_per_s: 1000 / (opts.seconds + e),

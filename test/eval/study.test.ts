@@ -24,21 +24,25 @@ test('study: every seed shows A ahead on the same images, so the verdict names A
     run('A', 2, 88),
     run('B', 2, 62),
   ]);
-  assert.deepEqual(s.models[0].accuracies, [0.9, 0.92, 0.88]);
-  assert.match(s.models[0].accuracy.method, /t interval over 3 seeds/);
-  const c = s.comparisons[0];
+  const [a] = s.models;
+  const [c] = s.comparisons;
+  assert.ok(a && c, 'a model and a comparison');
+  assert.deepEqual(a.accuracies, [0.9, 0.92, 0.88]);
+  assert.match(a.accuracy.method, /t interval over 3 seeds/);
   // Seed 0: A alone right on images 60..89 (30), B alone on none: chi-square (30 - 1)^2 / 30 = 28.03.
-  assert.equal(c.mcnemar[0].test.onlyA, 30);
-  assert.equal(c.mcnemar[0].test.onlyB, 0);
-  assert.ok(Math.abs(c.mcnemar[0].test.statistic! - 841 / 30) < 1e-9);
+  const [seed0] = c.mcnemar;
+  assert.ok(seed0, 'a McNemar test per seed');
+  assert.equal(seed0.test.onlyA, 30);
+  assert.equal(seed0.test.onlyB, 0);
+  assert.ok(Math.abs(seed0.test.statistic! - 841 / 30) < 1e-9);
   assert.ok(Math.abs(c.difference.estimate - 0.3) < 1e-12);
   assert.match(c.verdict, /^A ahead by 30\.0 points, 95% CI \d+\.\d to \d+\.\d, p < 0\.001$/);
 });
 
 test('study: equal models give no significant difference; runs on other images are refused', () => {
   const s = summariseStudy([run('A', 0, 70), run('B', 0, 70)]);
-  assert.match(s.comparisons[0].verdict, /^no significant difference at this size/);
-  assert.match(s.models[0].accuracy.method, /bootstrap over 100 images/);
+  assert.match(s.comparisons[0]?.verdict ?? '', /^no significant difference at this size/);
+  assert.match(s.models[0]?.accuracy.method ?? '', /bootstrap over 100 images/);
   const other = { ...run('B', 1, 50), labels: labels.slice(0, 50), predicted: labels.slice(0, 50) };
   assert.throws(() => summariseStudy([run('A', 0, 70), other]), /other images/);
 });
@@ -72,8 +76,8 @@ test('compare statistics: runs of one preset with distinct seeds are that model 
       ['resnet', [0, 1]],
     ],
   );
-  assert.match(s.models[0].accuracy.method, /t interval over 2 seeds/);
-  assert.match(s.comparisons[0].verdict, /^spikformer ahead by 32\.0 points/);
+  assert.match(s.models[0]?.accuracy.method ?? '', /t interval over 2 seeds/);
+  assert.match(s.comparisons[0]?.verdict ?? '', /^spikformer ahead by 32\.0 points/);
   // The same preset twice with the same seed is two runs, not two seeds.
   const same = singleRunStatistics([
     { name: 'r1', dir: 'a', preset: 'resnet', seed: 0, eval: ev(run('y', 0, 60)) },

@@ -9,6 +9,7 @@ import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { photo } from '../serve/helpers.js';
+import { must } from '../../src/util/must.js';
 
 const SEED = 21;
 const REQUESTS = 10_000;
@@ -268,8 +269,8 @@ test(`${REQUESTS} generated requests: no 5xx, every refusal JSON, server RSS bel
   const worker = async () => {
     while (next < samples.length) {
       const i = next++;
-      const r = samples[i];
-      const game = live.length ? live[i % live.length] : 'none';
+      const r = must(samples[i], 'i < samples.length');
+      const game = live[i % live.length] ?? 'none'; // i % 0 is NaN: no live game
       const path = r.path.replaceAll('GAME', game).replaceAll('ROUND', String(i % 3));
       let a: Answer;
       try {

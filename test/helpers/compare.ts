@@ -25,8 +25,8 @@ export function worstDifference(got: ArrayLike<number>, want: ArrayLike<number>,
   let worst = 0;
   let at = -1;
   for (let i = 0; i < want.length; i++) {
-    const g = got[i],
-      w = want[i];
+    const g = got[i]!,
+      w = want[i]!;
     let d: number;
     if (Number.isNaN(g) || Number.isNaN(w)) d = Number.isNaN(g) && Number.isNaN(w) ? 0 : Infinity;
     else if (g === w)
@@ -41,14 +41,14 @@ export function worstDifference(got: ArrayLike<number>, want: ArrayLike<number>,
 }
 
 /** A value as a message shows it: -0 spelled out (String(-0) is "0"). */
-export function show(v: number): string {
+export function show(v: number | undefined): string {
   return Object.is(v, -0) ? '-0' : String(v);
 }
 
 /** The largest finite magnitude (NaN and infinities have no scale). */
 export function finiteScale(v: ArrayLike<number>): number {
   let scale = 0;
-  for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) scale = Math.max(scale, Math.abs(v[i]));
+  for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) scale = Math.max(scale, Math.abs(v[i]!));
   return scale;
 }
 

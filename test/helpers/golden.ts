@@ -26,7 +26,9 @@ export function loadGolden(name: string): SafetensorsFile {
 
 /** A golden's firing rates recorded in its metadata (`train_lif_rates`), by official LIF name. */
 export function goldenRates(g: SafetensorsFile): Record<string, number> {
-  return JSON.parse(g.metadata.train_lif_rates) as Record<string, number>;
+  const rates = g.metadata.train_lif_rates;
+  if (rates === undefined) throw new Error('this golden has no train_lif_rates in its metadata; regenerate it');
+  return JSON.parse(rates) as Record<string, number>;
 }
 
 /** The golden model's train forward on the golden input, with every LIF rate and spike-map input rate measured. */

@@ -1,4 +1,6 @@
 // A small seeded generator (mulberry32) for randomized kernel tests: repeatable cases, each replayable from its seed.
+
+import { must } from '../../src/util/must.js';
 export function rng(seed: number) {
   let s = seed >>> 0;
   const next = () => {
@@ -11,7 +13,7 @@ export function rng(seed: number) {
   return {
     next,
     int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
+    pick: <T>(xs: T[]): T => must(xs[Math.floor(next() * xs.length)], 'pick needs a non-empty list'),
     normal: (n: number, scale = 1, offset = 0) => {
       const v = new Float32Array(n);
       for (let i = 0; i < n; i++)

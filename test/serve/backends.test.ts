@@ -8,6 +8,7 @@ import path from 'node:path';
 import { initEngine } from '../../src/engine/backend.js';
 import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 import { makeCheckpoint, makeDataset, photo, serveGame } from './helpers.js';
+import { must } from '../../src/util/must.js';
 
 interface Answers {
   upload: { model: string; class: string; probabilities: { class: string; probability: number }[] }[];
@@ -67,7 +68,7 @@ for (const backend of TEST_BACKENDS) {
     if (!reference) {
       await requireBackend('cpu');
       reference = await serveAndAsk();
-      const resnet = reference.upload[1].probabilities.map((c) => c.probability);
+      const resnet = must(reference.upload[1], "resnet's answer").probabilities.map((c) => c.probability);
       assert.ok(
         Math.max(...resnet) - Math.min(...resnet) > 1e-3,
         'the reference answer depends on the image, not uniform',
@@ -81,7 +82,9 @@ for (const backend of TEST_BACKENDS) {
       reference.upload.map((p) => p.model),
     );
     for (const [m, p] of got.upload.entries()) {
-      const want = new Map(reference.upload[m].probabilities.map((c) => [c.class, c.probability]));
+      const want = new Map(
+        must(reference.upload[m], `model ${m} answered`).probabilities.map((c) => [c.class, c.probability]),
+      );
       for (const c of p.probabilities) {
         assert.ok(
           Math.abs(c.probability - want.get(c.class)!) < 1e-4,

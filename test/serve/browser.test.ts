@@ -153,10 +153,10 @@ async function mapPins(page: Page, box: string) {
       .rotate(nums('data-rotate'))
       .scale(nums('data-scale')[0])
       .translate(nums('data-translate'));
-    const [, , w, h] = svg.getAttribute('viewBox')!.split(' ').map(Number);
+    const [, , w = NaN, h = NaN] = svg.getAttribute('viewBox')!.split(' ').map(Number);
     const pins = [...svg.querySelectorAll('.pin')].map((g) => {
       const c = g.querySelector('circle')!;
-      const xy = [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))];
+      const xy: [number, number] = [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))];
       const [lng, lat] = projection.invert(xy);
       return {
         who: g.getAttribute('data-who')!,
@@ -302,13 +302,14 @@ async function checkSummary(page: Page, game: string, reveals: any[], shot: stri
   const finals = await page.locator('#final .score').allTextContents();
   assert.equal(finals.length, 3);
   assert.match(
-    finals[0],
+    finals[0] ?? '',
     new RegExp(
       `^you${s.score.person.correct} / ${reveals.length}${s.score.person.points!.toLocaleString('en-US')} pts$`,
     ),
   );
   s.score.models.forEach((m, k) => {
-    assert.ok(finals[k + 1].startsWith(`${m.name}${m.correct} / ${reveals.length}`), finals[k + 1]);
+    const final = finals[k + 1] ?? '';
+    assert.ok(final.startsWith(`${m.name}${m.correct} / ${reveals.length}`), final);
   });
   assert.equal(await page.locator('#review-rows tr').count(), 3);
   const answers = await page.locator('#review-rows tr td:nth-child(3)').allTextContents();

@@ -8,6 +8,7 @@ import { RefusedRequestError } from '../../src/serve/refused_request.js';
 import { distanceKm, geoScore } from '../../src/serve/geo.js';
 import type { Prediction } from '../../src/serve/predictor.js';
 import { CENTRES, CITIES, makeDataset, tempDir } from './helpers.js';
+import { must } from '../../src/util/must.js';
 
 /** A stand-in model: answers with pick(file) and counts how often it was asked. */
 class FakeModel implements Contestant {
@@ -24,11 +25,12 @@ class FakeModel implements Contestant {
     const rest = this.classes
       .map((c, l) => ({ class: c, probability: 0.25 / (this.classes.length - 1), l }))
       .filter((x) => x.l !== label);
+    const picked = must(this.classes[label], 'pick returns a class index');
     return {
-      class: this.classes[label],
+      class: picked,
       label,
       confidence: 0.75,
-      probabilities: [{ class: this.classes[label], probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)],
+      probabilities: [{ class: picked, probability: 0.75 }, ...rest.map(({ l: _, ...c }) => c)],
       logits: this.classes.map((_, l) => (l === label ? 1 : 0)),
     };
   }
@@ -155,7 +157,7 @@ test('scores: correct answers, distances from the guessed city centre, points, r
     assert.equal(rev.answer.class, deck.classes[truth]);
     assert.deepEqual([rev.answer.lat, rev.answer.lng], [card.where!.lat, card.where!.lng]);
     assert.equal(rev.person.correct, i % 2 === 0);
-    const km = distanceKm(deck.centres.get(deck.classes[guess])!, card.where!);
+    const km = distanceKm(deck.centres.get(must(deck.classes[guess], 'guess is a class index'))!, card.where!);
     assert.ok(Math.abs(rev.person.km! - km) < 1e-9);
     assert.equal(rev.person.points, geoScore(km));
     if (i % 2 === 0)
@@ -165,17 +167,17 @@ test('scores: correct answers, distances from the guessed city centre, points, r
     expectPersonPoints += rev.person.points!;
     assert.equal(rev.score.person.correct, expectPerson);
     assert.equal(rev.score.person.points, expectPersonPoints);
-    assert.equal(rev.score.models[0].correct, i + 1, 'the oracle is always right');
+    assert.equal(rev.score.models[0]?.correct, i + 1, 'the oracle is always right');
     // The denominator is the rounds played so far ("1 / 2" after two rounds), not the game's length.
     assert.deepEqual([rev.score.person.rounds, ...rev.score.models.map((m) => m.rounds)], [i + 1, i + 1, i + 1]);
-    assert.equal(rev.models[1].label, 0);
+    assert.equal(rev.models[1]?.label, 0);
     assert.equal(rev.done, i === rounds - 1);
   }
   const s = h.summary(game);
   assert.ok(s.finished);
   assert.equal(s.rounds.length, 4);
   assert.deepEqual(s.score.person, { name: 'you', correct: 2, rounds: 4, points: expectPersonPoints });
-  assert.equal(s.score.models[1].correct, s.rounds.filter((r) => r.answer.label === 0).length);
+  assert.equal(s.score.models[1]?.correct, s.rounds.filter((r) => r.answer.label === 0).length);
   assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
 
   await h.flush();
@@ -195,7 +197,7 @@ test('scores: correct answers, distances from the guessed city centre, points, r
     lines[0].rounds.map((r: { class: string }) => r.class),
     s.rounds.map((r) => r.answer.class),
   );
-  assert.equal(lines[0].rounds[0].person.guess, s.rounds[0].person.label);
+  assert.equal(lines[0].rounds[0].person.guess, s.rounds[0]?.person.label);
 });
 
 test('an unfinished game writes no result line', async (t) => {
@@ -282,7 +284,7 @@ test('bad requests are refused with the right status', async (t) => {
     409,
     'a second guess',
   );
-  assert.equal(h.summary(game).rounds[0].person.label, 4, 'the first guess stands');
+  assert.equal(h.summary(game).rounds[0]?.person.label, 4, 'the first guess stands');
   assert.equal(
     status(() => h.guess(game, 7, 0)),
     404,
@@ -314,11 +316,13 @@ test("the model input opens only after the guess, and the reveal carries each mo
   const card = deck.cards.find((c) => c.square === file)!;
   assert.equal(card.display, h.imageFile(game, 0), 'the same card as the photo shown');
   assert.equal(rev.input, `/api/games/${game}/rounds/0/input`);
+  const [oracle] = rev.models;
+  assert.ok(oracle, 'a model guessed');
   assert.deepEqual(
-    rev.models[0].top.map((x) => x.class),
+    oracle.top.map((x) => x.class),
     [card.class, ...deck.classes.filter((c) => c !== card.class)].slice(0, 5),
   );
-  assert.equal(rev.models[0].top[0].probability, 0.75);
+  assert.equal(oracle.top[0]?.probability, 0.75);
   await h.round(game);
   assert.throws(
     () => h.inputFile(game, 1),

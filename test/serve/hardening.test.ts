@@ -90,7 +90,7 @@ function declaredPng(width: number, height: number): Buffer {
   });
   const crc = (b: Buffer) => {
     let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
     return (c ^ 0xffffffff) >>> 0;
   };
   const chunk = (type: string, data: Buffer) => {
@@ -118,7 +118,7 @@ test('item 2: an image longer than the side limit is refused from its header (41
     [1, 39_000_000],
     [39_000_000, 1],
     [20_000, 1_000],
-  ]) {
+  ] as const) {
     const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, declaredPng(w, h));
     assert.equal(r.status, 413, `${w}x${h}: ${r.text}`);
     assert.match(r.json.error, new RegExp(`${w}x${h}.*longest side`), r.text);

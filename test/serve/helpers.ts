@@ -12,17 +12,18 @@ import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall, type GameOptions } from '../../src/serve/game.js';
 import { Predictor } from '../../src/serve/predictor.js';
+import { own } from '../../src/util/own.js';
 import { buildServer, type ServerOptions } from '../../src/serve/server.js';
 
 export const CITIES = ['seoul', 'tokyo', 'newyork', 'london', 'paris'];
 /** Where the fixture's images of each city sit (around the real centres). */
-export const CENTRES: Record<string, { lat: number; lng: number }> = {
+export const CENTRES = {
   seoul: { lat: 37.55, lng: 126.99 },
   tokyo: { lat: 35.68, lng: 139.74 },
   newyork: { lat: 40.73, lng: -73.97 },
   london: { lat: 51.51, lng: -0.12 },
   paris: { lat: 48.86, lng: 2.34 },
-};
+} satisfies Record<string, { lat: number; lng: number }>;
 
 export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'geospike-serve-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -76,7 +77,7 @@ export async function makeDataset(
         const n = split === 'train' ? (opts.train ?? 1) : (opts.validation ?? 3);
         for (let i = 0; i < n; i++) {
           const img = await processImage(await photo(120, 96, seed++), { cropBottom: 0, displayMaxSide: 96 });
-          const c = CENTRES[cls] ?? { lat: 10 * ci, lng: 10 * ci };
+          const c = own(CENTRES, cls) ?? { lat: 10 * ci, lng: 10 * ci };
           const where =
             opts.coordinates === false
               ? { lat: null, lng: null }

@@ -48,7 +48,7 @@ test('play serves the game on 127.0.0.1 unless told otherwise, and records finis
   assert.equal(await exited, 0, 'Ctrl-C / SIGTERM stops it cleanly');
   const lines = readFileSync(results, 'utf8').trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.equal(JSON.parse(lines[0]).game, game);
+  assert.equal(JSON.parse(lines[0] ?? '{}').game, game);
 });
 
 test('play refuses a folder that is not a dataset, and a model trained on other classes', async (t) => {

@@ -112,19 +112,22 @@ test('the table: games, per-25 rates with intervals, points, per-class counts, c
   // People: 4 of 6 right -> 25 * 4/6 = 16.667 per 25, Wilson [7.500, 22.581]; points over the 5 rounds that have
   // them: (5000 + 100 + 4800 + 60 + 4990) / 5 * 25 = 74750.
   const s = (
-    x: {
-      name: string;
-      games: number;
-      rounds: number;
-      correct: number;
-      share: number;
-      share95: [number, number];
-      per25: number;
-      ci95: [number, number];
-      points25: number | null;
-    },
+    x:
+      | {
+          name: string;
+          games: number;
+          rounds: number;
+          correct: number;
+          share: number;
+          share95: [number, number];
+          per25: number;
+          ci95: [number, number];
+          points25: number | null;
+        }
+      | undefined,
     want: [string, number, number, number, number, number, number, number | null],
   ) => {
+    assert.ok(x, `a standing for ${want[0]}`);
     assert.deepEqual([x.name, x.games, x.rounds, x.correct], want.slice(0, 4));
     close(x.per25, want[4], `${x.name} per 25`);
     close(x.ci95[0], want[5], `${x.name} low`);

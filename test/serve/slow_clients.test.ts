@@ -9,6 +9,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { DEFAULT_HTTP_LIMITS } from '../../src/serve/http_limits.js';
 import { buildServer } from '../../src/serve/server.js';
 import { serveFixtureGame, type ServedGame } from './helpers.js';
+import { must } from '../../src/util/must.js';
 
 const LIMITS = { headersTimeoutMs: 1500, requestTimeoutMs: 3000, keepAliveTimeoutMs: 1000, checkIntervalMs: 250 };
 
@@ -93,7 +94,7 @@ test('600 slow sockets: an honest request answers within 2 s, and the slow ones 
     const stillOpen = slow.filter((s) => !s.socket.destroyed).length;
     assert.ok(closed, `${stillOpen} of 600 slow sockets still open after 20 s`);
     // What a timed-out socket was told: a 408 in geospike's error shape.
-    const told = heard.get(slow[1].socket) ?? '';
+    const told = heard.get(must(slow[1], 'many slow sockets').socket) ?? '';
     assert.match(told, /^HTTP\/1\.1 408/, told);
     assert.match(told, /\{"error":"the request took too long to arrive[^"]*"\}$/, told);
     assert.equal(await honest(port, '/api/info', 2000), 200, 'the server still answers afterwards');

@@ -47,9 +47,9 @@ function smoothLifObjective(
   let total = 0;
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < M; i++) {
-      const h = v[i] + (x[t * M + i] - v[i]) / 2;
-      total += up[t * M + i] * smooth(s, h - vth);
-      v[i] = h * (1 - hard[t * M + i]);
+      const h = v[i]! + (x[t * M + i]! - v[i]!) / 2;
+      total += up[t * M + i]! * smooth(s, h - vth);
+      v[i] = h * (1 - hard[t * M + i]!);
     }
   }
   return total;
@@ -94,7 +94,7 @@ for (const backend of TEST_BACKENDS) {
         const xr = Float64Array.from(Float32Array.from(x64)); // the float32 values the kernel saw
         const eps = 1e-6;
         for (let i = 0; i < T * M; i += 7) {
-          const orig = xr[i];
+          const orig = xr[i]!;
           xr[i] = orig + eps;
           const fp = smoothLifObjective(xr, up64, T, vth, s, hard);
           xr[i] = orig - eps;
@@ -102,7 +102,7 @@ for (const backend of TEST_BACKENDS) {
           xr[i] = orig;
           const fd = (fp - fm) / (2 * eps);
           assert.ok(
-            Math.abs(dx[i] - fd) < 1e-4 * Math.max(1, Math.abs(fd)),
+            Math.abs(dx[i]! - fd) < 1e-4 * Math.max(1, Math.abs(fd)),
             `dx[${i}] = ${dx[i]}, finite difference ${fd}`,
           );
         }

@@ -65,7 +65,7 @@ export async function variedPhoto(seed: number, w: number, h: number): Promise<B
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       for (let c = 0; c < 3; c++)
-        px[(y * w + x) * 3 + c] = (base[c] + ((((x * f) >> 3) + ((y * (c + 1)) >> 2)) % 2) * rng.int(128)) % 256;
+        px[(y * w + x) * 3 + c] = (base[c]! + ((((x * f) >> 3) + ((y * (c + 1)) >> 2)) % 2) * rng.int(128)) % 256;
   return sharp(px, { raw: { width: w, height: h, channels: 3 } })
     .png()
     .toBuffer();

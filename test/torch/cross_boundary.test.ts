@@ -13,6 +13,7 @@ import { hash32 } from '../../src/data/hash.js';
 import { sampleBeta } from '../../src/train/mixup.js';
 import { Rng } from '../../src/util/rng.js';
 import { python, torchMissing } from '../helpers/torch.js';
+import { must } from '../../src/util/must.js';
 
 const root = mkdtempSync(join(tmpdir(), 'geospike-torch-xb-'));
 const data = join(root, 'data');
@@ -55,8 +56,8 @@ test('the Python dataset reader and streams give what the TypeScript ones give',
   assert.deepEqual(py.labels, [...ds.train.labels]);
   assert.deepEqual(py.ids, ds.train.ids);
   for (let c = 0; c < 3; c++) {
-    assert.ok(Math.abs(py.mean[c] - ds.mean[c]) < 1e-12, `mean ${c}`);
-    assert.ok(Math.abs(py.std[c] - ds.std[c]) < 1e-12, `std ${c}`);
+    assert.ok(Math.abs((py.mean[c] ?? NaN) - (ds.mean[c] ?? NaN)) < 1e-12, `mean ${c}`);
+    assert.ok(Math.abs((py.std[c] ?? NaN) - (ds.std[c] ?? NaN)) < 1e-12, `std ${c}`);
   }
   // Batch 2 of epoch 1, augmented: the same images, shuffled, cropped, flipped and normalised to the same float32s.
   const it = new BatchIterator(ds.train, {
@@ -94,16 +95,15 @@ print(json.dumps(out))
 test("the torch engine's AdamW groups: timm's rule (no decay for ndim <= 1 or .bias), or decay on all", {
   skip,
 }, () => {
-  const g = python<Record<string, Record<string, string[]>> & { shapes: Record<string, number[]> }>(GROUPS);
+  type Groups = { '0.0': string[]; '0.06': string[] }; // parameter names by weight decay
+  const g = python<{ 'timm-filter-bias-and-bn': Groups; all: Groups; shapes: Record<string, number[]> }>(GROUPS);
   const timm = g['timm-filter-bias-and-bn'];
   const all = Object.keys(g.shapes).sort();
-  assert.deepEqual(
-    timm['0.0'],
-    all.filter((n) => g.shapes[n].length <= 1 || n.endsWith('.bias')),
-  );
+  const noDecay = (n: string) => must(g.shapes[n], `the shape of ${n}`).length <= 1 || n.endsWith('.bias');
+  assert.deepEqual(timm['0.0'], all.filter(noDecay));
   assert.deepEqual(
     timm['0.06'],
-    all.filter((n) => !(g.shapes[n].length <= 1 || n.endsWith('.bias'))),
+    all.filter((n) => !noDecay(n)),
   );
   assert.ok(timm['0.06'].includes('head.weight') && timm['0.0'].includes('head.bias'));
   assert.deepEqual(g.all['0.06'], all);
@@ -125,7 +125,7 @@ test('a dataset either side refuses, the other refuses too, for the same reason'
       'a manifest line moved to another class',
       (dir) => {
         const lines = readFileSync(join(dir, 'manifest.jsonl'), 'utf8').split('\n');
-        const e = JSON.parse(lines[0]);
+        const e = JSON.parse(must(lines[0], 'a manifest line'));
         lines[0] = JSON.stringify({ ...e, class: e.class === 'bag' ? 'coat' : 'bag' });
         writeFileSync(join(dir, 'manifest.jsonl'), lines.join('\n'));
       },

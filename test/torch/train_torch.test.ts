@@ -85,7 +85,7 @@ function maxDiff(a: string, b: string): number {
     if (t.dtype !== 'F32') continue;
     const x = toFloat32(t);
     const y = toFloat32(tb.get(k)!);
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
   }
   return worst;
 }

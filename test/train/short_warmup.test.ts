@@ -12,7 +12,7 @@ test('--epochs 5 without --warmup-epochs trains, with a shorter warm-up and one 
   assert.ok(c.warmupEpochs > 0 && c.warmupEpochs < 5, `warm-up ${c.warmupEpochs}`);
   assert.equal(c.warmupEpochs, 0.33); // the recipe's share: 20 of 300 epochs
   assert.equal(lines.length, 1);
-  assert.match(lines[0], /warm-up shortened to 0\.33 epochs for a 5-epoch run/);
+  assert.match(lines[0] ?? '', /warm-up shortened to 0\.33 epochs for a 5-epoch run/);
 });
 
 test('long runs keep the default warm-up and print nothing', () => {

@@ -13,6 +13,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
 import { loadModelFromCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
 import { TEST_FAULT_ENV } from '../../src/util/test_fault.js';
+import { must } from '../../src/util/must.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'geospike-train-cli-'));
@@ -104,7 +105,8 @@ test('Ctrl-C finishes the step, saves, exits 130 with the resume command; the re
   );
   assert.equal(readCheckpoint(join(root, 'stopped', 'checkpoints', 'last.json')).meta.step, 2);
   // The printed command, as printed (less npx), takes the run's own settings: batch 8, 2 epochs, T 2, seed 5.
-  const resumed = await run([...hint[1].split(' ').slice(2), '--no-estimate']);
+  const command = must(hint[1], 'the hint holds the command');
+  const resumed = await run([...command.split(' ').slice(2), '--no-estimate']);
   assert.equal(resumed.code, 0, resumed.err);
   assert.match(resumed.err, /resuming .* at epoch 1, batch 2 \(step 2\)/);
   assert.ok(weights('stopped').equals(weights('straight')), 'resumed weights differ from the straight run');
@@ -184,7 +186,8 @@ test('kill -9 during a checkpoint save leaves the previous checkpoint loadable, 
       [],
       'temp files left behind',
     );
-    assert.ok(!existsSync(join(ckDir, left[0])), `${left[0]} was not swept`);
+    const [stray = ''] = left; // one, checked above
+    assert.ok(!existsSync(join(ckDir, stray)), `${stray} was not swept`);
     const rows = readFileSync(join(root, out, 'summary.csv'), 'utf8')
       .trim()
       .split('\n')

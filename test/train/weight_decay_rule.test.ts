@@ -62,7 +62,7 @@ test('a run whose config.json records no rule resumes decaying every parameter, 
   const lines = await run('legacy', { resume: true });
   const said = lines.filter((l) => l.includes('records no weightDecayRule'));
   assert.equal(said.length, 1, lines.join('\n'));
-  assert.match(said[0], /resumes decaying every parameter \('all'\)/);
+  assert.match(said[0] ?? '', /resumes decaying every parameter \('all'\)/);
   assert.equal(configJson('legacy').weightDecayRule, 'all');
   // The same steps from the same checkpoint under the two rules end with different biases (decayed only under 'all').
   const timm = lastWeights('started');

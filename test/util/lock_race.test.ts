@@ -66,8 +66,10 @@ test(`${RACERS} processes racing for one stale lock: exactly one holds it, ${ROU
       `round ${round}: ${holders.length} holders; answers: ${answers.map((a) => a.slice(0, 90)).join(' | ')}`,
     );
     for (const a of answers) if (a !== 'held') assert.match(a, /in use by process/);
-    holders[0].child.stdin.write('release\n');
-    assert.equal(await holders[0].next(), 'released');
+    const [holder] = holders;
+    assert.ok(holder, 'one holder, checked above');
+    holder.child.stdin.write('release\n');
+    assert.equal(await holder.next(), 'released');
     assert.equal(existsSync(path.join(dir, LOCK_FILE)), false, `round ${round}: the lock outlived its release`);
   }
 });

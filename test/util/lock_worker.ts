@@ -3,6 +3,7 @@
 // (so that all workers try at once) and answers `held` or `refused <message>`; `release` lets go and answers `released`.
 import { createInterface } from 'node:readline';
 import { type FolderLock, lockFolder } from '../../src/util/lock.js';
+import { must } from '../../src/util/must.js';
 
 const dir = process.argv[2];
 if (dir) {
@@ -16,7 +17,7 @@ if (dir) {
     if (cmd === 'go') {
       await new Promise((r) => setTimeout(r, Math.max(0, Number(at) - Date.now())));
       try {
-        held = lockFolder(folder, 'lock test');
+        held = lockFolder(must(folder, "a 'go' line names the folder"), 'lock test');
         process.stdout.write('held\n');
       } catch (err) {
         process.stdout.write(`refused ${JSON.stringify((err as Error).message)}\n`);

@@ -80,7 +80,7 @@ export function padGreyToRgb(src: Uint8Array, rows: number, cols: number, size =
   const left = (size - cols) >> 1;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      const v = src[r * cols + c];
+      const v = src[r * cols + c]!;
       const o = ((top + r) * size + left + c) * 3;
       out[o] = v;
       out[o + 1] = v;
@@ -129,19 +129,19 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
       if (labels.length !== images.count)
         throw new Error(`${imgs.file} has ${images.count} images but ${lbls.file} has ${labels.length} labels`);
       const taken = new Array(FASHION_MNIST_CLASSES.length).fill(0);
-      const chosen: number[] = [];
-      for (let i = 0; i < images.count; i++) {
-        const y = labels[i];
-        if (y >= FASHION_MNIST_CLASSES.length)
+      const chosen: { i: number; cls: (typeof FASHION_MNIST_CLASSES)[number] }[] = [];
+      for (const [i, y] of labels.entries()) {
+        const cls = FASHION_MNIST_CLASSES[y];
+        if (cls === undefined)
           throw new Error(`${lbls.file} has label ${y} at index ${i}; Fashion-MNIST has 10 classes`);
         if (taken[y] < limits[split]) {
           taken[y]++;
-          chosen.push(i);
+          chosen.push({ i, cls });
         }
       }
       const stride = images.rows * images.cols;
       const prefix = split === 'train' ? 'train' : 'test';
-      await forEachLimit(chosen, opts.concurrency ?? 4, async (i) => {
+      await forEachLimit(chosen, opts.concurrency ?? 4, async ({ i, cls }) => {
         const id = `fmnist-${prefix}-${String(i).padStart(5, '0')}`;
         if (writer.has(id)) {
           skipped++;
@@ -154,7 +154,7 @@ export async function importFashionMnist(opts: FashionMnistOptions): Promise<{ w
         await writer.add(
           {
             id,
-            class: FASHION_MNIST_CLASSES[labels[i]],
+            class: cls,
             split,
             provider: 'fashion-mnist',
             sourceId: `${prefix}:${i}`,

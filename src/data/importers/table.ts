@@ -13,6 +13,7 @@ import type { Split } from '../manifest.js';
 import { forEachLimit } from '../../util/for_each_limit.js';
 import { SpatialSplitter } from '../split.js';
 import { DatasetWriter } from '../writer.js';
+import { must } from '../../util/must.js';
 import { Rng } from '../../util/rng.js';
 import { pauseForTest, testFault } from '../../util/test_fault.js';
 
@@ -86,7 +87,7 @@ const SHOW = 10;
 export function captureDateOf(value: string): string | null {
   const v = value.trim();
   const iso = /^(\d{4}-\d{2}(?:-\d{2})?)/.exec(v);
-  if (iso) return iso[1];
+  if (iso?.[1] !== undefined) return iso[1];
   if (/^\d{9,13}(\.\d+)?$/.test(v)) {
     const n = Number(v);
     const d = new Date(n >= 1e11 ? n : n * 1000);
@@ -149,15 +150,18 @@ async function readRows(
         bad(where, `${f.length} fields where the header has ${width}`);
         continue;
       }
-      const id = f[col.id].trim();
+      // Every column index is one the header has (required ones were checked), and the row is as wide as the header.
+      const field = (i: number): string => must(f[i], `column ${i} of a ${width}-field row`);
+      const id = field(col.id).trim();
       if (!ID.test(id)) {
         bad(where, `its id ${JSON.stringify(id.slice(0, 40))} is not 1-200 printable characters`);
         continue;
       }
-      const lat = Number(f[col.lat]);
-      const lng = Number(f[col.lon]);
-      if (f[col.lat].trim() === '' || f[col.lon].trim() === '' || !(Math.abs(lat) <= 90 && Math.abs(lng) <= 180)) {
-        bad(where, `its coordinates (${f[col.lat].slice(0, 20)}, ${f[col.lon].slice(0, 20)}) are not a place on Earth`);
+      const [latText, lngText] = [field(col.lat), field(col.lon)];
+      const lat = Number(latText);
+      const lng = Number(lngText);
+      if (latText.trim() === '' || lngText.trim() === '' || !(Math.abs(lat) <= 90 && Math.abs(lng) <= 180)) {
+        bad(where, `its coordinates (${latText.slice(0, 20)}, ${lngText.slice(0, 20)}) are not a place on Earth`);
         continue;
       }
       const region = o.regions.find(
@@ -173,7 +177,7 @@ async function readRows(
         continue;
       }
       ids.add(id);
-      const key = col.file >= 0 ? (f[col.file].split(/[/\\]/).pop() ?? '') : id;
+      const key = col.file >= 0 ? (field(col.file).split(/[/\\]/).pop() ?? '') : id;
       if (key === '') {
         bad(where, `its file column '${o.columns.file}' is empty`);
         continue;
@@ -183,8 +187,8 @@ async function readRows(
         lat,
         lng,
         key,
-        author: col.author >= 0 ? cleanAuthor(f[col.author]) : undefined,
-        date: col.date >= 0 ? captureDateOf(f[col.date]) : null,
+        author: col.author >= 0 ? cleanAuthor(field(col.author)) : undefined,
+        date: col.date >= 0 ? captureDateOf(field(col.date)) : null,
       });
     }
     if (!col) throw new Error(`${csv} is empty; it needs a header row naming its columns`);
@@ -305,7 +309,7 @@ async function importClass(
   function* jobs(): Generator<{ row: Row; side: Split }> {
     for (; pos < order.length; ) {
       if (o.signal?.stop || (!need('train') && !need('validation'))) return;
-      const row = order[pos++];
+      const row = must(order[pos++], 'pos < order.length');
       if (writer.has(imageId(o.provider, row.id))) continue;
       // index: the side furthest from its target takes the photo, so photos that fail leave both sides short alike.
       const side = splitter

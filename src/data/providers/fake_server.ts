@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { verifySignedPath } from '../signing.js';
+import { must } from '../../util/must.js';
 
 export type Endpoint = 'metadata' | 'image' | 'search' | 'thumb';
 export type FaultKind =
@@ -95,7 +96,9 @@ export class FakeServer {
 
   /** How many times fault rule `n` (index in `faults`) fired. */
   fired(n: number): number {
-    return this.ruleState[n].fired;
+    const state = this.ruleState[n];
+    if (!state) throw new Error(`fault rule ${n} does not exist: the server was given ${this.ruleState.length} rules`);
+    return state.fired;
   }
 
   async close(): Promise<void> {
@@ -124,7 +127,7 @@ export class FakeServer {
     let hit: FaultRule | undefined;
     this.opts.faults.forEach((r, n) => {
       if (r.endpoint !== endpoint || (r.key !== undefined && r.key !== key)) return;
-      const s = this.ruleState[n];
+      const s = must(this.ruleState[n], 'ruleState has one entry per fault rule');
       s.seen++;
       if (!hit && s.seen % (r.every ?? 1) === 0 && s.fired < (r.times ?? Infinity)) {
         s.fired++;
@@ -264,7 +267,7 @@ export class FakeServer {
         .writeHead(200, { 'content-type': 'image/jpeg' })
         .end(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 7)]));
     const imgs = await this.images(w, h);
-    const jpeg = imgs[h32(id) % imgs.length];
+    const jpeg = must(imgs[h32(id) % imgs.length], 'the image pool holds 8 images');
     if (f?.kind === 'truncated')
       return void res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg.subarray(0, jpeg.length >> 1));
     this.stats.served.set(id, (this.stats.served.get(id) ?? 0) + 1);
@@ -290,7 +293,7 @@ export class FakeServer {
       json(400, { error: { message: 'Invalid parameter bbox', code: 100 } });
       return;
     }
-    const [minLng, minLat, maxLng, maxLat] = bbox;
+    const [minLng, minLat, maxLng, maxLat] = bbox as [number, number, number, number]; // four, checked above
     const limit = Math.min(2000, Number(url.searchParams.get('limit') ?? 2000));
     const fields = (url.searchParams.get('fields') ?? 'id').split(',');
     const g = this.opts.gridDeg;

@@ -2,6 +2,7 @@
 // quota errors, key rotation, a budget of billed requests, and error messages that never carry a URL or a key.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchCapped, RefusedResponseError } from './fetch_capped.js';
+import { must } from '../../util/must.js';
 
 /** Stop at once: a setting is wrong (key refused, bad signature). The message says which. */
 export class FatalError extends Error {
@@ -94,7 +95,9 @@ export class KeyRing {
   }
   /** Records a quota error on key i; rotates when it is spent, throws when all are. */
   quota(i: number, log?: (line: string) => void): void {
-    if (++this.strikes[i] >= this.maxStrikes && !this.exhausted[i]) {
+    const strikes = must(this.strikes[i], `key ${i} is one of the ring's keys`) + 1;
+    this.strikes[i] = strikes;
+    if (strikes >= this.maxStrikes && !this.exhausted[i]) {
       this.exhausted[i] = true;
       const next = this.exhausted.findIndex((e) => !e);
       if (next >= 0) {

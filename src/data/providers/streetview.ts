@@ -3,6 +3,7 @@
 import { signUrl } from '../signing.js';
 import { type Budget, type Http, KeyRing, type Verdict } from './http.js';
 import type { Candidate, Provider, Source } from './provider.js';
+import { must } from '../../util/must.js';
 
 export const STREETVIEW_ENDPOINT = 'https://maps.googleapis.com';
 /** Google's price per 1,000 Street View Static images (metadata requests are free). */
@@ -61,7 +62,7 @@ export class StreetViewProvider implements Provider {
   private url(path: string, params: Record<string, string>, keyIndex: number): URL {
     const url = new URL(path, this.o.endpoint);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    url.searchParams.set('key', this.o.keys[keyIndex]);
+    url.searchParams.set('key', must(this.o.keys[keyIndex], 'key indices come from a KeyRing over these keys'));
     const secret = this.o.secrets.length === 1 ? this.o.secrets[0] : this.o.secrets[keyIndex];
     return secret ? signUrl(url, secret) : url;
   }

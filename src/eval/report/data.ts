@@ -7,6 +7,7 @@ import type { ClassMetrics } from '../metrics.js';
 import { readRun, type EpochRow, type RunData } from '../runs.js';
 import { type DatasetCredits, datasetCredits } from './credits.js';
 import { singleRunStatistics, type StudySummary } from '../study.js';
+import { must } from '../../util/must.js';
 
 /** The original study (5 cities, 32x32, T4 GPU): what a run is read against. */
 /** The study's classes, in label order: a report on other classes says its numbers are not the study's kind. */
@@ -167,13 +168,14 @@ export function buildReport(dirs: string[], title = 'geospike: Spikformer vs Res
   if (dirs.length === 0) throw new Error('compare needs at least one run folder');
   const data = dirs.map(readRun);
   const runs = data.map(reportRun);
+  const first = must(runs[0], 'dirs is not empty');
   // Accuracies over different class sets are not comparable (10 classes at 70% vs 5 at 70%): one report, one set.
-  const differs = runs.find((r) => r.classes.join('\u0000') !== runs[0].classes.join('\u0000'));
+  const differs = runs.find((r) => r.classes.join('\u0000') !== first.classes.join('\u0000'));
   if (differs) {
     const set = (r: ReportRun) =>
       `${r.classes.length} classes (${r.classes.slice(0, 4).join(', ')}${r.classes.length > 4 ? ', ...' : ''})`;
     throw new Error(
-      `${runs[0].name} and ${differs.name} were trained on different classes: ${set(runs[0])} and ${set(differs)}; ` +
+      `${first.name} and ${differs.name} were trained on different classes: ${set(first)} and ${set(differs)}; ` +
         'compare runs of one dataset in one report (run compare once per dataset)',
     );
   }

@@ -3,6 +3,7 @@
 import type { ExplainResult } from '../explain_job.js';
 import type { Report } from './data.js';
 import { esc, lineChart } from './svg.js';
+import { must } from '../../util/must.js';
 
 /** A grid x grid map as a small SVG of squares, white (no evidence) to red (the most). */
 export function mapSvg(map: number[], grid: number, label: string, cell = 12): string {
@@ -23,6 +24,8 @@ function runSection(name: string, color: string, e: ExplainResult): string {
   const parts = [`<h3>${esc(name)}: ${esc(e.method)}</h3>`];
   const d = e.deletion;
   if (d) {
+    const curve = (ys: number[]) =>
+      d.fractions.map((f, i): [number, number] => [f, must(ys[i], 'one probability per masked fraction')]);
     parts.push(
       `<figure>${lineChart({
         title: `${name}: deletion test`,
@@ -31,8 +34,8 @@ function runSection(name: string, color: string, e: ExplainResult): string {
         yRange: [0, 1],
         format: (y) => y.toFixed(2),
         series: [
-          { name: 'masked by the map', color, points: d.fractions.map((f, i) => [f, d.map[i]]) },
-          { name: 'masked at random', color: '#94a3b8', points: d.fractions.map((f, i) => [f, d.random[i]]) },
+          { name: 'masked by the map', color, points: curve(d.map) },
+          { name: 'masked at random', color: '#94a3b8', points: curve(d.random) },
         ],
       })}<figcaption>${d.passed ? '<strong>Passed</strong>' : '<strong class="fail">FAILED</strong>'}: area under the curve ${d.areaMap.toFixed(3)} by the map, ${d.areaRandom.toFixed(3)} at random (${d.images} images, ${d.randomOrders} random orders each). ${d.passed ? 'Masking the patches the map ranks first lowers the probability faster than masking at random.' : 'Masking by the map does not lower the probability faster than masking at random: these maps do not show what drove the guesses.'}</figcaption></figure>`,
     );
@@ -53,10 +56,10 @@ function runSection(name: string, color: string, e: ExplainResult): string {
   return parts.join('\n');
 }
 
-export function explainSection(r: Report, colors: string[]): string {
+export function explainSection(r: Report, color: (run: number) => string): string {
   const runs = r.runs.filter((x) => x.explain);
   if (runs.length === 0) return '';
   return `<h2>Why the models guess what they guess</h2>
 <style>.evgrid{display:flex;flex-wrap:wrap;gap:10px}.evcell{text-align:center}.fail{color:#b91c1c}</style>
-${runs.map((x) => runSection(x.name, colors[r.runs.indexOf(x)], x.explain!)).join('\n')}`;
+${runs.map((x) => runSection(x.name, color(r.runs.indexOf(x)), x.explain!)).join('\n')}`;
 }

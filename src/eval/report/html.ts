@@ -4,7 +4,7 @@ import { isSpiking } from '../../models/registry.js';
 import { formatEnergy, formatOps } from '../energy.js';
 import { STUDY_CLASSES } from './data.js';
 import type { Report, ReportRun } from './data.js';
-import { barChart, confusionHeatmap, esc, lineChart, PALETTE } from './svg.js';
+import { barChart, confusionHeatmap, esc, lineChart, paletteColor } from './svg.js';
 import { runPaths } from '../../train/run_folder.js';
 import { explainSection } from './explain_html.js';
 import { memorySection } from './memory_html.js';
@@ -70,7 +70,7 @@ const figure = (svg: string, caption = '') =>
 const missing = (what: string, cmd: string) =>
   `<figure><p class="note">No ${what} yet: run <code>${esc(cmd)}</code>, then compare again.</p></figure>`;
 
-function headline(r: Report, colors: string[]): string {
+function headline(r: Report, color: (run: number) => string): string {
   const S = r.study;
   const head = [
     '',
@@ -78,7 +78,7 @@ function headline(r: Report, colors: string[]): string {
     `Study: ${esc(S.resnet18.model)}`,
     ...r.runs.map(
       (run, i) =>
-        `${swatch(colors[i])}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`,
+        `${swatch(color(i))}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`,
     ),
   ];
   const row = (label: string, study: [string, string], f: (x: ReportRun) => string) => [
@@ -121,10 +121,10 @@ function otherData(r: Report): string {
   return `<p class="note warn">These runs were trained on ${classes.length} other classes (${esc(classes.slice(0, 5).join(', '))}${classes.length > 5 ? ', ...' : ''}), not the study's 5 cities: the study's columns are there for scale, not as a like-for-like comparison.</p>`;
 }
 
-function cards(r: Report, colors: string[]): string {
+function cards(r: Report, color: (run: number) => string): string {
   const c = r.runs.map(
     (run, i) =>
-      `<div class="card"><div class="k">${swatch(colors[i])}${esc(run.name)}</div>` +
+      `<div class="card"><div class="k">${swatch(color(i))}${esc(run.name)}</div>` +
       `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy · ${esc(run.preset)}` +
       `${run.energy ? ` · ${formatEnergy(run.energy.perImage)}/image` : ''}</div></div>`,
   );
@@ -151,11 +151,11 @@ function cards(r: Report, colors: string[]): string {
   return `<div class="cards">${c.join('')}</div>${why}`;
 }
 
-function curves(r: Report, colors: string[]): string {
+function curves(r: Report, color: (run: number) => string): string {
   const series = (f: (e: ReportRun['epochs'][number]) => number) =>
     r.runs.map((run, i) => ({
       name: run.name,
-      color: colors[i],
+      color: color(i),
       points: run.epochs.map((e) => [e.epoch, f(e)] as [number, number]),
     }));
   const accs = r.runs.flatMap((x) => x.epochs.map((e) => e.val_acc));
@@ -188,7 +188,7 @@ function curves(r: Report, colors: string[]): string {
   });
   const params = barChart({
     title: 'Parameters',
-    bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: colors[i], note: count(run.params) })),
+    bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: color(i), note: count(run.params) })),
   });
   return (
     `<div class="grid">${figure(acc, "Dashed: the original study's final accuracy on its 5-city data (300 epochs).")}${figure(loss)}` +
@@ -196,7 +196,7 @@ function curves(r: Report, colors: string[]): string {
   );
 }
 
-function confusions(r: Report, colors: string[]): string {
+function confusions(r: Report, color: (run: number) => string): string {
   const figs = r.runs.map((run, i) =>
     run.eval
       ? figure(
@@ -204,7 +204,7 @@ function confusions(r: Report, colors: string[]): string {
             title: `${run.name}: confusion`,
             classes: run.classes,
             matrix: run.eval.confusion,
-            color: colors[i],
+            color: color(i),
           }),
           `${run.eval.n} validation images, accuracy ${pct(run.eval.accuracy)}.`,
         )
@@ -213,14 +213,15 @@ function confusions(r: Report, colors: string[]): string {
   return `<div class="grid">${figs.join('')}</div>`;
 }
 
-function perClass(r: Report, colors: string[]): string {
+function perClass(r: Report, color: (run: number) => string): string {
   const withEval = r.runs.filter((x) => x.eval);
-  if (!withEval.length) return '';
-  const classes = withEval[0].classes;
+  const [first] = withEval;
+  if (!first) return '';
+  const classes = first.classes;
   const head = [
     'class',
     ...withEval.map(
-      (x) => `${swatch(colors[r.runs.indexOf(x)])}${esc(x.name)}<br><span class="note">precision · recall · F1</span>`,
+      (x) => `${swatch(color(r.runs.indexOf(x)))}${esc(x.name)}<br><span class="note">precision · recall · F1</span>`,
     ),
   ];
   const rows = classes.map((c, k) => [
@@ -233,14 +234,15 @@ function perClass(r: Report, colors: string[]): string {
   return table(head, rows, 'perclass');
 }
 
-function energy(r: Report, colors: string[]): string {
+function energy(r: Report, color: (run: number) => string): string {
   const withEnergy = r.runs.filter((x) => x.energy);
   const parts: string[] = [];
-  if (withEnergy.length) {
+  const [firstEnergy] = withEnergy;
+  if (firstEnergy) {
     const bars = withEnergy.map((x) => ({
       label: x.name,
       value: x.energy!.perImage,
-      color: colors[r.runs.indexOf(x)],
+      color: color(r.runs.indexOf(x)),
       note: formatEnergy(x.energy!.perImage),
     }));
     // The ANN a spiking model was costed against (the study's full-width ResNet18 by default), if no run is that model.
@@ -259,7 +261,7 @@ function energy(r: Report, colors: string[]): string {
     parts.push(
       figure(
         barChart({ title: 'Energy per image (inference)', log, unit: 'picojoules per image', bars }),
-        `E_MAC ${withEnergy[0].energy!.costs.eMac} pJ, E_AC ${withEnergy[0].energy!.costs.eAc} pJ: ${esc(withEnergy[0].energy!.costs.about)}.` +
+        `E_MAC ${firstEnergy.energy!.costs.eMac} pJ, E_AC ${firstEnergy.energy!.costs.eAc} pJ: ${esc(firstEnergy.energy!.costs.about)}.` +
           (baseline
             ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its weights).`
             : ''),
@@ -270,13 +272,12 @@ function energy(r: Report, colors: string[]): string {
     const i = r.runs.indexOf(run);
     if (isSpiking(run)) {
       if (run.rates) {
-        const names = Object.keys(run.rates);
         parts.push(
           figure(
             barChart({
               title: `${run.name}: firing rate per LIF layer`,
               format: pct,
-              bars: names.map((n) => ({ label: n, value: run.rates![n], color: colors[i] })),
+              bars: Object.entries(run.rates).map(([n, rate]) => ({ label: n, value: rate, color: color(i) })),
             }),
             run.energy
               ? `Mean spikes per neuron per time step on ${run.energy.images} validation images.`
@@ -297,7 +298,7 @@ function energy(r: Report, colors: string[]): string {
             bars: run.energy.layers.map((l) => ({
               label: l.name,
               value: l.energy,
-              color: l.inputRate === null ? '#64748b' : colors[i],
+              color: l.inputRate === null ? '#64748b' : color(i),
               note: formatEnergy(l.energy),
             })),
           }),
@@ -326,7 +327,7 @@ function credits(r: Report): string {
 }
 
 export function renderReport(r: Report): string {
-  const colors = r.runs.map((_, i) => PALETTE[i % PALETTE.length]);
+  const color = paletteColor; // run i has the same colour in every figure
   const when = r.generatedAt.replace('T', ' ').slice(0, 16);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -334,20 +335,20 @@ export function renderReport(r: Report): string {
 <body><main>
 <h1>${esc(r.title)}</h1>
 <p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs.map((x) => `${esc(x.name)} (${x.preset !== x.name ? `${esc(x.preset)}, ` : ''}${count(x.params)} parameters, ${x.classes.length} classes)`).join(', ')} · generated ${esc(when)} UTC</p>
-${cards(r, colors)}
+${cards(r, color)}
 <h2>Headline numbers, next to the original study</h2>
-${otherData(r)}<div class="wide">${headline(r, colors)}</div>
+${otherData(r)}<div class="wide">${headline(r, color)}</div>
 <p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer epochs and a CPU, so compare shapes, not absolute numbers.</p>
 ${r.statistics ? `<h2>Statistics</h2>\n${studySection(r.statistics)}` : ''}
 <h2>Training</h2>
-${curves(r, colors)}
+${curves(r, color)}
 <h2>Where the models go wrong</h2>
-${confusions(r, colors)}
-<div class="wide">${perClass(r, colors)}</div>
+${confusions(r, color)}
+<div class="wide">${perClass(r, color)}</div>
 <h2>Spikes and energy</h2>
-${energy(r, colors)}
+${energy(r, color)}
 ${memorySection(r)}
-${explainSection(r, colors)}
+${explainSection(r, color)}
 <p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
 ${credits(r)}
 </main></body></html>

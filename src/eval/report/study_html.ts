@@ -3,6 +3,7 @@
 import { formatP } from '../stats.js';
 import type { StudySummary } from '../study.js';
 import { esc } from './svg.js';
+import { must } from '../../util/must.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const ci = (lo: number, hi: number) => `${pct(lo)} – ${pct(hi)}`;
@@ -59,10 +60,13 @@ export function studySection(s: StudySummary): string {
       ['class', ...s.models.map((m) => esc(m.model))],
       cities.map((name, c) => [
         esc(name),
-        ...s.models.map((m) => `${pct(m.perCity[c].accuracy)} [${ci(m.perCity[c].lo, m.perCity[c].hi)}]`),
+        ...s.models.map((m) => {
+          const city = must(m.perCity[c], 'a study model has one entry per city');
+          return `${pct(city.accuracy)} [${ci(city.lo, city.hi)}]`;
+        }),
       ]),
     ),
-    `<p class="note">${esc(s.models[0].perCity[0]?.method ?? '')}. ${s.notes.map(esc).join(' ')}</p>`,
+    `<p class="note">${esc(s.models[0]?.perCity[0]?.method ?? '')}. ${s.notes.map(esc).join(' ')}</p>`,
   );
   return parts.join('\n');
 }

@@ -1,7 +1,14 @@
 // Inline SVG charts for the report: line charts (curves per epoch), bar charts, and confusion heatmaps. Each returns
 // a self-contained <svg> string; fonts and colours come from the page's CSS variables so the charts match the page.
 
-export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777', '#0891b2', '#ca8a04', '#4b5563'];
+import { must } from '../../util/must.js';
+
+const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777', '#0891b2', '#ca8a04', '#4b5563'];
+
+/** The colour of series `i` (a run, a model); the palette repeats past its end. */
+export function paletteColor(i: number): string {
+  return must(PALETTE[i % PALETTE.length], `series ${i} has a palette index (it must be a whole number >= 0)`);
+}
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -17,7 +24,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
   for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
-  if (ticks[ticks.length - 1] < hi) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  const last = ticks.at(-1);
+  if (last !== undefined && last < hi) ticks.push(Number((last + step).toPrecision(12)));
   return ticks;
 }
 
@@ -62,8 +70,10 @@ export function lineChart(o: LineChartOptions): string {
   const yt = o.yRange
     ? niceTicks(o.yRange[0], o.yRange[1])
     : niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
-  const [y0, y1] = [yt[0], yt[yt.length - 1]];
-  const decimals = Math.max(0, -Math.floor(Math.log10(yt[1] - yt[0] || 1) + 1e-9));
+  // No ticks (NaN values, a diverged run) draw NaN coordinates rather than fail.
+  const [y0 = NaN, second = NaN] = yt;
+  const y1 = yt.at(-1) ?? NaN;
+  const decimals = Math.max(0, -Math.floor(Math.log10(second - y0 || 1) + 1e-9));
   const fmt = o.format ?? ((y: number) => y.toFixed(decimals));
   const pw = W - L.left - L.right;
   const ph = H - L.top - L.bottom;
@@ -187,7 +197,7 @@ export function confusionHeatmap(o: {
       if (cell >= 22)
         body += `<text class="cellv" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#1f2937'}">${v}</text>`;
     });
-    body += `<text class="tick" x="${labelW - 5}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${esc(o.classes[t])}</text>`;
+    body += `<text class="tick" x="${labelW - 5}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${esc(must(o.classes[t], 'one class name per matrix row'))}</text>`;
   });
   o.classes.forEach((c, p) => {
     const x = labelW + p * cell + cell / 2 + 4;
