@@ -58,16 +58,21 @@ export class ConvBN {
     const sources = [this.conv.weight, this.bn.weight, this.bn.bias, this.bn.runningMean, this.bn.runningVar];
     const from = sources.map((t) => t.dataId);
     if (this.folded && from.every((id, i) => id === this.folded!.from[i])) return this.folded;
-    const [w, gamma, beta, mean, variance] = sources.map((t) => t.dataSync() as Float32Array);
+    const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    const w = data(this.conv.weight),
+      gamma = data(this.bn.weight),
+      beta = data(this.bn.bias),
+      mean = data(this.bn.runningMean),
+      variance = data(this.bn.runningVar);
     const O = gamma.length;
     const k = new Float64Array(O),
       b = new Float32Array(O);
     for (let o = 0; o < O; o++) {
-      k[o] = gamma[o] / Math.sqrt(variance[o] + this.bn.eps);
-      b[o] = beta[o] - mean[o] * k[o];
+      k[o] = gamma[o]! / Math.sqrt(variance[o]! + this.bn.eps);
+      b[o] = beta[o]! - mean[o]! * k[o]!;
     }
     const fw = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) fw[i] = w[i] * k[i % O]; // HWIO: the output channel is the last axis
+    for (let i = 0; i < w.length; i++) fw[i] = w[i]! * k[i % O]!; // HWIO: the output channel is the last axis
     if (this.folded) this.drop(this.folded);
     this.folded = {
       from,

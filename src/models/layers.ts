@@ -2,6 +2,7 @@
 // Inputs are channels-last: images NHWC, token features [..., C].
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, type BNAttrs } from '../ops/index.js';
+import { must } from '../util/must.js';
 import { consume } from './last_use.js';
 import { type ParamStore, torchDefaultUniform, truncNormal } from './params.js';
 
@@ -123,7 +124,7 @@ export class BatchNorm {
     }
     const fused = relu && tf.getKernel(BN_RELU_TRAIN, tf.getBackend()) !== undefined;
     const x2 = tf.reshape(x, [-1, C]);
-    const M = x2.shape[0];
+    const M = must(x2.shape[0], 'x2 is [M, C]');
     const attrs: BNAttrs = { eps: this.eps };
     let stats: tf.Tensor[] = [];
     const fn = tf.customGrad((xi, gamma, beta, save) => {
@@ -133,7 +134,7 @@ export class BatchNorm {
           fused ? BN_RELU_TRAIN : BN_TRAIN,
           { x: xi as tf.Tensor, gamma: gamma as tf.Tensor, beta: beta as tf.Tensor },
           attrs,
-        ) as tf.Tensor[];
+        ) as [tf.Tensor, tf.Tensor, tf.Tensor];
       stats = [tf.keep(mean), tf.keep(variance)];
       // Fused, the ReLU's gradient needs its output, which the next layer keeps anyway (no pre-ReLU map held).
       (save as tf.GradSaveFunc)([xi as tf.Tensor, gamma as tf.Tensor, mean, variance, ...(fused ? [y] : [])]);
@@ -141,18 +142,21 @@ export class BatchNorm {
         value: y,
         gradFunc: (dy, saved) => {
           const [sx, sg, sm, sv, sy] = saved;
-          return tf
-            .engine()
-            .runKernel(
-              fused ? BN_RELU_GRAD : BN_GRAD,
-              { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, variance: sv, ...(fused ? { y: sy } : {}) },
-              attrs,
-            ) as tf.Tensor[];
+          const inputs = {
+            dy: dy as tf.Tensor,
+            x: must(sx, 'x saved by the forward'),
+            gamma: must(sg, 'gamma saved by the forward'),
+            mean: must(sm, 'mean saved by the forward'),
+            variance: must(sv, 'variance saved by the forward'),
+            ...(fused ? { y: must(sy, 'y saved by the fused forward') } : {}),
+          };
+          return tf.engine().runKernel(fused ? BN_RELU_GRAD : BN_GRAD, inputs, attrs) as tf.Tensor[];
         },
       };
     });
     const y = fn(x2, this.weight, this.bias);
-    this.updateRunningStats(stats[0], stats[1], M);
+    const [mean, variance] = stats;
+    this.updateRunningStats(must(mean, 'the forward kept the mean'), must(variance, 'and the variance'), M);
     tf.dispose(stats);
     const out = tf.reshape(y, x.shape);
     return relu && !fused ? consume(out, tf.relu) : out;

@@ -1,6 +1,7 @@
 // ResNet18, CIFAR variant: 3x3 stem at stride 1, no max-pool, BasicBlocks 2-2-2-2 at widths w, 2w, 4w, 8w,
 // a 1x1 conv + BN shortcut where the shape changes. Names follow the common PyTorch CIFAR ResNet (kuangliu).
 import * as tf from '@tensorflow/tfjs-core';
+import { must } from '../util/must.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
 import { chain, consume } from './last_use.js';
@@ -20,7 +21,8 @@ export interface ResNet18Config {
 }
 
 /** The four stages' widths and first strides, at base width w. */
-const stages = (w: number) => [
+/** Each stage's output channels and stride. */
+const stages = (w: number): [number, number][] => [
   [w, 1],
   [2 * w, 2],
   [4 * w, 2],
@@ -37,7 +39,7 @@ const addRelu = tf.customGrad((a, b, save) => {
   return {
     value: y,
     gradFunc: (dy, [out]) => {
-      const g = tf.mul(dy as tf.Tensor, tf.step(out)); // tfjs's Relu gradient, dy * step(x), as step(x) = step(y)
+      const g = tf.mul(dy as tf.Tensor, tf.step(must(out, 'the forward saved its output'))); // tfjs's Relu gradient, dy * step(x), as step(x) = step(y)
       return [g, tf.clone(g)];
     },
   };

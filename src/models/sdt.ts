@@ -4,6 +4,7 @@
 // the spikes of a LIF applied to its input, and self-attention is two masks and a token sum, no matrix product.
 // Shapes: images NHWC [B, H, W, C]; inside, time comes first: maps [T*B, H, W, C], tokens [T, B, N, D].
 import * as tf from '@tensorflow/tfjs-core';
+import { must } from '../util/must.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
 import { BatchNorm, Linear } from './layers.js';
@@ -68,12 +69,13 @@ export class SpikeDrivenTransformer implements Model {
     });
     tiled.dispose();
     // The fourth stage pools its BN output before any LIF: that analog map is the stream, refined by the rpe conv.
-    const [conv3, bn3] = convBnLif(stages[3], ctx);
+    const stage3 = must(stages[3], 'the SPS has four stages');
+    const [conv3, bn3] = convBnLif(stage3, ctx);
     const feat = consume(chain(x, conv3, bn3), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
     x.dispose();
     const r = chain(
       feat,
-      (t) => ctx.lif(stages[3].lif, t),
+      (t) => ctx.lif(stage3.lif, t),
       (t) => rpe.conv.apply(t as tf.Tensor4D),
       (t) => rpe.bn.apply(t, opts.training),
     );

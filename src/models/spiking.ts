@@ -2,6 +2,7 @@
 // its official name and records firing rates when asked.
 import * as tf from '@tensorflow/tfjs-core';
 import { lif } from '../snn/lif.js';
+import { must } from '../util/must.js';
 import { surrogate, type SurrogateName } from '../snn/surrogate.js';
 import type { Preset } from './architecture.js';
 import { BatchNorm, Conv2d } from './layers.js';
@@ -60,12 +61,24 @@ export const spsPooled = (stage: number): SpikeSource => ({
   estimated: true,
 });
 
+/** The SPS's channels: the image's, then after each of its four convs. */
+function spsChannels(c: SpikingConfig) {
+  const D = c.dim;
+  return [c.inChannels, D / 8, D / 4, D / 2, D] as const;
+}
+
 export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | 'trunc_normal'): SpsLayers {
   const D = c.dim;
-  const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
-  const stages = [0, 1, 2, 3].map((i) => ({
-    conv: new Conv2d(store, spsName('conv', i), ch[i], ch[i + 1], 3, 1, 1, init),
-    bn: new BatchNorm(store, spsName('bn', i), ch[i + 1]),
+  const [c0, c1, c2, c3, c4] = spsChannels(c);
+  const convs = [
+    [c0, c1],
+    [c1, c2],
+    [c2, c3],
+    [c3, c4],
+  ] as const;
+  const stages = convs.map(([cin, cout], i) => ({
+    conv: new Conv2d(store, spsName('conv', i), cin, cout, 3, 1, 1, init),
+    bn: new BatchNorm(store, spsName('bn', i), cout),
     lif: spsName('lif', i),
   }));
   const rpe = {
@@ -82,7 +95,7 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
 export function spsGraph(c: SpikingConfig, rpe: LayerWiring): ComputeLayer[] {
   const D = c.dim;
   const S = c.imageSize;
-  const ch = [c.inChannels, D / 8, D / 4, D / 2, D];
+  const ch = spsChannels(c);
   const feeds = (i: number) => spsName('lif', i);
   return [
     convLayer(spsName('conv', 0), S, 3, ch[0], ch[1], { input: 'image', spikes: null, feeds: feeds(0) }),
@@ -125,7 +138,10 @@ export function repeatOverTime(images: tf.Tensor4D, T: number): tf.Tensor4D {
 }
 
 /** The steps of a conv, its BN and the LIF after them, for chain(): each map freed once the next step has read it. */
-export function convBnLif(layers: { conv: Conv2d; bn: BatchNorm; lif: string }, ctx: SpikingForward): Step[] {
+export function convBnLif(
+  layers: { conv: Conv2d; bn: BatchNorm; lif: string },
+  ctx: SpikingForward,
+): [Step, Step, Step] {
   return [
     (x) => layers.conv.apply(x as tf.Tensor4D),
     (x) => layers.bn.apply(x, ctx.training),
@@ -152,7 +168,7 @@ export class SpikingForward {
     if (this.opts.rates)
       this.opts.rates.set(
         name,
-        tf.tidy(() => tf.mean(s).dataSync()[0]),
+        tf.tidy(() => must(tf.mean(s).dataSync()[0], 'a mean is one value')),
       );
     return tf.reshape(s, x.shape);
   }
@@ -161,7 +177,7 @@ export class SpikingForward {
     if (this.opts.inputRates)
       this.opts.inputRates.set(
         name,
-        tf.tidy(() => tf.mean(x).dataSync()[0]),
+        tf.tidy(() => must(tf.mean(x).dataSync()[0], 'a mean is one value')),
       );
   }
 }

@@ -11,5 +11,13 @@ for (const config of [...lifKernels, ...batchNormKernels, ...adamwKernels, ...sp
   registerKernel(config);
 
 export { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../snn/lif.js';
-export { BN_TRAIN, BN_GRAD, BN_RELU_TRAIN, BN_RELU_GRAD, type BNAttrs } from './batchnorm/cpu.js';
-export { ADAMW, adamwUpdate, type AdamWAttrs } from './adamw/cpu.js';
+export {
+  BN_TRAIN,
+  BN_GRAD,
+  BN_RELU_TRAIN,
+  BN_RELU_GRAD,
+  type BNAttrs,
+  type BNGradInputs,
+  type BNTrainInputs,
+} from './batchnorm/cpu.js';
+export { ADAMW, adamwUpdate, type AdamWAttrs, type AdamWInputs } from './adamw/cpu.js';

@@ -185,7 +185,7 @@ export function loadAddon(): NativeAddon {
 
 /** Turns the dynamic loader's message into why the addon cannot load and how to fix it. */
 export function explainLoadFailure(message: string): string {
-  const first = message.split('\n')[0];
+  const [first = ''] = message.split('\n'); // split always yields one part at least
   const why = /libdnnl/.test(first) ? 'oneDNN (libdnnl) is not installed' : `it failed to load (${first})`;
   return `the native addon cannot load: ${why}: ${FIX}`;
 }

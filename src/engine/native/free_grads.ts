@@ -6,6 +6,7 @@
 // pass ends, so every saved activation outlived its use: 160 MB of a ResNet18 step at batch 64). Numbers are
 // unchanged; only lifetimes shrink.
 import * as tf from '@tensorflow/tfjs-core';
+import { must } from '../../util/must.js';
 
 type Thunks = Record<string, () => tf.Tensor>;
 interface TapeNode {
@@ -55,8 +56,9 @@ export function freeGradientsEarly(engine: object = tf.engine()): void {
       };
       const wrapped: Thunks = { ...thunks };
       for (const k of names) {
+        const thunk = must(thunks[k], 'names holds keys of thunks only');
         wrapped[k] = () => {
-          const dx = thunks[k]();
+          const dx = thunk();
           returned.add(dx);
           if (--pending === 0) done();
           return dx;

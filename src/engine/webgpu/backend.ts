@@ -116,16 +116,16 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
   /**
    * Records one dispatch of `pipeline` into tfjs's command stream, binding outputs, then inputs, then the uniforms
    * (when any), in that order: geospike's own multi-output kernels (kernels/) use this where tfjs's programs have one
-   * output. Returns the outputs.
+   * output. Returns the outputs, one per entry of `outputs` (a tuple when `outputs` is one).
    */
-  dispatch(
+  dispatch<O extends Array<{ shape: number[]; dtype: DataType }>>(
     name: string,
     pipeline: GPUComputePipeline,
     inputs: TensorInfo[],
-    outputs: Array<{ shape: number[]; dtype: DataType }>,
+    outputs: [...O],
     workgroups: [number, number, number],
     uniforms?: ProgramUniform,
-  ): TensorInfo[] {
+  ): { [K in keyof O]: TensorInfo } {
     const inner = this as unknown as Internals;
     for (const o of outputs) this.checkProgram(name, o, inputs);
     const outs = outputs.map((o) => this.makeTensorInfo(o.shape, o.dtype));
@@ -145,7 +145,7 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
       this.endComputePassEncoder();
       this.submitQueue();
     }
-    return outs;
+    return outs as { [K in keyof O]: TensorInfo };
   }
 
   override readSync(dataId: DataId): BackendValues {

@@ -23,11 +23,19 @@ export interface AdamWAttrs extends NamedAttrMap {
   stepSize: number;
 }
 
+/** The kernel's inputs: the parameter, its gradient and the two moments, all of one shape. */
+export type AdamWInputs = {
+  param: TensorInfo;
+  grad: TensorInfo;
+  m: TensorInfo;
+  v: TensorInfo;
+};
+
 const fr = Math.fround;
 
 const cpuKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
-  const { param, grad, m, v } = inputs as Record<string, TensorInfo>;
+  const { param, grad, m, v } = inputs as AdamWInputs;
   const a = attrs as unknown as AdamWAttrs;
   const P = f32(cpu, param),
     G = f32(cpu, grad),
@@ -46,9 +54,9 @@ const cpuKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     eps = fr(a.eps),
     step = fr(a.stepSize);
   for (let i = 0; i < n; i++) {
-    const decayed = fr(P[i] * decay);
-    const mi = fr(fr(Mv[i] * b1) + fr(G[i] * c1));
-    const vi = fr(fr(V[i] * b2) + fr(fr(G[i] * G[i]) * c2));
+    const decayed = fr(P[i]! * decay);
+    const mi = fr(fr(Mv[i]! * b1) + fr(G[i]! * c1));
+    const vi = fr(fr(V[i]! * b2) + fr(fr(G[i]! * G[i]!) * c2));
     const denom = fr(fr(fr(Math.sqrt(vi)) / bc) + eps);
     p2[i] = decayed - fr(fr(mi / denom) * step);
     m2[i] = mi;

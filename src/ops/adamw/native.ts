@@ -1,13 +1,13 @@
 // The native backend's fused AdamW (C++, src/ops/adamw/adamw.cc): bit-identical to the JS reference kernel
 // and its op sequence (src/ops/adamw/cpu.ts).
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { ADAMW, type AdamWAttrs } from '../index.js';
+import { ADAMW, type AdamWAttrs, type AdamWInputs } from '../index.js';
 import { addon, alloc, f32, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
 const nativeKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
-  const { param, grad, m, v } = inputs as Record<string, TensorInfo>;
+  const { param, grad, m, v } = inputs as AdamWInputs;
   const a = attrs as unknown as AdamWAttrs;
   const n = size(param.shape);
   const p2 = alloc(cpu, n),

@@ -1,8 +1,8 @@
 // GeospikeAdamW on webgpu: one element-wise pass writes the parameter and both moments (src/ops/adamw/
 // native.ts holds the formula and the JS reference; WGSL's sqrt and division are within 2.5 ulp, not correctly
 // rounded, so results agree with it closely but not bit for bit).
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ADAMW, type AdamWAttrs } from '../index.js';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { ADAMW, type AdamWAttrs, type AdamWInputs } from '../index.js';
 import type { GeospikeWebGPUBackend } from '../../engine/webgpu/backend.js';
 import { bindings, FLAT_INDEX, grid, pipeline } from '../../engine/webgpu/program.js';
 
@@ -21,7 +21,7 @@ ${FLAT_INDEX}
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as GeospikeWebGPUBackend;
-  const { param, grad, m, v } = inputs as Record<string, TensorInfo>;
+  const { param, grad, m, v } = inputs as AdamWInputs;
   const a = attrs as unknown as AdamWAttrs;
   const n = param.shape.reduce((x, y) => x * y, 1);
   const out = { shape: param.shape, dtype: 'float32' as const };

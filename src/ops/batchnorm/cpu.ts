@@ -5,6 +5,7 @@
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { cpuValues } from '../../engine/cpu_values.js';
+import { must } from '../../util/must.js';
 
 export const BN_TRAIN = 'GeospikeBatchNormTrain';
 export const BN_GRAD = 'GeospikeBatchNormGrad';
@@ -20,30 +21,47 @@ export interface BNAttrs extends NamedAttrMap {
   eps: number;
 }
 
+/** Inputs of BN_TRAIN and BN_RELU_TRAIN: x [M, C] channels last, gamma and beta [C]. */
+export type BNTrainInputs = {
+  x: TensorInfo;
+  gamma: TensorInfo;
+  beta: TensorInfo;
+};
+
+/** Inputs of BN_GRAD, the forward's batch statistics among them; BN_RELU_GRAD also takes y, the forward's output. */
+export type BNGradInputs = {
+  dy: TensorInfo;
+  x: TensorInfo;
+  gamma: TensorInfo;
+  mean: TensorInfo;
+  variance: TensorInfo;
+  y?: TensorInfo;
+};
+
 /** y = (x - mean) / sqrt(var + eps) * gamma + beta, with the batch mean and biased variance per channel. */
 export function bnTrainForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number) {
   const C = gamma.length;
   const M = x.length / C;
   const sum = new Float64Array(C);
-  for (let i = 0; i < x.length; i += C) for (let c = 0; c < C; c++) sum[c] += x[i + c];
+  for (let i = 0; i < x.length; i += C) for (let c = 0; c < C; c++) sum[c]! += x[i + c]!;
   const mean = new Float32Array(C);
-  for (let c = 0; c < C; c++) mean[c] = sum[c] / M;
+  for (let c = 0; c < C; c++) mean[c] = sum[c]! / M;
   const sq = new Float64Array(C);
   for (let i = 0; i < x.length; i += C) {
     for (let c = 0; c < C; c++) {
-      const d = x[i + c] - mean[c];
-      sq[c] += d * d;
+      const d = x[i + c]! - mean[c]!;
+      sq[c]! += d * d;
     }
   }
   const variance = new Float32Array(C);
   const scale = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    variance[c] = sq[c] / M;
-    scale[c] = gamma[c] / Math.sqrt(variance[c] + eps);
+    variance[c] = sq[c]! / M;
+    scale[c] = gamma[c]! / Math.sqrt(variance[c]! + eps);
   }
   const y = new Float32Array(x.length);
   for (let i = 0; i < x.length; i += C) {
-    for (let c = 0; c < C; c++) y[i + c] = (x[i + c] - mean[c]) * scale[c] + beta[c];
+    for (let c = 0; c < C; c++) y[i + c] = (x[i + c]! - mean[c]!) * scale[c]! + beta[c]!;
   }
   return { y, mean, variance };
 }
@@ -60,20 +78,20 @@ export function bnTrainBackward(
   const C = gamma.length;
   const M = x.length / C;
   const invStd = new Float64Array(C);
-  for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(variance[c] + eps);
+  for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(variance[c]! + eps);
   const sdy = new Float64Array(C);
   const sdyx = new Float64Array(C);
   for (let i = 0; i < x.length; i += C) {
     for (let c = 0; c < C; c++) {
-      sdy[c] += dy[i + c];
-      sdyx[c] += dy[i + c] * (x[i + c] - mean[c]) * invStd[c];
+      sdy[c]! += dy[i + c]!;
+      sdyx[c]! += dy[i + c]! * (x[i + c]! - mean[c]!) * invStd[c]!;
     }
   }
   const dx = new Float32Array(x.length);
   for (let i = 0; i < x.length; i += C) {
     for (let c = 0; c < C; c++) {
-      const xhat = (x[i + c] - mean[c]) * invStd[c];
-      dx[i + c] = ((gamma[c] * invStd[c]) / M) * (M * dy[i + c] - sdy[c] - xhat * sdyx[c]);
+      const xhat = (x[i + c]! - mean[c]!) * invStd[c]!;
+      dx[i + c] = ((gamma[c]! * invStd[c]!) / M) * (M * dy[i + c]! - sdy[c]! - xhat * sdyx[c]!);
     }
   }
   return { dx, dgamma: Float32Array.from(sdyx), dbeta: Float32Array.from(sdy) };
@@ -83,14 +101,14 @@ const bnTrainKernel =
   (withRelu: boolean): KernelFunc =>
   ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
-    const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+    const { x, gamma, beta } = inputs as BNTrainInputs;
     const r = bnTrainForward(
       cpuValues(cpu, x),
       cpuValues(cpu, gamma),
       cpuValues(cpu, beta),
       (attrs as unknown as BNAttrs).eps,
     );
-    if (withRelu) for (let i = 0; i < r.y.length; i++) r.y[i] = relu(r.y[i]);
+    if (withRelu) for (let i = 0; i < r.y.length; i++) r.y[i] = relu(r.y[i]!);
     return [
       cpu.makeTensorInfo(x.shape, 'float32', r.y),
       cpu.makeTensorInfo(gamma.shape, 'float32', r.mean),
@@ -102,11 +120,11 @@ const bnGradKernel =
   (withRelu: boolean): KernelFunc =>
   ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
-    const { dy, x, gamma, mean, variance, y } = inputs as Record<string, TensorInfo>;
+    const { dy, x, gamma, mean, variance, y } = inputs as BNGradInputs;
     let g = cpuValues(cpu, dy);
     if (withRelu) {
-      const out = cpuValues(cpu, y);
-      g = g.map((d, i) => reluGrad(d, out[i]));
+      const out = cpuValues(cpu, must(y, `${BN_RELU_GRAD} takes the forward's output y`));
+      g = g.map((d, i) => reluGrad(d, out[i]!));
     }
     const r = bnTrainBackward(
       g,

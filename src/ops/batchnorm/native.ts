@@ -4,8 +4,17 @@
 import { FusedBatchNorm } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, type BNAttrs } from '../index.js';
+import {
+  BN_GRAD,
+  BN_RELU_GRAD,
+  BN_RELU_TRAIN,
+  BN_TRAIN,
+  type BNAttrs,
+  type BNGradInputs,
+  type BNTrainInputs,
+} from '../index.js';
 import { addon, alloc, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
+import { must } from '../../util/must.js';
 
 /** A train kernel's three outputs: one like x ([M, C]), two per channel (C). */
 function outputs(cpu: MathBackendCPU, x: TensorInfo, gamma: TensorInfo): [Float32Array, Float32Array, Float32Array] {
@@ -21,7 +30,7 @@ const bnTrain =
   (relu: boolean): KernelFunc =>
   ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
-    const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
+    const { x, gamma, beta } = inputs as BNTrainInputs;
     const C = size(gamma.shape);
     const [y, mean, variance] = outputs(cpu, x, gamma);
     addon().batchNormTrain(
@@ -43,7 +52,7 @@ const bnGrad =
   (relu: boolean): KernelFunc =>
   ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
-    const { dy, x, gamma, mean, variance, y } = inputs as Record<string, TensorInfo>;
+    const { dy, x, gamma, mean, variance, y } = inputs as BNGradInputs;
     const C = size(gamma.shape);
     const [dx, dgamma, dbeta] = outputs(cpu, x, gamma);
     addon().batchNormGrad(
@@ -58,7 +67,7 @@ const bnGrad =
       dx.length / C,
       C,
       (attrs as unknown as BNAttrs).eps,
-      relu ? f32(cpu, y) : null,
+      relu ? f32(cpu, must(y, `${BN_RELU_GRAD} takes the forward's output y`)) : null,
     );
     return tensors(cpu, x, gamma, [dx, dgamma, dbeta]);
   };
@@ -73,7 +82,8 @@ function perChannel(
   if (!t) return new Float32Array(C).fill(fill);
   const v = f32(cpu, t);
   if (v.length === C) return v;
-  return v.length === 1 ? new Float32Array(C).fill(v[0]) : null;
+  const [only] = v;
+  return v.length === 1 && only !== undefined ? new Float32Array(C).fill(only) : null;
 }
 
 /** Eval-mode batch norm (tf.batchNorm): the models run it in every inference. */

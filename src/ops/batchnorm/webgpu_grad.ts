@@ -1,7 +1,8 @@
 // GeospikeBatchNormGrad on webgpu (src/ops/batchnorm/cpu.ts is the reference): one workgroup per channel
 // sums dy and dy * xhat (the beta and gamma gradients), then an element-wise pass forms dx from them.
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { BN_GRAD, type BNAttrs } from '../index.js';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { BN_GRAD, type BNAttrs, type BNGradInputs } from '../index.js';
+import { must } from '../../util/must.js';
 import type { GeospikeWebGPUBackend } from '../../engine/webgpu/backend.js';
 import {
   bindings,
@@ -55,8 +56,8 @@ ${FLAT_INDEX}
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as GeospikeWebGPUBackend;
-  const { dy, x, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
-  const { M, C } = channelsLast(x.shape, gamma.shape[0]);
+  const { dy, x, gamma, mean, variance } = inputs as BNGradInputs;
+  const { M, C } = channelsLast(x.shape, must(gamma.shape[0], 'gamma is [C]'));
   const eps = (attrs as unknown as BNAttrs).eps;
   const stat = { shape: gamma.shape, dtype: 'float32' as const };
   const [dgamma, dbeta] = gpu.dispatch(

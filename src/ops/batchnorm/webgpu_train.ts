@@ -1,8 +1,9 @@
 // GeospikeBatchNormTrain on webgpu over the channels-last [M, C] view (src/ops/batchnorm/cpu.ts is the
 // reference): one workgroup per channel computes the batch mean, then the biased variance around it (two passes
 // over the channel, as the reference, for accuracy), then an element-wise pass normalises.
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { BN_TRAIN, type BNAttrs } from '../index.js';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { BN_TRAIN, type BNAttrs, type BNTrainInputs } from '../index.js';
+import { must } from '../../util/must.js';
 import type { GeospikeWebGPUBackend } from '../../engine/webgpu/backend.js';
 import {
   bindings,
@@ -52,8 +53,8 @@ ${FLAT_INDEX}
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = backend as GeospikeWebGPUBackend;
-  const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
-  const { M, C } = channelsLast(x.shape, gamma.shape[0]);
+  const { x, gamma, beta } = inputs as BNTrainInputs;
+  const { M, C } = channelsLast(x.shape, must(gamma.shape[0], 'gamma is [C]'));
   const stat = { shape: gamma.shape, dtype: 'float32' as const };
   const [mean, variance] = gpu.dispatch(
     `${BN_TRAIN}.stats`,

@@ -57,7 +57,9 @@ export function convParams(info: backend_util.Conv2DInfo, bias = false, relu = f
  */
 export const SPARSE_CONV_BELOW = 0.09;
 
-const work = (p: Int32Array) => p[0] * p[7] * p[8] * p[4] * p[5] * p[6] * p[3]; // N OH OW O KH KW C
+/** Multiply-adds of the dense convolution: N OH OW O KH KW C. */
+const work = (i: backend_util.Conv2DInfo) =>
+  i.batchSize * i.outHeight * i.outWidth * i.outChannels * i.filterHeight * i.filterWidth * i.inChannels;
 
 /**
  * Filters already reordered into oneDNN's preferred layout, per filter tensor and geometry. Reordering a 512x512x3x3
@@ -123,7 +125,7 @@ const conv2D: KernelFunc = (args) => {
   if (!params) return fallback(Conv2D, args);
   const y = alloc(backend, size(info.outShape));
   const X = f32(backend, x);
-  if (sparseEnough(X, work(params), SPARSE_CONV_BELOW)) {
+  if (sparseEnough(X, work(info), SPARSE_CONV_BELOW)) {
     sparseStats.sparse++;
     addon().sparseConv2d(X, f32(backend, filter), y, params);
   } else {
@@ -189,7 +191,7 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   if (!params) return fallback(Conv2DBackpropFilter, args);
   const dw = alloc(backend, size(filterShape));
   const X = f32(backend, x);
-  if (sparseEnough(X, work(params), SPARSE_CONV_BELOW)) {
+  if (sparseEnough(X, work(info), SPARSE_CONV_BELOW)) {
     sparseStats.sparse++;
     addon().sparseConv2dBackpropFilter(X, f32(backend, dy), dw, params);
   } else {

@@ -20,6 +20,7 @@ import {
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { addon, alloc, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
+import { must } from '../../util/must.js';
 
 /** Below this many elements the JS kernel is as quick as crossing into C++. */
 export const SMALL = 2048;
@@ -30,7 +31,7 @@ const transpose: KernelFunc = (args) => {
   const { perm } = args.attrs as unknown as TransposeAttrs;
   const n = size(x.shape);
   if (x.dtype !== 'float32' || n < SMALL) return fallback(Transpose, args);
-  const outShape = perm.map((p) => x.shape[p]);
+  const outShape = perm.map((p) => must(x.shape[p], 'tfjs checked perm against the rank'));
   const y = alloc(backend, n);
   addon().transpose(f32(backend, x), y, Int32Array.from(x.shape), Int32Array.from(perm));
   return out(backend, outShape, y);
@@ -68,9 +69,9 @@ const reduction =
     if (x.dtype !== 'float32' || size(x.shape) < SMALL) return fallback(name, args);
     const axes = [...util.parseAxisParam(axis, x.shape)].sort((p, q) => p - q);
     // One contiguous block of axes reduces as [outer, reduce, inner]; anything else goes to the JS kernel.
-    if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1] + 1)) return fallback(name, args);
-    const first = axes[0],
-      last = axes[axes.length - 1];
+    const [first] = axes;
+    if (first === undefined || axes.some((v, i) => v !== first + i)) return fallback(name, args);
+    const last = first + axes.length - 1;
     const outer = size(x.shape.slice(0, first)),
       reduce = size(x.shape.slice(first, last + 1)),
       inner = size(x.shape.slice(last + 1));

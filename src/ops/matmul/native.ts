@@ -7,7 +7,10 @@ import { sparseEnough, sparseStats } from '../../engine/native/density.js';
 import { addon, alloc, allFloat32, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
 interface Plan {
+  /** The addon's parameters: bA, bB, M, N, K, then the transpose, bias and ReLU flags. */
   params: Int32Array;
+  /** Matrices in A and in B (one of them 1 when it broadcasts), and the product's M x K x N. */
+  dims: { bA: number; bB: number; M: number; N: number; K: number };
   outShape: number[];
 }
 
@@ -22,10 +25,10 @@ function plan(
   const ra = a.shape.length,
     rb = b.shape.length;
   if (ra < 2 || rb < 2) return null;
-  const M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
-  const K = tA ? a.shape[ra - 2] : a.shape[ra - 1];
-  const Kb = tB ? b.shape[rb - 1] : b.shape[rb - 2];
-  const N = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const [M, K] = tA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = tB ? [b1, b0] : [b0, b1];
   if (K !== Kb) return null; // the JS kernel throws tfjs's own error message
   const bA = size(a.shape.slice(0, -2)),
     bB = size(b.shape.slice(0, -2));
@@ -35,6 +38,7 @@ function plan(
   const outer = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   return {
     params: Int32Array.from([bA, bB, M, N, K, tA ? 1 : 0, tB ? 1 : 0, bias ? 1 : 0, relu ? 1 : 0]),
+    dims: { bA, bB, M, N, K },
     outShape: [...outer, M, N],
   };
 }
@@ -58,7 +62,7 @@ const batchMatMul: KernelFunc = (args) => {
   const p = allFloat32(a, b) ? plan(a, b, transposeA, transposeB, null, false) : null;
   if (!p) return fallback(BatchMatMul, args);
   const c = alloc(backend, size(p.outShape));
-  const [bA, bB, M, N, K] = p.params;
+  const { bA, bB, M, N, K } = p.dims;
   const A = f32(backend, a),
     B = f32(backend, b);
   // A single product whose spike operand is mostly zeros runs event-driven: X W^T forward, dY^T X for the weights.
@@ -83,7 +87,7 @@ const fusedMatMul: KernelFunc = (args) => {
     simple && allFloat32(a, b, bias) ? plan(a!, b!, transposeA, transposeB, bias ?? null, activation === 'relu') : null;
   if (!p) return fallback(_FusedMatMul, args);
   const c = alloc(backend, size(p.outShape));
-  const [bA, bB, M, N, K] = p.params;
+  const { bA, bB, M, N, K } = p.dims;
   const A = f32(backend, a!),
     B = f32(backend, b!),
     Bias = bias ? f32(backend, bias) : undefined;

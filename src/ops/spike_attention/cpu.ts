@@ -19,7 +19,7 @@ export interface SpikeAttentionAttrs extends NamedAttrMap {
 /** The geometry of [G, N, D] inputs split into `heads` heads. */
 export function attentionDims(shape: number[], heads: number): { G: number; N: number; D: number; dh: number } {
   if (shape.length !== 3) throw new Error(`spike attention takes [G, N, D] inputs, got shape [${shape}]`);
-  const [G, N, D] = shape;
+  const [G, N, D] = shape as [number, number, number];
   if (!(heads > 0) || D % heads !== 0) throw new Error(`spike attention: D ${D} must divide by heads ${heads}`);
   return { G, N, D, dh: D / heads };
 }
@@ -30,9 +30,9 @@ function keyValue(k: Float32Array, v: Float32Array, base: number, N: number, D: 
   for (let j = 0; j < N; j++) {
     const row = base + j * D;
     for (let a = 0; a < dh; a++) {
-      const ka = k[row + a];
+      const ka = k[row + a]!;
       if (ka === 0) continue;
-      for (let b = 0; b < dh; b++) kv[a * dh + b] += ka * v[row + b];
+      for (let b = 0; b < dh; b++) kv[a * dh + b]! += ka * v[row + b]!;
     }
   }
   return kv;
@@ -56,7 +56,7 @@ export function spikeAttentionForward(
         const row = base + i * D;
         for (let b = 0; b < dh; b++) {
           let s = 0;
-          for (let a = 0; a < dh; a++) s += q[row + a] * kv[a * dh + b];
+          for (let a = 0; a < dh; a++) s += q[row + a]! * kv[a * dh + b]!;
           out[row + b] = scale * s;
         }
       }
@@ -89,10 +89,10 @@ export function spikeAttentionBackward(
         const row = base + i * D;
         for (let a = 0; a < dh; a++) {
           let s = 0;
-          for (let b = 0; b < dh; b++) s += dy[row + b] * kv[a * dh + b];
+          for (let b = 0; b < dh; b++) s += dy[row + b]! * kv[a * dh + b]!;
           dq[row + a] = scale * s;
-          const qa = q[row + a];
-          if (qa !== 0) for (let b = 0; b < dh; b++) dkv[a * dh + b] += scale * qa * dy[row + b];
+          const qa = q[row + a]!;
+          if (qa !== 0) for (let b = 0; b < dh; b++) dkv[a * dh + b]! += scale * qa * dy[row + b]!;
         }
       }
       for (let j = 0; j < N; j++) {
@@ -101,8 +101,8 @@ export function spikeAttentionBackward(
           let sk = 0,
             sv = 0;
           for (let b = 0; b < dh; b++) {
-            sk += v[row + b] * dkv[a * dh + b];
-            sv += k[row + b] * dkv[b * dh + a];
+            sk += v[row + b]! * dkv[a * dh + b]!;
+            sv += k[row + b]! * dkv[b * dh + a]!;
           }
           dk[row + a] = sk;
           dv[row + a] = sv;
@@ -116,16 +116,16 @@ export function spikeAttentionBackward(
 const forwardKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
-  const [Q, K, V] = [q, k, v].map((t) => cpuValues(cpu, t));
-  const out = spikeAttentionForward(Q, K, V, q.shape, attrs as SpikeAttentionAttrs);
+  const val = (t: TensorInfo) => cpuValues(cpu, t);
+  const out = spikeAttentionForward(val(q), val(k), val(v), q.shape, attrs as SpikeAttentionAttrs);
   return cpu.makeTensorInfo(q.shape, 'float32', out);
 };
 
 const gradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
   const { dy, q, k, v } = inputs as { dy: TensorInfo; q: TensorInfo; k: TensorInfo; v: TensorInfo };
-  const [DY, Q, K, V] = [dy, q, k, v].map((t) => cpuValues(cpu, t));
-  const grads = spikeAttentionBackward(DY, Q, K, V, q.shape, attrs as SpikeAttentionAttrs);
+  const val = (t: TensorInfo) => cpuValues(cpu, t);
+  const grads = spikeAttentionBackward(val(dy), val(q), val(k), val(v), q.shape, attrs as SpikeAttentionAttrs);
   return grads.map((g) => cpu.makeTensorInfo(q.shape, 'float32', g));
 };
 

@@ -24,8 +24,8 @@ const grad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { heads, scale } = attrs as SpikeAttentionAttrs;
   const n = size(q.shape);
   const [dq, dk, dv] = [alloc(cpu, n), alloc(cpu, n), alloc(cpu, n)];
-  const [DY, Q, K, V] = [dy, q, k, v].map((t) => f32(cpu, t));
-  addon().spikeAttentionGrad(DY, Q, K, V, dq, dk, dv, params(q.shape, heads), scale);
+  const val = (t: TensorInfo) => f32(cpu, t);
+  addon().spikeAttentionGrad(val(dy), val(q), val(k), val(v), dq, dk, dv, params(q.shape, heads), scale);
   return [dq, dk, dv].map((g) => out(cpu, q.shape, g));
 };
 
