@@ -54,6 +54,6 @@ test('an optional backend (a GPU) is skipped silently by auto, and asked for by 
   }
   const warnings = writes.filter((w) => w.includes('test-gpu'));
   assert.equal(warnings.length, 1, `one warning: ${writes.join('')}`);
-  assert.match(warnings[0], /backend 'test-gpu' unavailable, falling back to auto: no test GPU here/);
+  assert.match(warnings[0] ?? '', /backend 'test-gpu' unavailable, falling back to auto: no test GPU here/);
   assert.match(unavailableReason('test-gpu')!, /no test GPU here/);
 });

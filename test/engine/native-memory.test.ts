@@ -122,7 +122,7 @@ test('intermediate gradients are freed during the backward pass, and gradients a
     for (let i = 0; i < depth; i++) h = tf.relu(h);
     return tf.sum(h);
   })(x);
-  assert.ok(Math.abs(g.dataSync()[0] - 1) < 1e-6);
+  assert.ok(Math.abs((g.dataSync()[0] ?? NaN) - 1) < 1e-6, `gradient ${g.dataSync()[0]}, want 1`);
   // The forward's tensors stay alive until the end (tfjs keeps them); without freeing, every one of the `depth`
   // upstream gradients would be alive here too.
   const forwardTensors = depth + 3; // each relu's output; probe, sum, the seed
@@ -148,7 +148,7 @@ test('what a node saved for its gradient is freed once that gradient has run, an
     }
     return tf.sum(h);
   })(x);
-  assert.ok(Math.abs(g.dataSync()[0] - 1) < 1e-6);
+  assert.ok(Math.abs((g.dataSync()[0] ?? NaN) - 1) < 1e-6, `gradient ${g.dataSync()[0]}, want 1`);
   // Without freeing, the `depth` saved relu inputs (4 KB each) would all be alive here.
   const extra = (seen.value - before) / (4 * n);
   assert.ok(extra < 6, `${extra} arrays of ${n} floats alive at the end of backward, want the saved ones freed`);

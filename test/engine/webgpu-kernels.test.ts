@@ -10,8 +10,9 @@ import { rng } from '../helpers/rng.js';
 import { finiteScale, worstDifference } from '../helpers/compare.js';
 import { requireBackend } from '../helpers/backends.js';
 
-type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
-type Outputs = { shape: number[]; values: Float32Array }[];
+type Output = { shape: number[]; values: Float32Array };
+type Inputs = Record<string, Output>;
+type Outputs = Output[];
 
 function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Outputs {
   tf.setBackend(backend);
@@ -26,18 +27,26 @@ function run(backend: string, kernel: string, inputs: Inputs, attrs: object): Ou
   return outs;
 }
 
+/** Output `i` of a kernel run, failing the test when the kernel returned fewer. */
+function nth(outs: Outputs, i: number, what: string): Output {
+  const o = outs[i];
+  assert.ok(o, `${what}: no output ${i} among ${outs.length}`);
+  return o;
+}
+
 /** webgpu and cpu outputs agree: same shapes, values within rtol of the largest reference value (0: exactly). */
 function agree(kernel: string, inputs: Inputs, attrs: object, what: string, rtol: number): Outputs {
   const ref = run('cpu', kernel, inputs, attrs);
   const got = run('webgpu', kernel, inputs, attrs);
   assert.equal(got.length, ref.length, `${what}: number of outputs`);
-  for (let o = 0; o < ref.length; o++) {
-    assert.deepEqual(got[o].shape, ref[o].shape, `${what}: output ${o} shape`);
-    const scale = Math.max(1, finiteScale(ref[o].values));
-    const { worst, at } = worstDifference(got[o].values, ref[o].values);
+  for (const [o, want] of ref.entries()) {
+    const out = nth(got, o, what);
+    assert.deepEqual(out.shape, want.shape, `${what}: output ${o} shape`);
+    const scale = Math.max(1, finiteScale(want.values));
+    const { worst, at } = worstDifference(out.values, want.values);
     assert.ok(
       worst <= rtol * scale,
-      `${what}: output ${o} differs by ${worst} at ${at} (got ${got[o].values[at]}, want ${ref[o].values[at]})`,
+      `${what}: output ${o} differs by ${worst} at ${at} (got ${out.values[at]}, want ${want.values[at]})`,
     );
   }
   return ref;
@@ -57,8 +66,11 @@ test('LIF forward matches the JS kernel exactly, backward within float rounding'
     // inputs on a coarse grid hit the threshold exactly now and then: ties must fire on both backends
     const values = r.normal(T * M, 1, 0.5).map((v) => (i % 3 === 0 ? Math.round(v * 8) / 8 : v));
     const what = `LIF T ${T} M ${M} tau ${tau} vth ${vThreshold}`;
-    const [spikes, h] = agree(LIF, { x: { shape: [T, M], values } }, { tau, vThreshold }, what, 0);
-    const [only] = agree(LIF_SPIKES, { x: { shape: [T, M], values } }, { tau, vThreshold }, `${what} spikes only`, 0);
+    const lifOut = agree(LIF, { x: { shape: [T, M], values } }, { tau, vThreshold }, what, 0);
+    const spikes = nth(lifOut, 0, LIF),
+      h = nth(lifOut, 1, LIF);
+    const onlyOut = agree(LIF_SPIKES, { x: { shape: [T, M], values } }, { tau, vThreshold }, `${what} spikes only`, 0);
+    const only = nth(onlyOut, 0, LIF_SPIKES);
     assert.deepEqual(only.values, spikes.values, `${what}: spikes only = the full kernel's spikes`);
     const dy = { shape: [T, M], values: r.normal(T * M) };
     for (const surrogate of ['sigmoid', 'atan']) {
@@ -86,7 +98,9 @@ test('BatchNorm train forward and backward match, offset and tiny batches includ
       beta = { shape: [C], values: r.normal(C) };
     const eps = 1e-5,
       what = `BN M ${M} C ${C} offset ${offset}`;
-    const [, mean, variance] = agree(BN_TRAIN, { x, gamma, beta }, { eps }, what, 1e-5);
+    const stats = agree(BN_TRAIN, { x, gamma, beta }, { eps }, what, 1e-5);
+    const mean = nth(stats, 1, BN_TRAIN),
+      variance = nth(stats, 2, BN_TRAIN);
     const dy = { shape: [M, C], values: r.normal(M * C) };
     agree(BN_GRAD, { dy, x, gamma, mean, variance }, { eps }, `${what} grad`, 1e-4);
   }
@@ -98,7 +112,7 @@ test('the fused AdamW kernel matches the JS kernel to float rounding', () => {
     [1, 1],
     [777, 3],
     [70_000, 1000],
-  ]) {
+  ] as const) {
     const lr = 5e-4,
       wd = 6e-2,
       b1 = 0.9,
@@ -137,7 +151,7 @@ test("MaxPoolGrad sends each window's gradient to its first maximum, as cpu and 
   ] as const) {
     const x = { shape: [N, H, H, C], values: r.spikes(N * H * H * C, 0.4) };
     const attrs = { filterSize: k, strides: s, pad, dimRoundingMode: undefined };
-    const [y] = run('cpu', 'MaxPool', { x }, attrs);
+    const y = nth(run('cpu', 'MaxPool', { x }, attrs), 0, 'MaxPool');
     const dy = { shape: y.shape, values: r.normal(y.values.length) };
     agree(
       'MaxPoolGrad',

@@ -12,6 +12,7 @@ import { AdamW } from '../../src/train/adamw.js';
 import { noDecayNames, timmDecays, WEIGHT_DECAY_RULE } from '../../src/train/param_groups.js';
 import { lossAndGrads } from '../../src/train/grads.js';
 import { crossEntropy } from '../../src/train/loss.js';
+import { must } from '../../src/util/must.js';
 import { assertCloseToScale } from '../helpers/compare.js';
 import { loadGolden } from '../helpers/golden.js';
 import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
@@ -142,7 +143,8 @@ for (const backend of TEST_BACKENDS) {
             spiking,
             `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`,
           );
-          const expectedRates = spiking ? (JSON.parse(g.metadata.train_lif_rates) as Record<string, number>) : {};
+          const lifRates = spiking ? must(g.metadata.train_lif_rates, 'its presence asserted above') : '{}';
+          const expectedRates = JSON.parse(lifRates) as Record<string, number>;
           assert.deepEqual([...rates.keys()].sort(), Object.keys(expectedRates).sort());
           for (const [name, r] of Object.entries(expectedRates)) {
             assert.ok(Math.abs(rates.get(name)! - r) < 1e-7, `${name} firing rate ${rates.get(name)} vs ${r}`);
@@ -159,7 +161,9 @@ for (const backend of TEST_BACKENDS) {
             ...[...model.store.unused].map(([n, u]) => [n, u.shape] as const),
           ]);
           const ours = [...shapes].filter(([n, shape]) => !timmDecays(n, shape)).map(([n]) => n);
-          const want = JSON.parse(g.metadata.adamw_no_decay) as string[];
+          const noDecay = g.metadata.adamw_no_decay;
+          assert.ok(noDecay, `${c.file}: adamw_no_decay in the metadata`);
+          const want = JSON.parse(noDecay) as string[];
           assert.deepEqual([...ours].sort(), [...want].sort());
           assert.deepEqual(
             noDecayNames(model.store, WEIGHT_DECAY_RULE),
@@ -199,7 +203,7 @@ for (const backend of TEST_BACKENDS) {
             const ours = torch.dataSync() as Float32Array;
             const want = toFloat32(expected);
             let worst = 0;
-            for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(ours[i] - want[i]));
+            for (const [i, w] of want.entries()) worst = Math.max(worst, Math.abs((ours[i] ?? NaN) - w)); // short: NaN
             assert.ok(worst <= 1e-6, `adamw3.${name}: largest difference ${worst.toExponential(2)} over 1e-6`);
             torch.dispose();
             compared++;

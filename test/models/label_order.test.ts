@@ -94,18 +94,19 @@ test('the fixture can tell orders apart: classes.json is not sorted, and geospik
 
 test("a checkpoint's weights file names its head's class order", () => {
   const { metadata } = readSafetensors(readCheckpoint(ckpt).weightsPath);
-  assert.deepEqual(JSON.parse(metadata.classes), CITIES);
+  assert.deepEqual(JSON.parse(metadata.classes ?? 'null'), CITIES);
   assert.equal(metadata.label_order, 'dataset');
 });
 
 test('export writes the head in the order asked for, says so, and refuses what it must not do', async () => {
   const original = readSafetensors(readCheckpoint(ckpt).weightsPath);
   const sorted = readSafetensors(sortedWeights);
-  assert.deepEqual(JSON.parse(sorted.metadata.classes), sortedClasses(CITIES));
+  assert.deepEqual(JSON.parse(sorted.metadata.classes ?? 'null'), sortedClasses(CITIES));
   assert.equal(sorted.metadata.label_order, 'sorted');
   // Row for row: the sorted file's row i is the original's row of the same class.
   const w = original.tensors.get('linear.weight')!;
-  const width = w.shape[1];
+  const [, width] = w.shape;
+  assert.ok(width !== undefined, 'linear.weight is [classes, features]');
   sortedClasses(CITIES).forEach((c, i) => {
     const from = CITIES.indexOf(c);
     assert.deepEqual(

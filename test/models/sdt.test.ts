@@ -27,7 +27,7 @@ test('SDT: one 2-D product per 1x1 conv and the head; attention adds none (Spikf
   // (a fused product with its bias sees [1, M, K]: one matrix all the same)
   const matrices = (shape: number[]) => shape.slice(0, -2).reduce((a, b) => a * b, 1);
   for (const shape of sdt) assert.equal(matrices(shape), 1, `[${shape}] is a batched product`);
-  assert.deepEqual(sdt[0].slice(-2), [2 * 2 * 64, 128]);
+  assert.deepEqual(sdt[0]?.slice(-2), [2 * 2 * 64, 128]);
   const spikformer = await products('spikformer-1-64', /^(BatchMatMul|_FusedMatMul|GeospikeSpikeAttention)$/);
   const batched = spikformer.filter((s) => matrices(s) > 1);
   assert.equal(batched.length, 1, 'scale (q k^T) v as one fused attention kernel over every head');

@@ -36,6 +36,7 @@ import { resolveTrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/loop.js';
 import { Progress } from '../../src/train/progress.js';
 import { runPaths } from '../../src/train/run_folder.js';
+import { must } from '../../src/util/must.js';
 import { Rng } from '../../src/util/rng.js';
 import { makeDataset } from '../serve/helpers.js';
 
@@ -68,7 +69,7 @@ class ToyMlp implements Model {
     return tf.tidy(() => {
       const h = this.fc1.apply(tf.reshape(images, [B, -1])); // the same input at every step: computed once
       const s = lif(tf.tile(tf.reshape(h, [1, B * hidden]), [T, 1]), { tau: 2 });
-      opts.rates?.set(FC1_LIF, tf.mean(s).dataSync()[0]);
+      opts.rates?.set(FC1_LIF, must(tf.mean(s).dataSync()[0], 'a mean is one value'));
       return tf.mean(this.head.apply(tf.reshape(s, [T, B, hidden])), 0) as tf.Tensor2D;
     });
   }
@@ -119,10 +120,12 @@ test('the table refuses a family or preset name twice, and a preset listed under
     () => registerArchitecture({ ...(TOY as unknown as ArchitectureSpec), arch: 'toy-2' }),
     /preset 'toy-mlp-16' of toy-2 is already/,
   );
+  const toy16 = TOY.presets['toy-mlp-16'];
+  assert.ok(toy16, 'the toy has the preset toy-mlp-16');
   const misfiled = {
     ...(TOY as unknown as ArchitectureSpec),
     arch: 'toy-3',
-    presets: { 'toy-3-a': TOY.presets['toy-mlp-16'] },
+    presets: { 'toy-3-a': toy16 },
   };
   assert.throws(
     () => registerArchitecture(misfiled),
@@ -163,15 +166,16 @@ test('the toy trains, checkpoints, and its energy is measured from its graph on 
   const moved = tf.tidy(() =>
     tf.max(tf.abs(tf.sub(model.store.params.get('fc1.weight')!, fresh.store.params.get('fc1.weight')!))).dataSync(),
   )[0];
-  assert.ok(moved > 0, 'a training step changed fc1.weight');
+  assert.ok(moved !== undefined && moved > 0, 'a training step changed fc1.weight');
   fresh.store.dispose();
   model.store.dispose();
 
   const e = energyOfCheckpoint(runPaths(out).best, await openDataset(data), { images: 15, baseline: null });
-  const rate = e.rates![FC1_LIF];
-  assert.ok(rate >= 0 && rate <= 1);
+  const rate = e.rates?.[FC1_LIF];
+  assert.ok(rate !== undefined && rate >= 0 && rate <= 1, `${FC1_LIF} rate ${rate}`);
   const T = (meta.model as ToyConfig).timeSteps;
   const [fc1, head] = e.report.layers;
+  assert.ok(fc1 && head, 'the toy has two layers');
   assert.equal(fc1.macs, 3072 * 16); // analog input, once per image
   assert.equal(head.sops, rate * T * 16 * 5);
   assert.equal(e.report.total.energy, 3072 * 16 * 4.6 + rate * T * 16 * 5 * 0.9);
@@ -207,7 +211,7 @@ test('renaming every layer changes no energy, SOP or memory number (Spikformer, 
   for (const preset of ['spikformer-2-128', 'sdt-2-128', 'toy-mlp-16']) {
     const config = resolveConfig(preset);
     const other = resolveConfig(`${preset}-renamed`);
-    assert.notEqual(layerGraph(other)[1].name, layerGraph(config)[1].name);
+    assert.notEqual(layerGraph(other)[1]?.name, layerGraph(config)[1]?.name);
     // Rates for every LIF and recorded map the graph reads, from their ids (which stay).
     const ids = new Set<string>();
     const walk = (s: unknown): void => {
@@ -218,10 +222,12 @@ test('renaming every layer changes no energy, SOP or memory number (Spikformer, 
     const rates = Object.fromEntries([...ids].map((id, i) => [id, 0.05 + 0.01 * i]));
     const measured: MeasuredRates = { rates, inputRates: rates };
     const strip = (layers: { name: string; input: string }[]) => layers.map(({ name, input, ...rest }) => rest);
-    const [e1, e2] = [config, other].map((c) => countEnergy(c, measured));
+    const e1 = countEnergy(config, measured),
+      e2 = countEnergy(other, measured);
     assert.deepEqual(e2.total, e1.total, preset);
     assert.deepEqual(strip(e2.layers), strip(e1.layers), preset);
-    const [m1, m2] = [config, other].map((c) => countMemory(c, measured));
+    const m1 = countMemory(config, measured),
+      m2 = countMemory(other, measured);
     assert.deepEqual(m2.total, m1.total, preset);
     assert.ok(e1.total.sops > 0 && m1.total.pJ > 0);
   }

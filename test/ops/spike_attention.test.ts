@@ -10,9 +10,11 @@ import { SPIKE_ATTENTION, SPIKE_ATTENTION_GRAD } from '../../src/ops/spike_atten
 import { profileKernels } from '../../src/bench/kernel_profile.js';
 import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 import { assertCloseToScale } from '../helpers/compare.js';
+import { must } from '../../src/util/must.js';
 import { rng } from '../helpers/rng.js';
 
 const RATES = [0, 0.01, 0.1, 0.5, 1];
+const QKV = ['q', 'k', 'v'] as const;
 const CPU_BACKENDS = TEST_BACKENDS.filter((b) => b === 'cpu' || b === 'native');
 
 interface Case {
@@ -38,11 +40,14 @@ function makeCase(seed: number, rate: number, graded = false): Case {
 /** Output and gradients of sum(r * attention(q, k, v)). */
 function evaluate(c: Case, f: typeof spikeAttention) {
   return tf.tidy(() => {
-    const [q, k, v] = [c.q, c.k, c.v].map((x) => tf.tensor(x, c.shape));
+    const q = tf.tensor(c.q, c.shape),
+      k = tf.tensor(c.k, c.shape),
+      v = tf.tensor(c.v, c.shape);
     const r = tf.tensor(c.r, c.shape);
     const out = f(q, k, v, c.heads, 0.125).dataSync().slice();
-    const grads = tf.grads((q, k, v) => tf.sum(tf.mul(f(q, k, v, c.heads, 0.125), r)))([q, k, v]);
-    return { out, grads: grads.map((t) => t.dataSync().slice()) };
+    const [dq, dk, dv] = tf.grads((q, k, v) => tf.sum(tf.mul(f(q, k, v, c.heads, 0.125), r)))([q, k, v]);
+    assert.ok(dq && dk && dv, 'a gradient for each of q, k and v');
+    return { out, grads: { q: dq.dataSync().slice(), k: dk.dataSync().slice(), v: dv.dataSync().slice() } };
   });
 }
 
@@ -57,8 +62,7 @@ for (const backend of CPU_BACKENDS) {
         const got = evaluate(c, spikeAttention);
         const want = evaluate(c, composedAttention);
         assert.deepEqual(got.out, want.out, `${what}: forward differs`);
-        for (let i = 0; i < 3; i++)
-          assertCloseToScale(got.grads[i], want.grads[i], 1e-5, `${what}: gradient ${'qkv'[i]}`);
+        for (const x of QKV) assertCloseToScale(got.grads[x], want.grads[x], 1e-5, `${what}: gradient ${x}`);
       }
     }
   });
@@ -66,12 +70,11 @@ for (const backend of CPU_BACKENDS) {
   test(`${backend}: fused spike attention on graded inputs (sums of spikes) within float rounding`, async () => {
     await requireBackend(backend);
     for (let seed = 100; seed < 110; seed++) {
-      const c = makeCase(seed, RATES[seed % RATES.length], true);
+      const c = makeCase(seed, must(RATES[seed % RATES.length], 'an index below the length'), true);
       const got = evaluate(c, spikeAttention);
       const want = evaluate(c, composedAttention);
       assertCloseToScale(got.out, want.out, 1e-6, `seed ${seed}: forward`);
-      for (let i = 0; i < 3; i++)
-        assertCloseToScale(got.grads[i], want.grads[i], 1e-5, `seed ${seed}: gradient ${'qkv'[i]}`);
+      for (const x of QKV) assertCloseToScale(got.grads[x], want.grads[x], 1e-5, `seed ${seed}: gradient ${x}`);
     }
   });
 
@@ -80,23 +83,23 @@ for (const backend of CPU_BACKENDS) {
     const c = makeCase(7, 0.5);
     const loss = (q: Float32Array, k: Float32Array, v: Float32Array) =>
       tf.tidy(() => {
-        const [tq, tk, tv] = [q, k, v].map((x) => tf.tensor(x, c.shape));
-        return tf.sum(tf.mul(spikeAttention(tq, tk, tv, c.heads, 0.125), tf.tensor(c.r, c.shape))).dataSync()[0];
+        const [tq, tk, tv] = [tf.tensor(q, c.shape), tf.tensor(k, c.shape), tf.tensor(v, c.shape)];
+        const sum = tf.sum(tf.mul(spikeAttention(tq, tk, tv, c.heads, 0.125), tf.tensor(c.r, c.shape)));
+        return sum.dataSync()[0] ?? NaN; // missing: NaN fails the comparisons below
       });
     const base = loss(c.q, c.k, c.v);
     const { grads } = evaluate(c, spikeAttention);
     const g = rng(8);
-    for (let which = 0; which < 3; which++) {
+    for (const which of QKV) {
       for (let t = 0; t < 5; t++) {
-        const inputs = [c.q, c.k, c.v].map((x) => x.slice());
+        const inputs = { q: c.q.slice(), k: c.k.slice(), v: c.v.slice() };
         const i = g.int(0, c.q.length - 1);
-        inputs[which][i] += 1; // exact: the loss is linear in each input on its own
-        const fd = loss(inputs[0], inputs[1], inputs[2]) - base;
+        const x = inputs[which];
+        x[i] = must(x[i], 'i < length') + 1; // exact: the loss is linear in each input on its own
+        const fd = loss(inputs.q, inputs.k, inputs.v) - base;
         const scale = Math.max(1, Math.abs(base));
-        assert.ok(
-          Math.abs(fd - grads[which][i]) <= 1e-4 * scale,
-          `d${'qkv'[which]}[${i}]: ${grads[which][i]} vs ${fd}`,
-        );
+        const want = grads[which][i] ?? NaN;
+        assert.ok(Math.abs(fd - want) <= 1e-4 * scale, `d${which}[${i}]: ${want} vs ${fd}`);
       }
     }
   });

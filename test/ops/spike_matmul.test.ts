@@ -29,7 +29,7 @@ test('a spike-fed linear layer with bias: event-driven below the threshold, the 
     for (const [M, K, N] of [
       [300, 130, 128],
       [257, 97, 190],
-    ]) {
+    ] as const) {
       const x = r.spikes(M * K, rate),
         w = r.normal(N * K),
         bias = r.normal(N);

@@ -78,6 +78,6 @@ export function adamwUpdate(
   m: tf.Tensor,
   v: tf.Tensor,
   attrs: AdamWAttrs,
-): tf.Tensor[] {
-  return tf.engine().runKernel(ADAMW, { param, grad, m, v }, attrs) as tf.Tensor[];
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(ADAMW, { param, grad, m, v }, attrs) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
