@@ -91,3 +91,27 @@ test('a failed load names the cause and the fix', () => {
     /failed to load \(invalid ELF header\).*apt-get install libdnnl-dev/,
   );
 });
+
+test('the addon names a wrong argument: its position, the type it wants, the length it needs', () => {
+  const addon = loadAddon();
+  const wrong = [1, 0, 1] as unknown as Float32Array;
+  assert.throws(() => addon.density(wrong, 0), { name: 'TypeError', message: 'argument 0 must be a Float32Array' });
+  assert.throws(() => addon.unary(0, new Float32Array(4), new Float32Array(2), 0), {
+    name: 'RangeError',
+    message: 'argument 2 has 2 elements, needs 4',
+  });
+  const shape = [2, 2] as unknown as Int32Array;
+  assert.throws(() => addon.transpose(new Float32Array(4), new Float32Array(4), shape, Int32Array.from([1, 0])), {
+    name: 'TypeError',
+    message: 'argument 2 must be an Int32Array',
+  });
+  // An optional bias: absent and undefined alike mean none.
+  const a = Float32Array.from([1, 0, 0, 1]),
+    b = Float32Array.from([1, 2, 3, 4]);
+  const plain = new Float32Array(4),
+    none = new Float32Array(4);
+  addon.sparseMatMul(a, b, plain, 2, 2, 2, false);
+  addon.sparseMatMul(a, b, none, 2, 2, 2, false, undefined);
+  assert.deepEqual(none, plain);
+  assert.deepEqual(plain, b, 'the identity times b');
+});

@@ -8,7 +8,7 @@ namespace {
 // adamw(p, g, m, v, p2, m2, v2, scalars): the fused AdamW update of src/ops/adamw/cpu.ts, op for op in float (so equal
 // to the tfjs op sequence bit for bit). scalars: decay, beta1, 1-beta1, beta2, 1-beta2, bc2Sqrt, eps, stepSize.
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
-  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 0);
   const float* p = f32(info, 0, n);
   const float* g = f32(info, 1, n);
   const float* m = f32(info, 2, n);

@@ -44,7 +44,7 @@ inline float reluGrad(float dy, float y) {
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   int64_t M = num(info, 6), C = num(info, 7);
   double eps = dbl(info, 8);
-  const bool withRelu = info.Length() > 9 && info[9].ToBoolean();
+  const bool withRelu = flag(info, 9);
   const float* x = f32(info, 0, M * C);
   const float* gamma = f32(info, 1, C);
   const float* beta = f32(info, 2, C);
@@ -129,7 +129,7 @@ void bnBackward(Grad grad, const float* x, const float* gamma, const float* mean
 Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   int64_t M = num(info, 8), C = num(info, 9);
   double eps = dbl(info, 10);
-  const float* ry = info.Length() > 11 && info[11].IsTypedArray() ? f32(info, 11, M * C) : nullptr;
+  const float* ry = optF32(info, 11, M * C);
   const float* dy = f32(info, 0, M * C);
   const float* x = f32(info, 1, M * C);
   const float* gamma = f32(info, 2, C);

@@ -206,7 +206,7 @@ Napi::Value Conv2DPackFilter(const Napi::CallbackInfo& info) {
 // params; bias (O values) when params ask for one.
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 3, kParams));
-  const bool packed = info.Length() > 4 && info[4].ToBoolean();
+  const bool packed = flag(info, 4);
   float* b = p.bias ? f32(info, 5, static_cast<size_t>(p.O)) : nullptr;
   float* x = f32(info, 0, sz(p.N, p.H, p.W, p.C));
   float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));

@@ -12,13 +12,6 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;  // below this many elements, threads cost more than they save
 
-std::vector<int64_t> dims(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an Int32Array");
-  auto a = info[i].As<Napi::Int32Array>();
-  return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
 int64_t prod(const std::vector<int64_t>& v) {
   int64_t p = 1;
   for (int64_t d : v) p *= d;
@@ -27,7 +20,7 @@ int64_t prod(const std::vector<int64_t>& v) {
 
 // transpose(x, y, shape, perm)
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
-  std::vector<int64_t> shape = dims(info, 2), perm = dims(info, 3);
+  std::vector<int64_t> shape = int64s(info, 2), perm = int64s(info, 3);
   const int64_t n = prod(shape);
   const float* x = f32(info, 0, n);
   float* y = f32(info, 1, n);
@@ -153,7 +146,7 @@ void broadcast(const float* a, const float* b, float* y, const std::vector<int64
 // binary(op, a, b, y, aShape, bShape, outShape): numpy broadcasting; the shapes are already checked by tfjs.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   int64_t op = num(info, 0);
-  std::vector<int64_t> ash = dims(info, 4), bsh = dims(info, 5), osh = dims(info, 6);
+  std::vector<int64_t> ash = int64s(info, 4), bsh = int64s(info, 5), osh = int64s(info, 6);
   const float* a = f32(info, 1, prod(ash));
   const float* b = f32(info, 2, prod(bsh));
   float* y = f32(info, 3, prod(osh));
@@ -317,7 +310,7 @@ enum UnaryOp { kRelu = 0, kStep = 1, kSqrt = 2, kNeg = 3, kSquare = 4, kAbs = 5 
 // unary(op, x, y, param): element-wise; param is Step's alpha. NaN propagates as in the JS kernels.
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   const int64_t op = num(info, 0);
-  const int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 1);
   const float* x = f32(info, 1, n);
   float* y = f32(info, 2, n);
   const float alpha = static_cast<float>(dbl(info, 3));

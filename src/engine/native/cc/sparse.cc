@@ -23,7 +23,7 @@ constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 // density(a, samples): the fraction of nonzero entries; with samples > 0, estimated from that many evenly spaced
 // entries (a quick look that rules out dense inputs without reading them all).
 Napi::Value Density(const Napi::CallbackInfo& info) {
-  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 0);
   const float* a = f32(info, 0, n);
   const int64_t samples = num(info, 1);
   if (n == 0) return Napi::Number::New(info.Env(), 0.0);
@@ -42,11 +42,11 @@ Napi::Value Density(const Napi::CallbackInfo& info) {
 // a separate add would), b stored [K, N] or, transposed, [N, K].
 Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
   const int64_t M = num(info, 3), K = num(info, 4), N = num(info, 5);
-  const bool tB = info[6].ToBoolean();
+  const bool tB = flag(info, 6);
   const float* a = f32(info, 0, M * K);
   const float* b = f32(info, 1, K * N);
   float* c = f32(info, 2, M * N);
-  const float* bias = info.Length() > 7 && !info[7].IsUndefined() ? f32(info, 7, N) : nullptr;
+  const float* bias = optF32(info, 7, N);
   // B as rows of length N (a transposed B is copied once: K*N work against M*K*N).
   std::vector<float> bt;
   if (tB) {
