@@ -47,8 +47,8 @@ export interface ServerOptions {
 const START_SHAPE = '{"rounds": N, "name": "..."}, both optional';
 const GUESS_SHAPE = '{"guess": <class index>}';
 
-// The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up, so it works the same
-// from src (tsx) and from dist: both sit below the package root.
+// The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up (found from the package
+// root, above the compiled server in dist/), so changing it needs no build step.
 const PAGE_FILES: Record<string, string> = {
   '/': 'index.html',
   '/app.js': 'app.js',

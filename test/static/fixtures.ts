@@ -6,7 +6,7 @@
 // through eight such blocks, so much smaller).
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { createModel, resolveConfig } from '../../src/models/registry.js';
+import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';
 import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { CITIES } from '../serve/helpers.js';
@@ -16,7 +16,7 @@ export async function excitedCheckpoint(dir: string, kind: string, preset: strin
   const model = createModel(config, seed);
   const rng = new Rng(seed + 100);
   const draw = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
-  const spiking = config.arch !== 'resnet18';
+  const spiking = isSpiking(config);
   try {
     for (const [name, v] of model.store.params) {
       if (/bn\d*\.weight$/.test(name))
