@@ -21,7 +21,7 @@ import { openDeck } from '../serve/deck.js';
 import { GameHall } from '../serve/game.js';
 import { Predictor } from '../serve/predictor.js';
 import { buildServer } from '../serve/server.js';
-import { saveCheckpoint } from '../train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta } from '../train/checkpoint.js';
 import { must } from '../util/must.js';
 import { hostileBurst } from './hostile_uploads.js';
 
@@ -100,18 +100,13 @@ async function untrainedCheckpoint(dir: string, preset: string): Promise<string>
   const config = resolveConfig(preset, { classes: CITIES.length });
   const model = createModel(config);
   try {
-    return await saveCheckpoint(dir, 'bench', model, null, {
-      preset,
-      model: config,
-      classes: CITIES,
-      mean: [0.5, 0.5, 0.5],
-      std: [0.25, 0.25, 0.25],
-      epoch: 0,
-      step: 0,
-      cursor: { epoch: 0, batch: 0 },
-      best: null,
-      train: {},
-    });
+    return await saveCheckpoint(
+      dir,
+      'bench',
+      model,
+      null,
+      untrainedMeta(preset, config, CITIES, { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }),
+    );
   } finally {
     model.store.dispose();
   }

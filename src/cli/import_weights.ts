@@ -11,7 +11,7 @@ import type { SafeTensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_checkpoint.js';
 import { architectureOf, createModel, isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
-import { saveCheckpoint, type CheckpointMeta } from '../train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta, type CheckpointMeta } from '../train/checkpoint.js';
 import { runPaths } from '../train/run_folder.js';
 import { must } from '../util/must.js';
 import { intOption } from './args.js';
@@ -145,15 +145,7 @@ export default defineCommand({
       loadStateDict(model.store, ck.stateDict, file);
       mkdirSync(paths.checkpoints, { recursive: true });
       const meta: CheckpointMeta = {
-        preset: args.model,
-        model: config,
-        classes,
-        mean: norm.mean ?? CIFAR10.mean,
-        std: norm.std ?? CIFAR10.std,
-        epoch: 0,
-        step: 0,
-        cursor: { epoch: 0, batch: 0 },
-        best: null,
+        ...untrainedMeta(preset, config, classes, { mean: norm.mean ?? CIFAR10.mean, std: norm.std ?? CIFAR10.std }),
         train: args.data ? { data: args.data } : {},
       };
       await writeFileAtomic(

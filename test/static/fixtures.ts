@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';
-import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { CITIES } from '../serve/helpers.js';
 
@@ -39,18 +39,13 @@ export async function excitedCheckpoint(dir: string, kind: string, preset: strin
     const runningVar = spiking ? 0.01 : 0.1;
     for (const [name, v] of model.store.buffers)
       if (name.endsWith('running_var')) v.assign(tf.fill(v.shape, runningVar));
-    return await saveCheckpoint(dir, kind, model, null, {
-      preset,
-      model: config,
-      classes: CITIES,
-      mean: [0.45, 0.47, 0.5],
-      std: [0.25, 0.24, 0.26],
-      epoch: 0,
-      step: 0,
-      cursor: { epoch: 0, batch: 0 },
-      best: null,
-      train: {},
-    });
+    return await saveCheckpoint(
+      dir,
+      kind,
+      model,
+      null,
+      untrainedMeta(preset, config, CITIES, { mean: [0.45, 0.47, 0.5], std: [0.25, 0.24, 0.26] }),
+    );
   } finally {
     model.store.dispose();
   }
