@@ -21,6 +21,7 @@ import { createModel, resolveConfig } from '../models/registry.js';
 import { exportGame } from '../static/export.js';
 import { serveStatic } from '../static/serve.js';
 import { saveCheckpoint, untrainedMeta } from '../train/checkpoint.js';
+import { must } from '../util/must.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -99,7 +100,8 @@ function sizes(dir: string): Record<string, number> {
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) =>
+  must([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)], 'the page timed at least one prediction');
 
 const root = mkdtempSync(path.join(tmpdir(), 'geospike-bench-static-'));
 try {

@@ -197,8 +197,8 @@ export function openedUrl(child: ChildProcess): Promise<{ url: string; stderr: (
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
       stderr += d;
-      const m = /open (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve({ url: m[1], stderr: () => stderr });
+      const url = /open (http:\/\/\S+)/.exec(stderr)?.[1];
+      if (url) resolve({ url, stderr: () => stderr });
     });
     child.on('exit', (code) => reject(new Error(`the command exited with ${code}: ${stderr}`)));
   });
