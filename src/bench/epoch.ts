@@ -2,7 +2,8 @@
 // dataset folder, with where the time went; and the arguments of the PyTorch peer's loop (bench/peer/epoch.py) for
 // the same recipe: random crop + flip, AdamW, warm-up + cosine, label smoothing, no mixup.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { loadAverage } from './load.js';
 import { join } from 'node:path';
 import { initEngine } from '../engine/backend.js';
 import { resolveConfig } from '../models/registry.js';
@@ -10,6 +11,7 @@ import { resolveTrainConfig, type TrainConfig } from '../train/config.js';
 import { train } from '../train/loop.js';
 import { PHASES, type EpochTiming } from '../train/timing.js';
 import { median, peerModelArgs } from './model.js';
+import { must } from '../util/must.js';
 
 export interface EpochBenchOptions {
   data: string;
@@ -54,7 +56,7 @@ export function epochConfig(o: EpochBenchOptions, out: string): TrainConfig {
 export async function benchEpoch(o: EpochBenchOptions): Promise<EpochBenchResult> {
   const backend = await initEngine(o.backend);
   const out = mkdtempSync(join(tmpdir(), 'geospike-bench-epoch-'));
-  const load0 = loadavg()[0];
+  const load0 = loadAverage();
   try {
     const { timings } = await train(epochConfig(o, out), { log: () => {} });
     const sec = median(timings.map((t) => t.seconds));
@@ -63,10 +65,10 @@ export async function benchEpoch(o: EpochBenchOptions): Promise<EpochBenchResult
       model: o.preset,
       batch: o.batch,
       secPerEpoch: sec,
-      imagesPerSec: timings[0].images / sec,
+      imagesPerSec: must(timings[0], 'the bench trains at least one epoch').images / sec,
       epochs: timings,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-      load: [load0, loadavg()[0]],
+      load: [load0, loadAverage()],
     };
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 //   node dist/src/bench/serve.js --hostile 50
 import { createDeflate } from 'node:zlib';
 import sharp from 'sharp';
+import { cycle } from '../util/cycle.js';
 
 export interface HostileReport {
   uploads: number;
@@ -99,7 +100,7 @@ export async function hostileBurst(base: string, n: number, honest: Buffer): Pro
   const counts: Record<string, Record<number, number>> = {};
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const [name, type, body] = kinds[i % kinds.length];
+      const [name, type, body] = cycle(kinds, i);
       const res = await fetch(`${base}/api/predict`, {
         method: 'POST',
         headers: { 'content-type': type },

@@ -19,6 +19,7 @@ import { FakeServer } from '../data/providers/fake_server.js';
 import { Budget, Http } from '../data/providers/http.js';
 import { StreetViewProvider } from '../data/providers/streetview.js';
 import { DatasetWriter } from '../data/writer.js';
+import { cycle } from '../util/cycle.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -59,7 +60,7 @@ try {
     Array.from({ length: n }, (_, i) => i),
     concurrency,
     async (i) => {
-      const img = await processImage(bodies[i % bodies.length], { cropBottom: crop, displayMaxSide: 4096 });
+      const img = await processImage(cycle(bodies, i), { cropBottom: crop, displayMaxSide: 4096 });
       await writer.add(
         {
           id: `img${i}`,

@@ -19,6 +19,7 @@ import { importTable } from '../data/importers/table.js';
 import { processImage } from '../data/images.js';
 import { forEachLimit } from '../util/for_each_limit.js';
 import { DatasetWriter } from '../data/writer.js';
+import { cycle } from '../util/cycle.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,7 +31,14 @@ const { values: opt } = parseArgs({
 });
 const n = Number(opt.images);
 const concurrency = Number(opt.concurrency);
-const [w, h] = opt.size.split('x').map(Number);
+const [w, h] = photoSize(opt.size);
+
+function photoSize(size: string): [number, number] {
+  const [w, h] = size.split('x').map(Number);
+  if (w === undefined || h === undefined || !(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0))
+    throw new Error(`--size must be WIDTHxHEIGHT in pixels, e.g. 128x148; got '${size}'`);
+  return [w, h];
+}
 
 /** A noisy photo-like JPEG (noise keeps the JPEG and its deflated entry at a realistic size). */
 async function photo(seed: number): Promise<Buffer> {
@@ -92,7 +100,7 @@ try {
   const entries = [];
   for (let i = 0; i < n; i++) {
     rows.push(`${1e15 + i},${48.83 + (i % 50) * 0.001},${2.28 + Math.floor(i / 50) * 0.001}`);
-    entries.push({ name: `train/${i % 10}/${1e15 + i}.jpg`, data: photos[i % photos.length] });
+    entries.push({ name: `train/${i % 10}/${1e15 + i}.jpg`, data: cycle(photos, i) });
   }
   writeFileSync(path.join(work, 'train.csv'), `${rows.join('\n')}\n`);
   writeFileSync(path.join(work, '00.zip'), zip(entries));
@@ -105,7 +113,7 @@ try {
     Array.from({ length: n }, (_, i) => i),
     concurrency,
     async (i) => {
-      const img = await processImage(photos[i % photos.length], { cropBottom: 0, displayMaxSide: 256 });
+      const img = await processImage(cycle(photos, i), { cropBottom: 0, displayMaxSide: 256 });
       await writer.add(
         {
           id: `img${i}`,

@@ -1,6 +1,6 @@
 // Whole-step timing of a model preset: training steps (forward, backward, AdamW) or inference batches, after
 // warm-up, as `geospike bench` reports them; and the PyTorch peer's (bench/peer/step.py) arguments for the same model.
-import { loadavg } from 'node:os';
+import { loadAverage } from './load.js';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,6 +17,7 @@ import { AdamW } from '../train/adamw.js';
 import { noDecayNames, WEIGHT_DECAY_RULE } from '../train/param_groups.js';
 import { lossAndGrads } from '../train/grads.js';
 import { crossEntropy } from '../train/loss.js';
+import { must } from '../util/must.js';
 import { packageRoot } from '../util/package_root.js';
 import { profileKernels, type KernelTime } from './kernel_profile.js';
 
@@ -66,8 +67,10 @@ const LR = 5e-4,
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const at = (i: number) => must(s[i], 'an index inside the list');
+  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
 }
 
 /** Times `steps` batches after `warmup` untimed ones, on the active backend of initEngine(opts.backend). */
@@ -102,7 +105,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
   const gpuBytes = () => (tf.backend().memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU;
   let gpuPeak = 0;
   for (let i = 0; i < opts.warmup; i++) step();
-  const load0 = loadavg()[0];
+  const load0 = loadAverage();
   const times: number[] = [];
   const profiler = opts.profile ? profileKernels(tf.getBackend(), opts.profile === 'shape') : undefined;
   const cpu0 = process.cpuUsage();
@@ -130,7 +133,7 @@ export async function benchModel(opts: BenchOptions): Promise<BenchResult> {
     cpuSecPerBatch: (cpu.user + cpu.system) / 1e6 / opts.steps,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     times,
-    load: [load0, loadavg()[0]],
+    load: [load0, loadAverage()],
     gflops: (flopsPerImage(config, opts.mode) * opts.batch) / sec / 1e9,
     gpu:
       gpuBytes() === undefined

@@ -2,9 +2,11 @@
 // fresh process, so slow drifts of a shared machine land on both sides alike; the report quotes the median ratio
 // of paired rounds and its range, and keeps every round.
 import { spawnSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
+import { loadAverage } from './load.js';
 import { fileURLToPath } from 'node:url';
 import { median } from './model.js';
+import { must } from '../util/must.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const PEER_SETUP = 'apt-get install python3-torch libopenblas0-pthread';
@@ -63,9 +65,9 @@ export function interleave(
       ['geospike', ours],
       ['pytorch', peer],
     ] as const) {
-      const load0 = loadavg()[0];
+      const load0 = loadAverage();
       const result = run();
-      const r: Round = { runner, round, seconds: seconds(runner, result), load: [load0, loadavg()[0]], result };
+      const r: Round = { runner, round, seconds: seconds(runner, result), load: [load0, loadAverage()], result };
       all.push(r);
       onRound(r);
     }
@@ -84,7 +86,7 @@ export function interleave(
     rounds: all,
     geospike: spread(g),
     pytorch: spread(p),
-    ratio: spread(g.map((s, i) => s / p[i])),
+    ratio: spread(g.map((s, i) => s / must(p[i], 'the rounds alternate, one of each'))),
   };
 }
 

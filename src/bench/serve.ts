@@ -21,7 +21,8 @@ import { openDeck } from '../serve/deck.js';
 import { GameHall } from '../serve/game.js';
 import { Predictor } from '../serve/predictor.js';
 import { buildServer } from '../serve/server.js';
-import { saveCheckpoint } from '../train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta } from '../train/checkpoint.js';
+import { must } from '../util/must.js';
 import { hostileBurst } from './hostile_uploads.js';
 
 const { values: opt } = parseArgs({
@@ -84,14 +85,97 @@ async function syntheticDataset(dir: string, perClass: number): Promise<void> {
 
 function stats(ms: number[]): { n: number; p50: number; p95: number; mean: number; max: number } {
   const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+  const q = (p: number) => must(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)], 'at least one timing');
   return {
     n: s.length,
     p50: q(0.5),
     p95: q(0.95),
     mean: s.reduce((a, b) => a + b, 0) / s.length,
-    max: s[s.length - 1],
+    max: must(s.at(-1), 'at least one timing'),
   };
+}
+
+/** An untrained checkpoint of `preset` in `dir`: the weights do not change the work done per image. */
+async function untrainedCheckpoint(dir: string, preset: string): Promise<string> {
+  const config = resolveConfig(preset, { classes: CITIES.length });
+  const model = createModel(config);
+  try {
+    return await saveCheckpoint(
+      dir,
+      'bench',
+      model,
+      null,
+      untrainedMeta(preset, config, CITIES, { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }),
+    );
+  } finally {
+    model.store.dispose();
+  }
+}
+
+/** One POST /api/predict of photo `i` (of `photos`, in turn); its milliseconds. */
+function predictClient(base: string, photos: Buffer[]): (i: number) => Promise<number> {
+  return async (i) => {
+    const form = new FormData();
+    const photo = must(photos[i % photos.length], 'i % length is an index');
+    form.append('image', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'photo.jpg');
+    const t0 = performance.now();
+    const res = await fetch(`${base}/api/predict`, { method: 'POST', body: form });
+    await res.json();
+    if (!res.ok) throw new Error(`/api/predict answered ${res.status}`);
+    return performance.now() - t0;
+  };
+}
+
+/** One round of a game (a new game when the last is over): the deal's milliseconds, and the whole round's. */
+function roundClient(base: string, roundsPerGame: number): () => Promise<{ deal: number; total: number }> {
+  let game = '';
+  let index = roundsPerGame;
+  const json = async (url: string, init?: RequestInit) => {
+    const res = await fetch(base + url, init);
+    if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+    return res.json();
+  };
+  return async () => {
+    if (index >= roundsPerGame) {
+      game = (await json('/api/games', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))
+        .game;
+      index = 0;
+    }
+    const t0 = performance.now();
+    const r = await json(`/api/games/${game}/round`);
+    const t1 = performance.now();
+    await (await fetch(base + r.image)).arrayBuffer();
+    await json(`/api/games/${game}/rounds/${r.index}/guess`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"guess":${index % 5}}`,
+    });
+    index++;
+    return { deal: t1 - t0, total: performance.now() - t0 };
+  };
+}
+
+/** `warmup` untimed calls, then `requests` timed ones in sequence. */
+async function timed<T>(warmup: number, requests: number, once: (i: number) => Promise<T>): Promise<T[]> {
+  for (let i = 0; i < warmup; i++) await once(i);
+  const out: T[] = [];
+  for (let i = 0; i < requests; i++) out.push(await once(i));
+  return out;
+}
+
+type Latency = ReturnType<typeof stats>;
+
+function printLatency(r: { preset: string; backend: string; requests: number } & Record<string, unknown>) {
+  const f = (x: number) => x.toFixed(2).padStart(8);
+  console.log(
+    `geospike serve latency: ${r.preset} on '${r.backend}', ${r.requests} sequential requests each, loopback`,
+  );
+  console.log(`${'ms'.padEnd(44)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'mean'.padStart(8)}${'max'.padStart(8)}`);
+  const row = (name: string, s: Latency) =>
+    console.log(`${name.padEnd(44)}${f(s.p50)}${f(s.p95)}${f(s.mean)}${f(s.max)}`);
+  row('POST /api/predict (256x256 JPEG, multipart)', r.predict as Latency);
+  row('GET round (deal: model guesses, sealed)', r.roundDeal as Latency);
+  row('round: deal + image + guess', r.round as Latency);
 }
 
 async function main(): Promise<void> {
@@ -100,24 +184,7 @@ async function main(): Promise<void> {
   const backend = await initEngine(opt.backend);
   const tmp = mkdtempSync(path.join(tmpdir(), 'geospike-bench-serve-'));
   try {
-    let ckpt = opt.checkpoint;
-    if (!ckpt) {
-      const config = resolveConfig(opt.preset!, { classes: CITIES.length });
-      const model = createModel(config);
-      ckpt = await saveCheckpoint(tmp, 'bench', model, null, {
-        preset: opt.preset!,
-        model: config,
-        classes: CITIES,
-        mean: [0.5, 0.5, 0.5],
-        std: [0.25, 0.25, 0.25],
-        epoch: 0,
-        step: 0,
-        cursor: { epoch: 0, batch: 0 },
-        best: null,
-        train: {},
-      });
-      model.store.dispose();
-    }
+    const ckpt = opt.checkpoint ?? (await untrainedCheckpoint(tmp, must(opt.preset, '--preset has a default')));
     const data = opt.data ?? path.join(tmp, 'data');
     if (!opt.data) await syntheticDataset(data, 41);
     const predictor = Predictor.load(ckpt);
@@ -130,58 +197,13 @@ async function main(): Promise<void> {
 
     const photos = await Promise.all([1, 2, 3, 4].map((s) => fakePhoto(100 + s)));
     if (opt.hostile) {
-      console.log(JSON.stringify(await hostileBurst(base, Number(opt.hostile), photos[0]), null, 1));
+      const photo = must(photos[0], 'four photos were made');
+      console.log(JSON.stringify(await hostileBurst(base, Number(opt.hostile), photo), null, 1));
       await app.close();
       return;
     }
-    const predictOnce = async (i: number) => {
-      const form = new FormData();
-      form.append('image', new Blob([new Uint8Array(photos[i % photos.length])], { type: 'image/jpeg' }), 'photo.jpg');
-      const t0 = performance.now();
-      const res = await fetch(`${base}/api/predict`, { method: 'POST', body: form });
-      await res.json();
-      if (!res.ok) throw new Error(`/api/predict answered ${res.status}`);
-      return performance.now() - t0;
-    };
-
-    let game = '';
-    let index = roundsPerGame;
-    const json = async (url: string, init?: RequestInit) => {
-      const res = await fetch(base + url, init);
-      if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-      return res.json();
-    };
-    const roundOnce = async () => {
-      if (index >= roundsPerGame) {
-        game = (
-          await json('/api/games', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-        ).game;
-        index = 0;
-      }
-      const t0 = performance.now();
-      const r = await json(`/api/games/${game}/round`);
-      const t1 = performance.now();
-      await (await fetch(base + r.image)).arrayBuffer();
-      await json(`/api/games/${game}/rounds/${r.index}/guess`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: `{"guess":${index % 5}}`,
-      });
-      index++;
-      return { deal: t1 - t0, total: performance.now() - t0 };
-    };
-
-    for (let i = 0; i < warmup; i++) await predictOnce(i);
-    const predict = [];
-    for (let i = 0; i < requests; i++) predict.push(await predictOnce(i));
-    for (let i = 0; i < warmup; i++) await roundOnce();
-    const deal = [];
-    const round = [];
-    for (let i = 0; i < requests; i++) {
-      const r = await roundOnce();
-      deal.push(r.deal);
-      round.push(r.total);
-    }
+    const predict = await timed(warmup, requests, predictClient(base, photos));
+    const rounds = await timed(warmup, requests, roundClient(base, roundsPerGame));
     await app.close();
     predictor.dispose();
 
@@ -192,25 +214,11 @@ async function main(): Promise<void> {
       checkpoint: opt.checkpoint ?? '(untrained)',
       requests,
       predict: stats(predict),
-      roundDeal: stats(deal),
-      round: stats(round),
+      roundDeal: stats(rounds.map((r) => r.deal)),
+      round: stats(rounds.map((r) => r.total)),
     };
-    if (opt.json) {
-      console.log(JSON.stringify(result));
-    } else {
-      const f = (x: number) => x.toFixed(2).padStart(8);
-      console.log(
-        `geospike serve latency: ${result.preset} on '${backend}', ${requests} sequential requests each, loopback`,
-      );
-      console.log(
-        `${'ms'.padEnd(44)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'mean'.padStart(8)}${'max'.padStart(8)}`,
-      );
-      const row = (name: string, s: ReturnType<typeof stats>) =>
-        console.log(`${name.padEnd(44)}${f(s.p50)}${f(s.p95)}${f(s.mean)}${f(s.max)}`);
-      row('POST /api/predict (256x256 JPEG, multipart)', result.predict);
-      row('GET round (deal: model guesses, sealed)', result.roundDeal);
-      row('round: deal + image + guess', result.round);
-    }
+    if (opt.json) console.log(JSON.stringify(result));
+    else printLatency(result);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -15,6 +15,7 @@ import { addon } from '../engine/native/kernel_util.js';
 import { convParams } from '../ops/conv2d/native.js';
 import { composedAttention } from '../ops/spike_attention/op.js';
 import { median } from './model.js';
+import { must } from '../util/must.js';
 
 export const DEFAULT_RATES = [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
 const T = 4,
@@ -132,7 +133,7 @@ function attentionCase(name: string, withGrad: boolean, batch: number): SpikeCas
       const [q, k, v] = [spikes(n, rate), spikes(n, rate), spikes(n, rate)];
       const dy = dense(n);
       const [ys, yd] = [new Float32Array(n), new Float32Array(n)];
-      const grads = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      const grads = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
       const shape = [T, batch, TOKENS, D];
       return {
         sparse() {
@@ -141,14 +142,14 @@ function attentionCase(name: string, withGrad: boolean, batch: number): SpikeCas
         },
         dense() {
           tf.tidy(() => {
-            const [tq, tk, tv] = [q, k, v].map((a) => tf.tensor(a, shape));
+            const [tq, tk, tv] = [tf.tensor(q, shape), tf.tensor(k, shape), tf.tensor(v, shape)];
             if (!withGrad) return void yd.set(composedAttention(tq, tk, tv, HEADS, 0.125).dataSync());
             const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => composedAttention(a, b, c, HEADS, 0.125);
             const { value, grads: g } = tf.valueAndGrads((a, b, c) => tf.sum(tf.mul(f(a, b, c), tf.tensor(dy, shape))))(
               [tq, tk, tv],
             );
             value.dataSync();
-            yd.set(g[0].dataSync());
+            yd.set(must(g[0], 'one gradient per input').dataSync());
           });
         },
         outputs: () => (withGrad ? [grads[0], yd] : [ys, yd]),
@@ -176,8 +177,8 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   let worst = 0,
     scale = 0;
   for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
   }
   return scale ? worst / scale : worst;
 }

@@ -20,7 +20,8 @@ import { initEngine } from '../engine/backend.js';
 import { createModel, resolveConfig } from '../models/registry.js';
 import { exportGame } from '../static/export.js';
 import { serveStatic } from '../static/serve.js';
-import { saveCheckpoint } from '../train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta } from '../train/checkpoint.js';
+import { must } from '../util/must.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -74,18 +75,13 @@ async function untrained(dir: string, preset: string): Promise<string> {
   const config = resolveConfig(preset, { classes: CLASSES.length });
   const model = createModel(config, 0);
   try {
-    return await saveCheckpoint(dir, preset, model, null, {
+    return await saveCheckpoint(
+      dir,
       preset,
-      model: config,
-      classes: CLASSES,
-      mean: [0.45, 0.47, 0.5],
-      std: [0.25, 0.24, 0.26],
-      epoch: 0,
-      step: 0,
-      cursor: { epoch: 0, batch: 0 },
-      best: null,
-      train: {},
-    });
+      model,
+      null,
+      untrainedMeta(preset, config, CLASSES, { mean: [0.45, 0.47, 0.5], std: [0.25, 0.24, 0.26] }),
+    );
   } finally {
     model.store.dispose();
   }
@@ -104,7 +100,8 @@ function sizes(dir: string): Record<string, number> {
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) =>
+  must([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)], 'the page timed at least one prediction');
 
 const root = mkdtempSync(path.join(tmpdir(), 'geospike-bench-static-'));
 try {

@@ -8,6 +8,7 @@ import { trainWithTorch } from '../torch/train_torch.js';
 import { runPaths } from '../train/run_folder.js';
 import { benchEpoch, epochConfig, type EpochBenchOptions } from './epoch.js';
 import { median } from './model.js';
+import { must } from '../util/must.js';
 
 export interface EngineBench {
   runner: string;
@@ -32,7 +33,8 @@ export async function benchTorchEngine(o: EpochBenchOptions, device: 'auto' | 'c
       .split('\n')
       .map((l) => JSON.parse(l) as { images_per_s: number; backend: string });
     const perEpoch = rows.map((r) => r.images_per_s);
-    return { runner: `torch engine (${rows[0].backend})`, trainImagesPerSec: median(perEpoch), perEpoch };
+    const backend = must(rows[0], 'the torch engine logs a metrics row per epoch').backend;
+    return { runner: `torch engine (${backend})`, trainImagesPerSec: median(perEpoch), perEpoch };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

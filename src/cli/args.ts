@@ -11,6 +11,17 @@ export const backendArg = {
   description: `Compute backend: auto, ${backendNames().join(', ')} (default $${BACKEND_ENV} or auto)`,
 } as const;
 
+/**
+ * `--backend`'s value checked against the known backends (as initEngine would check it, or $GEOSPIKE_BACKEND's when
+ * the flag is not given), for a command that does other work before it starts the engine.
+ */
+export function backendOption(value: string | undefined): string | undefined {
+  const choice = value || process.env[BACKEND_ENV] || 'auto';
+  if (choice !== 'auto' && !backendNames().includes(choice))
+    throw new Error(`unknown backend '${choice}'; choose one of: auto, ${backendNames().join(', ')}`);
+  return value;
+}
+
 /** `--checkpoint`, for every command that reads a trained model; `detail` says what this command does with it. */
 export function checkpointArg(detail?: string) {
   const what = "Checkpoint: a .json sidecar (RUN/checkpoints/best.json or last.json) or a run's checkpoints folder";

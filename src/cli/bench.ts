@@ -3,8 +3,21 @@
 // run in alternating fresh processes, --rounds each, and the median ratio is quoted with its range.
 import { existsSync } from 'node:fs';
 import { defineCommand } from 'citty';
-import { benchEpoch, describePhases, peerEpochArgs, type EpochBenchResult } from '../bench/epoch.js';
-import { benchModel, peerScript, torchArgs, type BenchMode, type BenchResult } from '../bench/model.js';
+import {
+  benchEpoch,
+  describePhases,
+  peerEpochArgs,
+  type EpochBenchOptions,
+  type EpochBenchResult,
+} from '../bench/epoch.js';
+import {
+  benchModel,
+  peerScript,
+  torchArgs,
+  type BenchMode,
+  type BenchOptions,
+  type BenchResult,
+} from '../bench/model.js';
 import {
   describeRounds,
   interleave,
@@ -17,8 +30,9 @@ import {
 } from '../bench/rounds.js';
 import { describeProfile } from '../bench/kernel_profile.js';
 import { DEFAULT_PRESET, PRESETS, resolveConfig } from '../models/registry.js';
-import { backendArg, intOption, jsonArg } from './args.js';
+import { backendArg, backendOption, checkedDataset, intOption, jsonArg } from './args.js';
 import type { EpochTiming } from '../train/timing.js';
+import { must } from '../util/must.js';
 
 /** A whole-number flag that has a default (so it is always given), at least `min`. */
 const count = (name: string, v: string | undefined, min = 1): number => intOption(`--${name}`, v ?? '', min) ?? min;
@@ -97,123 +111,170 @@ export default defineCommand({
     python: { type: 'string', description: 'Python interpreter with PyTorch for the peer', default: PYTHON },
   },
   async run({ args }) {
-    const mode = args.mode as BenchMode;
-    if (mode !== 'train' && mode !== 'infer') throw new Error(`--mode must be train or infer, got '${args.mode}'`);
-    if (!Object.hasOwn(PRESETS, args.model))
-      throw new Error(`unknown model preset '${args.model}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
-    if (args.epoch && !args.data)
-      throw new Error(
-        '--epoch needs --data DIR, a dataset folder (e.g. from `geospike import fashion-mnist --out DIR`)',
-      );
-    if (args.epoch && mode !== 'train') throw new Error('--epoch times training epochs; drop --mode infer');
-    const threads = count('threads', args.threads);
-    const timeSteps = args['time-steps'] === undefined ? undefined : count('time-steps', args['time-steps']);
-    const opts = {
-      preset: args.model,
-      mode,
-      backend: args.backend,
-      batch: count('batch', args.batch),
-      steps: count('steps', args.steps),
-      warmup: count('warmup', args.warmup, 0),
-      overrides: timeSteps === undefined ? undefined : { timeSteps },
-      profile: profileArg(args.profile),
-    };
-    const epochOpts = {
-      data: args.data!,
-      preset: args.model,
-      batch: opts.batch,
-      epochs: count('epochs', args.epochs),
-      backend: args.backend,
-      timeSteps,
-    };
+    const plan = await benchPlan(args);
     // Thread count and OpenMP wait policy must be in the environment before the addon (and libgomp) load; geospike
     // rounds inherit them, and the peer gets the same OpenMP settings, so neither side spins while the other sleeps.
-    process.env.OMP_NUM_THREADS = `${threads}`;
+    process.env.OMP_NUM_THREADS = `${plan.threads}`;
     process.env.OMP_WAIT_POLICY ??= 'passive';
-
-    if (args.engine !== undefined) {
-      const { benchTorchEngine, benchTsEngine, compareEngines } = await import('../bench/torch_engine.js');
-      if (args.engine !== 'torch' || !args.epoch)
-        throw new Error('--engine takes torch, with --epoch --data DIR (the same epochs on both engines)');
-      const ts = await benchTsEngine(epochOpts);
-      const torch = await benchTorchEngine(epochOpts, (args.device ?? 'cpu') as 'auto' | 'cpu' | 'cuda');
-      if (args.json) return void console.log(JSON.stringify({ ts, torch, threads }, null, 2));
-      console.log(
-        `${args.model}, ${epochOpts.epochs} epoch(s) of batch ${epochOpts.batch} on ${epochOpts.data}, ${threads} threads`,
-      );
-      for (const r of [ts, torch])
-        console.log(`  ${r.runner.padEnd(34)} ${r.trainImagesPerSec.toFixed(1).padStart(8)} training images/s`);
-      console.log(`  ${compareEngines(ts, torch)}`);
-      return;
-    }
-    if (!args['vs-pytorch']) {
-      if (args.epoch) {
-        const r = await benchEpoch(epochOpts);
-        if (args.json) return void console.log(JSON.stringify({ geospike: r, threads, pid: process.pid }, null, 2));
-        console.log(
-          `${r.model}, ${r.epochs.length} epoch(s) of batch ${r.batch} on ${epochOpts.data}, ${threads} threads`,
-        );
-        for (const l of epochLines(r)) console.log(l);
-        return;
-      }
-      const ours = await benchModel(opts);
-      if (args.json) return void console.log(JSON.stringify({ geospike: ours, threads, pid: process.pid }, null, 2));
-      console.log(
-        `${opts.preset}, ${mode}, batch ${opts.batch}${timeSteps ? `, T ${timeSteps}` : ''}, ${threads} threads: median of ${opts.steps} after ${opts.warmup} warm-up`,
-      );
-      console.log(line(ours));
-      if (ours.profile) for (const l of describeProfile(ours.profile, opts.steps)) console.log(l);
-      return;
-    }
-
-    const rounds = count('rounds', args.rounds);
-    const script = args['torch-script'] ?? peerScript(args.epoch ? 'epoch.py' : 'step.py');
-    if (!existsSync(script))
-      throw new Error(`the PyTorch peer script is missing: ${script} (pass --torch-script PATH)`);
-    if (args.python.includes('/') && !existsSync(args.python))
-      throw new Error(`${args.python} does not exist; pass --python PATH, or install PyTorch: ${PEER_SETUP}`);
-    const forwarded = FORWARDED.flatMap((k) => (args[k] === undefined ? [] : [`--${k}`, String(args[k])]));
-    const childArgs = ['bench', ...forwarded, ...(args.epoch ? ['--epoch'] : []), '--json'];
-    const peerArgs = args.epoch
-      ? peerEpochArgs(epochOpts, threads)
-      : torchArgs(resolveConfig(opts.preset, opts.overrides), opts.batch, opts.steps, mode, threads);
-    const report = interleave(
-      rounds,
-      () => runOurs(childArgs),
-      () => runPeer(args.python, script, peerArgs, peerEnv(process.env, threads)),
-      (runner, r) => roundSeconds(runner, r, args.epoch),
-      (r) =>
-        args.json ||
-        process.stderr.write(
-          `  round ${r.round} ${r.runner}: ${r.seconds.toFixed(3)} s   (load ${r.load[1].toFixed(1)})\n`,
-        ),
-    );
-    if (args.json) {
-      console.log(
-        JSON.stringify(
-          { kind: args.epoch ? 'epoch' : mode, model: opts.preset, batch: opts.batch, threads, ...report },
-          null,
-          2,
-        ),
-      );
-      return;
-    }
-    const unit = args.epoch ? 's/epoch' : 's/batch';
-    const what = args.epoch
-      ? `${epochOpts.epochs} epoch(s) on ${epochOpts.data}`
-      : `${mode}, median of ${opts.steps} after ${opts.warmup} warm-up`;
-    console.log(
-      `${opts.preset}, batch ${opts.batch}${timeSteps ? `, T ${timeSteps}` : ''}, ${threads} threads, ${what}, ${rounds} rounds each:`,
-    );
-    for (const l of describeRounds(report, unit)) console.log(l);
-    if (args.epoch) {
-      const timings = report.rounds
-        .filter((r) => r.runner === 'geospike')
-        .flatMap((r) => (r.result.geospike as EpochBenchResult).epochs as EpochTiming[]);
-      console.log(`  geospike's epochs: ${describePhases(timings)}`);
-    }
+    if (plan.engines) return benchEngines(plan, plan.engines);
+    if (plan.peer) return benchVsPytorch(plan, plan.peer, args);
+    if (plan.epoch) return benchEpochAlone(plan, plan.epoch);
+    return benchStepsAlone(plan);
   },
 });
+
+type BenchArgs = Partial<Record<(typeof FORWARDED)[number] | 'profile' | 'engine' | 'device' | 'rounds', string>> &
+  Partial<Record<'torch-script' | 'python', string>> & { epoch?: boolean; json?: boolean; 'vs-pytorch'?: boolean };
+
+/** What `geospike bench` runs, from its flags: every one checked before any engine, round or peer starts. */
+interface BenchPlan {
+  steps: BenchOptions;
+  /** With --epoch: the epochs to time. */
+  epoch: EpochBenchOptions | undefined;
+  /** With --engine torch: the device the torch engine trains on. */
+  engines: { device: 'auto' | 'cpu' | 'cuda' } | undefined;
+  /** With --vs-pytorch: the rounds of each, the peer's script and interpreter. */
+  peer: { rounds: number; script: string; python: string } | undefined;
+  threads: number;
+  timeSteps: number | undefined;
+  json: boolean;
+}
+
+async function benchPlan(args: BenchArgs): Promise<BenchPlan> {
+  const mode = args.mode as BenchMode;
+  const model = args.model ?? DEFAULT_PRESET;
+  if (mode !== 'train' && mode !== 'infer') throw new Error(`--mode must be train or infer, got '${args.mode}'`);
+  if (!Object.hasOwn(PRESETS, model))
+    throw new Error(`unknown model preset '${model}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
+  if (args.epoch && !args.data)
+    throw new Error('--epoch needs --data DIR, a dataset folder (e.g. from `geospike import fashion-mnist --out DIR`)');
+  if (args.epoch && mode !== 'train') throw new Error('--epoch times training epochs; drop --mode infer');
+  const timeSteps = args['time-steps'] === undefined ? undefined : count('time-steps', args['time-steps']);
+  const steps: BenchOptions = {
+    preset: model,
+    mode,
+    backend: backendOption(args.backend),
+    batch: count('batch', args.batch),
+    steps: count('steps', args.steps),
+    warmup: count('warmup', args.warmup, 0),
+    overrides: timeSteps === undefined ? undefined : { timeSteps },
+    profile: profileArg(args.profile),
+  };
+  const engines =
+    args.engine === undefined ? undefined : { device: engineDevice(args.engine, args.device, args.epoch) };
+  const epoch =
+    args.epoch && args.data
+      ? {
+          data: await checkedDataset(args.data),
+          preset: model,
+          batch: steps.batch,
+          epochs: count('epochs', args.epochs),
+          backend: steps.backend,
+          timeSteps,
+        }
+      : undefined;
+  return {
+    steps,
+    epoch,
+    engines,
+    peer: args['vs-pytorch'] ? peerPlan(args) : undefined,
+    threads: count('threads', args.threads),
+    timeSteps,
+    json: args.json === true,
+  };
+}
+
+function engineDevice(engine: string, device: string | undefined, epoch: boolean | undefined): 'auto' | 'cpu' | 'cuda' {
+  if (engine !== 'torch' || !epoch)
+    throw new Error('--engine takes torch, with --epoch --data DIR (the same epochs on both engines)');
+  const d = device ?? 'cpu';
+  if (d !== 'auto' && d !== 'cpu' && d !== 'cuda') throw new Error(`--device takes auto, cpu or cuda, got '${d}'`);
+  return d;
+}
+
+function peerPlan(args: BenchArgs): NonNullable<BenchPlan['peer']> {
+  const rounds = count('rounds', args.rounds);
+  const script = args['torch-script'] ?? peerScript(args.epoch ? 'epoch.py' : 'step.py');
+  if (!existsSync(script)) throw new Error(`the PyTorch peer script is missing: ${script} (pass --torch-script PATH)`);
+  const python = args.python ?? PYTHON;
+  if (python.includes('/') && !existsSync(python))
+    throw new Error(`${python} does not exist; pass --python PATH, or install PyTorch: ${PEER_SETUP}`);
+  return { rounds, script, python };
+}
+
+/** --engine torch: the same epochs on the TypeScript engine and on the torch engine. */
+async function benchEngines(plan: BenchPlan, engines: NonNullable<BenchPlan['engines']>): Promise<void> {
+  const { benchTorchEngine, benchTsEngine, compareEngines } = await import('../bench/torch_engine.js');
+  const o = must(plan.epoch, '--engine was checked to come with --epoch --data');
+  const ts = await benchTsEngine(o);
+  const torch = await benchTorchEngine(o, engines.device);
+  if (plan.json) return void console.log(JSON.stringify({ ts, torch, threads: plan.threads }, null, 2));
+  console.log(`${o.preset}, ${o.epochs} epoch(s) of batch ${o.batch} on ${o.data}, ${plan.threads} threads`);
+  for (const r of [ts, torch])
+    console.log(`  ${r.runner.padEnd(34)} ${r.trainImagesPerSec.toFixed(1).padStart(8)} training images/s`);
+  console.log(`  ${compareEngines(ts, torch)}`);
+}
+
+async function benchEpochAlone(plan: BenchPlan, o: EpochBenchOptions): Promise<void> {
+  const r = await benchEpoch(o);
+  if (plan.json)
+    return void console.log(JSON.stringify({ geospike: r, threads: plan.threads, pid: process.pid }, null, 2));
+  console.log(`${r.model}, ${r.epochs.length} epoch(s) of batch ${r.batch} on ${o.data}, ${plan.threads} threads`);
+  for (const l of epochLines(r)) console.log(l);
+}
+
+async function benchStepsAlone(plan: BenchPlan): Promise<void> {
+  const o = plan.steps;
+  const ours = await benchModel(o);
+  if (plan.json)
+    return void console.log(JSON.stringify({ geospike: ours, threads: plan.threads, pid: process.pid }, null, 2));
+  console.log(
+    `${o.preset}, ${o.mode}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${plan.threads} threads: median of ${o.steps} after ${o.warmup} warm-up`,
+  );
+  console.log(line(ours));
+  if (ours.profile) for (const l of describeProfile(ours.profile, o.steps)) console.log(l);
+}
+
+/** --vs-pytorch: geospike and the PyTorch peer in alternating fresh processes, the median ratio with its range. */
+async function benchVsPytorch(plan: BenchPlan, peer: NonNullable<BenchPlan['peer']>, args: BenchArgs): Promise<void> {
+  const { steps: o, threads, json } = plan;
+  const epoch = plan.epoch;
+  const forwarded = FORWARDED.flatMap((k) => (args[k] === undefined ? [] : [`--${k}`, String(args[k])]));
+  const childArgs = ['bench', ...forwarded, ...(epoch ? ['--epoch'] : []), '--json'];
+  const peerArgs = epoch
+    ? peerEpochArgs(epoch, threads)
+    : torchArgs(resolveConfig(o.preset, o.overrides), o.batch, o.steps, o.mode, threads);
+  const report = interleave(
+    peer.rounds,
+    () => runOurs(childArgs),
+    () => runPeer(peer.python, peer.script, peerArgs, peerEnv(process.env, threads)),
+    (runner, r) => roundSeconds(runner, r, epoch !== undefined),
+    (r) =>
+      json ||
+      process.stderr.write(
+        `  round ${r.round} ${r.runner}: ${r.seconds.toFixed(3)} s   (load ${r.load[1].toFixed(1)})\n`,
+      ),
+  );
+  if (json) {
+    const kind = epoch ? 'epoch' : o.mode;
+    console.log(JSON.stringify({ kind, model: o.preset, batch: o.batch, threads, ...report }, null, 2));
+    return;
+  }
+  const unit = epoch ? 's/epoch' : 's/batch';
+  const what = epoch
+    ? `${epoch.epochs} epoch(s) on ${epoch.data}`
+    : `${o.mode}, median of ${o.steps} after ${o.warmup} warm-up`;
+  console.log(
+    `${o.preset}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${threads} threads, ${what}, ${peer.rounds} rounds each:`,
+  );
+  for (const l of describeRounds(report, unit)) console.log(l);
+  if (epoch) {
+    const timings = report.rounds
+      .filter((r) => r.runner === 'geospike')
+      .flatMap((r) => (r.result.geospike as EpochBenchResult).epochs as EpochTiming[]);
+    console.log(`  geospike's epochs: ${describePhases(timings)}`);
+  }
+}
 
 function profileArg(v: string | undefined): 'kernel' | 'shape' | undefined {
   if (v === undefined) return undefined;

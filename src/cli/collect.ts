@@ -5,6 +5,7 @@ import { defineCommand } from 'citty';
 import { BUILTIN_REGIONS, loadRegions, selectRegions } from '../data/cities.js';
 import { collect, remaining, type SplitMode } from '../data/collect.js';
 import { intOption, numberOption } from './args.js';
+import { must } from '../util/must.js';
 import { stopOnSignal } from '../util/stop_on_signal.js';
 import { Budget, checkEndpoint, DEFAULT_HTTP, defaultMaxRequests, Http } from '../data/providers/http.js';
 import { MAPILLARY_ENDPOINT, MapillaryProvider } from '../data/providers/mapillary.js';
@@ -114,101 +115,17 @@ export default defineCommand({
     const secrets: [string, string][] = [];
     const say = (line: string) => console.error(redact(line, secrets));
     try {
-      const providerName = args.provider as 'streetview' | 'mapillary';
-      const perCity = intOption('--per-city', args['per-city'], 1)!;
-      const valFraction = numberOption('--val-fraction', args['val-fraction'], 0, 1)!;
-      const concurrency = intOption('--concurrency', args.concurrency, 1)!;
-      const fetchSize = intOption('--fetch-size', args['fetch-size'], 32)!;
-      const cropBottom = intOption('--crop-bottom', args['crop-bottom']) ?? (providerName === 'streetview' ? 20 : 0);
-      const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
-      const regions = selectRegions(
-        available,
-        args.cities
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      );
+      const plan = collectPlan(args);
       const ac = new AbortController();
-      const http = new Http({
-        qps: numberOption('--qps', args.qps, 0.001, Infinity)!,
-        timeoutMs: intOption('--timeout-ms', args['timeout-ms'], 1)!,
-        retries: intOption('--retries', args.retries)!,
-        backoffMs: intOption('--backoff-ms', args['backoff-ms'])!,
-        quotaStrikes: DEFAULT_HTTP.quotaStrikes,
-        signal: ac.signal,
-        log: say,
-      });
-      const radius = intOption('--radius', args.radius, 1)!;
-
-      const todo = await remaining(args.out, regions, perCity);
+      const http = new Http({ ...plan.http, quotaStrikes: DEFAULT_HTTP.quotaStrikes, signal: ac.signal, log: say });
+      const todo = await remaining(args.out, plan.regions, plan.perCity);
       const needed = Object.values(todo).reduce((a, b) => a + b, 0);
-      const maxRequests = intOption('--max-requests', args['max-requests']) ?? defaultMaxRequests(needed);
-      const budget = new Budget(maxRequests);
-
-      let provider: Provider;
-      if (providerName === 'streetview') {
-        const keys = credentialsFrom(
-          process.env,
-          'GOOGLE_MAPS_API_KEY',
-          'export your Street View Static API key (a comma-separated list rotates keys)',
-        );
-        const signing = (process.env.GOOGLE_MAPS_URL_SIGNING_SECRET ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
-        for (const k of keys) secrets.push(['GOOGLE_MAPS_API_KEY', k]);
-        for (const s of signing) secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]);
-        provider = new StreetViewProvider({
-          keys,
-          secrets: signing,
-          endpoint: checkEndpoint(args.endpoint ?? STREETVIEW_ENDPOINT, '--endpoint'),
-          fetchSize,
-          cropBottom,
-          radius,
-          http,
-          budget,
-        });
-      } else {
-        const tokens = credentialsFrom(
-          process.env,
-          'MAPILLARY_ACCESS_TOKEN',
-          'export a Mapillary client access token (a comma-separated list rotates tokens)',
-        );
-        for (const t of tokens) secrets.push(['MAPILLARY_ACCESS_TOKEN', t]);
-        provider = new MapillaryProvider({
-          tokens,
-          endpoint: checkEndpoint(args.endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'),
-          fetchSize,
-          cropBottom,
-          radius,
-          http,
-          budget,
-        });
-      }
-
-      const price = provider.pricePerImage;
-      say(
-        `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} still needed ` +
-          `(${Object.entries(todo)
-            .map(([c, n]) => `${c} ${n}`)
-            .join(', ')})`,
-      );
-      say(
-        args['dry-run']
-          ? `  dry run: metadata requests only (free); no image is fetched or written`
-          : `  image requests: ${needed} (${price ? `${dollars(needed * price)} at $${STREETVIEW_PRICE_PER_1000} per 1,000` : 'free'}); ` +
-              `metadata requests: at least ${needed} (free; more where imagery is sparse); ` +
-              `stops at --max-requests ${maxRequests} image requests${price ? ` (${dollars(maxRequests * price)})` : ''}`,
-      );
+      const budget = new Budget(plan.maxRequests ?? defaultMaxRequests(needed));
+      const provider = makeProvider(plan, args.endpoint, { http, budget }, secrets);
+      printPlan(plan, provider, todo, budget.max, args['dry-run'], say);
       if (needed === 0) return say('nothing to do: every city already has its images');
-      if (price > 0 && !args['dry-run'] && !args.yes) {
-        const cost = `up to ${dollars(maxRequests * price)} (${maxRequests} billed image requests)`;
-        if (!process.stdin.isTTY)
-          throw new Error(
-            `collect would spend ${cost} and there is no terminal to ask: pass --yes to agree, or --dry-run to look first`,
-          );
-        if (!(await confirm(`spend ${cost}? [y/N] `))) return say('nothing spent: the answer was not yes');
-      }
+      if (!(await agreedToCost(provider.pricePerImage, budget.max, args)))
+        return say('nothing spent: the answer was not yes');
 
       // SIGINT (Ctrl-C) and SIGTERM (kill, a service manager) both stop the run cleanly, so the images written stay
       // listed and the folder's lock is released; a second signal quits at once.
@@ -218,21 +135,21 @@ export default defineCommand({
       });
       const res = await collect({
         provider,
-        regions,
-        perCity,
+        regions: plan.regions,
+        perCity: plan.perCity,
         out: args.out,
         split: args.split as SplitMode,
-        valFraction,
-        seed: intOption('--seed', args.seed)!,
-        concurrency,
+        valFraction: plan.valFraction,
+        seed: plan.seed,
+        concurrency: plan.concurrency,
         dryRun: args['dry-run'],
         signal: ac.signal,
         log: say,
       });
-      const spent = budget.used * price;
+      const price = provider.pricePerImage;
       say(
         `${args['dry-run'] ? 'dry run: found' : 'collected'} ${res.added} images (${res.skipped} skipped); ` +
-          `${http.stats.requests} requests, ${budget.used} billed${price ? ` (${dollars(spent)})` : ''}`,
+          `${http.stats.requests} requests, ${budget.used} billed${price ? ` (${dollars(budget.used * price)})` : ''}`,
       );
       for (const [c, p] of Object.entries(res.classes)) say(`  ${c}: train ${p.train}, validation ${p.validation}`);
       if (res.stopped) {
@@ -245,3 +162,139 @@ export default defineCommand({
     }
   },
 });
+
+type CollectArgs = Record<'provider' | 'cities' | 'per-city' | 'fetch-size' | 'val-fraction' | 'concurrency', string> &
+  Record<'qps' | 'seed' | 'radius' | 'timeout-ms' | 'retries' | 'backoff-ms', string> &
+  Partial<Record<'regions' | 'crop-bottom' | 'max-requests', string>>;
+
+/** The collection's settings from its flags, every number checked before a request is made. */
+interface CollectPlan {
+  provider: 'streetview' | 'mapillary';
+  regions: ReturnType<typeof selectRegions>;
+  perCity: number;
+  valFraction: number;
+  concurrency: number;
+  fetchSize: number;
+  cropBottom: number;
+  radius: number;
+  seed: number;
+  /** --max-requests, or undefined for the plan's default (known once the images still needed are counted). */
+  maxRequests: number | undefined;
+  http: { qps: number; timeoutMs: number; retries: number; backoffMs: number };
+}
+
+function collectPlan(args: CollectArgs): CollectPlan {
+  const provider = args.provider as CollectPlan['provider'];
+  const given = (flag: string, v: number | undefined) => must(v, `${flag} has a default or is required`);
+  const perCity = given('--per-city', intOption('--per-city', args['per-city'], 1));
+  const valFraction = given('--val-fraction', numberOption('--val-fraction', args['val-fraction'], 0, 1));
+  const concurrency = given('--concurrency', intOption('--concurrency', args.concurrency, 1));
+  const fetchSize = given('--fetch-size', intOption('--fetch-size', args['fetch-size'], 32));
+  const cropBottom = intOption('--crop-bottom', args['crop-bottom']) ?? (provider === 'streetview' ? 20 : 0);
+  const available = args.regions ? loadRegions(args.regions) : BUILTIN_REGIONS;
+  const cities = args.cities
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const regions = selectRegions(available, cities);
+  const http = {
+    qps: given('--qps', numberOption('--qps', args.qps, 0.001, Infinity)),
+    timeoutMs: given('--timeout-ms', intOption('--timeout-ms', args['timeout-ms'], 1)),
+    retries: given('--retries', intOption('--retries', args.retries)),
+    backoffMs: given('--backoff-ms', intOption('--backoff-ms', args['backoff-ms'])),
+  };
+  const radius = given('--radius', intOption('--radius', args.radius, 1));
+  const maxRequests = intOption('--max-requests', args['max-requests']);
+  const seed = given('--seed', intOption('--seed', args.seed));
+  return {
+    provider,
+    regions,
+    perCity,
+    valFraction,
+    concurrency,
+    fetchSize,
+    cropBottom,
+    radius,
+    seed,
+    maxRequests,
+    http,
+  };
+}
+
+/** The imagery source, its keys or tokens from the environment (added to `secrets`, so every line printed hides them). */
+function makeProvider(
+  plan: CollectPlan,
+  endpoint: string | undefined,
+  limits: { http: Http; budget: Budget },
+  secrets: [string, string][],
+): Provider {
+  const common = { fetchSize: plan.fetchSize, cropBottom: plan.cropBottom, radius: plan.radius, ...limits };
+  if (plan.provider === 'streetview') {
+    const keys = credentialsFrom(
+      process.env,
+      'GOOGLE_MAPS_API_KEY',
+      'export your Street View Static API key (a comma-separated list rotates keys)',
+    );
+    const signing = (process.env.GOOGLE_MAPS_URL_SIGNING_SECRET ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const k of keys) secrets.push(['GOOGLE_MAPS_API_KEY', k]);
+    for (const s of signing) secrets.push(['GOOGLE_MAPS_URL_SIGNING_SECRET', s]);
+    return new StreetViewProvider({
+      keys,
+      secrets: signing,
+      endpoint: checkEndpoint(endpoint ?? STREETVIEW_ENDPOINT, '--endpoint'),
+      ...common,
+    });
+  }
+  const tokens = credentialsFrom(
+    process.env,
+    'MAPILLARY_ACCESS_TOKEN',
+    'export a Mapillary client access token (a comma-separated list rotates tokens)',
+  );
+  for (const t of tokens) secrets.push(['MAPILLARY_ACCESS_TOKEN', t]);
+  return new MapillaryProvider({
+    tokens,
+    endpoint: checkEndpoint(endpoint ?? MAPILLARY_ENDPOINT, '--endpoint'),
+    ...common,
+  });
+}
+
+/** The cost plan: images wanted and still needed per city, requests and what they cost, where it stops. */
+function printPlan(
+  plan: CollectPlan,
+  provider: Provider,
+  todo: Record<string, number>,
+  maxRequests: number,
+  dryRun: boolean,
+  say: (line: string) => void,
+): void {
+  const price = provider.pricePerImage;
+  const needed = Object.values(todo).reduce((a, b) => a + b, 0);
+  const { regions, perCity } = plan;
+  say(
+    `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} still needed ` +
+      `(${Object.entries(todo)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', ')})`,
+  );
+  say(
+    dryRun
+      ? `  dry run: metadata requests only (free); no image is fetched or written`
+      : `  image requests: ${needed} (${price ? `${dollars(needed * price)} at $${STREETVIEW_PRICE_PER_1000} per 1,000` : 'free'}); ` +
+          `metadata requests: at least ${needed} (free; more where imagery is sparse); ` +
+          `stops at --max-requests ${maxRequests} image requests${price ? ` (${dollars(maxRequests * price)})` : ''}`,
+  );
+}
+
+/** True unless the run costs money and nobody agreed: --yes, or a yes on the terminal (no terminal: an error). */
+async function agreedToCost(price: number, maxRequests: number, args: { 'dry-run': boolean; yes: boolean }) {
+  if (!(price > 0) || args['dry-run'] || args.yes) return true;
+  const cost = `up to ${dollars(maxRequests * price)} (${maxRequests} billed image requests)`;
+  if (!process.stdin.isTTY)
+    throw new Error(
+      `collect would spend ${cost} and there is no terminal to ask: pass --yes to agree, or --dry-run to look first`,
+    );
+  return confirm(`spend ${cost}? [y/N] `);
+}

@@ -27,7 +27,7 @@ function asciiMap(map: number[], grid: number): string[] {
   return Array.from({ length: grid }, (_, r) =>
     map
       .slice(r * grid, (r + 1) * grid)
-      .map((v) => SHADES[top > 0 ? Math.min(9, Math.round((Math.max(0, v) / top) * 9)) : 0].repeat(2))
+      .map((v) => SHADES.charAt(top > 0 ? Math.min(9, Math.round((Math.max(0, v) / top) * 9)) : 0).repeat(2))
       .join(''),
   );
 }

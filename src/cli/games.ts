@@ -3,6 +3,7 @@ import { defineCommand } from 'citty';
 import { jsonArg } from './args.js';
 import { escapeStrings, safeJson } from '../serve/names.js';
 import { NO_NAME, readResults, tabulate, type GamesTable, type Standing } from '../serve/results.js';
+import { must } from '../util/must.js';
 
 const pct = (k: number, n: number) => (n ? `${Math.round((100 * k) / n)}%` : '—');
 
@@ -46,7 +47,7 @@ export function formatGames(table: GamesTable): string {
         `${c.class.padEnd(w)}  ${String(c.rounds).padStart(6)}`,
         ...[c.people, ...c.models].map((k, i) =>
           (k === null || c.rounds === 0 ? '—' : `${k} (${pct(k, c.rounds)})`).padStart(
-            Math.max(12, ['people', ...t.models.map((m) => m.name)][i].length),
+            Math.max(12, must(['people', ...t.models.map((m) => m.name)][i], 'a column per answerer').length),
           ),
         ),
       ].join('  '),
@@ -60,7 +61,10 @@ export function formatGames(table: GamesTable): string {
     lines.push(
       `  ${who}`,
       head,
-      ...matrix.map((r, i) => `  ${t.classes[i].padEnd(w)} ${r.map((v) => String(v).padStart(cell)).join('')}`),
+      ...matrix.map(
+        (r, i) =>
+          `  ${must(t.classes[i], 'a row per class').padEnd(w)} ${r.map((v) => String(v).padStart(cell)).join('')}`,
+      ),
     );
   }
   return lines.join('\n');

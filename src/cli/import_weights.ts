@@ -11,8 +11,9 @@ import type { SafeTensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_checkpoint.js';
 import { architectureOf, createModel, isSpiking, PRESETS, resolveConfig } from '../models/registry.js';
 import { loadStateDict } from '../models/state_dict.js';
-import { saveCheckpoint, type CheckpointMeta } from '../train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta, type CheckpointMeta } from '../train/checkpoint.js';
 import { runPaths } from '../train/run_folder.js';
+import { must } from '../util/must.js';
 import { intOption } from './args.js';
 
 /** The normalisation the official CIFAR-10 recipes train with (used when neither --data nor --mean/--std says). */
@@ -44,7 +45,7 @@ export function mapHead(
   for (const name of [`${headPrefix}.weight`, `${headPrefix}.bias`]) {
     const t = sd.get(name);
     if (!t) continue;
-    const width = t.data.length / t.shape[0];
+    const width = t.data.length / must(t.shape[0], 'a head weight or bias has a first dimension');
     const src = t.data as Float32Array;
     const out = new Float32Array(rows.length * width);
     rows.forEach((r, i) => {
@@ -52,6 +53,44 @@ export function mapHead(
     });
     sd.set(name, { dtype: 'F32', shape: [rows.length, ...t.shape.slice(1)], data: out });
   }
+}
+
+type Norm = { mean: number[] | undefined; std: number[] | undefined };
+
+/**
+ * The run's class names and normalisation: the dataset's classes (the head's rows mapped to them by name) and its
+ * channel statistics where --mean/--std do not say, or else the checkpoint's own names.
+ */
+async function classesAndNorm(
+  file: string,
+  sd: Map<string, SafeTensor>,
+  head: string,
+  named: string[] | null | undefined,
+  given: Norm,
+  data: string | undefined,
+  dataClasses: string[] | undefined,
+): Promise<{ classes: string[]; norm: Norm }> {
+  let classes: string[];
+  let norm = given;
+  if (data && dataClasses) {
+    classes = dataClasses;
+    if (named) mapHead(sd, head, named, classes, file);
+    if (!norm.mean || !norm.std) {
+      const stats = channelStats((await openDataset(data)).train.images);
+      norm = { mean: norm.mean ?? stats.mean, std: norm.std ?? stats.std };
+    }
+  } else if (named) classes = named;
+  else
+    throw new Error(
+      `${file} does not name its classes; pass --classes a,b,... (in its label order) or --data DIR (a dataset ` +
+        'whose classes.json lists them in that order)',
+    );
+  const rows = must(sd.get(`${head}.weight`), 'the caller found the head').shape[0];
+  if (classes.length !== rows)
+    throw new Error(
+      `${file} has ${rows} outputs but ${classes.length} class names were given; give one name per output`,
+    );
+  return { classes, norm };
 }
 
 export default defineCommand({
@@ -79,39 +118,26 @@ export default defineCommand({
         'usage: geospike import-weights FILE.pth --model PRESET --out RUN [--data DIR] [--classes a,b,...]',
       );
     const file: string = args.file;
-    if (!Object.hasOwn(PRESETS, args.model))
-      throw new Error(`unknown model preset '${args.model}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
+    const preset = args.model;
+    const presetSpec = PRESETS[preset];
+    if (!presetSpec || !Object.hasOwn(PRESETS, preset))
+      throw new Error(`unknown model preset '${preset}'; known presets: ${Object.keys(PRESETS).join(', ')}`);
     const paths = runPaths(args.out);
     if (existsSync(paths.config) || existsSync(paths.last))
       throw new Error(`${args.out} already holds a run; choose a new --out`);
+    // Every flag and the dataset's class list are checked before the (possibly large) checkpoint is read.
+    const T = intOption('--time-steps', args['time-steps'], 1);
+    const given = { mean: triple('--mean', args.mean), std: triple('--std', args.std) };
+    const dataClasses = args.data ? await readClasses(args.data) : undefined;
     const ck = readTorchCheckpoint(file);
-    const { arch, head } = architectureOf(PRESETS[args.model].config);
+    const { arch, head } = architectureOf(presetSpec.config);
     const headW = ck.stateDict.get(`${head}.weight`);
     if (!headW) throw new Error(`${file} has no '${head}.weight', so it is not a ${arch}; pick the matching --model`);
     const named = args.classes ? args.classes.split(',').map((c) => c.trim()) : ck.classes;
-    let classes: string[];
-    let norm = { mean: triple('--mean', args.mean), std: triple('--std', args.std) };
-    if (args.data) {
-      classes = await readClasses(args.data);
-      if (named) mapHead(ck.stateDict, head, named, classes, file);
-      if (!norm.mean || !norm.std) {
-        const stats = channelStats((await openDataset(args.data)).train.images);
-        norm = { mean: norm.mean ?? stats.mean, std: norm.std ?? stats.std };
-      }
-    } else if (named) classes = named;
-    else
-      throw new Error(
-        `${file} does not name its classes; pass --classes a,b,... (in its label order) or --data DIR (a dataset ` +
-          'whose classes.json lists them in that order)',
-      );
-    if (classes.length !== ck.stateDict.get(`${head}.weight`)!.shape[0])
-      throw new Error(
-        `${file} has ${headW.shape[0]} outputs but ${classes.length} class names were given; give one name per output`,
-      );
-    const T = intOption('--time-steps', args['time-steps'], 1);
+    const { classes, norm } = await classesAndNorm(file, ck.stateDict, head, named, given, args.data, dataClasses);
     const config = resolveConfig(
-      args.model,
-      isSpiking(PRESETS[args.model].config) ? { classes: classes.length, timeSteps: T } : { classes: classes.length },
+      preset,
+      isSpiking(presetSpec.config) ? { classes: classes.length, timeSteps: T } : { classes: classes.length },
     );
     await initEngine('cpu');
     const model = createModel(config);
@@ -119,15 +145,7 @@ export default defineCommand({
       loadStateDict(model.store, ck.stateDict, file);
       mkdirSync(paths.checkpoints, { recursive: true });
       const meta: CheckpointMeta = {
-        preset: args.model,
-        model: config,
-        classes,
-        mean: norm.mean ?? CIFAR10.mean,
-        std: norm.std ?? CIFAR10.std,
-        epoch: 0,
-        step: 0,
-        cursor: { epoch: 0, batch: 0 },
-        best: null,
+        ...untrainedMeta(preset, config, classes, { mean: norm.mean ?? CIFAR10.mean, std: norm.std ?? CIFAR10.std }),
         train: args.data ? { data: args.data } : {},
       };
       await writeFileAtomic(

@@ -11,6 +11,7 @@ import {
   resolveConfig,
   type ModelConfig,
 } from '../models/registry.js';
+import { must } from '../util/must.js';
 
 export interface ModelInfo {
   model: string;
@@ -26,7 +27,13 @@ export function describe(preset: string, classes?: number): ModelInfo {
   const model = createModel(config);
   const counts = model.store.counts();
   model.store.dispose();
-  return { model: preset, about: PRESETS[preset].about, ...counts, macsPerStep: macsPerStep(config), config };
+  return {
+    model: preset,
+    about: must(PRESETS[preset], 'resolveConfig found the preset').about,
+    ...counts,
+    macsPerStep: macsPerStep(config),
+    config,
+  };
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');

@@ -27,8 +27,9 @@ export function loadContestants(list: string, cropBottom: number): Predictor[] {
   if (paths.length > 2)
     throw new Error(`--checkpoint takes one or two checkpoints (comma-separated), got ${paths.length}`);
   const predictors = paths.map((p) => Predictor.load(p, { cropBottom }));
-  if (predictors.length === 2 && predictors[0].name === predictors[1].name) {
-    return paths.map((p, i) => Predictor.load(p, { cropBottom, name: `${predictors[i].name} #${i + 1}` }));
+  const [a, b] = predictors;
+  if (a && b && a.name === b.name) {
+    return paths.map((p, i) => Predictor.load(p, { cropBottom, name: `${a.name} #${i + 1}` }));
   }
   return predictors;
 }

@@ -2,23 +2,28 @@
 // empty value over as '' (`--epochs=`), which commands then took for "not given". main.ts checks the raw arguments
 // against the chosen command's declared args before the command runs, so a command added later gets this for free.
 import type { ArgsDef, CommandDef, SubCommandsDef } from 'citty';
+import { must } from '../util/must.js';
 
 /** Old spellings of flags: refused with the new one named (one spelling per flag across commands). */
 export const RENAMED_FLAGS: Record<string, string> = { timesteps: 'time-steps' };
 
 /** Edit distance with transpositions (Damerau's optimal string alignment): `--prot` is one edit from `--port`. */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  // d[i * w + j]: the distance between the first i characters of a and the first j of b.
+  const w = b.length + 1;
+  const d = new Int32Array((a.length + 1) * w);
+  const at = (i: number, j: number) => must(d[i * w + j], 'i <= a.length and j <= b.length');
+  for (let i = 0; i <= a.length; i++) d[i * w] = i;
+  for (let j = 0; j <= b.length; j++) d[j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      d[i * w + j] = v;
     }
   }
-  return d[a.length][b.length];
+  return at(a.length, b.length);
 }
 
 /** The known name closest to `given`, when one is close enough to be a likely typo; else undefined. */
@@ -92,7 +97,7 @@ export function checkArgs(def: ArgsDef, argv: string[], command: string): void {
   }
   const known = [...valued, ...booleans, 'help'];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = must(argv[i], 'i < argv.length');
     if (arg === '--') return; // everything after is positional, by convention
     if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
       if (positionals === 0)

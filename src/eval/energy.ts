@@ -6,6 +6,7 @@
 import type { ComputeLayer, SpikeSource } from '../models/layer_graph.js';
 import { isSpiking, layerGraph, timeStepsOf, type ModelConfig } from '../models/registry.js';
 import { own } from '../util/own.js';
+import { must } from '../util/must.js';
 
 export interface EnergyCosts {
   /** Energy of one multiply-accumulate, picojoules. */
@@ -23,6 +24,7 @@ export const ENERGY_PRESETS: Record<string, EnergyCosts> = {
   '45nm-int8': { eMac: 0.23, eAc: 0.03, about: '45 nm, 8-bit integer (0.2 + 0.03 pJ)' },
 };
 export const DEFAULT_ENERGY_PRESET = '45nm-fp32';
+const DEFAULT_ENERGY_COSTS = must(ENERGY_PRESETS[DEFAULT_ENERGY_PRESET], 'the default is in the table');
 
 export interface LayerEnergy {
   name: string;
@@ -78,7 +80,8 @@ export function sourceRate(source: SpikeSource, m: MeasuredRates): { rate: numbe
   }
   // A product of spike maps fires only where all do: bound it by the sparser one (Spikingformer's rule).
   const parts = ('sum' in source ? source.sum : source.min).map((p) => sourceRate(p, m));
-  const rate = 'sum' in source ? parts[0].rate + parts[1].rate : Math.min(...parts.map((p) => p.rate));
+  const rates = parts.map((p) => p.rate);
+  const rate = 'sum' in source ? rates.reduce((a, b) => a + b, 0) : Math.min(...rates);
   return { rate, estimated: parts.some((p) => p.estimated) };
 }
 
@@ -86,7 +89,7 @@ export function sourceRate(source: SpikeSource, m: MeasuredRates): { rate: numbe
 export function countEnergy(
   config: ModelConfig,
   measured: MeasuredRates | null,
-  costs: EnergyCosts = ENERGY_PRESETS[DEFAULT_ENERGY_PRESET],
+  costs: EnergyCosts = DEFAULT_ENERGY_COSTS,
 ): EnergyReport {
   const spiking = isSpiking(config);
   if (spiking && !measured)
@@ -163,7 +166,8 @@ export function formatEnergy(pJ: number): string {
     [1e3, 'nJ'],
     [1, 'pJ'],
   ];
-  const [scale, unit] = units.find(([s]) => Math.abs(pJ) >= s) ?? units[3];
+  // Below 1 pJ: still picojoules.
+  const [scale, unit] = units.find(([s]) => Math.abs(pJ) >= s) ?? [1, 'pJ'];
   return `${(pJ / scale).toPrecision(3)} ${unit}`;
 }
 
@@ -176,6 +180,7 @@ export function formatOps(n: number): string {
     [1e3, 'k'],
     [1, ''],
   ];
-  const [scale, unit] = units.find(([s]) => Math.abs(n) >= s) ?? units[3];
+  // Below 1: a plain count.
+  const [scale, unit] = units.find(([s]) => Math.abs(n) >= s) ?? [1, ''];
   return `${(n / scale).toPrecision(3)} ${unit}`.trimEnd();
 }

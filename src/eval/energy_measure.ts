@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { must } from '../util/must.js';
 
 export const POWERCAP = '/sys/class/powercap';
 
@@ -108,7 +109,10 @@ export function measureEnergy(counter: EnergyCounter | string, work: () => numbe
   const after = counter.read();
   const seconds = (performance.now() - t0) / 1000;
   // A zone read lower after than before wrapped once (a run shorter than its range, minutes at full power).
-  const deltas = after.map((a, i) => (a >= before[i] ? a - before[i] : a + counter.wrap[i] - before[i]));
+  const deltas = after.map((a, i) => {
+    const b = must(before[i], 'one reading per zone');
+    return a >= b ? a - b : a + must(counter.wrap[i], 'one range per zone') - b;
+  });
   const joules = deltas.reduce((x, d) => x + d, 0);
   if (!Number.isFinite(joules) || deltas.some((d) => d < 0))
     return {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { isSpiking, presetsOfRole, resolveConfig, type ModelConfig } from '../models/registry.js';
+import { architectureOf, isSpiking, presetsOfRole, resolveConfig, type ModelConfig } from '../models/registry.js';
 import { loadModelFromCheckpoint, readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { countEnergy, resolveCosts, type EnergyCosts, type EnergyReport } from './energy.js';
 import { measureEnergy, nvmlCounter, raplCounter, type Measurement } from './energy_measure.js';
@@ -109,7 +109,10 @@ export function energyOfCheckpoint(checkpoint: string, ds: Dataset | null, opts:
   if (base) {
     const b = baselineConfig(base, meta.classes.length);
     if (isSpiking(b.config))
-      throw new Error(`the baseline must be an ANN (ResNet18), but ${base} is a spiking model (${b.config.arch})`);
+      throw new Error(
+        `the baseline must be an ANN (${presetsOfRole('ann').spec.title}), but ${base} is a spiking model ` +
+          `(${architectureOf(b.config).title})`,
+      );
     const e = countEnergy(b.config, null, costs);
     baseline = { name: b.name, arch: b.config.arch, energy: e.total.energy, macs: e.total.macs };
     baselineMemory = countMemory(b.config, null, bitsOfCosts(costs.about)).total.pJ;

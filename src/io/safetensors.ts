@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic.js';
+import { must } from '../util/must.js';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 /** Uint16Array holds the raw bits of F16/BF16 tensors; BOOL uses Uint8Array (0 or 1). */
@@ -83,13 +84,30 @@ interface Entry {
   end: number;
 }
 
+type Fail = (msg: string) => never;
+
 export function parseSafetensors(bytes: Uint8Array, source?: string): SafetensorsFile {
   assertLittleEndianHost();
   const where = source ?? 'safetensors data';
   const fail = (msg: string): never => {
     throw new SafetensorsError(`${where}: ${msg}`);
   };
+  const { header, headerLen } = readHeader(bytes, fail);
+  const { metadata, entries } = parseHeader(header, fail);
+  const dataStart = 8 + headerLen;
+  checkTiling(entries, bytes.byteLength - dataStart, fail);
+  const tensors = new Map<string, SafeTensor>();
+  for (const e of entries) {
+    const start = bytes.byteOffset + dataStart + e.begin;
+    // slice() copies into a fresh ArrayBuffer, so the typed array is aligned whatever the offset.
+    const buf = bytes.buffer.slice(start, start + (e.end - e.begin)) as ArrayBuffer;
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: new DTYPES[e.dtype].array(buf) });
+  }
+  return { tensors, metadata };
+}
 
+/** The 8-byte header length, then the header: UTF-8 JSON of an object, inside the file and the size limit. */
+function readHeader(bytes: Uint8Array, fail: Fail): { header: Record<string, unknown>; headerLen: number } {
   if (bytes.byteLength < 8) {
     fail(
       `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
@@ -125,10 +143,17 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     fail(`header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}, got ${describe(header)}`);
   }
+  return { header: header as Record<string, unknown>, headerLen: n };
+}
 
+/** The header's string metadata and its tensor entries, each checked. */
+function parseHeader(
+  header: Record<string, unknown>,
+  fail: Fail,
+): { metadata: Record<string, string>; entries: Entry[] } {
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) {
       // null is what other writers emit for "no metadata"; the official reader accepts it.
       if (info === null) continue;
@@ -143,10 +168,11 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
     }
     entries.push(parseEntry(name, info, fail));
   }
+  return { metadata, entries };
+}
 
-  // Tensors must tile the data buffer in offset order: no overlap, no hole, nothing after.
-  const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
+/** Tensors must tile the data buffer in offset order: no overlap, no hole, nothing after. */
+function checkTiling(entries: Entry[], dataLen: number, fail: Fail): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   let prev: Entry | undefined;
@@ -157,9 +183,8 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
       );
     }
     if (e.begin < pos) {
-      fail(
-        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev!.name}" [${prev!.begin}, ${prev!.end}]`,
-      );
+      const p = must(prev, 'a tensor before it ended at pos > 0');
+      fail(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap tensor "${p.name}" [${p.begin}, ${p.end}]`);
     }
     if (e.begin > pos) {
       fail(
@@ -174,18 +199,9 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
       `data buffer has ${dataLen} bytes but the tensors cover only ${pos}; ${dataLen - pos} trailing bytes belong to no tensor`,
     );
   }
-
-  const tensors = new Map<string, SafeTensor>();
-  for (const e of entries) {
-    const start = bytes.byteOffset + dataStart + e.begin;
-    // slice() copies into a fresh ArrayBuffer, so the typed array is aligned whatever the offset.
-    const buf = bytes.buffer.slice(start, start + (e.end - e.begin)) as ArrayBuffer;
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: new DTYPES[e.dtype].array(buf) });
-  }
-  return { tensors, metadata };
 }
 
-function parseEntry(name: string, info: unknown, fail: (msg: string) => never): Entry {
+function parseEntry(name: string, info: unknown, fail: Fail): Entry {
   const t = `tensor "${name}"`;
   if (typeof info !== 'object' || info === null || Array.isArray(info)) {
     fail(`${t}: entry must be an object {dtype, shape, data_offsets}, got ${describe(info)}`);

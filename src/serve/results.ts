@@ -184,53 +184,81 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
   return out;
 }
 
-export function tabulate(games: GameRecord[]): GamesTable {
+/** A person's round: what the game was, and the person's answer. */
+interface PersonRound {
+  game: GameRecord;
+  t: Tallied;
+}
+
+/** A model's round: its answer, and whether the person beside it was right. */
+interface ModelRound extends PersonRound {
+  person: boolean;
+}
+
+/** Every class the games name, in first-seen order: the games' class lists, then the rounds' answers. */
+function classOrder(games: GameRecord[]): string[] {
   const classes: string[] = [];
   const see = (c: string) => void (classes.includes(c) || classes.push(c));
   for (const g of games) (g.classes ?? []).forEach(see);
   for (const g of games)
     for (const r of g.rounds) [r.class, r.person.class, ...r.models.map((m) => m.class)].forEach(see);
+  return classes;
+}
 
-  const personRounds = games.flatMap((g) =>
+function personRoundsOf(games: GameRecord[]): PersonRound[] {
+  return games.flatMap((g) =>
     g.rounds.map((r) => ({
       game: g,
       t: { class: r.class, guess: r.person.class, correct: r.person.correct, points: r.person.points },
     })),
   );
-  const modelNames = [...new Set(games.flatMap((g) => g.models.map((m) => m.name)))];
-  const modelRounds = new Map(
-    modelNames.map((name) => [
-      name,
-      games.flatMap((g) =>
-        g.rounds.flatMap((r) => {
-          const m = r.models.find((x) => x.name === name);
-          return m
-            ? [
-                {
-                  game: g,
-                  t: { class: r.class, guess: m.class, correct: m.correct, points: m.points },
-                  person: r.person.correct,
-                },
-              ]
-            : [];
-        }),
-      ),
-    ]),
-  );
-  const gamesOf = (rows: { game: GameRecord }[]) => new Set(rows.map((r) => r.game.game)).size;
+}
 
+/** Each model's rounds, by name, over every game it played. */
+function modelRoundsOf(games: GameRecord[], names: string[]): Map<string, ModelRound[]> {
+  const roundsOf = (name: string) =>
+    games.flatMap((g) =>
+      g.rounds.flatMap((r) => {
+        const m = r.models.find((x) => x.name === name);
+        if (!m) return [];
+        return [
+          {
+            game: g,
+            t: { class: r.class, guess: m.class, correct: m.correct, points: m.points },
+            person: r.person.correct,
+          },
+        ];
+      }),
+    );
+  return new Map(names.map((name) => [name, roundsOf(name)]));
+}
+
+const gamesOf = (rows: { game: GameRecord }[]) => new Set(rows.map((r) => r.game.game)).size;
+
+/** How often the person and a model were right together, alone, or neither. */
+function agreementOf(model: string, rows: ModelRound[]): Agreement {
+  const count = (p: boolean, m: boolean) => rows.filter((r) => r.person === p && r.t.correct === m).length;
+  return {
+    model,
+    rounds: rows.length,
+    both: count(true, true),
+    personOnly: count(true, false),
+    modelOnly: count(false, true),
+    neither: count(false, false),
+  };
+}
+
+export function tabulate(games: GameRecord[]): GamesTable {
+  const classes = classOrder(games);
+  const personRounds = personRoundsOf(games);
+  const modelNames = [...new Set(games.flatMap((g) => g.models.map((m) => m.name)))];
+  const modelRounds = modelRoundsOf(games, modelNames);
+  const roundsOf = (name: string) => must(modelRounds.get(name), 'modelRoundsOf has every model name');
   const players = [...groupBy(personRounds, (r) => r.game.player ?? NO_NAME)].map(([name, rows]) =>
     standing(
       name,
       gamesOf(rows),
       rows.map((r) => r.t),
-    ),
-  );
-  const models = modelNames.map((name) =>
-    standing(
-      name,
-      gamesOf(modelRounds.get(name)!),
-      modelRounds.get(name)!.map((r) => r.t),
     ),
   );
   const index = (c: string) => classes.indexOf(c);
@@ -242,6 +270,19 @@ export function tabulate(games: GameRecord[]): GamesTable {
       classes.length,
     ),
   });
+  const perClass = (c: string) => {
+    const mine = personRounds.filter((r) => r.t.class === c);
+    const right = (rows: PersonRound[]) => rows.filter((r) => r.t.correct).length;
+    return {
+      class: c,
+      rounds: mine.length,
+      people: right(mine),
+      models: modelNames.map((name) => {
+        const theirs = roundsOf(name).filter((r) => r.t.class === c);
+        return theirs.length ? right(theirs) : null;
+      }),
+    };
+  };
   return {
     games: games.length,
     rounds: personRounds.length,
@@ -253,19 +294,14 @@ export function tabulate(games: GameRecord[]): GamesTable {
       personRounds.map((r) => r.t),
     ),
     players,
-    models,
-    perClass: classes.map((c) => {
-      const mine = personRounds.filter((r) => r.t.class === c);
-      return {
-        class: c,
-        rounds: mine.length,
-        people: mine.filter((r) => r.t.correct).length,
-        models: modelNames.map((name) => {
-          const theirs = modelRounds.get(name)!.filter((r) => r.t.class === c);
-          return theirs.length ? theirs.filter((r) => r.t.correct).length : null;
-        }),
-      };
-    }),
+    models: modelNames.map((name) =>
+      standing(
+        name,
+        gamesOf(roundsOf(name)),
+        roundsOf(name).map((r) => r.t),
+      ),
+    ),
+    perClass: classes.map(perClass),
     confusion: [
       confusion(
         'people',
@@ -274,22 +310,11 @@ export function tabulate(games: GameRecord[]): GamesTable {
       ...modelNames.map((name) =>
         confusion(
           name,
-          modelRounds.get(name)!.map((r) => r.t),
+          roundsOf(name).map((r) => r.t),
         ),
       ),
     ],
-    agreement: modelNames.map((name) => {
-      const rows = modelRounds.get(name)!;
-      const count = (p: boolean, m: boolean) => rows.filter((r) => r.person === p && r.t.correct === m).length;
-      return {
-        model: name,
-        rounds: rows.length,
-        both: count(true, true),
-        personOnly: count(true, false),
-        modelOnly: count(false, true),
-        neither: count(false, false),
-      };
-    }),
+    agreement: modelNames.map((name) => agreementOf(name, roundsOf(name))),
     interval: INTERVAL_NOTE,
   };
 }

@@ -24,6 +24,7 @@ import type { Predictor } from './predictor.js';
 import { publicTable, readResults } from './results.js';
 import { vendorFiles } from './vendor.js';
 import { checkUploadHeader, UPLOAD_DECODE_LIMITS } from './upload_check.js';
+import { must } from '../util/must.js';
 
 /** Largest image POST /api/predict accepts. */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -47,8 +48,8 @@ export interface ServerOptions {
 const START_SHAPE = '{"rounds": N, "name": "..."}, both optional';
 const GUESS_SHAPE = '{"guess": <class index>}';
 
-// The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up, so it works the same
-// from src (tsx) and from dist: both sit below the package root.
+// The page is plain HTML/CSS/JS kept in src/serve/public and read from there at start-up (found from the package
+// root, above the compiled server in dist/), so changing it needs no build step.
 const PAGE_FILES: Record<string, string> = {
   '/': 'index.html',
   '/app.js': 'app.js',
@@ -180,15 +181,10 @@ function errorHandler({ maxUpload, maxJson }: BodyLimits) {
 
 /** The page's files (read once, at start-up) and the vendored scripts it loads. */
 function servePage(app: FastifyInstance): void {
-  const page = new Map<string, Buffer>();
-  for (const [route, file] of Object.entries(PAGE_FILES)) page.set(route, readFileSync(path.join(publicDir(), file)));
-  for (const [route, body] of page) {
-    app.get(route, (_req, reply) =>
-      reply
-        .type(TYPES[path.extname(PAGE_FILES[route]) || '.html'])
-        .header('cache-control', 'no-cache')
-        .send(body),
-    );
+  for (const [route, file] of Object.entries(PAGE_FILES)) {
+    const body = readFileSync(path.join(publicDir(), file));
+    const type = must(TYPES[path.extname(file) || '.html'], `a content type for ${file}`);
+    app.get(route, (_req, reply) => reply.type(type).header('cache-control', 'no-cache').send(body));
   }
   for (const [route, { body, type }] of vendorFiles()) {
     app.get(route, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=86400').send(body));

@@ -16,7 +16,10 @@ import { openDeck } from '../serve/deck.js';
 import { publicDir } from '../serve/server.js';
 import { packageDir, vendorFiles } from '../serve/vendor.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+
+type Checkpoint = ReturnType<typeof readCheckpoint>;
 import { packageRoot } from '../util/package_root.js';
+import { must } from '../util/must.js';
 import { Rng } from '../util/rng.js';
 
 export const SITE_FORMAT = 'geospike-static-site/1';
@@ -99,6 +102,42 @@ export function bundlePath(): string {
 }
 
 export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
+  const o = checkedOptions(opts);
+  const models = opts.checkpoints.map((c) => readCheckpoint(c));
+  const deck = await openDeck(opts.data);
+  const names = modelNames(opts.checkpoints, models, deck.classes, opts.data);
+  const cards = new Rng(o.seed)
+    .shuffle([...deck.cards])
+    .slice(0, o.photos)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rounds = Math.min(o.rounds, cards.length);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`--rounds must be a whole number of at least 1, got ${opts.rounds}`);
+
+  const out = path.resolve(opts.out);
+  await prepareOut(out);
+  const site = new SiteWriter(out);
+  const sitePhotos = await writePhotos(site, cards, manifestById(opts.data), o);
+  const siteModels = await writeModels(site, models, names);
+  const coordinates = deck.centres.size > 0 && cards.some((c) => c.where);
+  await writePage(site, coordinates, sitePhotos);
+  return finishSite(site, {
+    format: SITE_FORMAT,
+    createdAt: new Date().toISOString(),
+    seed: o.seed,
+    rounds,
+    cropBottom: opts.cropBottom ?? 0,
+    classes: deck.classes,
+    coordinates,
+    centres: deck.classes.map((c) => deck.centres.get(c) ?? null),
+    models: siteModels,
+    photos: sitePhotos,
+    files: [...site.written, 'sw.js'],
+  });
+}
+
+/** The options with their defaults, each checked (and the page's bundle found) before anything is read or written. */
+function checkedOptions(opts: ExportOptions) {
   const photos = opts.photos ?? DEFAULT_PHOTOS;
   if (!Number.isInteger(photos) || photos < 1)
     throw new Error(`--photos must be a whole number of at least 1, got ${photos}`);
@@ -110,55 +149,57 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
     throw new Error(`--photo-size must be a whole number of at least 32 pixels, got ${photoSize}`);
   if (!Number.isInteger(photoQuality) || photoQuality < 1 || photoQuality > 100)
     throw new Error(`--photo-quality must be a whole number from 1 to 100, got ${photoQuality}`);
-  const bundle = bundlePath();
-  if (!existsSync(bundle))
-    throw new Error(`the page's bundle ${bundle} is missing; run npm run build in the geospike folder`);
-
-  const deck = await openDeck(opts.data);
-  const models = opts.checkpoints.map((c) => {
-    const ck = readCheckpoint(c);
-    if (!sameClasses(ck.meta.classes, deck.classes)) {
-      throw new Error(
-        `${c} was trained on classes ${JSON.stringify(ck.meta.classes)} but ${opts.data} has ` +
-          `${JSON.stringify(deck.classes)}; the names and their order must match`,
-      );
-    }
-    return ck;
-  });
-  const names = models.map((m) => m.meta.preset);
-  if (names.length === 2 && names[0] === names[1])
-    names.forEach((n, i) => {
-      names[i] = `${n} #${i + 1}`;
-    });
-
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
     throw new Error(`--seed must be a whole number in [0, 2^32), got ${seed}`);
-  const cards = new Rng(seed)
-    .shuffle([...deck.cards])
-    .slice(0, photos)
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rounds = Math.min(opts.rounds ?? 10, cards.length);
+  const rounds = opts.rounds ?? 10;
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds must be a whole number of at least 1, got ${opts.rounds}`);
+  if (!existsSync(bundlePath()))
+    throw new Error(`the page's bundle ${bundlePath()} is missing; run npm run build in the geospike folder`);
+  return { photos, photoSize, photoQuality, seed, rounds };
+}
 
-  const out = path.resolve(opts.out);
-  await prepareOut(out);
-  const written: string[] = [];
-  const write = async (name: string, data: Uint8Array | string) => {
-    await mkdir(path.dirname(path.join(out, name)), { recursive: true });
-    await writeFileAtomic(path.join(out, name), data);
-    written.push(name);
-  };
+/** The models' names on the page (two of one preset: #1, #2), once each is known to be trained on the classes. */
+function modelNames(paths: string[], models: Checkpoint[], classes: string[], data: string): string[] {
+  for (const [i, ck] of models.entries()) {
+    if (!sameClasses(ck.meta.classes, classes)) {
+      throw new Error(
+        `${paths[i]} was trained on classes ${JSON.stringify(ck.meta.classes)} but ${data} has ` +
+          `${JSON.stringify(classes)}; the names and their order must match`,
+      );
+    }
+  }
+  const presets = models.map((m) => m.meta.preset);
+  return presets.length === 2 && presets[0] === presets[1] ? presets.map((n, i) => `${n} #${i + 1}`) : presets;
+}
 
-  const entries = manifestById(opts.data);
-  const sitePhotos: SitePhoto[] = [];
+/** Writes the site's files into `out`, each atomically, remembering their names (site.json lists them). */
+class SiteWriter {
+  readonly written: string[] = [];
+  constructor(readonly out: string) {}
+  async write(name: string, data: Uint8Array | string): Promise<void> {
+    await mkdir(path.dirname(path.join(this.out, name)), { recursive: true });
+    await writeFileAtomic(path.join(this.out, name), data);
+    this.written.push(name);
+  }
+}
+
+type Card = Awaited<ReturnType<typeof openDeck>>['cards'][number];
+
+async function writePhotos(
+  site: SiteWriter,
+  cards: Card[],
+  entries: Map<string, ManifestEntry>,
+  o: { photoSize: number; photoQuality: number },
+): Promise<SitePhoto[]> {
+  const photos: SitePhoto[] = [];
   for (const [n, card] of cards.entries()) {
     const image = `photos/${n}.jpg`;
     const input = `inputs/${n}.png`;
-    await write(image, await displayPhoto(await readFile(card.display), photoSize, photoQuality));
-    await write(input, await readFile(card.square));
-    sitePhotos.push({
+    await site.write(image, await displayPhoto(await readFile(card.display), o.photoSize, o.photoQuality));
+    await site.write(input, await readFile(card.square));
+    photos.push({
       image,
       input,
       label: card.label,
@@ -168,12 +209,16 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
       credit: credit(entries.get(card.id)),
     });
   }
+  return photos;
+}
+
+async function writeModels(site: SiteWriter, models: Checkpoint[], names: string[]): Promise<SiteModel[]> {
   const siteModels: SiteModel[] = [];
   for (const [i, ck] of models.entries()) {
     const weights = `models/${i}.safetensors`;
-    await write(weights, await readFile(ck.weightsPath));
+    await site.write(weights, await readFile(ck.weightsPath));
     siteModels.push({
-      name: names[i],
+      name: must(names[i], 'one name per model'),
       preset: ck.meta.preset,
       model: ck.meta.model,
       classes: ck.meta.classes,
@@ -182,42 +227,37 @@ export async function exportGame(opts: ExportOptions): Promise<ExportResult> {
       weights,
     });
   }
-  const coordinates = deck.centres.size > 0 && cards.some((c) => c.where);
-  await write('index.html', pageHtml(readFileSync(path.join(publicDir(), 'index.html'), 'utf8')));
-  for (const f of PAGE_FILES) await write(f, readFileSync(path.join(publicDir(), f)));
-  await write('static.js', readFileSync(bundle));
-  const wasm = path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
-  for (const f of WASM_FILES) await write(`wasm/${f}`, readFileSync(path.join(wasm, f)));
-  if (coordinates) for (const [route, { body }] of vendorFiles()) await write(route.slice(1), body);
-  await write('credits.html', creditsHtml(sitePhotos));
-  await write('icon-192.png', icon(192));
-  await write('icon-512.png', icon(512));
-  await write('manifest.webmanifest', webManifest());
+  return siteModels;
+}
 
-  const site: Site = {
-    format: SITE_FORMAT,
-    createdAt: new Date().toISOString(),
-    seed,
-    rounds,
-    cropBottom: opts.cropBottom ?? 0,
-    classes: deck.classes,
-    coordinates,
-    centres: deck.classes.map((c) => deck.centres.get(c) ?? null),
-    models: siteModels,
-    photos: sitePhotos,
-    files: [...written, 'sw.js'],
-  };
-  const siteText = JSON.stringify(site);
+/** The page, its bundle, tfjs's wasm, the map's files (when photos have coordinates), credits, icons, manifest. */
+async function writePage(site: SiteWriter, coordinates: boolean, photos: SitePhoto[]): Promise<void> {
+  await site.write('index.html', pageHtml(readFileSync(path.join(publicDir(), 'index.html'), 'utf8')));
+  for (const f of PAGE_FILES) await site.write(f, readFileSync(path.join(publicDir(), f)));
+  await site.write('static.js', readFileSync(bundlePath()));
+  const wasm = path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
+  for (const f of WASM_FILES) await site.write(`wasm/${f}`, readFileSync(path.join(wasm, f)));
+  if (coordinates) for (const [route, { body }] of vendorFiles()) await site.write(route.slice(1), body);
+  await site.write('credits.html', creditsHtml(photos));
+  await site.write('icon-192.png', icon(192));
+  await site.write('icon-512.png', icon(512));
+  await site.write('manifest.webmanifest', webManifest());
+}
+
+/** The service worker (its cache named for every file's content), then site.json last: the site is whole. */
+async function finishSite(site: SiteWriter, s: Site): Promise<ExportResult> {
+  const { out, written } = site;
+  const siteText = JSON.stringify(s);
   // The cache's name changes with any file, so a visitor's worker replaces the old cache when the site is re-exported.
   const version = createHash('sha256');
   for (const f of written) version.update(f).update(readFileSync(path.join(out, f)));
   version.update(siteText);
-  await write('sw.js', serviceWorker(version.digest('hex').slice(0, 16), [...written, SITE_FILE]));
+  await site.write('sw.js', serviceWorker(version.digest('hex').slice(0, 16), [...written, SITE_FILE]));
   // Last: a folder with site.json is a whole site (a re-export removes exactly the files it lists).
   await writeFileAtomic(path.join(out, SITE_FILE), siteText);
   let bytes = Buffer.byteLength(siteText);
   for (const f of written) bytes += statSync(path.join(out, f)).size;
-  return { out, bytes, files: written.length + 1, photos: sitePhotos.length, models: names };
+  return { out, bytes, files: written.length + 1, photos: s.photos.length, models: s.models.map((m) => m.name) };
 }
 
 /**

@@ -4,11 +4,12 @@
 import { registerKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { LIF, LIF_SPIKES, lifForward, type LIFAttrs } from '../snn/lif.js';
+import { must } from '../util/must.js';
 
 function forward(backend: BackendWasm, x: TensorInfo, attrs: LIFAttrs) {
   // A copy: the output's allocation below may grow the heap and detach a view of the input.
   const values = (backend.typedArrayFromHeap(x) as Float32Array).slice();
-  return lifForward(values, x.shape[0], attrs.tau, attrs.vThreshold);
+  return lifForward(values, must(x.shape[0], 'a LIF input has a time axis'), attrs.tau, attrs.vThreshold);
 }
 
 function output(backend: BackendWasm, shape: number[], values: Float32Array): TensorInfo {

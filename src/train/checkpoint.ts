@@ -53,6 +53,16 @@ export interface CheckpointMeta {
   history?: { atStep: number; changed: Record<string, [unknown, unknown]> }[];
 }
 
+/** The sidecar of weights no training made (an import, a bench, a test fixture): epoch 0, no best, no settings. */
+export function untrainedMeta(
+  preset: string,
+  model: ModelConfig,
+  classes: string[],
+  norm: { mean: number[]; std: number[] },
+): CheckpointMeta {
+  return { preset, model, classes, ...norm, epoch: 0, step: 0, cursor: { epoch: 0, batch: 0 }, best: null, train: {} };
+}
+
 interface Sidecar extends CheckpointMeta {
   format: string;
   savedAt: string;

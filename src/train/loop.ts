@@ -21,6 +21,7 @@ import { learningRate } from './schedule.js';
 import { openSession, type Session, TrainingError } from './session.js';
 import { EpochTimer, type EpochTiming } from './timing.js';
 import { countCorrect, runSplit } from './validate.js';
+import { must } from '../util/must.js';
 
 export { TrainingError };
 
@@ -241,10 +242,11 @@ function trainStep(model: Model, opt: AdamW, batch: ReturnType<typeof trainBatch
     logits = tf.keep(out);
     return softCrossEntropy(out, t);
   });
-  const value = loss.dataSync()[0];
+  const value = must(loss.dataSync()[0], 'the loss is a scalar');
   const applied = Number.isFinite(value) && opt.apply(model.store.params, grads);
-  const correct = countCorrect(logits!, batch.y);
-  tf.dispose([x, t, loss, logits!, ...grads.values()]);
+  const kept = must(logits, 'the forward pass ran and kept its logits');
+  const correct = countCorrect(kept, batch.y);
+  tf.dispose([x, t, loss, kept, ...grads.values()]);
   return { loss: value, correct, n: batch.n, applied };
 }
 

@@ -32,6 +32,7 @@ import { type RunPaths, runPaths } from './run_folder.js';
 import { RunLog } from './run_log.js';
 import type { ScheduleOptions } from './schedule.js';
 import type { EpochTiming } from './timing.js';
+import { must } from '../util/must.js';
 
 /** Settings that fix the data stream; changing them on resume would not continue the same run. */
 const STREAM_KEYS = ['batch', 'seed'] as const;
@@ -222,7 +223,9 @@ function ruleOfRun(configPath: string, log: (line: string) => void): WeightDecay
 function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
   return resolveConfig(
     cfg.model,
-    isSpiking(PRESETS[cfg.model].config) ? { classes, timeSteps: cfg.timeSteps } : { classes },
+    isSpiking(must(PRESETS[cfg.model], 'the config names a known preset').config)
+      ? { classes, timeSteps: cfg.timeSteps }
+      : { classes },
   );
 }
 

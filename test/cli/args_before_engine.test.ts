@@ -3,7 +3,7 @@
 // before finding the bad argument says "test fault" instead of the argument's own message.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -33,6 +33,10 @@ test('a bad argument fails with its own one-line message before the engine start
   const dir = mkdtempSync(join(tmpdir(), 'geospike-args-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const missing = join(dir, 'missing');
+  // Commands that write: nothing may appear at --out when an argument is wrong (bench and export-game start no
+  // engine before their heavy work, so this is their tripwire too).
+  const out = join(dir, 'out');
+  const study = ['--epochs', '1', '--out', out];
   const cases: [string[], RegExp][] = [
     [['eval', '--checkpoint', missing], /no checkpoint at .*missing/],
     [['explain', '--checkpoint', missing], /no checkpoint at .*missing/],
@@ -47,6 +51,31 @@ test('a bad argument fails with its own one-line message before the engine start
     [['info', '--model', 'nosuch'], /unknown model preset 'nosuch'/],
     [['compare', dir], /is not a run folder/],
     [['train', '--data', missing, '--out', join(dir, 'run')], /is not a dataset folder/],
+    [['demo', '--out', out, '--snn', 'resnet18-w16'], /--snn takes a Spikformer preset/],
+    [['demo', '--out', out, '--epochs', '0'], /--epochs must be a whole number of at least 1/],
+    [['demo', '--out', out, '--per-class', 'many'], /--per-class must be a whole number/],
+    [['demo', '--out', out, '--backend', 'nosuch'], /unknown backend 'nosuch'/],
+    [['demo', '--out', out, '--source', missing], /Fashion-MNIST file .* not found in .*missing/],
+    [['study', ...study, '--data', dir, '--models', 'nosuch'], /--models: unknown preset 'nosuch'/],
+    [['study', ...study, '--data', dir, '--models', 'resnet18-w8', '--lr', 'fast'], /--lr must be a number/],
+    [['study', ...study, '--models', 'resnet18-w8', '--data', missing], /is not a dataset folder/],
+    [['bench', '--model', 'nosuch'], /unknown model preset 'nosuch'/],
+    [['bench', '--batch', '0'], /--batch must be a whole number of at least 1/],
+    [['bench', '--profile', 'all'], /--profile takes kernel or shape/],
+    [['bench', '--epoch', '--data', missing], /is not a dataset folder/],
+    [['bench', '--engine', 'torch'], /--engine takes torch, with --epoch/],
+    [
+      ['bench', '--epoch', '--data', missing, '--engine', 'torch', '--device', 'tpu'],
+      /--device takes auto, cpu or cuda/,
+    ],
+    [['import-weights', missing, '--model', 'nosuch', '--out', out], /unknown model preset 'nosuch'/],
+    [['import-weights', missing, '--model', 'resnet18-w8', '--out', out, '--mean', '1,2'], /--mean must be three/],
+    [['import-weights', missing, '--model', 'resnet18-w8', '--out', out, '--data', missing], /is not a dataset/],
+    [['import-weights', missing, '--model', 'resnet18-w8', '--out', out], /missing does not exist/],
+    [['export-game', '--checkpoint', missing, '--data', dir, '--out', out], /no checkpoint at .*missing/],
+    [['export-game', '--checkpoint', `${missing},${missing},${missing}`, '--data', dir, '--out', out], /one or two/],
+    [['export-game', '--checkpoint', missing, '--data', dir, '--out', out, '--seed', '-1'], /--seed must be/],
+    [['export-game', '--checkpoint', missing, '--data', dir, '--out', out, '--rounds', '0'], /--rounds must be/],
   ];
   for (const [args, message] of cases) {
     const r = await geospike(args);
@@ -55,5 +84,6 @@ test('a bad argument fails with its own one-line message before the engine start
     assert.doesNotMatch(r.stderr, /test fault/, `${what}: the engine started before the argument was checked`);
     assert.match(r.stderr, /^geospike: [^\n]+\n$/, `${what}: one line`);
     assert.match(r.stderr, message, what);
+    assert.ok(!existsSync(out), `${what}: wrote ${out} before the argument was checked`);
   }
 });

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'node-html-parser';
 import type { Report } from '../../src/eval/report/data.js';
+import { must } from '../../src/util/must.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -77,8 +78,9 @@ test('demo: import, train both, eval, energy, report; a second run skips and res
     assert.equal(d.map.length, 11);
     assert.equal(d.passed, d.areaMap < d.areaRandom);
   }
-  assert.equal(report.runs[0].energy!.images, 6);
-  assert.ok(report.runs[0].rates && Object.keys(report.runs[0].rates).length === 12);
+  const snn = must(report.runs[0], 'the demo reports its runs');
+  assert.equal(snn.energy?.images, 6);
+  assert.ok(snn.rates && Object.keys(snn.rates).length === 12);
   const doc = parse(readFileSync(join(out, 'report.html'), 'utf8'));
   assert.ok(doc.querySelectorAll('svg.chart').length >= 9);
   assert.ok(
@@ -127,8 +129,9 @@ test('demo --sdt: the Spike-driven Transformer trained, measured and compared be
     report.runs.map((r) => r.preset),
     ['spikformer-1-64', 'sdt-2-128', 'resnet18-w8'],
   );
-  assert.equal(report.runs[1].eval!.n, 20);
-  assert.equal(Object.keys(report.runs[1].rates!).length, 4 + 2 * 7 + 1); // SPS, two blocks, the head LIF
+  const sdt = must(report.runs[1], 'three runs, the SDT second');
+  assert.equal(sdt.eval?.n, 20);
+  assert.equal(Object.keys(sdt.rates ?? {}).length, 4 + 2 * 7 + 1); // SPS, two blocks, the head LIF
   assert.deepEqual(
     report.energyRatios.map((e) => e.snn),
     ['spikformer-1-64', 'sdt-2-128'],

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { FASHION_MNIST_CLASSES, importFashionMnist } from '../../src/data/importers/fashion_mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { createModel, resolveConfig } from '../../src/models/registry.js';
+import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';
 import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { tempRoot } from '../eval/run_fixtures.js';
 
@@ -24,7 +24,7 @@ before(async () => {
 async function makeRun(root: string, name: string, preset: string, data: string): Promise<string> {
   const dir = join(root, name);
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
-  const config = resolveConfig(preset, { classes: 10, ...(preset.startsWith('spikformer') ? { timeSteps: 2 } : {}) });
+  const config = resolveConfig(preset, { classes: 10, ...(isSpiking(resolveConfig(preset)) ? { timeSteps: 2 } : {}) });
   const model = createModel(config, 5);
   writeFileSync(
     join(dir, 'config.json'),

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { initEngine } from '../../src/engine/backend.js';
 import { Predictor } from '../../src/serve/predictor.js';
 import { CITIES, makeCheckpoint, photo, tempDir } from '../serve/helpers.js';
+import { must } from '../../src/util/must.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -50,14 +51,14 @@ test("predict prints each image's city and probabilities, best first, as text or
   const p = Predictor.load(ckpt);
   t.after(() => p.dispose());
   for (const [i, r] of out.entries()) {
-    const want = await p.predictImage(readFileSync(paths[i]));
+    const want = await p.predictImage(readFileSync(must(paths[i], 'one result per photo, in order')));
     assert.equal(r.class, want.class);
     assert.deepEqual(
       r.probabilities.map((c: { class: string }) => c.class),
       want.probabilities.map((c) => c.class),
     );
     r.probabilities.forEach((c: { probability: number }, k: number) => {
-      assert.ok(Math.abs(c.probability - want.probabilities[k].probability) < 1e-6);
+      assert.ok(Math.abs(c.probability - must(want.probabilities[k], 'as many classes').probability) < 1e-6);
     });
     assert.deepEqual([...r.probabilities.map((c: { class: string }) => c.class)].sort(), [...CITIES].sort());
   }

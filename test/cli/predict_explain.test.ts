@@ -32,9 +32,10 @@ before(async () => {
 test('predict --explain writes the map over the input for each photo and keeps existing files', async (t) => {
   const dir = tempDir(t);
   const ckpt = await makeCheckpoint(dir, { preset: 'spikformer-1-64', seed: 4 });
-  const photos = [path.join(dir, 'a.jpg'), path.join(dir, 'b.png')];
-  writeFileSync(photos[0], await photo(120, 90, 3, 'jpeg'));
-  writeFileSync(photos[1], await photo(64, 64, 9, 'png'));
+  const [jpeg, png] = [path.join(dir, 'a.jpg'), path.join(dir, 'b.png')];
+  const photos = [jpeg, png];
+  writeFileSync(jpeg, await photo(120, 90, 3, 'jpeg'));
+  writeFileSync(png, await photo(64, 64, 9, 'png'));
   const out = path.join(dir, 'why.png');
   const r = await geospike('predict', '--checkpoint', ckpt, '--explain', out, ...photos);
   assert.equal(r.code, 0, r.stderr);
@@ -47,11 +48,11 @@ test('predict --explain writes the map over the input for each photo and keeps e
 
   const keep = path.join(dir, 'keep.png');
   writeFileSync(keep, 'not geospike');
-  const again = await geospike('predict', '--checkpoint', ckpt, '--explain', keep, photos[0]);
+  const again = await geospike('predict', '--checkpoint', ckpt, '--explain', keep, jpeg);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /keep\.png already exists; choose another --explain name or remove it/);
   assert.equal(readFileSync(keep, 'utf8'), 'not geospike');
-  const bad = await geospike('predict', '--checkpoint', ckpt, '--explain', path.join(dir, 'x.jpg'), photos[0]);
+  const bad = await geospike('predict', '--checkpoint', ckpt, '--explain', path.join(dir, 'x.jpg'), jpeg);
   assert.match(bad.stderr, /--explain takes a \.png file to write/);
   assert.ok(!existsSync(path.join(dir, 'x.jpg')));
 });

@@ -8,6 +8,7 @@ import type { ArgsDef, CommandDef } from 'citty';
 import { checkArgs, resolveLeaf } from '../../src/cli/strict.js';
 import { runPaths } from '../../src/train/run_folder.js';
 import { packageRoot } from '../../src/util/package_root.js';
+import { must } from '../../src/util/must.js';
 
 const ROOT = packageRoot();
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -22,6 +23,9 @@ async function argsOf(name: string): Promise<ArgsDef> {
   return args ?? {};
 }
 
+/** The default of a flag the command declares. */
+const defaultOf = (args: ArgsDef, flag: string) => must(args[flag], `--${flag} is declared`).default;
+
 test('the README is short: at most about 150 lines', () => {
   assert.ok(LINES.length <= 152, `README.md has ${LINES.length} lines; move detail to docs/`);
 });
@@ -31,25 +35,28 @@ test("the first screen goes from a clone to the demo and the game: set-up, demo,
   assert.match(FIRST_SCREEN, /demo\/report\.html/);
   // The play command is the one the demo prints for its default presets and folder (src/cli/demo.ts).
   const demo = await argsOf('demo');
-  const out = String(demo.out.default);
-  const runs = [demo.snn.default, demo.ann.default].map((preset) => runPaths(join(out, 'runs', String(preset))).best);
+  const out = String(defaultOf(demo, 'out'));
+  const runs = [defaultOf(demo, 'snn'), defaultOf(demo, 'ann')].map(
+    (preset) => runPaths(join(out, 'runs', String(preset))).best,
+  );
   const play = `npx geospike play --checkpoint ${runs.join(',')} --data ${join(out, 'data')}`;
   assert.ok(FIRST_SCREEN.includes(`  ${play}\n`), `the first screen lacks the demo's play line: ${play}`);
   const flags = await argsOf('play');
-  assert.ok(FIRST_SCREEN.includes(`http://${flags.host.default}:${flags.port.default}/`), 'the address play prints');
+  const address = `http://${defaultOf(flags, 'host')}:${defaultOf(flags, 'port')}/`;
+  assert.ok(FIRST_SCREEN.includes(address), 'the address play prints');
 });
 
 test('every `npx geospike ...` the README shows is a known command with known flags', async () => {
   // Shell lines in code blocks and inline code spans, without a trailing comment.
   const commands = [...README.matchAll(/^\s*(npx geospike [^\n#]*)/gm), ...README.matchAll(/`(npx geospike [^`\n]*)`/g)]
-    .map((m) => m[1].trim())
+    .map((m) => must(m[1], 'the command group').trim())
     .filter((c) => !c.includes('COMMAND')); // `npx geospike COMMAND --help`: a placeholder
   assert.ok(commands.length >= 15, `found only ${commands.length} commands`);
   const root = { subCommands: {} as Record<string, () => Promise<CommandDef>> } as CommandDef;
   const sub = root.subCommands as Record<string, () => Promise<CommandDef>>;
   for (const line of commands) {
     const argv = line.split(/\s+/).slice(2);
-    const name = argv[0];
+    const name = must(argv[0], 'npx geospike is followed by a command');
     sub[name] ??= async () => (await import(`../../src/cli/${name.replaceAll('-', '_')}.js`)).default;
     const leaf = await resolveLeaf(root, argv);
     const def = typeof leaf.cmd.args === 'function' ? await leaf.cmd.args() : await leaf.cmd.args;
@@ -58,7 +65,9 @@ test('every `npx geospike ...` the README shows is a known command with known fl
 });
 
 test("the README's links lead to files in the repository", () => {
-  const links = [...README.matchAll(/\]\(([^)#\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+  const links = [...README.matchAll(/\]\(([^)#\s]+)\)/g)]
+    .map((m) => must(m[1], 'the link group'))
+    .filter((l) => !/^[a-z]+:/.test(l));
   assert.ok(links.length >= 10);
   for (const link of links) assert.ok(existsSync(join(ROOT, link)), `README links to ${link}, which is missing`);
 });

@@ -158,10 +158,11 @@ test('a saved cursor resumes the exact batch stream, across epochs', () => {
   const b = new BatchIterator(data, opts);
   const resumed = [...b.epoch(1, 1), ...b.epoch(2)];
   assert.equal(resumed.length, 5);
+  const batch = (i: number) => must(straight[i], 'three epochs of three batches');
   resumed.forEach((got, i) => {
-    assert.deepEqual(got.x, straight[4 + i].x);
-    assert.deepEqual(got.y, straight[4 + i].y);
+    assert.deepEqual(got.x, batch(4 + i).x);
+    assert.deepEqual(got.y, batch(4 + i).y);
   });
-  assert.notDeepEqual(straight[4].x, straight[1].x, 'each epoch has its own order and augmentation');
+  assert.notDeepEqual(batch(4).x, batch(1).x, 'each epoch has its own order and augmentation');
   assert.throws(() => b.batch(0, 3), /batch 3 is outside 0..2/);
 });

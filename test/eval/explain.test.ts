@@ -8,7 +8,7 @@ import { area, deletionTest, evidenceMaps, maskPatches, perClassMaps, rankPatche
 import { overlayPng } from '../../src/eval/explain_image.js';
 import { decodeSimplePng } from '../../src/data/png.js';
 import type { Model } from '../../src/models/model.js';
-import { createModel, resolveConfig } from '../../src/models/registry.js';
+import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';
 
 before(async () => {
   await initEngine('cpu');
@@ -86,7 +86,7 @@ test('Grad-CAM reads the tapped feature map: evidence on the cell the logit uses
 
 test('the real presets give a map per image on the 8x8 patch grid', () => {
   for (const preset of ['spikformer-1-64', 'sdt-2-128', 'resnet18-w8']) {
-    const config = resolveConfig(preset, { classes: 3, ...(preset.startsWith('resnet') ? {} : { timeSteps: 1 }) });
+    const config = resolveConfig(preset, { classes: 3, ...(isSpiking(resolveConfig(preset)) ? { timeSteps: 1 } : {}) });
     const model = createModel(config, 3);
     try {
       const x = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i));

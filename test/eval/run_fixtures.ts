@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { countEnergy } from '../../src/eval/energy.js';
 import { countMemory } from '../../src/eval/energy_memory.js';
 import { classificationMetrics } from '../../src/eval/metrics.js';
-import { isSpiking, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
+import type { SpikeSource } from '../../src/models/layer_graph.js';
+import { isSpiking, layerGraph, resolveConfig, type ModelConfig } from '../../src/models/registry.js';
 import { must } from '../../src/util/must.js';
 
 export const CLASSES = ['seoul', 'tokyo', 'new_york', 'london', 'paris'];
@@ -16,31 +17,22 @@ export function tempRoot(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-const LIFS = (depth: number) => [
-  'patch_embed.proj_lif',
-  'patch_embed.proj_lif1',
-  'patch_embed.proj_lif2',
-  'patch_embed.proj_lif3',
-  'patch_embed.rpe_lif',
-  ...Array.from({ length: depth }, (_, b) =>
-    ['q', 'k', 'v', 'attn', 'proj']
-      .map((l) => `block.${b}.attn.${l}_lif`)
-      .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`]),
-  ).flat(),
-];
-
-const SDT_LIFS = (depth: number) => [
-  'patch_embed.proj_lif',
-  'patch_embed.proj_lif1',
-  'patch_embed.proj_lif2',
-  'patch_embed.proj_lif3',
-  ...Array.from({ length: depth }, (_, b) =>
-    ['shortcut', 'q', 'k', 'v', 'talking_heads']
-      .map((l) => `block.${b}.attn.${l}_lif`)
-      .concat([`block.${b}.mlp.fc1_lif`, `block.${b}.mlp.fc2_lif`]),
-  ).flat(),
-  'head_lif',
-];
+/** Every LIF a model's layer graph reads a firing rate of, in graph order: the ids its forward pass records. */
+function lifIds(config: ModelConfig): string[] {
+  const ids = new Set<string>();
+  const visit = (s: SpikeSource | null): void => {
+    if (s === null) return;
+    if ('lif' in s) ids.add(s.lif);
+    else if ('recorded' in s) visit(s.otherwise);
+    else if ('sum' in s) s.sum.forEach(visit);
+    else s.min.forEach(visit);
+  };
+  for (const layer of layerGraph(config)) {
+    visit(layer.spikes);
+    if (layer.feeds) ids.add(layer.feeds);
+  }
+  return [...ids];
+}
 
 /** Writes RUN/{config.json, summary.csv, metrics.jsonl} and, unless `bare`, eval.json and energy.json. */
 export function writeRun(
@@ -53,14 +45,7 @@ export function writeRun(
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   const config = resolveConfig(preset, { classes: CLASSES.length });
   const spiking = isSpiking(config);
-  const rates = spiking
-    ? Object.fromEntries(
-        (config.arch === 'sdt' ? SDT_LIFS : LIFS)((config as unknown as { depth: number }).depth).map((l, i) => [
-          l,
-          0.02 + 0.01 * (i % 9),
-        ]),
-      )
-    : undefined;
+  const rates = spiking ? Object.fromEntries(lifIds(config).map((l, i) => [l, 0.02 + 0.01 * (i % 9)])) : undefined;
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({

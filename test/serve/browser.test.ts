@@ -105,7 +105,7 @@ function wordsBroken(page: Page, selector: string): Promise<string[]> {
           const r = range.getClientRects()[0];
           if (!r || r.width === 0) continue; // hidden, or collapsed white space
           const wrapped = line !== null && r.top > line + r.height / 2;
-          if (wrapped && /[\p{L}\p{N}]/u.test(text[i]) && /[\p{L}\p{N}]/u.test(text[i - 1]))
+          if (wrapped && /[\p{L}\p{N}]/u.test(text.charAt(i)) && /[\p{L}\p{N}]/u.test(text.charAt(i - 1)))
             broken.push(`${text.slice(0, i)}|${text.slice(i)}`);
           line = r.top;
         }

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { processImage } from '../../src/data/images.js';
 import { DatasetWriter } from '../../src/data/writer.js';
 import { createModel, resolveConfig } from '../../src/models/registry.js';
-import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { saveCheckpoint, untrainedMeta } from '../../src/train/checkpoint.js';
 import { openDeck } from '../../src/serve/deck.js';
 import { GameHall, type GameOptions } from '../../src/serve/game.js';
 import { Predictor } from '../../src/serve/predictor.js';
@@ -116,18 +116,13 @@ export async function makeCheckpoint(
   const config = resolveConfig(preset, { classes: classes.length });
   const model = createModel(config, opts.seed ?? 0);
   try {
-    return await saveCheckpoint(dir, opts.kind ?? 'best', model, null, {
-      preset,
-      model: config,
-      classes,
-      mean: [0.45, 0.47, 0.5],
-      std: [0.25, 0.24, 0.26],
-      epoch: 0,
-      step: 0,
-      cursor: { epoch: 0, batch: 0 },
-      best: null,
-      train: {},
-    });
+    return await saveCheckpoint(
+      dir,
+      opts.kind ?? 'best',
+      model,
+      null,
+      untrainedMeta(preset, config, classes, { mean: [0.45, 0.47, 0.5], std: [0.25, 0.24, 0.26] }),
+    );
   } finally {
     model.store.dispose();
   }
@@ -202,8 +197,8 @@ export function openedUrl(child: ChildProcess): Promise<{ url: string; stderr: (
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
       stderr += d;
-      const m = /open (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve({ url: m[1], stderr: () => stderr });
+      const url = /open (http:\/\/\S+)/.exec(stderr)?.[1];
+      if (url) resolve({ url, stderr: () => stderr });
     });
     child.on('exit', (code) => reject(new Error(`the command exited with ${code}: ${stderr}`)));
   });

@@ -223,7 +223,7 @@ test('geospike games prints the table, and --json the same numbers', async (t) =
       .split(/\s{2,}/);
   // Right answers over the rounds played, as a count and a share (the interval too): 4 of 6 reads "4 (67%)", not a
   // per-25 rate ("16.7"), which after one short game read "25.0 correct / 25".
-  assert.match(lines[2], /^who\s+games\s+rounds\s+correct\s+95% interval\s+points\/25 rounds$/);
+  assert.match(lines[2] ?? '', /^who\s+games\s+rounds\s+correct\s+95% interval\s+points\/25 rounds$/);
   assert.deepEqual(row('people'), ['people', '3', '6', '4 (67%)', '30%–90%', '74,750']);
   assert.deepEqual(row('Ann'), ['Ann', '2', '3', '2 (67%)', '21%–94%', '63,750']);
   assert.deepEqual(row('M1'), ['M1', '3', '6', '4 (67%)', '30%–90%', '69,850']);

@@ -6,8 +6,8 @@
 // through eight such blocks, so much smaller).
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { createModel, resolveConfig } from '../../src/models/registry.js';
-import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';
+import { saveCheckpoint, untrainedMeta } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 import { CITIES } from '../serve/helpers.js';
 
@@ -16,7 +16,7 @@ export async function excitedCheckpoint(dir: string, kind: string, preset: strin
   const model = createModel(config, seed);
   const rng = new Rng(seed + 100);
   const draw = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
-  const spiking = config.arch !== 'resnet18';
+  const spiking = isSpiking(config);
   try {
     for (const [name, v] of model.store.params) {
       if (/bn\d*\.weight$/.test(name))
@@ -39,18 +39,13 @@ export async function excitedCheckpoint(dir: string, kind: string, preset: strin
     const runningVar = spiking ? 0.01 : 0.1;
     for (const [name, v] of model.store.buffers)
       if (name.endsWith('running_var')) v.assign(tf.fill(v.shape, runningVar));
-    return await saveCheckpoint(dir, kind, model, null, {
-      preset,
-      model: config,
-      classes: CITIES,
-      mean: [0.45, 0.47, 0.5],
-      std: [0.25, 0.24, 0.26],
-      epoch: 0,
-      step: 0,
-      cursor: { epoch: 0, batch: 0 },
-      best: null,
-      train: {},
-    });
+    return await saveCheckpoint(
+      dir,
+      kind,
+      model,
+      null,
+      untrainedMeta(preset, config, CITIES, { mean: [0.45, 0.47, 0.5], std: [0.25, 0.24, 0.26] }),
+    );
   } finally {
     model.store.dispose();
   }

@@ -1,7 +1,7 @@
 // Imports Fashion-MNIST from Debian's `dataset-fashion-mnist` package: 28x28 grey images padded to 32x32 RGB,
 // the package's train/test split kept as train/validation.
 import sharp from 'sharp';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { encodeRgbPng, IMAGE_SIZE } from '../images.js';
@@ -66,10 +66,19 @@ async function readIdx(dir: string, stem: string): Promise<{ buf: Buffer; file: 
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  throw new Error(
+  throw missingIdx(dir, stem);
+}
+
+const missingIdx = (dir: string, stem: string) =>
+  new Error(
     `Fashion-MNIST file ${stem}.gz not found in ${dir}; install it with \`apt-get install dataset-fashion-mnist\` ` +
       '(scripts/setup.sh does this) or pass --source with the folder that holds the idx files',
   );
+
+/** Fails as the import would, but before anything is written, unless `dir` holds all four idx files (or their .gz). */
+export function checkFashionMnistSource(dir: string): void {
+  for (const stem of Object.values(FILES).flat())
+    if (!existsSync(path.join(dir, `${stem}.gz`)) && !existsSync(path.join(dir, stem))) throw missingIdx(dir, stem);
 }
 
 /** Pads a rows x cols grey image with zeros to size x size and repeats it over 3 channels (HWC). */

@@ -126,6 +126,38 @@ async function refuseOverlap(source: string, out: string): Promise<void> {
   if (within(src, dst)) throw new Error(`--out ${out} holds the source folder ${source}; ${fix}`);
 }
 
+/** One photo of a class folder into the dataset: written, skipped (there already), or bad (unreadable, undecodable). */
+async function importFile(
+  opts: FolderImportOptions,
+  writer: DatasetWriter,
+  cls: { folder: string; name: string },
+  file: string,
+  split: 'train' | 'validation',
+  log: (line: string) => void,
+): Promise<'written' | 'skipped' | 'bad'> {
+  const rel = `${cls.folder}/${file}`;
+  const id = `${safeName(path.parse(file).name, 80)}-${createHash('sha256').update(rel).digest('hex').slice(0, 8)}`;
+  if (writer.has(id)) return 'skipped';
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path.join(opts.source, rel));
+  } catch (err) {
+    log(`skipped ${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return 'bad';
+  }
+  let img: Awaited<ReturnType<typeof processImage>>;
+  try {
+    img = await processImage(bytes, { cropBottom: opts.cropBottom ?? 0, displayMaxSide: opts.displayMaxSide ?? 256 });
+  } catch (err) {
+    if (!(err instanceof ImageDecodeError)) throw err;
+    log(`skipped ${rel}: ${err.message}`);
+    return 'bad';
+  }
+  const entry = { id, class: cls.name, split, provider: 'folder', sourceId: rel };
+  await writer.add({ ...entry, lat: null, lng: null, heading: null, captureDate: null }, img.png, img.display);
+  return 'written';
+}
+
 export async function importFolder(
   opts: FolderImportOptions,
 ): Promise<{ written: number; skipped: number; bad: number }> {
@@ -152,45 +184,10 @@ export async function importFolder(
       const nTrain = order.length - Math.round(order.length * valFraction);
       const jobs = order.map((file, i) => ({ file, split: i < nTrain ? ('train' as const) : ('validation' as const) }));
       await forEachLimit(jobs, opts.concurrency ?? 4, async ({ file, split }) => {
-        const rel = `${cls.folder}/${file}`;
-        const id = `${safeName(path.parse(file).name, 80)}-${createHash('sha256').update(rel).digest('hex').slice(0, 8)}`;
-        if (writer.has(id)) {
-          skipped++;
-          return;
-        }
-        let bytes: Buffer;
-        try {
-          bytes = await fs.readFile(path.join(opts.source, rel));
-        } catch (err) {
-          bad++;
-          log(`skipped ${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-          return;
-        }
-        let img: Awaited<ReturnType<typeof processImage>>;
-        try {
-          img = await processImage(bytes, { cropBottom, displayMaxSide: opts.displayMaxSide ?? 256 });
-        } catch (err) {
-          if (!(err instanceof ImageDecodeError)) throw err;
-          bad++;
-          log(`skipped ${rel}: ${err.message}`);
-          return;
-        }
-        await writer.add(
-          {
-            id,
-            class: cls.name,
-            split,
-            provider: 'folder',
-            sourceId: rel,
-            lat: null,
-            lng: null,
-            heading: null,
-            captureDate: null,
-          },
-          img.png,
-          img.display,
-        );
-        written++;
+        const outcome = await importFile(opts, writer, { folder: cls.folder, name: cls.name }, file, split, log);
+        if (outcome === 'written') written++;
+        else if (outcome === 'skipped') skipped++;
+        else bad++;
       });
       const c = writer.count(cls.name);
       log(`${cls.name}: ${c.train} train, ${c.validation} validation`);

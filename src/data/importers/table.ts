@@ -106,6 +106,42 @@ function cleanAuthor(value: string): string | undefined {
   return v === '' || v === '\ufffd' ? undefined : v;
 }
 
+/** The header's column of each option (-1 for an optional one it lacks); a required one missing fails naming it. */
+function columnsOf(csv: string, fields: string[], columns: TableColumns): Record<keyof TableColumns, number> {
+  const header = fields.map((f) => f.trim());
+  const at = (flag: string, name: string | undefined, required: boolean) => {
+    if (name === undefined) return -1;
+    const i = header.indexOf(name);
+    if (i < 0 && required)
+      throw new Error(`${csv} has no column '${name}' (${flag}); its columns are: ${header.slice(0, 40).join(', ')}`);
+    return i;
+  };
+  return {
+    id: at('--id', columns.id, true),
+    lat: at('--lat', columns.lat, true),
+    lon: at('--lon', columns.lon, true),
+    file: at('--file', columns.file, true),
+    author: at('--author', columns.author, false),
+    date: at('--date', columns.date, false),
+  };
+}
+
+/** A row's place and the region it lies in (undefined: none), or why its coordinates are not a place on Earth. */
+function placeOf(
+  latText: string,
+  lngText: string,
+  regions: Region[],
+): { lat: number; lng: number; region: Region | undefined } | string {
+  const lat = Number(latText);
+  const lng = Number(lngText);
+  if (latText.trim() === '' || lngText.trim() === '' || !(Math.abs(lat) <= 90 && Math.abs(lng) <= 180))
+    return `its coordinates (${latText.slice(0, 20)}, ${lngText.slice(0, 20)}) are not a place on Earth`;
+  const region = regions.find(
+    (r) => lng >= r.bbox[0] && lat >= r.bbox[1] && lng <= r.bbox[2] && lat <= r.bbox[3] && contains(r, lng, lat),
+  );
+  return { lat, lng, region };
+}
+
 async function readRows(
   o: TableImportOptions,
   result: TableImportResult,
@@ -123,25 +159,8 @@ async function readRows(
     let width = 0;
     for await (const rec of readCsv(csv)) {
       if (!col) {
-        const header = rec.fields.map((f) => f.trim());
-        const at = (flag: string, name: string | undefined, required: boolean) => {
-          if (name === undefined) return -1;
-          const i = header.indexOf(name);
-          if (i < 0 && required)
-            throw new Error(
-              `${csv} has no column '${name}' (${flag}); its columns are: ${header.slice(0, 40).join(', ')}`,
-            );
-          return i;
-        };
-        col = {
-          id: at('--id', o.columns.id, true),
-          lat: at('--lat', o.columns.lat, true),
-          lon: at('--lon', o.columns.lon, true),
-          file: at('--file', o.columns.file, true),
-          author: at('--author', o.columns.author, false),
-          date: at('--date', o.columns.date, false),
-        };
-        width = header.length;
+        col = columnsOf(csv, rec.fields, o.columns);
+        width = rec.fields.length;
         continue;
       }
       const where = `${csv}:${rec.line}`;
@@ -157,16 +176,12 @@ async function readRows(
         bad(where, `its id ${JSON.stringify(id.slice(0, 40))} is not 1-200 printable characters`);
         continue;
       }
-      const [latText, lngText] = [field(col.lat), field(col.lon)];
-      const lat = Number(latText);
-      const lng = Number(lngText);
-      if (latText.trim() === '' || lngText.trim() === '' || !(Math.abs(lat) <= 90 && Math.abs(lng) <= 180)) {
-        bad(where, `its coordinates (${latText.slice(0, 20)}, ${lngText.slice(0, 20)}) are not a place on Earth`);
+      const place = placeOf(field(col.lat), field(col.lon), o.regions);
+      if (typeof place === 'string') {
+        bad(where, place);
         continue;
       }
-      const region = o.regions.find(
-        (r) => lng >= r.bbox[0] && lat >= r.bbox[1] && lng <= r.bbox[2] && lat <= r.bbox[3] && contains(r, lng, lat),
-      );
+      const { lat, lng, region } = place;
       if (!region) {
         result.outside++;
         continue;
@@ -182,7 +197,7 @@ async function readRows(
         bad(where, `its file column '${o.columns.file}' is empty`);
         continue;
       }
-      byClass.get(region.name)!.push({
+      must(byClass.get(region.name), 'every region has a list').push({
         id,
         lat,
         lng,
@@ -195,6 +210,58 @@ async function readRows(
   }
   if (shown > SHOW) log(`... and ${shown - SHOW} more malformed rows`);
   return byClass;
+}
+
+interface ClassPlan {
+  region: Region;
+  rows: Row[];
+  withImage: number;
+  take: number;
+}
+
+/**
+ * The plan, printed as a table: per city, rows in its region, how many of those have an image, and how many will be
+ * taken. With --strict a city short of --per-city fails; so does a plan that takes nothing.
+ */
+function planImport(
+  o: TableImportOptions,
+  byClass: Map<string, Row[]>,
+  found: Map<string, ImageRef>,
+  result: TableImportResult,
+  log: (line: string) => void,
+): ClassPlan[] {
+  const plan: ClassPlan[] = [];
+  log(`${'city'.padEnd(12)} ${'in region'.padStart(10)} ${'with image'.padStart(11)} ${'to take'.padStart(8)}`);
+  const short: string[] = [];
+  for (const region of o.regions) {
+    const inRegion = must(byClass.get(region.name), 'readRows makes a list per region');
+    const rows = inRegion.filter((r) => found.has(r.key));
+    result.missing += inRegion.length - rows.length;
+    const take = Math.min(o.perCity ?? Infinity, rows.length);
+    plan.push({ region, rows, withImage: rows.length, take });
+    log(
+      `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
+    );
+    if (o.perCity !== undefined && rows.length < o.perCity)
+      short.push(
+        `${region.name} has ${rows.length} photos with an image in its region, short of --per-city ${o.perCity}`,
+      );
+  }
+  log(
+    `rows: ${result.outside} outside every region, ${result.malformed} malformed, ${result.duplicates} repeated ids; ` +
+      `${result.missing} in a region without an image in --images`,
+  );
+  for (const s of short) log(`${s}${o.strict ? '' : '; taking all there are'}`);
+  if (o.strict && short.length > 0)
+    throw new Error(
+      `--strict: ${short.join('; ')}. Lower --per-city, widen the regions (--regions), add archives, or drop --strict`,
+    );
+  if (plan.every((p) => p.take === 0))
+    throw new Error(
+      'no photo in the table lies in any region with its image found; check --cities/--regions, the coordinate ' +
+        'columns, and that --images holds the photos',
+    );
+  return plan;
 }
 
 export async function importTable(o: TableImportOptions): Promise<TableImportResult> {
@@ -223,39 +290,7 @@ export async function importTable(o: TableImportOptions): Promise<TableImportRes
     if (duplicates > 0) log(`${duplicates} images are found more than once across --images; the first copy is used`);
     if (badArchives > 0) log(`${badArchives} archives could not be read (named above); their photos count as missing`);
 
-    // The plan: per city, rows in its region, how many of those have an image, and how many will be taken.
-    const plan: { region: Region; rows: Row[]; withImage: number; take: number }[] = [];
-    log(`${'city'.padEnd(12)} ${'in region'.padStart(10)} ${'with image'.padStart(11)} ${'to take'.padStart(8)}`);
-    const short: string[] = [];
-    for (const region of o.regions) {
-      const inRegion = byClass.get(region.name)!;
-      const rows = inRegion.filter((r) => found.has(r.key));
-      result.missing += inRegion.length - rows.length;
-      const take = Math.min(o.perCity ?? Infinity, rows.length);
-      plan.push({ region, rows, withImage: rows.length, take });
-      log(
-        `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
-      );
-      if (o.perCity !== undefined && rows.length < o.perCity)
-        short.push(
-          `${region.name} has ${rows.length} photos with an image in its region, short of --per-city ${o.perCity}`,
-        );
-    }
-    log(
-      `rows: ${result.outside} outside every region, ${result.malformed} malformed, ${result.duplicates} repeated ids; ` +
-        `${result.missing} in a region without an image in --images`,
-    );
-    for (const s of short) log(`${s}${o.strict ? '' : '; taking all there are'}`);
-    if (o.strict && short.length > 0)
-      throw new Error(
-        `--strict: ${short.join('; ')}. Lower --per-city, widen the regions (--regions), add archives, or drop --strict`,
-      );
-    if (plan.every((p) => p.take === 0))
-      throw new Error(
-        'no photo in the table lies in any region with its image found; check --cities/--regions, the coordinate ' +
-          'columns, and that --images holds the photos',
-      );
-
+    const plan = planImport(o, byClass, found, result, log);
     if (o.dryRun) {
       log('dry run: nothing written');
       return result;
@@ -284,7 +319,7 @@ export async function importTable(o: TableImportOptions): Promise<TableImportRes
 
 async function importClass(
   o: TableImportOptions,
-  p: { region: Region; rows: Row[]; take: number },
+  p: ClassPlan,
   writer: DatasetWriter,
   found: Map<string, ImageRef>,
   result: TableImportResult,
@@ -332,43 +367,7 @@ async function importClass(
   };
   const one = async ({ row, side }: { row: Row; side: Split }) => {
     try {
-      const ref = found.get(row.key)!;
-      let bytes: Buffer;
-      try {
-        bytes = await ref.read();
-      } catch (err) {
-        if (!(err instanceof ImageReadError)) throw err;
-        if (err.reason === 'too-large') result.tooLarge++;
-        else result.corrupt++;
-        skip(err.message);
-        return;
-      }
-      let img: Awaited<ReturnType<typeof processImage>>;
-      try {
-        img = await processImage(bytes, { cropBottom: o.cropBottom ?? 0, displayMaxSide: o.displayMaxSide ?? 256 });
-      } catch (err) {
-        if (!(err instanceof ImageDecodeError)) throw err;
-        result.undecodable++;
-        skip(`${ref.where}: ${err.message}`);
-        return;
-      }
-      await writer.add(
-        {
-          id: imageId(o.provider, row.id),
-          class: cls,
-          split: side,
-          provider: o.provider,
-          sourceId: row.id,
-          lat: row.lat,
-          lng: row.lng,
-          heading: null,
-          captureDate: row.date,
-          ...(o.licence ? { licence: o.licence } : {}),
-          ...(row.author ? { author: row.author } : {}),
-        },
-        img.png,
-        img.display,
-      );
+      if (!(await importPhoto({ o, cls, writer, found, result, skip }, row, side))) return;
       have[side]++;
       result.written++;
       if (result.written >= Number(testFault('pause-after-image') ?? Infinity))
@@ -387,4 +386,56 @@ async function importClass(
   log(
     `${cls}: train ${have.train}, validation ${have.validation}${short && !o.signal?.stop ? ` (planned ${target.train} + ${target.validation}; the rest were unusable or, with the spatial split, on the wrong side)` : ''}`,
   );
+}
+
+interface PhotoContext {
+  o: TableImportOptions;
+  cls: string;
+  writer: DatasetWriter;
+  found: Map<string, ImageRef>;
+  result: TableImportResult;
+  skip: (why: string) => void;
+}
+
+/** Reads, decodes and adds one photo; true when it was added (one that cannot be read or decoded is counted). */
+async function importPhoto(c: PhotoContext, row: Row, side: Split): Promise<boolean> {
+  const { o, result } = c;
+  const ref = must(c.found.get(row.key), 'the plan keeps only rows whose image was found');
+  let bytes: Buffer;
+  try {
+    bytes = await ref.read();
+  } catch (err) {
+    if (!(err instanceof ImageReadError)) throw err;
+    if (err.reason === 'too-large') result.tooLarge++;
+    else result.corrupt++;
+    c.skip(err.message);
+    return false;
+  }
+  let img: Awaited<ReturnType<typeof processImage>>;
+  try {
+    img = await processImage(bytes, { cropBottom: o.cropBottom ?? 0, displayMaxSide: o.displayMaxSide ?? 256 });
+  } catch (err) {
+    if (!(err instanceof ImageDecodeError)) throw err;
+    result.undecodable++;
+    c.skip(`${ref.where}: ${err.message}`);
+    return false;
+  }
+  await c.writer.add(
+    {
+      id: imageId(o.provider, row.id),
+      class: c.cls,
+      split: side,
+      provider: o.provider,
+      sourceId: row.id,
+      lat: row.lat,
+      lng: row.lng,
+      heading: null,
+      captureDate: row.date,
+      ...(o.licence ? { licence: o.licence } : {}),
+      ...(row.author ? { author: row.author } : {}),
+    },
+    img.png,
+    img.display,
+  );
+  return true;
 }
