@@ -3,6 +3,9 @@
 // and reports failure rather than round anything: unpacking gives back the same float32 bits.
 #include "common.h"
 #include <cstring>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace gs {
 namespace {
@@ -73,6 +76,33 @@ Napi::Value SpikeUnpackBits(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Packs x[i0, i1) into bytes; true when all were whole numbers 0..255 (the float made back has the same bits).
+inline bool packBytes(const float* x, uint8_t* bytes, int64_t i0, int64_t i1) {
+  int64_t i = i0;
+  bool ok = true;
+#ifdef __AVX2__
+  // Explicit, as the compiler's vectorized loop ran at a tenth of memory speed.
+  const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.f);
+  int bad = 0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256i k = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));  // NaN -> 0: refused below
+    const __m256i same = _mm256_cmpeq_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(k)), _mm256_castps_si256(v));
+    bad |= ~_mm256_movemask_epi8(same);
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(bytes + i), _mm_packus_epi16(w, w));
+  }
+  ok = bad == 0;
+#endif
+  for (; i < i1; ++i) {
+    const float v = x[i];
+    const uint8_t b = static_cast<uint8_t>(v >= 0.f && v <= 255.f ? v : 0.f);
+    ok &= bitsOf(static_cast<float>(b)) == bitsOf(v);
+    bytes[i] = b;
+  }
+  return ok;
+}
+
 // spikePackBytes(x, bytes): bytes[i] = x[i]; true when every x[i] was a whole number 0..255 (and not -0).
 Napi::Value SpikePackBytes(const Napi::CallbackInfo& info) {
   const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
@@ -80,15 +110,10 @@ Napi::Value SpikePackBytes(const Napi::CallbackInfo& info) {
   auto out = info[1].As<Napi::Uint8Array>();
   if (static_cast<int64_t>(out.ElementLength()) < n) throw Napi::RangeError::New(info.Env(), "bytes too short");
   uint8_t* bytes = out.Data();
+  constexpr int64_t kChunk = 1 << 14;
   int bad = 0;
-#pragma omp parallel for simd schedule(static) reduction(| : bad) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    const float c = v >= 0.f && v <= 255.f ? v : 0.f;  // keeps the conversion defined; the check below refuses v
-    const uint8_t b = static_cast<uint8_t>(c);
-    bad |= bitsOf(static_cast<float>(b)) != bitsOf(v);
-    bytes[i] = b;
-  }
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n > (1 << 16))
+  for (int64_t c = 0; c < n; c += kChunk) bad |= !packBytes(x, bytes, c, c + kChunk < n ? c + kChunk : n);
   return Napi::Boolean::New(info.Env(), !bad);
 }
 
