@@ -20,6 +20,36 @@ typedef float vec __attribute__((vector_size(32)));
 #endif
 constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 
+// Below these fractions of nonzeros the event-driven kernels beat oneDNN's dense ones; where the two cross depends
+// on the vector width (an event adds a row of B or of the filter, while oneDNN's GEMM gains more from wider vectors),
+// so one row per ISA, picked at run time. Measured on 2 cores with `npm run bench:spikes` at spikformer-4-384's
+// shapes (sparse time / dense time at the given rate):
+//   AVX-512: X W^T [16384 x 384] x [384 x 1536]: 0.4 at 10%, 0.75 at 20%, 1.9 at 30%. dY^T X: 0.55 at 10%, ~1 at 20%.
+//            conv 96->192 at 32x32 (batch 256 = 64 images x T 4): 0.27 at 3%, 0.7 at 7%, 1.4 at 15%.
+//   AVX2 (AMD EPYC Zen 3, batch 16 x T 4, CPU time; see the brief's report for the full table):
+//            X W^T fc2 [4096 x 1536] x [1536 x 384]: 0.61 at 10%, 0.96 at 15%, 1.04 at 20%; proj [4096 x 384]^2:
+//            0.51 at 10%, 0.68 at 15%, 0.9-1.1 at 20%. dY^T X fc2: 0.70 at 10%, 1.15 at 15%.
+//            conv 96->192 at 32x32: 0.70 at 10%, 0.99 at 15%, 1.25 at 20%; its filter gradient 0.59 at 10%, 0.90 at
+//            15%, 1.12 at 20%; conv 192->384 at 16x16: 0.62 at 10%, 1.00 at 15%; filter gradient 0.65 / 1.02.
+struct Thresholds {
+  const char* isa;
+  double matmul, matmulTA, conv;
+};
+constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.09};
+constexpr Thresholds kAvx2 = {"avx2", 0.17, 0.12, 0.14};
+
+// sparseThresholds(): { isa, matmul, matmulTA, conv } for this CPU (anything without AVX-512 takes the AVX2 row: the
+// kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's there).
+Napi::Value SparseThresholds(const Napi::CallbackInfo& info) {
+  const Thresholds& t = __builtin_cpu_supports("avx512f") ? kAvx512 : kAvx2;
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("isa", t.isa);
+  o.Set("matmul", t.matmul);
+  o.Set("matmulTA", t.matmulTA);
+  o.Set("conv", t.conv);
+  return o;
+}
+
 // density(a, samples): the fraction of nonzero entries; with samples > 0, estimated from that many evenly spaced
 // entries (a quick look that rules out dense inputs without reading them all).
 Napi::Value Density(const Napi::CallbackInfo& info) {
@@ -272,6 +302,7 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
 }  // namespace
 
 static void initSparse(Napi::Env env, Napi::Object exports) {
+  exports.Set("sparseThresholds", Napi::Function::New(env, SparseThresholds));
   exports.Set("density", Napi::Function::New(env, Density));
   exports.Set("sparseMatMul", Napi::Function::New(env, SparseMatMul));
   exports.Set("sparseMatMulTA", Napi::Function::New(env, SparseMatMulTA));
