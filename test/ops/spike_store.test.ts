@@ -1,7 +1,8 @@
 // Saved spikes stored compactly (src/ops/spike_store, engine/native/free_grads.ts): the pack kernels give back the
 // same float32 bits at firing rates 0 to 1 and refuse anything else; the LIF gradient without its spikes (recomputed
-// from h) equals the one given them; a spiking chain's gradients are bit for bit those of the float path
-// (GEOSPIKE_SPIKE_STORE=0), while the bytes it holds at the end of the forward pass drop by the spikes' float copies.
+// from h) equals the one given them, on every backend; a spiking chain's gradients, and whole models', are bit for bit
+// those of the float path (GEOSPIKE_SPIKE_STORE=0), while the bytes held at the end of the forward pass drop by the
+// spikes' float copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,10 +10,11 @@ import { addon } from '../../src/engine/native/kernel_util.js';
 import { LIF, LIF_GRAD, type LIFGradAttrs } from '../../src/ops/index.js';
 import { packSpikes, spikeStoreStats, unpackSpikes } from '../../src/ops/spike_store/native.js';
 import { consume, consumeAll } from '../../src/models/last_use.js';
+import { createModel, resolveConfig } from '../../src/models/registry.js';
 import { lif } from '../../src/snn/lif.js';
 import { surrogate } from '../../src/snn/surrogate.js';
 import { must } from '../../src/util/must.js';
-import { requireBackend } from '../helpers/backends.js';
+import { requireBackend, TEST_BACKENDS } from '../helpers/backends.js';
 import { rng } from '../helpers/rng.js';
 
 const RATES = [0, 0.01, 0.1, 0.5, 0.9, 1];
@@ -86,10 +88,10 @@ test('tensors that are not spikes or small whole counts stay float32', async () 
   assert.equal(addon().spikePackBytes(new Float32Array(n).fill(0.25), direct), false, 'bytes took a fraction');
 });
 
-test('the LIF gradient without its spikes (recomputed from h) equals the one given them, native and cpu', async () => {
+test('the LIF gradient without its spikes (recomputed from h) equals the one given them, on every backend', async () => {
   const r = rng(9);
   const sg = surrogate('sigmoid');
-  for (const backend of ['cpu', 'native']) {
+  for (const backend of TEST_BACKENDS) {
     await requireBackend(backend);
     for (const [T, M] of [
       [4, 3000],
@@ -176,5 +178,41 @@ test('a spiking chain: the same gradients bit for bit with spikes stored packed,
       `rate ${rate}: held ${float.heldBytes} B with float spikes, ${packed.heldBytes} B packed: saved ${saved} B`,
     );
     assert.ok(packed.packedBytes * 4 <= spikeFloats, `rate ${rate}: ${packed.packedBytes} B packed is not 4x smaller`);
+  }
+});
+
+/** One training step's gradients of a preset at a small batch (BN running statistics move, so a fresh model each). */
+function modelGrads(preset: string, batch: number): { grads: Map<string, Float32Array>; logits: Float32Array } {
+  const model = createModel(resolveConfig(preset), 3);
+  const r = rng(5);
+  const images = tf.tensor4d(r.normal(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
+  const probe = tf.tensor2d(r.normal(batch * model.config.classes), [batch, model.config.classes]);
+  let logits = new Float32Array();
+  const { value, grads } = tf.variableGrads(() => {
+    const y = model.forward(images, { training: true });
+    logits = Float32Array.from(y.dataSync());
+    return consume(y, (t) => tf.sum(tf.mul(t, probe))) as tf.Scalar;
+  }, [...model.store.params.values()]);
+  const out = new Map(
+    [...model.store.params].map(([name, v]) => [name, Float32Array.from(must(grads[v.name], name).dataSync())]),
+  );
+  tf.dispose([images, probe, value, ...Object.values(grads)]);
+  model.store.dispose();
+  return { grads: out, logits };
+}
+
+test('whole models: a training step packs their saved spikes and gives the same gradients bit for bit', async () => {
+  await requireBackend('native');
+  for (const [preset, batch] of [
+    ['spikformer-1-64', 8],
+    ['sdt-2-128', 4],
+  ] as const) {
+    const float = withStore(false, () => modelGrads(preset, batch));
+    const packed0 = spikeStoreStats.packed;
+    const packed = withStore(true, () => modelGrads(preset, batch));
+    assert.ok(spikeStoreStats.packed - packed0 >= 5, `${preset}: only ${spikeStoreStats.packed - packed0} maps packed`);
+    assert.deepEqual(packed.logits, float.logits, `${preset}: logits`);
+    assert.equal(packed.grads.size, float.grads.size, `${preset}: gradient count`);
+    for (const [name, g] of float.grads) assert.deepEqual(packed.grads.get(name), g, `${preset}: ${name} gradient`);
   }
 });
