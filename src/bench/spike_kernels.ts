@@ -13,9 +13,10 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
 import { addon } from '../engine/native/kernel_util.js';
 import { convParams } from '../ops/conv2d/native.js';
+import { sparseBelow, sparseIsa, type SparseKernel } from '../ops/sparse_thresholds/native.js';
 import { composedAttention } from '../ops/spike_attention/op.js';
-import { median } from './model.js';
 import { must } from '../util/must.js';
+import { median } from './model.js';
 
 export const DEFAULT_RATES = [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
 const T = 4,
@@ -97,7 +98,7 @@ function convCase(name: string, size: number, C: number, O: number, filterGrad: 
     [1, 1],
     [0, 0],
   ] as unknown as 'same');
-  const params = convParams(info)!;
+  const params = must(convParams(info) ?? undefined, 'oneDNN expresses a 3x3 same-padded convolution');
   return {
     name,
     make(rate) {
@@ -133,7 +134,11 @@ function attentionCase(name: string, withGrad: boolean, batch: number): SpikeCas
       const [q, k, v] = [spikes(n, rate), spikes(n, rate), spikes(n, rate)];
       const dy = dense(n);
       const [ys, yd] = [new Float32Array(n), new Float32Array(n)];
-      const grads = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
+      const grads: [Float32Array, Float32Array, Float32Array] = [
+        new Float32Array(n),
+        new Float32Array(n),
+        new Float32Array(n),
+      ];
       const shape = [T, batch, TOKENS, D];
       return {
         sparse() {
@@ -149,7 +154,7 @@ function attentionCase(name: string, withGrad: boolean, batch: number): SpikeCas
               [tq, tk, tv],
             );
             value.dataSync();
-            yd.set(must(g[0], 'one gradient per input').dataSync());
+            yd.set(must(g[0], 'a gradient per input').dataSync());
           });
         },
         outputs: () => (withGrad ? [grads[0], yd] : [ys, yd]),
@@ -221,6 +226,30 @@ export function timeSpikeKernels(cases: SpikeCase[], rates: number[], batch: num
   return rows;
 }
 
+/** The threshold that decides between a case's two kernels, by the case's name (none for the fused attention). */
+export function thresholdOf(kernel: string): SparseKernel | null {
+  if (kernel.includes('dW')) return 'matmulTA';
+  if (kernel.includes('X W^T')) return 'matmul';
+  return kernel.startsWith('conv') ? 'conv' : null;
+}
+
+/**
+ * Where the event-driven kernel stops beating the dense one: the rate at which the CPU-time ratio reaches 1, linearly
+ * between the measured rates around it; null when it never does in the range (or is already slower at the lowest).
+ */
+export function crossover(rows: SpikeRow[]): number | null {
+  const ratio = (r: SpikeRow) => r.sparseCpuMs / r.denseCpuMs;
+  const sorted = [...rows].sort((a, b) => a.rate - b.rate);
+  for (const [i, r] of sorted.entries()) {
+    if (ratio(r) < 1) continue;
+    const prev = sorted[i - 1];
+    if (!prev) return null;
+    const [r0, r1] = [ratio(prev), ratio(r)];
+    return prev.rate + ((1 - r0) / (r1 - r0)) * (r.rate - prev.rate);
+  }
+  return null;
+}
+
 export function describeSpikeRows(rows: SpikeRow[]): string[] {
   const lines: string[] = [];
   for (const kernel of [...new Set(rows.map((r) => r.kernel))]) {
@@ -232,6 +261,13 @@ export function describeSpikeRows(rows: SpikeRow[]): string[] {
           ` ${r.relDiff.toExponential(1).padStart(14)}`,
       );
     }
+    const use = thresholdOf(kernel);
+    const at = crossover(rows.filter((r) => r.kernel === kernel));
+    if (use)
+      lines.push(
+        `  crossover (CPU time) ${at === null ? 'not in the measured range' : `~${at.toFixed(3)}`}; ` +
+          `threshold ${sparseBelow(use)} (${sparseIsa()})`,
+      );
   }
   return lines;
 }

@@ -5,9 +5,14 @@
 // The engine imports this module (to register the kernels); this module imports nothing from the engine.
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { spikeStoreEnabled } from '../ops/spike_kernels.js';
+import { must } from '../util/must.js';
 import { surrogate as makeSurrogate, surrogateGrad, type Surrogate, type SurrogateName } from './surrogate.js';
 
-/** Kernel names: forward (x -> [spikes, h]) and backward ([dy, h, spikes] -> dx). */
+/**
+ * Kernel names: forward (x -> [spikes, h]) and backward ([dy, h, spikes?] -> dx). Without spikes the backward
+ * recomputes them from h (h >= v_th, the forward's own decision), so the gradient need not keep the spikes.
+ */
 export const LIF = 'GeospikeLIF';
 /** Forward without the membrane (x -> spikes), for passes no gradient will follow; optional for a backend. */
 export const LIF_SPIKES = 'GeospikeLIFSpikes';
@@ -29,6 +34,11 @@ export interface LIFOptions {
   vThreshold?: number;
   /** Surrogate gradient of the spike; sigmoid with alpha 4 by default. */
   surrogate?: Surrogate;
+}
+
+/** T, the length of the time axis (the first) of a LIF kernel's input; lif() checks that there is one. */
+export function timeSteps(shape: number[]): number {
+  return must(shape[0], 'a LIF input has a time axis first');
 }
 
 /** Charge: the membrane after integrating input x from v (decay_input), in float32 as PyTorch computes it. */
@@ -61,7 +71,7 @@ export function lifForward(
   for (let t = 0; t < T; t++) {
     const o = t * M;
     for (let i = 0; i < M; i++) {
-      const hi = charge(v[i], x[o + i], tau);
+      const hi = charge(v[i]!, x[o + i]!, tau);
       const s = fire(hi, vth);
       h[o + i] = hi;
       spikes[o + i] = s;
@@ -75,7 +85,7 @@ export function lifForward(
 export function lifBackward(
   dy: Float32Array,
   h: Float32Array,
-  spikes: Float32Array,
+  spikes: Float32Array | null,
   T: number,
   a: LIFGradAttrs,
 ): Float32Array {
@@ -87,7 +97,9 @@ export function lifBackward(
   for (let t = T - 1; t >= 0; t--) {
     const o = t * M;
     for (let i = 0; i < M; i++) {
-      const gh = dy[o + i] * surrogateGrad(sg, h[o + i] - a.vThreshold) + gv[i] * (1 - spikes[o + i]);
+      const hi = h[o + i]!;
+      const s = spikes ? spikes[o + i]! : fire(hi, a.vThreshold);
+      const gh = dy[o + i]! * surrogateGrad(sg, hi - a.vThreshold) + gv[i]! * (1 - s);
       dx[o + i] = gh * k;
       gv[i] = gh * (1 - k);
     }
@@ -109,13 +121,18 @@ export function lif(x: tf.Tensor, options: LIFOptions = {}): tf.Tensor {
     return tf.engine().runKernel(LIF_SPIKES, { x }, attrs) as tf.Tensor;
   }
   const fn = tf.customGrad((input, save) => {
-    const [spikes, h] = tf.engine().runKernel(LIF, { x: input as tf.Tensor }, attrs) as tf.Tensor[];
-    (save as tf.GradSaveFunc)([h, spikes]);
+    const [s, hv] = tf.engine().runKernel(LIF, { x: input as tf.Tensor }, attrs) as tf.Tensor[];
+    const spikes = must(s, 'the LIF kernel returns spikes'),
+      h = must(hv, 'and the membrane');
+    // The backward recomputes the spikes from h: only h is kept (the old path, GEOSPIKE_SPIKE_STORE=0, keeps both).
+    const keepSpikes = !spikeStoreEnabled();
+    (save as tf.GradSaveFunc)(keepSpikes ? [h, spikes] : [h]);
     return {
       value: spikes,
       gradFunc: (dy, saved) => {
         const [hs, ss] = saved;
-        return tf.engine().runKernel(LIF_GRAD, { dy: dy as tf.Tensor, h: hs, spikes: ss }, gradAttrs) as tf.Tensor;
+        const inputs = { dy: dy as tf.Tensor, h: must(hs, 'h was saved'), ...(ss ? { spikes: ss } : {}) };
+        return tf.engine().runKernel(LIF_GRAD, inputs, gradAttrs) as tf.Tensor;
       },
     };
   });

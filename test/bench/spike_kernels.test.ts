@@ -1,13 +1,23 @@
 // The spike-kernel benchmark (npm run bench:spikes) at a tiny batch: every case runs both kernels, and the two agree
 // (the benchmark also reports it, so a wrong kernel shows in its table); and the per-kernel profile of `bench --profile`.
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { benchModel } from '../../src/bench/model.js';
 import { describeProfile, kernelFamily } from '../../src/bench/kernel_profile.js';
-import { describeSpikeRows, spikeCases, timeSpikeKernels } from '../../src/bench/spike_kernels.js';
+import {
+  crossover,
+  describeSpikeRows,
+  spikeCases,
+  thresholdOf,
+  timeSpikeKernels,
+  type SpikeRow,
+} from '../../src/bench/spike_kernels.js';
 import { initEngine } from '../../src/engine/backend.js';
+import { sparseBelow, sparseIsa } from '../../src/ops/sparse_thresholds/native.js';
 import { SPIKE_ATTENTION_GRAD } from '../../src/ops/spike_attention/cpu.js';
+import { must } from '../../src/util/must.js';
 
 test('bench:spikes times every spike kernel against its dense one, with results that agree', async () => {
   assert.equal(await initEngine('native'), 'native');
@@ -23,7 +33,44 @@ test('bench:spikes times every spike kernel against its dense one, with results 
     attention.every((r) => r.relDiff === 0),
     'the fused attention forward is exact on spikes',
   );
-  assert.equal(describeSpikeRows(rows).length, spikeCases(1).length * (rates.length + 2));
+  // a header and a column line per case, a row per rate, and the crossover line of each case with a threshold
+  const withThreshold = spikeCases(1).filter((c) => thresholdOf(c.name) !== null).length;
+  assert.equal(withThreshold, 7, 'every product and conv case has its threshold; the attention none');
+  assert.equal(describeSpikeRows(rows).length, spikeCases(1).length * (rates.length + 2) + withThreshold);
+});
+
+test('bench:spikes finds where event-driven stops paying, between the measured rates', () => {
+  const row = (rate: number, ratio: number): SpikeRow => ({
+    kernel: 'k',
+    rate,
+    sparseMs: ratio,
+    denseMs: 1,
+    sparseCpuMs: ratio,
+    denseCpuMs: 1,
+    sparseImagesPerSec: 1,
+    denseImagesPerSec: 1,
+    relDiff: 0,
+  });
+  // CPU ratio 0.6 at 0.1 and 1.4 at 0.2: 1 is reached half way, at 0.15 (rows in any order)
+  const at = crossover([row(0.2, 1.4), row(0.05, 0.3), row(0.1, 0.6)]);
+  assert.ok(at !== null && Math.abs(at - 0.15) < 1e-12, `crossover ${at}`);
+  assert.equal(crossover([row(0.1, 0.5), row(0.3, 0.9)]), null, 'never slower in the range');
+  assert.equal(crossover([row(0.1, 1.2), row(0.3, 2)]), null, 'slower already at the lowest rate');
+  assert.equal(thresholdOf('fc2 dW = dY^T X, X [256B x 1536]'), 'matmulTA');
+  assert.equal(thresholdOf('proj X W^T [256B x 384] x [384 x 384]'), 'matmul');
+  assert.equal(thresholdOf('conv 96->192 at 32x32, filter gradient'), 'conv');
+});
+
+test("the addon's density thresholds come from the row of this CPU's vector ISA", async () => {
+  assert.equal(await initEngine('native'), 'native');
+  const avx512 = /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  assert.equal(sparseIsa(), avx512 ? 'avx512' : 'avx2');
+  for (const k of ['matmul', 'matmulTA', 'conv'] as const) {
+    const t = sparseBelow(k);
+    assert.ok(t > 0 && t < 0.5, `${k}: threshold ${t}`);
+  }
+  // AVX2's narrower vectors leave the dense conv slower for longer: its row's conv threshold is the higher one
+  if (!avx512) assert.ok(sparseBelow('conv') > 0.09, `conv threshold ${sparseBelow('conv')} on AVX2`);
 });
 
 test('bench --profile times the kernels of the timed steps, by family, and restores them afterwards', async () => {
@@ -40,12 +87,13 @@ test('bench --profile times the kernels of the timed steps, by family, and resto
     backend: 'native',
     profile: 'shape',
   });
-  const names = profiled.profile!.map((t) => t.name);
+  const profile = must(profiled.profile, 'a profile was asked for');
+  const names = profile.map((t) => t.name);
   assert.ok(
     names.some((n) => n.startsWith(`${SPIKE_ATTENTION_GRAD} [`)),
     `the fused attention's gradient, with shapes: ${names}`,
   );
-  const times = profiled.profile!.map((t) => t.ms);
+  const times = profile.map((t) => t.ms);
   assert.deepEqual(
     times,
     [...times].sort((a, b) => b - a),
@@ -53,7 +101,8 @@ test('bench --profile times the kernels of the timed steps, by family, and resto
   );
   assert.equal(kernelFamily('BatchMatMul'), 'matmul');
   assert.equal(kernelFamily('Conv2DBackpropFilter'), 'conv');
-  assert.match(describeProfile(profiled.profile!, 1)[0] ?? '', /^kernel time per step, [\d.]+ s in all/);
+  const [first] = describeProfile(profile, 1);
+  assert.match(must(first, 'a first line'), /^kernel time per step, [\d.]+ s in all/);
   assert.equal(tf.getKernel('BatchMatMul', 'native')?.kernelFunc, original, 'the timed kernels are unwrapped again');
   assert.equal((await run()).profile, undefined, 'no profile unless asked');
 });

@@ -9,8 +9,9 @@ import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIK
 import { fallbacks } from '../../src/engine/native/kernel_util.js';
 import { SMALL } from '../../src/ops/elementwise/native.js';
 import { adamwUpdate } from '../../src/ops/index.js';
-import { packStats, SPARSE_CONV_BELOW } from '../../src/ops/conv2d/native.js';
-import { SPARSE_BELOW, SPARSE_TA_BELOW, sparseStats } from '../../src/ops/matmul/native.js';
+import { packStats } from '../../src/ops/conv2d/native.js';
+import { sparseStats } from '../../src/ops/matmul/native.js';
+import { sparseBelow } from '../../src/ops/sparse_thresholds/native.js';
 import { must } from '../../src/util/must.js';
 import { rng } from '../helpers/rng.js';
 import { assertCloseToScale, worstDifference } from '../helpers/compare.js';
@@ -534,7 +535,7 @@ test('spike inputs take the event-driven matmul below the density threshold, wit
       `sparse matmul ${M}x${K}x${N} density ${d}`,
       1e-5,
     );
-    assert.equal(sparseStats.sparse - before, d < SPARSE_BELOW ? 1 : 0, `density ${d}: wrong kernel chosen`);
+    assert.equal(sparseStats.sparse - before, d < sparseBelow('matmul') ? 1 : 0, `density ${d}: wrong kernel chosen`);
   }
   // the weight gradient dY^T X with spikes X: event-driven below its own threshold
   for (const { R, P, Q, d, spikes } of [
@@ -557,7 +558,11 @@ test('spike inputs take the event-driven matmul below the density threshold, wit
       `dY^T X ${R}x${P}x${Q} density ${d}`,
       1e-5,
     );
-    assert.equal(sparseStats.sparse - before, d < SPARSE_TA_BELOW ? 1 : 0, `dY^T X density ${d}: wrong kernel chosen`);
+    assert.equal(
+      sparseStats.sparse - before,
+      d < sparseBelow('matmulTA') ? 1 : 0,
+      `dY^T X density ${d}: wrong kernel chosen`,
+    );
   }
 });
 
@@ -662,7 +667,7 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
     };
     const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.1) };
     const what = `sparse conv ${x.shape} k${K} s${s} d${d} pad ${JSON.stringify(pad)} density ${density}`;
-    const expect = density < SPARSE_CONV_BELOW ? 1 : 0;
+    const expect = density < sparseBelow('conv') ? 1 : 0;
     let before = sparseStats.sparse;
     await agree('Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: d }, what, 1e-5);
     assert.equal(sparseStats.sparse - before, expect, `${what}: wrong forward kernel`);

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { SPARSE_BELOW, sparseStats } from '../../src/ops/matmul/native.js';
+import { sparseStats } from '../../src/ops/matmul/native.js';
+import { sparseBelow } from '../../src/ops/sparse_thresholds/native.js';
 import { requireBackend } from '../helpers/backends.js';
 import { assertCloseToScale } from '../helpers/compare.js';
 import { rng } from '../helpers/rng.js';
@@ -40,7 +41,7 @@ test('a spike-fed linear layer with bias: event-driven below the threshold, the 
       const before = sparseStats.sparse;
       const got = linear(x, w, bias, M, K, N);
       // the fused call and the product in the separate pair both check the density
-      assert.equal(sparseStats.sparse - before, rate < SPARSE_BELOW ? 2 : 0, `${what}: wrong kernel chosen`);
+      assert.equal(sparseStats.sparse - before, rate < sparseBelow('matmul') ? 2 : 0, `${what}: wrong kernel chosen`);
       assertCloseToScale(got.fused, want, 1e-5, `${what}: against the JS kernel`);
       assert.deepEqual(got.fused, got.separate, `${what}: fused bias differs from product + add`);
     }

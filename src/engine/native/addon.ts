@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { must } from '../../util/must.js';
 import { packageRoot } from '../../util/package_root.js';
 
 /** The addon's functions. Outputs are caller-allocated Float32Arrays; shapes and attributes travel as Int32Arrays. */
@@ -46,7 +47,8 @@ export interface NativeAddon {
   lifGrad(
     dy: Float32Array,
     h: Float32Array,
-    spikes: Float32Array,
+    /** null: recomputed from h (h >= vth, as the forward decided) */
+    spikes: Float32Array | null,
     dx: Float32Array,
     T: number,
     M: number,
@@ -83,6 +85,8 @@ export interface NativeAddon {
   sumMiddle(x: Float32Array, y: Float32Array, outer: number, reduce: number, inner: number, divisor: number): void;
   /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  /** The event-driven kernels' density thresholds for this CPU's vector ISA (the table in cc/sparse.cc). */
+  sparseThresholds(): { isa: string; matmul: number; matmulTA: number; conv: number };
   /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
   density(a: Float32Array, samples: number): number;
   /** c[M, N] = a[M, K] b (+ bias[N]), adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */
@@ -124,6 +128,12 @@ export interface NativeAddon {
   /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
   sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
   sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** Spike storage (src/ops/spike_store): sampled kind (0 none, 1 bits, 2 bytes); packs return false when refused. */
+  spikeKind(x: Float32Array, samples: number): number;
+  spikePackBits(x: Float32Array, bits: Uint8Array): boolean;
+  spikeUnpackBits(bits: Uint8Array, x: Float32Array): void;
+  spikePackBytes(x: Float32Array, bytes: Uint8Array): boolean;
+  spikeUnpackBytes(bytes: Uint8Array, x: Float32Array): void;
   /** Fused spiking attention (src/ops/spike_attention): params G, N, D, heads; out = scale * q (k^T v) per head. */
   spikeAttention(
     q: Float32Array,
@@ -185,7 +195,7 @@ export function loadAddon(): NativeAddon {
 
 /** Turns the dynamic loader's message into why the addon cannot load and how to fix it. */
 export function explainLoadFailure(message: string): string {
-  const [first = ''] = message.split('\n'); // split always yields one part at least
+  const first = must(message.split('\n')[0], 'split gives at least one part');
   const why = /libdnnl/.test(first) ? 'oneDNN (libdnnl) is not installed' : `it failed to load (${first})`;
   return `the native addon cannot load: ${why}: ${FIX}`;
 }

@@ -4,9 +4,11 @@
 // tape node's gradient so that, once all of its input gradients are computed, the output gradients it consumed
 // are disposed, and so are the tensors it saved for its gradient (tfjs disposes those only when the whole backward
 // pass ends, so every saved activation outlived its use: 160 MB of a ResNet18 step at batch 64). Numbers are
-// unchanged; only lifetimes shrink.
+// unchanged; only lifetimes shrink. Saved spike maps are also kept packed until their gradient runs
+// (src/ops/spike_store: bits or bytes instead of float32), their float copy freed with the forward pass's last use.
 import * as tf from '@tensorflow/tfjs-core';
 import { must } from '../../util/must.js';
+import { packSpikes, unpackSpikes, type Packed } from '../../ops/spike_store/native.js';
 
 type Thunks = Record<string, () => tf.Tensor>;
 interface TapeNode {
@@ -23,7 +25,14 @@ interface EngineInternals {
 
 const patched = new WeakSet<object>();
 
-export function freeGradientsEarly(engine: object = tf.engine()): void {
+/** How saved tensors are kept between forward and backward: packed (null: keep the tensor) and unpacked. */
+export interface SavedStore {
+  pack(t: tf.Tensor): Packed | null;
+  unpack(p: Packed, shape: number[]): tf.Tensor;
+}
+const spikeStore: SavedStore = { pack: packSpikes, unpack: unpackSpikes };
+
+export function freeGradientsEarly(engine: object = tf.engine(), store: SavedStore = spikeStore): void {
   if (patched.has(engine)) return;
   const e = engine as unknown as EngineInternals;
   if (typeof e.addTapeNode !== 'function' || typeof e.gradients !== 'function' || !e.state) return; // tfjs changed: skip
@@ -42,7 +51,20 @@ export function freeGradientsEarly(engine: object = tf.engine()): void {
     const node = tape?.[tape.length - 1];
     const inner = node?.gradient;
     if (!node || !inner) return;
+    // The saved spikes packed, their float references dropped; the engine's gradient reads node.saved (the same array).
+    const packed: { i: number; p: Packed }[] = [];
+    for (const [i, t] of (node.saved ?? []).entries()) {
+      const p = store.pack(t);
+      if (!p) continue;
+      packed.push({ i, p });
+      t.dispose();
+    }
     node.gradient = (dys) => {
+      const saved = node.saved ?? [];
+      for (const { i, p } of packed) {
+        const t = must(saved[i], 'a packed tensor was saved at this index');
+        if (t.isDisposed) saved[i] = tf.keep(store.unpack(p, t.shape));
+      }
       const thunks = inner(dys);
       if (e.state.gradientDepth > 0) return thunks; // higher-order gradients may need them again
       const names = Object.keys(node.inputs).filter((k) => k in thunks);

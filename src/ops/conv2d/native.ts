@@ -12,6 +12,7 @@ import type {
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { sparseEnough, sparseStats } from '../../engine/native/density.js';
+import { sparseBelow } from '../sparse_thresholds/native.js';
 import { addon, alloc, allFloat32, fallback, f32, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
 /**
@@ -49,13 +50,8 @@ export function convParams(info: backend_util.Conv2DInfo, bias = false, relu = f
   ]);
 }
 
-/**
- * Below this fraction of nonzero inputs, the event-driven convolution (add the filter's output row for each
- * nonzero input and tap) beats oneDNN, forward and filter gradient alike. Measured on 2 cores for the SPS layers
- * (batch 256 = 64 images x T 4, 3x3): 96->192 at 32x32 takes 0.27x the dense time at 3% nonzeros, 0.7x at 7%,
- * 1.4x at 15%; 48->96 and 192->384 alike.
- */
-export const SPARSE_CONV_BELOW = 0.09;
+// Below a fraction of nonzero inputs, the event-driven convolution (add the filter's output row for each nonzero
+// input and tap) beats oneDNN, forward and filter gradient alike: sparseBelow('conv'), per vector ISA.
 
 /** Multiply-adds of the dense convolution: N OH OW O KH KW C. */
 const work = (i: backend_util.Conv2DInfo) =>
@@ -125,7 +121,7 @@ const conv2D: KernelFunc = (args) => {
   if (!params) return fallback(Conv2D, args);
   const y = alloc(backend, size(info.outShape));
   const X = f32(backend, x);
-  if (sparseEnough(X, work(info), SPARSE_CONV_BELOW)) {
+  if (sparseEnough(X, work(info), sparseBelow('conv'))) {
     sparseStats.sparse++;
     addon().sparseConv2d(X, f32(backend, filter), y, params);
   } else {
@@ -191,7 +187,7 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   if (!params) return fallback(Conv2DBackpropFilter, args);
   const dw = alloc(backend, size(filterShape));
   const X = f32(backend, x);
-  if (sparseEnough(X, work(info), SPARSE_CONV_BELOW)) {
+  if (sparseEnough(X, work(info), sparseBelow('conv'))) {
     sparseStats.sparse++;
     addon().sparseConv2dBackpropFilter(X, f32(backend, dy), dw, params);
   } else {

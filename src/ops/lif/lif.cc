@@ -32,6 +32,13 @@ inline void lifBlock(const float* x, float* s, float* h, int64_t T, int64_t M, i
   }
 }
 
+// The float threshold with the same decisions as comparing a float membrane against the double one.
+inline float floatThreshold(double vth) {
+  float fth = static_cast<float>(vth);
+  if (static_cast<double>(fth) < vth) fth = std::nextafter(fth, INFINITY);
+  return fth;
+}
+
 // lif(x, spikes, h or null, T, M, tau, vThreshold)
 Napi::Value Lif(const Napi::CallbackInfo& info) {
   int64_t T = num(info, 3), M = num(info, 4);
@@ -44,9 +51,7 @@ Napi::Value Lif(const Napi::CallbackInfo& info) {
   const float* x = f32(info, 0, T * M);
   float* s = f32(info, 1, T * M);
   float* h = info[2].IsNull() ? nullptr : f32(info, 2, T * M);
-  // The float threshold with the same decisions as comparing against the double one.
-  float fth = static_cast<float>(vth);
-  if (static_cast<double>(fth) < vth) fth = std::nextafter(fth, INFINITY);
+  const float fth = floatThreshold(vth);
 #pragma omp parallel for schedule(static)
   for (int64_t m0 = 0; m0 < M; m0 += kBlock) {
     int64_t len = M - m0 < kBlock ? M - m0 : kBlock;
@@ -77,43 +82,55 @@ inline float expNeg(float x) {
   return p * scale;
 }
 
-// lifGrad(dy, h, spikes, dx, T, M, tau, vThreshold, surrogate id (SurrogateId below), alpha)
+// One block of neurons backwards over all T steps. kS: the spikes are given; else recomputed from h against fth,
+// the forward's own decision (so the gradient need not keep them).
+template <bool kSigmoidSg, bool kS>
+inline void gradBlock(const float* dy, const float* h, const float* s, float* dx, int64_t T, int64_t M, int64_t m0,
+                      int64_t len, float vth, float fth, float a, float k) {
+  const float keep = 1.f - k, atanK = static_cast<float>(M_PI / 2) * a, halfA = a / 2;
+  float gv[kBlock] = {0};
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const int64_t o = t * M + m0;
+    for (int64_t i = 0; i < len; ++i) {
+      const float u = h[o + i] - vth;
+      float sg;
+      if (kSigmoidSg) {
+        const float e = expNeg(-a * std::fabs(u)), d = 1.f + e;
+        sg = a * e / (d * d);
+      } else {
+        const float z = atanK * u;
+        sg = halfA / (1.f + z * z);
+      }
+      const float si = kS ? s[o + i] : (h[o + i] >= fth ? 1.f : 0.f);
+      const float gh = dy[o + i] * sg + gv[i] * (1.f - si);
+      dx[o + i] = gh * k;
+      gv[i] = gh * keep;
+    }
+  }
+}
+
+// lifGrad(dy, h, spikes or null, dx, T, M, tau, vThreshold, surrogate id (SurrogateId below), alpha)
 // In float (the JS reference works in double; they agree to float rounding). The sigmoid's derivative is written
 // as a e / (1 + e)^2 with e = exp(-a|u|): symmetric in u, no cancellation, no overflow.
 Napi::Value LifGrad(const Napi::CallbackInfo& info) {
   int64_t T = num(info, 4), M = num(info, 5);
   const float tau = static_cast<float>(dbl(info, 6)), vth = static_cast<float>(dbl(info, 7));
+  const float fth = floatThreshold(dbl(info, 7));
   const int64_t kind = num(info, 8);
   if (kind != kSigmoid && kind != kAtan) throw Napi::RangeError::New(info.Env(), "unknown surrogate id " + std::to_string(kind));
   const float a = static_cast<float>(dbl(info, 9));
   const float* dy = f32(info, 0, T * M);
   const float* h = f32(info, 1, T * M);
-  const float* s = f32(info, 2, T * M);
+  const float* s = info[2].IsNull() ? nullptr : f32(info, 2, T * M);
   float* dx = f32(info, 3, T * M);
-  const float k = 1.f / tau, keep = 1.f - k, atanK = static_cast<float>(M_PI / 2) * a, halfA = a / 2;
+  const float k = 1.f / tau;
 #pragma omp parallel for schedule(static)
   for (int64_t m0 = 0; m0 < M; m0 += kBlock) {
     const int64_t len = M - m0 < kBlock ? M - m0 : kBlock;
-    float gv[kBlock] = {0};
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t o = t * M + m0;
-      if (kind == kSigmoid) {
-        for (int64_t i = 0; i < len; ++i) {
-          const float u = h[o + i] - vth;
-          const float e = expNeg(-a * std::fabs(u)), d = 1.f + e;
-          const float gh = dy[o + i] * (a * e / (d * d)) + gv[i] * (1.f - s[o + i]);
-          dx[o + i] = gh * k;
-          gv[i] = gh * keep;
-        }
-      } else {  // kAtan (checked above)
-        for (int64_t i = 0; i < len; ++i) {
-          const float z = atanK * (h[o + i] - vth);
-          const float gh = dy[o + i] * (halfA / (1.f + z * z)) + gv[i] * (1.f - s[o + i]);
-          dx[o + i] = gh * k;
-          gv[i] = gh * keep;
-        }
-      }
-    }
+    if (kind == kSigmoid && s) gradBlock<true, true>(dy, h, s, dx, T, M, m0, len, vth, fth, a, k);
+    else if (kind == kSigmoid) gradBlock<true, false>(dy, h, s, dx, T, M, m0, len, vth, fth, a, k);
+    else if (s) gradBlock<false, true>(dy, h, s, dx, T, M, m0, len, vth, fth, a, k);
+    else gradBlock<false, false>(dy, h, s, dx, T, M, m0, len, vth, fth, a, k);
   }
   return info.Env().Undefined();
 }

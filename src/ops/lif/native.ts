@@ -2,7 +2,7 @@
 // the neuron's JS reference (src/snn/lif.ts), multithreaded.
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { LIF, LIF_GRAD, LIF_SPIKES, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
+import { LIF, LIF_GRAD, LIF_SPIKES, timeSteps, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
 import { SURROGATE_IDS } from '../../snn/surrogate.js';
 import { addon, alloc, f32, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
@@ -14,7 +14,7 @@ const forward =
     const { x } = inputs as { x: TensorInfo };
     const { tau, vThreshold } = attrs as unknown as LIFAttrs;
     const n = size(x.shape),
-      T = x.shape[0];
+      T = timeSteps(x.shape);
     const spikes = alloc(cpu, n),
       h = withH ? alloc(cpu, n) : null;
     addon().lif(f32(cpu, x), spikes, h, T, T ? n / T : 0, tau, vThreshold);
@@ -23,18 +23,18 @@ const forward =
 
 const lifGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const cpu = backend as MathBackendCPU;
-  const { dy, h, spikes } = inputs as { dy: TensorInfo; h: TensorInfo; spikes: TensorInfo };
+  const { dy, h, spikes } = inputs as { dy: TensorInfo; h: TensorInfo; spikes?: TensorInfo };
   const a = attrs as unknown as LIFGradAttrs;
   const kind = Object.hasOwn(SURROGATE_IDS, a.surrogate) ? SURROGATE_IDS[a.surrogate] : undefined;
   if (kind === undefined)
     throw new Error(`unknown surrogate '${a.surrogate}'; choose ${Object.keys(SURROGATE_IDS).join(' or ')}`);
   const n = size(dy.shape),
-    T = dy.shape[0];
+    T = timeSteps(dy.shape);
   const dx = alloc(cpu, n);
   addon().lifGrad(
     f32(cpu, dy),
     f32(cpu, h),
-    f32(cpu, spikes),
+    spikes ? f32(cpu, spikes) : null, // absent: recomputed from h
     dx,
     T,
     T ? n / T : 0,

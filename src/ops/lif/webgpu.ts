@@ -2,6 +2,8 @@
 // webgpu: one thread per neuron walks the T steps (src/snn/lif.ts is the reference).
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { LIF, LIF_SPIKES, type LIFAttrs } from '../index.js';
+import { timeSteps } from '../../snn/lif.js';
+import { must } from '../../util/must.js';
 import type { GeospikeWebGPUBackend } from '../../engine/webgpu/backend.js';
 import { bindings, FLAT_INDEX, grid, pipeline } from '../../engine/webgpu/program.js';
 
@@ -36,7 +38,7 @@ const forward =
     const gpu = backend as GeospikeWebGPUBackend;
     const { x } = inputs as { x: TensorInfo };
     const { tau, vThreshold } = attrs as unknown as LIFAttrs;
-    const T = x.shape[0];
+    const T = timeSteps(x.shape);
     const M = x.shape.reduce((a, b) => a * b, 1) / T;
     const outputs = Array.from({ length: withH ? 2 : 1 }, () => ({ shape: x.shape, dtype: 'float32' as const }));
     const outs = gpu.dispatch(name, pipeline(gpu, name, code(withH)), [x], outputs, grid(gpu, M), [
@@ -46,7 +48,7 @@ const forward =
       { type: 'float32', data: [vThreshold] },
       { type: 'float32', data: [exactReciprocal(tau)] },
     ]);
-    return withH ? outs : outs[0];
+    return withH ? outs : must(outs[0], 'one output was asked for');
   };
 
 export const lifConfig: KernelConfig = { kernelName: LIF, backendName: 'webgpu', kernelFunc: forward(LIF, true) };

@@ -4,6 +4,7 @@ import { _FusedMatMul, BatchMatMul, broadcast_util } from '@tensorflow/tfjs-core
 import type { BatchMatMulAttrs, _FusedMatMulAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { sparseEnough, sparseStats } from '../../engine/native/density.js';
+import { sparseBelow } from '../sparse_thresholds/native.js';
 import { addon, alloc, allFloat32, f32, fallback, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
 interface Plan {
@@ -43,17 +44,8 @@ function plan(
   };
 }
 
-/**
- * Below this fraction of nonzeros in A, adding rows of B for A's nonzeros beats the dense product. Measured on
- * 2 cores (AVX-512): at [16384 x 384] x [384 x 1536] the event-driven kernel takes 0.13x the dense time at 1%,
- * 0.4x at 10%, 0.75x at 20% and 1.9x at 30% (see README, "Spike sparsity").
- */
-export const SPARSE_BELOW = 0.2;
-/**
- * The same for a weight gradient dY^T X whose X is the spike input: 0.15x the dense time at 1%, 0.55x at 10%,
- * about 1x at 20% ([16384 x 384]^T x [16384 x 1536]).
- */
-export const SPARSE_TA_BELOW = 0.12;
+// Below a fraction of nonzeros in A (X W^T) or in X (a weight gradient dY^T X), adding rows for the nonzeros beats
+// the dense product: the thresholds, per vector ISA, are in ../sparse_thresholds (see README, "Spike sparsity").
 export { sparseStats };
 const batchMatMul: KernelFunc = (args) => {
   const backend = args.backend as MathBackendCPU;
@@ -66,10 +58,10 @@ const batchMatMul: KernelFunc = (args) => {
   const A = f32(backend, a),
     B = f32(backend, b);
   // A single product whose spike operand is mostly zeros runs event-driven: X W^T forward, dY^T X for the weights.
-  if (bA === 1 && bB === 1 && !transposeA && sparseEnough(A, M * K * N, SPARSE_BELOW)) {
+  if (bA === 1 && bB === 1 && !transposeA && sparseEnough(A, M * K * N, sparseBelow('matmul'))) {
     sparseStats.sparse++;
     addon().sparseMatMul(A, B, c, M, K, N, transposeB);
-  } else if (bA === 1 && bB === 1 && transposeA && !transposeB && sparseEnough(B, M * K * N, SPARSE_TA_BELOW)) {
+  } else if (bA === 1 && bB === 1 && transposeA && !transposeB && sparseEnough(B, M * K * N, sparseBelow('matmulTA'))) {
     sparseStats.sparse++;
     addon().sparseMatMulTA(A, B, c, K, M, N);
   } else {
@@ -93,7 +85,7 @@ const fusedMatMul: KernelFunc = (args) => {
     Bias = bias ? f32(backend, bias) : undefined;
   // A linear layer (x W^T + bias) fed by spikes: event-driven, the bias added to each finished sum.
   const single = bA === 1 && bB === 1 && !transposeA && activation === 'linear';
-  if (single && sparseEnough(A, M * K * N, SPARSE_BELOW)) {
+  if (single && sparseEnough(A, M * K * N, sparseBelow('matmul'))) {
     sparseStats.sparse++;
     addon().sparseMatMul(A, B, c, M, K, N, transposeB, Bias);
   } else {

@@ -20,6 +20,37 @@ typedef float vec __attribute__((vector_size(32)));
 #endif
 constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 
+// Below these fractions of nonzeros the event-driven kernels beat oneDNN's dense ones; where the two cross depends
+// on the vector width (an event adds a row of B or of the filter, while oneDNN's GEMM gains more from wider vectors),
+// so one row per ISA, picked at run time. Measured on 2 cores with `npm run bench:spikes` at spikformer-4-384's
+// shapes (sparse time / dense time at the given rate):
+//   AVX-512: X W^T [16384 x 384] x [384 x 1536]: 0.4 at 10%, 0.75 at 20%, 1.9 at 30%. dY^T X: 0.55 at 10%, ~1 at 20%.
+//            conv 96->192 at 32x32 (batch 256 = 64 images x T 4): 0.27 at 3%, 0.7 at 7%, 1.4 at 15%.
+//   AVX2 (AMD EPYC Zen 3, `bench:spikes --batch 16 --reps 5`, CPU time; each crossover interpolated between rates):
+//            X W^T fc2 [4096 x 1536] x [1536 x 384]: 0.54 at 10%, 0.83 at 16%, 1.01 at 20%: crosses at 0.20;
+//            proj [4096 x 384] x [384 x 384]: 0.77 at 10%, 0.99 at 14%, 1.18 at 16%: 0.14 (q, k, v, proj and fc1
+//            all read 384 features, so 0.15). dY^T X fc2: 0.88 at 10%, 0.96 at 12%, 1.16 at 14%: 0.124.
+//            conv 96->192 at 32x32 (batch 64 = 16 images x T 4): 0.67 at 10%, 0.88 at 14%, 1.06 at 16%: 0.154; its
+//            filter gradient 0.154; conv 192->384 at 16x16 0.151, its filter gradient 0.153.
+struct Thresholds {
+  const char* isa;
+  double matmul, matmulTA, conv;
+};
+constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.09};
+constexpr Thresholds kAvx2 = {"avx2", 0.15, 0.12, 0.15};
+
+// sparseThresholds(): { isa, matmul, matmulTA, conv } for this CPU (anything without AVX-512 takes the AVX2 row: the
+// kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's there).
+Napi::Value SparseThresholds(const Napi::CallbackInfo& info) {
+  const Thresholds& t = __builtin_cpu_supports("avx512f") ? kAvx512 : kAvx2;
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("isa", t.isa);
+  o.Set("matmul", t.matmul);
+  o.Set("matmulTA", t.matmulTA);
+  o.Set("conv", t.conv);
+  return o;
+}
+
 // density(a, samples): the fraction of nonzero entries; with samples > 0, estimated from that many evenly spaced
 // entries (a quick look that rules out dense inputs without reading them all).
 Napi::Value Density(const Napi::CallbackInfo& info) {
@@ -272,6 +303,7 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
 }  // namespace
 
 static void initSparse(Napi::Env env, Napi::Object exports) {
+  exports.Set("sparseThresholds", Napi::Function::New(env, SparseThresholds));
   exports.Set("density", Napi::Function::New(env, Density));
   exports.Set("sparseMatMul", Napi::Function::New(env, SparseMatMul));
   exports.Set("sparseMatMulTA", Napi::Function::New(env, SparseMatMulTA));
