@@ -153,7 +153,8 @@ try {
       console.log(`open to first round shown (3 fresh visits): ${report.firstRoundMs.join(', ')} ms`);
       console.log(
         `${r.models[0]} prediction in the page (${bench.backend}): median ${report.predict.medianMs.toFixed(1)} ms ` +
-          `of ${n - 3} (after 3 warm-up), range ${Math.min(...bench.times.slice(3)).toFixed(1)}-${Math.max(...bench.times.slice(3)).toFixed(1)} ms`,
+          `of ${n - 3} (after 3 warm-up), ` +
+          `range ${Math.min(...bench.times.slice(3)).toFixed(1)}-${Math.max(...bench.times.slice(3)).toFixed(1)} ms`,
       );
     }
   } finally {

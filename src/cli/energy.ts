@@ -53,7 +53,8 @@ export default defineCommand({
       type: 'boolean',
       default: false,
       description:
-        'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference run; null where there is none',
+        'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference ' +
+        'run; null where there is none',
     },
     'measure-images': { type: 'string', default: '256', description: 'Images classified in the --measure run' },
     json: jsonArg(),

@@ -34,7 +34,8 @@ export function formatGames(table: GamesTable): string {
     `${'model'.padEnd(w)}  both right  people only  model only  neither`,
     ...t.agreement.map(
       (a) =>
-        `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)}  ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`,
+        `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)} ` +
+        ` ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`,
     ),
     '',
     "per class: correct answers (share of the class's rounds)",

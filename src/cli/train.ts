@@ -107,7 +107,8 @@ export default defineCommand({
         ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`
         : '';
       console.log(
-        `done: ${plural(result.epochsDone, 'epoch')}; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
+        `done: ${plural(result.epochsDone, 'epoch')}; ${best}\n  ` +
+          `checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
       );
     }
   },

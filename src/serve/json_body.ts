@@ -49,7 +49,8 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string)
     const key = String(issue.keys[0]).slice(0, 40);
     const hint =
       key === 'seed'
-        ? " (a game's seed is chosen by the server: one chosen by a player would let a second game replay the deal; the operator can fix it with geospike play --seed)"
+        ? " (a game's seed is chosen by the server: one chosen by a player would let a second game replay the deal; " +
+          'the operator can fix it with geospike play --seed)'
         : '';
     throw new RefusedRequestError(400, `unknown field '${key}'${hint}; send ${shape}`);
   }

@@ -61,14 +61,16 @@ export function parseResults(text: string, file: string): { games: GameRecord[];
       value = JSON.parse(line);
     } catch {
       throw new Error(
-        `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that line)`,
+        `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that ` +
+          `line)`,
       );
     }
     const parsed = recordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
       throw new Error(
-        `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by geospike play`,
+        `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by ` +
+          `geospike play`,
       );
     }
     games.push(parsed.data);

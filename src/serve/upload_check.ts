@@ -38,7 +38,8 @@ export async function checkUploadHeader(
   if (!(UPLOAD_FORMATS as readonly string[]).includes(meta.format ?? '')) {
     throw new RefusedRequestError(
       415,
-      `${String(meta.format).toUpperCase()} images are not accepted; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
+      `${String(meta.format).toUpperCase()} images are not accepted; ` +
+        `send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
     );
   }
   const width = meta.width ?? 0;

@@ -224,7 +224,8 @@ export function readOptimizerState(path: string, maxStep: number): AdamWState {
   const step = /^\d{1,15}$/.test(raw ?? '') ? Number(raw) : NaN;
   if (!(step <= maxStep)) {
     throw new Error(
-      `${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is damaged`,
+      `${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is ` +
+        `damaged`,
     );
   }
   const m = new Map<string, Float32Array>();

@@ -238,7 +238,8 @@ export function lockFolder(dir: string, what: string): FolderLock {
     }
   }
   throw new FolderLockedError(
-    `${dir}: could not take ${file} (it stays unreadable, or another process is stuck taking it over); if no geospike ` +
+    `${dir}: could not take ${file} (it stays unreadable, or another process is stuck taking it over); if no ` +
+      `geospike ` +
       `is running, delete ${file} and any ${LOCK_FILE}.takeover-* file beside it`,
   );
 }

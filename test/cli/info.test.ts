@@ -38,6 +38,8 @@ test('an unknown preset is a one-line error, exit status 1', () => {
   assert.equal(r.status, 1);
   assert.equal(
     r.stderr.trim(),
-    `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, resnet18-w16, resnet18-w8`,
+    `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, ` +
+      `spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, ` +
+      `resnet18-w16, resnet18-w8`,
   );
 });

@@ -141,7 +141,8 @@ for (const backend of TEST_BACKENDS) {
           assert.equal(
             g.metadata.train_lif_rates !== undefined,
             spiking,
-            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`,
+            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for ` +
+              `a ${model.config.arch}`,
           );
           const lifRates = spiking ? must(g.metadata.train_lif_rates, 'its presence asserted above') : '{}';
           const expectedRates = JSON.parse(lifRates) as Record<string, number>;

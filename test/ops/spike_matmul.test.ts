@@ -23,26 +23,29 @@ function linear(x: Float32Array, w: Float32Array, bias: Float32Array, M: number,
   });
 }
 
-test('a spike-fed linear layer with bias: event-driven below the threshold, the same result as the JS kernel', async () => {
-  const r = rng(29);
-  for (const rate of RATES) {
-    for (const [M, K, N] of [
-      [300, 130, 128],
-      [257, 97, 190],
-    ] as const) {
-      const x = r.spikes(M * K, rate),
-        w = r.normal(N * K),
-        bias = r.normal(N);
-      const what = `${M}x${K}x${N} at rate ${rate}`;
-      await requireBackend('cpu');
-      const want = linear(x, w, bias, M, K, N).fused;
-      await requireBackend('native');
-      const before = sparseStats.sparse;
-      const got = linear(x, w, bias, M, K, N);
-      // the fused call and the product in the separate pair both check the density
-      assert.equal(sparseStats.sparse - before, rate < SPARSE_BELOW ? 2 : 0, `${what}: wrong kernel chosen`);
-      assertCloseToScale(got.fused, want, 1e-5, `${what}: against the JS kernel`);
-      assert.deepEqual(got.fused, got.separate, `${what}: fused bias differs from product + add`);
+test(
+  'a spike-fed linear layer with bias: event-driven below the threshold, ' + 'the same result as the JS kernel',
+  async () => {
+    const r = rng(29);
+    for (const rate of RATES) {
+      for (const [M, K, N] of [
+        [300, 130, 128],
+        [257, 97, 190],
+      ] as const) {
+        const x = r.spikes(M * K, rate),
+          w = r.normal(N * K),
+          bias = r.normal(N);
+        const what = `${M}x${K}x${N} at rate ${rate}`;
+        await requireBackend('cpu');
+        const want = linear(x, w, bias, M, K, N).fused;
+        await requireBackend('native');
+        const before = sparseStats.sparse;
+        const got = linear(x, w, bias, M, K, N);
+        // the fused call and the product in the separate pair both check the density
+        assert.equal(sparseStats.sparse - before, rate < SPARSE_BELOW ? 2 : 0, `${what}: wrong kernel chosen`);
+        assertCloseToScale(got.fused, want, 1e-5, `${what}: against the JS kernel`);
+        assert.deepEqual(got.fused, got.separate, `${what}: fused bias differs from product + add`);
+      }
     }
-  }
-});
+  },
+);

@@ -7,14 +7,17 @@ import { DEFAULTS, resolveTrainConfig } from '../../src/train/config.js';
 import type { EpochTiming } from '../../src/train/timing.js';
 import { plural } from '../../src/util/plural.js';
 
-test('one measured step scales to the run: steps per epoch, a third of a step per validation batch, epochs left', () => {
-  // 40,000 training and 10,000 validation images at batch 64: 625 steps and 157 validation batches an epoch.
-  const perEpoch = (625 + 157 / 3) * 2;
-  assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000), 300 * perEpoch);
-  assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000, 100), 200 * perEpoch);
-  // A dataset smaller than a batch still trains one step an epoch.
-  assert.equal(scaleEstimate(1, { batch: 64, epochs: 1 }, 10, 0), 1);
-});
+test(
+  'one measured step scales to the run: steps per epoch, ' + 'a third of a step per validation batch, epochs left',
+  () => {
+    // 40,000 training and 10,000 validation images at batch 64: 625 steps and 157 validation batches an epoch.
+    const perEpoch = (625 + 157 / 3) * 2;
+    assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000), 300 * perEpoch);
+    assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000, 100), 200 * perEpoch);
+    // A dataset smaller than a batch still trains one step an epoch.
+    assert.equal(scaleEstimate(1, { batch: 64, epochs: 1 }, 10, 0), 1);
+  },
+);
 
 test('the estimate line: the default recipe reads as days, with memory, and "1 epoch" in the singular', () => {
   const cfg = resolveTrainConfig({}, { data: 'd', out: 'o' });

@@ -50,7 +50,8 @@ async function listFollowingLinks(
       out.push({ name: e.name, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() });
     } catch (err) {
       log(
-        `skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable (${(err as NodeJS.ErrnoException).code})`,
+        `skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable ` +
+          `(${(err as NodeJS.ErrnoException).code})`,
       );
     }
   }
@@ -77,10 +78,8 @@ export async function scanFolder(
     (e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()),
   );
   if (dirs.length === 0) {
-    throw new Error(
-      `${source} has no class subfolders${looseImages.length ? ` (it holds ${looseImages.length} images directly)` : ''}; ` +
-        'put each class in its own folder: SRC/<class>/*.jpg',
-    );
+    const loose = looseImages.length ? ` (it holds ${looseImages.length} images directly)` : '';
+    throw new Error(`${source} has no class subfolders${loose}; put each class in its own folder: SRC/<class>/*.jpg`);
   }
   const classes: { name: string; folder: string; files: string[] }[] = [];
   const byName = new Map<string, string>();
@@ -96,7 +95,8 @@ export async function scanFolder(
       .sort();
     if (files.length === 0) {
       throw new Error(
-        `class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or remove it`,
+        `class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or ` +
+          `remove it`,
       );
     }
     classes.push({ name, folder, files });
@@ -193,7 +193,8 @@ export async function importFolder(
       log(`${cls.name}: ${c.train} train, ${c.validation} validation`);
       if (c.validation === 0)
         log(
-          `warning: class '${cls.name}' has no validation image (${c.train} in all, --val-fraction ${valFraction}), so ` +
+          `warning: class '${cls.name}' has no validation image (${c.train} in all, --val-fraction ${valFraction}), ` +
+            `so ` +
             'its accuracy cannot be measured: add images to it or raise --val-fraction',
         );
       if (c.train === 0)

@@ -384,7 +384,13 @@ async function importClass(
     log(`${cls}: ${gap} photos lie within 0.5 km of a train/validation border and were left out`);
   const short = have.train < target.train || have.validation < target.validation;
   log(
-    `${cls}: train ${have.train}, validation ${have.validation}${short && !o.signal?.stop ? ` (planned ${target.train} + ${target.validation}; the rest were unusable or, with the spatial split, on the wrong side)` : ''}`,
+    `${cls}: train ${have.train}, validation ${have.validation}${
+      short && !o.signal?.stop
+        ? ` ` +
+          `(planned ${target.train} + ${target.validation}; the rest were unusable or, with the spatial split, on ` +
+          `the wrong side)`
+        : ''
+    }`,
   );
 }
 
