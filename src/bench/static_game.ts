@@ -1,6 +1,7 @@
-// The static game's size and speed in Chromium (headless; the page's cpu backend, or wasm): an export of spikformer-2-128 and
-// resnet18-w16 with --photos display photos, its size by part, the time from opening the page to the first round shown
-// (daily challenge started at once: both models loaded, round 1 predicted), and a spikformer-2-128 prediction.
+// The static game's size and speed in Chromium (headless; the page's cpu backend, or wasm): an export of
+// spikformer-2-128 and resnet18-w16 with --photos display photos, its size by part, the time from opening the page to
+// the first round shown (daily challenge started at once: both models loaded, round 1 predicted), and a
+// spikformer-2-128 prediction.
 //
 //   node dist/src/bench/static_game.js [--photos 100] [--display 256] [--predictions 30] [--backend cpu|wasm] [--json]
 //   node dist/src/bench/static_game.js --checkpoint A.json,B.json --data DATASET

@@ -224,7 +224,9 @@ function collectPlan(args: CollectArgs): CollectPlan {
   };
 }
 
-/** The imagery source, its keys or tokens from the environment (added to `secrets`, so every line printed hides them). */
+/**
+ * The imagery source, its keys or tokens from the environment (added to `secrets`, so every line printed hides them).
+ */
 function makeProvider(
   plan: CollectPlan,
   endpoint: string | undefined,

@@ -230,7 +230,8 @@ async function evalStep(plan: DemoPlan, header: (what: string) => void, dataset:
 async function energyStep(plan: DemoPlan, header: (what: string) => void, dataset: LazyDataset): Promise<void> {
   header(`measure firing rates and energy (${plan.energyImages} validation images)`);
   await forEachStale(plan, 'energy', 'measured', async (best) => {
-    // A spiking model is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
+    // A spiking model is also costed against the study's full-width
+    // ResNet18 (from its architecture; no training needed).
     const e = energyOfCheckpoint(best, await dataset(), { images: plan.energyImages });
     await saveBesideRun(best, ENERGY_FILE, e);
     const vs =

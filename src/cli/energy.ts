@@ -1,4 +1,5 @@
-// `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/spiking model ratio.
+// `geospike energy`: firing rates on real images, operations
+// and energy per layer, and the ResNet18/spiking model ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
 import {

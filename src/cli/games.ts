@@ -1,4 +1,5 @@
-// `geospike games [--results FILE] [--json]`: the study's person-vs-model table from the games `geospike play` recorded.
+// `geospike games [--results FILE] [--json]`: the study's
+// person-vs-model table from the games `geospike play` recorded.
 import { defineCommand } from 'citty';
 import { jsonArg } from './args.js';
 import { escapeStrings, safeJson } from '../serve/names.js';

@@ -279,7 +279,8 @@ export class BatchIterator {
     return this.order;
   }
 
-  // Output pixel (r, c) reads source pixel (r + dy, c + dx) of the image padded with black; flipped reads column 31 - c.
+  // Output pixel (r, c) reads source pixel (r + dy, c + dx) of
+  // the image padded with black; flipped reads column 31 - c.
   private writeAugmented(src: Uint8Array, dst: Float32Array, dy: number, dx: number, flip: boolean): void {
     const S = IMAGE_SIZE;
     const lut = this.lut;

@@ -1,6 +1,7 @@
 // The study's table from the games `geospike play` recorded (one JSON line per finished game): games played, each
-// person's and each model's correct answers (share of rounds, and per 25 rounds) with a 95% Wilson interval, points, and how people and
-// models fare on each class. One home for the numbers: `geospike games` prints them and the /results page shows them.
+// person's and each model's correct answers (share of rounds, and per 25 rounds) with a 95% Wilson interval, points,
+// and how people and models fare on each class. One home for the numbers: `geospike games` prints them and the /results
+// page shows them.
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { confusionMatrix } from '../eval/metrics.js';

@@ -1,6 +1,6 @@
 // Builds dist/static/static.js, the static game's page code: src/static/page.js with the project's own TypeScript
-// (model builders, safetensors reader, Predictor, Lanczos resize) and tfjs bundled for the browser by esbuild.
-// Those modules also import Node-only code (sharp, node:fs) for paths the browser never takes: such imports get a stand-in
+// (model builders, safetensors reader, Predictor, Lanczos resize) and tfjs bundled for the browser by esbuild. Those
+// modules also import Node-only code (sharp, node:fs) for paths the browser never takes: such imports get a stand-in
 // that throws if it is ever called, so a browser path that reaches Node code fails loudly rather than silently.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';

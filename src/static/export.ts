@@ -77,7 +77,9 @@ export interface Site {
   centres: ({ lat: number; lng: number } | null)[];
   models: SiteModel[];
   photos: SitePhoto[];
-  /** Every file of the site but site.json itself: the service worker caches them, and a later export may replace them. */
+  /**
+   * Every file of the site but site.json itself: the service worker caches them, and a later export may replace them.
+   */
   files: string[];
 }
 

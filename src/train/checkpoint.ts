@@ -217,7 +217,10 @@ export function loadModelFromCheckpoint(path: string): { model: Model; meta: Che
   return { model, meta: ck.meta };
 }
 
-/** The AdamW state of an optimizer file; its step count (steps whose update was skipped don't count) is at most `maxStep`. */
+/**
+ * The AdamW state of an optimizer file; its step count (steps
+ * whose update was skipped don't count) is at most `maxStep`.
+ */
 export function readOptimizerState(path: string, maxStep: number): AdamWState {
   const file = readSafetensors(path);
   const raw = file.metadata.step;

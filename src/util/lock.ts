@@ -71,7 +71,10 @@ export function procStat(pid: number): { state: string; start: string } | null {
   return { state, start };
 }
 
-/** Whether the process that wrote `info` (on this host) still runs. A zombie (`Z`) has exited: it only waits to be reaped. */
+/**
+ * Whether the process that wrote `info` (on this host) still
+ * runs. A zombie (`Z`) has exited: it only waits to be reaped.
+ */
 function alive(info: LockInfo): boolean {
   if (info.boot && BOOT_ID && info.boot !== BOOT_ID) return false;
   if (PROC) {

@@ -62,7 +62,10 @@ export function killInGroupForTest(): void {
   }
 }
 
-/** The disk-full-from point of writeFileAtomic and writeFileDurable: throws the error a full disk gives, from the Nth matching file on. */
+/**
+ * The disk-full-from point of writeFileAtomic and writeFileDurable:
+ * throws the error a full disk gives, from the Nth matching file on.
+ */
 export function diskFullForTest(file: string): void {
   const arg = testFault('disk-full-from');
   if (arg === undefined) return;

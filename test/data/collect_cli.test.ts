@@ -107,7 +107,8 @@ test(
     assert.equal(r2.code, 130, r2.output);
     assert.match(r2.output, /stopping: aborting the requests in flight, keeping every image already downloaded/);
     const partial = checkDataset(out, ['paris', 'london']);
-    // the requests in flight when Ctrl-C came are aborted (images already downloaded are kept), and no new one is started
+    // the requests in flight when Ctrl-C came are aborted (images
+    // already downloaded are kept), and no new one is started
     assert.ok(
       partial.length >= written1 + 4 && partial.length <= written1 + 6,
       `${partial.length} images after Ctrl-C`,

@@ -174,7 +174,8 @@ test(
       'spikformer: energy per layer',
     ])
       chart(want);
-    // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy bars: 5 SPS convs, 7 per block (token sum included), the head.
+    // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy
+    // bars: 5 SPS convs, 7 per block (token sum included), the head.
     assert.equal(chart('sdt: firing rate per LIF layer').querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
     assert.equal(chart('sdt: energy per layer').querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
     assert.equal(chart('Energy per image (inference)').querySelectorAll('rect.bar').length >= 3, true);

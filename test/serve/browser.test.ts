@@ -178,7 +178,9 @@ async function mapPins(page: Page, box: string) {
   }, box);
 }
 
-/** Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world). */
+/**
+ * Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world).
+ */
 function checkFrame(map: Awaited<ReturnType<typeof mapPins>>) {
   for (const p of map.pins) {
     assert.ok(

@@ -42,7 +42,9 @@ function trainArgs(out: string, epochs: number): string[] {
   ];
 }
 
-/** Runs the CLI; `fault` arms a GEOSPIKE_TEST_FAULT point, and `onStderr` sees the child's stderr so far on each chunk. */
+/**
+ * Runs the CLI; `fault` arms a GEOSPIKE_TEST_FAULT point, and `onStderr` sees the child's stderr so far on each chunk.
+ */
 function run(args: string[], fault?: string, onStderr?: (child: ChildProcess, stderr: string) => void) {
   const env = { ...process.env };
   delete env[TEST_FAULT_ENV];

@@ -34,7 +34,10 @@ export function classNameFor(folder: string): string {
     .replace(/^[_-]+|_+$/g, '');
 }
 
-/** A folder's entries with symbolic links followed (as torchvision's ImageFolder does); a broken link is named and left out. */
+/**
+ * A folder's entries with symbolic links followed (as torchvision's
+ * ImageFolder does); a broken link is named and left out.
+ */
 async function listFollowingLinks(
   dir: string,
   log: (line: string) => void,
@@ -116,7 +119,10 @@ async function realish(p: string): Promise<string> {
   }
 }
 
-/** The dataset written into the source (or the source inside the dataset) would mix the two, and a rerun would read its own output. */
+/**
+ * The dataset written into the source (or the source inside the
+ * dataset) would mix the two, and a rerun would read its own output.
+ */
 async function refuseOverlap(source: string, out: string): Promise<void> {
   const [src, dst] = await Promise.all([realish(source), realish(out)]);
   const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
