@@ -29,7 +29,10 @@ test('info --list --json lists every preset with its parameter count', () => {
   // A spiking model's MACs are per time step; the SDT's official count adds its unused talking_heads.
   assert.match(
     geospike('info', '--model', 'sdt-2-512'),
-    /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/,
+    new RegExp(
+      /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n/.source +
+        /\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/.source,
+    ),
   );
 });
 

@@ -28,7 +28,8 @@ function chartsByTitle(doc: HTMLElement): (title: string) => HTMLElement {
 
 test('summary.csv parses; a bad cell names the file, line and column', () => {
   const rows = parseSummaryCsv(
-    'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n',
+    'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n' +
+      '1,2,0.1,2,0.2,0.001,10,5,\n',
     's.csv',
   );
   const [row] = rows;
@@ -38,7 +39,8 @@ test('summary.csv parses; a bad cell names the file, line and column', () => {
   assert.throws(
     () =>
       parseSummaryCsv(
-        'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,x,0.1,2,0.2,0.001,10,5,\n',
+        'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n' +
+          '1,x,0.1,2,0.2,0.001,10,5,\n',
         's.csv',
       ),
     /s\.csv line 2: 'train_loss' is 'x'/,

@@ -29,7 +29,10 @@ test('the estimate line: the default recipe reads as days, with memory, and "1 e
   );
   assert.match(
     line,
-    /^estimate on this machine \(native backend\): 2\.50 s per step of 64, 300 epochs of 625 steps -> about 60h00m; peak memory about 9\.1 GB\./,
+    new RegExp(
+      /^estimate on this machine \(native backend\): 2\.50 s per step of 64, 300 epochs of 625 steps -> /.source +
+        /about 60h00m; peak memory about 9\.1 GB\./.source,
+    ),
   );
   const one = describeEstimate(
     { secPerStep: 1, stepsPerEpoch: 1, totalSeconds: 1, peakRssMB: 300 },

@@ -128,7 +128,8 @@ test('changing epochs and lr on resume is allowed and recorded; the architecture
   assert.deepEqual(meta.history, [
     {
       atStep: 10,
-      changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] }, // the folder was copied
+      // the folder was copied
+      changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] },
     },
   ]);
   assert.equal(summaryOf('longer').length, 4);

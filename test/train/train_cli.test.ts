@@ -158,7 +158,8 @@ test(
   async () => {
     // Killed (a real SIGKILL) at an exact point of the second epoch's save of `last`:
     //   its weights' temp file written, not yet renamed: a temp file is left beside the epoch-1 checkpoint;
-    //   all its files renamed into place but not the sidecar (the commit point): they are orphans, last.json is epoch 1.
+    //   all its files renamed into place but not the sidecar (the commit point): they are orphans, last.json is
+    //   epoch 1.
     const cases = [
       {
         fault: 'kill-before-rename:last-:3',

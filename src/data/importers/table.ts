@@ -240,7 +240,8 @@ function planImport(
     const take = Math.min(o.perCity ?? Infinity, rows.length);
     plan.push({ region, rows, withImage: rows.length, take });
     log(
-      `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
+      `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ` +
+        `${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
     );
     if (o.perCity !== undefined && rows.length < o.perCity)
       short.push(
