@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The webgpu backend on a machine with a GPU, in under 5 minutes: the adapter's name and limits, the goldens and
 # kernel tests on webgpu, exact resume, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and
-# infer) with images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after scripts/setup.sh.
+# infer) with images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after
+# scripts/setup.sh.
 # Then the torch engine on CUDA (skipped, saying why, when torch sees no CUDA device): `geospike info --engines`,
 # spikformer-4-384 training steps at batch 64 in float32 and with --amp bf16 / fp16 (images/s; goal 1,000, the study's
 # T4 did 213), and a short `train --engine torch --device cuda` whose checkpoint TypeScript `eval` reads.
@@ -79,7 +80,8 @@ for spec in spikformer-4-384:213 resnet18:110; do
     T4=$t4 MODE=$mode node -e '
       const r = JSON.parse(require("fs").readFileSync(0, "utf8")).geospike;
       const t4 = +process.env.T4;
-      const vs = process.env.MODE === "train" ? `${(r.imagesPerSec / t4).toFixed(2)}x the T4 (${process.env.T4} images/s)` : "-";
+      const vs = process.env.MODE === "train"
+        ? `${(r.imagesPerSec / t4).toFixed(2)}x the T4 (${process.env.T4} images/s)` : "-";
       console.log(`  ${r.model.padEnd(18)} ${r.mode.padEnd(6)} ` +
         `${r.secPerBatch.toFixed(3).padStart(10)} ${r.imagesPerSec.toFixed(1).padStart(10)} ` +
         `${r.gflops.toFixed(1).padStart(12)} ${String(r.gpu?.peakMB ?? "-").padStart(12)}  ${vs}`);' <<<"$out"
