@@ -15,6 +15,8 @@ const ALLOWED: { file: string; contains: string; why: string }[] = [
   { file: 'package.json', contains: '"description":', why: 'JSON has no string concatenation' },
   { file: 'package.json', contains: '"build":', why: 'JSON has no string concatenation' },
   { file: 'package.json', contains: '"build:vendor":', why: 'JSON has no string concatenation' },
+  { file: 'src/serve/public/index.html', contains: 'href="data:image/svg+xml,', why: 'one data: URL (the icon)' },
+  { file: 'src/serve/public/results.html', contains: 'href="data:image/svg+xml,', why: 'one data: URL (the icon)' },
 ];
 
 /** Not source: golden data, lockfiles, docs (markdown is out of scope) and anything binary. */
