@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The webgpu backend on a machine with a GPU, in under 5 minutes: the adapter's name and limits, the goldens and
-# kernel tests on webgpu, exact resume, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and infer) with
-# images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after scripts/setup.sh.
+# kernel tests on webgpu, exact resume, and `geospike bench` of spikformer-4-384 and resnet18 (batch 64, train and
+# infer) with images/s printed beside the study's T4 training figures (213 and 110 images/s). Run after
+# scripts/setup.sh.
 # Then the torch engine on CUDA (skipped, saying why, when torch sees no CUDA device): `geospike info --engines`,
 # spikformer-4-384 training steps at batch 64 in float32 and with --amp bf16 / fp16 (images/s; goal 1,000, the study's
 # T4 did 213), and a short `train --engine torch --device cuda` whose checkpoint TypeScript `eval` reads.
@@ -23,13 +24,17 @@ torch_check() {
   echo "== torch engine"
   node dist/src/cli/main.js info --engines || { status=1; return; }
   local py=${GEOSPIKE_PYTHON:-/usr/bin/python3}
-  if ! PYTHONPATH=torch_engine "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    echo "  no CUDA device visible to torch: the torch CUDA figures are skipped (docs/torch-engine.md: bringing a CUDA build)"
+  local has_cuda='import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'
+  if ! PYTHONPATH=torch_engine "$py" -c "$has_cuda" 2>/dev/null; then
+    echo "  no CUDA device visible to torch: the torch CUDA figures are skipped" \
+      "(docs/torch-engine.md: bringing a CUDA build)"
     return
   fi
   local preset
-  preset=$(node --input-type=module -e "import('./dist/src/models/registry.js').then((r) => console.log(JSON.stringify(r.resolveConfig('spikformer-4-384'))))")
-  echo "  spikformer-4-384 training steps, batch 64, median of 10 after 3 warm-up (goal 1,000 images/s; T4 in the study: 213)"
+  preset=$(node --input-type=module -e "import('./dist/src/models/registry.js')
+    .then((r) => console.log(JSON.stringify(r.resolveConfig('spikformer-4-384'))))")
+  echo "  spikformer-4-384 training steps, batch 64, median of 10 after 3 warm-up" \
+    "(goal 1,000 images/s; T4 in the study: 213)"
   for amp in none bf16 fp16; do
     local flag=(); [ $amp != none ] && flag=(--amp $amp)
     PYTHONPATH=torch_engine timeout 300 "$py" -m geospike_torch.bench --preset-json "$preset" --batch 64 --steps 10 \
@@ -59,8 +64,8 @@ a.device.destroy();
 echo "== goldens and kernels on webgpu"
 timeout 150 node --test --test-reporter=dot --test-name-pattern=webgpu \
   dist/test/models/golden.test.js dist/test/snn/lif.test.js || status=1
-timeout 120 node --test --test-reporter=dot dist/test/engine/webgpu-kernels.test.js dist/test/engine/webgpu-errors.test.js \
-  dist/test/engine/webgpu-determinism.test.js || status=1
+timeout 120 node --test --test-reporter=dot dist/test/engine/webgpu-kernels.test.js \
+  dist/test/engine/webgpu-errors.test.js dist/test/engine/webgpu-determinism.test.js || status=1
 echo "== exact resume on webgpu (a stopped and resumed run equals a straight one, byte for byte)"
 timeout 120 node --test --test-reporter=dot --test-name-pattern='on webgpu' dist/test/train/train.test.js || status=1
 
@@ -70,11 +75,15 @@ for spec in spikformer-4-384:213 resnet18:110; do
   preset=${spec%%:*}; t4=${spec##*:}
   for mode in train infer; do
     out=$(timeout $LIMIT node dist/src/cli/main.js bench --backend webgpu --model "$preset" --mode "$mode" \
-      --batch "$BATCH" --steps $STEPS --warmup $WARMUP --json 2>/dev/null) || { echo "  $preset $mode: failed or over $LIMIT s"; status=1; continue; }
+      --batch "$BATCH" --steps $STEPS --warmup $WARMUP --json 2>/dev/null) ||
+      { echo "  $preset $mode: failed or over $LIMIT s"; status=1; continue; }
     T4=$t4 MODE=$mode node -e '
       const r = JSON.parse(require("fs").readFileSync(0, "utf8")).geospike;
-      const vs = process.env.MODE === "train" ? `${(r.imagesPerSec / +process.env.T4).toFixed(2)}x the T4 (${process.env.T4} images/s)` : "-";
-      console.log(`  ${r.model.padEnd(18)} ${r.mode.padEnd(6)} ${r.secPerBatch.toFixed(3).padStart(10)} ${r.imagesPerSec.toFixed(1).padStart(10)} ` +
+      const t4 = +process.env.T4;
+      const vs = process.env.MODE === "train"
+        ? `${(r.imagesPerSec / t4).toFixed(2)}x the T4 (${process.env.T4} images/s)` : "-";
+      console.log(`  ${r.model.padEnd(18)} ${r.mode.padEnd(6)} ` +
+        `${r.secPerBatch.toFixed(3).padStart(10)} ${r.imagesPerSec.toFixed(1).padStart(10)} ` +
         `${r.gflops.toFixed(1).padStart(12)} ${String(r.gpu?.peakMB ?? "-").padStart(12)}  ${vs}`);' <<<"$out"
   done
 done

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 #   where there is no GPU (Dawn reaches it through EGL, headless).
 # python3-torch python3-pil libopenblas0-pthread: `train --engine torch` on the CPU and its tests, and the PyTorch
 #   peer of the benchmarks (OpenBLAS's threaded build, or Debian's torch falls back to the slow reference BLAS).
-APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3 dataset-fashion-mnist chromium libegl1 libegl-mesa0 libgl1-mesa-dri
-  python3-torch python3-pil libopenblas0-pthread)
+APT_PACKAGES=(ca-certificates libdnnl-dev g++ make python3 dataset-fashion-mnist chromium libegl1 libegl-mesa0
+  libgl1-mesa-dri python3-torch python3-pil libopenblas0-pthread)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

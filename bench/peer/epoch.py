@@ -11,7 +11,8 @@ import argparse, ctypes, json, math, os, resource, struct, sys, tempfile, time, 
 import numpy as np
 import torch, torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+# the product package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))
 from geospike_torch.models import build  # noqa: E402  (torch_engine/geospike_torch/models.py)
 from geospike_torch.param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 
@@ -106,8 +107,10 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('model'); p.add_argument('--data', required=True)
     p.add_argument('--dim', type=int, default=384); p.add_argument('--depth', type=int, default=4)
-    p.add_argument('--heads', type=int, default=0); p.add_argument('--T', type=int, default=4); p.add_argument('--width', type=int, default=64)
-    p.add_argument('--batch', type=int, default=64); p.add_argument('--epochs', type=int, default=1); p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--heads', type=int, default=0); p.add_argument('--T', type=int, default=4)
+    p.add_argument('--width', type=int, default=64)
+    p.add_argument('--batch', type=int, default=64); p.add_argument('--epochs', type=int, default=1)
+    p.add_argument('--threads', type=int, default=2)
     p.add_argument('--lr', type=float, default=5e-4); p.add_argument('--min-lr', type=float, default=1e-5)
     p.add_argument('--weight-decay', type=float, default=0.06); p.add_argument('--warmup-epochs', type=float, default=0)
     p.add_argument('--label-smoothing', type=float, default=0.1); p.add_argument('--seed', type=int, default=0)
@@ -151,21 +154,29 @@ def main():
         with torch.no_grad():
             for i in range(0, len(xva), B):
                 logits = m(val_x[i:i + B]); yv = torch.from_numpy(yva[i:i + B])
-                vloss += F.cross_entropy(logits, yv, reduction='sum').item(); vcorrect += (logits.argmax(1) == yv).sum().item()
+                vloss += F.cross_entropy(logits, yv, reduction='sum').item()
+                vcorrect += (logits.argmax(1) == yv).sum().item()
         val_s = time.perf_counter() - tv
         tc = time.perf_counter()
-        torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict(), 'epoch': epoch + 1}, os.path.join(out, 'last.pt'))
+        torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict(), 'epoch': epoch + 1},
+                   os.path.join(out, 'last.pt'))
         ckpt_s = time.perf_counter() - tc
-        epochs.append({'seconds': round(time.perf_counter() - te, 4), 'train_seconds': round(train_s, 4), 'data_seconds': round(data_s, 4),
+        epochs.append({'seconds': round(time.perf_counter() - te, 4), 'train_seconds': round(train_s, 4),
+                       'data_seconds': round(data_s, 4),
                        'validation_seconds': round(val_s, 4), 'checkpoint_seconds': round(ckpt_s, 4),
                        'train_loss': round(loss_sum / seen, 5), 'train_acc': round(correct / seen, 5),
                        'val_loss': round(vloss / len(xva), 5), 'val_acc': round(vcorrect / len(xva), 5)})
     os.remove(os.path.join(out, 'last.pt')); os.rmdir(out)
-    secs = sorted(e['seconds'] for e in epochs); med = secs[len(secs) // 2] if len(secs) % 2 else (secs[len(secs) // 2 - 1] + secs[len(secs) // 2]) / 2
-    print(json.dumps({'peer': 'pytorch-' + torch.__version__, 'blas_core': blas_core(), 'sgemm_gflops': round(sgemm_gflops(), 1),
-                      'model': a.model, 'classes': classes, 'label_order': 'dataset (classes.json, as geospike; not sorted)',
+    secs = sorted(e['seconds'] for e in epochs)
+    half = len(secs) // 2
+    med = secs[half] if len(secs) % 2 else (secs[half - 1] + secs[half]) / 2
+    print(json.dumps({'peer': 'pytorch-' + torch.__version__, 'blas_core': blas_core(),
+                      'sgemm_gflops': round(sgemm_gflops(), 1),
+                      'model': a.model, 'classes': classes,
+                      'label_order': 'dataset (classes.json, as geospike; not sorted)',
                       'batch': B, 'train_images': n, 'validation_images': len(xva), 'steps_per_epoch': spe,
-                      'load_seconds': round(load_seconds, 3), 'sec_per_epoch': round(med, 4), 'images_per_s': round(spe * B / med, 2),
+                      'load_seconds': round(load_seconds, 3), 'sec_per_epoch': round(med, 4),
+                      'images_per_s': round(spe * B / med, 2),
                       'epochs': epochs, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 
 

@@ -22,7 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+# the product package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))
 from geospike_torch.models import build, lif_margin, lif_rates, set_recording, MultiStepLIF  # noqa: E402
 from geospike_torch.param_groups import no_decay_names, param_groups  # noqa: E402
 from geospike_torch.safetensors_file import read_safetensors, write_safetensors  # noqa: E402
@@ -216,7 +217,8 @@ def reference_json():
                 'params_official': count(m, []), 'params_without_unused_layernorms': count(m, ['.norm1.', '.norm2.'])}
     for classes in (5, 10):
         m = build('resnet18', classes=classes)
-        counts[f'resnet18/{classes}'] = {'params_official': count(m, []), 'params_without_unused_layernorms': count(m, [])}
+        counts[f'resnet18/{classes}'] = {'params_official': count(m, []),
+                                         'params_without_unused_layernorms': count(m, [])}
     keys = list(build('spikformer', 384, 4, 0, 4, 5).state_dict())
     return {'param_counts': counts, 'spikformer_4_384_state_dict_keys': keys}
 
@@ -327,10 +329,11 @@ def check(args):
             for v_threshold in (1.0, 0.5):
                 p = f'vth{v_threshold}'
                 spikes, grad_x, margin = compute_lif(stored[f'{p}.x'], stored[f'{p}.upstream'], v_threshold)
-                ours.update({f'{p}.x': stored[f'{p}.x'], f'{p}.spikes': spikes, f'{p}.upstream': stored[f'{p}.upstream'],
-                             f'{p}.grad_x': grad_x})
+                ours.update({f'{p}.x': stored[f'{p}.x'], f'{p}.spikes': spikes,
+                             f'{p}.upstream': stored[f'{p}.upstream'], f'{p}.grad_x': grad_x})
                 print(f'lif {p}: smallest nonzero spike margin {margin:.2g}')
-            failures += compare(name, ours, stored, args.tol, skip_prefixes=('vth1.0.x', 'vth1.0.upstream', 'vth0.5.x', 'vth0.5.upstream'))
+            failures += compare(name, ours, stored, args.tol,
+                                skip_prefixes=('vth1.0.x', 'vth1.0.upstream', 'vth0.5.x', 'vth0.5.upstream'))
         elif name in JSON_GOLDENS:
             with open(path) as f:
                 same = json.load(f) == JSON_GOLDENS[name]()

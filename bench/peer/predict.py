@@ -20,7 +20,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from epoch import read_png  # noqa: E402  (the peer's own PNG reader: no PIL needed)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+# the product package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))
 from geospike_torch.models import build  # noqa: E402
 from geospike_torch.safetensors_file import read_safetensors  # noqa: E402
 

@@ -21,7 +21,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))  # the product package
+# the product package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'torch_engine'))
 from geospike_torch.models import build  # noqa: E402
 from geospike_torch.param_groups import param_groups  # noqa: E402  (timm's weight-decay groups)
 

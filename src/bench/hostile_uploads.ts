@@ -76,7 +76,8 @@ export async function hostileBurst(base: string, n: number, honest: Buffer): Pro
       'svg',
       'image/svg+xml',
       Buffer.from(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><rect width="100%" height="100%"/></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><rect width="100%" ' +
+          'height="100%"/></svg>',
       ),
     ],
     [

@@ -125,10 +125,12 @@ try {
       `images: ${n}, concurrency ${concurrency}, fetched ${result.fetchSize} JPEG -> 32x32 PNG + display JPEG`,
     );
     console.log(
-      `  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} images/s, ${processingCpu} ms CPU an image`,
+      `  processing (decode, crop, resize, encode, write): ${result.processingImagesPerSec} ` +
+        `images/s, ${processingCpu} ms CPU an image`,
     );
     console.log(
-      `  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} images/s, ${result.requestsPerSec} requests/s, ${endToEndCpu} ms CPU an image (server's included)`,
+      `  end to end vs the fake server (metadata + signed image + processing): ${result.endToEndImagesPerSec} ` +
+        `images/s, ${result.requestsPerSec} requests/s, ${endToEndCpu} ms CPU an image (server's included)`,
     );
   }
 } finally {

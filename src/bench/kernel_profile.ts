@@ -70,7 +70,8 @@ export function describeProfile(times: KernelTime[], steps: number, top = 25): s
   const families = new Map<string, number>();
   for (const t of times) families.set(t.family, (families.get(t.family) ?? 0) + t.ms);
   const row = (name: string, ms: number, calls?: number) =>
-    `  ${name.padEnd(60)} ${(ms / steps / 1000).toFixed(3).padStart(8)} s/step ${((100 * ms) / total).toFixed(1).padStart(5)}%` +
+    `  ${name.padEnd(60)} ${(ms / steps / 1000).toFixed(3).padStart(8)} ` +
+    `s/step ${((100 * ms) / total).toFixed(1).padStart(5)}%` +
     (calls === undefined ? '' : `  ${Math.round(calls / steps)} calls`);
   return [
     `kernel time per step, ${(total / steps / 1000).toFixed(3)} s in all; by op family:`,

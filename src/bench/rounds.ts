@@ -137,8 +137,10 @@ export function describeRounds(r: RoundsReport, unit: string): string[] {
   const n = r.rounds.length / 2;
   return [
     `  geospike            ${fmt(r.geospike, 3)} ${unit}`,
-    `  ${r.peer.version.padEnd(19)} ${fmt(r.pytorch, 3)} ${unit}   (BLAS kernel ${r.peer.blasCore}, sgemm ${r.peer.sgemmGflops === null ? 'unknown' : `${r.peer.sgemmGflops} GFLOP/s`})`,
+    `  ${r.peer.version.padEnd(19)} ${fmt(r.pytorch, 3)} ${unit}   (BLAS kernel ${r.peer.blasCore}, ` +
+      `sgemm ${r.peer.sgemmGflops === null ? 'unknown' : `${r.peer.sgemmGflops} GFLOP/s`})`,
     `  geospike/PyTorch: ${fmt(r.ratio, 2)}   median (range) of ${n} interleaved rounds each`,
-    `  machine: ${r.machine.cpu}, ${r.machine.cores} cores; load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`,
+    `  machine: ${r.machine.cpu}, ${r.machine.cores} cores; load ` +
+      `average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`,
   ];
 }

@@ -256,8 +256,10 @@ export function describeSpikeRows(rows: SpikeRow[]): string[] {
     lines.push(kernel, '  rate    sparse ms    dense ms   sparse/dense   (CPU time)   max rel diff');
     for (const r of rows.filter((r) => r.kernel === kernel)) {
       lines.push(
-        `  ${r.rate.toFixed(2).padStart(4)} ${r.sparseMs.toFixed(1).padStart(11)} ${r.denseMs.toFixed(1).padStart(11)}` +
-          ` ${(r.sparseMs / r.denseMs).toFixed(2).padStart(14)} ${(r.sparseCpuMs / r.denseCpuMs).toFixed(2).padStart(12)}` +
+        `  ${r.rate.toFixed(2).padStart(4)} ${r.sparseMs.toFixed(1).padStart(11)}` +
+          ` ${r.denseMs.toFixed(1).padStart(11)}` +
+          ` ${(r.sparseMs / r.denseMs).toFixed(2).padStart(14)}` +
+          ` ${(r.sparseCpuMs / r.denseCpuMs).toFixed(2).padStart(12)}` +
           ` ${r.relDiff.toExponential(1).padStart(14)}`,
       );
     }

@@ -1,6 +1,7 @@
-// The static game's size and speed in Chromium (headless; the page's cpu backend, or wasm): an export of spikformer-2-128 and
-// resnet18-w16 with --photos display photos, its size by part, the time from opening the page to the first round shown
-// (daily challenge started at once: both models loaded, round 1 predicted), and a spikformer-2-128 prediction.
+// The static game's size and speed in Chromium (headless; the page's cpu backend, or wasm): an export of
+// spikformer-2-128 and resnet18-w16 with --photos display photos, its size by part, the time from opening the page to
+// the first round shown (daily challenge started at once: both models loaded, round 1 predicted), and a
+// spikformer-2-128 prediction.
 //
 //   node dist/src/bench/static_game.js [--photos 100] [--display 256] [--predictions 30] [--backend cpu|wasm] [--json]
 //   node dist/src/bench/static_game.js --checkpoint A.json,B.json --data DATASET
@@ -153,7 +154,8 @@ try {
       console.log(`open to first round shown (3 fresh visits): ${report.firstRoundMs.join(', ')} ms`);
       console.log(
         `${r.models[0]} prediction in the page (${bench.backend}): median ${report.predict.medianMs.toFixed(1)} ms ` +
-          `of ${n - 3} (after 3 warm-up), range ${Math.min(...bench.times.slice(3)).toFixed(1)}-${Math.max(...bench.times.slice(3)).toFixed(1)} ms`,
+          `of ${n - 3} (after 3 warm-up), ` +
+          `range ${Math.min(...bench.times.slice(3)).toFixed(1)}-${Math.max(...bench.times.slice(3)).toFixed(1)} ms`,
       );
     }
   } finally {

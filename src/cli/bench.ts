@@ -38,7 +38,8 @@ import { must } from '../util/must.js';
 const count = (name: string, v: string | undefined, min = 1): number => intOption(`--${name}`, v ?? '', min) ?? min;
 
 const line = (r: BenchResult) =>
-  `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   ` +
+  `  ${r.runner.padEnd(22)} ${r.secPerBatch.toFixed(3).padStart(8)} s/batch ${r.imagesPerSec.toFixed(1).padStart(8)} ` +
+  `images/s   ` +
   `peak RSS ${r.peakRssMB} MB` +
   (r.cpuSecPerBatch ? `   ${r.cpuSecPerBatch.toFixed(2)} CPU-s/batch` : '') +
   (r.gflops ? `   ${r.gflops.toFixed(1)} GFLOP/s` : '') +
@@ -46,7 +47,8 @@ const line = (r: BenchResult) =>
   (r.load ? `   (load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)})` : '');
 
 const epochLines = (r: EpochBenchResult) => [
-  `  ${r.runner.padEnd(22)} ${r.secPerEpoch.toFixed(2).padStart(8)} s/epoch ${r.imagesPerSec.toFixed(1).padStart(8)} images/s   peak RSS ${r.peakRssMB} MB` +
+  `  ${r.runner.padEnd(22)} ${r.secPerEpoch.toFixed(2).padStart(8)} s/epoch ${r.imagesPerSec.toFixed(1).padStart(8)} ` +
+    `images/s   peak RSS ${r.peakRssMB} MB` +
     `   (load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)})`,
   `  where the time went: ${describePhases(r.epochs)}`,
 ];
@@ -229,7 +231,8 @@ async function benchStepsAlone(plan: BenchPlan): Promise<void> {
   if (plan.json)
     return void console.log(JSON.stringify({ geospike: ours, threads: plan.threads, pid: process.pid }, null, 2));
   console.log(
-    `${o.preset}, ${o.mode}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${plan.threads} threads: median of ${o.steps} after ${o.warmup} warm-up`,
+    `${o.preset}, ${o.mode}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${plan.threads} ` +
+      `threads: median of ${o.steps} after ${o.warmup} warm-up`,
   );
   console.log(line(ours));
   if (ours.profile) for (const l of describeProfile(ours.profile, o.steps)) console.log(l);
@@ -265,7 +268,8 @@ async function benchVsPytorch(plan: BenchPlan, peer: NonNullable<BenchPlan['peer
     ? `${epoch.epochs} epoch(s) on ${epoch.data}`
     : `${o.mode}, median of ${o.steps} after ${o.warmup} warm-up`;
   console.log(
-    `${o.preset}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${threads} threads, ${what}, ${peer.rounds} rounds each:`,
+    `${o.preset}, batch ${o.batch}${plan.timeSteps ? `, T ${plan.timeSteps}` : ''}, ${threads} ` +
+      `threads, ${what}, ${peer.rounds} rounds each:`,
   );
   for (const l of describeRounds(report, unit)) console.log(l);
   if (epoch) {
@@ -292,7 +296,8 @@ function roundSeconds(runner: Round['runner'], r: Record<string, unknown>, epoch
       : r[epoch ? 'sec_per_epoch' : 'sec_per_batch'];
   if (typeof s !== 'number' || !(s > 0))
     throw new Error(
-      `the ${runner} round reported no ${epoch ? 'sec_per_epoch' : 'sec_per_batch'}: ${JSON.stringify(r).slice(0, 200)}`,
+      `the ${runner} round reported ` +
+        `no ${epoch ? 'sec_per_epoch' : 'sec_per_batch'}: ${JSON.stringify(r).slice(0, 200)}`,
     );
   return s;
 }

@@ -20,6 +20,7 @@ export function redact(text: string, secrets: [string, string][]): string {
 }
 
 const dollars = (n: number) => `$${n.toFixed(2)}`;
+const DEFAULT_ENDPOINTS = `${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}`;
 
 /** Asks on the terminal; true only for an answer starting with y. */
 async function confirm(question: string): Promise<boolean> {
@@ -63,14 +64,16 @@ export default defineCommand({
     'crop-bottom': {
       type: 'string',
       description:
-        'Rows cut from the bottom (the watermark); default 20 for streetview (fetched on top of --fetch-size), 0 for mapillary',
+        'Rows cut from the bottom (the watermark); default 20 for streetview (fetched on top of --fetch-size), 0 for ' +
+        'mapillary',
     },
     split: {
       type: 'enum',
       options: ['spatial', 'index'],
       default: 'spatial',
       description:
-        'spatial: train and validation panoramas at least 1 km apart; index: first images train, last validate (the original study)',
+        'spatial: train and validation panoramas at least 1 km apart; index: first images train, last validate (the ' +
+        'original study)',
     },
     'val-fraction': { type: 'string', default: '0.2', description: 'Share of each city for validation' },
     concurrency: { type: 'string', default: '4', description: 'Requests in flight at once (per phase)' },
@@ -83,7 +86,7 @@ export default defineCommand({
     radius: { type: 'string', default: '50', description: 'Search radius around each sampled point in metres' },
     endpoint: {
       type: 'string',
-      description: `API base URL (default ${STREETVIEW_ENDPOINT} or ${MAPILLARY_ENDPOINT}); https, or http to localhost`,
+      description: `API base URL (default ${DEFAULT_ENDPOINTS}); https, or http to localhost`,
     },
     yes: {
       type: 'boolean',
@@ -221,7 +224,9 @@ function collectPlan(args: CollectArgs): CollectPlan {
   };
 }
 
-/** The imagery source, its keys or tokens from the environment (added to `secrets`, so every line printed hides them). */
+/**
+ * The imagery source, its keys or tokens from the environment (added to `secrets`, so every line printed hides them).
+ */
 function makeProvider(
   plan: CollectPlan,
   endpoint: string | undefined,
@@ -274,7 +279,8 @@ function printPlan(
   const needed = Object.values(todo).reduce((a, b) => a + b, 0);
   const { regions, perCity } = plan;
   say(
-    `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} still needed ` +
+    `plan: ${provider.name}, ${regions.length} cities x ${perCity} = ${regions.length * perCity} images, ${needed} ` +
+      `still needed ` +
       `(${Object.entries(todo)
         .map(([c, n]) => `${c} ${n}`)
         .join(', ')})`,
@@ -282,7 +288,9 @@ function printPlan(
   say(
     dryRun
       ? `  dry run: metadata requests only (free); no image is fetched or written`
-      : `  image requests: ${needed} (${price ? `${dollars(needed * price)} at $${STREETVIEW_PRICE_PER_1000} per 1,000` : 'free'}); ` +
+      : `  image requests: ${needed} (${
+          price ? `${dollars(needed * price)} at $${STREETVIEW_PRICE_PER_1000} per 1,000` : 'free'
+        }); ` +
           `metadata requests: at least ${needed} (free; more where imagery is sparse); ` +
           `stops at --max-requests ${maxRequests} image requests${price ? ` (${dollars(maxRequests * price)})` : ''}`,
   );

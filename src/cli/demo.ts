@@ -36,7 +36,8 @@ export default defineCommand({
   meta: {
     name: 'demo',
     description:
-      'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18 (and --sdt), eval, energy, report (resumable)',
+      'Run the whole job on Fashion-MNIST: import, train Spikformer and ResNet18 (and --sdt), eval, energy, report ' +
+      '(resumable)',
   },
   args: {
     out: {
@@ -220,7 +221,8 @@ async function evalStep(plan: DemoPlan, header: (what: string) => void, dataset:
     const r = evalCheckpoint(best, await dataset());
     await saveBesideRun(best, EVAL_FILE, r);
     say(
-      `${r.preset}: accuracy ${(100 * r.accuracy).toFixed(2)}%, top-2 ${(100 * r.top2).toFixed(2)}%, ${r.imagesPerSecond.toFixed(1)} images/s`,
+      `${r.preset}: accuracy ${(100 * r.accuracy).toFixed(2)}%, ` +
+        `top-2 ${(100 * r.top2).toFixed(2)}%, ${r.imagesPerSecond.toFixed(1)} images/s`,
     );
   });
 }
@@ -228,7 +230,8 @@ async function evalStep(plan: DemoPlan, header: (what: string) => void, dataset:
 async function energyStep(plan: DemoPlan, header: (what: string) => void, dataset: LazyDataset): Promise<void> {
   header(`measure firing rates and energy (${plan.energyImages} validation images)`);
   await forEachStale(plan, 'energy', 'measured', async (best) => {
-    // A spiking model is also costed against the study's full-width ResNet18 (from its architecture; no training needed).
+    // A spiking model is also costed against the study's full-width
+    // ResNet18 (from its architecture; no training needed).
     const e = energyOfCheckpoint(best, await dataset(), { images: plan.energyImages });
     await saveBesideRun(best, ENERGY_FILE, e);
     const vs =
@@ -246,7 +249,8 @@ async function explainStep(plan: DemoPlan, header: (what: string) => void, datas
     await saveBesideRun(best, EXPLAIN_FILE, x);
     const d = must(x.deletion ?? undefined, 'explainCheckpoint ran the deletion test');
     say(
-      `${x.preset}: deletion test ${d.passed ? 'passed' : 'FAILED'} (area ${d.areaMap.toFixed(3)} by the map, ${d.areaRandom.toFixed(3)} at random)`,
+      `${x.preset}: deletion test ${d.passed ? 'passed' : 'FAILED'} (area ${d.areaMap.toFixed(3)} by the ` +
+        `map, ${d.areaRandom.toFixed(3)} at random)`,
     );
   });
 }

@@ -1,4 +1,5 @@
-// `geospike energy`: firing rates on real images, operations and energy per layer, and the ResNet18/spiking model ratio.
+// `geospike energy`: firing rates on real images, operations
+// and energy per layer, and the ResNet18/spiking model ratio.
 import { defineCommand } from 'citty';
 import { openDataset } from '../data/dataset.js';
 import {
@@ -53,7 +54,8 @@ export default defineCommand({
       type: 'boolean',
       default: false,
       description:
-        'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference run; null where there is none',
+        'Also read a measured energy counter (Linux powercap/RAPL; NVML on an NVIDIA GPU) over a timed inference ' +
+        'run; null where there is none',
     },
     'measure-images': { type: 'string', default: '256', description: 'Images classified in the --measure run' },
     json: jsonArg(),

@@ -48,11 +48,16 @@ export function explainError(err: unknown): string {
   const e = err as SystemError;
   if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || (e.code === 'EACCES' && e.syscall === 'listen')) {
     const where = e.port !== undefined ? `port ${e.port}${e.address ? ` on ${e.address}` : ''}` : 'the address';
-    if (e.code === 'EADDRINUSE')
-      return `${where} is already in use: stop the program using it, or pass another --port (--port 0 picks a free one)`;
+    if (e.code === 'EADDRINUSE') {
+      const fix = 'stop the program using it, or pass another --port (--port 0 picks a free one)';
+      return `${where} is already in use: ${fix}`;
+    }
     if (e.code === 'EACCES')
       return `no permission to listen on ${where}: ports below 1024 need root; pass --port 8080 or higher`;
-    return `cannot listen on ${where}: that address is not on this machine; pass --host 127.0.0.1 or one of its addresses`;
+    return (
+      `cannot listen on ${where}: that address is not on this machine; pass --host 127.0.0.1 or one of its ` +
+      `addresses`
+    );
   }
   if (e.code && e.path && e.message.startsWith(`${e.code}:`)) {
     const plain = plainSystemError(e.code, e.path, e.syscall ?? 'open');

@@ -43,10 +43,12 @@ export function formatExplain(r: ExplainResult): string {
       `  ${'masked'.padEnd(8)} ${d.fractions.map((f) => f.toFixed(1).padStart(5)).join(' ')}`,
       row('by map', d.map),
       row('random', d.random),
-      `  area under the curve: by map ${d.areaMap.toFixed(4)}, random ${d.areaRandom.toFixed(4)} (${d.randomOrders} random orders per image)`,
+      `  area under the curve: by map ${d.areaMap.toFixed(4)}, random ${d.areaRandom.toFixed(4)} (${d.randomOrders} ` +
+        `random orders per image)`,
       d.passed
         ? '  PASSED: masking by the map lowers the probability faster than masking at random'
-        : '  FAILED: masking by the map does not lower the probability faster than masking at random; these maps do not show what drove the guesses',
+        : '  FAILED: masking by the map does not lower the probability faster than masking at random; these maps do ' +
+            'not show what drove the guesses',
     );
   }
   lines.push('', '  average map of each class over the images it got right (darker: more evidence)');

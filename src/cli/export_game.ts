@@ -1,4 +1,5 @@
-// `geospike export-game --checkpoint RUN... --data DATASET --out SITE/`: the game as a static site (src/static/export.ts).
+// `geospike export-game --checkpoint RUN... --data DATASET --out
+// SITE/`: the game as a static site (src/static/export.ts).
 import { defineCommand } from 'citty';
 import { checkpointArg, intOption } from './args.js';
 import { DEFAULT_PHOTOS, exportGame } from '../static/export.js';

@@ -1,4 +1,5 @@
-// `geospike games [--results FILE] [--json]`: the study's person-vs-model table from the games `geospike play` recorded.
+// `geospike games [--results FILE] [--json]`: the study's
+// person-vs-model table from the games `geospike play` recorded.
 import { defineCommand } from 'citty';
 import { jsonArg } from './args.js';
 import { escapeStrings, safeJson } from '../serve/names.js';
@@ -34,7 +35,8 @@ export function formatGames(table: GamesTable): string {
     `${'model'.padEnd(w)}  both right  people only  model only  neither`,
     ...t.agreement.map(
       (a) =>
-        `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)}  ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`,
+        `${a.model.padEnd(w)}  ${String(a.both).padStart(10)}  ${String(a.personOnly).padStart(11)} ` +
+        ` ${String(a.modelOnly).padStart(10)}  ${String(a.neither).padStart(7)}`,
     ),
     '',
     "per class: correct answers (share of the class's rounds)",

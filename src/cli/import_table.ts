@@ -96,7 +96,8 @@ async function run(
 
 function summary(r: TableImportResult, out: string): string {
   return (
-    `done: ${r.written} written -> ${out}; skipped: ${r.malformed} malformed rows, ${r.outside} outside every region, ` +
+    `done: ${r.written} written -> ${out}; skipped: ${r.malformed} malformed rows, ${r.outside} outside every ` +
+    `region, ` +
     `${r.duplicates} repeated ids, ${r.missing} without an image, ${r.corrupt} damaged entries, ` +
     `${r.tooLarge} over the size limit, ${r.undecodable} undecodable`
   );

@@ -41,7 +41,8 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 function printOne(i: ModelInfo): void {
   const lines = [
     `${i.model}: ${i.about}`,
-    `  parameters        ${fmt(i.params)} (official count ${fmt(i.paramsOfficial)}, with the official model's unused modules)`,
+    `  parameters        ${fmt(i.params)} (official count ${fmt(i.paramsOfficial)}, with the official model's unused ` +
+      `modules)`,
     isSpiking(i.config)
       ? `  MACs / image / step ${fmt(i.macsPerStep)} (dense; x ${i.config.timeSteps} steps)`
       : `  MACs / image      ${fmt(i.macsPerStep)}`,

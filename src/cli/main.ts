@@ -19,7 +19,8 @@ const main = defineCommand({
     name: 'geospike',
     version,
     description:
-      'Guess a city from a street photo with spiking neural networks (Spikformer, Spike-driven Transformer) and a ResNet18 baseline.',
+      'Guess a city from a street photo with spiking neural networks (Spikformer, Spike-driven Transformer) and a ' +
+      'ResNet18 baseline.',
   },
   subCommands: {
     info: () => import('./info.js').then((m) => m.default),

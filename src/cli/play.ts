@@ -49,7 +49,8 @@ export default defineCommand({
     seed: {
       type: 'string',
       description:
-        'Seed of the rounds drawn: every game then deals the same images (for a study; a player who plays twice knows them). Default: random per game, never shown to players',
+        'Seed of the rounds drawn: every game then deals the same images (for a study; a player who plays twice ' +
+        'knows them). Default: random per game, never shown to players',
     },
     port: portArg,
     host: hostArg,
@@ -78,7 +79,8 @@ export default defineCommand({
     const playable = Math.min(rounds, deck.cards.length);
     if (playable < rounds)
       console.error(
-        `geospike play: ${args.data} has ${deck.cards.length} playable validation images; games have ${playable} rounds`,
+        `geospike play: ${args.data} has ${deck.cards.length} playable validation images; games have ${playable} ` +
+          `rounds`,
       );
     const hall = new GameHall(deck, predictors, {
       defaultRounds: playable,
@@ -93,7 +95,8 @@ export default defineCommand({
         ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`
         : String(addr);
     console.error(
-      `geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds from ${deck.cards.length} images`,
+      `geospike play: ${predictors.map((p) => p.name).join(' and ')} vs you, ${playable} rounds ` +
+        `from ${deck.cards.length} images`,
     );
     console.error(`geospike play: open ${where}  (results -> ${args.results}, table at ${where}results; Ctrl-C stops)`);
     // A signal is how the game ends: the server closes and the results are flushed, then it exits 0.

@@ -25,7 +25,8 @@ export default defineCommand({
     explain: {
       type: 'string',
       description:
-        'Write the evidence map of the guess over the 32x32 input as this PNG (OUT-1.png, OUT-2.png... for several images)',
+        'Write the evidence map of the guess over the 32x32 input as this PNG (OUT-1.png, OUT-2.png... for several ' +
+        'images)',
     },
     backend: backendArg,
   },

@@ -73,7 +73,9 @@ export async function resolveLeaf(
     if (!Object.hasOwn(subs, name)) {
       const guess = closest(name, Object.keys(subs));
       throw new Error(
-        `unknown command '${name}'${guess ? `; did you mean \`${where} ${guess}\`?` : `; the commands are: ${Object.keys(subs).join(', ')}`}`,
+        `unknown command '${name}'${
+          guess ? `; did you mean \`${where} ${guess}\`?` : `; the commands are: ${Object.keys(subs).join(', ')}`
+        }`,
       );
     }
     cmd = await resolve(subs[name] as Resolvable<CommandDef>);

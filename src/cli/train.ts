@@ -87,7 +87,8 @@ export default defineCommand({
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const cfg = resolveTrainConfig(base, args.resume ? {} : flags, args.resume ? () => {} : say);
     // a wrong --data fails before the engine (or PyTorch) starts, after the flags are checked
-    if (await torchDispatch(cfg, args, () => checkedDataset(cfg.data))) return; // --engine torch: the run is done (or stopped) by PyTorch
+    // --engine torch: the run is done (or stopped) by PyTorch
+    if (await torchDispatch(cfg, args, () => checkedDataset(cfg.data))) return;
     const backend = await initEngine(cfg.backend === 'auto' ? undefined : cfg.backend);
     // (A run folder that train() will refuse, holding a run without --resume, is not worth two timed steps first.)
     if (args.estimate && (args.resume || !existsSync(runPaths(cfg.out).last))) {
@@ -107,7 +108,8 @@ export default defineCommand({
         ? `best validation accuracy ${(100 * result.best.valAcc).toFixed(2)}% at epoch ${result.best.epoch}`
         : '';
       console.log(
-        `done: ${plural(result.epochsDone, 'epoch')}; ${best}\n  checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
+        `done: ${plural(result.epochsDone, 'epoch')}; ${best}\n  ` +
+          `checkpoints: ${runPaths(cfg.out).best}, ${runPaths(cfg.out).last}`,
       );
     }
   },

@@ -125,7 +125,8 @@ export function loadRegions(file: string): Record<string, Region> {
   if (!parsed.success) {
     const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
     throw new Error(
-      `--regions ${file}: at ${issue.path.join('.') || 'the top'}: ${issue.message}; expected a FeatureCollection with one ` +
+      `--regions ${file}: at ${issue.path.join('.') || 'the top'}: ${issue.message}; expected a FeatureCollection ` +
+        `with one ` +
         'Polygon or MultiPolygon feature per class, each with a "name" property',
     );
   }

@@ -164,7 +164,8 @@ export class ClassCollection {
     const { o, maxMisses } = this.run;
     if (++this.misses <= maxMisses) return;
     this.run.fatal = new FatalError(
-      `${this.cls}: ${maxMisses} sampled points in a row gave no new usable image; the region may hold too little imagery ` +
+      `${this.cls}: ${maxMisses} sampled points in a row gave no new usable image; the region may hold too little ` +
+        `imagery ` +
         `for --per-city ${o.perCity} (try a larger region in --regions, a larger --radius, or --split index)`,
     );
   }

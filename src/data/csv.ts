@@ -78,7 +78,8 @@ export async function* readCsv(file: string): AsyncGenerator<CsvRecord> {
       recordChars += text.length;
       if (recordChars > MAX_RECORD_CHARS && (inQuotes || fields.length > 0)) {
         throw new Error(
-          `${file}:${recordLine}: a record runs past ${MAX_RECORD_CHARS} characters (a quote left open?); fix that line`,
+          `${file}:${recordLine}: a record runs past ${MAX_RECORD_CHARS} characters (a quote left open?); fix that ` +
+            `line`,
         );
       }
     }

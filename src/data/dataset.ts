@@ -62,7 +62,8 @@ export async function readClasses(dir: string): Promise<string[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
-        `${dir} is not a dataset folder: ${CLASSES_FILE} is missing; create one with \`geospike collect\` or \`geospike import\``,
+        `${dir} is not a dataset folder: ${CLASSES_FILE} is missing; create one with \`geospike collect\` or ` +
+          `\`geospike import\``,
       );
     }
     throw new Error(`${file} is not valid JSON; it should be an array of class names in label order`);
@@ -116,7 +117,8 @@ async function loadSplit(dir: string, split: Split, classes: string[], concurren
       );
     if (info.width !== IMAGE_SIZE || info.height !== IMAGE_SIZE || info.channels !== 3) {
       throw new Error(
-        `${file} is ${info.width}x${info.height}x${info.channels}; dataset images must be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`,
+        `${file} is ${info.width}x${info.height}x${info.channels}; dataset images must ` +
+          `be ${IMAGE_SIZE}x${IMAGE_SIZE} RGB`,
       );
     }
     images.set(data, i * IMAGE_VALUES);
@@ -153,7 +155,8 @@ async function checkManifest(dir: string, classes: string[], train: SplitData, v
   }
   if (entries.length !== train.n + validation.n) {
     throw new Error(
-      `${MANIFEST_FILE} lists ${entries.length} images but the folders hold ${train.n + validation.n}; some files are missing`,
+      `${MANIFEST_FILE} lists ${entries.length} images but the folders hold ${train.n + validation.n}; some files ` +
+        `are missing`,
     );
   }
 }
@@ -276,7 +279,8 @@ export class BatchIterator {
     return this.order;
   }
 
-  // Output pixel (r, c) reads source pixel (r + dy, c + dx) of the image padded with black; flipped reads column 31 - c.
+  // Output pixel (r, c) reads source pixel (r + dy, c + dx) of
+  // the image padded with black; flipped reads column 31 - c.
   private writeAugmented(src: Uint8Array, dst: Float32Array, dy: number, dx: number, flip: boolean): void {
     const S = IMAGE_SIZE;
     const lut = this.lut;

@@ -56,7 +56,8 @@ export function sameClasses(a: unknown, b: readonly string[]): boolean {
 export function checkClassName(name: string): void {
   if (typeof name !== 'string' || !CLASS_NAME.test(name)) {
     throw new Error(
-      `class name '${name}' is not usable as a folder name; use lowercase letters, digits, '_' or '-' (e.g. 'new_york')`,
+      `class name '${name}' is not usable as a folder name; use lowercase letters, digits, '_' or '-' (e.g. ` +
+        `'new_york')`,
     );
   }
 }
@@ -69,7 +70,8 @@ export function checkClassList(value: unknown, file: string): string[] {
   for (const c of value) {
     if (!CLASS_NAME.test(c))
       throw new Error(
-        `${file} names class ${JSON.stringify(c)}, which is not a class name (lowercase letters, digits, _ or -); fix the file`,
+        `${file} names class ${JSON.stringify(c)}, which is not a class name (lowercase letters, digits, _ or -); ` +
+          `fix the file`,
       );
   }
   if (new Set(value).size !== value.length) throw new Error(`${file} names a class twice`);

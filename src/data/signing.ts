@@ -1,5 +1,6 @@
 // Google Maps URL signing: HMAC-SHA1 over the URL's path and query with the URL-safe base64 secret, appended as a
-// URL-safe base64 `signature` parameter (https://developers.google.com/maps/documentation/streetview/digital-signature).
+// URL-safe base64 `signature` parameter
+// (https://developers.google.com/maps/documentation/streetview/digital-signature).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 function secretBytes(secret: string): Buffer {
@@ -26,7 +27,9 @@ export function signUrl(url: URL, secret: string): URL {
   return new URL(`${url.href}${url.search ? '&' : '?'}signature=${signPath(url.pathname + url.search, secret)}`);
 }
 
-/** Checks a signed path+query whose last parameter is `signature` (what Google's server does; the fake server uses it). */
+/**
+ * Checks a signed path+query whose last parameter is `signature` (what Google's server does; the fake server uses it).
+ */
 export function verifySignedPath(pathAndQuery: string, secret: string): boolean {
   const [, signed, signature] = /^(.*)[?&]signature=([A-Za-z0-9_=-]+)$/.exec(pathAndQuery) ?? [];
   if (signed === undefined || signature === undefined) return false;

@@ -251,7 +251,9 @@ async function appendSynced(journal: fs.FileHandle, files: string[]): Promise<vo
   await journal.datasync();
 }
 
-/** A relative path geospike names its own image files with: `<split>/<class>/<id>.png` or `display/<class>/<id>.jpg`. */
+/**
+ * A relative path geospike names its own image files with: `<split>/<class>/<id>.png` or `display/<class>/<id>.jpg`.
+ */
 function ownName(rel: string, classes: string[]): boolean {
   const m = /^(train|validation|display)\/([a-z0-9][a-z0-9_-]{0,63})\/([A-Za-z0-9_-]{1,120})\.(png|jpg)$/.exec(rel);
   if (m === null) return false;

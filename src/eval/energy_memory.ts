@@ -32,7 +32,8 @@ export const SRAM_45NM: MemoryLevel = {
   name: 'sram-45nm',
   perAccess: (elements, bits) => 1.09e-5 * elements * bits + 13.2,
   about:
-    '45 nm SRAM sized for each tensor: 1.09e-5 pJ per bit held + 13.2 pJ per access (Lemaire et al. 2022, fit to Horowitz 2014; extrapolated linearly past 1 MB)',
+    '45 nm SRAM sized for each tensor: 1.09e-5 pJ per bit held + 13.2 pJ per access (Lemaire et al. 2022, fit to ' +
+    'Horowitz 2014; extrapolated linearly past 1 MB)',
 };
 
 export interface LayerMemory {
@@ -143,9 +144,13 @@ export function formatMemoryLines(
     ...kinds.map((k) => {
       const reads = m.layers.reduce((a, l) => a + l.reads[k], 0);
       const writes = m.layers.reduce((a, l) => a + l.writes[k], 0);
-      return `    ${k.padEnd(12)} ${formatOps(reads).padStart(9)} reads ${formatOps(writes).padStart(9)} writes  ${fmt(m.total.energy[k]).padStart(9)}`;
+      return (
+        `    ${k.padEnd(12)} ${formatOps(reads).padStart(9)} reads ${formatOps(writes).padStart(9)} writes ` +
+        ` ${fmt(m.total.energy[k]).padStart(9)}`
+      );
     }),
-    `  energy per image: compute only ${fmt(computePj)}; memory ${fmt(m.total.pJ)}; compute + memory ${fmt(computePj + m.total.pJ)}`,
+    `  energy per image: compute only ${fmt(computePj)}; memory ${fmt(m.total.pJ)}; compute + ` +
+      `memory ${fmt(computePj + m.total.pJ)}`,
   ];
   if (baselineName && baselineMemoryPj != null)
     lines.push(`  ${baselineName}'s memory on the same assumptions: ${fmt(baselineMemoryPj)} per image`);

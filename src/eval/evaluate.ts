@@ -65,7 +65,8 @@ export function spreadSubset(full: SplitData, n: number): SplitData {
 export function checkClasses(meta: Pick<CheckpointMeta, 'classes'>, ds: Pick<Dataset, 'classes' | 'dir'>): void {
   if (!sameClasses(meta.classes, ds.classes)) {
     throw new Error(
-      `the checkpoint was trained on classes [${meta.classes.join(', ')}] but ${ds.dir} has [${ds.classes.join(', ')}]; ` +
+      `the checkpoint was trained on classes [${meta.classes.join(', ')}] but ${ds.dir} has ` +
+        `[${ds.classes.join(', ')}]; ` +
         'evaluate on the dataset the model was trained on',
     );
   }

@@ -43,7 +43,9 @@ export interface EnergyResult {
   baseline: { name: string; arch: string; energy: number; macs: number } | null;
   /** baseline energy / this model's energy. */
   ratio: number | null;
-  /** Memory accesses and their energy (Lemaire et al. 2022), beside the compute-only `report`; absent in older files. */
+  /**
+   * Memory accesses and their energy (Lemaire et al. 2022), beside the compute-only `report`; absent in older files.
+   */
   memory?: MemoryReport;
   /** The baseline's memory energy, pJ per image, on the same assumptions. */
   baselineMemory?: number | null;
@@ -153,7 +155,9 @@ export function measureCheckpoint(
   }
 }
 
-/** Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none. */
+/**
+ * Writes `result` as `file` in the run folder that holds the checkpoint; returns the path, or null if there is none.
+ */
 export async function saveBesideRun(checkpointJson: string, file: ResultFile, result: unknown): Promise<string | null> {
   const dir = runDirOf(checkpointJson);
   if (!dir) return null;

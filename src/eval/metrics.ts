@@ -52,7 +52,9 @@ export function topKAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number
   return hit / labels.length;
 }
 
-/** Precision, recall and F1 per class from a confusion matrix; 0 where the denominator is 0 (sklearn's zero_division=0). */
+/**
+ * Precision, recall and F1 per class from a confusion matrix; 0 where the denominator is 0 (sklearn's zero_division=0).
+ */
 export function perClassMetrics(confusion: number[][], names: string[]): ClassMetrics[] {
   const K = names.length;
   if (confusion.length !== K || confusion.some((row) => row.length !== K))

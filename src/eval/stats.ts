@@ -238,7 +238,10 @@ export function verdict(nameA: string, nameB: string, diff: Interval, p: number)
   const significant = (diff.lo > 0 || diff.hi < 0) && p < 0.05;
   const ci = `95% CI ${pts(diff.lo)} to ${pts(diff.hi)}`;
   if (!significant)
-    return `no significant difference at this size (${nameA} minus ${nameB}: ${pts(diff.estimate)} points, ${ci}, ${formatP(p)})`;
+    return (
+      `no significant difference at this size (${nameA} minus ${nameB}: ${pts(diff.estimate)} ` +
+      `points, ${ci}, ${formatP(p)})`
+    );
   const [ahead, d, lo, hi] =
     diff.estimate >= 0 ? [nameA, diff.estimate, diff.lo, diff.hi] : [nameB, -diff.estimate, -diff.hi, -diff.lo];
   return `${ahead} ahead by ${pts(d)} points, 95% CI ${pts(lo)} to ${pts(hi)}, ${formatP(p)}`;

@@ -141,7 +141,8 @@ export function summariseStudy(runs: StudyRun[]): StudySummary {
     models,
     comparisons,
     notes: [
-      'Accuracy over seeds: mean and 95% t interval, cut to 0-100% (runs differ in initialisation and data order, not data).',
+      'Accuracy over seeds: mean and 95% t interval, cut to 0-100% (runs differ in initialisation and data order, ' +
+        'not data).',
       'One run: 95% percentile bootstrap over its validation images.',
       "McNemar's test per seed on the same images: exact binomial when 25 or fewer images are discordant, else " +
         'chi-square with continuity correction. The verdict quotes the largest p over seeds.',
@@ -157,8 +158,11 @@ export function formatStudy(s: StudySummary): string {
   const lines: string[] = [`validation images: ${s.images}; classes: ${s.classes.join(', ')}`, ''];
   for (const m of s.models) {
     lines.push(
-      `${m.model}: accuracy ${pct(m.accuracy.estimate)} (95% CI ${pct(m.accuracy.lo)} to ${pct(m.accuracy.hi)}; ${m.accuracy.method})`,
-      `  per seed: ${m.perRun.map((r) => `seed ${r.seed} ${pct(r.accuracy.estimate)} [${pct(r.accuracy.lo)}, ${pct(r.accuracy.hi)}]`).join(', ')}`,
+      `${m.model}: accuracy ${pct(m.accuracy.estimate)} (95% CI ${pct(m.accuracy.lo)} ` +
+        `to ${pct(m.accuracy.hi)}; ${m.accuracy.method})`,
+      `  per seed: ${m.perRun
+        .map((r) => `seed ${r.seed} ${pct(r.accuracy.estimate)} [${pct(r.accuracy.lo)}, ${pct(r.accuracy.hi)}]`)
+        .join(', ')}`,
       `  per city: ${m.perCity.map((c) => `${c.name} ${pct(c.accuracy)} [${pct(c.lo)}, ${pct(c.hi)}]`).join(', ')}`,
     );
   }
@@ -166,7 +170,8 @@ export function formatStudy(s: StudySummary): string {
     lines.push('', `${c.a} vs ${c.b}:`);
     for (const t of c.mcnemar)
       lines.push(
-        `  seed ${t.seed}: McNemar ${t.test.onlyA} right only by ${c.a}, ${t.test.onlyB} only by ${c.b}, ${formatP(t.test.p)} (${t.test.method})`,
+        `  seed ${t.seed}: McNemar ${t.test.onlyA} right only by ${c.a}, ${t.test.onlyB} only ` +
+          `by ${c.b}, ${formatP(t.test.p)} (${t.test.method})`,
       );
   }
   lines.push('', ...s.comparisons.map((c) => `verdict: ${c.verdict}`));

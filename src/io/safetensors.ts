@@ -110,7 +110,8 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
 function readHeader(bytes: Uint8Array, fail: Fail): { header: Record<string, unknown>; headerLen: number } {
   if (bytes.byteLength < 8) {
     fail(
-      `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length; it is truncated or not a safetensors file`,
+      `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length; it is truncated or not a ` +
+        `safetensors file`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -118,13 +119,15 @@ function readHeader(bytes: Uint8Array, fail: Fail): { header: Record<string, unk
   if (headerLen === 0n) fail('header length is 0; a safetensors header is a JSON object of at least 2 bytes');
   if (headerLen > BigInt(MAX_HEADER_BYTES)) {
     fail(
-      `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a safetensors file`,
+      `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a ` +
+        `safetensors file`,
     );
   }
   const n = Number(headerLen);
   if (8 + n > bytes.byteLength) {
     fail(
-      `header length ${n} runs past the end of the file (${bytes.byteLength} bytes, so at most ${bytes.byteLength - 8}); the file is truncated`,
+      `header length ${n} runs past the end of the file (${bytes.byteLength} bytes, so at ` +
+        `most ${bytes.byteLength - 8}); the file is truncated`,
     );
   }
 
@@ -179,7 +182,8 @@ function checkTiling(entries: Entry[], dataLen: number, fail: Fail): void {
   for (const e of sorted) {
     if (e.end > dataLen) {
       fail(
-        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the data buffer (${dataLen} bytes); the file is truncated or the offsets are wrong`,
+        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the data buffer (${dataLen} bytes); the ` +
+          `file is truncated or the offsets are wrong`,
       );
     }
     if (e.begin < pos) {
@@ -188,7 +192,8 @@ function checkTiling(entries: Entry[], dataLen: number, fail: Fail): void {
     }
     if (e.begin > pos) {
       fail(
-        `data buffer bytes [${pos}, ${e.begin}) belong to no tensor (hole before tensor "${e.name}"); safetensors requires tensors to cover the buffer contiguously`,
+        `data buffer bytes [${pos}, ${e.begin}) belong to no tensor (hole before tensor "${e.name}"); safetensors ` +
+          `requires tensors to cover the buffer contiguously`,
       );
     }
     pos = e.end;
@@ -196,7 +201,8 @@ function checkTiling(entries: Entry[], dataLen: number, fail: Fail): void {
   }
   if (pos !== dataLen) {
     fail(
-      `data buffer has ${dataLen} bytes but the tensors cover only ${pos}; ${dataLen - pos} trailing bytes belong to no tensor`,
+      `data buffer has ${dataLen} bytes but the tensors cover only ${pos}; ${dataLen - pos} trailing bytes belong to ` +
+        `no tensor`,
     );
   }
 }
@@ -233,7 +239,8 @@ function parseEntry(name: string, info: unknown, fail: Fail): Entry {
   if (!Number.isSafeInteger(expected)) fail(`${t}: shape ${describe(dims)} has too many elements`);
   if (end! - begin! !== expected) {
     fail(
-      `${t}: data_offsets [${begin}, ${end}] span ${end! - begin!} bytes but shape ${describe(dims)} of ${dtype} needs ${count} x ${DTYPES[dtype as DType].size} = ${expected} bytes`,
+      `${t}: data_offsets [${begin}, ${end}] span ${end! - begin!} bytes but shape ${describe(dims)} of ${dtype} ` +
+        `needs ${count} x ${DTYPES[dtype as DType].size} = ${expected} bytes`,
     );
   }
   return { name, dtype: dtype as DType, shape: [...dims], begin: begin!, end: end! };

@@ -70,7 +70,8 @@ export function readTorchCheckpoint(file: string): TorchCheckpoint {
   if (!isZip(buf)) {
     if (buf[0] === 0x80) {
       throw new TorchCheckpointError(
-        `${file} is in PyTorch's legacy format (saved by PyTorch before 1.6, or with _use_new_zipfile_serialization=False), ` +
+        `${file} is in PyTorch's legacy format (saved by PyTorch before 1.6, or with ` +
+          `_use_new_zipfile_serialization=False), ` +
           `which geospike does not read; re-save it with PyTorch 1.6 or later: ` +
           `torch.save(torch.load('${file}', map_location='cpu'), 'new.pth'), loading only a file you trust`,
       );

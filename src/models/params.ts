@@ -6,7 +6,8 @@ import type { Rng } from '../util/rng.js';
 
 /**
  * How a stored tensor maps to PyTorch's: 'conv' is HWIO here and OIHW there; 'flat' is the same data with PyTorch's
- * unit dimensions added (a 1x1 conv run as a linear layer: [out, in] here, [out, in, 1, 1] there); 'same' needs no change.
+ * unit dimensions added (a 1x1 conv run as a linear layer: [out, in] here, [out, in, 1, 1] there); 'same' needs no
+ * change.
  */
 export type Layout = 'conv' | 'flat' | 'same';
 
@@ -23,7 +24,8 @@ export class ParamStore {
   readonly info = new Map<string, ParamInfo>();
   /**
    * Entries the official model has but never uses (Spikformer's norm1/norm2 LayerNorms, the SDT's talking_heads):
-   * accepted and ignored by the forward pass; written back as loaded (`data`), or as `fill` (identity) when never loaded.
+   * accepted and ignored by the forward pass; written back as loaded (`data`), or as `fill` (identity) when never
+   * loaded.
    */
   readonly unused = new Map<string, { shape: number[]; fill: number; data?: Float32Array }>();
   /** Tensors computed from the parameters and cached by a model (eval-mode folded weights): freed with them. */

@@ -39,7 +39,8 @@ const addRelu = tf.customGrad((a, b, save) => {
   return {
     value: y,
     gradFunc: (dy, [out]) => {
-      const g = tf.mul(dy as tf.Tensor, tf.step(must(out, 'the forward saved its output'))); // tfjs's Relu gradient, dy * step(x), as step(x) = step(y)
+      // tfjs's Relu gradient, dy * step(x), as step(x) = step(y)
+      const g = tf.mul(dy as tf.Tensor, tf.step(must(out, 'the forward saved its output')));
       return [g, tf.clone(g)];
     },
   };

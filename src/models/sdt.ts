@@ -143,7 +143,8 @@ class Block {
     // channel belongs to one head (channel = head * D/heads + c), so per channel over the whole width is the same.
     const kv = consumeAll([k, v], tf.mul); // a mask: spikes where both fire
     ctx.recordInput(maskId(`${a}.k_lif`, `${a}.v_lif`), kv);
-    const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD)); // [T, B, 1, D]
+    // [T, B, 1, D]
+    const kvSpikes = consume(kv, (t) => ctx.lif(`${a}.talking_heads_lif`, tf.sum(t, 2, true), KV_THRESHOLD));
     const attn = consumeAll([q, kvSpikes], tf.mul); // a mask again
     ctx.recordInput(maskId(`${a}.q_lif`, `${a}.talking_heads_lif`), attn);
     const y = consume(

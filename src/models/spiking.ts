@@ -54,7 +54,9 @@ const spsName = (layer: 'conv' | 'bn' | 'lif', stage: number) => `patch_embed.pr
 /** The spike map the SPS max-pool after stage i (2 or 3) makes, as the forward pass records it. */
 export const spsPoolId = (stage: number) => `patch_embed.maxpool${stage}`;
 
-/** A pooled stage's spikes: the recorded pool when measured, else its LIF's rate (which undercounts: pooling raises it). */
+/**
+ * A pooled stage's spikes: the recorded pool when measured, else its LIF's rate (which undercounts: pooling raises it).
+ */
 export const spsPooled = (stage: number): SpikeSource => ({
   recorded: spsPoolId(stage),
   otherwise: { lif: spsName('lif', stage) },

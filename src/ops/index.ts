@@ -1,5 +1,6 @@
-// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm, fused AdamW, fused spiking attention): their JS reference versions,
-// registered for the `cpu` backend on import. Faster backends register their own implementations of the same names.
+// geospike's own kernels (fused multi-step LIF, train-mode BatchNorm, fused AdamW, fused spiking attention): their JS
+// reference versions, registered for the `cpu` backend on import. Faster backends register their own implementations of
+// the same names.
 import { registerKernel } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { lifKernels } from './lif/cpu.js';

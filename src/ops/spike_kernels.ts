@@ -1,6 +1,7 @@
 // The one switch for every kernel that exploits spikes (event-driven products, the fused spiking attention, saved
 // spikes stored compactly): GEOSPIKE_SPIKE_KERNELS=0 runs the dense float path instead, to compare the two or to rule
-// the spike kernels out; GEOSPIKE_SPIKE_STORE=0 turns off only the compact storage of saved spikes (src/ops/spike_store).
+// the spike kernels out; GEOSPIKE_SPIKE_STORE=0 turns off only the compact storage of saved spikes
+// (src/ops/spike_store).
 // Read at each call, so a test or a benchmark can flip them within one process.
 
 const env = (name: string): string | undefined =>

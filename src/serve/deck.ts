@@ -60,7 +60,8 @@ export async function openDeck(dir: string): Promise<Deck> {
   }
   if (cards.length === 0) {
     throw new Error(
-      `${dir} has no validation images with a display copy (display/<class>/<id>.jpg); import with --display-size above 0`,
+      `${dir} has no validation images with a display copy (display/<class>/<id>.jpg); import with --display-size ` +
+        `above 0`,
     );
   }
   cards.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -64,7 +64,8 @@ export function clientError(limits: Partial<HttpLimits> = {}) {
         ? [
             408,
             'Request Timeout',
-            `the request took too long to arrive (headers within ${l.headersTimeoutMs / 1000} s, the whole request within ${l.requestTimeoutMs / 1000} s); send it again`,
+            `the request took too long to arrive (headers within ${l.headersTimeoutMs / 1000} s, the whole request ` +
+              `within ${l.requestTimeoutMs / 1000} s); send it again`,
           ]
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'Request Header Fields Too Large', "the request's headers are too large"]
@@ -72,7 +73,8 @@ export function clientError(limits: Partial<HttpLimits> = {}) {
     const body = JSON.stringify({ error: message });
     if (socket.writable)
       socket.write(
-        `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n` +
+        `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ` +
+          `application/json\r\n` +
           `Connection: close\r\n\r\n${body}`,
       );
     socket.destroy(err);

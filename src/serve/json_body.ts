@@ -10,7 +10,10 @@ export const MAX_JSON_BYTES = 16 * 1024;
 /** Deepest nesting of arrays and objects accepted (the API's bodies are flat). */
 export const MAX_JSON_DEPTH = 8;
 
-/** Throws a 400 RefusedRequestError when `text` nests deeper than `maxDepth` (strings are skipped, so brackets in them don't count). */
+/**
+ * Throws a 400 RefusedRequestError when `text` nests deeper than
+ * `maxDepth` (strings are skipped, so brackets in them don't count).
+ */
 export function checkJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH): void {
   let depth = 0;
   let inString = false;
@@ -38,7 +41,9 @@ export const startBody = z.strictObject({
 
 export const guessBody = z.strictObject({ guess: z.unknown() });
 
-/** `body` (undefined when none was sent) checked against `schema`; a 400 RefusedRequestError naming the field otherwise. */
+/**
+ * `body` (undefined when none was sent) checked against `schema`; a 400 RefusedRequestError naming the field otherwise.
+ */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string): T {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new RefusedRequestError(400, `send a JSON object: ${shape}`);
@@ -49,7 +54,8 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, shape: string)
     const key = String(issue.keys[0]).slice(0, 40);
     const hint =
       key === 'seed'
-        ? " (a game's seed is chosen by the server: one chosen by a player would let a second game replay the deal; the operator can fix it with geospike play --seed)"
+        ? " (a game's seed is chosen by the server: one chosen by a player would let a second game replay the deal; " +
+          'the operator can fix it with geospike play --seed)'
         : '';
     throw new RefusedRequestError(400, `unknown field '${key}'${hint}; send ${shape}`);
   }

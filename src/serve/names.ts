@@ -2,7 +2,9 @@
 // characters (C0, C1), line/paragraph separators and the bidi controls can rewrite a terminal, reorder a table row or
 // make one name look like another. Names with them are refused at the API; every output escapes them anyway.
 
-/** C0 and C1 controls, DEL, line and paragraph separators, and the Unicode bidi controls (marks, embeddings, isolates). */
+/**
+ * C0 and C1 controls, DEL, line and paragraph separators, and the Unicode bidi controls (marks, embeddings, isolates).
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 

@@ -1,6 +1,7 @@
 // The study's table from the games `geospike play` recorded (one JSON line per finished game): games played, each
-// person's and each model's correct answers (share of rounds, and per 25 rounds) with a 95% Wilson interval, points, and how people and
-// models fare on each class. One home for the numbers: `geospike games` prints them and the /results page shows them.
+// person's and each model's correct answers (share of rounds, and per 25 rounds) with a 95% Wilson interval, points,
+// and how people and models fare on each class. One home for the numbers: `geospike games` prints them and the /results
+// page shows them.
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { confusionMatrix } from '../eval/metrics.js';
@@ -61,14 +62,16 @@ export function parseResults(text: string, file: string): { games: GameRecord[];
       value = JSON.parse(line);
     } catch {
       throw new Error(
-        `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that line)`,
+        `${file}:${i + 1} is not valid JSON; each line must be one game written by geospike play (fix or remove that ` +
+          `line)`,
       );
     }
     const parsed = recordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = must(parsed.error.issues[0], 'a failed zod parse has at least one issue');
       throw new Error(
-        `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by geospike play`,
+        `${file}:${i + 1}: field '${issue.path.join('.')}' ${issue.message}; each line must be one game written by ` +
+          `geospike play`,
       );
     }
     games.push(parsed.data);

@@ -251,7 +251,9 @@ function gameRoutes(app: FastifyInstance, hall: GameHall): void {
   });
 }
 
-/** The evidence map of model k's guess over the round's 32x32 input (src/eval/explain.ts), once the round is answered. */
+/**
+ * The evidence map of model k's guess over the round's 32x32 input (src/eval/explain.ts), once the round is answered.
+ */
 function explainRoute(app: FastifyInstance, hall: GameHall, predictors: Predictor[], queue: PredictQueue): void {
   app.get<{ Params: { game: string; index: string; model: string } }>(
     '/api/games/:game/rounds/:index/explain/:model',

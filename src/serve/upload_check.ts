@@ -13,13 +13,18 @@ export const UPLOAD_FORMATS = ['jpeg', 'png', 'webp'] as const;
 /** 40 megapixels: a 10 MB photo from an ordinary camera or phone (up to about 7700x5200) passes; 8192x8192 does not. */
 export const MAX_UPLOAD_PIXELS = 40_000_000;
 
-/** Longest side: twice a 40-megapixel photo's (7700 px) leaves room for panoramas; a 1-pixel-wide strip does not pass. */
+/**
+ * Longest side: twice a 40-megapixel photo's (7700 px) leaves room for panoramas; a 1-pixel-wide strip does not pass.
+ */
 export const MAX_UPLOAD_SIDE = 16_000;
 
 /** sharp's limits for decoding an upload that passed the header check: its pixels, and libvips time. */
 export const UPLOAD_DECODE_LIMITS: DecodeLimits = { limitInputPixels: MAX_UPLOAD_PIXELS, timeoutSeconds: 10 };
 
-/** Throws a 415 (format) or 413 (pixels) RefusedRequestError unless the upload's header says it is small enough to decode. */
+/**
+ * Throws a 415 (format) or 413 (pixels) RefusedRequestError
+ * unless the upload's header says it is small enough to decode.
+ */
 export async function checkUploadHeader(
   image: Buffer,
   maxPixels = MAX_UPLOAD_PIXELS,
@@ -38,7 +43,8 @@ export async function checkUploadHeader(
   if (!(UPLOAD_FORMATS as readonly string[]).includes(meta.format ?? '')) {
     throw new RefusedRequestError(
       415,
-      `${String(meta.format).toUpperCase()} images are not accepted; send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
+      `${String(meta.format).toUpperCase()} images are not accepted; ` +
+        `send ${UPLOAD_FORMATS.map((f) => f.toUpperCase()).join(', ')}`,
     );
   }
   const width = meta.width ?? 0;

@@ -81,7 +81,9 @@ export function lifForward(
   return { spikes, h };
 }
 
-/** Reference backward kernel, through time with the reset detached: only (1 - s) carries gradient from V_t to V_{t-1}. */
+/**
+ * Reference backward kernel, through time with the reset detached: only (1 - s) carries gradient from V_t to V_{t-1}.
+ */
 export function lifBackward(
   dy: Float32Array,
   h: Float32Array,
@@ -116,7 +118,8 @@ export function lif(x: tf.Tensor, options: LIFOptions = {}): tf.Tensor {
   const sg = options.surrogate ?? makeSurrogate('sigmoid');
   const gradAttrs: LIFGradAttrs = { ...attrs, surrogate: sg.name, alpha: sg.alpha };
   if (x.rank < 2) throw new Error(`lif expects [T, ...] with a time axis first, got shape [${x.shape}]`);
-  // Without a gradient tape nothing reads the membrane h, an array as large as the spikes: skip it where the backend can.
+  // Without a gradient tape nothing reads the membrane h, an array as large as the spikes: skip it where the backend
+  // can.
   if (!tf.engine().isTapeOn() && tf.getKernel(LIF_SPIKES, tf.getBackend())) {
     return tf.engine().runKernel(LIF_SPIKES, { x }, attrs) as tf.Tensor;
   }

@@ -24,7 +24,9 @@ export function dailySeed(date: string, siteSeed: number): number {
   return fnv1a(`geospike-daily:${siteSeed}:${date}`);
 }
 
-/** The photo indices (into the site's photo list) of a date's challenge: DAILY_ROUNDS distinct ones, or all if fewer. */
+/**
+ * The photo indices (into the site's photo list) of a date's challenge: DAILY_ROUNDS distinct ones, or all if fewer.
+ */
 export function dailyDeal(date: string, siteSeed: number, photos: number): number[] {
   const all = Array.from({ length: photos }, (_, i) => i);
   return new Rng(dailySeed(date, siteSeed)).shuffle(all).slice(0, Math.min(DAILY_ROUNDS, photos));

@@ -77,7 +77,9 @@ export interface Site {
   centres: ({ lat: number; lng: number } | null)[];
   models: SiteModel[];
   photos: SitePhoto[];
-  /** Every file of the site but site.json itself: the service worker caches them, and a later export may replace them. */
+  /**
+   * Every file of the site but site.json itself: the service worker caches them, and a later export may replace them.
+   */
   files: string[];
 }
 
@@ -313,7 +315,10 @@ function credit(e: ManifestEntry | undefined): string {
     case 'streetview':
       return `Google Street View${when} (imagery © Google)`;
     case 'mapillary':
-      return `Mapillary image ${e.sourceId}${when} (CC BY-SA 4.0, https://www.mapillary.com/app/?pKey=${encodeURIComponent(e.sourceId)})`;
+      return (
+        `Mapillary image ${e.sourceId}${when} (CC BY-SA 4.0, ` +
+        `https://www.mapillary.com/app/?pKey=${encodeURIComponent(e.sourceId)})`
+      );
     case 'fashion-mnist':
       return 'Fashion-MNIST, Zalando Research (MIT licence)';
     case 'folder':
@@ -398,7 +403,8 @@ function icon(size: number): Buffer {
 
 /** Cache-first over every file of the site, fetched on install: after one visit the game opens with no network. */
 function serviceWorker(version: string, files: string[]): string {
-  return `// geospike static game: offline cache (written by geospike export-game).
+  return (
+    `// geospike static game: offline cache (written by geospike export-game).
 const CACHE = 'geospike-${version}';
 const FILES = ${JSON.stringify(['./', ...files])};
 self.addEventListener('install', (e) => {
@@ -407,7 +413,8 @@ self.addEventListener('install', (e) => {
 self.addEventListener('activate', (e) => {
   e.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k.startsWith('geospike-') && k !== CACHE).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith('geospike-') && k !== CACHE).map((k) => ` +
+    `caches.delete(k))))
       .then(() => self.clients.claim()),
   );
 });
@@ -415,5 +422,6 @@ self.addEventListener('fetch', (e) => {
   if (e.request.method !== 'GET') return;
   e.respondWith(caches.match(e.request, { ignoreSearch: true }).then((hit) => hit || fetch(e.request)));
 });
-`;
+`
+  );
 }

@@ -55,7 +55,9 @@ async function decodeRgb(blob) {
   return { data: rgb, width, height };
 }
 
-/** processImage's crop and resize (src/data/images.ts): cut cropBottom rows, take the centred square, Lanczos to size. */
+/**
+ * processImage's crop and resize (src/data/images.ts): cut cropBottom rows, take the centred square, Lanczos to size.
+ */
 function square({ data, width, height }, cropBottom, size) {
   const usable = height - cropBottom;
   if (usable < 1)

@@ -26,7 +26,9 @@ export function formatEngines(r: EnginesReport): string {
     lines.push(`  torch   torch ${t.torch} via ${t.python} (CUDA build ${t.cudaBuild ?? 'none'})`);
     lines.push(
       t.cudaDevices.length
-        ? `          CUDA devices: ${t.cudaDevices.map((d, i) => `${i}: ${d}`).join(', ')}; NCCL ${t.nccl ?? 'not available'}; bf16 ${t.bf16 ? 'yes' : 'no'}`
+        ? `          CUDA devices: ${t.cudaDevices.map((d, i) => `${i}: ${d}`).join(', ')}; NCCL ${
+            t.nccl ?? 'not available'
+          }; bf16 ${t.bf16 ? 'yes' : 'no'}`
         : `          no CUDA device, so --device cuda, --amp and NCCL cannot run: ${t.cuda}`,
     );
   }

@@ -51,7 +51,8 @@ export function engineOfRun(out: string): Engine | null {
 export function checkEngineFlags(engine: Engine, o: Partial<TorchOptions>, given: string[]): void {
   if (engine === 'ts' && given.length) {
     throw new TorchEngineError(
-      `${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} for --engine torch only; add --engine torch or drop ${given.length === 1 ? 'it' : 'them'}`,
+      `${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} for --engine torch only; add --engine torch or ` +
+        `drop ${given.length === 1 ? 'it' : 'them'}`,
     );
   }
   if (o.device && !['auto', 'cpu', 'cuda'].includes(o.device))
@@ -156,7 +157,8 @@ function runTrainer(python: string, args: string[], log: (l: string) => void): P
       reject(
         new TorchEngineError(
           signal
-            ? `the torch trainer was killed (${signal}); run the same command with --resume to continue from the last checkpoint`
+            ? `the torch trainer was killed (${signal}); run the same command with --resume to continue from the ` +
+                `last checkpoint`
             : `the torch trainer stopped with exit code ${code} (its error is above)`,
         ),
       );

@@ -217,14 +217,18 @@ export function loadModelFromCheckpoint(path: string): { model: Model; meta: Che
   return { model, meta: ck.meta };
 }
 
-/** The AdamW state of an optimizer file; its step count (steps whose update was skipped don't count) is at most `maxStep`. */
+/**
+ * The AdamW state of an optimizer file; its step count (steps
+ * whose update was skipped don't count) is at most `maxStep`.
+ */
 export function readOptimizerState(path: string, maxStep: number): AdamWState {
   const file = readSafetensors(path);
   const raw = file.metadata.step;
   const step = /^\d{1,15}$/.test(raw ?? '') ? Number(raw) : NaN;
   if (!(step <= maxStep)) {
     throw new Error(
-      `${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is damaged`,
+      `${path}: step '${raw}' is not a step count of at most ${maxStep} (the checkpoint's); the optimizer file is ` +
+        `damaged`,
     );
   }
   const m = new Map<string, Float32Array>();

@@ -99,7 +99,8 @@ export function resolveTrainConfig(
   if (!warmupSet && typeof merged.epochs === 'number' && merged.epochs >= 1 && merged.epochs <= DEFAULTS.warmupEpochs) {
     merged.warmupEpochs = Number(((merged.epochs * DEFAULTS.warmupEpochs) / DEFAULTS.epochs).toFixed(2));
     notice(
-      `warm-up shortened to ${merged.warmupEpochs} epochs for a ${merged.epochs}-epoch run (pass --warmup-epochs to choose)`,
+      `warm-up shortened to ${merged.warmupEpochs} epochs for a ${merged.epochs}-epoch run (pass --warmup-epochs to ` +
+        `choose)`,
     );
   }
   const result = trainConfigSchema.safeParse(merged);

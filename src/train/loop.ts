@@ -120,7 +120,8 @@ function trainOneStep(s: Session, epoch: number, b: number, timer: EpochTimer): 
   timer.lap('step');
   if (!Number.isFinite(loss)) {
     throw new TrainingError(
-      `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); training stopped ` +
+      `the loss became ${loss} at epoch ${epoch + 1}, step ${meta.step + 1} (lr ${opt.lr.toExponential(2)}); ` +
+        `training stopped ` +
         `and no checkpoint was overwritten (${s.paths.last} is the last good one). Lower --lr or check the data.`,
     );
   }
@@ -166,7 +167,8 @@ function validateEpoch(s: Session, epoch: number, timer: EpochTimer): number {
   timer.lap('validation');
   if (!Number.isFinite(val.loss)) {
     throw new TrainingError(
-      `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no checkpoint ` +
+      `the validation loss became ${val.loss} at epoch ${epoch + 1} (step ${meta.step}); training stopped and no ` +
+        `checkpoint ` +
         `was overwritten (${s.paths.last} is the last good one). Lower --lr or check the data.`,
     );
   }
@@ -190,7 +192,8 @@ function validateEpoch(s: Session, epoch: number, timer: EpochTimer): number {
   });
   s.progress.line(
     `epoch ${row.epoch}/${cfg.epochs}  train loss ${row.train_loss.toFixed(4)} acc ${pct(row.train_acc)}  ` +
-      `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} (${row.images_per_s} img/s)` +
+      `val loss ${row.val_loss.toFixed(4)} acc ${pct(row.val_acc)}  ${formatDuration(row.epoch_seconds)} ` +
+      `(${row.images_per_s} img/s)` +
       (row.firing_rate === null ? '' : `  firing ${pct(row.firing_rate)}`) +
       runEta(s.timings, row.epoch_seconds, cfg.epochs - row.epoch),
   );

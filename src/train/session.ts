@@ -96,7 +96,8 @@ export async function openSession(cfg: TrainConfig, opts: TrainOptions): Promise
   const stepsPerEpoch = trainIt.batchesPerEpoch;
   log(
     `training ${cfg.model} (${model.store.counts().params.toLocaleString('en-US')} params) on ${ds.train.n} images, ` +
-      `${plural(stepsPerEpoch, 'step')} of ${cfg.batch} per epoch, ${plural(cfg.epochs, 'epoch')}, backend ${tf.getBackend()}`,
+      `${plural(stepsPerEpoch, 'step')} of ${cfg.batch} per epoch, ${plural(cfg.epochs, 'epoch')}, ` +
+      `backend ${tf.getBackend()}`,
   );
   return {
     cfg,

@@ -71,7 +71,10 @@ export function procStat(pid: number): { state: string; start: string } | null {
   return { state, start };
 }
 
-/** Whether the process that wrote `info` (on this host) still runs. A zombie (`Z`) has exited: it only waits to be reaped. */
+/**
+ * Whether the process that wrote `info` (on this host) still
+ * runs. A zombie (`Z`) has exited: it only waits to be reaped.
+ */
 function alive(info: LockInfo): boolean {
   if (info.boot && BOOT_ID && info.boot !== BOOT_ID) return false;
   if (PROC) {
@@ -238,7 +241,8 @@ export function lockFolder(dir: string, what: string): FolderLock {
     }
   }
   throw new FolderLockedError(
-    `${dir}: could not take ${file} (it stays unreadable, or another process is stuck taking it over); if no geospike ` +
+    `${dir}: could not take ${file} (it stays unreadable, or another process is stuck taking it over); if no ` +
+      `geospike ` +
       `is running, delete ${file} and any ${LOCK_FILE}.takeover-* file beside it`,
   );
 }

@@ -2,7 +2,8 @@
 // interrupt or a kill lands at an exact moment instead of racing a timer. Never set outside tests; unset, each point
 // costs one environment lookup.
 //   pause-after-step:N          train loop: after step N, say so on stderr and wait until the run is told to stop
-//   pause-after-image:N         collect, import table: once N images are added, say so on stderr and wait until the run is stopped
+//   pause-after-image:N         collect, import table: once N images are added, say so on stderr and wait until the
+//                               run is stopped
 //   kill-before-rename:NAME:N   writeFileAtomic: SIGKILL the process when its Nth temp file for a file whose name
 //                               contains NAME is written and synced, just before the rename
 //   disk-full-from:NAME:N       writeFileAtomic, writeFileDurable: from the Nth file whose name contains NAME on, fail
@@ -62,7 +63,10 @@ export function killInGroupForTest(): void {
   }
 }
 
-/** The disk-full-from point of writeFileAtomic and writeFileDurable: throws the error a full disk gives, from the Nth matching file on. */
+/**
+ * The disk-full-from point of writeFileAtomic and writeFileDurable:
+ * throws the error a full disk gives, from the Nth matching file on.
+ */
 export function diskFullForTest(file: string): void {
   const arg = testFault('disk-full-from');
   if (arg === undefined) return;

@@ -98,52 +98,64 @@ async function kernelCounts(f: () => Promise<unknown> | unknown): Promise<Map<st
   return counts;
 }
 
-test('benchModel runs warm-up plus timed batches: forward, backward and AdamW in train mode, the forward alone in infer', async () => {
-  const overrides = { timeSteps: 2 };
-  const [warmup, steps] = [1, 2];
-  await initEngine('native');
-  // One forward of the same model, counted on its own: the work each batch must repeat.
-  const model = createModel(resolveConfig('spikformer-1-64', overrides), 0);
-  const one = await kernelCounts(() =>
-    tf.dispose(tf.tidy(() => model.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false }))),
-  );
-  const params = model.store.params.size;
-  model.store.dispose();
-  assert.ok((one.get('Conv2D') ?? 0) > 0 && (one.get(LIF) ?? 0) > 0);
-  for (const mode of ['train', 'infer'] as const) {
-    let r: Awaited<ReturnType<typeof benchModel>> | undefined;
-    const t0 = performance.now();
-    const ran = await kernelCounts(async () => {
-      r = await benchModel({ preset: 'spikformer-1-64', batch: 2, steps, warmup, mode, backend: 'native', overrides });
-    });
-    const wall = (performance.now() - t0) / 1000;
-    const batches = warmup + steps;
-    for (const k of ['Conv2D', LIF]) assert.equal(ran.get(k), one.get(k)! * batches, `${mode}: ${k} runs per batch`);
-    const backward = {
-      lifGrad: ran.get(LIF_GRAD) ?? 0,
-      filterGrad: ran.get('Conv2DBackpropFilter') ?? 0,
-      adamw: ran.get(ADAMW) ?? 0,
-    };
-    assert.deepEqual(
-      backward,
-      mode === 'train'
-        ? { lifGrad: one.get(LIF)! * batches, filterGrad: one.get('Conv2D')! * batches, adamw: params * batches }
-        : { lifGrad: 0, filterGrad: 0, adamw: 0 },
-      `${mode}: backward and optimizer kernels`,
+test(
+  'benchModel runs warm-up plus timed batches: forward, backward and AdamW in train mode, the forward alone in ' +
+    'infer',
+  async () => {
+    const overrides = { timeSteps: 2 };
+    const [warmup, steps] = [1, 2];
+    await initEngine('native');
+    // One forward of the same model, counted on its own: the work each batch must repeat.
+    const model = createModel(resolveConfig('spikformer-1-64', overrides), 0);
+    const one = await kernelCounts(() =>
+      tf.dispose(tf.tidy(() => model.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false }))),
     );
-    assert.equal(r!.runner, 'geospike-native');
-    assert.equal(r!.mode, mode);
-    // The reported time is the median of the timed batches, which lie within the call's wall time.
-    assert.equal(r!.times?.length, steps);
-    assert.ok(
-      r!.times!.every((t) => t > 0) && r!.times!.reduce((a, t) => a + t, 0) <= wall,
-      `${r!.times} within ${wall} s`,
-    );
-    assert.equal(r!.secPerBatch, median(r!.times!));
-    assert.ok(r!.params > 10_000 && r!.peakRssMB > 10);
-    assert.equal(r!.gpu, undefined, 'no GPU memory on a CPU backend');
-  }
-});
+    const params = model.store.params.size;
+    model.store.dispose();
+    assert.ok((one.get('Conv2D') ?? 0) > 0 && (one.get(LIF) ?? 0) > 0);
+    for (const mode of ['train', 'infer'] as const) {
+      let r: Awaited<ReturnType<typeof benchModel>> | undefined;
+      const t0 = performance.now();
+      const ran = await kernelCounts(async () => {
+        r = await benchModel({
+          preset: 'spikformer-1-64',
+          batch: 2,
+          steps,
+          warmup,
+          mode,
+          backend: 'native',
+          overrides,
+        });
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const batches = warmup + steps;
+      for (const k of ['Conv2D', LIF]) assert.equal(ran.get(k), one.get(k)! * batches, `${mode}: ${k} runs per batch`);
+      const backward = {
+        lifGrad: ran.get(LIF_GRAD) ?? 0,
+        filterGrad: ran.get('Conv2DBackpropFilter') ?? 0,
+        adamw: ran.get(ADAMW) ?? 0,
+      };
+      assert.deepEqual(
+        backward,
+        mode === 'train'
+          ? { lifGrad: one.get(LIF)! * batches, filterGrad: one.get('Conv2D')! * batches, adamw: params * batches }
+          : { lifGrad: 0, filterGrad: 0, adamw: 0 },
+        `${mode}: backward and optimizer kernels`,
+      );
+      assert.equal(r!.runner, 'geospike-native');
+      assert.equal(r!.mode, mode);
+      // The reported time is the median of the timed batches, which lie within the call's wall time.
+      assert.equal(r!.times?.length, steps);
+      assert.ok(
+        r!.times!.every((t) => t > 0) && r!.times!.reduce((a, t) => a + t, 0) <= wall,
+        `${r!.times} within ${wall} s`,
+      );
+      assert.equal(r!.secPerBatch, median(r!.times!));
+      assert.ok(r!.params > 10_000 && r!.peakRssMB > 10);
+      assert.equal(r!.gpu, undefined, 'no GPU memory on a CPU backend');
+    }
+  },
+);
 
 test('GFLOP/s count 2 FLOPs a MAC over every time step, a training step as 3 forwards', () => {
   const s = resolveConfig('spikformer-2-128', { timeSteps: 3 });

@@ -13,13 +13,15 @@ import { tempDir } from '../data/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-const FAKE_PEER = `
+const FAKE_PEER =
+  `
 const pick = (k) => process.env[k] ?? null;
 console.log('some log line first');
 console.log(JSON.stringify({
   peer: 'fake-peer', blas_core: 'FakeCoreX', sgemm_gflops: 321.5, sec_per_batch: 0.25,
   argv: process.argv.slice(2), pid: process.pid,
-  env: { OPENBLAS_CORETYPE: pick('OPENBLAS_CORETYPE'), OPENBLAS_L2_SIZE: pick('OPENBLAS_L2_SIZE'), OMP_NUM_THREADS: pick('OMP_NUM_THREADS'), KEEP_ME: pick('KEEP_ME') },
+  env: { OPENBLAS_CORETYPE: pick('OPENBLAS_CORETYPE'), OPENBLAS_L2_SIZE: pick('OPENBLAS_L2_SIZE'), OMP_NUM_THREADS: ` +
+  `pick('OMP_NUM_THREADS'), KEEP_ME: pick('KEEP_ME') },
 }));
 `;
 

@@ -1,5 +1,6 @@
 // The spike-kernel benchmark (npm run bench:spikes) at a tiny batch: every case runs both kernels, and the two agree
-// (the benchmark also reports it, so a wrong kernel shows in its table); and the per-kernel profile of `bench --profile`.
+// (the benchmark also reports it, so a wrong kernel shows in its table); and the per-kernel profile of
+// `bench --profile`.
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

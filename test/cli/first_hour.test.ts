@@ -88,13 +88,15 @@ test('a port in use is said in words, with the way out', async (t) => {
   assert.equal((err as NodeJS.ErrnoException).code, 'EADDRINUSE');
   assert.equal(
     explainError(err),
-    `port ${port} on 127.0.0.1 is already in use: stop the program using it, or pass another --port (--port 0 picks a free one)`,
+    `port ${port} on 127.0.0.1 is already in use: stop the program using it, or pass another --port (--port 0 picks ` +
+      `a free one)`,
   );
   assert.equal(
     explainError(
       new Error("x.json is not a readable checkpoint sidecar: EISDIR: illegal operation on a directory, read 'x.json'"),
     ),
-    'x.json is not a readable checkpoint sidecar: x.json is a folder where a file was expected (name the file inside it)',
+    'x.json is not a readable checkpoint sidecar: x.json is a folder where a file was expected (name the file inside ' +
+      'it)',
   );
 });
 

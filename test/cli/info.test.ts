@@ -29,7 +29,10 @@ test('info --list --json lists every preset with its parameter count', () => {
   // A spiking model's MACs are per time step; the SDT's official count adds its unused talking_heads.
   assert.match(
     geospike('info', '--model', 'sdt-2-512'),
-    /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/,
+    new RegExp(
+      /parameters\s+10,230,853 \(official count 10,230,981, with the official model's unused modules\)\n/.source +
+        /\s+MACs \/ image \/ step 1,234,962,944 \(dense; x 4 steps\)/.source,
+    ),
   );
 });
 
@@ -38,6 +41,8 @@ test('an unknown preset is a one-line error, exit status 1', () => {
   assert.equal(r.status, 1);
   assert.equal(
     r.stderr.trim(),
-    `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, resnet18-w16, resnet18-w8`,
+    `geospike: unknown model preset 'spikformer-8-768'; known presets: spikformer-4-384, spikformer-4-256, ` +
+      `spikformer-2-384, spikformer-2-128, spikformer-1-64, sdt-2-512, sdt-4-384, sdt-2-256, sdt-2-128, resnet18, ` +
+      `resnet18-w16, resnet18-w8`,
   );
 });

@@ -30,21 +30,24 @@ test('the README is short: at most about 150 lines', () => {
   assert.ok(LINES.length <= 152, `README.md has ${LINES.length} lines; move detail to docs/`);
 });
 
-test("the first screen goes from a clone to the demo and the game: set-up, demo, report, the demo's play command", async () => {
-  assert.match(FIRST_SCREEN, /^bash scripts\/setup\.sh && npx geospike demo$/m);
-  assert.match(FIRST_SCREEN, /demo\/report\.html/);
-  // The play command is the one the demo prints for its default presets and folder (src/cli/demo.ts).
-  const demo = await argsOf('demo');
-  const out = String(defaultOf(demo, 'out'));
-  const runs = [defaultOf(demo, 'snn'), defaultOf(demo, 'ann')].map(
-    (preset) => runPaths(join(out, 'runs', String(preset))).best,
-  );
-  const play = `npx geospike play --checkpoint ${runs.join(',')} --data ${join(out, 'data')}`;
-  assert.ok(FIRST_SCREEN.includes(`  ${play}\n`), `the first screen lacks the demo's play line: ${play}`);
-  const flags = await argsOf('play');
-  const address = `http://${defaultOf(flags, 'host')}:${defaultOf(flags, 'port')}/`;
-  assert.ok(FIRST_SCREEN.includes(address), 'the address play prints');
-});
+test(
+  'the first screen goes from a clone to the demo and the game: ' + "set-up, demo, report, the demo's play command",
+  async () => {
+    assert.match(FIRST_SCREEN, /^bash scripts\/setup\.sh && npx geospike demo$/m);
+    assert.match(FIRST_SCREEN, /demo\/report\.html/);
+    // The play command is the one the demo prints for its default presets and folder (src/cli/demo.ts).
+    const demo = await argsOf('demo');
+    const out = String(defaultOf(demo, 'out'));
+    const runs = [defaultOf(demo, 'snn'), defaultOf(demo, 'ann')].map(
+      (preset) => runPaths(join(out, 'runs', String(preset))).best,
+    );
+    const play = `npx geospike play --checkpoint ${runs.join(',')} --data ${join(out, 'data')}`;
+    assert.ok(FIRST_SCREEN.includes(`  ${play}\n`), `the first screen lacks the demo's play line: ${play}`);
+    const flags = await argsOf('play');
+    const address = `http://${defaultOf(flags, 'host')}:${defaultOf(flags, 'port')}/`;
+    assert.ok(FIRST_SCREEN.includes(address), 'the address play prints');
+  },
+);
 
 test('every `npx geospike ...` the README shows is a known command with known flags', async () => {
   // Shell lines in code blocks and inline code spans, without a trailing comment.

@@ -24,7 +24,10 @@ test('resume reads the settings of config.json and refuses a conflicting one, na
   });
   assert.throws(
     () => savedRunConfig(out, {}, { epochs: 300 }),
-    /--epochs 300 \(from the command line\) conflicts with the run's --epochs 3 in .*config\.json: drop --epochs to resume with 3/,
+    new RegExp(
+      /--epochs 300 \(from the command line\) conflicts with the run's --epochs 3 in .*config\.json: /.source +
+        /drop --epochs to resume with 3/.source,
+    ),
   );
   assert.throws(
     () => savedRunConfig(out, { lr: 0.5 }, {}),

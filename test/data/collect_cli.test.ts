@@ -53,80 +53,87 @@ const ENV = {
   MAPILLARY_ACCESS_TOKEN: TOKEN,
 };
 
-test('kill -9 and Ctrl-C mid-run, then resume: complete, no duplicates, nothing fetched twice, no secret anywhere', async (t) => {
-  // Each interrupted run pauses once it has added N images (GEOSPIKE_TEST_FAULT, src/util/test_fault.ts), so the
-  // kill and the Ctrl-C land mid-run every time; with --concurrency 2 at most one more image is in flight.
-  const server = new FakeServer({ keys: [KEY_A, KEY_B], secret: SECRET, tokens: [TOKEN] });
-  const url = await server.start();
-  t.after(() => server.close());
-  const out = path.join(tempDir(t), 'cities');
-  const args = [
-    '--cities',
-    'paris,london',
-    '--per-city',
-    '12',
-    '--out',
-    out,
-    '--endpoint',
-    url,
-    '--qps',
-    '1000',
-    '--concurrency',
-    '2',
-    '--seed',
-    '4',
-    '--backoff-ms',
-    '5',
-  ];
-  const outputs: string[] = [];
+test(
+  'kill -9 and Ctrl-C mid-run, then resume: complete, ' + 'no duplicates, nothing fetched twice, no secret anywhere',
+  async (t) => {
+    // Each interrupted run pauses once it has added N images (GEOSPIKE_TEST_FAULT, src/util/test_fault.ts), so the
+    // kill and the Ctrl-C land mid-run every time; with --concurrency 2 at most one more image is in flight.
+    const server = new FakeServer({ keys: [KEY_A, KEY_B], secret: SECRET, tokens: [TOKEN] });
+    const url = await server.start();
+    t.after(() => server.close());
+    const out = path.join(tempDir(t), 'cities');
+    const args = [
+      '--cities',
+      'paris,london',
+      '--per-city',
+      '12',
+      '--out',
+      out,
+      '--endpoint',
+      url,
+      '--qps',
+      '1000',
+      '--concurrency',
+      '2',
+      '--seed',
+      '4',
+      '--backoff-ms',
+      '5',
+    ];
+    const outputs: string[] = [];
 
-  const first = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:5' });
-  await printed(first, 'test fault: paused after image 5');
-  first.child.kill('SIGKILL');
-  const r1 = await first.done;
-  outputs.push(r1.output);
-  assert.equal(r1.signal, 'SIGKILL');
-  assert.match(r1.output, /plan: streetview, 2 cities x 12 = 24 images, 24 still needed/);
-  assert.match(r1.output, /image requests: 24 \(\$0\.17 at \$7 per 1,000\)/);
-  const written1 = manifest(out).length; // a torn last line is ignored by the parser, as by the writer
-  assert.ok(written1 >= 5 && written1 <= 6, `${written1} images before the kill`);
+    const first = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:5' });
+    await printed(first, 'test fault: paused after image 5');
+    first.child.kill('SIGKILL');
+    const r1 = await first.done;
+    outputs.push(r1.output);
+    assert.equal(r1.signal, 'SIGKILL');
+    assert.match(r1.output, /plan: streetview, 2 cities x 12 = 24 images, 24 still needed/);
+    assert.match(r1.output, /image requests: 24 \(\$0\.17 at \$7 per 1,000\)/);
+    const written1 = manifest(out).length; // a torn last line is ignored by the parser, as by the writer
+    assert.ok(written1 >= 5 && written1 <= 6, `${written1} images before the kill`);
 
-  // Sources already in the manifest when a run starts must not be requested by it.
-  const unchangedFrom = (listed: { sourceId: string }[], served: Map<string, number>) => {
-    for (const e of listed)
-      assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
-  };
-  const before2 = { listed: manifest(out), served: new Map(server.stats.served) };
-  const second = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:4' });
-  await printed(second, 'test fault: paused after image 4');
-  second.child.kill('SIGINT');
-  const r2 = await second.done;
-  outputs.push(r2.output);
-  assert.equal(r2.code, 130, r2.output);
-  assert.match(r2.output, /stopping: aborting the requests in flight, keeping every image already downloaded/);
-  const partial = checkDataset(out, ['paris', 'london']);
-  // the requests in flight when Ctrl-C came are aborted (images already downloaded are kept), and no new one is started
-  assert.ok(partial.length >= written1 + 4 && partial.length <= written1 + 6, `${partial.length} images after Ctrl-C`);
+    // Sources already in the manifest when a run starts must not be requested by it.
+    const unchangedFrom = (listed: { sourceId: string }[], served: Map<string, number>) => {
+      for (const e of listed)
+        assert.equal(server.stats.served.get(e.sourceId), served.get(e.sourceId), `${e.sourceId} fetched again`);
+    };
+    const before2 = { listed: manifest(out), served: new Map(server.stats.served) };
+    const second = run(args, { ...ENV, [TEST_FAULT_ENV]: 'pause-after-image:4' });
+    await printed(second, 'test fault: paused after image 4');
+    second.child.kill('SIGINT');
+    const r2 = await second.done;
+    outputs.push(r2.output);
+    assert.equal(r2.code, 130, r2.output);
+    assert.match(r2.output, /stopping: aborting the requests in flight, keeping every image already downloaded/);
+    const partial = checkDataset(out, ['paris', 'london']);
+    // the requests in flight when Ctrl-C came are aborted (images
+    // already downloaded are kept), and no new one is started
+    assert.ok(
+      partial.length >= written1 + 4 && partial.length <= written1 + 6,
+      `${partial.length} images after Ctrl-C`,
+    );
 
-  unchangedFrom(before2.listed, before2.served);
-  const served3 = new Map(server.stats.served);
-  const third = run(args, ENV);
-  const r3 = await third.done;
-  outputs.push(r3.output);
-  assert.equal(r3.code, 0, r3.output);
-  assert.match(r3.output, new RegExp(`${24 - partial.length} still needed`));
-  const entries = checkDataset(out, ['paris', 'london'], 12);
-  unchangedFrom(partial, served3);
-  // At most the images in flight at each interruption (2 per run) were fetched twice.
-  assert.ok(server.stats.requests.image <= 24 + 4, `${server.stats.requests.image} image requests`);
-  assert.equal(new Set(entries.map((e) => e.id)).size, 24);
+    unchangedFrom(before2.listed, before2.served);
+    const served3 = new Map(server.stats.served);
+    const third = run(args, ENV);
+    const r3 = await third.done;
+    outputs.push(r3.output);
+    assert.equal(r3.code, 0, r3.output);
+    assert.match(r3.output, new RegExp(`${24 - partial.length} still needed`));
+    const entries = checkDataset(out, ['paris', 'london'], 12);
+    unchangedFrom(partial, served3);
+    // At most the images in flight at each interruption (2 per run) were fetched twice.
+    assert.ok(server.stats.requests.image <= 24 + 4, `${server.stats.requests.image} image requests`);
+    assert.equal(new Set(entries.map((e) => e.id)).size, 24);
 
-  const again = await run(args, ENV).done;
-  assert.equal(again.code, 0);
-  assert.match(again.output, /nothing to do/);
-  outputs.push(again.output);
-  assertNoSecrets([...allFiles(out), ...outputs]);
-});
+    const again = await run(args, ENV).done;
+    assert.equal(again.code, 0);
+    assert.match(again.output, /nothing to do/);
+    outputs.push(again.output);
+    assertNoSecrets([...allFiles(out), ...outputs]);
+  },
+);
 
 test('bad settings fail fast with the setting named and no secret in the output', async (t) => {
   const server = new FakeServer({ keys: [KEY_A], secret: SECRET, tokens: [TOKEN] });
@@ -248,42 +255,48 @@ test('Mapillary with every thumbnail unusable stops at --max-requests instead of
   assert.equal(existsSync(path.join(out, '.geospike.lock')), false);
 });
 
-test('SIGTERM mid-run (Mapillary) stops like Ctrl-C: the images written are kept and the lock is released', async (t) => {
-  const server = new FakeServer({ tokens: [TOKEN] });
-  const url = await server.start();
-  t.after(() => server.close());
-  const out = path.join(tempDir(t), 'mly');
-  const args = ['--provider', 'mapillary', '--cities', 'paris', '--per-city', '12', '--out', out, '--endpoint', url];
-  const r = run([...args, '--qps', '1000', '--concurrency', '2', '--backoff-ms', '5'], {
-    ...ENV,
-    [TEST_FAULT_ENV]: 'pause-after-image:3',
-  });
-  await printed(r, 'test fault: paused after image 3');
-  r.child.kill('SIGTERM');
-  const res = await r.done;
-  assert.equal(res.signal, null, `killed by the signal instead of stopping:\n${res.output}`);
-  assert.equal(res.code, 143, res.output);
-  assert.match(res.output, /SIGTERM: stopping: aborting the requests in flight/);
-  assert.equal(existsSync(path.join(out, '.geospike.lock')), false, 'the lock was left behind');
-  const entries = checkDataset(out, ['paris']);
-  assert.ok(entries.length >= 3 && entries.length <= 5, `${entries.length} images kept`);
-});
+test(
+  'SIGTERM mid-run (Mapillary) stops like Ctrl-C: ' + 'the images written are kept and the lock is released',
+  async (t) => {
+    const server = new FakeServer({ tokens: [TOKEN] });
+    const url = await server.start();
+    t.after(() => server.close());
+    const out = path.join(tempDir(t), 'mly');
+    const args = ['--provider', 'mapillary', '--cities', 'paris', '--per-city', '12', '--out', out, '--endpoint', url];
+    const r = run([...args, '--qps', '1000', '--concurrency', '2', '--backoff-ms', '5'], {
+      ...ENV,
+      [TEST_FAULT_ENV]: 'pause-after-image:3',
+    });
+    await printed(r, 'test fault: paused after image 3');
+    r.child.kill('SIGTERM');
+    const res = await r.done;
+    assert.equal(res.signal, null, `killed by the signal instead of stopping:\n${res.output}`);
+    assert.equal(res.code, 143, res.output);
+    assert.match(res.output, /SIGTERM: stopping: aborting the requests in flight/);
+    assert.equal(existsSync(path.join(out, '.geospike.lock')), false, 'the lock was left behind');
+    const entries = checkDataset(out, ['paris']);
+    assert.ok(entries.length >= 3 && entries.length <= 5, `${entries.length} images kept`);
+  },
+);
 
-test('collect asks before spending: without a terminal and without --yes it refuses, and nothing is written', async (t) => {
-  const out = path.join(tempDir(t), 'cities');
-  const child = spawn(process.execPath, [MAIN, 'collect', '--cities', 'paris', '--per-city', '3', '--out', out], {
-    env: { ...process.env, GOOGLE_MAPS_API_KEY: KEY_A },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr!.on('data', (d) => (output += d));
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  assert.equal(code, 1);
-  assert.match(output, /image requests: 3 \(\$0\.02 at \$7 per 1,000\)/, 'the plan is printed first');
-  assert.match(output, /would spend up to \$[\d.]+ .*pass --yes to agree, or --dry-run/);
-  assert.ok(!existsSync(path.join(out, 'manifest.jsonl')));
-  assertNoSecrets([output]);
-});
+test(
+  'collect asks before spending: ' + 'without a terminal and without --yes it refuses, and nothing is written',
+  async (t) => {
+    const out = path.join(tempDir(t), 'cities');
+    const child = spawn(process.execPath, [MAIN, 'collect', '--cities', 'paris', '--per-city', '3', '--out', out], {
+      env: { ...process.env, GOOGLE_MAPS_API_KEY: KEY_A },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr!.on('data', (d) => (output += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 1);
+    assert.match(output, /image requests: 3 \(\$0\.02 at \$7 per 1,000\)/, 'the plan is printed first');
+    assert.match(output, /would spend up to \$[\d.]+ .*pass --yes to agree, or --dry-run/);
+    assert.ok(!existsSync(path.join(out, 'manifest.jsonl')));
+    assertNoSecrets([output]);
+  },
+);
 
 test('on a terminal collect asks: "n" spends nothing and writes nothing, "y" goes on to the first request', (t) => {
   const out = path.join(tempDir(t), 'cities');

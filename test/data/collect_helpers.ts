@@ -54,7 +54,10 @@ export function manifest(dir: string): ManifestEntry[] {
   return parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries;
 }
 
-/** Asserts the folder is consistent (and complete: `perCity` per class, when given): no duplicate source, every file listed and intact. */
+/**
+ * Asserts the folder is consistent (and complete: `perCity` per class,
+ * when given): no duplicate source, every file listed and intact.
+ */
 export function checkDataset(dir: string, classes: string[], perCity?: number): ManifestEntry[] {
   const entries = manifest(dir);
   if (perCity !== undefined)

@@ -108,45 +108,48 @@ test('batches cover each image once per epoch, reshuffle per epoch, and are norm
   assert.throws(() => new BatchIterator(split(3), { batchSize: 4, seed: 1, dropLast: true, ...norm }), /no full batch/);
 });
 
-test('augmentation is a 4-pixel-padded crop, flipped for some samples and not others, and the same for the same seed', () => {
-  const data = split(12);
-  const opts = { batchSize: 12, seed: 11, augment: true, ...norm };
-  const b = new BatchIterator(data, opts).batch(3, 0);
-  assert.deepEqual(b.x, new BatchIterator(data, opts).batch(3, 0).x);
-  assert.notDeepEqual(b.x, new BatchIterator(data, { ...opts, seed: 12 }).batch(3, 0).x);
-  let flips = 0;
-  let shifts = 0;
-  for (let k = 0; k < b.n; k++) {
-    const src = data.images.subarray(b.y[k]! * IMAGE_VALUES, (b.y[k]! + 1) * IMAGE_VALUES);
-    const got = b.x.subarray(k * IMAGE_VALUES, (k + 1) * IMAGE_VALUES);
-    let found = false;
-    for (let dy = -4; dy <= 4 && !found; dy++) {
-      for (let dx = -4; dx <= 4 && !found; dx++) {
-        for (const flip of [false, true]) {
-          let ok = true;
-          for (let p = 0; p < IMAGE_VALUES && ok; p++) {
-            const [r, c, ch] = [Math.floor(p / 96), Math.floor(p / 3) % 32, p % 3];
-            const [sr, sc] = [r + dy, (flip ? 31 - c : c) + dx];
-            const v = sr >= 0 && sr < 32 && sc >= 0 && sc < 32 ? src[(sr * 32 + sc) * 3 + ch]! : 0;
-            ok = Math.abs(got[p]! - (v / 255 - norm.mean[ch]!) / norm.std[ch]!) < 1e-5;
-          }
-          if (ok) {
-            found = true;
-            flips += flip ? 1 : 0;
-            shifts += dy !== 0 || dx !== 0 ? 1 : 0;
-            break;
+test(
+  'augmentation is a 4-pixel-padded crop, ' + 'flipped for some samples and not others, and the same for the same seed',
+  () => {
+    const data = split(12);
+    const opts = { batchSize: 12, seed: 11, augment: true, ...norm };
+    const b = new BatchIterator(data, opts).batch(3, 0);
+    assert.deepEqual(b.x, new BatchIterator(data, opts).batch(3, 0).x);
+    assert.notDeepEqual(b.x, new BatchIterator(data, { ...opts, seed: 12 }).batch(3, 0).x);
+    let flips = 0;
+    let shifts = 0;
+    for (let k = 0; k < b.n; k++) {
+      const src = data.images.subarray(b.y[k]! * IMAGE_VALUES, (b.y[k]! + 1) * IMAGE_VALUES);
+      const got = b.x.subarray(k * IMAGE_VALUES, (k + 1) * IMAGE_VALUES);
+      let found = false;
+      for (let dy = -4; dy <= 4 && !found; dy++) {
+        for (let dx = -4; dx <= 4 && !found; dx++) {
+          for (const flip of [false, true]) {
+            let ok = true;
+            for (let p = 0; p < IMAGE_VALUES && ok; p++) {
+              const [r, c, ch] = [Math.floor(p / 96), Math.floor(p / 3) % 32, p % 3];
+              const [sr, sc] = [r + dy, (flip ? 31 - c : c) + dx];
+              const v = sr >= 0 && sr < 32 && sc >= 0 && sc < 32 ? src[(sr * 32 + sc) * 3 + ch]! : 0;
+              ok = Math.abs(got[p]! - (v / 255 - norm.mean[ch]!) / norm.std[ch]!) < 1e-5;
+            }
+            if (ok) {
+              found = true;
+              flips += flip ? 1 : 0;
+              shifts += dy !== 0 || dx !== 0 ? 1 : 0;
+              break;
+            }
           }
         }
       }
+      assert.ok(found, `sample ${k} is no padded crop/flip of its source`);
     }
-    assert.ok(found, `sample ${k} is no padded crop/flip of its source`);
-  }
-  assert.ok(shifts > 0, 'some sample is shifted');
-  assert.ok(
-    flips > 0 && flips < b.n,
-    `${flips} of ${b.n} samples flipped: a coin per sample flips some and not others`,
-  );
-});
+    assert.ok(shifts > 0, 'some sample is shifted');
+    assert.ok(
+      flips > 0 && flips < b.n,
+      `${flips} of ${b.n} samples flipped: a coin per sample flips some and not others`,
+    );
+  },
+);
 
 test('a saved cursor resumes the exact batch stream, across epochs', () => {
   const data = split(9);

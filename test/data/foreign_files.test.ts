@@ -67,61 +67,64 @@ test('a non-empty --out that is not a geospike dataset is refused and left as it
   assert.deepEqual(snapshot(other), before);
 });
 
-test('files and folders geospike did not write inside a dataset are left alone, and their names are not reused', async (t) => {
-  const dir = tempDir(t);
-  const png = await gradientImage(32, 32, 1, 'png');
-  const w = await DatasetWriter.open(dir, ['a']);
-  await w.add(
-    {
-      id: 'mine',
+test(
+  'files and folders geospike did not write inside a dataset are left alone, ' + 'and their names are not reused',
+  async (t) => {
+    const dir = tempDir(t);
+    const png = await gradientImage(32, 32, 1, 'png');
+    const w = await DatasetWriter.open(dir, ['a']);
+    await w.add(
+      {
+        id: 'mine',
+        class: 'a',
+        split: 'train',
+        provider: 'test',
+        sourceId: 'mine',
+        lat: 0,
+        lng: 0,
+        heading: 0,
+        captureDate: null,
+      },
+      png,
+      Buffer.from('jpeg'),
+    );
+    await w.close();
+    // A user's own photo, one with a name geospike could have written, and a sub-folder, in the class folders.
+    writeFileSync(path.join(dir, 'train/a/holiday.jpg'), 'my photo');
+    writeFileSync(path.join(dir, 'train/a/theirs.png'), 'their png');
+    writeFileSync(path.join(dir, 'display/a/theirs.jpg'), 'their jpeg');
+    mkdirSync(path.join(dir, 'validation/a/sub'));
+    writeFileSync(path.join(dir, 'validation/a/sub/x.png'), 'nested');
+    const before = snapshot(dir);
+    const said: string[] = [];
+    const again = await DatasetWriter.open(dir, ['a'], (l) => said.push(l));
+    assert.match(said.join('\n'), /left alone 4 entries geospike did not write/);
+    const theirs = {
+      id: 'theirs',
       class: 'a',
-      split: 'train',
+      split: 'train' as const,
       provider: 'test',
-      sourceId: 'mine',
+      sourceId: 't',
       lat: 0,
       lng: 0,
       heading: 0,
       captureDate: null,
-    },
-    png,
-    Buffer.from('jpeg'),
-  );
-  await w.close();
-  // A user's own photo, one with a name geospike could have written, and a sub-folder, in the class folders.
-  writeFileSync(path.join(dir, 'train/a/holiday.jpg'), 'my photo');
-  writeFileSync(path.join(dir, 'train/a/theirs.png'), 'their png');
-  writeFileSync(path.join(dir, 'display/a/theirs.jpg'), 'their jpeg');
-  mkdirSync(path.join(dir, 'validation/a/sub'));
-  writeFileSync(path.join(dir, 'validation/a/sub/x.png'), 'nested');
-  const before = snapshot(dir);
-  const said: string[] = [];
-  const again = await DatasetWriter.open(dir, ['a'], (l) => said.push(l));
-  assert.match(said.join('\n'), /left alone 4 entries geospike did not write/);
-  const theirs = {
-    id: 'theirs',
-    class: 'a',
-    split: 'train' as const,
-    provider: 'test',
-    sourceId: 't',
-    lat: 0,
-    lng: 0,
-    heading: 0,
-    captureDate: null,
-  };
-  await assert.rejects(
-    again.add(theirs, png, Buffer.from('x')),
-    /already exists and geospike did not write it; move it/,
-  );
-  await again.close();
-  const after = snapshot(dir);
-  for (const [f, bytes] of before)
-    if (!f.startsWith('.geospike')) assert.equal(after.get(f), bytes, `${f} kept as it was`);
-  assert.ok(statSync(path.join(dir, 'validation/a/sub')).isDirectory());
-  assert.deepEqual(
-    readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).id),
-    ['mine'],
-  );
-});
+    };
+    await assert.rejects(
+      again.add(theirs, png, Buffer.from('x')),
+      /already exists and geospike did not write it; move it/,
+    );
+    await again.close();
+    const after = snapshot(dir);
+    for (const [f, bytes] of before)
+      if (!f.startsWith('.geospike')) assert.equal(after.get(f), bytes, `${f} kept as it was`);
+    assert.ok(statSync(path.join(dir, 'validation/a/sub')).isDirectory());
+    assert.deepEqual(
+      readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+      ['mine'],
+    );
+  },
+);

@@ -30,61 +30,65 @@ function cli(args: string[], fault?: string): Promise<{ code: number | null; sig
 
 const key = (e: { id: string; class: string; split: string }) => `${e.id} ${e.class} ${e.split}`;
 
-test('import osv5m: right class per photo from nested and flat archives and extracted folders; bad rows and entries counted', async (t) => {
-  const root = tempDir(t, 'geospike-osv5m-');
-  const fx = await buildOsv5m(root);
-  const out = path.join(root, 'data');
-  const lines: string[] = [];
-  const layout = await osv5mLayout(fx.dir, ['train', 'test']);
-  const r = await importTable({
-    ...layout,
-    out,
-    regions,
-    columns: OSV5M_COLUMNS,
-    provider: 'osv5m',
-    licence: OSV5M_LICENCE,
-    split: 'index',
-    concurrency: 2,
-    log: (l) => lines.push(l),
-  });
-  const log = lines.join('\n');
-  const entries = checkDataset(out, CITIES);
-  assert.equal(entries.length, fx.good.size, log);
-  for (const e of entries) {
-    assert.equal(e.class, fx.good.get(e.sourceId), `class of ${e.sourceId}`);
-    assert.equal(e.provider, 'osv5m');
-    assert.equal(e.licence, 'CC-BY-SA-4.0');
-    assert.match(e.author ?? '', /^user_\d+$/);
-    assert.equal(e.captureDate, '2019-07-01');
-    assert.ok(e.lat !== null && e.lng !== null);
-  }
-  const { malformed, outside, missing, corrupt, tooLarge, undecodable } = r;
-  assert.deepEqual({ malformed, outside, missing, corrupt, tooLarge, undecodable }, fx.skipped, log);
-  assert.equal(r.written, fx.good.size);
-  assert.match(log, /skipped archive .*02\.zip/);
-  assert.match(log, /train\.csv:\d+: 3 fields where the header has 32/);
-  assert.match(log, /CRC-32 does not match/);
-  // The plan came first, per city.
-  const planAt = lines.findIndex((l) => /^city\s+in region\s+with image\s+to take$/.test(l));
-  assert.ok(planAt >= 0 && planAt < lines.findIndex((l) => /: (skipped .*zip|train \d+, validation)/.test(l)), log);
-  assert.match(log, /^paris\s+6\s+6\s+6$/m);
-  assert.match(log, /^london\s+7\s+6\s+6$/m);
-  // Hostile entry names were never used as paths.
-  assert.deepEqual(readdirSync(fx.trap), []);
-  assert.equal(existsSync(path.join(root, '..', 'trap')), false);
+test(
+  'import osv5m: right class per photo from nested and flat archives and extracted folders; bad rows and entries ' +
+    'counted',
+  async (t) => {
+    const root = tempDir(t, 'geospike-osv5m-');
+    const fx = await buildOsv5m(root);
+    const out = path.join(root, 'data');
+    const lines: string[] = [];
+    const layout = await osv5mLayout(fx.dir, ['train', 'test']);
+    const r = await importTable({
+      ...layout,
+      out,
+      regions,
+      columns: OSV5M_COLUMNS,
+      provider: 'osv5m',
+      licence: OSV5M_LICENCE,
+      split: 'index',
+      concurrency: 2,
+      log: (l) => lines.push(l),
+    });
+    const log = lines.join('\n');
+    const entries = checkDataset(out, CITIES);
+    assert.equal(entries.length, fx.good.size, log);
+    for (const e of entries) {
+      assert.equal(e.class, fx.good.get(e.sourceId), `class of ${e.sourceId}`);
+      assert.equal(e.provider, 'osv5m');
+      assert.equal(e.licence, 'CC-BY-SA-4.0');
+      assert.match(e.author ?? '', /^user_\d+$/);
+      assert.equal(e.captureDate, '2019-07-01');
+      assert.ok(e.lat !== null && e.lng !== null);
+    }
+    const { malformed, outside, missing, corrupt, tooLarge, undecodable } = r;
+    assert.deepEqual({ malformed, outside, missing, corrupt, tooLarge, undecodable }, fx.skipped, log);
+    assert.equal(r.written, fx.good.size);
+    assert.match(log, /skipped archive .*02\.zip/);
+    assert.match(log, /train\.csv:\d+: 3 fields where the header has 32/);
+    assert.match(log, /CRC-32 does not match/);
+    // The plan came first, per city.
+    const planAt = lines.findIndex((l) => /^city\s+in region\s+with image\s+to take$/.test(l));
+    assert.ok(planAt >= 0 && planAt < lines.findIndex((l) => /: (skipped .*zip|train \d+, validation)/.test(l)), log);
+    assert.match(log, /^paris\s+6\s+6\s+6$/m);
+    assert.match(log, /^london\s+7\s+6\s+6$/m);
+    // Hostile entry names were never used as paths.
+    assert.deepEqual(readdirSync(fx.trap), []);
+    assert.equal(existsSync(path.join(root, '..', 'trap')), false);
 
-  // Run again: everything is there already.
-  const again = await importTable({
-    ...layout,
-    out,
-    regions,
-    columns: OSV5M_COLUMNS,
-    provider: 'osv5m',
-    split: 'index',
-  });
-  assert.equal(again.written, 0);
-  assert.equal(checkDataset(out, CITIES).length, fx.good.size);
-});
+    // Run again: everything is there already.
+    const again = await importTable({
+      ...layout,
+      out,
+      regions,
+      columns: OSV5M_COLUMNS,
+      provider: 'osv5m',
+      split: 'index',
+    });
+    assert.equal(again.written, 0);
+    assert.equal(checkDataset(out, CITIES).length, fx.good.size);
+  },
+);
 
 test('import osv5m: kill -9 mid-import, then the same command again ends as one uninterrupted run', async (t) => {
   const root = tempDir(t, 'geospike-osv5m-kill-');
@@ -117,34 +121,37 @@ test('import osv5m: kill -9 mid-import, then the same command again ends as one 
   assert.deepEqual(b, a);
 });
 
-test('import osv5m: Ctrl-C stops after the photos in progress, keeps them, exits 130; the same command finishes', async (t) => {
-  const root = tempDir(t, 'geospike-osv5m-int-');
-  const fx = await buildOsv5m(root);
-  const out = path.join(root, 'data');
-  const args = ['osv5m', fx.dir, '--out', out, '--split', 'index', '--concurrency', '1'];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== TEST_FAULT_ENV));
-  const child = spawn(process.execPath, [MAIN, 'import', ...args], {
-    env: { ...env, [TEST_FAULT_ENV]: 'pause-after-image:3' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const paused = new Promise<void>((resolve) =>
-    child.stderr.on('data', (d) => {
-      output += d;
-      if (output.includes('test fault: paused after image 3')) resolve();
-    }),
-  );
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await Promise.race([paused, closed]);
-  child.kill('SIGINT');
-  assert.equal(await closed, 130, output);
-  assert.match(output, /SIGINT: finishing the photos in progress; every photo written is kept/);
-  assert.match(output, /stopped: every image written so far is kept/);
-  assert.equal(checkDataset(out, CITIES).length, 3);
-  const rest = await cli(args);
-  assert.equal(rest.code, 0, rest.output);
-  assert.equal(checkDataset(out, CITIES).length, fx.good.size);
-});
+test(
+  'import osv5m: Ctrl-C stops after the photos in progress, ' + 'keeps them, exits 130; the same command finishes',
+  async (t) => {
+    const root = tempDir(t, 'geospike-osv5m-int-');
+    const fx = await buildOsv5m(root);
+    const out = path.join(root, 'data');
+    const args = ['osv5m', fx.dir, '--out', out, '--split', 'index', '--concurrency', '1'];
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== TEST_FAULT_ENV));
+    const child = spawn(process.execPath, [MAIN, 'import', ...args], {
+      env: { ...env, [TEST_FAULT_ENV]: 'pause-after-image:3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const paused = new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        output += d;
+        if (output.includes('test fault: paused after image 3')) resolve();
+      }),
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await Promise.race([paused, closed]);
+    child.kill('SIGINT');
+    assert.equal(await closed, 130, output);
+    assert.match(output, /SIGINT: finishing the photos in progress; every photo written is kept/);
+    assert.match(output, /stopped: every image written so far is kept/);
+    assert.equal(checkDataset(out, CITIES).length, 3);
+    const rest = await cli(args);
+    assert.equal(rest.code, 0, rest.output);
+    assert.equal(checkDataset(out, CITIES).length, fx.good.size);
+  },
+);
 
 test('import osv5m --strict refuses a city short of --per-city before writing anything', async (t) => {
   const root = tempDir(t, 'geospike-osv5m-strict-');

@@ -74,7 +74,8 @@ export async function buildOsv5m(root: string): Promise<Fixture> {
     extra: Record<string, string | Buffer> = {},
   ) => {
     const id = String(3859149887465500 + n++);
-    const [lat0, lng0] = cls ? must(CENTRES[cls], `a fixture centre for ${cls}`) : [-33.87, 151.21]; // Sydney: outside every region
+    // Sydney: outside every region
+    const [lat0, lng0] = cls ? must(CENTRES[cls], `a fixture centre for ${cls}`) : [-33.87, 151.21];
     const lat = lat0 + (n % 5) * 0.004;
     const lng = lng0 + (n % 3) * 0.004;
     if (cls)

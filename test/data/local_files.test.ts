@@ -48,22 +48,25 @@ test('the PNG reader caps what it inflates: a 50 MB zlib bomb declared as 4096x4
   assert.equal(decodeSimplePng(png(32, 32, bomb)), null);
 });
 
-test('a dataset image is decoded with a pixel limit: a huge PNG in a dataset is an error naming the file', async (t) => {
-  const dir = await makeDataset(path.join(tempDir(t), 'd'), { train: 1, validation: 1 });
-  const [e] = parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries;
-  assert.ok(e, 'an entry');
-  const file = imagePath(dir, e);
-  writeFileSync(
-    file,
-    await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#111' } })
-      .png({ progressive: true })
-      .toBuffer(),
-  );
-  await assert.rejects(
-    openDataset(dir),
-    (err: Error) => err.message.includes(file) && /pixel limit|not a readable PNG/.test(err.message),
-  );
-});
+test(
+  'a dataset image is decoded with a pixel limit: ' + 'a huge PNG in a dataset is an error naming the file',
+  async (t) => {
+    const dir = await makeDataset(path.join(tempDir(t), 'd'), { train: 1, validation: 1 });
+    const [e] = parseManifest(readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')).entries;
+    assert.ok(e, 'an entry');
+    const file = imagePath(dir, e);
+    writeFileSync(
+      file,
+      await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#111' } })
+        .png({ progressive: true })
+        .toBuffer(),
+    );
+    await assert.rejects(
+      openDataset(dir),
+      (err: Error) => err.message.includes(file) && /pixel limit|not a readable PNG/.test(err.message),
+    );
+  },
+);
 
 test('class names that are paths are refused in classes.json (dataset and deck) and in the manifest', async (t) => {
   const dir = await makeDataset(path.join(tempDir(t), 'd'), { train: 1, validation: 1 });

@@ -37,7 +37,8 @@ const MUTATIONS: [string, (s: Source) => unknown][] = [
   ['id of 5000 characters', (s) => ({ ...s, id: 'x'.repeat(5000) })],
 ];
 
-test(`${MUTATIONS.length} kinds of odd provider record are skipped with a reason; the run and the dataset survive`, async (t) => {
+const kinds = `${MUTATIONS.length} kinds of odd provider record`;
+test(`${kinds} are skipped with a reason; the run and the dataset survive`, async (t) => {
   const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#468' } })
     .jpeg()
     .toBuffer();

@@ -7,7 +7,8 @@ const SECRET = 'vNIXE0xscrmjlyV-12Nj_BvUPaw=';
 
 test("signs Google's published examples", () => {
   const path =
-    '/maps/api/directions/json?avoid=ferries&client=testClient&destination=38.8977%2C-77.0365&mode=driving&origin=33.8121%2C-117.9190&units=imperial';
+    '/maps/api/directions/json?avoid=ferries&client=testClient&destination=38.8977%2C-77.0365' +
+    '&mode=driving&origin=33.8121%2C-117.9190&units=imperial';
   assert.equal(signPath(path, 'testClientSecret'), 'YRJoTd6ohbpsR14WkWv3S7H6MqU=');
   assert.equal(signPath('/maps/api/directions/json', 'testClientSecret'), 'Xen-RmvzSOffHaCik-54z97Fbws=');
   // Uses the URL-safe alphabet (the second vector contains '-'), never '+' or '/'.

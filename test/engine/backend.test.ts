@@ -25,35 +25,38 @@ test('GEOSPIKE_BACKEND selects the backend when no flag is given', async () => {
   }
 });
 
-test('an optional backend (a GPU) is skipped silently by auto, and asked for by name falls back with one warning', async () => {
-  let tries = 0;
-  registerBackendLoader(
-    'test-gpu',
-    async () => {
-      tries++;
-      throw new Error('no test GPU here');
-    },
-    true,
-    true,
-  );
-  const writes: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const auto = await initEngine('auto');
-    assert.notEqual(auto, 'test-gpu');
-    assert.equal(tries, 1, 'auto tried it first');
-    assert.equal(unavailableReason('test-gpu'), undefined, 'auto says nothing about a missing GPU');
-    assert.equal(await initEngine('test-gpu'), auto, 'falls back to what auto picks');
-    assert.equal(await initEngine('test-gpu'), auto);
-  } finally {
-    process.stderr.write = write;
-  }
-  const warnings = writes.filter((w) => w.includes('test-gpu'));
-  assert.equal(warnings.length, 1, `one warning: ${writes.join('')}`);
-  assert.match(warnings[0] ?? '', /backend 'test-gpu' unavailable, falling back to auto: no test GPU here/);
-  assert.match(unavailableReason('test-gpu')!, /no test GPU here/);
-});
+test(
+  'an optional backend (a GPU) is skipped silently by auto, ' + 'and asked for by name falls back with one warning',
+  async () => {
+    let tries = 0;
+    registerBackendLoader(
+      'test-gpu',
+      async () => {
+        tries++;
+        throw new Error('no test GPU here');
+      },
+      true,
+      true,
+    );
+    const writes: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => {
+      writes.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const auto = await initEngine('auto');
+      assert.notEqual(auto, 'test-gpu');
+      assert.equal(tries, 1, 'auto tried it first');
+      assert.equal(unavailableReason('test-gpu'), undefined, 'auto says nothing about a missing GPU');
+      assert.equal(await initEngine('test-gpu'), auto, 'falls back to what auto picks');
+      assert.equal(await initEngine('test-gpu'), auto);
+    } finally {
+      process.stderr.write = write;
+    }
+    const warnings = writes.filter((w) => w.includes('test-gpu'));
+    assert.equal(warnings.length, 1, `one warning: ${writes.join('')}`);
+    assert.match(warnings[0] ?? '', /backend 'test-gpu' unavailable, falling back to auto: no test GPU here/);
+    assert.match(unavailableReason('test-gpu')!, /no test GPU here/);
+  },
+);

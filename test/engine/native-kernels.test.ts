@@ -117,7 +117,8 @@ test('Conv2D and both gradients match the JS kernels on random geometries', asyn
     const KW = r.int(1, Math.max(1, Math.min(4, Math.floor((W + extra[1] - 1) / d[1]) + 1)));
     const x = { shape: [N, H, W, C], values: r.normal(N * H * W * C) };
     const filter = { shape: [KH, KW, C, O], values: r.normal(KH * KW * C * O) };
-    const what = `conv case ${i}: x ${x.shape} filter ${filter.shape} strides ${s} dilations ${d} pad ${JSON.stringify(pad)}`;
+    const what =
+      `conv case ${i}: x ${x.shape} filter ${filter.shape} ` + `strides ${s} dilations ${d} pad ${JSON.stringify(pad)}`;
     const attrs = { strides: s, pad, dataFormat: 'NHWC', dilations: d, dimRoundingMode: undefined };
     await agree('Conv2D', { x, filter }, attrs, what);
     if (d[0] !== 1 || d[1] !== 1) continue;
@@ -197,101 +198,107 @@ test('Conv2D falls back to the JS kernel, with the same result, where oneDNN can
   );
 });
 
-test('FusedConv2D with bias and ReLU (or neither) matches, blocked tiny outputs included; PReLU falls back', async () => {
-  const r = rng(41);
-  // [1, 4, 64, 64, 3, 1]: a 4x4 output, where the primitive runs on blocked activations
-  for (const [N, H, C, O, K, s] of [
-    [1, 32, 3, 16, 3, 1],
-    [2, 8, 16, 32, 3, 2],
-    [1, 4, 64, 64, 3, 1],
-    [1, 8, 32, 64, 1, 2],
-    [3, 5, 4, 7, 3, 1],
-  ] as const) {
-    for (const [activation, withBias] of [
-      ['relu', true],
-      ['linear', true],
-      ['relu', false],
+test(
+  'FusedConv2D with bias and ReLU (or neither) matches, ' + 'blocked tiny outputs included; PReLU falls back',
+  async () => {
+    const r = rng(41);
+    // [1, 4, 64, 64, 3, 1]: a 4x4 output, where the primitive runs on blocked activations
+    for (const [N, H, C, O, K, s] of [
+      [1, 32, 3, 16, 3, 1],
+      [2, 8, 16, 32, 3, 2],
+      [1, 4, 64, 64, 3, 1],
+      [1, 8, 32, 64, 1, 2],
+      [3, 5, 4, 7, 3, 1],
     ] as const) {
-      const x = { shape: [N, H, H, C], values: r.normal(N * H * H * C) };
-      const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.2) };
-      const bias = { shape: [O], values: r.normal(O) };
-      const attrs = {
-        strides: [s, s],
-        pad: [
-          [0, 0],
-          [1, 1],
-          [1, 1],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-        activation,
-      };
+      for (const [activation, withBias] of [
+        ['relu', true],
+        ['linear', true],
+        ['relu', false],
+      ] as const) {
+        const x = { shape: [N, H, H, C], values: r.normal(N * H * H * C) };
+        const filter = { shape: [K, K, C, O], values: r.normal(K * K * C * O, 0.2) };
+        const bias = { shape: [O], values: r.normal(O) };
+        const attrs = {
+          strides: [s, s],
+          pad: [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+          activation,
+        };
+        await agree(
+          'FusedConv2D',
+          withBias ? { x, filter, bias } : { x, filter },
+          attrs,
+          `fused conv ${N}x${H}x${H}x${C} -> ${O} k${K} s${s} ${activation} bias ${withBias}`,
+        );
+      }
+    }
+    const x = { shape: [1, 5, 5, 2], values: r.normal(50) },
+      filter = { shape: [3, 3, 2, 4], values: r.normal(72) };
+    // tfjs's ReLU keeps NaN (a NaN running statistic must reach the loss) and -0; a max with 0 would not
+    const nan = { shape: [1, 5, 5, 2], values: x.values.map((v, i) => (i === 7 ? NaN : v)) };
+    const zeros = { shape: [1, 5, 5, 2], values: new Float32Array(50).fill(-0) };
+    for (const input of [nan, zeros]) {
       await agree(
         'FusedConv2D',
-        withBias ? { x, filter, bias } : { x, filter },
-        attrs,
-        `fused conv ${N}x${H}x${H}x${C} -> ${O} k${K} s${s} ${activation} bias ${withBias}`,
+        { x: input, filter, bias: { shape: [4], values: Float32Array.from([-0, 1, -1, NaN]) } },
+        { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' },
+        'fused conv relu, NaN and -0',
+        2e-5,
+        true,
+        true,
       );
     }
-  }
-  const x = { shape: [1, 5, 5, 2], values: r.normal(50) },
-    filter = { shape: [3, 3, 2, 4], values: r.normal(72) };
-  // tfjs's ReLU keeps NaN (a NaN running statistic must reach the loss) and -0; a max with 0 would not
-  const nan = { shape: [1, 5, 5, 2], values: x.values.map((v, i) => (i === 7 ? NaN : v)) };
-  const zeros = { shape: [1, 5, 5, 2], values: new Float32Array(50).fill(-0) };
-  for (const input of [nan, zeros]) {
+    const alpha = { shape: [4], values: r.normal(4) };
     await agree(
       'FusedConv2D',
-      { x: input, filter, bias: { shape: [4], values: Float32Array.from([-0, 1, -1, NaN]) } },
-      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' },
-      'fused conv relu, NaN and -0',
+      { x, filter, preluActivationWeights: alpha },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'prelu' },
+      'fused conv prelu',
       2e-5,
-      true,
-      true,
+      false,
     );
-  }
-  const alpha = { shape: [4], values: r.normal(4) };
-  await agree(
-    'FusedConv2D',
-    { x, filter, preluActivationWeights: alpha },
-    { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'prelu' },
-    'fused conv prelu',
-    2e-5,
-    false,
-  );
-});
+  },
+);
 
-test('a filter used again runs from its packed copy, packed once; new values (an assigned variable) pack anew', async () => {
-  const r = rng(8);
-  const x = { shape: [1, 4, 4, 64], values: r.normal(1024) };
-  const w1 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) },
-    w2 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) };
-  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
-  const want1 = await refOutput('Conv2D', { x, filter: w1 }, attrs);
-  const want2 = await refOutput('Conv2D', { x, filter: w2 }, attrs);
-  assert.ok(worstDifference(want1.values, want2.values).worst > 0.1, 'the two filters give different outputs');
-  await tf.setBackend('native');
-  const X = tf.tensor4d(x.values, [1, 4, 4, 64]),
-    v = tf.variable(tf.tensor4d(w1.values, [3, 3, 64, 64]));
-  const conv = (what: string, want: Float32Array) => {
-    const y = tf.conv2d(X, v as tf.Tensor4D, 1, 'same');
-    assertCloseToScale(y, want, 2e-5, what, { floor: 2e-5 });
-    y.dispose();
-  };
-  const packs = packStats.packs;
-  conv('first use', want1.values);
-  assert.equal(packStats.packs, packs, 'a filter seen once is not packed');
-  conv('second use', want1.values);
-  conv('third use', want1.values);
-  assert.equal(packStats.packs, packs + 1, 'packed on its second use only');
-  v.assign(tf.tensor4d(w2.values, [3, 3, 64, 64]));
-  conv('after assign', want2.values);
-  conv('after assign, again', want2.values);
-  conv('after assign, packed', want2.values);
-  assert.equal(packStats.packs, packs + 2, 'the new value packed once');
-  tf.dispose([X, v]);
-});
+test(
+  'a filter used again runs from its packed copy, packed once; ' + 'new values (an assigned variable) pack anew',
+  async () => {
+    const r = rng(8);
+    const x = { shape: [1, 4, 4, 64], values: r.normal(1024) };
+    const w1 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) },
+      w2 = { shape: [3, 3, 64, 64], values: r.normal(36864, 0.05) };
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
+    const want1 = await refOutput('Conv2D', { x, filter: w1 }, attrs);
+    const want2 = await refOutput('Conv2D', { x, filter: w2 }, attrs);
+    assert.ok(worstDifference(want1.values, want2.values).worst > 0.1, 'the two filters give different outputs');
+    await tf.setBackend('native');
+    const X = tf.tensor4d(x.values, [1, 4, 4, 64]),
+      v = tf.variable(tf.tensor4d(w1.values, [3, 3, 64, 64]));
+    const conv = (what: string, want: Float32Array) => {
+      const y = tf.conv2d(X, v as tf.Tensor4D, 1, 'same');
+      assertCloseToScale(y, want, 2e-5, what, { floor: 2e-5 });
+      y.dispose();
+    };
+    const packs = packStats.packs;
+    conv('first use', want1.values);
+    assert.equal(packStats.packs, packs, 'a filter seen once is not packed');
+    conv('second use', want1.values);
+    conv('third use', want1.values);
+    assert.equal(packStats.packs, packs + 1, 'packed on its second use only');
+    v.assign(tf.tensor4d(w2.values, [3, 3, 64, 64]));
+    conv('after assign', want2.values);
+    conv('after assign, again', want2.values);
+    conv('after assign, packed', want2.values);
+    assert.equal(packStats.packs, packs + 2, 'the new value packed once');
+    tf.dispose([X, v]);
+  },
+);
 
 test('BatchMatMul matches for every transpose, batch broadcast and odd size', async () => {
   const r = rng(99);

@@ -130,27 +130,30 @@ test('intermediate gradients are freed during the backward pass, and gradients a
   tf.dispose([x, g]);
 });
 
-test('what a node saved for its gradient is freed once that gradient has run, and gradients are unchanged', async () => {
-  await initEngine('native');
-  const { probe, seen } = lastGradientProbe(() => tf.memory().numBytes);
-  const n = 1000,
-    depth = 30;
-  const x = tf.fill([n], 0.5);
-  const before = tf.memory().numBytes;
-  const g = tf.grad((v: tf.Tensor) => {
-    // As the models do: each activation disposed after its last forward use, so only the tape's saved copy
-    // (each relu saves its input) keeps it.
-    let h = probe(v) as tf.Tensor;
-    for (let i = 0; i < depth; i++) {
-      const next = tf.relu(h);
-      h.dispose();
-      h = next;
-    }
-    return tf.sum(h);
-  })(x);
-  assert.ok(Math.abs((g.dataSync()[0] ?? NaN) - 1) < 1e-6, `gradient ${g.dataSync()[0]}, want 1`);
-  // Without freeing, the `depth` saved relu inputs (4 KB each) would all be alive here.
-  const extra = (seen.value - before) / (4 * n);
-  assert.ok(extra < 6, `${extra} arrays of ${n} floats alive at the end of backward, want the saved ones freed`);
-  tf.dispose([x, g]);
-});
+test(
+  'what a node saved for its gradient is freed once that gradient has run, ' + 'and gradients are unchanged',
+  async () => {
+    await initEngine('native');
+    const { probe, seen } = lastGradientProbe(() => tf.memory().numBytes);
+    const n = 1000,
+      depth = 30;
+    const x = tf.fill([n], 0.5);
+    const before = tf.memory().numBytes;
+    const g = tf.grad((v: tf.Tensor) => {
+      // As the models do: each activation disposed after its last forward use, so only the tape's saved copy
+      // (each relu saves its input) keeps it.
+      let h = probe(v) as tf.Tensor;
+      for (let i = 0; i < depth; i++) {
+        const next = tf.relu(h);
+        h.dispose();
+        h = next;
+      }
+      return tf.sum(h);
+    })(x);
+    assert.ok(Math.abs((g.dataSync()[0] ?? NaN) - 1) < 1e-6, `gradient ${g.dataSync()[0]}, want 1`);
+    // Without freeing, the `depth` saved relu inputs (4 KB each) would all be alive here.
+    const extra = (seen.value - before) / (4 * n);
+    assert.ok(extra < 6, `${extra} arrays of ${n} floats alive at the end of backward, want the saved ones freed`);
+    tf.dispose([x, g]);
+  },
+);

@@ -28,7 +28,8 @@ function chartsByTitle(doc: HTMLElement): (title: string) => HTMLElement {
 
 test('summary.csv parses; a bad cell names the file, line and column', () => {
   const rows = parseSummaryCsv(
-    'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,2,0.1,2,0.2,0.001,10,5,\n',
+    'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n' +
+      '1,2,0.1,2,0.2,0.001,10,5,\n',
     's.csv',
   );
   const [row] = rows;
@@ -38,7 +39,8 @@ test('summary.csv parses; a bad cell names the file, line and column', () => {
   assert.throws(
     () =>
       parseSummaryCsv(
-        'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n1,x,0.1,2,0.2,0.001,10,5,\n',
+        'epoch,train_loss,train_acc,val_loss,val_acc,lr,epoch_seconds,images_per_s,firing_rate\n' +
+          '1,x,0.1,2,0.2,0.001,10,5,\n',
         's.csv',
       ),
     /s\.csv line 2: 'train_loss' is 'x'/,
@@ -138,46 +140,50 @@ test('the report: every chart, the headline table next to the study, all numbers
   assert.ok(snnRun.params > 0 && annRun.params > snnRun.params);
 });
 
-test('three models: Spikformer, SDT and ResNet18 side by side, an energy ratio and per-layer charts for each SNN', (t) => {
-  const root = tempRoot(t);
-  const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 2, accs: [0.4, 0.55], seconds: 40 });
-  const sdt = writeRun(root, 'sdt', 'sdt-2-128', { epochs: 2, accs: [0.45, 0.6], seconds: 30 });
-  const ann = writeRun(root, 'resnet', 'resnet18-w8', { epochs: 2, accs: [0.45, 0.5], seconds: 20 });
-  const report = buildReport([snn.dir, sdt.dir, ann.dir]);
-  assert.deepEqual(
-    report.runs.map((r) => [r.arch, r.timeSteps]),
-    [
-      ['spikformer', 4],
-      ['sdt', 4],
-      ['resnet18', null],
-    ],
-  );
-  assert.deepEqual(
-    report.energyRatios.map((e) => [e.ann, e.snn]),
-    [
-      ['resnet', 'spikformer'],
-      ['resnet', 'sdt'],
-    ],
-  );
-  const [, sdtRun, annRun] = report.runs;
-  const sdtRatio = report.energyRatios[1];
-  assert.ok(sdtRun && annRun && sdtRatio, 'three runs, two ratios');
-  assert.ok(Math.abs(sdtRatio.ratio - annRun.energy!.perImage / sdtRun.energy!.perImage) < 1e-12);
-  const doc = parse(renderReport(report));
-  const chart = chartsByTitle(doc);
-  for (const want of [
-    'sdt: firing rate per LIF layer',
-    'sdt: energy per layer',
-    'sdt: confusion',
-    'spikformer: energy per layer',
-  ])
-    chart(want);
-  // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy bars: 5 SPS convs, 7 per block (token sum included), the head.
-  assert.equal(chart('sdt: firing rate per LIF layer').querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
-  assert.equal(chart('sdt: energy per layer').querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
-  assert.equal(chart('Energy per image (inference)').querySelectorAll('rect.bar').length >= 3, true);
-  assert.equal(doc.querySelectorAll('.card').filter((c) => c.text.startsWith('energy, resnet / ')).length, 2);
-});
+test(
+  'three models: Spikformer, SDT and ResNet18 side by side, ' + 'an energy ratio and per-layer charts for each SNN',
+  (t) => {
+    const root = tempRoot(t);
+    const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 2, accs: [0.4, 0.55], seconds: 40 });
+    const sdt = writeRun(root, 'sdt', 'sdt-2-128', { epochs: 2, accs: [0.45, 0.6], seconds: 30 });
+    const ann = writeRun(root, 'resnet', 'resnet18-w8', { epochs: 2, accs: [0.45, 0.5], seconds: 20 });
+    const report = buildReport([snn.dir, sdt.dir, ann.dir]);
+    assert.deepEqual(
+      report.runs.map((r) => [r.arch, r.timeSteps]),
+      [
+        ['spikformer', 4],
+        ['sdt', 4],
+        ['resnet18', null],
+      ],
+    );
+    assert.deepEqual(
+      report.energyRatios.map((e) => [e.ann, e.snn]),
+      [
+        ['resnet', 'spikformer'],
+        ['resnet', 'sdt'],
+      ],
+    );
+    const [, sdtRun, annRun] = report.runs;
+    const sdtRatio = report.energyRatios[1];
+    assert.ok(sdtRun && annRun && sdtRatio, 'three runs, two ratios');
+    assert.ok(Math.abs(sdtRatio.ratio - annRun.energy!.perImage / sdtRun.energy!.perImage) < 1e-12);
+    const doc = parse(renderReport(report));
+    const chart = chartsByTitle(doc);
+    for (const want of [
+      'sdt: firing rate per LIF layer',
+      'sdt: energy per layer',
+      'sdt: confusion',
+      'spikformer: energy per layer',
+    ])
+      chart(want);
+    // sdt-2-128: 4 SPS LIFs, 7 per block, the head LIF; its energy
+    // bars: 5 SPS convs, 7 per block (token sum included), the head.
+    assert.equal(chart('sdt: firing rate per LIF layer').querySelectorAll('rect.bar').length, 4 + 2 * 7 + 1);
+    assert.equal(chart('sdt: energy per layer').querySelectorAll('rect.bar').length, 5 + 2 * 7 + 1);
+    assert.equal(chart('Energy per image (inference)').querySelectorAll('rect.bar').length >= 3, true);
+    assert.equal(doc.querySelectorAll('.card').filter((c) => c.text.startsWith('energy, resnet / ')).length, 2);
+  },
+);
 
 test('runs without eval or energy still render, with the command that adds them', (t) => {
   const root = tempRoot(t);
@@ -188,60 +194,63 @@ test('runs without eval or energy still render, with the command that adds them'
   assert.equal(doc.querySelectorAll('rect.cell').length, 0);
 });
 
-test('the report credits the authors and licence of CC BY(-SA) training photos, and has no credits section otherwise', (t) => {
-  const root = tempRoot(t);
-  const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 1, accs: [0.3], seconds: 10, bare: true });
-  const data = join(root, 'data');
-  mkdirSync(data);
-  const line = (i: number, author: string, licence?: string) =>
-    `${JSON.stringify({
-      id: `osv5m-${i}`,
-      class: CLASSES[i % CLASSES.length],
-      split: 'train',
-      provider: 'osv5m',
-      sourceId: String(i),
-      lat: 48.86,
-      lng: 2.34,
-      heading: null,
-      captureDate: null,
-      sha256: '0'.repeat(64),
-      ...(licence && { licence, author }),
-    })}\n`;
-  const config = join(snn.dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), data }));
+test(
+  'the report credits the authors and licence of CC BY(-SA) ' + 'training photos, and has no credits section otherwise',
+  (t) => {
+    const root = tempRoot(t);
+    const snn = writeRun(root, 'spikformer', 'spikformer-1-64', { epochs: 1, accs: [0.3], seconds: 10, bare: true });
+    const data = join(root, 'data');
+    mkdirSync(data);
+    const line = (i: number, author: string, licence?: string) =>
+      `${JSON.stringify({
+        id: `osv5m-${i}`,
+        class: CLASSES[i % CLASSES.length],
+        split: 'train',
+        provider: 'osv5m',
+        sourceId: String(i),
+        lat: 48.86,
+        lng: 2.34,
+        heading: null,
+        captureDate: null,
+        sha256: '0'.repeat(64),
+        ...(licence && { licence, author }),
+      })}\n`;
+    const config = join(snn.dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), data }));
 
-  writeFileSync(join(data, 'manifest.jsonl'), [0, 1, 2].map((i) => line(i, 'x')).join(''));
-  let doc = parse(renderReport(buildReport([snn.dir])));
-  assert.ok(!doc.text.includes('Photo credits'), 'no licence asks for credit');
+    writeFileSync(join(data, 'manifest.jsonl'), [0, 1, 2].map((i) => line(i, 'x')).join(''));
+    let doc = parse(renderReport(buildReport([snn.dir])));
+    assert.ok(!doc.text.includes('Photo credits'), 'no licence asks for credit');
 
-  writeFileSync(
-    join(data, 'manifest.jsonl'),
-    [
-      line(0, 'alice', 'CC-BY-SA-4.0'),
-      line(1, 'bob', 'CC-BY-SA-4.0'),
-      line(2, 'alice', 'CC-BY-SA-4.0'),
-      line(3, 'z'),
-    ].join(''),
-  );
-  const report = buildReport([snn.dir]);
-  assert.deepEqual(report.credits, [
-    {
-      data,
-      groups: [
-        {
-          provider: 'osv5m',
-          licence: 'CC-BY-SA-4.0',
-          photos: 3,
-          authors: 2,
-          topAuthors: [
-            ['alice', 2],
-            ['bob', 1],
-          ],
-        },
-      ],
-    },
-  ]);
-  doc = parse(renderReport(report));
-  const credits = doc.querySelector('ul.credits')!.text;
-  assert.match(credits, /3 photos from osv5m in .*, licensed CC-BY-SA-4\.0, by 2 authors: alice \(2\), bob \(1\)\./);
-});
+    writeFileSync(
+      join(data, 'manifest.jsonl'),
+      [
+        line(0, 'alice', 'CC-BY-SA-4.0'),
+        line(1, 'bob', 'CC-BY-SA-4.0'),
+        line(2, 'alice', 'CC-BY-SA-4.0'),
+        line(3, 'z'),
+      ].join(''),
+    );
+    const report = buildReport([snn.dir]);
+    assert.deepEqual(report.credits, [
+      {
+        data,
+        groups: [
+          {
+            provider: 'osv5m',
+            licence: 'CC-BY-SA-4.0',
+            photos: 3,
+            authors: 2,
+            topAuthors: [
+              ['alice', 2],
+              ['bob', 1],
+            ],
+          },
+        ],
+      },
+    ]);
+    doc = parse(renderReport(report));
+    const credits = doc.querySelector('ul.credits')!.text;
+    assert.match(credits, /3 photos from osv5m in .*, licensed CC-BY-SA-4\.0, by 2 authors: alice \(2\), bob \(1\)\./);
+  },
+);

@@ -1,6 +1,7 @@
 // The backends every backend-sensitive test runs on: all that geospike registers (src/engine/backend.ts), as tfjs's
 // ALL_ENVS does, so a new backend gets the whole suite by registering itself. A registered backend that cannot load
-// here fails those tests, saying why (CI must run them all); GEOSPIKE_TEST_BACKENDS=cpu,native narrows the list by hand.
+// here fails those tests, saying why (CI must run them all); GEOSPIKE_TEST_BACKENDS=cpu,native narrows the list by
+// hand.
 import assert from 'node:assert/strict';
 import { backendNames, initEngine, unavailableReason } from '../../src/engine/backend.js';
 

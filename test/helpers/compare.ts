@@ -81,7 +81,8 @@ export function assertCloseToScale(
   const tol = Math.max(rel * scale, opts.floor ?? 0);
   assert.ok(
     worst <= tol,
-    `${label}: max |diff| ${worst} at ${at} (got ${show(a[at])}, expected ${show(e[at])}, scale ${scale}) exceeds ${tol}`,
+    `${label}: max |diff| ${worst} at ${at} (got ${show(a[at])}, expected ${show(e[at])}, scale ${scale}) ` +
+      `exceeds ${tol}`,
   );
 }
 

@@ -88,7 +88,8 @@ for (const backend of TEST_BACKENDS) {
     for (const c of CASES) {
       describe(c.file, () => {
         const g = loadGolden(c.file);
-        const x = tf.tidy(() => tf.transpose(tensorOf(g.tensors.get('input.x')!), [0, 2, 3, 1]) as tf.Tensor4D); // NCHW -> NHWC
+        // NCHW -> NHWC
+        const x = tf.tidy(() => tf.transpose(tensorOf(g.tensors.get('input.x')!), [0, 2, 3, 1]) as tf.Tensor4D);
         const y = Int32Array.from(toFloat32(g.tensors.get('input.y')!));
         after(() => x.dispose());
 
@@ -141,7 +142,8 @@ for (const backend of TEST_BACKENDS) {
           assert.equal(
             g.metadata.train_lif_rates !== undefined,
             spiking,
-            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for a ${model.config.arch}`,
+            `${c.file}: train_lif_rates in the metadata ${spiking ? 'is missing' : 'is unexpected'} for ` +
+              `a ${model.config.arch}`,
           );
           const lifRates = spiking ? must(g.metadata.train_lif_rates, 'its presence asserted above') : '{}';
           const expectedRates = JSON.parse(lifRates) as Record<string, number>;

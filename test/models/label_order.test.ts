@@ -30,7 +30,10 @@ function torchMissing(): string | null {
     execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
     return null;
   } catch {
-    return `PyTorch is not installed here (apt-get install python3-torch): the PyTorch half of the round trip is skipped`;
+    return (
+      `PyTorch is not installed here (apt-get install python3-torch): the PyTorch half of the round trip is ` +
+      `skipped`
+    );
   }
 }
 

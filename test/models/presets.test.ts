@@ -22,7 +22,9 @@ before(async () => {
   await initEngine('cpu');
 });
 
-/** Every preset/classes entry's counts, as trained here and as the official model counts them (with its unused modules). */
+/**
+ * Every preset/classes entry's counts, as trained here and as the official model counts them (with its unused modules).
+ */
 function assertCounts(counts: Record<string, Record<string, number>>, withoutUnused: string, atLeast: number): void {
   const entries = Object.entries(counts);
   assert.ok(entries.length >= atLeast);
@@ -69,7 +71,8 @@ test('MACs of spikformer-4-384 at 32x32: first conv 1.327 M per step, about 0.93
   assert.equal(first.name, 'patch_embed.proj_conv');
   assert.equal(first.macs, 32 * 32 * 9 * 3 * 48); // 5.31 M over T = 4
   assert.equal(first.macs * 4, 5_308_416);
-  // By hand: convs 1.327M + 42.47M + 169.87M + 169.87M + 84.93M; per block 4 x 64*384^2 + 2 x 64*384*1536 + 2 x 64^2*384.
+  // By hand: convs 1.327M + 42.47M + 169.87M + 169.87M + 84.93M;
+  // per block 4 x 64*384^2 + 2 x 64*384*1536 + 2 x 64^2*384.
   const convs = 1024 * 9 * (3 * 48 + 48 * 96 + 96 * 192) + 256 * 9 * 192 * 384 + 64 * 9 * 384 * 384;
   const block = 4 * 64 * 384 * 384 + 2 * 64 * 384 * 1536 + 2 * 64 * 64 * 384;
   assert.equal(macsPerStep(c), convs + 4 * block + 384 * 5);

@@ -52,7 +52,8 @@ function evaluate(c: Case, f: typeof spikeAttention) {
 }
 
 for (const backend of CPU_BACKENDS) {
-  test(`${backend}: fused spike attention equals the tfjs-ops product, forward exactly, gradients to rounding`, async () => {
+  const name = `${backend}: fused spike attention equals the tfjs-ops product, forward exactly, gradients to rounding`;
+  test(name, async () => {
     await requireBackend(backend);
     let seed = 1;
     for (const rate of RATES) {

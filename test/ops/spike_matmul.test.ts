@@ -24,7 +24,9 @@ function linear(x: Float32Array, w: Float32Array, bias: Float32Array, M: number,
   });
 }
 
-test('a spike-fed linear layer with bias: event-driven below the threshold, the same result as the JS kernel', async () => {
+const LINEAR_TEST =
+  'a spike-fed linear layer with bias: event-driven below the threshold, the same result as the JS kernel';
+test(LINEAR_TEST, async () => {
   const r = rng(29);
   for (const rate of RATES) {
     for (const [M, K, N] of [

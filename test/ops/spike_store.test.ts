@@ -88,7 +88,8 @@ test('tensors that are not spikes or small whole counts stay float32', async () 
   assert.equal(addon().spikePackBytes(new Float32Array(n).fill(0.25), direct), false, 'bytes took a fraction');
 });
 
-test('the LIF gradient without its spikes (recomputed from h) equals the one given them, on every backend', async () => {
+const LIF_TEST = 'the LIF gradient without its spikes (recomputed from h) equals the one given them, on every backend';
+test(LIF_TEST, async () => {
   const r = rng(9);
   const sg = surrogate('sigmoid');
   for (const backend of TEST_BACKENDS) {

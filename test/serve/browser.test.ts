@@ -178,7 +178,9 @@ async function mapPins(page: Page, box: string) {
   }, box);
 }
 
-/** Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world). */
+/**
+ * Every pin sits where its coordinates are, inside the frame, and the frame is zoomed to them (not the whole world).
+ */
 function checkFrame(map: Awaited<ReturnType<typeof mapPins>>) {
   for (const p of map.pins) {
     assert.ok(
@@ -374,51 +376,54 @@ test('a full game played by clicking, at desktop size, with a player name kept o
   await page.close();
 });
 
-test('a full game played with the keyboard on a phone-sized screen: Enter starts and moves on, digits guess', async () => {
-  const page = await context.newPage();
-  await page.setViewportSize(PHONE);
-  const api = recordApi(page);
-  await page.goto(base);
-  await page.waitForSelector('body[data-ready="1"]');
-  const [startRes] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith('/api/games')),
-    page.keyboard.press('Enter'),
-  ]);
-  const { game, rounds } = await startRes.json();
-  assert.equal(rounds, 3, 'the server default');
-  // Buttons carry accessible names (the city and its key); Tab reaches them and Space answers too.
-  await state(page, 'guessing');
-  for (const [i, c] of CITIES.entries())
-    assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
-  const reveals = await playGame(
-    page,
-    api,
-    async (i) => {
-      if (i > 0) return page.keyboard.press(String(5 - i));
-      // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
-      await page.locator('.choice').first().focus();
-      for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
-      await page.keyboard.press('Space');
-    },
-    async () => {
-      assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
-      await page.keyboard.press('Enter');
-    },
-    'reveal-phone.png',
-  );
-  assert.deepEqual(
-    reveals.map((r) => r.person.label),
-    [4, 3, 2],
-    'Tab x4 + Space, then key n guesses the n-th city',
-  );
-  await checkSummary(page, game, reveals, 'summary-phone.png', PHONE.width);
-  // Nothing is wider than the phone's screen.
-  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);
-  // Enter on the summary goes back to the start screen for another game.
-  await page.keyboard.press('Enter');
-  await state(page, 'intro');
-  await page.close();
-});
+test(
+  'a full game played with the keyboard on a phone-sized screen: ' + 'Enter starts and moves on, digits guess',
+  async () => {
+    const page = await context.newPage();
+    await page.setViewportSize(PHONE);
+    const api = recordApi(page);
+    await page.goto(base);
+    await page.waitForSelector('body[data-ready="1"]');
+    const [startRes] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/games')),
+      page.keyboard.press('Enter'),
+    ]);
+    const { game, rounds } = await startRes.json();
+    assert.equal(rounds, 3, 'the server default');
+    // Buttons carry accessible names (the city and its key); Tab reaches them and Space answers too.
+    await state(page, 'guessing');
+    for (const [i, c] of CITIES.entries())
+      assert.equal(await page.getByRole('button', { name: `Guess ${SHOWN[c]} (key ${i + 1})` }).count(), 1);
+    const reveals = await playGame(
+      page,
+      api,
+      async (i) => {
+        if (i > 0) return page.keyboard.press(String(5 - i));
+        // Round 1 by Tab: from the first choice, four Tabs reach the fifth.
+        await page.locator('.choice').first().focus();
+        for (let k = 0; k < 4; k++) await page.keyboard.press('Tab');
+        await page.keyboard.press('Space');
+      },
+      async () => {
+        assert.equal(await page.evaluate(() => document.activeElement?.id), 'next', 'focus waits on the Next button');
+        await page.keyboard.press('Enter');
+      },
+      'reveal-phone.png',
+    );
+    assert.deepEqual(
+      reveals.map((r) => r.person.label),
+      [4, 3, 2],
+      'Tab x4 + Space, then key n guesses the n-th city',
+    );
+    await checkSummary(page, game, reveals, 'summary-phone.png', PHONE.width);
+    // Nothing is wider than the phone's screen.
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);
+    // Enter on the summary goes back to the start screen for another game.
+    await page.keyboard.press('Enter');
+    await state(page, 'intro');
+    await page.close();
+  },
+);
 
 test('the results page shows the table `geospike games` computes, at desktop and phone sizes', async () => {
   await hall.flush();

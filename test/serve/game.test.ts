@@ -115,90 +115,96 @@ test('a dealt round names neither its class, nor its place, nor its image id', a
   }
 });
 
-test('models guess when the round is dealt, once, and the reveal matches the commitment sent with the round', async (t) => {
-  const { h, models } = await hall(t);
-  const { game } = h.start({ rounds: 2, seed: 5 });
-  const [r1, r1again] = await Promise.all([h.round(game), h.round(game)]);
-  assert.deepEqual(r1, r1again, 'concurrent requests share one deal');
-  assert.deepEqual(
-    models.map((m) => m.calls),
-    [1, 1],
-    'each model guessed once, before any answer',
-  );
-  assert.ok(!('done' in r1));
-  const rev = h.guess(game, r1.index, 2);
-  assert.deepEqual(
-    models.map((m) => m.calls),
-    [1, 1],
-    'answering does not ask the models again',
-  );
-  assert.equal(rev.seal.commitment, r1.commitment);
-  assert.equal(commitmentOf(rev.seal.salt, rev.seal.sealed), r1.commitment);
-  assert.deepEqual(
-    JSON.parse(rev.seal.sealed).map((g: { label: number }) => g.label),
-    rev.models.map((m) => m.label),
-  );
-  assert.notEqual(commitmentOf('0'.repeat(32), rev.seal.sealed), r1.commitment, 'the salt matters');
-});
+test(
+  'models guess when the round is dealt, once, ' + 'and the reveal matches the commitment sent with the round',
+  async (t) => {
+    const { h, models } = await hall(t);
+    const { game } = h.start({ rounds: 2, seed: 5 });
+    const [r1, r1again] = await Promise.all([h.round(game), h.round(game)]);
+    assert.deepEqual(r1, r1again, 'concurrent requests share one deal');
+    assert.deepEqual(
+      models.map((m) => m.calls),
+      [1, 1],
+      'each model guessed once, before any answer',
+    );
+    assert.ok(!('done' in r1));
+    const rev = h.guess(game, r1.index, 2);
+    assert.deepEqual(
+      models.map((m) => m.calls),
+      [1, 1],
+      'answering does not ask the models again',
+    );
+    assert.equal(rev.seal.commitment, r1.commitment);
+    assert.equal(commitmentOf(rev.seal.salt, rev.seal.sealed), r1.commitment);
+    assert.deepEqual(
+      JSON.parse(rev.seal.sealed).map((g: { label: number }) => g.label),
+      rev.models.map((m) => m.label),
+    );
+    assert.notEqual(commitmentOf('0'.repeat(32), rev.seal.sealed), r1.commitment, 'the salt matters');
+  },
+);
 
-test('scores: correct answers, distances from the guessed city centre, points, running totals and the summary', async (t) => {
-  const { h, deck, results } = await hall(t);
-  const { game, rounds } = h.start({ rounds: 4, seed: 9 });
-  let expectPerson = 0;
-  let expectPersonPoints = 0;
-  for (let i = 0; i < rounds; i++) {
-    const r = await h.round(game);
-    assert.ok(!('done' in r));
-    const truth = deck.classes.indexOf(classOf(h.imageFile(game, i)));
-    const guess = i % 2 === 0 ? truth : (truth + 1) % deck.classes.length;
-    const rev = h.guess(game, i, guess);
-    const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
-    assert.equal(rev.answer.label, truth);
-    assert.equal(rev.answer.class, deck.classes[truth]);
-    assert.deepEqual([rev.answer.lat, rev.answer.lng], [card.where!.lat, card.where!.lng]);
-    assert.equal(rev.person.correct, i % 2 === 0);
-    const km = distanceKm(deck.centres.get(must(deck.classes[guess], 'guess is a class index'))!, card.where!);
-    assert.ok(Math.abs(rev.person.km! - km) < 1e-9);
-    assert.equal(rev.person.points, geoScore(km));
-    if (i % 2 === 0)
-      assert.ok(rev.person.km! < 10 && rev.person.points! > 4900, 'the right city is a few km from its centre');
-    else assert.ok(rev.person.km! > 300, 'another city is hundreds of km away at least');
-    expectPerson += i % 2 === 0 ? 1 : 0;
-    expectPersonPoints += rev.person.points!;
-    assert.equal(rev.score.person.correct, expectPerson);
-    assert.equal(rev.score.person.points, expectPersonPoints);
-    assert.equal(rev.score.models[0]?.correct, i + 1, 'the oracle is always right');
-    // The denominator is the rounds played so far ("1 / 2" after two rounds), not the game's length.
-    assert.deepEqual([rev.score.person.rounds, ...rev.score.models.map((m) => m.rounds)], [i + 1, i + 1, i + 1]);
-    assert.equal(rev.models[1]?.label, 0);
-    assert.equal(rev.done, i === rounds - 1);
-  }
-  const s = h.summary(game);
-  assert.ok(s.finished);
-  assert.equal(s.rounds.length, 4);
-  assert.deepEqual(s.score.person, { name: 'you', correct: 2, rounds: 4, points: expectPersonPoints });
-  assert.equal(s.score.models[1]?.correct, s.rounds.filter((r) => r.answer.label === 0).length);
-  assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
+test(
+  'scores: correct answers, distances from the guessed city centre, ' + 'points, running totals and the summary',
+  async (t) => {
+    const { h, deck, results } = await hall(t);
+    const { game, rounds } = h.start({ rounds: 4, seed: 9 });
+    let expectPerson = 0;
+    let expectPersonPoints = 0;
+    for (let i = 0; i < rounds; i++) {
+      const r = await h.round(game);
+      assert.ok(!('done' in r));
+      const truth = deck.classes.indexOf(classOf(h.imageFile(game, i)));
+      const guess = i % 2 === 0 ? truth : (truth + 1) % deck.classes.length;
+      const rev = h.guess(game, i, guess);
+      const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
+      assert.equal(rev.answer.label, truth);
+      assert.equal(rev.answer.class, deck.classes[truth]);
+      assert.deepEqual([rev.answer.lat, rev.answer.lng], [card.where!.lat, card.where!.lng]);
+      assert.equal(rev.person.correct, i % 2 === 0);
+      const km = distanceKm(deck.centres.get(must(deck.classes[guess], 'guess is a class index'))!, card.where!);
+      assert.ok(Math.abs(rev.person.km! - km) < 1e-9);
+      assert.equal(rev.person.points, geoScore(km));
+      if (i % 2 === 0)
+        assert.ok(rev.person.km! < 10 && rev.person.points! > 4900, 'the right city is a few km from its centre');
+      else assert.ok(rev.person.km! > 300, 'another city is hundreds of km away at least');
+      expectPerson += i % 2 === 0 ? 1 : 0;
+      expectPersonPoints += rev.person.points!;
+      assert.equal(rev.score.person.correct, expectPerson);
+      assert.equal(rev.score.person.points, expectPersonPoints);
+      assert.equal(rev.score.models[0]?.correct, i + 1, 'the oracle is always right');
+      // The denominator is the rounds played so far ("1 / 2" after two rounds), not the game's length.
+      assert.deepEqual([rev.score.person.rounds, ...rev.score.models.map((m) => m.rounds)], [i + 1, i + 1, i + 1]);
+      assert.equal(rev.models[1]?.label, 0);
+      assert.equal(rev.done, i === rounds - 1);
+    }
+    const s = h.summary(game);
+    assert.ok(s.finished);
+    assert.equal(s.rounds.length, 4);
+    assert.deepEqual(s.score.person, { name: 'you', correct: 2, rounds: 4, points: expectPersonPoints });
+    assert.equal(s.score.models[1]?.correct, s.rounds.filter((r) => r.answer.label === 0).length);
+    assert.deepEqual(await h.round(game), { game, done: true, total: 4 });
 
-  await h.flush();
-  const lines = readFileSync(results, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  assert.equal(lines.length, 1, 'one line per finished game');
-  assert.equal(lines[0].game, game);
-  assert.equal(lines[0].seed, 9);
-  assert.deepEqual(lines[0].models, [
-    { name: 'oracle', checkpoint: null },
-    { name: 'first', checkpoint: null },
-  ]);
-  assert.deepEqual(lines[0].score, s.score);
-  assert.deepEqual(
-    lines[0].rounds.map((r: { class: string }) => r.class),
-    s.rounds.map((r) => r.answer.class),
-  );
-  assert.equal(lines[0].rounds[0].person.guess, s.rounds[0]?.person.label);
-});
+    await h.flush();
+    const lines = readFileSync(results, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1, 'one line per finished game');
+    assert.equal(lines[0].game, game);
+    assert.equal(lines[0].seed, 9);
+    assert.deepEqual(lines[0].models, [
+      { name: 'oracle', checkpoint: null },
+      { name: 'first', checkpoint: null },
+    ]);
+    assert.deepEqual(lines[0].score, s.score);
+    assert.deepEqual(
+      lines[0].rounds.map((r: { class: string }) => r.class),
+      s.rounds.map((r) => r.answer.class),
+    );
+    assert.equal(lines[0].rounds[0].person.guess, s.rounds[0]?.person.label);
+  },
+);
 
 test('an unfinished game writes no result line', async (t) => {
   const { h, results } = await hall(t);
@@ -370,26 +376,29 @@ test('a player name is checked, kept out of every answer, and written to the res
   }
 });
 
-test('the reveal credits the author and licence of a photo whose licence asks for it, and nothing otherwise', async (t) => {
-  for (const [licence, credited] of [
-    ['CC-BY-SA-4.0', true],
-    ['CC0-1.0', false],
-    [undefined, false],
-  ] as const) {
-    const { h, deck } = await hall(t, { licence });
-    const { game } = h.start({ rounds: 3, seed: 2 });
-    for (let i = 0; i < 3; i++) {
-      const r = await h.round(game);
-      assert.ok(!('done' in r));
-      assert.ok(!JSON.stringify(r).includes('author_'), 'the credit is not sent before the guess');
-      const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
-      const rev = h.guess(game, i, 0);
-      const n = card.id.split('-').pop();
-      assert.equal(
-        rev.credit,
-        credited ? `Photo: author_${card.class}_${n} (test ${card.class}/${n}.jpg), CC-BY-SA-4.0` : null,
-        `licence ${licence}`,
-      );
+test(
+  'the reveal credits the author and licence of a photo whose licence asks for it, ' + 'and nothing otherwise',
+  async (t) => {
+    for (const [licence, credited] of [
+      ['CC-BY-SA-4.0', true],
+      ['CC0-1.0', false],
+      [undefined, false],
+    ] as const) {
+      const { h, deck } = await hall(t, { licence });
+      const { game } = h.start({ rounds: 3, seed: 2 });
+      for (let i = 0; i < 3; i++) {
+        const r = await h.round(game);
+        assert.ok(!('done' in r));
+        assert.ok(!JSON.stringify(r).includes('author_'), 'the credit is not sent before the guess');
+        const card = deck.cards.find((c) => c.display === h.imageFile(game, i))!;
+        const rev = h.guess(game, i, 0);
+        const n = card.id.split('-').pop();
+        assert.equal(
+          rev.credit,
+          credited ? `Photo: author_${card.class}_${n} (test ${card.class}/${n}.jpg), CC-BY-SA-4.0` : null,
+          `licence ${licence}`,
+        );
+      }
     }
-  }
-});
+  },
+);

@@ -113,26 +113,32 @@ function declaredPng(width: number, height: number): Buffer {
   ]);
 }
 
-test('item 2: an image longer than the side limit is refused from its header (413), however few its pixels', async () => {
-  for (const [w, h] of [
-    [1, 39_000_000],
-    [39_000_000, 1],
-    [20_000, 1_000],
-  ] as const) {
-    const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, declaredPng(w, h));
-    assert.equal(r.status, 413, `${w}x${h}: ${r.text}`);
-    assert.match(r.json.error, new RegExp(`${w}x${h}.*longest side`), r.text);
-  }
-});
+test(
+  'item 2: an image longer than the side limit is refused from its header ' + '(413), however few its pixels',
+  async () => {
+    for (const [w, h] of [
+      [1, 39_000_000],
+      [39_000_000, 1],
+      [20_000, 1_000],
+    ] as const) {
+      const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, declaredPng(w, h));
+      assert.equal(r.status, 413, `${w}x${h}: ${r.text}`);
+      assert.match(r.json.error, new RegExp(`${w}x${h}.*longest side`), r.text);
+    }
+  },
+);
 
-test("item 2: what passes the header is decoded with sharp's own limits (pixels), not only the header check", async () => {
-  const img = await photo(64, 48, 5);
-  await assert.rejects(
-    processImage(img, { cropBottom: 0, decode: { limitInputPixels: 64 * 48 - 1 } }),
-    (e: Error) => e instanceof ImageDecodeError && /pixel/i.test(e.message),
-  );
-  assert.equal((await processImage(img, { cropBottom: 0, decode: UPLOAD_DECODE_LIMITS })).sourceWidth, 64);
-});
+test(
+  "item 2: what passes the header is decoded with sharp's own limits (pixels), " + 'not only the header check',
+  async () => {
+    const img = await photo(64, 48, 5);
+    await assert.rejects(
+      processImage(img, { cropBottom: 0, decode: { limitInputPixels: 64 * 48 - 1 } }),
+      (e: Error) => e instanceof ImageDecodeError && /pixel/i.test(e.message),
+    );
+    assert.equal((await processImage(img, { cropBottom: 0, decode: UPLOAD_DECODE_LIMITS })).sourceWidth, 64);
+  },
+);
 
 test("item 2: a decode that passes every header check still stops at sharp's time limit", async () => {
   // 1 x 20,000,000: under both header limits were the side limit lifted; decoding it takes tens of seconds here.
@@ -143,45 +149,48 @@ test("item 2: a decode that passes every header check still stops at sharp's tim
   );
 });
 
-test('item 2: decoding runs in a bounded queue; when it is full the answer is 503 with Retry-After, at once', async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let started!: () => void;
-  const running = new Promise<void>((r) => (started = r));
-  const model = {
-    name: 'gated',
-    async predictImage() {
-      started();
-      await gate;
-      return { class: 'seoul', label: 0, confidence: 1, probabilities: [] };
-    },
-  } as unknown as Predictor;
-  const app = await buildServer({ hall, predictors: [model], predictConcurrency: 1, predictQueue: 0 });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const upload = async () => {
-    const res = await fetch(`${base}/api/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'image/jpeg' },
-      body: new Uint8Array(await photo(64, 48, 9)),
-    });
-    return { status: res.status, retry: res.headers.get('retry-after'), json: await res.json() };
-  };
-  try {
-    const first = upload();
-    await running;
-    const busy = await upload();
-    assert.equal(busy.status, 503);
-    assert.equal(busy.retry, '1');
-    assert.match(busy.json.error, /busy/);
-    release();
-    assert.equal((await first).status, 200);
-    assert.equal((await upload()).status, 200, 'served again once the queue has room');
-  } finally {
-    release();
-    await app.close();
-  }
-});
+test(
+  'item 2: decoding runs in a bounded queue; ' + 'when it is full the answer is 503 with Retry-After, at once',
+  async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const model = {
+      name: 'gated',
+      async predictImage() {
+        started();
+        await gate;
+        return { class: 'seoul', label: 0, confidence: 1, probabilities: [] };
+      },
+    } as unknown as Predictor;
+    const app = await buildServer({ hall, predictors: [model], predictConcurrency: 1, predictQueue: 0 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const upload = async () => {
+      const res = await fetch(`${base}/api/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: new Uint8Array(await photo(64, 48, 9)),
+      });
+      return { status: res.status, retry: res.headers.get('retry-after'), json: await res.json() };
+    };
+    try {
+      const first = upload();
+      await running;
+      const busy = await upload();
+      assert.equal(busy.status, 503);
+      assert.equal(busy.retry, '1');
+      assert.match(busy.json.error, /busy/);
+      release();
+      assert.equal((await first).status, 200);
+      assert.equal((await upload()).status, 200, 'served again once the queue has room');
+    } finally {
+      release();
+      await app.close();
+    }
+  },
+);
 
 test('item 5: the client never sees a seed before guessing and cannot choose one', async () => {
   const started = await post('/api/games', {});
@@ -195,28 +204,32 @@ test('item 5: the client never sees a seed before guessing and cannot choose one
   assert.match(replay.json.error, /seed/);
 });
 
-test('item 5: finished and abandoned games hold no slot; one client holds at most its limit; short games are not recorded', async () => {
-  // 20 one-round games from one client: each finished, none recorded (the operator's games are 2 rounds).
-  for (let i = 0; i < 20; i++) await play(1, { rounds: 1 });
-  // 10 more, each half played then abandoned: the client's own oldest make way (3 per client, 6 in all).
-  const abandoned: string[] = [];
-  for (let i = 0; i < 10; i++) abandoned.push(await play(1));
-  assert.equal((await send('GET', `/api/games/${abandoned[0]}/round`)).status, 404, "the client's oldest went");
-  assert.equal((await send('GET', `/api/games/${abandoned[9]}/round`)).status, 200, 'its newest is kept');
-  // Another client's game in play is untouched by that flood (the hall is asked directly for another address).
-  const other = hall.start({}, '192.0.2.7').game;
-  await hall.round(other);
-  hall.guess(other, 0, 1);
-  for (let i = 0; i < 5; i++) await play(1);
-  assert.equal((await hall.round(other)).game, other);
-  // A full-length game is the one result written.
-  const full = await play(2);
-  await hall.flush();
-  const recorded = parseResults(readFileSync(results, 'utf8'), results).games.map((g) => g.game);
-  assert.deepEqual(recorded, [full]);
-  const s = await send('GET', `/api/games/${full}/summary`);
-  assert.equal(s.json.recorded, true);
-});
+test(
+  'item 5: finished and abandoned games hold no slot; one client holds at most its limit; short games are not ' +
+    'recorded',
+  async () => {
+    // 20 one-round games from one client: each finished, none recorded (the operator's games are 2 rounds).
+    for (let i = 0; i < 20; i++) await play(1, { rounds: 1 });
+    // 10 more, each half played then abandoned: the client's own oldest make way (3 per client, 6 in all).
+    const abandoned: string[] = [];
+    for (let i = 0; i < 10; i++) abandoned.push(await play(1));
+    assert.equal((await send('GET', `/api/games/${abandoned[0]}/round`)).status, 404, "the client's oldest went");
+    assert.equal((await send('GET', `/api/games/${abandoned[9]}/round`)).status, 200, 'its newest is kept');
+    // Another client's game in play is untouched by that flood (the hall is asked directly for another address).
+    const other = hall.start({}, '192.0.2.7').game;
+    await hall.round(other);
+    hall.guess(other, 0, 1);
+    for (let i = 0; i < 5; i++) await play(1);
+    assert.equal((await hall.round(other)).game, other);
+    // A full-length game is the one result written.
+    const full = await play(2);
+    await hall.flush();
+    const recorded = parseResults(readFileSync(results, 'utf8'), results).games.map((g) => g.game);
+    assert.deepEqual(recorded, [full]);
+    const s = await send('GET', `/api/games/${full}/summary`);
+    assert.equal(s.json.recorded, true);
+  },
+);
 
 test('item 6: a display file that is a symlink out of the dataset is never served', async () => {
   const secret = path.join(root, 'secret.txt');
@@ -234,56 +247,59 @@ test('item 6: a display file that is a symlink out of the dataset is never serve
   assert.doesNotMatch(r.text, /secret|\/tmp\//);
 });
 
-test('item 7: hostile bodies are 4xx, malformed URLs and 413s speak geospike, every 5xx is logged with its id', async () => {
-  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-  for (const [what, body] of [
-    ['seed with toString', '{"seed":{"toString":1}}'],
-    ['rounds with toString', '{"rounds":{"toString":1}}'],
-    ['name object', '{"name":{"toString":1}}'],
-    ['100,000-deep array', deep],
-    ['deep object', `{"rounds":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`],
-  ]) {
-    const r = await post('/api/games', body);
-    assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
-    assert.equal(typeof r.json.error, 'string', what);
-  }
-  const game = (await post('/api/games', {})).json.game;
-  await send('GET', `/api/games/${game}/round`);
-  const g = await post(`/api/games/${game}/rounds/0/guess`, '{"guess":{"toString":1}}');
-  assert.equal(g.status, 400, g.text);
-  const bad = await send('GET', '/api/games/%E0%A4%A/round');
-  assert.equal(bad.status, 400);
-  assert.deepEqual(Object.keys(bad.json), ['error'], bad.text);
-  assert.match(bad.json.error, /URL/);
-  const long = await send('GET', `/api/games/${'g'.repeat(150)}/round`);
-  assert.equal(long.status, 414, long.text);
-  assert.deepEqual(Object.keys(long.json), ['error'], long.text);
-  const big = await post('/api/games', JSON.stringify({ name: 'x'.repeat(2_000_000) }));
-  assert.equal(big.status, 413, big.text);
-  assert.doesNotMatch(big.json.error, /upload|MB/, 'not the image upload limit');
-  assert.match(big.json.error, /JSON body/);
-  // A 5xx (here a display file that is not there) is logged to stderr with the id the answer gives.
-  const logged: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    logged.push(String(chunk));
-    return true;
-  }) as typeof write;
-  let r: Answer;
-  try {
-    for (const card of hall.deck.cards) rmSync(displayPath(hall.deck.dir, card), { force: true });
-    const round = (await send('GET', `/api/games/${game}/round`)).json;
-    r = await send('GET', round.image);
-  } finally {
-    process.stderr.write = write;
-  }
-  assert.equal(r.status, 500);
-  assert.equal(typeof r.json.request, 'string', r.text);
-  assert.ok(
-    logged.some((l) => l.includes(r.json.request) && /500/.test(l)),
-    `stderr: ${logged.join('')}`,
-  );
-});
+test(
+  'item 7: hostile bodies are 4xx, malformed URLs and 413s speak geospike, ' + 'every 5xx is logged with its id',
+  async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    for (const [what, body] of [
+      ['seed with toString', '{"seed":{"toString":1}}'],
+      ['rounds with toString', '{"rounds":{"toString":1}}'],
+      ['name object', '{"name":{"toString":1}}'],
+      ['100,000-deep array', deep],
+      ['deep object', `{"rounds":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`],
+    ]) {
+      const r = await post('/api/games', body);
+      assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+      assert.equal(typeof r.json.error, 'string', what);
+    }
+    const game = (await post('/api/games', {})).json.game;
+    await send('GET', `/api/games/${game}/round`);
+    const g = await post(`/api/games/${game}/rounds/0/guess`, '{"guess":{"toString":1}}');
+    assert.equal(g.status, 400, g.text);
+    const bad = await send('GET', '/api/games/%E0%A4%A/round');
+    assert.equal(bad.status, 400);
+    assert.deepEqual(Object.keys(bad.json), ['error'], bad.text);
+    assert.match(bad.json.error, /URL/);
+    const long = await send('GET', `/api/games/${'g'.repeat(150)}/round`);
+    assert.equal(long.status, 414, long.text);
+    assert.deepEqual(Object.keys(long.json), ['error'], long.text);
+    const big = await post('/api/games', JSON.stringify({ name: 'x'.repeat(2_000_000) }));
+    assert.equal(big.status, 413, big.text);
+    assert.doesNotMatch(big.json.error, /upload|MB/, 'not the image upload limit');
+    assert.match(big.json.error, /JSON body/);
+    // A 5xx (here a display file that is not there) is logged to stderr with the id the answer gives.
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      logged.push(String(chunk));
+      return true;
+    }) as typeof write;
+    let r: Answer;
+    try {
+      for (const card of hall.deck.cards) rmSync(displayPath(hall.deck.dir, card), { force: true });
+      const round = (await send('GET', `/api/games/${game}/round`)).json;
+      r = await send('GET', round.image);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.equal(r.status, 500);
+    assert.equal(typeof r.json.request, 'string', r.text);
+    assert.ok(
+      logged.some((l) => l.includes(r.json.request) && /500/.test(l)),
+      `stderr: ${logged.join('')}`,
+    );
+  },
+);
 
 const SPOOF = ['evil\u202etxt.exe', 'a\u0085b', 'bell\u0007', 'x\u200fy', 'esc\u001b[2J', 'iso\u2066x\u2069'];
 

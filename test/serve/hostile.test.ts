@@ -80,29 +80,32 @@ const json = (body: unknown): [Record<string, string>, string] => [
   JSON.stringify(body),
 ];
 
-test('uploads are judged from their header: 8192x8192 PNG 413, SVG/TIFF/GIF/HEIF 415, an ordinary large photo passes', async () => {
-  const huge = await sharp({ create: { width: 8192, height: 8192, channels: 3, background: '#808080' } })
-    .png({ compressionLevel: 9 })
-    .toBuffer();
-  assert.ok(huge.length < 1_000_000, `${huge.length} bytes`);
-  const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, huge);
-  refusedCleanly(r, 413, '8192x8192 PNG');
-  assert.match(r.json.error, /8192x8192.*megapixels/);
-  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>';
-  refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/svg+xml' }, svg), 415, 'SVG');
-  const tiff = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
-    .tiff()
-    .toBuffer();
-  refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/tiff' }, tiff), 415, 'TIFF');
-  const gif = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
-    .gif()
-    .toBuffer();
-  refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/gif' }, gif), 415, 'GIF');
-  const ordinary = await photo(6000, 4000, 7);
-  const ok = await send('POST', '/api/predict', { 'content-type': 'image/jpeg' }, ordinary);
-  assert.equal(ok.status, 200, ok.text);
-  assert.equal(ok.json.predictions.length, 1);
-});
+test(
+  'uploads are judged from their header: 8192x8192 PNG 413, ' + 'SVG/TIFF/GIF/HEIF 415, an ordinary large photo passes',
+  async () => {
+    const huge = await sharp({ create: { width: 8192, height: 8192, channels: 3, background: '#808080' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    assert.ok(huge.length < 1_000_000, `${huge.length} bytes`);
+    const r = await send('POST', '/api/predict', { 'content-type': 'image/png' }, huge);
+    refusedCleanly(r, 413, '8192x8192 PNG');
+    assert.match(r.json.error, /8192x8192.*megapixels/);
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>';
+    refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/svg+xml' }, svg), 415, 'SVG');
+    const tiff = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .tiff()
+      .toBuffer();
+    refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/tiff' }, tiff), 415, 'TIFF');
+    const gif = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .gif()
+      .toBuffer();
+    refusedCleanly(await send('POST', '/api/predict', { 'content-type': 'image/gif' }, gif), 415, 'GIF');
+    const ordinary = await photo(6000, 4000, 7);
+    const ok = await send('POST', '/api/predict', { 'content-type': 'image/jpeg' }, ordinary);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.predictions.length, 1);
+  },
+);
 
 test('at most `concurrency` predictions run, `maxWaiting` wait, and the rest get 503 at once', async () => {
   const q = new PredictQueue(2, 1);
@@ -208,7 +211,8 @@ test('malformed requests are 4xx JSON errors; a missing display file is a generi
       'multipart with no closing boundary',
       '/api/predict',
       { 'content-type': 'multipart/form-data; boundary=b' },
-      '--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff',
+      '--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: ' +
+        'image/jpeg\r\n\r\n\xff\xd8\xff',
     ],
     ['broken JSON', '/api/games', { 'content-type': 'application/json' }, '{"rounds":'],
     ['JSON array', '/api/games', { 'content-type': 'application/json' }, '[1,2]'],

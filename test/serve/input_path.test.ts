@@ -62,7 +62,8 @@ for (const backend of BACKENDS) {
     before(() => requireBackend(backend));
 
     for (const preset of PRESETS) {
-      test(`${preset}: eval, predict --json and POST /api/predict give identical logits for a validation image`, async () => {
+      const name = `${preset}: eval, predict --json and POST /api/predict give identical logits for a validation image`;
+      test(name, async () => {
         const ckpt = checkpoints.get(preset)!;
         const evOut = await geospikeJson(
           backend,

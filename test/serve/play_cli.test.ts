@@ -85,7 +85,8 @@ test('play on a port already in use exits 1 with one sentence naming the port an
     assert.match(
       e.stderr,
       new RegExp(
-        `^geospike: port ${port} on 127\\.0\\.0\\.1 is already in use: stop the program using it, or pass another --port`,
+        `^geospike: port ${port} on 127\\.0\\.0\\.1 is already in use: stop the program using it, or pass another ` +
+          `--port`,
         'm',
       ),
     );

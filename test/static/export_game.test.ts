@@ -64,64 +64,67 @@ async function open(): Promise<Page> {
   return page;
 }
 
-test("the daily challenge deals the date's five photos, scores each model, and shares a line that gives nothing away", async () => {
-  const meta = JSON.parse(readFileSync(path.join(site, SITE_FILE), 'utf8')) as Site;
-  const page = await open();
-  assert.match((await page.locator('#static-note').textContent()) ?? '', /answers are in the page.*not a contest/);
-  const date = await page.evaluate(() => {
-    const d = new Date();
-    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-  });
-  const expected = dailyDeal(date, meta.seed, meta.photos.length).map((i) => meta.photos[i]?.image);
-  const reveals: any[] = [];
-  const shown: string[] = [];
-  await page.click('#daily');
-  for (let i = 0; i < 5; i++) {
-    await state(page, 'guessing');
-    assert.equal(await page.locator('#round-label').textContent(), `Round ${i + 1} / 5`);
-    shown.push(new URL((await page.locator('#photo').getAttribute('src'))!, server.url).pathname.slice(1));
-    // Alternate keys, so the player is right on some rounds and wrong on others.
-    await page.keyboard.press(String((i % 2) + 1));
-    await state(page, 'revealed');
-    reveals.push(
-      await page.evaluate(() => ({
-        answer: Number(document.querySelector('.choice.answer')!.getAttribute('data-label')),
-        rows: [...document.querySelectorAll('#guess-rows tr td:nth-child(3)')].map((td) => td.className === 'ok'),
-      })),
-    );
-    assert.equal(await page.locator('#bars .bars').count(), 2, "each model's top classes");
-    // Each score reads right answers over the rounds played so far ("2 / 3"), not over the game's length.
-    const scores = await page.$$eval('#scoreboard .score', (boxes) =>
-      boxes.map((b) => `${b.querySelector('.n')?.textContent}${b.querySelector('.of')?.textContent}`),
-    );
-    assert.deepEqual(
-      scores,
-      [0, 1, 2].map((k) => `${reveals.filter((r) => r.rows[k]).length} / ${i + 1}`),
-    );
-    await page.waitForFunction(() => document.getElementById('seal')!.textContent!.includes('proves nothing'));
-    await page.keyboard.press('Enter');
-  }
-  assert.deepEqual(shown, expected, "the date's five photos, in the daily deal's order");
-  await state(page, 'summary');
-  const line = (await page.locator('#share-line').textContent())!;
-  const lines = line.split('\n');
-  assert.equal(lines[0], `geospike daily ${date}`);
-  const squares = (k: number) => reveals.map((r) => (r.rows[k] ? '🟩' : '🟥')).join('');
-  const right = (k: number) => reveals.filter((r) => r.rows[k]).length;
-  assert.match(lines[1] ?? '', new RegExp(`^me ${squares(0)} ${right(0)}/5 [\\d,]+ pts$`));
-  assert.match(lines[2] ?? '', new RegExp(`^spikformer-1-64 ${squares(1)} ${right(1)}/5 [\\d,]+ pts$`));
-  assert.match(lines[3] ?? '', new RegExp(`^resnet18-w8 ${squares(2)} ${right(2)}/5 [\\d,]+ pts$`));
-  const finals = await page.locator('#final .score .n').allTextContents();
-  assert.deepEqual(finals.map(Number), [right(0), right(1), right(2)], 'the share line agrees with the final score');
-  assert.deepEqual(await page.locator('#final .score .of').allTextContents(), [' / 5', ' / 5', ' / 5']);
-  for (const c of [...CITIES, 'New York', 'Seoul', 'photo', '.jpg'])
-    assert.ok(!line.toLowerCase().includes(c.toLowerCase()), `the share line names no ${c}`);
-  // Opened again the same day, the page shows the result kept on this device.
-  await page.reload();
-  await page.waitForSelector('body[data-ready="1"]');
-  assert.equal(await page.locator('#daily-done').textContent(), line);
-  await page.close();
-});
+test(
+  "the daily challenge deals the date's five photos, scores each model, " + 'and shares a line that gives nothing away',
+  async () => {
+    const meta = JSON.parse(readFileSync(path.join(site, SITE_FILE), 'utf8')) as Site;
+    const page = await open();
+    assert.match((await page.locator('#static-note').textContent()) ?? '', /answers are in the page.*not a contest/);
+    const date = await page.evaluate(() => {
+      const d = new Date();
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    });
+    const expected = dailyDeal(date, meta.seed, meta.photos.length).map((i) => meta.photos[i]?.image);
+    const reveals: any[] = [];
+    const shown: string[] = [];
+    await page.click('#daily');
+    for (let i = 0; i < 5; i++) {
+      await state(page, 'guessing');
+      assert.equal(await page.locator('#round-label').textContent(), `Round ${i + 1} / 5`);
+      shown.push(new URL((await page.locator('#photo').getAttribute('src'))!, server.url).pathname.slice(1));
+      // Alternate keys, so the player is right on some rounds and wrong on others.
+      await page.keyboard.press(String((i % 2) + 1));
+      await state(page, 'revealed');
+      reveals.push(
+        await page.evaluate(() => ({
+          answer: Number(document.querySelector('.choice.answer')!.getAttribute('data-label')),
+          rows: [...document.querySelectorAll('#guess-rows tr td:nth-child(3)')].map((td) => td.className === 'ok'),
+        })),
+      );
+      assert.equal(await page.locator('#bars .bars').count(), 2, "each model's top classes");
+      // Each score reads right answers over the rounds played so far ("2 / 3"), not over the game's length.
+      const scores = await page.$$eval('#scoreboard .score', (boxes) =>
+        boxes.map((b) => `${b.querySelector('.n')?.textContent}${b.querySelector('.of')?.textContent}`),
+      );
+      assert.deepEqual(
+        scores,
+        [0, 1, 2].map((k) => `${reveals.filter((r) => r.rows[k]).length} / ${i + 1}`),
+      );
+      await page.waitForFunction(() => document.getElementById('seal')!.textContent!.includes('proves nothing'));
+      await page.keyboard.press('Enter');
+    }
+    assert.deepEqual(shown, expected, "the date's five photos, in the daily deal's order");
+    await state(page, 'summary');
+    const line = (await page.locator('#share-line').textContent())!;
+    const lines = line.split('\n');
+    assert.equal(lines[0], `geospike daily ${date}`);
+    const squares = (k: number) => reveals.map((r) => (r.rows[k] ? '🟩' : '🟥')).join('');
+    const right = (k: number) => reveals.filter((r) => r.rows[k]).length;
+    assert.match(lines[1] ?? '', new RegExp(`^me ${squares(0)} ${right(0)}/5 [\\d,]+ pts$`));
+    assert.match(lines[2] ?? '', new RegExp(`^spikformer-1-64 ${squares(1)} ${right(1)}/5 [\\d,]+ pts$`));
+    assert.match(lines[3] ?? '', new RegExp(`^resnet18-w8 ${squares(2)} ${right(2)}/5 [\\d,]+ pts$`));
+    const finals = await page.locator('#final .score .n').allTextContents();
+    assert.deepEqual(finals.map(Number), [right(0), right(1), right(2)], 'the share line agrees with the final score');
+    assert.deepEqual(await page.locator('#final .score .of').allTextContents(), [' / 5', ' / 5', ' / 5']);
+    for (const c of [...CITIES, 'New York', 'Seoul', 'photo', '.jpg'])
+      assert.ok(!line.toLowerCase().includes(c.toLowerCase()), `the share line names no ${c}`);
+    // Opened again the same day, the page shows the result kept on this device.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]');
+    assert.equal(await page.locator('#daily-done').textContent(), line);
+    await page.close();
+  },
+);
 
 test('the page predicts 20 photos as `geospike predict --json` does, for a Spikformer and a ResNet18', async () => {
   const dir = path.join(root, 'photos');

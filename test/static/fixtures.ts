@@ -1,9 +1,9 @@
-// Fixtures for comparing predictions: checkpoints and photos that make a model's answer depend on the photo.
-// Untrained models are useless for that: a Spikformer's convs (trunc_normal, std 0.02) barely move its running-statistics
+// Fixtures for comparing predictions: checkpoints and photos that make a model's answer depend on the photo. Untrained
+// models are useless for that: a Spikformer's convs (trunc_normal, std 0.02) barely move its running-statistics
 // BatchNorms, so no spike that depends on the image reaches the head, and an untrained ResNet18 gives every photo the
-// same top class. Random BatchNorm scales and shifts over a small running variance fix both; the head is then scaled
-// so that the probabilities are neither uniform (Spikformer: larger) nor all 0 and 1 (ResNet18: its features grow
-// through eight such blocks, so much smaller).
+// same top class. Random BatchNorm scales and shifts over a small running variance fix both; the head is then scaled so
+// that the probabilities are neither uniform (Spikformer: larger) nor all 0 and 1 (ResNet18: its features grow through
+// eight such blocks, so much smaller).
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { createModel, isSpiking, resolveConfig } from '../../src/models/registry.js';

@@ -171,8 +171,8 @@ test('Ctrl-C mid-epoch, kill -9 mid-run and kill -9 mid-save, then --resume: the
 });
 
 test('two gloo processes with --sync-bn take the steps one process takes (same global batch)', { skip }, async () => {
-  // lr 1e-3: Adam's first steps move a weight by about lr whatever its gradient's size, so a gradient near zero
-  // whose last bits differ (8 + 8 rows summed instead of 16) moves a weight by a share of lr; at 1e-2 that reaches 2e-3.
+  // lr 1e-3: Adam's first steps move a weight by about lr whatever its gradient's size, so a gradient near zero whose
+  // last bits differ (8 + 8 rows summed instead of 16) moves a weight by a share of lr; at 1e-2 that reaches 2e-3.
   const one = await run(args('one', 1, ['--sync-bn'], '0.001'));
   assert.equal(one.code, 0, one.err);
   const two = await run(args('two', 1, ['--gpus', '2', '--sync-bn', '--device', 'cpu'], '0.001'));

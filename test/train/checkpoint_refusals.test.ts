@@ -36,7 +36,9 @@ before(async () => {
   await train(config('base'), opts());
 });
 
-/** A copy of the base run with its last.json edited; resuming it must fail naming `named`, leaving last.json as it was. */
+/**
+ * A copy of the base run with its last.json edited; resuming it must fail naming `named`, leaving last.json as it was.
+ */
 async function refused(
   name: string,
   edit: (sidecar: Record<string, any>, dir: string) => void | Promise<void>,

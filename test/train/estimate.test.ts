@@ -7,14 +7,17 @@ import { DEFAULTS, resolveTrainConfig } from '../../src/train/config.js';
 import type { EpochTiming } from '../../src/train/timing.js';
 import { plural } from '../../src/util/plural.js';
 
-test('one measured step scales to the run: steps per epoch, a third of a step per validation batch, epochs left', () => {
-  // 40,000 training and 10,000 validation images at batch 64: 625 steps and 157 validation batches an epoch.
-  const perEpoch = (625 + 157 / 3) * 2;
-  assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000), 300 * perEpoch);
-  assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000, 100), 200 * perEpoch);
-  // A dataset smaller than a batch still trains one step an epoch.
-  assert.equal(scaleEstimate(1, { batch: 64, epochs: 1 }, 10, 0), 1);
-});
+test(
+  'one measured step scales to the run: steps per epoch, ' + 'a third of a step per validation batch, epochs left',
+  () => {
+    // 40,000 training and 10,000 validation images at batch 64: 625 steps and 157 validation batches an epoch.
+    const perEpoch = (625 + 157 / 3) * 2;
+    assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000), 300 * perEpoch);
+    assert.equal(scaleEstimate(2, { batch: 64, epochs: 300 }, 40_000, 10_000, 100), 200 * perEpoch);
+    // A dataset smaller than a batch still trains one step an epoch.
+    assert.equal(scaleEstimate(1, { batch: 64, epochs: 1 }, 10, 0), 1);
+  },
+);
 
 test('the estimate line: the default recipe reads as days, with memory, and "1 epoch" in the singular', () => {
   const cfg = resolveTrainConfig({}, { data: 'd', out: 'o' });
@@ -26,7 +29,10 @@ test('the estimate line: the default recipe reads as days, with memory, and "1 e
   );
   assert.match(
     line,
-    /^estimate on this machine \(native backend\): 2\.50 s per step of 64, 300 epochs of 625 steps -> about 60h00m; peak memory about 9\.1 GB\./,
+    new RegExp(
+      /^estimate on this machine \(native backend\): 2\.50 s per step of 64, 300 epochs of 625 steps -> /.source +
+        /about 60h00m; peak memory about 9\.1 GB\./.source,
+    ),
   );
   const one = describeEstimate(
     { secPerStep: 1, stepsPerEpoch: 1, totalSeconds: 1, peakRssMB: 300 },

@@ -78,30 +78,34 @@ beforeEach(() => initEngine('native'));
 // Exact resume on every backend that trains (cpu, the pure-JS reference, takes minutes for these 20 steps): the
 // kernels are deterministic, webgpu's included, so a resumed run is byte for byte a straight one.
 for (const backend of TEST_BACKENDS.filter((b) => b !== 'cpu')) {
-  test(`on ${backend}, a run stopped mid-epoch and resumed ends with the same weights, moments and log as a straight run`, async () => {
-    await requireBackend(backend);
-    const straightRun = `straight-${backend}`;
-    const resumed = `resumed-${backend}`;
-    assert.equal((await train(config(straightRun), opts())).status, 'finished');
-    const first = await train(config(resumed), stopAfter(3));
-    assert.equal(first.status, 'interrupted');
-    const ck = readCheckpoint(join(root, resumed, 'checkpoints', 'last.json'));
-    assert.deepEqual(ck.meta.cursor, { epoch: 0, batch: 3 });
-    assert.equal(ck.meta.step, 3);
-    // Second interruption lands in the second epoch.
-    const second = await train(config(resumed), { ...stopAfter(4), resume: true });
-    assert.equal(second.status, 'interrupted');
-    assert.deepEqual(readCheckpoint(join(root, resumed, 'checkpoints', 'last.json')).meta.cursor, {
-      epoch: 1,
-      batch: 2,
-    });
-    const done = await train(config(resumed), { ...opts(), resume: true });
-    assert.equal(done.status, 'finished');
-    assert.ok(weightsOf(resumed).equals(weightsOf(straightRun)), 'weights differ from the uninterrupted run');
-    assert.ok(optimOf(resumed).equals(optimOf(straightRun)), 'AdamW moments differ from the uninterrupted run');
-    assert.deepEqual(summaryOf(resumed), summaryOf(straightRun));
-    assert.equal(summaryOf(straightRun).length, 3); // header + one row per epoch
-  });
+  test(
+    `on ${backend}, a run stopped mid-epoch and resumed ends with the same weights, moments and log as a straight ` +
+      `run`,
+    async () => {
+      await requireBackend(backend);
+      const straightRun = `straight-${backend}`;
+      const resumed = `resumed-${backend}`;
+      assert.equal((await train(config(straightRun), opts())).status, 'finished');
+      const first = await train(config(resumed), stopAfter(3));
+      assert.equal(first.status, 'interrupted');
+      const ck = readCheckpoint(join(root, resumed, 'checkpoints', 'last.json'));
+      assert.deepEqual(ck.meta.cursor, { epoch: 0, batch: 3 });
+      assert.equal(ck.meta.step, 3);
+      // Second interruption lands in the second epoch.
+      const second = await train(config(resumed), { ...stopAfter(4), resume: true });
+      assert.equal(second.status, 'interrupted');
+      assert.deepEqual(readCheckpoint(join(root, resumed, 'checkpoints', 'last.json')).meta.cursor, {
+        epoch: 1,
+        batch: 2,
+      });
+      const done = await train(config(resumed), { ...opts(), resume: true });
+      assert.equal(done.status, 'finished');
+      assert.ok(weightsOf(resumed).equals(weightsOf(straightRun)), 'weights differ from the uninterrupted run');
+      assert.ok(optimOf(resumed).equals(optimOf(straightRun)), 'AdamW moments differ from the uninterrupted run');
+      assert.deepEqual(summaryOf(resumed), summaryOf(straightRun));
+      assert.equal(summaryOf(straightRun).length, 3); // header + one row per epoch
+    },
+  );
 }
 
 test('changing epochs and lr on resume is allowed and recorded; the architecture is not', async () => {
@@ -124,7 +128,8 @@ test('changing epochs and lr on resume is allowed and recorded; the architecture
   assert.deepEqual(meta.history, [
     {
       atStep: 10,
-      changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] }, // the folder was copied
+      // the folder was copied
+      changed: { epochs: [2, 3], lr: [5e-4, 1e-3], out: [join(root, 'straight'), join(root, 'longer')] },
     },
   ]);
   assert.equal(summaryOf('longer').length, 4);

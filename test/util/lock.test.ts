@@ -17,18 +17,21 @@ function deadPid(): number {
   return Number(r.stdout.toString());
 }
 
-test('a second writer on a dataset folder is refused, naming the process; after close the folder is free', async (t) => {
-  const dir = tempDir(t);
-  const first = await DatasetWriter.open(dir, ['a', 'b']);
-  await assert.rejects(
-    DatasetWriter.open(dir, ['a', 'b']),
-    new RegExp(`in use by process ${process.pid} .*one collect or import at a time`),
-  );
-  await first.close();
-  assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
-  const again = await DatasetWriter.open(dir, ['a', 'b']);
-  await again.close();
-});
+test(
+  'a second writer on a dataset folder is refused, ' + 'naming the process; after close the folder is free',
+  async (t) => {
+    const dir = tempDir(t);
+    const first = await DatasetWriter.open(dir, ['a', 'b']);
+    await assert.rejects(
+      DatasetWriter.open(dir, ['a', 'b']),
+      new RegExp(`in use by process ${process.pid} .*one collect or import at a time`),
+    );
+    await first.close();
+    assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
+    const again = await DatasetWriter.open(dir, ['a', 'b']);
+    await again.close();
+  },
+);
 
 test('a lock left by a dead process is taken over; an unreadable one too', async (t) => {
   const dir = tempDir(t);

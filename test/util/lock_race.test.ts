@@ -132,26 +132,29 @@ test('a live pid that was started later than the lock says (a reused pid) is sta
   lock.release();
 });
 
-test('on a file system without hard links the lock is created in place, and still held against a second taker', async (t) => {
-  const dir = tempDir(t);
-  const fs = (await import('node:module')).createRequire(import.meta.url)('node:fs');
-  const { syncBuiltinESMExports } = await import('node:module');
-  const link = fs.linkSync;
-  let refused = 0;
-  fs.linkSync = () => {
-    refused++;
-    throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
-  };
-  syncBuiltinESMExports();
-  try {
-    const lock = lockFolder(dir, 'lock test');
-    assert.ok(refused > 0, 'the link was tried');
-    assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
-    assert.throws(() => lockFolder(dir, 'lock test'), /in use by process/);
-    lock.release();
-    assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
-  } finally {
-    fs.linkSync = link;
+test(
+  'on a file system without hard links the lock is created in place, ' + 'and still held against a second taker',
+  async (t) => {
+    const dir = tempDir(t);
+    const fs = (await import('node:module')).createRequire(import.meta.url)('node:fs');
+    const { syncBuiltinESMExports } = await import('node:module');
+    const link = fs.linkSync;
+    let refused = 0;
+    fs.linkSync = () => {
+      refused++;
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    };
     syncBuiltinESMExports();
-  }
-});
+    try {
+      const lock = lockFolder(dir, 'lock test');
+      assert.ok(refused > 0, 'the link was tried');
+      assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+      assert.throws(() => lockFolder(dir, 'lock test'), /in use by process/);
+      lock.release();
+      assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
+    } finally {
+      fs.linkSync = link;
+      syncBuiltinESMExports();
+    }
+  },
+);

@@ -1,6 +1,6 @@
-// A child process for the lock tests. With a folder argument it takes that folder's lock, says `held <pid>` and
-// waits to be killed. Without one it reads commands from stdin: `go <dir> <at>` tries the lock at wall time <at>
-// (so that all workers try at once) and answers `held` or `refused <message>`; `release` lets go and answers `released`.
+// A child process for the lock tests. With a folder argument it takes that folder's lock, says `held <pid>` and waits
+// to be killed. Without one it reads commands from stdin: `go <dir> <at>` tries the lock at wall time <at> (so that all
+// workers try at once) and answers `held` or `refused <message>`; `release` lets go and answers `released`.
 import { createInterface } from 'node:readline';
 import { type FolderLock, lockFolder } from '../../src/util/lock.js';
 import { must } from '../../src/util/must.js';

@@ -39,7 +39,8 @@ def main():
     if a.amp == 'fp16':
         scaler = torch.amp.GradScaler('cuda') if hasattr(torch.amp, 'GradScaler') else torch.cuda.amp.GradScaler()
     x = torch.randn(a.batch, mc['inChannels'], mc['imageSize'], mc['imageSize'], device=dev)
-    t = F.one_hot(torch.randint(0, mc['classes'], (a.batch,), device=dev), mc['classes']).float() * 0.9 + 0.1 / mc['classes']
+    labels = torch.randint(0, mc['classes'], (a.batch,), device=dev)
+    t = F.one_hot(labels, mc['classes']).float() * 0.9 + 0.1 / mc['classes']
 
     def step():
         opt.zero_grad(set_to_none=True)

@@ -119,10 +119,11 @@ def check_manifest(root, classes, splits):
             e = listed.get(id_)
             if e != (split, classes[label]):
                 where = f'listed as {e[0]}/{e[1]}' if e else 'not listed'
-                raise DatasetError(f'{root}/{split}/{classes[label]}/{id_}.png is {where} in manifest.jsonl; the folder '
-                                   'was edited by hand')
+                raise DatasetError(f'{root}/{split}/{classes[label]}/{id_}.png is {where} in manifest.jsonl; '
+                                   'the folder was edited by hand')
     if sum(1 for l in text.split('\n') if l.strip()) != total:
-        raise DatasetError(f'manifest.jsonl lists {len(listed)} images but the folders hold {total}; some files are missing')
+        raise DatasetError(f'manifest.jsonl lists {len(listed)} images but the folders hold {total}; '
+                           'some files are missing')
 
 
 class Dataset:

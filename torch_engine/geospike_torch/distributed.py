@@ -1,5 +1,6 @@
 """What a rank needs to know of torchrun's world: rank, world size, the device, the process group; and SyncBN on
-the CPU (torch's nn.SyncBatchNorm runs on CUDA only), so gloo runs in the tests share BatchNorm statistics the same way."""
+the CPU (torch's nn.SyncBatchNorm runs on CUDA only), so gloo runs in the tests share BatchNorm statistics the same
+way."""
 import os
 
 import torch
@@ -83,7 +84,8 @@ def convert_sync_bn(module, device):
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm):
-            bn = CpuSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            bn = CpuSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                  child.track_running_stats)
             bn.load_state_dict(child.state_dict())
             setattr(module, name, bn)
         else:

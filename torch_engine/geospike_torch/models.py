@@ -271,7 +271,8 @@ class MS_SSA_Conv(nn.Module):
 
     def heads(self, x):  # [T, B, C, H, W] -> [T, B, heads, N, C / heads]
         T, B, C = x.shape[:3]
-        return x.flatten(3).transpose(-1, -2).reshape(T, B, -1, self.num_heads, C // self.num_heads).permute(0, 1, 3, 2, 4)
+        split = x.flatten(3).transpose(-1, -2).reshape(T, B, -1, self.num_heads, C // self.num_heads)
+        return split.permute(0, 1, 3, 2, 4)
 
     def forward(self, x):
         T, B, C, H, W = x.shape

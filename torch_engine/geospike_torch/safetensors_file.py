@@ -27,7 +27,8 @@ def read_safetensors(path):
 
 
 def safetensors_bytes(tensors, metadata=None):
-    """The file's bytes: integer arrays as I64, anything else as F32, in the given order; metadata values are strings."""
+    """The file's bytes: integer arrays as I64, anything else as F32, in the given order; metadata values are
+    strings."""
     header = {}
     if metadata:
         header['__metadata__'] = {k: str(v) for k, v in metadata.items()}

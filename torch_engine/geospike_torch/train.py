@@ -171,7 +171,8 @@ def load_optimizer(opt, named, arch, state):
             raise TrainingError(f"the optimizer state names '{name}', which the model does not have")
         p = params[name]
         if m[name].size != p.numel():
-            raise TrainingError(f"the optimizer state for '{name}' has {m[name].size} values, the parameter {p.numel()}")
+            raise TrainingError(f"the optimizer state for '{name}' has {m[name].size} values, "
+                                f'the parameter {p.numel()}')
         opt.state[p] = {
             'step': torch.tensor(float(step)),
             'exp_avg': torch.from_numpy(rf.from_ts_layout(arch, name, m[name], tuple(p.shape)).copy()).to(p.device),
@@ -217,7 +218,8 @@ def run(job):
         for key in ARCHITECTURE_KEYS + STREAM_KEYS:
             if prev['train'].get(key) != cfg[key]:
                 raise TrainingError(f'cannot resume with {key} {json.dumps(cfg[key])}: the run was started with {key} '
-                                    f'{json.dumps(prev["train"].get(key))}; drop the flag, or start a new run in another --out')
+                                    f'{json.dumps(prev["train"].get(key))}; drop the flag, '
+                                    'or start a new run in another --out')
         if prev['classes'] != ds.classes:
             raise TrainingError(f'the dataset {cfg["data"]} has classes {ds.classes} but the run was trained on '
                                 f'{prev["classes"]}; resume with the dataset it started on')
@@ -361,7 +363,8 @@ def run(job):
             val_acc = val_correct / val_it.n
             if not math.isfinite(val_loss):
                 raise TrainingError(f'the validation loss became {val_loss} at epoch {epoch + 1}; training stopped '
-                                    f'and no checkpoint was overwritten ({p["last"]} is the last good one). Lower --lr.')
+                                    f'and no checkpoint was overwritten ({p["last"]} is the last good one). '
+                                    'Lower --lr.')
             row = {'epoch': epoch + 1, 'train_loss': round6(partial['loss'] / partial['seen']),
                    'train_acc': round6(partial['correct'] / partial['seen']), 'val_loss': round6(val_loss),
                    'val_acc': round6(val_acc), 'lr': learning_rate(meta['step'] - 1, cfg, spe),

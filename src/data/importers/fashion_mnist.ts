@@ -104,7 +104,9 @@ export interface FashionMnistOptions {
   source?: string;
   /** Train images per class (first in file order); all when undefined. */
   perClass?: number;
-  /** Validation images per class; defaults to perClass / 6 (the package's 60k:10k ratio), all when perClass is unset. */
+  /**
+   * Validation images per class; defaults to perClass / 6 (the package's 60k:10k ratio), all when perClass is unset.
+   */
   valPerClass?: number;
   concurrency?: number;
   log?: (line: string) => void;

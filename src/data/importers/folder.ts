@@ -34,7 +34,10 @@ export function classNameFor(folder: string): string {
     .replace(/^[_-]+|_+$/g, '');
 }
 
-/** A folder's entries with symbolic links followed (as torchvision's ImageFolder does); a broken link is named and left out. */
+/**
+ * A folder's entries with symbolic links followed (as torchvision's
+ * ImageFolder does); a broken link is named and left out.
+ */
 async function listFollowingLinks(
   dir: string,
   log: (line: string) => void,
@@ -50,7 +53,8 @@ async function listFollowingLinks(
       out.push({ name: e.name, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() });
     } catch (err) {
       log(
-        `skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable (${(err as NodeJS.ErrnoException).code})`,
+        `skipped ${path.join(dir, e.name)}: a symbolic link to nothing readable ` +
+          `(${(err as NodeJS.ErrnoException).code})`,
       );
     }
   }
@@ -77,10 +81,8 @@ export async function scanFolder(
     (e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()),
   );
   if (dirs.length === 0) {
-    throw new Error(
-      `${source} has no class subfolders${looseImages.length ? ` (it holds ${looseImages.length} images directly)` : ''}; ` +
-        'put each class in its own folder: SRC/<class>/*.jpg',
-    );
+    const loose = looseImages.length ? ` (it holds ${looseImages.length} images directly)` : '';
+    throw new Error(`${source} has no class subfolders${loose}; put each class in its own folder: SRC/<class>/*.jpg`);
   }
   const classes: { name: string; folder: string; files: string[] }[] = [];
   const byName = new Map<string, string>();
@@ -96,7 +98,8 @@ export async function scanFolder(
       .sort();
     if (files.length === 0) {
       throw new Error(
-        `class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or remove it`,
+        `class folder ${path.join(source, folder)} holds no images (${IMAGE_EXTENSIONS.join(' ')}); add some or ` +
+          `remove it`,
       );
     }
     classes.push({ name, folder, files });
@@ -116,7 +119,10 @@ async function realish(p: string): Promise<string> {
   }
 }
 
-/** The dataset written into the source (or the source inside the dataset) would mix the two, and a rerun would read its own output. */
+/**
+ * The dataset written into the source (or the source inside the
+ * dataset) would mix the two, and a rerun would read its own output.
+ */
 async function refuseOverlap(source: string, out: string): Promise<void> {
   const [src, dst] = await Promise.all([realish(source), realish(out)]);
   const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
@@ -193,7 +199,8 @@ export async function importFolder(
       log(`${cls.name}: ${c.train} train, ${c.validation} validation`);
       if (c.validation === 0)
         log(
-          `warning: class '${cls.name}' has no validation image (${c.train} in all, --val-fraction ${valFraction}), so ` +
+          `warning: class '${cls.name}' has no validation image (${c.train} in all, --val-fraction ${valFraction}), ` +
+            `so ` +
             'its accuracy cannot be measured: add images to it or raise --val-fraction',
         );
       if (c.train === 0)

@@ -40,11 +40,13 @@ export async function osv5mLayout(
   }
   if (csv.length === 0)
     throw new Error(
-      `${dir} holds no ${parts.map((p) => `${p}.csv`).join(' or ')}; download the metadata from ${OSV5M_URL} (see docs/real-cities.md)`,
+      `${dir} holds no ${parts.map((p) => `${p}.csv`).join(' or ')}; download the metadata from ${OSV5M_URL} (see ` +
+        `docs/real-cities.md)`,
     );
   if (images.length === 0 || !(await holdsAnything(images)))
     throw new Error(
-      `${dir}/images/${parts.join('|')}/ holds no archives or photos; download images/train/*.zip from ${OSV5M_URL} (see docs/real-cities.md)`,
+      `${dir}/images/${parts.join('|')}/ holds no archives or photos; download images/train/*.zip from ${OSV5M_URL} ` +
+        `(see docs/real-cities.md)`,
     );
   return { csv, images };
 }

@@ -240,7 +240,8 @@ function planImport(
     const take = Math.min(o.perCity ?? Infinity, rows.length);
     plan.push({ region, rows, withImage: rows.length, take });
     log(
-      `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
+      `${region.name.padEnd(12)} ${String(inRegion.length).padStart(10)} ` +
+        `${String(rows.length).padStart(11)} ${String(take).padStart(8)}`,
     );
     if (o.perCity !== undefined && rows.length < o.perCity)
       short.push(
@@ -384,7 +385,13 @@ async function importClass(
     log(`${cls}: ${gap} photos lie within 0.5 km of a train/validation border and were left out`);
   const short = have.train < target.train || have.validation < target.validation;
   log(
-    `${cls}: train ${have.train}, validation ${have.validation}${short && !o.signal?.stop ? ` (planned ${target.train} + ${target.validation}; the rest were unusable or, with the spatial split, on the wrong side)` : ''}`,
+    `${cls}: train ${have.train}, validation ${have.validation}${
+      short && !o.signal?.stop
+        ? ` ` +
+          `(planned ${target.train} + ${target.validation}; the rest were unusable or, with the spatial split, on ` +
+          `the wrong side)`
+        : ''
+    }`,
   );
 }
 

@@ -3,7 +3,8 @@
 // over a made-up world of panoramas on a grid, and injects faults on request. Binds 127.0.0.1 only.
 //
 //   node dist/src/data/providers/fake_server.js --port 8099 --keys k1,k2 --secret c2VjcmV0 --tokens MLY|t
-//   GOOGLE_MAPS_API_KEY=k1 GOOGLE_MAPS_URL_SIGNING_SECRET=c2VjcmV0 geospike collect --endpoint http://127.0.0.1:8099 ...
+//   GOOGLE_MAPS_API_KEY=k1 GOOGLE_MAPS_URL_SIGNING_SECRET=c2VjcmV0 \
+//     geospike collect --endpoint http://127.0.0.1:8099 ...
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -111,7 +111,8 @@ export class KeyRing {
   check(): void {
     if (this.exhausted.every(Boolean)) {
       throw new QuotaExhaustedError(
-        `every ${this.what} (${this.keys.length}) is over its quota; the dataset so far is saved — run the same command later to continue`,
+        `every ${this.what} (${this.keys.length}) is over its quota; the dataset so far is saved — run the same ` +
+          `command later to continue`,
       );
     }
   }

@@ -23,7 +23,8 @@ export interface MapillaryOptions {
 }
 
 const TOKEN_HINT =
-  'check MAPILLARY_ACCESS_TOKEN: it must be a client access token (MLY|...) from https://www.mapillary.com/dashboard/developers';
+  'check MAPILLARY_ACCESS_TOKEN: it must be a client access token (MLY|...) from ' +
+  'https://www.mapillary.com/dashboard/developers';
 
 export function thumbField(fetchSize: number): string {
   return fetchSize <= 256 ? 'thumb_256_url' : fetchSize <= 1024 ? 'thumb_1024_url' : 'thumb_2048_url';

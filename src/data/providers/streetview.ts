@@ -46,12 +46,14 @@ export class StreetViewProvider implements Provider {
   constructor(private readonly o: StreetViewOptions) {
     if (o.secrets.length > 1 && o.secrets.length !== o.keys.length) {
       throw new Error(
-        `GOOGLE_MAPS_URL_SIGNING_SECRET lists ${o.secrets.length} secrets for ${o.keys.length} keys; give one, or one per key`,
+        `GOOGLE_MAPS_URL_SIGNING_SECRET lists ${o.secrets.length} secrets for ${o.keys.length} keys; give one, or ` +
+          `one per key`,
       );
     }
     if (o.fetchSize + o.cropBottom > 640 || o.fetchSize < 32) {
       throw new Error(
-        `--fetch-size ${o.fetchSize} plus --crop-bottom ${o.cropBottom} must be at most 640 (Street View's limit) and the size at least 32`,
+        `--fetch-size ${o.fetchSize} plus --crop-bottom ${o.cropBottom} must be at most 640 (Street View's limit) ` +
+          `and the size at least 32`,
       );
     }
     this.cropBottom = o.cropBottom;
@@ -109,7 +111,8 @@ export class StreetViewProvider implements Provider {
 
 function refused(text: string): string {
   const which = /signature/i.test(text)
-    ? 'the URL signature was rejected: GOOGLE_MAPS_URL_SIGNING_SECRET is wrong or belongs to another project than GOOGLE_MAPS_API_KEY'
+    ? 'the URL signature was rejected: GOOGLE_MAPS_URL_SIGNING_SECRET is wrong or belongs to another project than ' +
+      'GOOGLE_MAPS_API_KEY'
     : SETTINGS_HINT;
   return `Street View refused the request (HTTP 403: ${reason(text)}); ${which}`;
 }
@@ -147,13 +150,17 @@ export function interpretMetadata(status: number, body: Buffer): Verdict<Source 
       return { retry: 'quota', why: 'OVER_QUERY_LIMIT' };
     case 'REQUEST_DENIED':
       return {
-        fatal: `Street View denied the request (REQUEST_DENIED${m.error_message ? `: ${reason(m.error_message)}` : ''}); ${SETTINGS_HINT}`,
+        fatal:
+          `Street View denied the request ` +
+          `(REQUEST_DENIED${m.error_message ? `: ${reason(m.error_message)}` : ''}); ${SETTINGS_HINT}`,
       };
     case 'UNKNOWN_ERROR':
       return { retry: 'transient', why: 'UNKNOWN_ERROR' };
     default:
       return {
-        fatal: `Street View metadata answered status ${JSON.stringify(m.status)}${m.error_message ? `: ${reason(m.error_message)}` : ''}`,
+        fatal:
+          `Street View metadata answered ` +
+          `status ${JSON.stringify(m.status)}${m.error_message ? `: ${reason(m.error_message)}` : ''}`,
       };
   }
 }

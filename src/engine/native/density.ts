@@ -9,7 +9,9 @@ const MIN_WORK = 1 << 22;
 /** What the density checks decided, for the tests and for measuring firing rates. */
 export const sparseStats = { checked: 0, sparse: 0, densities: [] as number[] };
 
-/** True when X's nonzero fraction is below `below`, so the event-driven kernel should run (and spike kernels are on). */
+/**
+ * True when X's nonzero fraction is below `below`, so the event-driven kernel should run (and spike kernels are on).
+ */
 export function sparseEnough(X: Float32Array, work: number, below: number): boolean {
   if (work < MIN_WORK || !spikeKernelsEnabled()) return false;
   const ad = addon();

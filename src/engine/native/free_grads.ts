@@ -35,7 +35,8 @@ const spikeStore: SavedStore = { pack: packSpikes, unpack: unpackSpikes };
 export function freeGradientsEarly(engine: object = tf.engine(), store: SavedStore = spikeStore): void {
   if (patched.has(engine)) return;
   const e = engine as unknown as EngineInternals;
-  if (typeof e.addTapeNode !== 'function' || typeof e.gradients !== 'function' || !e.state) return; // tfjs changed: skip
+  // tfjs changed: skip
+  if (typeof e.addTapeNode !== 'function' || typeof e.gradients !== 'function' || !e.state) return;
   patched.add(engine);
   // A caller's own upstream gradient (tf.grad(f)(x, dy)) is theirs: never dispose it.
   const callerDys = new WeakSet<tf.Tensor>();

@@ -66,7 +66,8 @@ export class GeospikeWebGPUBackend extends WebGPUBackend {
   checkDevice(): void {
     if (this.lostReason)
       throw new Error(
-        `webgpu: the GPU device was lost (${this.lostReason}); restart the run (--resume continues from the last checkpoint)`,
+        `webgpu: the GPU device was lost (${this.lostReason}); restart the run (--resume continues from the last ` +
+          `checkpoint)`,
       );
     const err = this.deviceError;
     if (err) {

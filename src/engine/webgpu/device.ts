@@ -43,7 +43,9 @@ function gpuDevicePresent(): boolean {
 
 function describe(info: GPUAdapterInfo, via: string): string {
   const name = info.description || info.device || info.vendor || 'unknown adapter';
-  return `${name}${info.device && info.description && !info.description.includes(info.device) ? ` (${info.device})` : ''} via ${via}`;
+  return `${name}${
+    info.device && info.description && !info.description.includes(info.device) ? ` (${info.device})` : ''
+  } via ${via}`;
 }
 
 export function isSoftware(info: GPUAdapterInfo): boolean {

@@ -31,8 +31,8 @@ async function register(hardwareOnly: boolean): Promise<{ software: boolean; lab
 }
 
 /**
- * Registers the webgpu backend on the first adapter found and returns its name; throws saying why when none can be
- * had. `auto` (hardwareOnly) accepts a hardware adapter only: a software one (llvmpipe) is slower than the CPU backends.
+ * Registers the webgpu backend on the first adapter found and returns its name; throws saying why when none can be had.
+ * `auto` (hardwareOnly) accepts a hardware adapter only: a software one (llvmpipe) is slower than the CPU backends.
  */
 export async function loadWebGPUBackend(hardwareOnly = false): Promise<string> {
   if (!registered) {

@@ -57,7 +57,9 @@ export interface ReportRun {
       sops: number;
       energy: number;
     }[];
-    /** The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture. */
+    /**
+     * The ANN `geospike energy` compared it with (by default the full-width ResNet18), costed from its architecture.
+     */
     baseline: { name: string; energy: number; ratio: number } | null;
     /** Memory accesses (Lemaire et al. 2022) beside the compute-only numbers; null in energy.json files from before. */
     memory: {
@@ -81,7 +83,10 @@ export interface Report {
   generatedAt: string;
   study: typeof STUDY;
   runs: ReportRun[];
-  /** Energy of the first ANN run over that of each spiking run (Spikformer, SDT), each pair measured with the same costs. */
+  /**
+   * Energy of the first ANN run over that of each spiking run
+   * (Spikformer, SDT), each pair measured with the same costs.
+   */
   energyRatios: { ann: string; snn: string; ratio: number }[];
   /** Authors and licences of the training photos whose licence asks for credit (none for most datasets). */
   credits: DatasetCredits[];

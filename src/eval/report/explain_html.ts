@@ -13,11 +13,17 @@ export function mapSvg(map: number[], grid: number, label: string, cell = 12): s
       const t = top > 0 ? Math.max(0, v) / top : 0;
       const g = Math.round(255 - 255 * t);
       const b = Math.round(255 - 255 * Math.min(1, 1.6 * t));
-      return `<rect x="${(i % grid) * cell}" y="${Math.floor(i / grid) * cell}" width="${cell}" height="${cell}" fill="rgb(255,${g},${b})"/>`;
+      return (
+        `<rect x="${(i % grid) * cell}" y="${Math.floor(i / grid) * cell}" width="${cell}" height="${cell}" ` +
+        `fill="rgb(255,${g},${b})"/>`
+      );
     })
     .join('');
   const w = grid * cell;
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="evmap" viewBox="0 0 ${w} ${w}" width="${w}" height="${w}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title>${rects}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="evmap" viewBox="0 0 ${w} ${w}" width="${w}" height="${w}" ` +
+    `role="img" aria-label="${esc(label)}"><title>${esc(label)}</title>${rects}</svg>`
+  );
 }
 
 function runSection(name: string, color: string, e: ExplainResult): string {
@@ -37,21 +43,33 @@ function runSection(name: string, color: string, e: ExplainResult): string {
           { name: 'masked by the map', color, points: curve(d.map) },
           { name: 'masked at random', color: '#94a3b8', points: curve(d.random) },
         ],
-      })}<figcaption>${d.passed ? '<strong>Passed</strong>' : '<strong class="fail">FAILED</strong>'}: area under the curve ${d.areaMap.toFixed(3)} by the map, ${d.areaRandom.toFixed(3)} at random (${d.images} images, ${d.randomOrders} random orders each). ${d.passed ? 'Masking the patches the map ranks first lowers the probability faster than masking at random.' : 'Masking by the map does not lower the probability faster than masking at random: these maps do not show what drove the guesses.'}</figcaption></figure>`,
+      })}<figcaption>${d.passed ? '<strong>Passed</strong>' : '<strong class="fail">FAILED</strong>'}: area under ` +
+        `the curve ${d.areaMap.toFixed(3)} by the map, ${d.areaRandom.toFixed(3)} at random (${d.images} ` +
+        `images, ${d.randomOrders} random orders each). ${
+          d.passed
+            ? 'Masking the patches the map ranks first lowers the probability faster than masking at random.'
+            : 'Masking by the map does not lower the probability faster than masking at random: these maps do not ' +
+              'show what drove the guesses.'
+        }</figcaption></figure>`,
     );
   } else {
     parts.push(
-      `<p class="note">No deletion test yet: run <code>geospike explain --checkpoint ${esc(e.checkpoint)} --deletion</code>.</p>`,
+      `<p class="note">No deletion test yet: run <code>geospike explain --checkpoint ${esc(e.checkpoint)} ` +
+        `--deletion</code>.</p>`,
     );
   }
   const cells = e.perClass
     .map(
       (c) =>
-        `<div class="evcell">${c.images ? mapSvg(c.map, e.grid, `${name}: ${c.class}`) : '<div class="note">none right</div>'}<div class="note">${esc(c.class)} (${c.images})</div></div>`,
+        `<div class="evcell">${
+          c.images ? mapSvg(c.map, e.grid, `${name}: ${c.class}`) : '<div class="note">none right</div>'
+        }<div class="note">${esc(c.class)} (${c.images})</div></div>`,
     )
     .join('');
   parts.push(
-    `<div class="evgrid">${cells}</div><p class="note">Average map of each class over the images it got right, of ${e.images} ${e.split} images explained (count in brackets); red: the patches with the most evidence for the class.</p>`,
+    `<div class="evgrid">${cells}</div><p class="note">Average map of each class over the images it got right, ` +
+      `of ${e.images} ${e.split} images explained (count in brackets); red: the patches with the most evidence for ` +
+      `the class.</p>`,
   );
   return parts.join('\n');
 }

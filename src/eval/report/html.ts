@@ -15,10 +15,12 @@ const secs = (s: number) => (s >= 100 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s
 const count = (n: number) =>
   n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n);
 
-const CSS = `
+const CSS =
+  `
 :root { --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --bg:#f8fafc; --card:#fff; --accent:#2563eb; }
 * { box-sizing: border-box; }
-body { margin:0; font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif; color:var(--fg); background:var(--bg); }
+body { margin:0; font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif; ` +
+  `color:var(--fg); background:var(--bg); }
 main { max-width:1120px; margin:0 auto; padding:28px 24px 48px; }
 h1 { font-size:26px; margin:0 0 4px; letter-spacing:-0.01em; }
 h2 { font-size:18px; margin:36px 0 12px; padding-bottom:6px; border-bottom:1px solid var(--line); }
@@ -31,9 +33,11 @@ h2 { font-size:18px; margin:36px 0 12px; padding-bottom:6px; border-bottom:1px s
 .grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr)); gap:14px; }
 .wide { overflow-x:auto; }
 .warn { background:#fff7ed; border:1px solid #fed7aa; border-radius:8px; padding:8px 12px; }
-figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 10px 6px; overflow-x:auto; }
+figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 10px 6px; ` +
+  `overflow-x:auto; }
 figcaption { color:var(--muted); font-size:12px; padding:2px 6px 4px; }
-table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; }
+table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line); ` +
+  `border-radius:10px; overflow:hidden; }
 th, td { padding:7px 10px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
 th:first-child, td:first-child { text-align:left; }
 thead th { background:#f1f5f9; font-weight:600; font-size:13px; }
@@ -78,7 +82,9 @@ function headline(r: Report, color: (run: number) => string): string {
     `Study: ${esc(S.resnet18.model)}`,
     ...r.runs.map(
       (run, i) =>
-        `${swatch(color(i))}${esc(run.name)}${run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''}`,
+        `${swatch(color(i))}${esc(run.name)}${
+          run.preset !== run.name ? `<br><span class="note">${esc(run.preset)}</span>` : ''
+        }`,
     ),
   ];
   const row = (label: string, study: [string, string], f: (x: ReportRun) => string) => [
@@ -107,7 +113,8 @@ function headline(r: Report, color: (run: number) => string): string {
     ),
     row("an ANN's energy / this one's", ['', ''], (x) =>
       x.energy?.baseline
-        ? `${x.energy.baseline.ratio.toFixed(1)}× <span class="note">(${esc(x.energy.baseline.name)}, ${formatEnergy(x.energy.baseline.energy)})</span>`
+        ? `${x.energy.baseline.ratio.toFixed(1)}× <span ` +
+          `class="note">(${esc(x.energy.baseline.name)}, ${formatEnergy(x.energy.baseline.energy)})</span>`
         : '',
     ),
   ];
@@ -118,14 +125,19 @@ function headline(r: Report, color: (run: number) => string): string {
 function otherData(r: Report): string {
   const classes = r.runs[0]?.classes ?? [];
   if (classes.join() === STUDY_CLASSES.join()) return '';
-  return `<p class="note warn">These runs were trained on ${classes.length} other classes (${esc(classes.slice(0, 5).join(', '))}${classes.length > 5 ? ', ...' : ''}), not the study's 5 cities: the study's columns are there for scale, not as a like-for-like comparison.</p>`;
+  return (
+    `<p class="note warn">These runs were trained on ${classes.length} other classes ` +
+    `(${esc(classes.slice(0, 5).join(', '))}${classes.length > 5 ? ', ...' : ''}), not the study's 5 cities: the ` +
+    `study's columns are there for scale, not as a like-for-like comparison.</p>`
+  );
 }
 
 function cards(r: Report, color: (run: number) => string): string {
   const c = r.runs.map(
     (run, i) =>
       `<div class="card"><div class="k">${swatch(color(i))}${esc(run.name)}</div>` +
-      `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy · ${esc(run.preset)}` +
+      `<div class="v">${run.best ? pct(run.best.valAcc) : '–'}</div><div class="d">best validation accuracy ` +
+      `· ${esc(run.preset)}` +
       `${run.energy ? ` · ${formatEnergy(run.energy.perImage)}/image` : ''}</div></div>`,
   );
   for (const run of r.runs) {
@@ -133,20 +145,26 @@ function cards(r: Report, color: (run: number) => string): string {
     if (!b) continue;
     c.push(
       `<div class="card"><div class="k">energy vs ${esc(b.name)}</div><div class="v">${b.ratio.toFixed(1)}×</div>` +
-        `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image, from its architecture) uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`,
+        `<div class="d">${esc(b.name)} (${formatEnergy(b.energy)}/image, from its architecture) ` +
+        `uses ${b.ratio.toFixed(1)}× the energy of ${esc(run.name)}</div></div>`,
     );
   }
   for (const e of r.energyRatios) {
     c.push(
-      `<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div class="v">${e.ratio.toFixed(1)}×</div>` +
-        `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image, both measured here</div></div>`,
+      `<div class="card"><div class="k">energy, ${esc(e.ann)} / ${esc(e.snn)}</div><div ` +
+        `class="v">${e.ratio.toFixed(1)}×</div>` +
+        `<div class="d">${esc(e.ann)} uses ${e.ratio.toFixed(1)}× the energy of ${esc(e.snn)} per image, both ` +
+        `measured here</div></div>`,
     );
   }
   // Two kinds of energy card, two baselines: say which is which, or 214x beside 3.4x reads as a contradiction.
   const vsArchitecture = r.runs.some((run) => run.energy?.baseline);
   const why =
     vsArchitecture && r.energyRatios.length
-      ? `<p class="note">Two energy comparisons, two baselines: <b>energy vs ${esc(r.runs.find((run) => run.energy?.baseline)!.energy!.baseline!.name)}</b> prices the study's full-width ResNet18 from its architecture alone (not trained here), while <b>energy, ANN / SNN</b> compares the runs in this report, whose ResNet18 may be narrower; so the two ratios differ.</p>`
+      ? `<p class="note">Two energy comparisons, two baselines: <b>energy ` +
+        `vs ${esc(r.runs.find((run) => run.energy?.baseline)!.energy!.baseline!.name)}</b> prices the study's ` +
+        `full-width ResNet18 from its architecture alone (not trained here), while <b>energy, ANN / SNN</b> compares ` +
+        `the runs in this report, whose ResNet18 may be narrower; so the two ratios differ.</p>`
       : '';
   return `<div class="cards">${c.join('')}</div>${why}`;
 }
@@ -191,8 +209,15 @@ function curves(r: Report, color: (run: number) => string): string {
     bars: r.runs.map((run, i) => ({ label: run.name, value: run.params, color: color(i), note: count(run.params) })),
   });
   return (
-    `<div class="grid">${figure(acc, "Dashed: the original study's final accuracy on its 5-city data (300 epochs).")}${figure(loss)}` +
-    `${figure(time, `The study: ${r.study.spikformer.epochSeconds} s (Spikformer) and ${r.study.resnet18.epochSeconds} s (ResNet18) per epoch on a T4 GPU, 40,000 images.`)}${figure(params)}</div>`
+    `<div class="grid">${figure(
+      acc,
+      "Dashed: the original study's final accuracy " + 'on its 5-city data (300 epochs).',
+    )}${figure(loss)}` +
+    `${figure(
+      time,
+      `The study: ${r.study.spikformer.epochSeconds} s (Spikformer) ` +
+        `and ${r.study.resnet18.epochSeconds} s (ResNet18) per epoch on a T4 GPU, 40,000 images.`,
+    )}${figure(params)}</div>`
   );
 }
 
@@ -261,9 +286,11 @@ function energy(r: Report, color: (run: number) => string): string {
     parts.push(
       figure(
         barChart({ title: 'Energy per image (inference)', log, unit: 'picojoules per image', bars }),
-        `E_MAC ${firstEnergy.energy!.costs.eMac} pJ, E_AC ${firstEnergy.energy!.costs.eAc} pJ: ${esc(firstEnergy.energy!.costs.about)}.` +
+        `E_MAC ${firstEnergy.energy!.costs.eMac} pJ, E_AC ${firstEnergy.energy!.costs.eAc} ` +
+          `pJ: ${esc(firstEnergy.energy!.costs.about)}.` +
           (baseline
-            ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its weights).`
+            ? ` Grey: ${esc(baseline.name)} costed from its architecture alone (an ANN's cost does not depend on its ` +
+              `weights).`
             : ''),
       ),
     );
@@ -302,7 +329,8 @@ function energy(r: Report, color: (run: number) => string): string {
               note: formatEnergy(l.energy),
             })),
           }),
-          "Grey: analog input, costed as MACs (the first conv; Spikformer's head). Coloured: spike input, costed as SOPs = rate × T × FLOPs.",
+          "Grey: analog input, costed as MACs (the first conv; Spikformer's head). Coloured: spike input, costed as " +
+            'SOPs = rate × T × FLOPs.',
         ),
       );
     } else if (!run.energy) {
@@ -320,7 +348,12 @@ function credits(r: Report): string {
     d.groups.map((g) => {
       const shown = g.topAuthors.map(([a, n]) => `${esc(a)} (${n})`).join(', ');
       const more = g.authors - g.topAuthors.length;
-      return `<li>${count(g.photos)} photos from ${esc(g.provider)} in ${esc(d.data)}, licensed ${esc(g.licence)}, by ${count(g.authors)} author${g.authors === 1 ? '' : 's'}: ${shown}${more > 0 ? ` and ${count(more)} more` : ''}. Each photo's author is in ${esc(d.data)}/manifest.jsonl.</li>`;
+      return (
+        `<li>${count(g.photos)} photos from ${esc(g.provider)} in ${esc(d.data)}, licensed ${esc(g.licence)}, ` +
+        `by ${count(g.authors)} author${g.authors === 1 ? '' : 's'}: ${shown}${
+          more > 0 ? ` and ${count(more)} more` : ''
+        }. Each photo's author is in ${esc(d.data)}/manifest.jsonl.</li>`
+      );
     }),
   );
   return `<h2>Photo credits</h2>\n<ul class="credits">${items.join('')}</ul>`;
@@ -329,16 +362,25 @@ function credits(r: Report): string {
 export function renderReport(r: Report): string {
   const color = paletteColor; // run i has the same colour in every figure
   const when = r.generatedAt.replace('T', ' ').slice(0, 16);
-  return `<!doctype html>
+  return (
+    `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(r.title)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>${esc(r.title)}</h1>
-<p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs.map((x) => `${esc(x.name)} (${x.preset !== x.name ? `${esc(x.preset)}, ` : ''}${count(x.params)} parameters, ${x.classes.length} classes)`).join(', ')} · generated ${esc(when)} UTC</p>
+<p class="sub">${r.runs.length} run${r.runs.length === 1 ? '' : 's'}: ${r.runs
+      .map(
+        (x) =>
+          `${esc(x.name)} ` +
+          `(${x.preset !== x.name ? `${esc(x.preset)}, ` : ''}${count(x.params)} parameters, ${x.classes.length} ` +
+          `classes)`,
+      )
+      .join(', ')} · generated ${esc(when)} UTC</p>
 ${cards(r, color)}
 <h2>Headline numbers, next to the original study</h2>
 ${otherData(r)}<div class="wide">${headline(r, color)}</div>
-<p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer epochs and a CPU, so compare shapes, not absolute numbers.</p>
+<p class="note">${esc(r.study.about)}. The study could not measure energy. Runs here may use other data, fewer ` +
+    `epochs and a CPU, so compare shapes, not absolute numbers.</p>
 ${r.statistics ? `<h2>Statistics</h2>\n${studySection(r.statistics)}` : ''}
 <h2>Training</h2>
 ${curves(r, color)}
@@ -349,8 +391,14 @@ ${confusions(r, color)}
 ${energy(r, color)}
 ${memorySection(r)}
 ${explainSection(r, color)}
-<p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation images.</p>
+<p class="note">Method (Spikformer papers; Spikingformer's counter): E = E_MAC × MAC + E_AC × SOP. The first ` +
+    `convolution and the head see analog values and cost MACs; every later layer sees spikes and costs SOP = input ` +
+    `firing rate × T × FLOPs; q·kᵀ is gated by the sparser of q and k, (q·kᵀ)·v by v. The Spike-driven Transformer's ` +
+    `attention has no products: k∘v and q∘kv are masks (free), the token sum of k∘v one accumulate per spike, and ` +
+    `its head is fed the head LIF's spikes. ResNet18 costs all its MACs. Rates were measured on real validation ` +
+    `images.</p>
 ${credits(r)}
 </main></body></html>
-`;
+`
+  );
 }

@@ -50,7 +50,10 @@ export function studySection(s: StudySummary): string {
           esc(t.test.method),
         ]),
       ),
-      `<p class="note">Difference in accuracy (${esc(c.a)} − ${esc(c.b)}): ${(100 * c.difference.estimate).toFixed(1)} points, 95% CI ${(100 * c.difference.lo).toFixed(1)} to ${(100 * c.difference.hi).toFixed(1)} (${esc(c.difference.method)}).</p>`,
+      `<p class="note">Difference in accuracy (${esc(c.a)} ` +
+        `− ${esc(c.b)}): ${(100 * c.difference.estimate).toFixed(1)} points, 95% ` +
+        `CI ${(100 * c.difference.lo).toFixed(1)} to ${(100 * c.difference.hi).toFixed(1)} ` +
+        `(${esc(c.difference.method)}).</p>`,
     );
   }
   const cities = s.classes;

@@ -55,7 +55,8 @@ const L = { ...M, top: 56, left: 72 };
 
 function frame(w: number, h: number, title: string, body: string, kind: string): string {
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(kind)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(title)}">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${esc(kind)}" viewBox="0 0 ${w} ${h}" ` +
+    `width="${w}" height="${h}" role="img" aria-label="${esc(title)}">` +
     `<title>${esc(title)}</title><text class="ct" x="${M.left}" y="20">${esc(title)}</text>${body}</svg>`
   );
 }
@@ -84,25 +85,37 @@ export function lineChart(o: LineChartOptions): string {
   );
   let body = '';
   for (const t of yt)
-    body += `<line class="grid" x1="${L.left}" x2="${W - L.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" x="${L.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
+    body +=
+      `<line class="grid" x1="${L.left}" x2="${W - L.right}" y1="${sy(t)}" y2="${sy(t)}"/><text class="tick" ` +
+      `x="${L.left - 6}" y="${sy(t) + 4}" text-anchor="end">${esc(fmt(t))}</text>`;
   for (const t of xt)
     body += `<text class="tick" x="${sx(t)}" y="${H - L.bottom + 16}" text-anchor="middle">${t}</text>`;
   body += `<line class="axis" x1="${L.left}" x2="${W - L.right}" y1="${L.top + ph}" y2="${L.top + ph}"/>`;
   body += `<text class="label" x="${L.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`;
-  body += `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`;
+  body +=
+    `<text class="label" transform="translate(14 ${L.top + ph / 2}) rotate(-90)" ` +
+    `text-anchor="middle">${esc(o.yLabel)}</text>`;
   let refLabels = '';
   for (const [i, r] of (o.refs ?? []).entries()) {
     const dy = i % 2 ? 12 : -4; // alternate above and below the line so close references stay readable
-    body += `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`;
+    body +=
+      `<line x1="${L.left}" x2="${W - L.right}" y1="${sy(r.y)}" y2="${sy(r.y)}" stroke="${r.color}" ` +
+      `stroke-dasharray="5 4" stroke-width="1.2" opacity="0.8"/>`;
     // Drawn after the curves, on a white halo, so a curve passing by never strikes the label through.
-    refLabels += `<text class="tick ref" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" fill="${r.color}" stroke="#fff" stroke-width="4" paint-order="stroke">${esc(r.label)}</text>`;
+    refLabels +=
+      `<text class="tick ref" x="${W - L.right - 4}" y="${sy(r.y) + dy}" text-anchor="end" ` +
+      `fill="${r.color}" stroke="#fff" stroke-width="4" paint-order="stroke">${esc(r.label)}</text>`;
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
     const d = s.points.map((p, i) => `${i ? 'L' : 'M'}${sx(p[0])} ${sy(p[1])}`).join(' ');
-    body += `<path class="series" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${s.color}" stroke-width="2.2" stroke-linejoin="round"/>`;
+    body +=
+      `<path class="series" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${s.color}" ` +
+      `stroke-width="2.2" stroke-linejoin="round"/>`;
     for (const p of s.points)
-      body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(`${s.name}, epoch ${p[0]}: ${fmt(p[1])}`)}</title></circle>`;
+      body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(
+        `${s.name}, epoch ${p[0]}: ${fmt(p[1])}`,
+      )}</title></circle>`;
   }
   body += refLabels;
   body += legend(
@@ -118,7 +131,9 @@ function legend(items: { name: string; color: string }[], left: number, y: numbe
   let x = left;
   let s = '';
   for (const it of items) {
-    s += `<rect x="${n2(x)}" y="${y - 9}" width="10" height="10" rx="2" fill="${it.color}"/><text class="tick" x="${n2(x + 15)}" y="${y}">${esc(it.name)}</text>`;
+    s +=
+      `<rect x="${n2(x)}" y="${y - 9}" width="10" height="10" rx="2" fill="${it.color}"/><text class="tick" ` +
+      `x="${n2(x + 15)}" y="${y}">${esc(it.name)}</text>`;
     x += it.name.length * 6.2 + 32;
   }
   return s;
@@ -164,8 +179,11 @@ export function barChart(o: {
     const bh = row - (row > 20 ? 8 : 4);
     body +=
       `<text class="tick" x="${labelW - 6}" y="${y + bh / 2 + 4}" text-anchor="end">${esc(b.label)}</text>` +
-      `<rect class="bar" data-value="${b.value}" x="${labelW}" y="${y}" width="${n2(Math.max(len(b.value), b.value > 0 ? 1 : 0))}" height="${bh}" rx="2" fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)}`)}</title></rect>` +
-      `<text class="tick value" x="${n2(labelW + len(b.value) + 5)}" y="${y + bh / 2 + 4}">${esc(b.note ?? fmt(b.value))}</text>`;
+      `<rect class="bar" data-value="${b.value}" x="${labelW}" y="${y}" ` +
+      `width="${n2(Math.max(len(b.value), b.value > 0 ? 1 : 0))}" height="${bh}" rx="2" ` +
+      `fill="${b.color}"><title>${esc(`${b.label}: ${fmt(b.value)}`)}</title></rect>` +
+      `<text class="tick value" x="${n2(labelW + len(b.value) + 5)}" ` +
+      `y="${y + bh / 2 + 4}">${esc(b.note ?? fmt(b.value))}</text>`;
   });
   if (o.unit)
     body += `<text class="label" x="${labelW}" y="${H - 6}">${esc(o.unit)}${o.log ? ' (log scale)' : ''}</text>`;
@@ -193,15 +211,25 @@ export function confusionHeatmap(o: {
       const share = v / total;
       const x = labelW + p * cell;
       const y = top + t * cell;
-      body += `<rect class="cell" data-count="${v}" x="${x}" y="${y}" width="${cell - 1}" height="${cell - 1}" fill="${o.color}" fill-opacity="${n2(0.06 + 0.94 * share)}"><title>${esc(`true ${o.classes[t]}, predicted ${o.classes[p]}: ${v} (${(100 * share).toFixed(1)}%)`)}</title></rect>`;
+      body +=
+        `<rect class="cell" data-count="${v}" x="${x}" y="${y}" width="${cell - 1}" height="${cell - 1}" ` +
+        `fill="${o.color}" fill-opacity="${n2(0.06 + 0.94 * share)}"><title>${esc(
+          `true ${o.classes[t]}, predicted ${o.classes[p]}: ${v} (${(100 * share).toFixed(1)}%)`,
+        )}</title></rect>`;
       if (cell >= 22)
-        body += `<text class="cellv" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#1f2937'}">${v}</text>`;
+        body +=
+          `<text class="cellv" x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" ` +
+          `fill="${share > 0.5 ? '#fff' : '#1f2937'}">${v}</text>`;
     });
-    body += `<text class="tick" x="${labelW - 5}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end">${esc(must(o.classes[t], 'one class name per matrix row'))}</text>`;
+    body +=
+      `<text class="tick" x="${labelW - 5}" y="${top + t * cell + cell / 2 + 4}" ` +
+      `text-anchor="end">${esc(must(o.classes[t], 'one class name per matrix row'))}</text>`;
   });
   o.classes.forEach((c, p) => {
     const x = labelW + p * cell + cell / 2 + 4;
-    body += `<text class="tick" transform="translate(${x} ${top + K * cell + 6}) rotate(-60)" text-anchor="end">${esc(c)}</text>`;
+    body +=
+      `<text class="tick" transform="translate(${x} ${top + K * cell + 6}) rotate(-60)" ` +
+      `text-anchor="end">${esc(c)}</text>`;
   });
   body += `<text class="label" x="${W - 4}" y="${top - 6}" text-anchor="end">rows: true · columns: predicted</text>`;
   return frame(W, H, o.title, body, 'confusion');

@@ -1,6 +1,6 @@
-// The fused AdamW update kernel, offered to src/train/adamw.ts: the same float32 arithmetic as its sequence of 13 tensor ops
-// (each scalar rounded to float32, each op rounded), so results are bit-identical, in one pass instead of thirteen
-// full-size temporaries. On resnet18 the op sequence took a fifth of a training step.
+// The fused AdamW update kernel, offered to src/train/adamw.ts: the same float32 arithmetic as its sequence of 13
+// tensor ops (each scalar rounded to float32, each op rounded), so results are bit-identical, in one pass instead of
+// thirteen full-size temporaries. On resnet18 the op sequence took a fifth of a training step.
 //   decayed = p * decay; m' = m * beta1 + g * (1 - beta1); v' = v * beta2 + g^2 * (1 - beta2)
 //   p' = decayed - m' / (sqrt(v') / bc2Sqrt + eps) * stepSize
 // This JS loop is the reference kernel (registered for `cpu` by ./index.ts); faster backends register their own.

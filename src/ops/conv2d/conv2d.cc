@@ -34,7 +34,8 @@ struct ConvParams {
   memory::dims padR() const { return {pb, pr}; }
   std::string key(const char* op) const {
     std::string k(op);
-    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias}) k += "," + std::to_string(v);
+    for (int64_t v : {N, H, W, C, O, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr, bias})
+      k += "," + std::to_string(v);
     return k;
   }
 };
@@ -57,10 +58,12 @@ bool useBlocked(const ConvParams& p) {
 // into 0, where tfjs's keeps NaN, and a NaN must reach the loss (a NaN running statistic must stop a run).
 convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any) {
   auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
-  auto d = p.bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
-                                              p.biasMd(), dst, p.strides(), p.dilates(), p.padL(), p.padR())
-                  : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src, p.wei(tag::any),
-                                              dst, p.strides(), p.dilates(), p.padL(), p.padR());
+  const auto kind = prop_kind::forward_training;
+  const auto algo = algorithm::convolution_direct;
+  auto d = p.bias ? convolution_forward::desc(kind, algo, src, p.wei(tag::any), p.biasMd(), dst, p.strides(),
+                                              p.dilates(), p.padL(), p.padR())
+                  : convolution_forward::desc(kind, algo, src, p.wei(tag::any), dst, p.strides(), p.dilates(),
+                                              p.padL(), p.padR());
   return convolution_forward::primitive_desc(d, engine());
 }
 
@@ -274,7 +277,8 @@ void pointwiseFilterGrad(const ConvParams& p, const float* x, const float* dy, f
     std::lock_guard<std::mutex> lock(cacheMutex);
     auto it = pointwise.find(k);
     if (it == pointwise.end())
-      it = pointwise.emplace(k, std::make_unique<matmul>(matmul::primitive_desc(matmul::desc(a, b, c), engine()))).first;
+      it = pointwise.emplace(k, std::make_unique<matmul>(matmul::primitive_desc(matmul::desc(a, b, c), engine())))
+               .first;
     mm = it->second.get();
   }
   mm->execute(stream(), {{DNNL_ARG_SRC, memory(a, engine(), xs.data())},

@@ -213,7 +213,8 @@ Napi::Value MeanMiddle(const Napi::CallbackInfo& info, int64_t outer, int64_t re
           const float* p = x + o * red;
           double s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // four chains: the adds pipeline and vectorize
           int64_t r = r0;
-          for (; r + 4 <= r1; r += 4) s0 += p[r] / divisor, s1 += p[r + 1] / divisor, s2 += p[r + 2] / divisor, s3 += p[r + 3] / divisor;
+          for (; r + 4 <= r1; r += 4)
+            s0 += p[r] / divisor, s1 += p[r + 1] / divisor, s2 += p[r + 2] / divisor, s3 += p[r + 3] / divisor;
           for (; r < r1; ++r) s0 += p[r] / divisor;
           acc[o] = (s0 + s1) + (s2 + s3);
           continue;
@@ -317,7 +318,8 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   switch (op) {
     case kRelu:
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] <= 0.f ? 0.f : x[i];  // NaN stays NaN; -0 becomes +0, as Math.max(0, x)
+      for (int64_t i = 0; i < n; ++i)  // NaN stays NaN; -0 becomes +0, as Math.max(0, x)
+        y[i] = x[i] <= 0.f ? 0.f : x[i];
       break;
     case kStep:
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)

@@ -1,5 +1,5 @@
-// Transpose, broadcasting Add/Sub/Multiply/RealDiv, Sum and the common unary ops in C++: the JS versions walk one element at a time on
-// one core, and the models call them hundreds of times a step on tensors of millions of elements.
+// Transpose, broadcasting Add/Sub/Multiply/RealDiv, Sum and the common unary ops in C++: the JS versions walk one
+// element at a time on one core, and the models call them hundreds of times a step on tensors of millions of elements.
 import {
   Abs,
   Add,

@@ -24,7 +24,8 @@ inline void lifBlock(const float* x, float* s, float* h, int64_t T, int64_t M, i
     const float* xt = x + t * M + m0;
     float* st = s + t * M + m0;
     for (int64_t i = 0; i < len; ++i) {
-      float hv = kPow2 ? v[i] + (xt[i] - v[i]) * inv : v[i] + static_cast<float>(static_cast<float>(xt[i] - v[i]) / tau);
+      float hv = kPow2 ? v[i] + (xt[i] - v[i]) * inv
+                       : v[i] + static_cast<float>(static_cast<float>(xt[i] - v[i]) / tau);
       if (kH) h[t * M + m0 + i] = hv;
       st[i] = hv >= fth ? 1.f : 0.f;
       v[i] = hv >= fth ? 0.f : hv;  // hard reset, as the reference (not hv * (1 - s): inf * 0)
@@ -117,7 +118,8 @@ Napi::Value LifGrad(const Napi::CallbackInfo& info) {
   const float tau = static_cast<float>(dbl(info, 6)), vth = static_cast<float>(dbl(info, 7));
   const float fth = floatThreshold(dbl(info, 7));
   const int64_t kind = num(info, 8);
-  if (kind != kSigmoid && kind != kAtan) throw Napi::RangeError::New(info.Env(), "unknown surrogate id " + std::to_string(kind));
+  if (kind != kSigmoid && kind != kAtan)
+    throw Napi::RangeError::New(info.Env(), "unknown surrogate id " + std::to_string(kind));
   const float a = static_cast<float>(dbl(info, 9));
   const float* dy = f32(info, 0, T * M);
   const float* h = f32(info, 1, T * M);

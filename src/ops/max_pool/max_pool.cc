@@ -47,7 +47,8 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t oy = 0; oy < p.OH; ++oy)
-      for (int64_t ox = 0; ox < p.OW; ++ox) windowMax(p, x, n, oy, ox, y + ((n * p.OH + oy) * p.OW + ox) * p.C, nullptr);
+      for (int64_t ox = 0; ox < p.OW; ++ox)
+        windowMax(p, x, n, oy, ox, y + ((n * p.OH + oy) * p.OW + ox) * p.C, nullptr);
   return info.Env().Undefined();
 }
 

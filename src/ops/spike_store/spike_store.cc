@@ -29,7 +29,8 @@ Napi::Value SpikeKind(const Napi::CallbackInfo& info) {
     const float v = x[i * n / samples];
     const uint32_t u = bitsOf(v);
     if (u == kZero || u == kOne) continue;
-    if (!(v >= 2.f && v <= 255.f) || bitsOf(static_cast<float>(static_cast<uint8_t>(v))) != u) return Napi::Number::New(info.Env(), 0);
+    if (!(v >= 2.f && v <= 255.f) || bitsOf(static_cast<float>(static_cast<uint8_t>(v))) != u)
+      return Napi::Number::New(info.Env(), 0);
     kind = 2;
   }
   return Napi::Number::New(info.Env(), kind);
@@ -41,7 +42,8 @@ Napi::Value SpikePackBits(const Napi::CallbackInfo& info) {
   const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
   const float* x = f32(info, 0, n);
   auto out = info[1].As<Napi::Uint8Array>();
-  if (static_cast<int64_t>(out.ElementLength()) < (n + 7) / 8) throw Napi::RangeError::New(info.Env(), "bits too short");
+  if (static_cast<int64_t>(out.ElementLength()) < (n + 7) / 8)
+    throw Napi::RangeError::New(info.Env(), "bits too short");
   uint8_t* bits = out.Data();
   const int64_t bytes = (n + 7) / 8;
   int bad = 0;

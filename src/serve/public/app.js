@@ -408,7 +408,11 @@ async function showSummary() {
       who: `round ${r.index + 1}`,
       label: String(r.index + 1),
     }));
-    const label = `Map of every round's location: ${s.rounds.map((r) => `round ${r.index + 1} ${city(r.answer.class)}, you ${r.person.correct ? 'right' : 'wrong'}`).join('; ')}`;
+    const label =
+      `Map of every round's ` +
+      `location: ${s.rounds
+        .map((r) => `round ${r.index + 1} ${city(r.answer.class)}, you ${r.person.correct ? 'right' : 'wrong'}`)
+        .join('; ')}`;
     const stale = () => document.body.dataset.state !== 'summary';
     const legend = [
       { kind: 'right', text: 'you were right' },

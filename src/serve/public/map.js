@@ -58,8 +58,9 @@ function middleLng(points) {
 
 /**
  * Draws into `el` (emptied first): `pins` [{lat, lng, kind, who, label}], `lines` [{from, to, kind, label}] as great
- * circles, zoomed to show every pin with a margin; nothing is drawn if `stale()` says the page moved on meanwhile. Kinds: truth, you, model0, model1 (colours in style.css).
- * The <svg> carries its projection (data-rotate, data-scale, data-translate) so tests can check where pins sit.
+ * circles, zoomed to show every pin with a margin; nothing is drawn if `stale()` says the page moved on meanwhile.
+ * Kinds: truth, you, model0, model1 (colours in style.css). The <svg> carries its projection (data-rotate, data-scale,
+ * data-translate) so tests can check where pins sit.
  */
 export async function drawMap(el, { pins, lines = [], label, legend = [], stale = () => false }) {
   const { land, borders } = await loadWorld();

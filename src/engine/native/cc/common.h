@@ -33,7 +33,8 @@ inline float* f32(const Napi::CallbackInfo& info, size_t i, size_t expect) {
 
 // The element count of Float32Array argument i: for kernels whose size is the length of an input.
 inline int64_t f32Length(const Napi::CallbackInfo& info, size_t i) {
-  return static_cast<int64_t>(typedArg<Napi::Float32Array>(info, i, napi_float32_array, "a Float32Array").ElementLength());
+  return static_cast<int64_t>(
+      typedArg<Napi::Float32Array>(info, i, napi_float32_array, "a Float32Array").ElementLength());
 }
 
 // An optional Float32Array argument i: nullptr when it is absent, undefined or null.
