@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseResults, readResults, tabulate, wilson } from '../../src/serve/results.js';
+import { parseResults, readResults, type Standing, tabulate, wilson } from '../../src/serve/results.js';
 import { tempDir } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -112,19 +112,7 @@ test('the table: games, per-25 rates with intervals, points, per-class counts, c
   // People: 4 of 6 right -> 25 * 4/6 = 16.667 per 25, Wilson [7.500, 22.581]; points over the 5 rounds that have
   // them: (5000 + 100 + 4800 + 60 + 4990) / 5 * 25 = 74750.
   const s = (
-    x:
-      | {
-          name: string;
-          games: number;
-          rounds: number;
-          correct: number;
-          share: number;
-          share95: [number, number];
-          per25: number;
-          ci95: [number, number];
-          points25: number | null;
-        }
-      | undefined,
+    x: Standing | undefined,
     want: [string, number, number, number, number, number, number, number | null],
   ) => {
     assert.ok(x, `a standing for ${want[0]}`);

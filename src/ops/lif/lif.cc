@@ -123,7 +123,7 @@ Napi::Value LifGrad(const Napi::CallbackInfo& info) {
   const float a = static_cast<float>(dbl(info, 9));
   const float* dy = f32(info, 0, T * M);
   const float* h = f32(info, 1, T * M);
-  const float* s = info[2].IsNull() ? nullptr : f32(info, 2, T * M);
+  const float* s = optF32(info, 2, T * M);
   float* dx = f32(info, 3, T * M);
   const float k = 1.f / tau;
 #pragma omp parallel for schedule(static)

@@ -7,15 +7,14 @@ import { addon } from '../../engine/native/kernel_util.js';
 export type SparseKernel = 'matmul' | 'matmulTA' | 'conv';
 
 let table: ReturnType<NativeAddon['sparseThresholds']> | undefined;
+const thresholds = () => (table ??= addon().sparseThresholds());
 
 /** The density threshold of one event-driven kernel on this CPU. */
 export function sparseBelow(kernel: SparseKernel): number {
-  table ??= addon().sparseThresholds();
-  return table[kernel];
+  return thresholds()[kernel];
 }
 
 /** The row of the table this CPU uses ('avx512' or 'avx2'), for reports. */
 export function sparseIsa(): string {
-  table ??= addon().sparseThresholds();
-  return table.isa;
+  return thresholds().isa;
 }

@@ -21,7 +21,7 @@ inline uint32_t bitsOf(float v) {
 // spikeKind(x, samples): from `samples` evenly spaced entries, 1 when all are 0 or 1, 2 when all are whole numbers
 // 0..255 (some above 1), 0 otherwise (not worth a full pass).
 Napi::Value SpikeKind(const Napi::CallbackInfo& info) {
-  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 0);
   const float* x = f32(info, 0, n);
   const int64_t samples = n < num(info, 1) ? n : num(info, 1);
   int kind = 1;
@@ -39,12 +39,9 @@ Napi::Value SpikeKind(const Napi::CallbackInfo& info) {
 // spikePackBits(x, bits): bit i%8 of bits[i/8] = x[i] (LSB first); true when every x[i] was +0 or 1 (else bits is
 // incomplete and must not be used).
 Napi::Value SpikePackBits(const Napi::CallbackInfo& info) {
-  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 0);
   const float* x = f32(info, 0, n);
-  auto out = info[1].As<Napi::Uint8Array>();
-  if (static_cast<int64_t>(out.ElementLength()) < (n + 7) / 8)
-    throw Napi::RangeError::New(info.Env(), "bits too short");
-  uint8_t* bits = out.Data();
+  uint8_t* bits = u8(info, 1, (n + 7) / 8);
   const int64_t bytes = (n + 7) / 8;
   int bad = 0;
 #pragma omp parallel for schedule(static) reduction(| : bad) if (n > (1 << 16))
@@ -63,10 +60,8 @@ Napi::Value SpikePackBits(const Napi::CallbackInfo& info) {
 
 // spikeUnpackBits(bits, x): x[i] = bit i of bits, as 0 or 1.
 Napi::Value SpikeUnpackBits(const Napi::CallbackInfo& info) {
-  const int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
-  auto in = info[0].As<Napi::Uint8Array>();
-  if (static_cast<int64_t>(in.ElementLength()) < (n + 7) / 8) throw Napi::RangeError::New(info.Env(), "bits too short");
-  const uint8_t* bits = in.Data();
+  const int64_t n = f32Length(info, 1);
+  const uint8_t* bits = u8(info, 0, (n + 7) / 8);
   float* x = f32(info, 1, n);
   const int64_t whole = n / 8;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
@@ -107,11 +102,9 @@ inline bool packBytes(const float* x, uint8_t* bytes, int64_t i0, int64_t i1) {
 
 // spikePackBytes(x, bytes): bytes[i] = x[i]; true when every x[i] was a whole number 0..255 (and not -0).
 Napi::Value SpikePackBytes(const Napi::CallbackInfo& info) {
-  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t n = f32Length(info, 0);
   const float* x = f32(info, 0, n);
-  auto out = info[1].As<Napi::Uint8Array>();
-  if (static_cast<int64_t>(out.ElementLength()) < n) throw Napi::RangeError::New(info.Env(), "bytes too short");
-  uint8_t* bytes = out.Data();
+  uint8_t* bytes = u8(info, 1, n);
   constexpr int64_t kChunk = 1 << 14;
   int bad = 0;
 #pragma omp parallel for schedule(static) reduction(| : bad) if (n > (1 << 16))
@@ -121,10 +114,8 @@ Napi::Value SpikePackBytes(const Napi::CallbackInfo& info) {
 
 // spikeUnpackBytes(bytes, x): x[i] = bytes[i].
 Napi::Value SpikeUnpackBytes(const Napi::CallbackInfo& info) {
-  const int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
-  auto in = info[0].As<Napi::Uint8Array>();
-  if (static_cast<int64_t>(in.ElementLength()) < n) throw Napi::RangeError::New(info.Env(), "bytes too short");
-  const uint8_t* bytes = in.Data();
+  const int64_t n = f32Length(info, 1);
+  const uint8_t* bytes = u8(info, 0, n);
   float* x = f32(info, 1, n);
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(bytes[i]);

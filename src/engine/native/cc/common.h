@@ -22,13 +22,24 @@ A typedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type kind, 
   return info[i].As<A>();
 }
 
-// Float32Array argument i with `expect` elements at least (data pointer includes the view's byte offset).
-inline float* f32(const Napi::CallbackInfo& info, size_t i, size_t expect) {
-  auto a = typedArg<Napi::Float32Array>(info, i, napi_float32_array, "a Float32Array");
+// The data of typed-array argument i with `expect` elements at least (the pointer includes the view's byte offset).
+template <typename A>
+auto typedData(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type kind, const char* name, size_t expect) {
+  auto a = typedArg<A>(info, i, kind, name);
   if (a.ElementLength() < expect)
     throw Napi::RangeError::New(info.Env(), arg(i) + " has " + std::to_string(a.ElementLength()) +
                                                 " elements, needs " + std::to_string(expect));
   return a.Data();
+}
+
+// Float32Array argument i with `expect` elements at least.
+inline float* f32(const Napi::CallbackInfo& info, size_t i, size_t expect) {
+  return typedData<Napi::Float32Array>(info, i, napi_float32_array, "a Float32Array", expect);
+}
+
+// Uint8Array argument i with `expect` elements at least.
+inline uint8_t* u8(const Napi::CallbackInfo& info, size_t i, size_t expect) {
+  return typedData<Napi::Uint8Array>(info, i, napi_uint8_array, "a Uint8Array", expect);
 }
 
 // The element count of Float32Array argument i: for kernels whose size is the length of an input.
