@@ -8,7 +8,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
-                    "-fexceptions"],
+                    "-fno-trapping-math", "-fexceptions"],
       "libraries": ["-ldnnl", "-fopenmp"]
     },
     {

@@ -68,7 +68,8 @@ Napi::Value Lif(const Napi::CallbackInfo& info) {
 // Taylor polynomial, relative error below 2e-7.
 inline float expNeg(float x) {
   x = x < -87.f ? -87.f : x;
-  const float k = std::nearbyint(x * 1.44269504f);
+  // Round to nearest even by the 1.5 * 2^23 shift: the same k as nearbyint for |x| < 2^22, and it vectorizes.
+  const float k = (x * 1.44269504f + 12582912.f) - 12582912.f;
   const float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
   float p = 1.f / 720;
   p = p * r + 1.f / 120;
