@@ -13,6 +13,8 @@ import { packStats } from '../../src/ops/conv2d/native.js';
 import { sparseStats } from '../../src/ops/matmul/native.js';
 import { sparseBelow } from '../../src/ops/sparse_thresholds/native.js';
 import { must } from '../../src/util/must.js';
+import { addon } from '../../src/engine/native/kernel_util.js';
+import { readFileSync } from 'node:fs';
 import { rng } from '../helpers/rng.js';
 import { assertCloseToScale, worstDifference } from '../helpers/compare.js';
 
@@ -169,6 +171,45 @@ test('Conv2D matches at the model layers’ widths, where oneDNN picks blocked f
       { filterShape: filter.shape, strides: [s, s], pad: 'same', dataFormat: 'NHWC' },
       `${what} (dw)`,
     );
+  }
+});
+
+/** oneDNN 2.6 has Winograd convolutions for AVX-512 (avx512_core: F, BW, VL and DQ) only. */
+function hasAvx512Core(): boolean {
+  const flags =
+    readFileSync('/proc/cpuinfo', 'utf8')
+      .match(/^flags\s*:(.*)$/m)?.[1]
+      ?.split(/\s+/) ?? [];
+  return ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.includes(f));
+}
+
+test('3x3 stride-1 convolutions that pay for it run Winograd on AVX-512, and match the JS kernels', async () => {
+  const r = rng(99);
+  const wino = hasAvx512Core();
+  // [N, H, C, O, expected where Winograd exists]: 512 output pixels and 32 channels each way are the bar
+  for (const [N, H, C, O, pays] of [
+    [2, 16, 32, 32, true],
+    [1, 32, 32, 64, true],
+    [8, 8, 48, 64, true],
+    [1, 16, 32, 32, false], // 256 pixels
+    [4, 16, 16, 32, false], // 16 channels in
+    [2, 16, 40, 32, false], // not a multiple of 16
+  ] as const) {
+    const x = { shape: [N, H, H, C], values: r.normal(N * H * H * C) };
+    const filter = { shape: [3, 3, C, O], values: r.normal(9 * C * O, 0.1) };
+    const what = `conv ${N}x${H}x${H}x${C} -> ${O}, k3 s1`;
+    const params = Int32Array.from([N, H, H, C, O, 3, 3, H, H, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    for (const op of [0, 1, 2] as const) {
+      const want = wino && pays ? 'winograd' : 'direct';
+      assert.equal(addon().conv2dAlgorithm(params, op), want, `${what}: op ${op}`);
+    }
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
+    await agree('Conv2D', { x, filter }, attrs, what);
+    const y = await refOutput('Conv2D', { x, filter }, attrs);
+    const dy = { shape: y.shape, values: r.normal(y.values.length) };
+    const grad = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
+    await agree('Conv2DBackpropInput', { dy, filter }, { ...grad, inputShape: x.shape }, `${what} (dx)`);
+    await agree('Conv2DBackpropFilter', { x, dy }, { ...grad, filterShape: filter.shape }, `${what} (dw)`);
   }
 });
 

@@ -29,6 +29,8 @@ export interface NativeAddon {
   conv2dPackFilter(filter: Float32Array, params: Int32Array): Float32Array | null;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** The algorithm of the plan for params and op (0 forward, 1 input gradient, 2 filter gradient). */
+  conv2dAlgorithm(params: Int32Array, op: 0 | 1 | 2): 'winograd' | 'direct';
   /** params: batchA,batchB,M,N,K,transposeA,transposeB,hasBias,relu */
   batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array, bias?: Float32Array): void;
   /** params: N,H,W,C,OH,OW,KH,KW,strideH,strideW,padTop,padLeft */

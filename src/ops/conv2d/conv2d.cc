@@ -6,7 +6,9 @@
 #include <mutex>
 #include <unordered_map>
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <vector>
 
 namespace gs {
@@ -54,12 +56,30 @@ bool useBlocked(const ConvParams& p) {
   return nhwcOnly ? tinyOutput(p) : p.C >= 16 && p.O >= 16;
 }
 
+// Winograd F(4x4, 3x3): oneDNN 2.6 has it for AVX-512 only (jit_wino_4x3; elsewhere creating it fails and the
+// plan stays direct). On a Zen 4 it took 0.2-0.65 of the direct kernel's time, forward and both gradients, on every
+// 3x3 stride-1 layer of ResNet18 and the spiking models' patch stems with at least 32 channels in and out and 512
+// output pixels over the batch (N OH OW), and up to 12x longer below that (its filter transform is paid per call,
+// its savings per pixel: 512 channels at 4x4 need a batch of 32). It rounds differently from the direct kernel
+// (relative difference about 1e-6). GEOSPIKE_CONV_ALGO=direct turns it off (for comparisons).
+bool winogradAllowed() {
+  static const bool off = [] {
+    const char* v = std::getenv("GEOSPIKE_CONV_ALGO");
+    return v != nullptr && std::string(v) == "direct";
+  }();
+  return !off;
+}
+bool winogradPays(const ConvParams& p) {
+  const bool fits = p.KH == 3 && p.KW == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.pt <= 1 &&
+                    p.pb <= 1 && p.pl <= 1 && p.pr <= 1 && p.C % 16 == 0 && p.O % 16 == 0;
+  return fits && p.C >= 32 && p.O >= 32 && p.N * p.OH * p.OW >= 512;
+}
+
 // A fused convolution's bias runs inside the primitive. Its ReLU does not: oneDNN's ReLU (a max with 0) turns NaN
 // into 0, where tfjs's keeps NaN, and a NaN must reach the loss (a NaN running statistic must stop a run).
-convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any) {
+convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any, algorithm algo) {
   auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
   const auto kind = prop_kind::forward_training;
-  const auto algo = algorithm::convolution_direct;
   auto d = p.bias ? convolution_forward::desc(kind, algo, src, p.wei(tag::any), p.biasMd(), dst, p.strides(),
                                               p.dilates(), p.padL(), p.padR())
                   : convolution_forward::desc(kind, algo, src, p.wei(tag::any), dst, p.strides(), p.dilates(),
@@ -70,14 +90,30 @@ convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any) {
 // Scratch arrays shared by every plan (calls run one at a time): the filter and the two activations in the
 // primitive's layouts. Per-plan copies held a blocked filter per op and geometry (3x the parameters, 135 MB for
 // ResNet18) and blocked activations per geometry, for nothing between calls.
+// 64-byte aligned: the Winograd filter-gradient kernel faults on anything less (oneDNN 2.6; found with an offset
+// buffer), and full cache lines suit every kernel.
+template <typename T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <typename U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* q, size_t) { ::operator delete(q, std::align_val_t(64)); }
+  bool operator==(const Aligned64&) const { return true; }
+  bool operator!=(const Aligned64&) const { return false; }
+};
+using Buffer = std::vector<float, Aligned64<float>>;
+bool aligned64(const void* q) { return reinterpret_cast<uintptr_t>(q) % 64 == 0; }
+
 struct Scratch {
-  std::vector<float> wei, a, b;
+  Buffer wei, a, b;
 };
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
-float* room(std::vector<float>& v, const memory::desc& md) {
+float* room(Buffer& v, const memory::desc& md) {
   size_t n = md.get_size() / sizeof(float);
   if (v.size() < n) v.resize(n);
   return v.data();
@@ -87,10 +123,12 @@ float* room(std::vector<float>& v, const memory::desc& md) {
 // Activations: forward src -> dst, backward data diff_dst -> diff_src, backward filter src and diff_dst (both in).
 struct Plan {
   primitive prim;
+  bool winograd = false;  // every array it reads or writes must be 64-byte aligned
   memory::desc weiMd;  // the layout the primitive wants for its filter (or diff filter)
   bool reorderWei = false;
   reorder weiReorder;  // hwio -> weiMd (forward, backward data) or weiMd -> hwio (backward filter)
   bool reorderIn = false, reorderOut = false;  // the activation going in / coming out needs a reorder
+  bool reorderIn2 = false;                     // backward filter's diff_dst needs one
   memory::desc inMd, outMd, in2Md;             // their layouts (in2: backward filter's diff_dst)
   reorder inReorder, outReorder, in2Reorder;
 };
@@ -103,15 +141,11 @@ reorder reorderOf(const memory::desc& from, const memory::desc& to) {
   return reorder(reorder::primitive_desc(engine(), from, engine(), to));
 }
 
-Plan& plan(const ConvParams& p, int op) {
-  static const char* names[] = {"fwd", "bwd_data", "bwd_wei"};
-  std::string k = p.key(names[op]);
-  std::lock_guard<std::mutex> lock(cacheMutex);
-  auto it = cache.find(k);
-  if (it != cache.end()) return *it->second;
+std::unique_ptr<Plan> buildPlan(const ConvParams& p, int op, algorithm algo) {
   auto pl = std::make_unique<Plan>();
+  pl->winograd = algo == algorithm::convolution_winograd;
   const bool any = useBlocked(p);
-  auto fpd = forwardPd(p, any);
+  auto fpd = forwardPd(p, any, algo);
   memory::desc user = p.wei(tag::hwio);
   memory::desc src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
   memory::desc userIn = p.src(), userOut = p.dst();
@@ -121,7 +155,7 @@ Plan& plan(const ConvParams& p, int op) {
     pl->inMd = fpd.src_desc();
     pl->outMd = fpd.dst_desc();
   } else if (op == 1) {
-    convolution_backward_data::desc d(algorithm::convolution_direct, src, p.wei(tag::any), dst, p.strides(),
+    convolution_backward_data::desc d(algo, src, p.wei(tag::any), dst, p.strides(),
                                       p.dilates(), p.padL(), p.padR());
     convolution_backward_data::primitive_desc pd(d, engine(), fpd);
     pl->prim = convolution_backward_data(pd);
@@ -130,14 +164,15 @@ Plan& plan(const ConvParams& p, int op) {
     pl->outMd = pd.diff_src_desc();
     std::swap(userIn, userOut);
   } else {
-    convolution_backward_weights::desc d(algorithm::convolution_direct, src, p.wei(tag::any), dst, p.strides(),
+    convolution_backward_weights::desc d(algo, src, p.wei(tag::any), dst, p.strides(),
                                          p.dilates(), p.padL(), p.padR());
     convolution_backward_weights::primitive_desc pd(d, engine(), fpd);
     pl->prim = convolution_backward_weights(pd);
     pl->weiMd = pd.diff_weights_desc();
     pl->inMd = pd.src_desc();
     pl->in2Md = pd.diff_dst_desc();
-    if (pl->in2Md != p.dst()) pl->in2Reorder = reorderOf(p.dst(), pl->in2Md);
+    pl->reorderIn2 = pl->in2Md != p.dst();
+    if (pl->reorderIn2) pl->in2Reorder = reorderOf(p.dst(), pl->in2Md);
   }
   pl->reorderIn = pl->inMd != userIn;
   if (pl->reorderIn) pl->inReorder = reorderOf(userIn, pl->inMd);
@@ -145,14 +180,38 @@ Plan& plan(const ConvParams& p, int op) {
   if (pl->reorderOut) pl->outReorder = reorderOf(pl->outMd, userOut);
   pl->reorderWei = pl->weiMd != user;
   if (pl->reorderWei) pl->weiReorder = op == 2 ? reorderOf(pl->weiMd, user) : reorderOf(user, pl->weiMd);
-  auto& ref = *pl;
-  cache.emplace(k, std::move(pl));
-  return ref;
+  return pl;
+}
+
+// A Winograd plan only where every array reaches it through our aligned scratch (tfjs's arrays are not aligned).
+bool throughScratch(const Plan& pl, int op) {
+  return pl.reorderIn && pl.reorderWei && (op == 2 ? pl.reorderIn2 : pl.reorderOut);
+}
+
+std::unique_ptr<Plan> choosePlan(const ConvParams& p, int op) {
+  if (winogradAllowed() && useBlocked(p) && winogradPays(p)) {
+    try {
+      auto pl = buildPlan(p, op, algorithm::convolution_winograd);
+      if (throughScratch(*pl, op)) return pl;
+    } catch (const dnnl::error&) {
+      // not on this CPU (oneDNN has it for AVX-512 only): direct below
+    }
+  }
+  return buildPlan(p, op, algorithm::convolution_direct);
+}
+
+Plan& plan(const ConvParams& p, int op) {
+  static const char* names[] = {"fwd", "bwd_data", "bwd_wei"};
+  std::string k = p.key(names[op]);
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto it = cache.find(k);
+  if (it != cache.end()) return *it->second;
+  return *cache.emplace(k, choosePlan(p, op)).first->second;
 }
 
 // An activation in the layout the plan wants: the tfjs array itself, or its reorder into a scratch array.
 memory activationIn(bool reorderIt, reorder& r, const memory::desc& user, const memory::desc& md, float* data,
-                    std::vector<float>& buf) {
+                    Buffer& buf) {
   memory u(user, engine(), data);
   if (!reorderIt) return u;
   memory m(md, engine(), room(buf, md));
@@ -179,6 +238,14 @@ memory plannedWeights(Plan& pl, const ConvParams& p, float* w) {
   memory wm(pl.weiMd, engine(), room(scratch().wei, pl.weiMd));
   pl.weiReorder.execute(stream(), wu, wm);
   return wm;
+}
+
+// A filter from conv2dPackFilter, copied into aligned scratch where a Winograd plan needs it and it is not.
+memory packedWeights(const Plan& pl, float* w, Buffer& buf) {
+  if (!pl.winograd || aligned64(w)) return memory(pl.weiMd, engine(), w);
+  float* copy = room(buf, pl.weiMd);
+  std::copy(w, w + pl.weiMd.get_size() / sizeof(float), copy);
+  return memory(pl.weiMd, engine(), copy);
 }
 
 // As the Relu kernel: NaN stays, -0 becomes +0.
@@ -215,9 +282,9 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   float* y = f32(info, 2, sz(p.N, p.OH, p.OW, p.O));
   return guarded(info, [&] {
     Plan& pl = plan(p, 0);
-    memory wm = packed ? memory(pl.weiMd, engine(), f32(info, 1, pl.weiMd.get_size() / sizeof(float)))
-                       : plannedWeights(pl, p, f32(info, 1, sz(p.KH, p.KW, p.C, p.O)));
     Scratch& sc = scratch();
+    memory wm = packed ? packedWeights(pl, f32(info, 1, pl.weiMd.get_size() / sizeof(float)), sc.wei)
+                       : plannedWeights(pl, p, f32(info, 1, sz(p.KH, p.KW, p.C, p.O)));
     memory xm = activationIn(pl.reorderIn, pl.inReorder, p.src(), pl.inMd, x, sc.a);
     memory yu(p.dst(), engine(), y);
     memory ym = pl.reorderOut ? memory(pl.outMd, engine(), room(sc.b, pl.outMd)) : yu;
@@ -298,13 +365,24 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
     Plan& pl = plan(p, 2);
     Scratch& sc = scratch();
     memory xm = activationIn(pl.reorderIn, pl.inReorder, p.src(), pl.inMd, x, sc.a);
-    memory dym = activationIn(pl.in2Md != p.dst(), pl.in2Reorder, p.dst(), pl.in2Md, dy, sc.b);
+    memory dym = activationIn(pl.reorderIn2, pl.in2Reorder, p.dst(), pl.in2Md, dy, sc.b);
     memory wu(p.wei(tag::hwio), engine(), dw);
     memory wm = pl.reorderWei ? memory(pl.weiMd, engine(), room(sc.wei, pl.weiMd)) : wu;
     pl.prim.execute(stream(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}});
     if (pl.reorderWei) pl.weiReorder.execute(stream(), wm, wu);
     stream().wait();
   });
+}
+
+// conv2dAlgorithm(params, op): "winograd" or "direct", the plan's algorithm for op (0 forward, 1 input gradient,
+// 2 filter gradient); for tests and benchmarks.
+Napi::Value Conv2DAlgorithm(const Napi::CallbackInfo& info) {
+  ConvParams p(ints(info, 0, kParams));
+  const int64_t op = num(info, 1);
+  if (op < 0 || op > 2) throw Napi::RangeError::New(info.Env(), "op must be 0, 1 or 2");
+  std::string name;
+  guarded(info, [&] { name = plan(p, static_cast<int>(op)).winograd ? "winograd" : "direct"; });
+  return Napi::String::New(info.Env(), name);
 }
 
 }  // namespace
@@ -314,6 +392,7 @@ static void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dPackFilter", Napi::Function::New(env, Conv2DPackFilter));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
+  exports.Set("conv2dAlgorithm", Napi::Function::New(env, Conv2DAlgorithm));
 }
 
 static const Register registered(initConv);
