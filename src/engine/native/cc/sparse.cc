@@ -25,7 +25,10 @@ constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 // so one row per ISA, picked at run time. Measured on 2 cores with `npm run bench:spikes` at spikformer-4-384's
 // shapes (sparse time / dense time at the given rate):
 //   AVX-512: X W^T [16384 x 384] x [384 x 1536]: 0.4 at 10%, 0.75 at 20%, 1.9 at 30%. dY^T X: 0.55 at 10%, ~1 at 20%.
-//            conv 96->192 at 32x32 (batch 256 = 64 images x T 4): 0.27 at 3%, 0.7 at 7%, 1.4 at 15%.
+//            conv 96->192 at 32x32 (batch 256 = 64 images x T 4): 0.27 at 3%, 0.7 at 7%, 1.4 at 15% against the
+//            direct kernel; against Winograd (conv2d.cc; Zen 4, `bench:spikes --batch 16 --reps 5 --only conv`, CPU
+//            time) 0.55 at 3%, 0.87 at 5%, 1.15 at 7%: crosses at 0.059, its filter gradient 0.067, 192->384 at
+//            16x16 0.066 and 0.071, so 0.065.
 //   AVX2 (AMD EPYC Zen 3, `bench:spikes --batch 16 --reps 5`, CPU time; each crossover interpolated between rates):
 //            X W^T fc2 [4096 x 1536] x [1536 x 384]: 0.54 at 10%, 0.83 at 16%, 1.01 at 20%: crosses at 0.20;
 //            proj [4096 x 384] x [384 x 384]: 0.77 at 10%, 0.99 at 14%, 1.18 at 16%: 0.14 (q, k, v, proj and fc1
@@ -36,7 +39,7 @@ struct Thresholds {
   const char* isa;
   double matmul, matmulTA, conv;
 };
-constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.09};
+constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.065};
 constexpr Thresholds kAvx2 = {"avx2", 0.15, 0.12, 0.15};
 
 // sparseThresholds(): { isa, matmul, matmulTA, conv } for this CPU (anything without AVX-512 takes the AVX2 row: the
