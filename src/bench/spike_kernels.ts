@@ -2,7 +2,7 @@
 // (T 4, 64 tokens, so a batch of B images is 256 B token rows): where event-driven beats dense, for the density
 // thresholds and for docs/benchmarks.md's plot of images/s against firing rate. Sparse and dense runs alternate.
 //
-//   npm run bench:spikes -- [--batch 64] [--reps 3] [--rates 0,0.01,...] [--only conv] [--json F] [--csv F]
+//   npm run bench:spikes -- [--batch 64] [--reps 3] [--rates 0,0.01,...] [--only conv] [--json F] [--csv F] [--svg F]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ import { sparseBelow, sparseIsa, type SparseKernel } from '../ops/sparse_thresho
 import { composedAttention } from '../ops/spike_attention/op.js';
 import { must } from '../util/must.js';
 import { median } from './model.js';
+import { spikePlotSvg } from './spike_plot.js';
 
 export const DEFAULT_RATES = [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
 const T = 4,
@@ -283,6 +284,7 @@ async function main(): Promise<void> {
       only: { type: 'string', default: '' },
       json: { type: 'string' },
       csv: { type: 'string' },
+      svg: { type: 'string' },
     },
   });
   const batch = Number(opt.batch),
@@ -303,6 +305,7 @@ async function main(): Promise<void> {
     const csv = [keys.join(','), ...rows.map((r) => keys.map((k) => JSON.stringify(r[k])).join(','))];
     writeFileSync(opt.csv, `${csv.join('\n')}\n`);
   }
+  if (opt.svg) writeFileSync(opt.svg, spikePlotSvg(rows, meta, thresholdOf));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -29,6 +29,18 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
+/** Ticks for a log axis over the positive values: 1, 2 and 5 times powers of 10, one below and one above them. */
+export function logTicks(values: number[]): number[] {
+  const pos = values.filter((v) => v > 0 && Number.isFinite(v));
+  const [lo, hi] = pos.length ? [Math.min(...pos), Math.max(...pos)] : [1, 10];
+  const all: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
+    for (const m of [1, 2, 5]) all.push(Number((m * 10 ** e).toPrecision(12)));
+  const first = all.filter((v) => v <= lo).length - 1;
+  const last = all.findIndex((v) => v >= hi);
+  return all.slice(Math.max(0, first), last < 0 ? undefined : last + 1);
+}
+
 export interface Series {
   name: string;
   color: string;
@@ -43,6 +55,11 @@ export interface LineChartOptions {
   format?: (y: number) => string;
   /** Pin the y range (accuracy: 0..1); otherwise it fits the data. */
   yRange?: [number, number];
+  /** A logarithmic y axis (values > 0), ticks at 1, 2 and 5 times powers of 10: for values spanning decades. */
+  yLog?: boolean;
+  /** The x axis's ticks (default: the whole numbers in range, as epochs are) and what a point's x is called. */
+  xTicks?: number[];
+  xName?: string;
   /** Dashed horizontal reference lines (the study's accuracy). */
   refs?: { y: number; label: string; color: string }[];
   width?: number;
@@ -68,9 +85,11 @@ export function lineChart(o: LineChartOptions): string {
   const xs = pts.map((p) => p[0]);
   const ys = [...pts.map((p) => p[1]), ...(o.refs ?? []).map((r) => r.y)];
   const [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  const yt = o.yRange
-    ? niceTicks(o.yRange[0], o.yRange[1])
-    : niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
+  const yt = o.yLog
+    ? logTicks(ys)
+    : o.yRange
+      ? niceTicks(o.yRange[0], o.yRange[1])
+      : niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
   // No ticks (NaN values, a diverged run) draw NaN coordinates rather than fail.
   const [y0 = NaN, second = NaN] = yt;
   const y1 = yt.at(-1) ?? NaN;
@@ -79,10 +98,13 @@ export function lineChart(o: LineChartOptions): string {
   const pw = W - L.left - L.right;
   const ph = H - L.top - L.bottom;
   const sx = (x: number) => n2(L.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw));
-  const sy = (y: number) => n2(L.top + ph - ((y - y0) / (y1 - y0)) * ph);
-  const xt = niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter(
-    (t) => t >= x0 && t <= x1 && Number.isInteger(t),
-  );
+  const t = o.yLog ? Math.log10 : (y: number) => y;
+  const sy = (y: number) => n2(L.top + ph - ((t(y) - t(y0)) / (t(y1) - t(y0))) * ph);
+  const xt =
+    o.xTicks?.filter((t) => t >= x0 && t <= x1) ??
+    niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter(
+      (t) => t >= x0 && t <= x1 && Number.isInteger(t),
+    );
   let body = '';
   for (const t of yt)
     body +=
@@ -114,7 +136,7 @@ export function lineChart(o: LineChartOptions): string {
       `stroke-width="2.2" stroke-linejoin="round"/>`;
     for (const p of s.points)
       body += `<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3" fill="${s.color}"><title>${esc(
-        `${s.name}, epoch ${p[0]}: ${fmt(p[1])}`,
+        `${s.name}, ${o.xName ?? 'epoch'} ${p[0]}: ${fmt(p[1])}`,
       )}</title></circle>`;
   }
   body += refLabels;

@@ -60,7 +60,7 @@ bool useBlocked(const ConvParams& p) {
 // plan stays direct). On a Zen 4 it took 0.2-0.65 of the direct kernel's time, forward and both gradients, on every
 // 3x3 stride-1 layer of ResNet18 and the spiking models' patch stems with at least 32 channels in and out and 512
 // output pixels over the batch (N OH OW), and up to 12x longer below that (its filter transform is paid per call,
-// its savings per pixel: 512 channels at 4x4 need a batch of 32). It rounds differently from the direct kernel
+// its savings per pixel: 512 channels at 4x4 need a batch of 32). Swept over batches 1-128 at those shapes. It rounds differently from the direct kernel
 // (relative difference about 1e-6). GEOSPIKE_CONV_ALGO=direct turns it off (for comparisons).
 bool winogradAllowed() {
   static const bool off = [] {
@@ -69,10 +69,13 @@ bool winogradAllowed() {
   }();
   return !off;
 }
-bool winogradPays(const ConvParams& p) {
+bool winogradPays(const ConvParams& p, int op) {
   const bool fits = p.KH == 3 && p.KW == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.pt <= 1 &&
                     p.pb <= 1 && p.pl <= 1 && p.pr <= 1 && p.C % 16 == 0 && p.O % 16 == 0;
-  return fits && p.C >= 32 && p.O >= 32 && p.N * p.OH * p.OW >= 512;
+  if (!fits || p.C < 32 || p.O < 32 || p.N * p.OH * p.OW < 512) return false;
+  // A 4x4 output is one tile per image: forward and input gradient paid only at 512 channels (0.6-0.85 of direct
+  // at batches 32-64; 1.0-1.7 at 128-256 channels), the filter gradient at every width (0.5-0.7).
+  return op == 2 || p.OH * p.OW > 16 || (p.C >= 512 && p.O >= 512);
 }
 
 // A fused convolution's bias runs inside the primitive. Its ReLU does not: oneDNN's ReLU (a max with 0) turns NaN
@@ -189,7 +192,7 @@ bool throughScratch(const Plan& pl, int op) {
 }
 
 std::unique_ptr<Plan> choosePlan(const ConvParams& p, int op) {
-  if (winogradAllowed() && useBlocked(p) && winogradPays(p)) {
+  if (winogradAllowed() && useBlocked(p) && winogradPays(p, op)) {
     try {
       auto pl = buildPlan(p, op, algorithm::convolution_winograd);
       if (throughScratch(*pl, op)) return pl;
