@@ -19,9 +19,9 @@ const ALLOWED: { file: string; contains: string; why: string }[] = [
   { file: 'src/serve/public/results.html', contains: 'href="data:image/svg+xml,', why: 'one data: URL (the icon)' },
 ];
 
-/** Not source: golden data, lockfiles, docs (markdown is out of scope) and anything binary. */
+/** Not source: golden data, lockfiles, docs (markdown and the images a command drew) and anything binary. */
 function isSource(file: string, bytes: Buffer): boolean {
-  if (file.startsWith('test/golden/') || file.endsWith('.md')) return false;
+  if (file.startsWith('test/golden/') || file.startsWith('docs/images/') || file.endsWith('.md')) return false;
   if (/(^|\/)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|[^/]*\.lock)$/.test(file)) return false;
   return !bytes.subarray(0, 8000).includes(0);
 }

@@ -60,8 +60,9 @@ bool useBlocked(const ConvParams& p) {
 // plan stays direct). On a Zen 4 it took 0.2-0.65 of the direct kernel's time, forward and both gradients, on every
 // 3x3 stride-1 layer of ResNet18 and the spiking models' patch stems with at least 32 channels in and out and 512
 // output pixels over the batch (N OH OW), and up to 12x longer below that (its filter transform is paid per call,
-// its savings per pixel: 512 channels at 4x4 need a batch of 32). Swept over batches 1-128 at those shapes. It rounds differently from the direct kernel
-// (relative difference about 1e-6). GEOSPIKE_CONV_ALGO=direct turns it off (for comparisons).
+// its savings per pixel: 512 channels at 4x4 need a batch of 32). Swept over batches 1-128 at those shapes. It
+// rounds differently from the direct kernel (relative difference about 1e-6). GEOSPIKE_CONV_ALGO=direct turns it off
+// (for comparisons).
 bool winogradAllowed() {
   static const bool off = [] {
     const char* v = std::getenv("GEOSPIKE_CONV_ALGO");
