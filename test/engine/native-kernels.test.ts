@@ -218,6 +218,15 @@ test('3x3 stride-1 convolutions that pay for it run Winograd on AVX-512, and mat
   }
 });
 
+test("a Winograd plan whose scratchpad would pass 64 MB stays direct (ResNet18's 512-channel filter gradient)", async () => {
+  const wino = hasAvx512Core();
+  // batch 64 at 4x4, 512 channels: forward and input gradient need about 54 MB, the filter gradient 93-131 MB
+  const params = Int32Array.from([64, 4, 4, 512, 512, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+  assert.equal(addon().conv2dAlgorithm(params, 0), wino ? 'winograd' : 'direct', 'forward');
+  assert.equal(addon().conv2dAlgorithm(params, 1), wino ? 'winograd' : 'direct', 'input gradient');
+  assert.equal(addon().conv2dAlgorithm(params, 2), 'direct', 'filter gradient');
+});
+
 test('Conv2D falls back to the JS kernel, with the same result, where oneDNN cannot express the rounding', async () => {
   const r = rng(5);
   // explicit pads with ceil rounding: tfjs's output is one row longer than oneDNN's formula allows

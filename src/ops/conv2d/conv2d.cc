@@ -81,14 +81,34 @@ bool winogradPays(const ConvParams& p, int op) {
 
 // A fused convolution's bias runs inside the primitive. Its ReLU does not: oneDNN's ReLU (a max with 0) turns NaN
 // into 0, where tfjs's keeps NaN, and a NaN must reach the loss (a NaN running statistic must stop a run).
-convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any, algorithm algo) {
+convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any, algorithm algo,
+                                              const primitive_attr& attr = primitive_attr()) {
   auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
   const auto kind = prop_kind::forward_training;
   auto d = p.bias ? convolution_forward::desc(kind, algo, src, p.wei(tag::any), p.biasMd(), dst, p.strides(),
                                               p.dilates(), p.padL(), p.padR())
                   : convolution_forward::desc(kind, algo, src, p.wei(tag::any), dst, p.strides(), p.dilates(),
                                               p.padL(), p.padR());
-  return convolution_forward::primitive_desc(d, engine());
+  return convolution_forward::primitive_desc(d, attr, engine());
+}
+
+// The scratchpad a Winograd plan would need (oneDNN keeps one, as large as the largest any primitive has needed, for
+// the life of the process). It holds transformed copies of the filter: 93-131 MB for a 512-channel filter gradient,
+// which alone put ResNet18's training peak RSS over PyTorch's. Plans that need more than this stay direct.
+constexpr size_t kWinogradScratchpad = size_t(64) << 20;
+size_t winogradScratchpad(const ConvParams& p, int op) {
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);  // so the primitive descriptor reports the size
+  const auto algo = algorithm::convolution_winograd;
+  const auto src = p.src(tag::any), dst = p.dst(tag::any), wei = p.wei(tag::any);
+  auto fpd = forwardPd(p, true, algo, attr);
+  if (op == 0) return fpd.scratchpad_desc().get_size();
+  if (op == 1) {
+    convolution_backward_data::desc d(algo, src, wei, dst, p.strides(), p.dilates(), p.padL(), p.padR());
+    return convolution_backward_data::primitive_desc(d, attr, engine(), fpd).scratchpad_desc().get_size();
+  }
+  convolution_backward_weights::desc d(algo, src, wei, dst, p.strides(), p.dilates(), p.padL(), p.padR());
+  return convolution_backward_weights::primitive_desc(d, attr, engine(), fpd).scratchpad_desc().get_size();
 }
 
 // Scratch arrays shared by every plan (calls run one at a time): the filter and the two activations in the
@@ -210,6 +230,7 @@ bool throughScratch(const Plan& pl, int op) {
 std::unique_ptr<Plan> choosePlan(const ConvParams& p, int op) {
   if (winogradAllowed() && useBlocked(p) && winogradPays(p, op)) {
     try {
+      if (winogradScratchpad(p, op) > kWinogradScratchpad) return buildPlan(p, op, algorithm::convolution_direct);
       auto pl = buildPlan(p, op, algorithm::convolution_winograd);
       if (throughScratch(*pl, op)) return pl;
     } catch (const dnnl::error&) {
