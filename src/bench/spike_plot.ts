@@ -19,7 +19,7 @@ export interface SpikePlotMeta {
   date: string;
 }
 
-/** One chart per kernel in `rows`, two columns; `thresholdOf` names the density threshold a kernel's title quotes. */
+/** One chart per kernel in `rows`, two columns; `thresholdOf` names the density threshold its x label quotes. */
 export function spikePlotSvg(
   rows: SpikeRow[],
   meta: SpikePlotMeta,

@@ -1,5 +1,5 @@
 // The bench:spikes picture: one chart per kernel, event-driven and dense images/s at every measured rate, placed where
-// the numbers say, with the kernel's threshold in its title.
+// the numbers say, with the kernel's threshold in its x label.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spikePlotSvg } from '../../src/bench/spike_plot.js';

@@ -98,8 +98,8 @@ export function lineChart(o: LineChartOptions): string {
   const pw = W - L.left - L.right;
   const ph = H - L.top - L.bottom;
   const sx = (x: number) => n2(L.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw));
-  const t = o.yLog ? Math.log10 : (y: number) => y;
-  const sy = (y: number) => n2(L.top + ph - ((t(y) - t(y0)) / (t(y1) - t(y0))) * ph);
+  const scale = o.yLog ? Math.log10 : (y: number) => y;
+  const sy = (y: number) => n2(L.top + ph - ((scale(y) - scale(y0)) / (scale(y1) - scale(y0))) * ph);
   const xt =
     o.xTicks?.filter((t) => t >= x0 && t <= x1) ??
     niceTicks(x0, Math.max(x1, x0 + 1), Math.min(8, Math.max(1, x1 - x0))).filter(

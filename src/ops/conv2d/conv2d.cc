@@ -92,6 +92,23 @@ convolution_forward::primitive_desc forwardPd(const ConvParams& p, bool any, alg
   return convolution_forward::primitive_desc(d, attr, engine());
 }
 
+// The two backward primitive descriptors, hinted by the forward one; shared by the plans and the scratchpad query.
+convolution_backward_data::primitive_desc backwardDataPd(const ConvParams& p, bool any, algorithm algo,
+                                                         const convolution_forward::primitive_desc& fpd,
+                                                         const primitive_attr& attr = primitive_attr()) {
+  auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
+  convolution_backward_data::desc d(algo, src, p.wei(tag::any), dst, p.strides(), p.dilates(), p.padL(), p.padR());
+  return convolution_backward_data::primitive_desc(d, attr, engine(), fpd);
+}
+convolution_backward_weights::primitive_desc backwardWeightsPd(const ConvParams& p, bool any, algorithm algo,
+                                                               const convolution_forward::primitive_desc& fpd,
+                                                               const primitive_attr& attr = primitive_attr()) {
+  auto src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
+  convolution_backward_weights::desc d(algo, src, p.wei(tag::any), dst, p.strides(), p.dilates(), p.padL(),
+                                       p.padR());
+  return convolution_backward_weights::primitive_desc(d, attr, engine(), fpd);
+}
+
 // The scratchpad a Winograd plan would need (oneDNN keeps one, as large as the largest any primitive has needed, for
 // the life of the process). It holds transformed copies of the filter: 93-131 MB for a 512-channel filter gradient,
 // which alone put ResNet18's training peak RSS over PyTorch's. Plans that need more than this stay direct.
@@ -100,15 +117,10 @@ size_t winogradScratchpad(const ConvParams& p, int op) {
   primitive_attr attr;
   attr.set_scratchpad_mode(scratchpad_mode::user);  // so the primitive descriptor reports the size
   const auto algo = algorithm::convolution_winograd;
-  const auto src = p.src(tag::any), dst = p.dst(tag::any), wei = p.wei(tag::any);
   auto fpd = forwardPd(p, true, algo, attr);
   if (op == 0) return fpd.scratchpad_desc().get_size();
-  if (op == 1) {
-    convolution_backward_data::desc d(algo, src, wei, dst, p.strides(), p.dilates(), p.padL(), p.padR());
-    return convolution_backward_data::primitive_desc(d, attr, engine(), fpd).scratchpad_desc().get_size();
-  }
-  convolution_backward_weights::desc d(algo, src, wei, dst, p.strides(), p.dilates(), p.padL(), p.padR());
-  return convolution_backward_weights::primitive_desc(d, attr, engine(), fpd).scratchpad_desc().get_size();
+  if (op == 1) return backwardDataPd(p, true, algo, fpd, attr).scratchpad_desc().get_size();
+  return backwardWeightsPd(p, true, algo, fpd, attr).scratchpad_desc().get_size();
 }
 
 // Scratch arrays shared by every plan (calls run one at a time): the filter and the two activations in the
@@ -186,7 +198,6 @@ std::unique_ptr<Plan> buildPlan(const ConvParams& p, int op, algorithm algo) {
   const bool any = useBlocked(p);
   auto fpd = forwardPd(p, any, algo);
   memory::desc user = p.wei(tag::hwio);
-  memory::desc src = any ? p.src(tag::any) : p.src(), dst = any ? p.dst(tag::any) : p.dst();
   memory::desc userIn = p.src(), userOut = p.dst();
   if (op == 0) {
     pl->prim = convolution_forward(fpd);
@@ -194,18 +205,14 @@ std::unique_ptr<Plan> buildPlan(const ConvParams& p, int op, algorithm algo) {
     pl->inMd = fpd.src_desc();
     pl->outMd = fpd.dst_desc();
   } else if (op == 1) {
-    convolution_backward_data::desc d(algo, src, p.wei(tag::any), dst, p.strides(),
-                                      p.dilates(), p.padL(), p.padR());
-    convolution_backward_data::primitive_desc pd(d, engine(), fpd);
+    auto pd = backwardDataPd(p, any, algo, fpd);
     pl->prim = convolution_backward_data(pd);
     pl->weiMd = pd.weights_desc();
     pl->inMd = pd.diff_dst_desc();
     pl->outMd = pd.diff_src_desc();
     std::swap(userIn, userOut);
   } else {
-    convolution_backward_weights::desc d(algo, src, p.wei(tag::any), dst, p.strides(),
-                                         p.dilates(), p.padL(), p.padR());
-    convolution_backward_weights::primitive_desc pd(d, engine(), fpd);
+    auto pd = backwardWeightsPd(p, any, algo, fpd);
     pl->prim = convolution_backward_weights(pd);
     pl->weiMd = pd.diff_weights_desc();
     pl->inMd = pd.src_desc();
