@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwUpdate } from '../ops/index.js';
 import { firstNonFinite } from './finite.js';
+import { peekValues } from '../engine/peek.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -48,7 +49,7 @@ export class AdamW {
    */
   apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>): boolean {
     const g = grads instanceof Map ? grads : new Map(Object.entries(grads));
-    for (const [name, grad] of g) if (params.has(name) && firstNonFinite(grad.dataSync()) >= 0) return false;
+    for (const [name, grad] of g) if (params.has(name) && firstNonFinite(peekValues(grad)) >= 0) return false;
     this.step += 1;
     const bc1 = 1 - this.beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.step);
@@ -79,7 +80,11 @@ export class AdamW {
   private moment(store: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {
     let t = store.get(name);
     if (!t) {
-      t = tf.variable(tf.zerosLike(p), false);
+      // The zeros tensor must go: the variable shares its array, and while both hold it the update cannot write
+      // over it (nor would it ever be freed).
+      const zeros = tf.zerosLike(p);
+      t = tf.variable(zeros, false);
+      zeros.dispose();
       store.set(name, t);
     }
     return t;

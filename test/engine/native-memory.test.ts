@@ -6,6 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { BufferPool } from '../../src/engine/native/pool.js';
 import type { NativeBackend } from '../../src/engine/native/backend.js';
+import { AdamW } from '../../src/train/adamw.js';
+import { BatchNorm } from '../../src/models/layers.js';
+import { ParamStore } from '../../src/models/params.js';
+import { Rng } from '../../src/util/rng.js';
 
 const N = 1 << 17; // above the pool's minimum size
 
@@ -157,3 +161,101 @@ test(
     tf.dispose([x, g]);
   },
 );
+
+test('BufferPool.handOn: an array two tensors hold comes back after both are disposed; never one seen outside', () => {
+  const pool = new BufferPool(() => {}, 1, 0);
+  const a = pool.alloc(N);
+  assert.ok(pool.handOn(a));
+  pool.give(a); // the consumed input's tensor: the result still holds the array
+  assert.equal(pool.heldBytes, 0);
+  pool.give(a); // the result's
+  assert.equal(pool.heldBytes, N * 4);
+  assert.equal(pool.alloc(N), a);
+  const seen = pool.alloc(N);
+  pool.escape(seen);
+  assert.equal(pool.handOn(seen), false, 'an escaped array may be read by its holder');
+  assert.equal(pool.handOn(new Float32Array(N)), false, 'an array the pool did not make');
+  assert.equal(pool.handOn(a.subarray(0, N / 2)), false, 'a view');
+});
+
+test('AdamW updates in place after its first step: no new arrays, same values, nothing read out changes', async () => {
+  await initEngine('native');
+  const backend = tf.backend() as NativeBackend;
+  const n = 3 * N;
+  const run = (inPlace: boolean) => {
+    const p = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 3));
+    const opt = new AdamW({ lr: 1e-2, weightDecay: 0.1 });
+    const params = new Map([['w', p]]);
+    const allocs: number[] = [];
+    let held: Float32Array | undefined;
+    let heldCopy: Float32Array | undefined;
+    for (let step = 0; step < 4; step++) {
+      const g = tf.randomNormal([n], 0, 1, 'float32', 10 + step);
+      const before = backend.pool.hits + backend.pool.misses;
+      if (!inPlace) tf.keep(tf.clone(p)); // a second holder of the parameter's array: no writing over it
+      if (step === 2) {
+        held = p.dataSync() as Float32Array; // read out: its holder may keep it, so it must not change
+        heldCopy = held.slice();
+      }
+      assert.ok(opt.apply(params, new Map([['w', g]])));
+      allocs.push(backend.pool.hits + backend.pool.misses - before);
+      g.dispose();
+    }
+    const values = p.dataSync().slice();
+    assert.deepEqual(held, heldCopy, 'a parameter array read out with dataSync was written over');
+    opt.dispose();
+    p.dispose();
+    return { values, allocs };
+  };
+  const inPlace = run(true);
+  const copied = run(false);
+  // step 1: the two zero moments (pooled, then written over) and a new parameter (the first came from outside)
+  assert.deepEqual(inPlace.allocs.slice(0, 2), [3, 0]);
+  assert.equal(inPlace.allocs[2], 1, 'after a dataSync the parameter gets a new array');
+  assert.equal(inPlace.allocs[3], 0);
+  assert.ok(
+    copied.allocs.every((a) => a >= 1),
+    `a parameter another tensor holds is never written over: ${copied.allocs}`,
+  );
+  assert.deepEqual(inPlace.values, copied.values, 'in place or not, the same numbers');
+});
+
+test("AdamW's finiteness check does not take the gradients out of the pool's reuse", async () => {
+  await initEngine('native');
+  const backend = tf.backend() as NativeBackend;
+  const p = tf.variable(tf.zeros([N]));
+  const g = tf.add(tf.fill([N], 1), tf.fill([N], 1)); // a pooled array, as a backward pass's gradients are
+  const values = backend.data.get(g.dataId).values;
+  const opt = new AdamW({ lr: 1e-3, weightDecay: 0 });
+  opt.apply(new Map([['w', p]]), new Map([['w', g]]));
+  g.dispose();
+  const again = tf.add(p, p);
+  assert.equal(backend.data.get(again.dataId).values, values, 'the gradient array was not reused');
+  tf.dispose([p, again]);
+  opt.dispose();
+});
+
+test("a training-mode batch norm's output is freed at its last use: the tape holds no reference to it", async () => {
+  await initEngine('native');
+  const backend = tf.backend() as NativeBackend;
+  const bn = new BatchNorm(new ParamStore(new Rng(1)), 'bn', 8);
+  const x = tf.randomNormal([4, 6, 6, 8], 0, 1, 'float32', 5);
+  // A sum whose gradient keeps nothing of its input, so only the norm's own tape node could hold y.
+  const total = tf.customGrad((t, save) => {
+    (save as tf.GradSaveFunc)([]);
+    const shape = (t as tf.Tensor).shape;
+    return { value: tf.sum(t as tf.Tensor), gradFunc: (dy) => tf.mul(tf.ones(shape), dy as tf.Tensor) };
+  });
+  let freed = -1;
+  const { grads } = tf.variableGrads(() => {
+    const y = bn.apply(x, true, false);
+    const loss = total(y) as tf.Scalar;
+    const ids = backend.numDataIds();
+    y.dispose();
+    freed = ids - backend.numDataIds();
+    return loss;
+  }, [bn.weight]);
+  assert.equal(freed, 1, "disposing the norm's output freed no array: something on the tape still holds it");
+  assert.ok(grads[bn.weight.name], 'and the gradient still reaches the weight');
+  tf.dispose([x, ...Object.values(grads)]);
+});

@@ -29,6 +29,11 @@ export class NativeBackend extends MathBackendCPU {
     return values;
   }
 
+  /** The values without marking them escaped: for a read that keeps nothing (src/engine/peek.ts). */
+  peekSync(dataId: DataId): BackendValues {
+    return super.readSync(dataId);
+  }
+
   override disposeData(dataId: DataId, force = false): boolean {
     const values = this.data.get(dataId)?.values;
     const released = super.disposeData(dataId, force);

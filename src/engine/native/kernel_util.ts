@@ -33,8 +33,20 @@ export function fallback(name: string, args: Parameters<KernelFunc>[0]): ReturnT
 
 /** What the native backend adds to the cpu one (see ../backend.ts); declared here to avoid an import cycle. */
 interface Pooled {
-  pool: { alloc(n: number, zero?: boolean): Float32Array };
+  pool: { alloc(n: number, zero?: boolean): Float32Array; handOn(values: unknown): values is Float32Array };
   markAliases(result: TensorInfo | TensorInfo[], inputs: NamedTensorInfoMap): void;
+}
+
+/**
+ * The array of an input that the op consumes (its caller disposes it for the result, as AdamW assigns over its
+ * parameter and moments), to write the output into: only when the tensor is the array's one holder and nothing
+ * outside the backend has seen it (BufferPool.handOn); otherwise null and the op allocates.
+ */
+export function consumable(backend: MathBackendCPU, t: TensorInfo): Float32Array | null {
+  const pool = (backend as Partial<Pooled>).pool;
+  const entry = backend.data.get(t.dataId);
+  if (!pool || t.dtype !== 'float32' || entry?.refCount !== 1) return null;
+  return pool.handOn(entry.values) ? entry.values : null;
 }
 
 /** An output array: from the native backend's pool when there is one (contents arbitrary unless zero is set). */

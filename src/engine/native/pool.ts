@@ -26,6 +26,8 @@ export class BufferPool {
   private owned = new WeakSet<ArrayBuffer>();
   /** Buffers someone else may hold a reference to (read out, or aliased by a JS kernel): never reused. */
   private escaped = new WeakSet<ArrayBuffer>();
+  /** Arrays an op wrote its output into (handOn): how many of their tensors' disposals give nothing back. */
+  private handedOn = new WeakMap<Float32Array, number>();
   hits = 0;
   misses = 0;
 
@@ -106,9 +108,28 @@ export class BufferPool {
     }
   }
 
+  /**
+   * Lets an op write its output over an input it consumes (AdamW's parameter and moments, which the caller replaces
+   * with the results): true when this pool made the array and nobody outside the backend can see it. Two tensors then
+   * hold the array; the first of them disposed gives nothing back.
+   */
+  handOn(values: unknown): values is Float32Array {
+    if (!(values instanceof Float32Array) || !(values.buffer instanceof ArrayBuffer)) return false;
+    const buf = values.buffer;
+    if (!this.owned.has(buf) || this.escaped.has(buf) || values.byteLength !== buf.byteLength) return false;
+    this.handedOn.set(values, (this.handedOn.get(values) ?? 0) + 1);
+    return true;
+  }
+
   /** Takes back the values of a disposed tensor if this pool made them and nobody else can see them. */
   give(values: unknown): void {
     if (!(values instanceof Float32Array)) return;
+    const sharing = this.handedOn.get(values);
+    if (sharing !== undefined) {
+      if (sharing > 1) this.handedOn.set(values, sharing - 1);
+      else this.handedOn.delete(values);
+      return; // another tensor still holds it
+    }
     const buf = values.buffer;
     if (!(buf instanceof ArrayBuffer) || !this.owned.has(buf) || this.escaped.has(buf)) return;
     if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return; // a view: not ours to recycle

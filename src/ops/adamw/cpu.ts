@@ -71,7 +71,10 @@ const cpuKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 
 export const adamwKernels: KernelConfig[] = [{ kernelName: ADAMW, backendName: 'cpu', kernelFunc: cpuKernel }];
 
-/** One AdamW update of a parameter: returns [param, m, v] (new tensors; the caller assigns them). */
+/**
+ * One AdamW update of a parameter: returns [param, m, v] as new tensors, and consumes the three it was given: the
+ * caller disposes them (the native kernel may have written the results over their arrays), as AdamW's assign does.
+ */
 export function adamwUpdate(
   param: tf.Tensor,
   grad: tf.Tensor,

@@ -1,5 +1,6 @@
 // Transpose, broadcasting Add/Sub/Multiply/RealDiv, Sum and the common unary ops in C++: the JS versions walk one
 // element at a time on one core, and the models call them hundreds of times a step on tensors of millions of elements.
+// ZerosLike only takes its array from the pool: AdamW's moments start as zeros and are then updated in place.
 import {
   Abs,
   Add,
@@ -16,6 +17,7 @@ import {
   Sum,
   Transpose,
   util,
+  ZerosLike,
 } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -95,7 +97,16 @@ function unary(name: string, op: number): KernelFunc {
   };
 }
 
+/** Zeros from the pool (fresh pages are zero already), so a consuming op may later write over them (AdamW). */
+const zerosLike: KernelFunc = (args) => {
+  const backend = args.backend as MathBackendCPU;
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype !== 'float32' || size(x.shape) < SMALL) return fallback(ZerosLike, args);
+  return out(backend, x.shape, alloc(backend, size(x.shape), true));
+};
+
 export const elementwiseKernels: KernelConfig[] = [
+  { kernelName: ZerosLike, backendName: NATIVE, kernelFunc: zerosLike },
   { kernelName: Transpose, backendName: NATIVE, kernelFunc: transpose },
   { kernelName: Add, backendName: NATIVE, kernelFunc: binary(Add, 0) },
   { kernelName: Sub, backendName: NATIVE, kernelFunc: binary(Sub, 1) },
