@@ -259,3 +259,31 @@ test("a training-mode batch norm's output is freed at its last use: the tape hol
   assert.ok(grads[bn.weight.name], 'and the gradient still reaches the weight');
   tf.dispose([x, ...Object.values(grads)]);
 });
+
+test('inputs that tfjs gradients save only for their shapes (Reshape, Add...) are not kept for the backward pass', async () => {
+  await initEngine('native');
+  const backend = tf.backend() as NativeBackend;
+  const total = tf.customGrad((t, save) => {
+    (save as tf.GradSaveFunc)([]);
+    const shape = (t as tf.Tensor).shape;
+    return { value: tf.sum(t as tf.Tensor), gradFunc: (dy) => tf.mul(tf.ones(shape), dy as tf.Tensor) };
+  });
+  let freed = -1;
+  const x = tf.fill([4, N / 4], 0.5);
+  const g = tf.grad((v: tf.Tensor) => {
+    const a = tf.mul(v, tf.scalar(3));
+    const r = tf.reshape(a, [N]); // a view of a's array, which Reshape's gradient saved
+    a.dispose();
+    const b = tf.add(r, tf.scalar(1)); // and Add's saved r
+    const ids = backend.numDataIds();
+    r.dispose(); // the last holder of a's array, unless the tape kept one
+    freed = ids - backend.numDataIds();
+    return total(b) as tf.Scalar;
+  })(x);
+  assert.equal(freed, 1, 'the tape still held the reshaped array');
+  assert.ok(
+    g.dataSync().every((d) => d === 3),
+    'the gradient changed',
+  );
+  tf.dispose([x, g]);
+});

@@ -6,6 +6,9 @@
 // pass ends, so every saved activation outlived its use: 160 MB of a ResNet18 step at batch 64). Numbers are
 // unchanged; only lifetimes shrink. Saved spike maps are also kept packed until their gradient runs
 // (src/ops/spike_store: bits or bytes instead of float32), their float copy freed with the forward pass's last use.
+// Some tfjs gradients save an input only to read its shape (Add, Sub, Reshape, Sum, Mean, Slice, Concat...): those
+// copies are dropped at once, or every residual sum's inputs and every view's source map would stay alive until the
+// backward pass reached them.
 import * as tf from '@tensorflow/tfjs-core';
 import { must } from '../../util/must.js';
 import { packSpikes, unpackSpikes, type Packed } from '../../ops/spike_store/native.js';
@@ -24,6 +27,24 @@ interface EngineInternals {
 }
 
 const patched = new WeakSet<object>();
+
+/**
+ * Kernels whose tfjs gradient reads nothing of its saved inputs but their shapes (tfjs-core's gradients/*_grad.js;
+ * Pack and AddN save all their inputs and read none). A disposed tensor keeps its shape.
+ */
+const SHAPE_ONLY = new Set([
+  'Add',
+  'Sub',
+  'AddN',
+  'Reshape',
+  'ExpandDims',
+  'Sum',
+  'Mean',
+  'Slice',
+  'Concat',
+  'Pack',
+  'PadV2',
+]);
 
 /** How saved tensors are kept between forward and backward: packed (null: keep the tensor) and unpacked. */
 export interface SavedStore {
@@ -52,6 +73,8 @@ export function freeGradientsEarly(engine: object = tf.engine(), store: SavedSto
     const node = tape?.[tape.length - 1];
     const inner = node?.gradient;
     if (!node || !inner) return;
+    if (SHAPE_ONLY.has((node as { kernelName?: string }).kernelName ?? ''))
+      for (const t of node.saved ?? []) t.dispose();
     // The saved spikes packed, their float references dropped; the engine's gradient reads node.saved (the same array).
     const packed: { i: number; p: Packed }[] = [];
     for (const [i, t] of (node.saved ?? []).entries()) {
