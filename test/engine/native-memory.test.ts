@@ -260,7 +260,7 @@ test("a training-mode batch norm's output is freed at its last use: the tape hol
   tf.dispose([x, ...Object.values(grads)]);
 });
 
-test('inputs that tfjs gradients save only for their shapes (Reshape, Add...) are not kept for the backward', async () => {
+test('inputs tfjs gradients save only for their shapes (Reshape, Add...) are not kept for the backward', async () => {
   await initEngine('native');
   const backend = tf.backend() as NativeBackend;
   const total = tf.customGrad((t, save) => {
