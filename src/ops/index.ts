@@ -17,7 +17,9 @@ export {
   BN_GRAD,
   BN_RELU_TRAIN,
   BN_RELU_GRAD,
+  BN_RUNNING_STATS,
   type BNAttrs,
+  type BNRunningStatsAttrs,
   type BNGradInputs,
   type BNTrainInputs,
 } from './batchnorm/cpu.js';

@@ -5,7 +5,16 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { BN_GRAD, BN_RELU_GRAD, BN_RELU_TRAIN, BN_TRAIN, LIF, LIF_GRAD, LIF_SPIKES } from '../../src/ops/index.js';
+import {
+  BN_GRAD,
+  BN_RELU_GRAD,
+  BN_RELU_TRAIN,
+  BN_RUNNING_STATS,
+  BN_TRAIN,
+  LIF,
+  LIF_GRAD,
+  LIF_SPIKES,
+} from '../../src/ops/index.js';
 import { fallbacks } from '../../src/engine/native/kernel_util.js';
 import { SMALL } from '../../src/ops/elementwise/native.js';
 import { adamwUpdate } from '../../src/ops/index.js';
@@ -745,5 +754,41 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
       1e-5,
     );
     assert.equal(sparseStats.sparse - before, expect, `${what}: wrong filter-gradient kernel`);
+  }
+});
+
+test('the running-statistics kernel gives the bits of the seven tfjs ops it replaces, on cpu and native', async () => {
+  const r = rng(17);
+  for (const [C, count, momentum] of [
+    [1, 2, 0.1],
+    [16, 2048, 0.1],
+    [384, 8192, 0.01],
+  ] as const) {
+    const stat = (positive: boolean) => {
+      const v = r.normal(C, 2);
+      return positive ? v.map(Math.abs) : v;
+    };
+    const rm = stat(false),
+      rv = stat(true),
+      mean = stat(false),
+      variance = stat(true);
+    for (const backend of ['cpu', 'native']) {
+      await tf.setBackend(backend);
+      const want = tf.tidy(() => {
+        const unbiased = tf.mul(tf.tensor1d(variance), count / Math.max(count - 1, 1));
+        const m2 = tf.add(tf.mul(tf.tensor1d(rm), 1 - momentum), tf.mul(tf.tensor1d(mean), momentum));
+        const v2 = tf.add(tf.mul(tf.tensor1d(rv), 1 - momentum), tf.mul(unbiased, momentum));
+        return [m2.dataSync(), v2.dataSync()];
+      });
+      const inputs = {
+        runningMean: { values: rm, shape: [C] },
+        runningVar: { values: rv, shape: [C] },
+        mean: { values: mean, shape: [C] },
+        variance: { values: variance, shape: [C] },
+      };
+      const got = await run(backend, BN_RUNNING_STATS, inputs, { momentum, count });
+      assert.deepEqual(nth(got, 0, 'running mean').values, want[0], `${backend} C ${C}: running mean`);
+      assert.deepEqual(nth(got, 1, 'running var').values, want[1], `${backend} C ${C}: running var`);
+    }
   }
 });

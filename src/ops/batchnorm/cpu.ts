@@ -12,6 +12,8 @@ export const BN_GRAD = 'GeospikeBatchNormGrad';
 /** BN_TRAIN followed by ReLU; its gradient takes the forward's output y as one more input. */
 export const BN_RELU_TRAIN = 'GeospikeBatchNormReluTrain';
 export const BN_RELU_GRAD = 'GeospikeBatchNormReluGrad';
+/** The running statistics' update after a train-mode forward: one kernel instead of seven tiny tensor ops. */
+export const BN_RUNNING_STATS = 'GeospikeBatchNormRunningStats';
 
 /** tfjs's Relu (NaN stays NaN) and its gradient, dy * step(y) (NaN where y is NaN), from the ReLU's output y. */
 export const relu = (v: number) => Math.max(0, v);
@@ -141,7 +143,65 @@ const bnGradKernel =
     ];
   };
 
+/** Inputs of BN_RUNNING_STATS, each [C]: the running statistics and the batch's mean and biased variance. */
+export type BNRunningStatsInputs = {
+  runningMean: TensorInfo;
+  runningVar: TensorInfo;
+  mean: TensorInfo;
+  variance: TensorInfo;
+};
+
+/** momentum: PyTorch's (the new batch's weight); count: values per channel in the batch (for the unbiased variance). */
+export interface BNRunningStatsAttrs extends NamedAttrMap {
+  momentum: number;
+  count: number;
+}
+
+/**
+ * PyTorch's update, r <- r (1 - m) + s m, with the unbiased batch variance in running_var; rounded as the tfjs ops
+ * it replaces (each product and sum to float32, the scalars first), so both paths give the same bits.
+ */
+export function bnRunningStats(
+  runningMean: Float32Array,
+  runningVar: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  momentum: number,
+  count: number,
+): { runningMean: Float32Array; runningVar: Float32Array } {
+  const f = Math.fround;
+  const keep = f(1 - momentum),
+    take = f(momentum),
+    unbias = f(count / Math.max(count - 1, 1));
+  const m2 = new Float32Array(runningMean.length),
+    v2 = new Float32Array(runningVar.length);
+  for (let c = 0; c < m2.length; c++) {
+    m2[c] = f(runningMean[c]! * keep) + f(mean[c]! * take);
+    v2[c] = f(runningVar[c]! * keep) + f(f(variance[c]! * unbias) * take);
+  }
+  return { runningMean: m2, runningVar: v2 };
+}
+
+const bnRunningStatsKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const cpu = backend as MathBackendCPU;
+  const { runningMean, runningVar, mean, variance } = inputs as BNRunningStatsInputs;
+  const { momentum, count } = attrs as unknown as BNRunningStatsAttrs;
+  const r = bnRunningStats(
+    cpuValues(cpu, runningMean),
+    cpuValues(cpu, runningVar),
+    cpuValues(cpu, mean),
+    cpuValues(cpu, variance),
+    momentum,
+    count,
+  );
+  return [
+    cpu.makeTensorInfo(runningMean.shape, 'float32', r.runningMean),
+    cpu.makeTensorInfo(runningVar.shape, 'float32', r.runningVar),
+  ];
+};
+
 export const batchNormKernels: KernelConfig[] = [
+  { kernelName: BN_RUNNING_STATS, backendName: 'cpu', kernelFunc: bnRunningStatsKernel },
   { kernelName: BN_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel(false) },
   { kernelName: BN_GRAD, backendName: 'cpu', kernelFunc: bnGradKernel(false) },
   { kernelName: BN_RELU_TRAIN, backendName: 'cpu', kernelFunc: bnTrainKernel(true) },
