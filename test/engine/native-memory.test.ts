@@ -10,6 +10,7 @@ import { AdamW } from '../../src/train/adamw.js';
 import { BatchNorm } from '../../src/models/layers.js';
 import { ParamStore } from '../../src/models/params.js';
 import { Rng } from '../../src/util/rng.js';
+import { spikeStoreStats } from '../../src/ops/spike_store/native.js';
 
 const N = 1 << 17; // above the pool's minimum size
 
@@ -286,4 +287,23 @@ test('inputs tfjs gradients save only for their shapes (Reshape, Add...) are not
     'the gradient changed',
   );
   tf.dispose([x, g]);
+});
+
+test('a spike map saved only for its shape is neither packed nor unpacked for the backward pass', async () => {
+  await initEngine('native');
+  const spikes = tf.tensor1d(Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 1 : 0)));
+  const total = tf.customGrad((t, save) => {
+    (save as tf.GradSaveFunc)([]);
+    const shape = (t as tf.Tensor).shape;
+    return { value: tf.sum(t as tf.Tensor), gradFunc: (dy) => tf.mul(tf.ones(shape), dy as tf.Tensor) };
+  });
+  const before = { ...spikeStoreStats };
+  const g = tf.grad((v: tf.Tensor) => total(tf.reshape(v, [4, N / 4])) as tf.Scalar)(spikes);
+  assert.equal(spikeStoreStats.packed, before.packed, "Reshape's saved input was packed");
+  assert.equal(spikeStoreStats.unpacked, before.unpacked, 'and unpacked for a gradient that reads only its shape');
+  assert.ok(
+    g.dataSync().every((d) => d === 1),
+    'the gradient changed',
+  );
+  tf.dispose([spikes, g]);
 });

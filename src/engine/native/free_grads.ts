@@ -73,11 +73,15 @@ export function freeGradientsEarly(engine: object = tf.engine(), store: SavedSto
     const node = tape?.[tape.length - 1];
     const inner = node?.gradient;
     if (!node || !inner) return;
-    if (SHAPE_ONLY.has((node as { kernelName?: string }).kernelName ?? ''))
-      for (const t of node.saved ?? []) t.dispose();
+    const shapesOnly = SHAPE_ONLY.has((node as { kernelName?: string }).kernelName ?? '');
     // The saved spikes packed, their float references dropped; the engine's gradient reads node.saved (the same array).
+    // A shape-only save is dropped outright: packed, it would be unpacked for a gradient that never reads it.
     const packed: { i: number; p: Packed }[] = [];
     for (const [i, t] of (node.saved ?? []).entries()) {
+      if (shapesOnly) {
+        t.dispose();
+        continue;
+      }
       const p = store.pack(t);
       if (!p) continue;
       packed.push({ i, p });
