@@ -114,11 +114,17 @@ export class BufferPool {
    * hold the array; the first of them disposed gives nothing back.
    */
   handOn(values: unknown): values is Float32Array {
-    if (!(values instanceof Float32Array) || !(values.buffer instanceof ArrayBuffer)) return false;
-    const buf = values.buffer;
-    if (!this.owned.has(buf) || this.escaped.has(buf) || values.byteLength !== buf.byteLength) return false;
+    if (!this.ours(values)) return false;
     this.handedOn.set(values, (this.handedOn.get(values) ?? 0) + 1);
     return true;
+  }
+
+  /** A whole array this pool made that nobody outside the backend can see (not a view: not ours to recycle). */
+  private ours(values: unknown): values is Float32Array {
+    if (!(values instanceof Float32Array)) return false;
+    const buf = values.buffer;
+    if (!(buf instanceof ArrayBuffer) || !this.owned.has(buf) || this.escaped.has(buf)) return false;
+    return values.byteOffset === 0 && values.byteLength === buf.byteLength;
   }
 
   /** Takes back the values of a disposed tensor if this pool made them and nobody else can see them. */
@@ -130,9 +136,7 @@ export class BufferPool {
       else this.handedOn.delete(values);
       return; // another tensor still holds it
     }
-    const buf = values.buffer;
-    if (!(buf instanceof ArrayBuffer) || !this.owned.has(buf) || this.escaped.has(buf)) return;
-    if (values.byteOffset !== 0 || values.byteLength !== buf.byteLength) return; // a view: not ours to recycle
+    if (!this.ours(values)) return;
     if (this.hot.get(values.length)?.includes(values) || this.cold.get(values.length)?.includes(values)) return;
     this.out -= values.byteLength;
     if (this.held + values.byteLength > this.limitBytes) {
