@@ -80,12 +80,13 @@ export class Linear {
     this.bias = store.param(`${name}.bias`, b, [outF]);
   }
 
-  /** x [..., in] -> [..., out] */
-  apply(x: tf.Tensor): tf.Tensor {
+  /** x [..., in] -> [..., out]; `folded` replaces the weight and bias (an eval-mode norm folded in, bn_fold.ts). */
+  apply(x: tf.Tensor, folded?: { weight: tf.Tensor; bias: tf.Tensor }): tf.Tensor {
     const lead = x.shape.slice(0, -1);
     // One fused product with the bias (one pass over the output, and the event-driven kernel adds it as it stores).
     const a = tf.reshape(x, [-1, this.inF]) as tf.Tensor2D;
-    const y = tf.fused.matMul({ a, b: this.weight as tf.Tensor2D, transposeB: true, bias: this.bias });
+    const b = (folded?.weight ?? this.weight) as tf.Tensor2D;
+    const y = tf.fused.matMul({ a, b, transposeB: true, bias: folded?.bias ?? this.bias });
     return tf.reshape(y, [...lead, this.outF]);
   }
 }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { must } from '../util/must.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
+import { BNFold, foldedLinear } from './bn_fold.js';
 import { BatchNorm, Linear } from './layers.js';
 import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll } from './last_use.js';
@@ -14,6 +15,7 @@ import { ParamStore } from './params.js';
 import type { ForwardOptions, Model } from './model.js';
 import {
   checkSpikingConfig,
+  convBn,
   convBnLif,
   repeatOverTime,
   SpikingForward,
@@ -70,15 +72,9 @@ export class SpikeDrivenTransformer implements Model {
     tiled.dispose();
     // The fourth stage pools its BN output before any LIF: that analog map is the stream, refined by the rpe conv.
     const stage3 = must(stages[3], 'the SPS has four stages');
-    const [conv3, bn3] = convBnLif(stage3, ctx);
-    const feat = consume(chain(x, conv3, bn3), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
+    const feat = consume(chain(x, convBn(stage3, ctx)), (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, 1));
     x.dispose();
-    const r = chain(
-      feat,
-      (t) => ctx.lif(stage3.lif, t),
-      (t) => rpe.conv.apply(t as tf.Tensor4D),
-      (t) => rpe.bn.apply(t, opts.training),
-    );
+    const r = chain(feat, (t) => ctx.lif(stage3.lif, t), convBn(rpe, ctx));
     let tokens = consumeAll([feat, r], (f, r) => tf.reshape(tf.add(f, r), [T, B, this.tokens, D]));
     for (const block of this.blocks) tokens = consume(tokens, (t) => block.apply(t, ctx));
     const spikes = consume(tokens, (t) => ctx.lif('head_lif', tf.mean(t, 2))); // [T, B, D]
@@ -90,16 +86,15 @@ export class SpikeDrivenTransformer implements Model {
 class Conv1x1BN {
   readonly linear: Linear;
   readonly bn: BatchNorm;
+  private readonly fold: BNFold;
   constructor(store: ParamStore, prefix: string, inF: number, outF: number, bias: boolean) {
     this.linear = new Linear(store, `${prefix}_conv`, inF, outF, 'trunc_normal', { bias, conv1x1: true });
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
+    this.fold = new BNFold(store, this.linear.weight, 'first', this.bn, this.linear.bias);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return chain(
-      x,
-      (t) => this.linear.apply(t),
-      (t) => this.bn.apply(t, ctx.training),
-    );
+    if (!ctx.training) return foldedLinear(this.linear, this.fold, x);
+    return consume(this.linear.apply(x), (t) => this.bn.apply(t, true));
   }
 }
 
@@ -134,7 +129,7 @@ class Block {
     const a = `${this.prefix}.attn`;
     const m = `${this.prefix}.mlp`;
     const s = ctx.lif(`${a}.shortcut_lif`, x);
-    const spikes = (p: Conv1x1BN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t));
+    const spikes = (p: Conv1x1BN, lif: string) => consume(p.apply(s, ctx), (t) => ctx.lif(lif, t, 1, true));
     const q = spikes(this.q, `${a}.q_lif`),
       k = spikes(this.k, `${a}.k_lif`),
       v = spikes(this.v, `${a}.v_lif`);
@@ -153,9 +148,9 @@ class Block {
     );
     const mlp = chain(
       y,
-      (t) => ctx.lif(`${m}.fc1_lif`, t),
+      (t) => ctx.lif(`${m}.fc1_lif`, t), // y, the chain's input, is read again below
       (t) => this.fc1.apply(t, ctx),
-      (t) => ctx.lif(`${m}.fc2_lif`, t),
+      (t) => ctx.lif(`${m}.fc2_lif`, t, 1, true),
       (t) => this.fc2.apply(t, ctx),
     );
     const out = consume(mlp, (t) => tf.add(y, t));

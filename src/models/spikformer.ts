@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spikeAttention } from '../ops/spike_attention/op.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
+import { BNFold, foldedLinear } from './bn_fold.js';
 import { BatchNorm, Linear } from './layers.js';
 import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll, type Step } from './last_use.js';
@@ -85,6 +86,7 @@ export class Spikformer implements Model {
 class SpikingLinear {
   readonly linear: Linear;
   readonly bn: BatchNorm;
+  private readonly fold: BNFold;
   constructor(
     store: ParamStore,
     readonly prefix: string,
@@ -93,14 +95,13 @@ class SpikingLinear {
   ) {
     this.linear = new Linear(store, `${prefix}_linear`, inF, outF, 'trunc_normal');
     this.bn = new BatchNorm(store, `${prefix}_bn`, outF);
+    this.fold = new BNFold(store, this.linear.weight, 'first', this.bn, this.linear.bias);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    return chain(
-      x,
-      (t) => this.linear.apply(t),
-      (t) => this.bn.apply(t, ctx.training),
-      (t) => ctx.lif(lifOf(this.prefix), t),
-    );
+    const linearBn = ctx.training
+      ? (t: tf.Tensor) => consume(this.linear.apply(t), (u) => this.bn.apply(u, true))
+      : (t: tf.Tensor) => foldedLinear(this.linear, this.fold, t);
+    return chain(x, linearBn, (t) => ctx.lif(lifOf(this.prefix), t, 1, true));
   }
 }
 
@@ -139,7 +140,7 @@ class Block {
       v = this.v.apply(x, ctx);
     // Spiking self-attention: no softmax; spikes make q k^T non-negative already.
     const merged = consumeAll([q, k, v], (q, k, v) => spikeAttention(q, k, v, this.config.heads, ATTN_SCALE));
-    const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD));
+    const a = consume(merged, (t) => ctx.lif(`${this.prefix}.attn.attn_lif`, t, ATTN_THRESHOLD, true));
     const y = consume(
       consume(a, (t) => this.proj.apply(t, ctx)),
       (t) => tf.add(x, t),

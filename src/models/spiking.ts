@@ -5,8 +5,9 @@ import { lif } from '../snn/lif.js';
 import { must } from '../util/must.js';
 import { surrogate, type SurrogateName } from '../snn/surrogate.js';
 import type { Preset } from './architecture.js';
+import { BNFold, foldedConv } from './bn_fold.js';
 import { BatchNorm, Conv2d } from './layers.js';
-import type { Step } from './last_use.js';
+import { consume, type Step } from './last_use.js';
 import { convLayer, lifSpikes, type ComputeLayer, type LayerWiring, type SpikeSource } from './layer_graph.js';
 import type { ForwardOptions } from './model.js';
 import type { ParamStore } from './params.js';
@@ -41,12 +42,19 @@ export function checkSpikingConfig(name: string, c: SpikingConfig): void {
   if (c.imageSize % 4 !== 0) throw new Error(`image size must be a multiple of 4, got ${c.imageSize}`);
 }
 
+/** A conv and the batch norm after it, with the norm's eval-mode fold into the conv. */
+export interface ConvBNLayers {
+  conv: Conv2d;
+  bn: BatchNorm;
+  fold: BNFold;
+}
+
 /** The layers of the spiking patch splitting (SPS) both transformers start with, under their official names. */
 export interface SpsLayers {
   /** Four 3x3 convs widening to D/8, D/4, D/2, D, each with its BN and the name of the LIF that may follow. */
-  stages: { conv: Conv2d; bn: BatchNorm; lif: string }[];
+  stages: (ConvBNLayers & { lif: string })[];
   /** The relative position embedding: a 3x3 conv and BN at D. */
-  rpe: { conv: Conv2d; bn: BatchNorm };
+  rpe: ConvBNLayers;
 }
 
 /** The official names of the SPS stages' layers: stage i is proj_conv{s}, proj_bn{s}, proj_lif{s}, s = '', 1, 2, 3. */
@@ -78,15 +86,22 @@ export function spsLayers(store: ParamStore, c: SpikingConfig, init: 'torch' | '
     [c2, c3],
     [c3, c4],
   ] as const;
+  const convBN = (conv: Conv2d, bn: BatchNorm): ConvBNLayers => ({
+    conv,
+    bn,
+    fold: new BNFold(store, conv.weight, 'last', bn),
+  });
   const stages = convs.map(([cin, cout], i) => ({
-    conv: new Conv2d(store, spsName('conv', i), cin, cout, 3, 1, 1, init),
-    bn: new BatchNorm(store, spsName('bn', i), cout),
+    ...convBN(
+      new Conv2d(store, spsName('conv', i), cin, cout, 3, 1, 1, init),
+      new BatchNorm(store, spsName('bn', i), cout),
+    ),
     lif: spsName('lif', i),
   }));
-  const rpe = {
-    conv: new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init),
-    bn: new BatchNorm(store, 'patch_embed.rpe_bn', D),
-  };
+  const rpe = convBN(
+    new Conv2d(store, 'patch_embed.rpe_conv', D, D, 3, 1, 1, init),
+    new BatchNorm(store, 'patch_embed.rpe_bn', D),
+  );
   return { stages, rpe };
 }
 
@@ -139,16 +154,15 @@ export function repeatOverTime(images: tf.Tensor4D, T: number): tf.Tensor4D {
   return tf.tidy(() => (T === 1 ? tf.clone(images) : tf.concat(new Array<tf.Tensor4D>(T).fill(images), 0)));
 }
 
-/** The steps of a conv, its BN and the LIF after them, for chain(): each map freed once the next step has read it. */
-export function convBnLif(
-  layers: { conv: Conv2d; bn: BatchNorm; lif: string },
-  ctx: SpikingForward,
-): [Step, Step, Step] {
-  return [
-    (x) => layers.conv.apply(x as tf.Tensor4D),
-    (x) => layers.bn.apply(x, ctx.training),
-    (x) => ctx.lif(layers.lif, x),
-  ];
+/** A conv and its BN as one step: with batch statistics when training, in eval mode as one folded convolution. */
+export function convBn(layers: ConvBNLayers, ctx: SpikingForward): Step {
+  if (!ctx.training) return (x) => foldedConv(layers.conv, layers.fold, x as tf.Tensor4D);
+  return (x) => consume(layers.conv.apply(x as tf.Tensor4D), (t) => layers.bn.apply(t, true));
+}
+
+/** The steps of a conv and its BN, then the LIF after them, for chain(): each map freed once the next has read it. */
+export function convBnLif(layers: ConvBNLayers & { lif: string }, ctx: SpikingForward): [Step, Step] {
+  return [convBn(layers, ctx), (x) => ctx.lif(layers.lif, x, 1, true)];
 }
 
 /** One forward pass of a spiking model: its mode, the LIF settings, and the optional firing-rate probes. */
@@ -163,16 +177,23 @@ export class SpikingForward {
   get training(): boolean {
     return this.opts.training;
   }
-  /** x is [T*B, ...] or [T, B, ...]; the LIF runs over the leading time axis and returns x's shape. */
-  lif(name: string, x: tf.Tensor, vThreshold = 1): tf.Tensor {
+  /**
+   * x is [T*B, ...] or [T, B, ...]; the LIF runs over the leading time axis and returns x's shape. lastUse: x is
+   * disposed here, and in eval mode its array may become the spikes (LIFOptions.lastUse).
+   */
+  lif(name: string, x: tf.Tensor, vThreshold = 1, lastUse = false): tf.Tensor {
     const T = this.config.timeSteps;
-    const s = lif(tf.reshape(x, [T, -1]), { tau: this.config.tau, vThreshold, surrogate: this.sg });
+    const shape = x.shape;
+    const flat = tf.reshape(x, [T, -1]);
+    if (lastUse) x.dispose();
+    const opts = { tau: this.config.tau, vThreshold, surrogate: this.sg, lastUse };
+    const s = lif(flat, opts);
     if (this.opts.rates)
       this.opts.rates.set(
         name,
         tf.tidy(() => must(tf.mean(s).dataSync()[0], 'a mean is one value')),
       );
-    return tf.reshape(s, x.shape);
+    return tf.reshape(s, shape);
   }
   /** Records the mean of a spike map that feeds a layer but is not a LIF output (a max-pool, a mask product). */
   recordInput(name: string, x: tf.Tensor): void {

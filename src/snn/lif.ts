@@ -22,6 +22,10 @@ export interface LIFAttrs extends NamedAttrMap {
   tau: number;
   vThreshold: number;
 }
+export interface LIFSpikesAttrs extends LIFAttrs {
+  /** The kernel may write the spikes over x (LIFOptions.lastUse). */
+  overwrite: boolean;
+}
 export interface LIFGradAttrs extends LIFAttrs {
   surrogate: SurrogateName;
   alpha: number;
@@ -34,6 +38,11 @@ export interface LIFOptions {
   vThreshold?: number;
   /** Surrogate gradient of the spike; sigmoid with alpha 4 by default. */
   surrogate?: Surrogate;
+  /**
+   * x is never read again (the caller disposes it): without a gradient tape the spikes may be written over it, one
+   * array fewer to allocate (and fault in) per layer. Honoured only where x's array has no other holder.
+   */
+  lastUse?: boolean;
 }
 
 /** T, the length of the time axis (the first) of a LIF kernel's input; lif() checks that there is one. */
@@ -121,7 +130,8 @@ export function lif(x: tf.Tensor, options: LIFOptions = {}): tf.Tensor {
   // Without a gradient tape nothing reads the membrane h, an array as large as the spikes: skip it where the backend
   // can.
   if (!tf.engine().isTapeOn() && tf.getKernel(LIF_SPIKES, tf.getBackend())) {
-    return tf.engine().runKernel(LIF_SPIKES, { x }, attrs) as tf.Tensor;
+    const spikesAttrs: LIFSpikesAttrs = { ...attrs, overwrite: options.lastUse === true };
+    return tf.engine().runKernel(LIF_SPIKES, { x }, spikesAttrs) as tf.Tensor;
   }
   const fn = tf.customGrad((input, save) => {
     const [s, hv] = tf.engine().runKernel(LIF, { x: input as tf.Tensor }, attrs) as tf.Tensor[];

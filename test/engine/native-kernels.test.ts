@@ -742,6 +742,14 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
     let before = sparseStats.sparse;
     await agree('Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: d }, what, 1e-5);
     assert.equal(sparseStats.sparse - before, expect, `${what}: wrong forward kernel`);
+    // with a bias (an eval-mode batch norm folded in) and ReLU: the bias added to each finished sum
+    const bias = { shape: [O], values: r.normal(O) };
+    for (const activation of ['linear', 'relu']) {
+      before = sparseStats.sparse;
+      const attrs = { strides: s, pad, dataFormat: 'NHWC', dilations: d, activation };
+      await agree('FusedConv2D', { x, filter, bias }, attrs, `${what}, bias, ${activation}`, 1e-5);
+      assert.equal(sparseStats.sparse - before, expect, `${what}: wrong fused forward kernel`);
+    }
     if (d !== 1) continue; // tfjs has no conv gradients at dilation > 1
     const y = await refOutput('Conv2D', { x, filter }, { strides: s, pad, dataFormat: 'NHWC', dilations: 1 });
     const dy = { shape: y.shape, values: r.normal(y.values.length) };

@@ -11,6 +11,7 @@ import { BatchNorm } from '../../src/models/layers.js';
 import { ParamStore } from '../../src/models/params.js';
 import { Rng } from '../../src/util/rng.js';
 import { spikeStoreStats } from '../../src/ops/spike_store/native.js';
+import { lif } from '../../src/snn/lif.js';
 
 const N = 1 << 17; // above the pool's minimum size
 
@@ -306,4 +307,51 @@ test('a spike map saved only for its shape is neither packed nor unpacked for th
     'the gradient changed',
   );
   tf.dispose([spikes, g]);
+});
+
+test("an eval-mode LIF at its input's last use writes its spikes over it, not over a shared input", async () => {
+  await initEngine('native');
+  const backend = tf.backend() as NativeBackend;
+  const T = 4;
+  // a pooled array, as a layer's output
+  const input = () => tf.tidy(() => tf.mul(tf.randomNormal([T, N], 1, 1, 'float32', 5), 1));
+  const x0 = input();
+  const reference = lif(x0);
+  const expected = reference.dataSync().slice();
+  tf.dispose([x0, reference]);
+  // the one holder: the spikes take its array, which comes back to the pool once, after both tensors are disposed
+  const x = input();
+  const xValues = backend.data.get(x.dataId).values;
+  const misses = backend.pool.misses;
+  const s = lif(x, { lastUse: true });
+  assert.equal(backend.data.get(s.dataId).values, xValues, 'the spikes did not go over the input');
+  assert.equal(backend.pool.misses, misses);
+  assert.deepEqual(s.dataSync().slice(), expected, 'written over its input, the LIF fires differently');
+  const held = backend.pool.heldBytes;
+  x.dispose();
+  assert.equal(backend.pool.heldBytes, held, 'the array came back while the spikes still held it');
+  s.dispose();
+  assert.equal(backend.pool.heldBytes, held, 'read out with dataSync, the array must never come back');
+  // another holder (a clone): a new array, and the input keeps its values
+  const y = input();
+  const other = tf.clone(y);
+  const before = other.dataSync().slice();
+  const t = lif(y, { lastUse: true });
+  assert.notEqual(backend.data.get(t.dataId).values, backend.data.get(y.dataId).values);
+  assert.deepEqual(other.dataSync().slice(), before, "a held input's values changed");
+  assert.deepEqual(t.dataSync().slice(), expected);
+  tf.dispose([y, other, t]);
+  // given back: after both tensors are disposed the array is reused, once
+  const z = input();
+  const zValues = backend.data.get(z.dataId).values;
+  const u = lif(z, { lastUse: true });
+  const held2 = backend.pool.heldBytes;
+  z.dispose();
+  assert.equal(backend.pool.heldBytes, held2, 'the array came back while the spikes still held it');
+  u.dispose();
+  assert.equal(backend.pool.heldBytes, held2 + T * N * 4, 'the array did not come back after both were disposed');
+  const reuse = [input(), input()];
+  const got = reuse.map((r) => backend.data.get(r.dataId).values);
+  assert.equal(got.filter((v) => v === zValues).length, 1, 'the array must be handed out once, not twice');
+  tf.dispose(reuse);
 });

@@ -128,7 +128,14 @@ export interface NativeAddon {
     scalars: Float32Array,
   ): void;
   /** Event-driven conv2d for mostly-zero inputs; params as conv2d. */
-  sparseConv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  sparseConv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    bias?: Float32Array,
+    relu?: boolean,
+  ): void;
   sparseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
   /** Spike storage (src/ops/spike_store): sampled kind (0 none, 1 bits, 2 bytes); packs return false when refused. */
   spikeKind(x: Float32Array, samples: number): number;

@@ -130,7 +130,8 @@ const conv2D: KernelFunc = (args) => {
   return out(backend, info.outShape, y);
 };
 
-/** tf.fused.conv2d with a per-channel bias and no activation or ReLU (inference with batch norm folded in). */
+/** tf.fused.conv2d with a per-channel bias and no activation or ReLU (inference with batch norm folded in); a spike
+ * input runs event-driven, as Conv2D's does. */
 const fusedConv2D: KernelFunc = (args) => {
   const backend = args.backend as MathBackendCPU;
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
@@ -144,7 +145,14 @@ const fusedConv2D: KernelFunc = (args) => {
   const params = simple ? convParams(info, bias != null, activation === 'relu') : null;
   if (!params) return fallback(FusedConv2D, args);
   const y = alloc(backend, size(info.outShape));
-  denseConv(backend, f32(backend, x!), filter!, y, params, bias ? f32(backend, bias) : undefined);
+  const X = f32(backend, x!),
+    Bias = bias ? f32(backend, bias) : undefined;
+  if (sparseEnough(X, work(info), sparseBelow('conv'))) {
+    sparseStats.sparse++;
+    addon().sparseConv2d(X, f32(backend, filter!), y, params.subarray(0, 17), Bias, activation === 'relu');
+  } else {
+    denseConv(backend, X, filter!, y, params, Bias);
+  }
   return out(backend, info.outShape, y);
 };
 

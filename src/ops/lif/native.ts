@@ -2,9 +2,9 @@
 // the neuron's JS reference (src/snn/lif.ts), multithreaded.
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { LIF, LIF_GRAD, LIF_SPIKES, timeSteps, type LIFAttrs, type LIFGradAttrs } from '../../snn/lif.js';
+import { LIF, LIF_GRAD, LIF_SPIKES, timeSteps, type LIFGradAttrs, type LIFSpikesAttrs } from '../../snn/lif.js';
 import { SURROGATE_IDS } from '../../snn/surrogate.js';
-import { addon, alloc, f32, NATIVE, out, size } from '../../engine/native/kernel_util.js';
+import { addon, alloc, consumable, f32, NATIVE, out, size } from '../../engine/native/kernel_util.js';
 
 /** The forward; the membrane h too when withH (LIF), else only the spikes (LIF_SPIKES). */
 const forward =
@@ -12,10 +12,11 @@ const forward =
   ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { x } = inputs as { x: TensorInfo };
-    const { tau, vThreshold } = attrs as unknown as LIFAttrs;
+    const { tau, vThreshold, overwrite } = attrs as unknown as LIFSpikesAttrs;
     const n = size(x.shape),
       T = timeSteps(x.shape);
-    const spikes = alloc(cpu, n),
+    // Each neuron reads its input before it writes its spike, so the spikes can go over an input nothing else reads.
+    const spikes = (!withH && overwrite === true ? consumable(cpu, x) : null) ?? alloc(cpu, n),
       h = withH ? alloc(cpu, n) : null;
     addon().lif(f32(cpu, x), spikes, h, T, T ? n / T : 0, tau, vThreshold);
     return h ? [out(cpu, x.shape, spikes), out(cpu, x.shape, h)] : out(cpu, x.shape, spikes);

@@ -239,14 +239,17 @@ inline void forEachEvent(const SpConv& p, const float* x, int64_t n, std::vector
     }
 }
 
-// sparseConv2d(x, filter, y, params): y = conv(x, filter), adding the filter's output row for every nonzero input
-// and tap. Threads split the batch: an image's events only reach that image's outputs.
+// sparseConv2d(x, filter, y, params[, bias[, relu]]): y = conv(x, filter), adding the filter's output row for every
+// nonzero input and tap; then the bias (a batch norm folded in, bn_fold.ts) added to each finished sum, and ReLU.
+// Threads split the batch: an image's events only reach that image's outputs.
 Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
   SpConv p(ints(info, 3, 17));
   const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
   const float* w = f32(info, 1, p.KH * p.KW * p.C * p.O);
   float* y = f32(info, 2, p.N * p.OH * p.OW * p.O);
   const int64_t O = p.O;
+  const float* bias = info.Length() > 4 && info[4].IsTypedArray() ? f32(info, 4, O) : nullptr;
+  const bool relu = info.Length() > 5 && info[5].ToBoolean();
 #pragma omp parallel
   {
     std::vector<int32_t> idx(p.C);
@@ -262,6 +265,13 @@ Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
           for (int64_t o = 0; o < O; ++o) yr[o] += v * wr[o];
         }
       });
+      if (!bias && !relu) continue;
+      float* yi = y + n * p.OH * p.OW * O;
+      for (int64_t i = 0; i < p.OH * p.OW; ++i, yi += O)
+        for (int64_t o = 0; o < O; ++o) {
+          const float s = bias ? yi[o] + bias[o] : yi[o];
+          yi[o] = relu && s < 0.f ? 0.f : s;
+        }
     }
   }
   return info.Env().Undefined();
