@@ -231,7 +231,8 @@ export function timeSpikeKernels(cases: SpikeCase[], rates: number[], batch: num
 export function thresholdOf(kernel: string): SparseKernel | null {
   if (kernel.includes('dW')) return 'matmulTA';
   if (kernel.includes('X W^T')) return 'matmul';
-  return kernel.startsWith('conv') ? 'conv' : null;
+  if (!kernel.startsWith('conv')) return null;
+  return kernel.includes('filter gradient') ? 'convFilter' : 'conv';
 }
 
 /**

@@ -59,14 +59,15 @@ test('bench:spikes finds where event-driven stops paying, between the measured r
   assert.equal(crossover([row(0.1, 1.2), row(0.3, 2)]), null, 'slower already at the lowest rate');
   assert.equal(thresholdOf('fc2 dW = dY^T X, X [256B x 1536]'), 'matmulTA');
   assert.equal(thresholdOf('proj X W^T [256B x 384] x [384 x 384]'), 'matmul');
-  assert.equal(thresholdOf('conv 96->192 at 32x32, filter gradient'), 'conv');
+  assert.equal(thresholdOf('conv 96->192 at 32x32, filter gradient'), 'convFilter');
+  assert.equal(thresholdOf('conv 96->192 at 32x32, forward'), 'conv');
 });
 
 test("the addon's density thresholds come from the row of this CPU's vector ISA", async () => {
   assert.equal(await initEngine('native'), 'native');
   const avx512 = /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
   assert.equal(sparseIsa(), avx512 ? 'avx512' : 'avx2');
-  for (const k of ['matmul', 'matmulTA', 'conv'] as const) {
+  for (const k of ['matmul', 'matmulTA', 'conv', 'convFilter'] as const) {
     const t = sparseBelow(k);
     assert.ok(t > 0 && t < 0.5, `${k}: threshold ${t}`);
   }

@@ -26,7 +26,7 @@ function randomNorm(bn: BatchNorm, r: R): void {
 
 for (const backend of TEST_BACKENDS) {
   describe(`batch norm folded on the ${backend} backend`, () => {
-    test('linear + norm: the folded product equals the layer then the eval-mode norm, with or without bias', async () => {
+    test('linear + norm: the folded product is the layer, then the eval-mode norm, with or without bias', async () => {
       await requireBackend(backend);
       const r = rng(7);
       for (const bias of [true, false]) {

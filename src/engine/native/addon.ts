@@ -88,7 +88,7 @@ export interface NativeAddon {
   /** op: 0 relu, 1 step (alpha), 2 sqrt, 3 neg, 4 square, 5 abs */
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   /** The event-driven kernels' density thresholds for this CPU's vector ISA (the table in cc/sparse.cc). */
-  sparseThresholds(): { isa: string; matmul: number; matmulTA: number; conv: number };
+  sparseThresholds(): { isa: string; matmul: number; matmulTA: number; conv: number; convFilter: number };
   /** Fraction of nonzero entries; estimated from `samples` evenly spaced entries when samples > 0. */
   density(a: Float32Array, samples: number): number;
   /** c[M, N] = a[M, K] b (+ bias[N]), adding rows of b for a's nonzeros; b is [K, N], or [N, K] when transposeB. */

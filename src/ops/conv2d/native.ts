@@ -50,8 +50,8 @@ export function convParams(info: backend_util.Conv2DInfo, bias = false, relu = f
   ]);
 }
 
-// Below a fraction of nonzero inputs, the event-driven convolution (add the filter's output row for each nonzero
-// input and tap) beats oneDNN, forward and filter gradient alike: sparseBelow('conv'), per vector ISA.
+// Below a fraction of nonzero inputs, the event-driven convolution (the filter rows of each nonzero input and tap)
+// beats oneDNN: sparseBelow('conv') forward, sparseBelow('convFilter') for the filter gradient, per vector ISA.
 
 /** Multiply-adds of the dense convolution: N OH OW O KH KW C. */
 const work = (i: backend_util.Conv2DInfo) =>
@@ -195,7 +195,7 @@ const conv2DBackpropFilter: KernelFunc = (args) => {
   if (!params) return fallback(Conv2DBackpropFilter, args);
   const dw = alloc(backend, size(filterShape));
   const X = f32(backend, x);
-  if (sparseEnough(X, work(info), sparseBelow('conv'))) {
+  if (sparseEnough(X, work(info), sparseBelow('convFilter'))) {
     sparseStats.sparse++;
     addon().sparseConv2dBackpropFilter(X, f32(backend, dy), dw, params);
   } else {

@@ -3,8 +3,8 @@
 import type { NativeAddon } from '../../engine/native/addon.js';
 import { addon } from '../../engine/native/kernel_util.js';
 
-/** X W^T forward (matmul), the weight gradient dY^T X (matmulTA), and conv forward and filter gradient (conv). */
-export type SparseKernel = 'matmul' | 'matmulTA' | 'conv';
+/** X W^T forward (matmul), the weight gradient dY^T X (matmulTA), conv forward (conv) and filter gradient. */
+export type SparseKernel = 'matmul' | 'matmulTA' | 'conv' | 'convFilter';
 
 let table: ReturnType<NativeAddon['sparseThresholds']> | undefined;
 const thresholds = () => (table ??= addon().sparseThresholds());

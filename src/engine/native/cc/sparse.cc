@@ -4,6 +4,7 @@
 #include "common.h"
 #include <algorithm>
 #include <cstring>
+#include <immintrin.h>
 #include <omp.h>
 #include <vector>
 
@@ -20,6 +21,43 @@ typedef float vec __attribute__((vector_size(32)));
 #endif
 constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 
+// The nonzeros of x[0..n): their indices into idx and values into val (each with room for n + 16 entries: a vector
+// store may write past the last one), clearing `ones` if any is not 1. NaN counts as nonzero, as `x != 0` does. The
+// scan was most of an event-driven product's time at low rates (a branch per entry); with vectors it is a compare
+// per 16 (or 8) entries and a compress or a bit scan per nonzero.
+inline int64_t nonzeros(const float* x, int64_t n, int32_t* idx, float* val, bool& ones) {
+  int64_t nz = 0, k = 0;
+#ifdef __AVX512F__
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
+  for (; k + 16 <= n; k += 16) {
+    const __m512 v = _mm512_loadu_ps(x + k);
+    const __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ);
+    if (!m) continue;
+    ones &= _mm512_mask_cmp_ps_mask(m, v, one, _CMP_NEQ_UQ) == 0;
+    // Compress in registers, then a full store: a compressing store to memory is microcoded and slow on Zen 4.
+    _mm512_storeu_si512(idx + nz, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(iota, _mm512_set1_epi32(k))));
+    _mm512_storeu_ps(val + nz, _mm512_maskz_compress_ps(m, v));
+    nz += __builtin_popcount(m);
+  }
+#elif defined(__AVX2__)
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.f);
+  for (; k + 8 <= n; k += 8) {
+    const __m256 v = _mm256_loadu_ps(x + k);
+    unsigned m = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+    if (!m) continue;
+    ones &= (_mm256_movemask_ps(_mm256_cmp_ps(v, one, _CMP_NEQ_UQ)) & m) == 0;
+    for (; m; m &= m - 1) {
+      const int b = __builtin_ctz(m);
+      idx[nz] = static_cast<int32_t>(k + b), val[nz] = x[k + b], ++nz;
+    }
+  }
+#endif
+  for (; k < n; ++k)
+    if (x[k] != 0.f) idx[nz] = static_cast<int32_t>(k), val[nz] = x[k], ones &= x[k] == 1.f, ++nz;
+  return nz;
+}
+
 // Below these fractions of nonzeros the event-driven kernels beat oneDNN's dense ones; where the two cross depends
 // on the vector width (an event adds a row of B or of the filter, while oneDNN's GEMM gains more from wider vectors),
 // so one row per ISA, picked at run time. Measured on 2 cores with `npm run bench:spikes` at spikformer-4-384's
@@ -35,15 +73,25 @@ constexpr int64_t kLanes = sizeof(vec) / sizeof(float);
 //            all read 384 features, so 0.15). dY^T X fc2: 0.88 at 10%, 0.96 at 12%, 1.16 at 14%: 0.124.
 //            conv 96->192 at 32x32 (batch 64 = 16 images x T 4): 0.67 at 10%, 0.88 at 14%, 1.06 at 16%: 0.154; its
 //            filter gradient 0.154; conv 192->384 at 16x16 0.151, its filter gradient 0.153.
+// Then (6 Dec 2026) the scans vectorized, B in panels walked kDepth rows at a time, and the conv forward gathered per
+// output pixel instead of scattered per input (`bench:spikes --batch 16 --reps 5 --rates 0.05,0.1,0.15,0.2,0.3`):
+//   AVX-512 (Intel Sapphire Rapids): X W^T fc2 0.54 at 5%, 0.75 at 10%, 0.8-1.1 at 20%: 0.2 kept. conv forward
+//            96->192 (Winograd) 0.82 at 5%, 1.12 at 10%; 192->384 0.34, 0.47, 0.78 at 20%: 0.1 between the two.
+//            The filter gradient, still scattered: 0.87-1.09 at 5%, so 0.065 kept (convFilter).
+//   AVX2 (the same machine, the addon built -mno-avx512f and ONEDNN_MAX_CPU_ISA=AVX2, so a stand-in for a real AVX2
+//            CPU): X W^T fc2 0.54 at 10%, 0.77 at 20%, 1.0 at 30%; proj 0.84 at 20%: 0.2. dY^T X crosses at 0.136:
+//            0.12 kept. conv forward 0.42-0.33 at 10%, 0.87-0.79 at 30%: 0.25; filter gradient crosses at 0.19-0.21,
+//            on Zen 3 (above) at 0.153: 0.15 kept.
 struct Thresholds {
   const char* isa;
-  double matmul, matmulTA, conv;
+  double matmul, matmulTA, conv, convFilter;
 };
-constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.065};
-constexpr Thresholds kAvx2 = {"avx2", 0.15, 0.12, 0.15};
+constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.1, 0.065};
+constexpr Thresholds kAvx2 = {"avx2", 0.2, 0.12, 0.25, 0.15};
 
-// sparseThresholds(): { isa, matmul, matmulTA, conv } for this CPU (anything without AVX-512 takes the AVX2 row: the
-// kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's there).
+// sparseThresholds(): { isa, matmul, matmulTA, conv, convFilter } for this CPU (anything without AVX-512 takes the
+// AVX2 row: the kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's
+// there).
 Napi::Value SparseThresholds(const Napi::CallbackInfo& info) {
   const Thresholds& t = __builtin_cpu_supports("avx512f") ? kAvx512 : kAvx2;
   Napi::Object o = Napi::Object::New(info.Env());
@@ -51,6 +99,7 @@ Napi::Value SparseThresholds(const Napi::CallbackInfo& info) {
   o.Set("matmul", t.matmul);
   o.Set("matmulTA", t.matmulTA);
   o.Set("conv", t.conv);
+  o.Set("convFilter", t.convFilter);
   return o;
 }
 
@@ -72,6 +121,64 @@ Napi::Value Density(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(nz) / n);
 }
 
+// Four vectors of C's columns: the strip of a row held in registers while events add rows of B into it.
+constexpr int64_t kStrip = 4 * kLanes;
+
+// B [K, N] (or, transposed, [N, K]) as panels of kStrip columns, each [K, kStrip] contiguous and the last padded with
+// zeros: a panel's rows are then 256 contiguous bytes (AVX-512), where B's own rows, N floats apart, mapped a block's
+// rows onto a few L1 sets and evicted each other.
+std::vector<float> panels(const float* b, int64_t K, int64_t N, bool tB) {
+  const int64_t P = (N + kStrip - 1) / kStrip;
+  std::vector<float> out(static_cast<size_t>(P * K * kStrip), 0.f);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < P; ++p) {
+    const int64_t n0 = p * kStrip, w = std::min(kStrip, N - n0);
+    float* panel = out.data() + p * K * kStrip;
+    if (!tB) {
+      for (int64_t k = 0; k < K; ++k) std::memcpy(panel + k * kStrip, b + k * N + n0, w * sizeof(float));
+      continue;
+    }
+    // Transposed: 32 x 32 tiles, so that neither side is read a column at a time.
+    for (int64_t k0 = 0; k0 < K; k0 += 32)
+      for (int64_t j = 0; j < w; ++j)
+        for (int64_t k = k0; k < std::min(K, k0 + 32); ++k) panel[k * kStrip + j] = b[(n0 + j) * K + k];
+  }
+  return out;
+}
+
+// One row's events with index below kEnd, from position t on, added into the strip s (the kStrip sums of one row of
+// C); returns where it stopped. Spikes (ones) only add; other values multiply first.
+inline int64_t addEvents(vec* s, const float* panel, const int32_t* ix, const float* vx, int64_t t, int64_t nz,
+                         int64_t kEnd, bool ones) {
+  constexpr size_t kB = sizeof(vec);
+  int64_t stop = t;
+  while (stop < nz && ix[stop] < kEnd) ++stop;
+  if (ones) {
+    // Two events at a time into two sets of sums: eight independent additions hide the adder's latency.
+    vec u[4] = {};
+    for (; t + 2 <= stop; t += 2) {
+      const float* br = panel + static_cast<int64_t>(ix[t]) * kStrip;
+      const float* bq = panel + static_cast<int64_t>(ix[t + 1]) * kStrip;
+      for (int i = 0; i < 4; ++i) {
+        vec x, y;
+        std::memcpy(&x, br + i * kLanes, kB), std::memcpy(&y, bq + i * kLanes, kB);
+        s[i] += x, u[i] += y;
+      }
+    }
+    for (int i = 0; i < 4; ++i) s[i] += u[i];
+  }
+  for (; t < stop; ++t) {
+    const float* br = panel + static_cast<int64_t>(ix[t]) * kStrip;
+    const float v = vx[t];
+    for (int i = 0; i < 4; ++i) {
+      vec x;
+      std::memcpy(&x, br + i * kLanes, kB);
+      s[i] += ones ? x : v * x;
+    }
+  }
+  return stop;
+}
+
 // sparseMatMul(a, b, c, M, K, N, transposeB[, bias]): c[M, N] = a[M, K] b (+ bias[N], added to each finished sum, as
 // a separate add would), b stored [K, N] or, transposed, [N, K].
 Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
@@ -81,80 +188,41 @@ Napi::Value SparseMatMul(const Napi::CallbackInfo& info) {
   const float* b = f32(info, 1, K * N);
   float* c = f32(info, 2, M * N);
   const float* bias = optF32(info, 7, N);
-  // B as rows of length N (a transposed B is copied once: K*N work against M*K*N).
-  std::vector<float> bt;
-  if (tB) {
-    bt.resize(static_cast<size_t>(K * N));
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = 0; n < N; ++n) bt[k * N + n] = b[n * K + k];
-    b = bt.data();
-  }
-  // Row blocks of A, each turned into lists of nonzeros; then C in column strips of four vectors held in registers
-  // while every listed row of B is added in: B's strip (K x kStrip floats) stays in L2 across the block.
-  constexpr int64_t kRows = 64, kStrip = 4 * kLanes;
-  const int64_t blocks = (M + kRows - 1) / kRows;
+  const std::vector<float> bp = panels(b, K, N, tB);  // K*N work against M*K*N
+  // Row blocks of A, each turned into lists of nonzeros; then each strip of C in passes over kDepth rows of B: a
+  // panel's kDepth x kStrip floats (32 KB) stay in L1 for the whole block of rows.
+  constexpr int64_t kRows = 64, kDepth = 32768 / (kStrip * sizeof(float));
+  const int64_t blocks = (M + kRows - 1) / kRows, P = (N + kStrip - 1) / kStrip;
 #pragma omp parallel
   {
-    std::vector<int32_t> idx(static_cast<size_t>(kRows * K));
-    std::vector<float> val(static_cast<size_t>(kRows * K));
-    std::vector<int64_t> count(kRows);
+    std::vector<int32_t> idx(static_cast<size_t>(kRows * K + 16));
+    std::vector<float> val(static_cast<size_t>(kRows * K + 16));
+    std::vector<int64_t> count(kRows), pos(kRows);
 #pragma omp for schedule(dynamic, 2)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t r0 = blk * kRows, r1 = std::min(M, r0 + kRows);
       bool ones = true;  // all nonzeros are 1 (spikes): adds only
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* ar = a + r * K;
-        int32_t* ix = idx.data() + (r - r0) * K;
-        float* vx = val.data() + (r - r0) * K;
-        int64_t nz = 0;
-        for (int64_t k = 0; k < K; ++k)
-          if (ar[k] != 0.f) ix[nz] = static_cast<int32_t>(k), vx[nz] = ar[k], ones &= ar[k] == 1.f, ++nz;
-        count[r - r0] = nz;
-      }
-      int64_t n0 = 0;
-      for (; n0 + kStrip <= N; n0 += kStrip) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int32_t* ix = idx.data() + (r - r0) * K;
-          const float* vx = val.data() + (r - r0) * K;
-          vec s0 = {}, s1 = {}, s2 = {}, s3 = {};
-          const int64_t nz = count[r - r0];
-          constexpr size_t kB = sizeof(vec);
-          for (int64_t t = 0; t < nz; ++t) {
-            const float* br = b + static_cast<int64_t>(ix[t]) * N + n0;
-            vec b0, b1, b2, b3;
-            std::memcpy(&b0, br, kB), std::memcpy(&b1, br + kLanes, kB);
-            std::memcpy(&b2, br + 2 * kLanes, kB), std::memcpy(&b3, br + 3 * kLanes, kB);
-            if (ones) {
-              s0 += b0, s1 += b1, s2 += b2, s3 += b3;
-            } else {
-              const float v = vx[t];
-              s0 += v * b0, s1 += v * b1, s2 += v * b2, s3 += v * b3;
+      for (int64_t r = r0; r < r1; ++r)
+        count[r - r0] = nonzeros(a + r * K, K, idx.data() + (r - r0) * K, val.data() + (r - r0) * K, ones);
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t n0 = p * kStrip, w = std::min(kStrip, N - n0);
+        const float* panel = bp.data() + p * K * kStrip;
+        std::fill(pos.begin(), pos.end(), 0);
+        for (int64_t k0 = 0; k0 < K; k0 += kDepth) {
+          const int64_t kEnd = std::min(K, k0 + kDepth);
+          for (int64_t r = r0; r < r1; ++r) {
+            float* cr = c + r * N + n0;
+            vec s[4] = {};
+            if (k0 > 0) std::memcpy(s, cr, w * sizeof(float));  // the sums of the passes before
+            const int64_t o = (r - r0) * K;
+            pos[r - r0] = addEvents(s, panel, idx.data() + o, val.data() + o, pos[r - r0], count[r - r0], kEnd, ones);
+            if (bias && kEnd == K) {
+              vec bv[4] = {};
+              std::memcpy(bv, bias + n0, w * sizeof(float));
+              for (int i = 0; i < 4; ++i) s[i] += bv[i];
             }
+            std::memcpy(cr, s, w * sizeof(float));
           }
-          float* cr = c + r * N + n0;
-          if (bias) {
-            vec c0, c1, c2, c3;
-            std::memcpy(&c0, bias + n0, kB), std::memcpy(&c1, bias + n0 + kLanes, kB);
-            std::memcpy(&c2, bias + n0 + 2 * kLanes, kB), std::memcpy(&c3, bias + n0 + 3 * kLanes, kB);
-            s0 += c0, s1 += c1, s2 += c2, s3 += c3;
-          }
-          std::memcpy(cr, &s0, kB), std::memcpy(cr + kLanes, &s1, kB);
-          std::memcpy(cr + 2 * kLanes, &s2, kB), std::memcpy(cr + 3 * kLanes, &s3, kB);
-        }
-      }
-      if (n0 < N) {  // the last columns, fewer than a strip
-        for (int64_t r = r0; r < r1; ++r) {
-          float* cr = c + r * N;
-          for (int64_t n = n0; n < N; ++n) cr[n] = 0.f;
-          const int32_t* ix = idx.data() + (r - r0) * K;
-          const float* vx = val.data() + (r - r0) * K;
-          for (int64_t t = 0; t < count[r - r0]; ++t) {
-            const float* br = b + static_cast<int64_t>(ix[t]) * N;
-            for (int64_t n = n0; n < N; ++n) cr[n] += vx[t] * br[n];
-          }
-          if (bias)
-            for (int64_t n = n0; n < N; ++n) cr[n] += bias[n];
         }
       }
     }
@@ -177,13 +245,15 @@ Napi::Value SparseMatMulTA(const Napi::CallbackInfo& info) {
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
     float* mine = part.data() + static_cast<size_t>(t) * Q * P;
     const int64_t r0 = R * t / T, r1 = R * (t + 1) / T;
+    std::vector<int32_t> idx(static_cast<size_t>(Q + 16));
+    std::vector<float> val(static_cast<size_t>(Q + 16));
     for (int64_t r = r0; r < r1; ++r) {
-      const float* br = b + r * Q;
       const float* ar = a + r * P;
-      for (int64_t j = 0; j < Q; ++j) {
-        const float v = br[j];
-        if (v == 0.f) continue;
-        float* row = mine + j * P;
+      bool ones = true;
+      const int64_t nz = nonzeros(b + r * Q, Q, idx.data(), val.data(), ones);
+      for (int64_t e = 0; e < nz; ++e) {
+        const float v = val[e];
+        float* row = mine + static_cast<int64_t>(idx[e]) * P;
         if (v == 1.f) {
           for (int64_t i = 0; i < P; ++i) row[i] += ar[i];
         } else {
@@ -217,15 +287,20 @@ struct SpConv {
   }
 };
 
+// A thread's lists of one input pixel's nonzero channels and values (room for C + 16: see nonzeros).
+struct PixelEvents {
+  std::vector<int32_t> idx;
+  std::vector<float> val;
+  explicit PixelEvents(int64_t C) : idx(static_cast<size_t>(C + 16)), val(static_cast<size_t>(C + 16)) {}
+};
+
 // Calls f(c, v, ky, kx, oy, ox) for every nonzero input x[n, iy, ix, c] and every filter tap it reaches.
 template <typename F>
-inline void forEachEvent(const SpConv& p, const float* x, int64_t n, std::vector<int32_t>& idx, F f) {
+inline void forEachEvent(const SpConv& p, const float* x, int64_t n, PixelEvents& ev, F f) {
   for (int64_t iy = 0; iy < p.H; ++iy)
     for (int64_t ix = 0; ix < p.W; ++ix) {
-      const float* xr = x + ((n * p.H + iy) * p.W + ix) * p.C;
-      int64_t nz = 0;
-      for (int64_t c = 0; c < p.C; ++c)
-        if (xr[c] != 0.f) idx[nz++] = static_cast<int32_t>(c);
+      bool ones = true;
+      const int64_t nz = nonzeros(x + ((n * p.H + iy) * p.W + ix) * p.C, p.C, ev.idx.data(), ev.val.data(), ones);
       if (!nz) continue;
       for (int64_t ky = 0; ky < p.KH; ++ky) {
         const int64_t oy = p.out(iy, ky, p.sh, p.dh, p.pt, p.OH);
@@ -233,44 +308,72 @@ inline void forEachEvent(const SpConv& p, const float* x, int64_t n, std::vector
         for (int64_t kx = 0; kx < p.KW; ++kx) {
           const int64_t ox = p.out(ix, kx, p.sw, p.dw, p.pl, p.OW);
           if (ox < 0) continue;
-          for (int64_t t = 0; t < nz; ++t) f(idx[t], xr[idx[t]], ky, kx, oy, ox);
+          for (int64_t t = 0; t < nz; ++t) f(ev.idx[t], ev.val[t], ky, kx, oy, ox);
         }
       }
     }
 }
 
-// sparseConv2d(x, filter, y, params[, bias[, relu]]): y = conv(x, filter), adding the filter's output row for every
-// nonzero input and tap; then the bias (a batch norm folded in, bn_fold.ts) added to each finished sum, and ReLU.
-// Threads split the batch: an image's events only reach that image's outputs.
+// sparseConv2d(x, filter, y, params[, bias[, relu]]): y = conv(x, filter), then the bias (a batch norm folded in,
+// bn_fold.ts) and ReLU. Gathered per output pixel and filter tap: kStrip of its channels at a time sum in registers the
+// filter rows of the tap's input's nonzeros (scattering each event's row into the outputs it reaches read and wrote
+// an output row per event). Threads split the batch.
 Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
   SpConv p(ints(info, 3, 17));
   const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
   const float* w = f32(info, 1, p.KH * p.KW * p.C * p.O);
   float* y = f32(info, 2, p.N * p.OH * p.OW * p.O);
-  const int64_t O = p.O;
+  const int64_t O = p.O, C = p.C, pixels = p.H * p.W;
   const float* bias = info.Length() > 4 && info[4].IsTypedArray() ? f32(info, 4, O) : nullptr;
   const bool relu = info.Length() > 5 && info[5].ToBoolean();
+  // The filter, HWIO, is a [KH * KW * C, O] matrix: its panels are kStrip output channels wide.
+  const std::vector<float> wp = panels(w, p.KH * p.KW * C, O, false);
+  const int64_t P = (O + kStrip - 1) / kStrip;
 #pragma omp parallel
   {
-    std::vector<int32_t> idx(p.C);
+    // One image's nonzeros, pixel by pixel: pixel i's are entries start[i] .. start[i + 1].
+    std::vector<int32_t> idx(static_cast<size_t>(pixels * C + 16));
+    std::vector<float> val(static_cast<size_t>(pixels * C + 16));
+    std::vector<int64_t> start(static_cast<size_t>(pixels + 1));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t n = 0; n < p.N; ++n) {
-      std::fill(y + n * p.OH * p.OW * O, y + (n + 1) * p.OH * p.OW * O, 0.f);
-      forEachEvent(p, x, n, idx, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
-        float* yr = y + ((n * p.OH + oy) * p.OW + ox) * O;
-        const float* wr = w + ((ky * p.KW + kx) * p.C + c) * O;
-        if (v == 1.f) {
-          for (int64_t o = 0; o < O; ++o) yr[o] += wr[o];
-        } else {
-          for (int64_t o = 0; o < O; ++o) yr[o] += v * wr[o];
-        }
-      });
+      bool ones = true;
+      start[0] = 0;
+      for (int64_t i = 0; i < pixels; ++i)
+        start[i + 1] =
+            start[i] + nonzeros(x + (n * pixels + i) * C, C, idx.data() + start[i], val.data() + start[i], ones);
+      float* yn = y + n * p.OH * p.OW * O;
+      std::fill(yn, yn + p.OH * p.OW * O, 0.f);
+      for (int64_t q = 0; q < P; ++q) {
+        const int64_t o0 = q * kStrip, width = std::min(kStrip, O - o0);
+        // An output row at a time, tap by tap: the row's strip and the tap's rows of the panel (C x kStrip floats)
+        // stay in L1 while every pixel of the row adds its events.
+        for (int64_t oy = 0; oy < p.OH; ++oy)
+          for (int64_t ky = 0; ky < p.KH; ++ky) {
+            const int64_t iy = oy * p.sh - p.pt + ky * p.dh;
+            if (iy < 0 || iy >= p.H) continue;
+            for (int64_t kx = 0; kx < p.KW; ++kx) {
+              const float* tap = wp.data() + (q * p.KH * p.KW + ky * p.KW + kx) * C * kStrip;
+              for (int64_t ox = 0; ox < p.OW; ++ox) {
+                const int64_t ix = ox * p.sw - p.pl + kx * p.dw;
+                if (ix < 0 || ix >= p.W) continue;
+                const int64_t i = iy * p.W + ix;
+                if (start[i] == start[i + 1]) continue;
+                float* yr = yn + (oy * p.OW + ox) * O + o0;
+                vec s[4] = {};
+                std::memcpy(s, yr, width * sizeof(float));
+                addEvents(s, tap, idx.data(), val.data(), start[i], start[i + 1], C, ones);
+                std::memcpy(yr, s, width * sizeof(float));
+              }
+            }
+          }
+      }
       if (!bias && !relu) continue;
-      float* yi = y + n * p.OH * p.OW * O;
-      for (int64_t i = 0; i < p.OH * p.OW; ++i, yi += O)
+      for (int64_t i = 0; i < p.OH * p.OW; ++i)
         for (int64_t o = 0; o < O; ++o) {
-          const float s = bias ? yi[o] + bias[o] : yi[o];
-          yi[o] = relu && s < 0.f ? 0.f : s;
+          float* v = yn + i * O + o;
+          const float b = bias ? *v + bias[o] : *v;
+          *v = relu && b < 0.f ? 0.f : b;
         }
     }
   }
@@ -290,11 +393,11 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
   std::vector<float> part(static_cast<size_t>(nt) * F, 0.f);
 #pragma omp parallel
   {
-    std::vector<int32_t> idx(p.C);
+    PixelEvents ev(p.C);
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
     float* mine = part.data() + static_cast<size_t>(t) * F;
     for (int64_t n = p.N * t / T; n < p.N * (t + 1) / T; ++n)
-      forEachEvent(p, x, n, idx, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
+      forEachEvent(p, x, n, ev, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
         const float* g = dy + ((n * p.OH + oy) * p.OW + ox) * O;
         float* wr = mine + ((ky * p.KW + kx) * p.C + c) * O;
         if (v == 1.f) {
