@@ -153,20 +153,19 @@ inline int64_t addEvents(vec* s, const float* panel, const int32_t* ix, const fl
   constexpr size_t kB = sizeof(vec);
   int64_t stop = t;
   while (stop < nz && ix[stop] < kEnd) ++stop;
-  if (ones) {
-    // Two events at a time into two sets of sums: eight independent additions hide the adder's latency.
-    vec u[4] = {};
-    for (; t + 2 <= stop; t += 2) {
-      const float* br = panel + static_cast<int64_t>(ix[t]) * kStrip;
-      const float* bq = panel + static_cast<int64_t>(ix[t + 1]) * kStrip;
-      for (int i = 0; i < 4; ++i) {
-        vec x, y;
-        std::memcpy(&x, br + i * kLanes, kB), std::memcpy(&y, bq + i * kLanes, kB);
-        s[i] += x, u[i] += y;
-      }
+  // Two events at a time into two sets of sums: eight independent additions hide the adder's latency.
+  vec u[4] = {};
+  for (; t + 2 <= stop; t += 2) {
+    const float* br = panel + static_cast<int64_t>(ix[t]) * kStrip;
+    const float* bq = panel + static_cast<int64_t>(ix[t + 1]) * kStrip;
+    const float v = vx[t], w = vx[t + 1];
+    for (int i = 0; i < 4; ++i) {
+      vec x, y;
+      std::memcpy(&x, br + i * kLanes, kB), std::memcpy(&y, bq + i * kLanes, kB);
+      s[i] += ones ? x : v * x, u[i] += ones ? y : w * y;
     }
-    for (int i = 0; i < 4; ++i) s[i] += u[i];
   }
+  for (int i = 0; i < 4; ++i) s[i] += u[i];
   for (; t < stop; ++t) {
     const float* br = panel + static_cast<int64_t>(ix[t]) * kStrip;
     const float v = vx[t];
