@@ -726,7 +726,7 @@ test('spike inputs take the event-driven convolution below its threshold, forwar
     },
     { N: 5, H: 18, C: 16, O: 32, K: 3, s: 1, d: 2, pad: 'valid', density: 0.06, spikes: true },
     { N: 34, H: 16, C: 32, O: 64, K: 1, s: 2, d: 1, pad: 'valid', density: 0.05, spikes: true },
-    // two panels of output channels, the second partial; between the forward's and the filter gradient's thresholds
+    // two panels of output channels, the second partial
     { N: 4, H: 16, C: 24, O: 100, K: 3, s: 1, d: 1, pad: 'same', density: 0.08, spikes: true },
     { N: 4, H: 16, C: 16, O: 32, K: 3, s: 1, d: 1, pad: 'same', density: 0.3, spikes: true }, // dense enough: oneDNN
   ];

@@ -73,21 +73,22 @@ inline int64_t nonzeros(const float* x, int64_t n, int32_t* idx, float* val, boo
 //            all read 384 features, so 0.15). dY^T X fc2: 0.88 at 10%, 0.96 at 12%, 1.16 at 14%: 0.124.
 //            conv 96->192 at 32x32 (batch 64 = 16 images x T 4): 0.67 at 10%, 0.88 at 14%, 1.06 at 16%: 0.154; its
 //            filter gradient 0.154; conv 192->384 at 16x16 0.151, its filter gradient 0.153.
-// Then (6 Dec 2026) the scans vectorized, B in panels walked kDepth rows at a time, and the conv forward gathered per
-// output pixel instead of scattered per input (`bench:spikes --batch 16 --reps 5 --rates 0.05,0.1,0.15,0.2,0.3`):
+// Then (6 Dec 2026) the scans vectorized, B in panels walked kDepth rows at a time, and both conv kernels gathered
+// (per output pixel forward, per filter row for the gradient) instead of scattered per input
+// (`bench:spikes --batch 16 --reps 5 --rates 0.02,0.05,0.1,0.15,0.2,0.3`, CPU time):
 //   AVX-512 (Intel Sapphire Rapids): X W^T fc2 0.54 at 5%, 0.75 at 10%, 0.8-1.1 at 20%: 0.2 kept. conv forward
 //            96->192 (Winograd) 0.82 at 5%, 1.12 at 10%; 192->384 0.34, 0.47, 0.78 at 20%: 0.1 between the two.
-//            The filter gradient, still scattered: 0.87-1.09 at 5%, so 0.065 kept (convFilter).
-//   AVX2 (the same machine, the addon built -mno-avx512f and ONEDNN_MAX_CPU_ISA=AVX2, so a stand-in for a real AVX2
-//            CPU): X W^T fc2 0.54 at 10%, 0.77 at 20%, 1.0 at 30%; proj 0.84 at 20%: 0.2. dY^T X crosses at 0.136:
-//            0.12 kept. conv forward 0.42-0.33 at 10%, 0.87-0.79 at 30%: 0.25; filter gradient crosses at 0.19-0.21,
-//            on Zen 3 (above) at 0.153: 0.15 kept.
+//            Filter gradient 96->192 0.74 at 5%, 1.16 at 10% (crosses at 0.081); 192->384 0.50, 0.84 (0.128): 0.09.
+//   AVX2 (the same machine, the addon built -mno-avx512f and ONEDNN_MAX_CPU_ISA=AVX2: a stand-in for a real AVX2
+//            CPU, so the rows stay below its crossovers): X W^T fc2 0.54 at 10%, 0.77 at 20%, 1.0 at 30%; proj 0.84
+//            at 20%: 0.2. dY^T X crosses at 0.136: 0.12 kept. conv forward 0.52-0.34 at 10%, 0.65-0.61 at 20%,
+//            crossing at 0.29 and above 0.3: 0.25. Filter gradient 0.38-0.43 at 10%, 0.76-0.81 at 20%: 0.2.
 struct Thresholds {
   const char* isa;
   double matmul, matmulTA, conv, convFilter;
 };
-constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.1, 0.065};
-constexpr Thresholds kAvx2 = {"avx2", 0.2, 0.12, 0.25, 0.15};
+constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.1, 0.09};
+constexpr Thresholds kAvx2 = {"avx2", 0.2, 0.12, 0.25, 0.2};
 
 // sparseThresholds(): { isa, matmul, matmulTA, conv, convFilter } for this CPU (anything without AVX-512 takes the
 // AVX2 row: the kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's
@@ -293,26 +294,6 @@ struct PixelEvents {
   explicit PixelEvents(int64_t C) : idx(static_cast<size_t>(C + 16)), val(static_cast<size_t>(C + 16)) {}
 };
 
-// Calls f(c, v, ky, kx, oy, ox) for every nonzero input x[n, iy, ix, c] and every filter tap it reaches.
-template <typename F>
-inline void forEachEvent(const SpConv& p, const float* x, int64_t n, PixelEvents& ev, F f) {
-  for (int64_t iy = 0; iy < p.H; ++iy)
-    for (int64_t ix = 0; ix < p.W; ++ix) {
-      bool ones = true;
-      const int64_t nz = nonzeros(x + ((n * p.H + iy) * p.W + ix) * p.C, p.C, ev.idx.data(), ev.val.data(), ones);
-      if (!nz) continue;
-      for (int64_t ky = 0; ky < p.KH; ++ky) {
-        const int64_t oy = p.out(iy, ky, p.sh, p.dh, p.pt, p.OH);
-        if (oy < 0) continue;
-        for (int64_t kx = 0; kx < p.KW; ++kx) {
-          const int64_t ox = p.out(ix, kx, p.sw, p.dw, p.pl, p.OW);
-          if (ox < 0) continue;
-          for (int64_t t = 0; t < nz; ++t) f(ev.idx[t], ev.val[t], ky, kx, oy, ox);
-        }
-      }
-    }
-}
-
 // sparseConv2d(x, filter, y, params[, bias[, relu]]): y = conv(x, filter), then the bias (a batch norm folded in,
 // bn_fold.ts) and ReLU. Gathered per output pixel and filter tap: kStrip of its channels at a time sum in registers the
 // filter rows of the tap's input's nonzeros (scattering each event's row into the outputs it reaches read and wrote
@@ -379,32 +360,86 @@ Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sparseConv2dBackpropFilter(x, dy, dw, params): dw[ky, kx, c, :] += x * dy[n, oy, ox, :] over nonzero inputs;
-// per-thread sums, added at the end. Each thread takes a fixed range of images, so the additions happen in the same
-// order on every run (a dynamic schedule made training runs differ in the last bits, and resumes diverge).
+// sparseConv2dBackpropFilter(x, dy, dw, params): dw[ky, kx, c, :] = sum of x * dy[n, oy, ox, :] over nonzero inputs.
+// Gathered per filter row: for each tap and input channel, kStrip output channels sum in registers the gradient rows
+// of the outputs the channel's nonzeros reach (dy packed in panels, an image at a time), and are added into the
+// thread's own dw once per image (scattering each event's gradient row into dw read and wrote a dw row per event).
+// Each thread takes a fixed range of images and the per-thread sums are added in thread order, so the additions
+// happen in the same order on every run (a dynamic schedule made training runs differ in the last bits, and resumes
+// diverge).
 Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
   SpConv p(ints(info, 3, 17));
   const float* x = f32(info, 0, p.N * p.H * p.W * p.C);
   const float* dy = f32(info, 1, p.N * p.OH * p.OW * p.O);
   float* dw = f32(info, 2, p.KH * p.KW * p.C * p.O);
-  const int64_t O = p.O, F = p.KH * p.KW * p.C * O;
+  const int64_t O = p.O, C = p.C, F = p.KH * p.KW * C * O, pixels = p.H * p.W, outs = p.OH * p.OW;
+  const int64_t P = (O + kStrip - 1) / kStrip;
   const int nt = omp_get_max_threads();
   std::vector<float> part(static_cast<size_t>(nt) * F, 0.f);
+  // The output pixel each input pixel reaches through each tap, or -1.
+  std::vector<int32_t> reach(static_cast<size_t>(p.KH * p.KW * pixels));
+  for (int64_t ky = 0; ky < p.KH; ++ky)
+    for (int64_t kx = 0; kx < p.KW; ++kx)
+      for (int64_t iy = 0; iy < p.H; ++iy)
+        for (int64_t ix = 0; ix < p.W; ++ix) {
+          const int64_t oy = p.out(iy, ky, p.sh, p.dh, p.pt, p.OH), ox = p.out(ix, kx, p.sw, p.dw, p.pl, p.OW);
+          const int32_t o = oy < 0 || ox < 0 ? -1 : static_cast<int32_t>(oy * p.OW + ox);
+          reach[((ky * p.KW + kx) * p.H + iy) * p.W + ix] = o;
+        }
 #pragma omp parallel
   {
-    PixelEvents ev(p.C);
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
     float* mine = part.data() + static_cast<size_t>(t) * F;
-    for (int64_t n = p.N * t / T; n < p.N * (t + 1) / T; ++n)
-      forEachEvent(p, x, n, ev, [&](int64_t c, float v, int64_t ky, int64_t kx, int64_t oy, int64_t ox) {
-        const float* g = dy + ((n * p.OH + oy) * p.OW + ox) * O;
-        float* wr = mine + ((ky * p.KW + kx) * p.C + c) * O;
-        if (v == 1.f) {
-          for (int64_t o = 0; o < O; ++o) wr[o] += g[o];
-        } else {
-          for (int64_t o = 0; o < O; ++o) wr[o] += v * g[o];
+    PixelEvents ev(C);
+    std::vector<float> dyp(static_cast<size_t>(P * outs * kStrip), 0.f);  // one image's dy in panels
+    // One image's nonzeros by channel: channel c's are entries first[c] .. first[c + 1] (input pixel, value).
+    std::vector<int64_t> first(static_cast<size_t>(C + 1));
+    std::vector<int32_t> pix(static_cast<size_t>(pixels * C));
+    std::vector<float> vals(static_cast<size_t>(pixels * C));
+    std::vector<int32_t> target(static_cast<size_t>(pixels + 16));  // a tap's output pixel for each of them
+    std::vector<float> tval(static_cast<size_t>(pixels + 16));
+    for (int64_t n = p.N * t / T; n < p.N * (t + 1) / T; ++n) {
+      const float* g = dy + n * outs * O;
+      for (int64_t q = 0; q < P; ++q) {
+        const int64_t o0 = q * kStrip, width = std::min(kStrip, O - o0);
+        for (int64_t i = 0; i < outs; ++i)
+          std::memcpy(dyp.data() + (q * outs + i) * kStrip, g + i * O + o0, width * sizeof(float));
+      }
+      bool ones = true;
+      std::fill(first.begin(), first.end(), 0);
+      for (int64_t i = 0; i < pixels; ++i) {  // count per channel, then place
+        const int64_t nz = nonzeros(x + (n * pixels + i) * C, C, ev.idx.data(), ev.val.data(), ones);
+        for (int64_t e = 0; e < nz; ++e) ++first[ev.idx[e] + 1];
+      }
+      for (int64_t c = 0; c < C; ++c) first[c + 1] += first[c];
+      std::vector<int64_t> fill(first.begin(), first.end() - 1);
+      for (int64_t i = 0; i < pixels; ++i) {
+        const int64_t nz = nonzeros(x + (n * pixels + i) * C, C, ev.idx.data(), ev.val.data(), ones);
+        for (int64_t e = 0; e < nz; ++e) {
+          const int64_t at = fill[ev.idx[e]]++;
+          pix[at] = static_cast<int32_t>(i), vals[at] = ev.val[e];
         }
-      });
+      }
+      for (int64_t ky = 0; ky < p.KH; ++ky)
+        for (int64_t kx = 0; kx < p.KW; ++kx)
+          for (int64_t c = 0; c < C; ++c) {
+            const int32_t* to = reach.data() + (ky * p.KW + kx) * pixels;
+            int64_t m = 0;
+            for (int64_t e = first[c]; e < first[c + 1]; ++e) {
+              const int32_t o = to[pix[e]];
+              if (o >= 0) target[m] = o, tval[m] = vals[e], ++m;
+            }
+            if (!m) continue;
+            float* wr = mine + ((ky * p.KW + kx) * C + c) * O;
+            for (int64_t q = 0; q < P; ++q) {
+              const int64_t o0 = q * kStrip, width = std::min(kStrip, O - o0);
+              vec s[4] = {};
+              std::memcpy(s, wr + o0, width * sizeof(float));
+              addEvents(s, dyp.data() + q * outs * kStrip, target.data(), tval.data(), 0, m, outs, ones);
+              std::memcpy(wr + o0, s, width * sizeof(float));
+            }
+          }
+    }
   }
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < F; ++i) {
