@@ -129,13 +129,13 @@ constexpr int64_t kStrip = 4 * kLanes;
 // B [K, N] (or, transposed, [N, K]) as panels of kStrip columns, each [K, kStrip] contiguous and the last padded with
 // zeros: a panel's rows are then 256 contiguous bytes (AVX-512), where B's own rows, N floats apart, mapped a block's
 // rows onto a few L1 sets and evicted each other.
-std::vector<float> panels(const float* b, int64_t K, int64_t N, bool tB) {
+// packPanels writes them into `out` (P K kStrip floats, its padding already zero); panels returns a new array.
+void packPanels(const float* b, int64_t K, int64_t N, bool tB, float* out) {
   const int64_t P = (N + kStrip - 1) / kStrip;
-  std::vector<float> out(static_cast<size_t>(P * K * kStrip), 0.f);
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < P; ++p) {
     const int64_t n0 = p * kStrip, w = std::min(kStrip, N - n0);
-    float* panel = out.data() + p * K * kStrip;
+    float* panel = out + p * K * kStrip;
     if (!tB) {
       for (int64_t k = 0; k < K; ++k) std::memcpy(panel + k * kStrip, b + k * N + n0, w * sizeof(float));
       continue;
@@ -145,6 +145,11 @@ std::vector<float> panels(const float* b, int64_t K, int64_t N, bool tB) {
       for (int64_t j = 0; j < w; ++j)
         for (int64_t k = k0; k < std::min(K, k0 + 32); ++k) panel[k * kStrip + j] = b[(n0 + j) * K + k];
   }
+}
+
+std::vector<float> panels(const float* b, int64_t K, int64_t N, bool tB) {
+  std::vector<float> out(static_cast<size_t>((N + kStrip - 1) / kStrip * K * kStrip), 0.f);
+  packPanels(b, K, N, tB, out.data());
   return out;
 }
 
@@ -288,11 +293,25 @@ struct SpConv {
   }
 };
 
-// A thread's lists of one input pixel's nonzero channels and values (room for C + 16: see nonzeros).
-struct PixelEvents {
+// One image's nonzeros, pixel by pixel: pixel i's channels and values are entries start[i] .. start[i + 1] of idx
+// and val. A thread's lists, reused image after image.
+struct ImageEvents {
   std::vector<int32_t> idx;
   std::vector<float> val;
-  explicit PixelEvents(int64_t C) : idx(static_cast<size_t>(C + 16)), val(static_cast<size_t>(C + 16)) {}
+  std::vector<int64_t> start;
+  bool ones = true;  // every nonzero is 1
+  ImageEvents(int64_t pixels, int64_t C)
+      : idx(static_cast<size_t>(pixels * C + 16)), val(static_cast<size_t>(pixels * C + 16)),
+        start(static_cast<size_t>(pixels + 1)) {}
+  // Lists image n of x [N, pixels, C].
+  void list(const float* x, int64_t n, int64_t pixels, int64_t C) {
+    ones = true;
+    start[0] = 0;
+    for (int64_t i = 0; i < pixels; ++i) {
+      const int64_t at = start[i];
+      start[i + 1] = at + nonzeros(x + (n * pixels + i) * C, C, idx.data() + at, val.data() + at, ones);
+    }
+  }
 };
 
 // sparseConv2d(x, filter, y, params[, bias[, relu]]): y = conv(x, filter), then the bias (a batch norm folded in,
@@ -312,17 +331,11 @@ Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
   const int64_t P = (O + kStrip - 1) / kStrip;
 #pragma omp parallel
   {
-    // One image's nonzeros, pixel by pixel: pixel i's are entries start[i] .. start[i + 1].
-    std::vector<int32_t> idx(static_cast<size_t>(pixels * C + 16));
-    std::vector<float> val(static_cast<size_t>(pixels * C + 16));
-    std::vector<int64_t> start(static_cast<size_t>(pixels + 1));
+    ImageEvents ev(pixels, C);
+    const std::vector<int64_t>& start = ev.start;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t n = 0; n < p.N; ++n) {
-      bool ones = true;
-      start[0] = 0;
-      for (int64_t i = 0; i < pixels; ++i)
-        start[i + 1] =
-            start[i] + nonzeros(x + (n * pixels + i) * C, C, idx.data() + start[i], val.data() + start[i], ones);
+      ev.list(x, n, pixels, C);
       float* yn = y + n * p.OH * p.OW * O;
       std::fill(yn, yn + p.OH * p.OW * O, 0.f);
       for (int64_t q = 0; q < P; ++q) {
@@ -343,7 +356,7 @@ Napi::Value SparseConv2D(const Napi::CallbackInfo& info) {
                 float* yr = yn + (oy * p.OW + ox) * O + o0;
                 vec s[4] = {};
                 std::memcpy(s, yr, width * sizeof(float));
-                addEvents(s, tap, idx.data(), val.data(), start[i], start[i + 1], C, ones);
+                addEvents(s, tap, ev.idx.data(), ev.val.data(), start[i], start[i + 1], C, ev.ones);
                 std::memcpy(yr, s, width * sizeof(float));
               }
             }
@@ -391,7 +404,7 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
   {
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
     float* mine = part.data() + static_cast<size_t>(t) * F;
-    PixelEvents ev(C);
+    ImageEvents ev(pixels, C);
     std::vector<float> dyp(static_cast<size_t>(P * outs * kStrip), 0.f);  // one image's dy in panels
     // One image's nonzeros by channel: channel c's are entries first[c] .. first[c + 1] (input pixel, value).
     std::vector<int64_t> first(static_cast<size_t>(C + 1));
@@ -400,27 +413,19 @@ Napi::Value SparseConv2DBackpropFilter(const Napi::CallbackInfo& info) {
     std::vector<int32_t> target(static_cast<size_t>(pixels + 16));  // a tap's output pixel for each of them
     std::vector<float> tval(static_cast<size_t>(pixels + 16));
     for (int64_t n = p.N * t / T; n < p.N * (t + 1) / T; ++n) {
-      const float* g = dy + n * outs * O;
-      for (int64_t q = 0; q < P; ++q) {
-        const int64_t o0 = q * kStrip, width = std::min(kStrip, O - o0);
-        for (int64_t i = 0; i < outs; ++i)
-          std::memcpy(dyp.data() + (q * outs + i) * kStrip, g + i * O + o0, width * sizeof(float));
-      }
-      bool ones = true;
+      packPanels(dy + n * outs * O, outs, O, false, dyp.data());
+      // The image's nonzeros pixel by pixel, regrouped by channel (count per channel, then place).
+      ev.list(x, n, pixels, C);
       std::fill(first.begin(), first.end(), 0);
-      for (int64_t i = 0; i < pixels; ++i) {  // count per channel, then place
-        const int64_t nz = nonzeros(x + (n * pixels + i) * C, C, ev.idx.data(), ev.val.data(), ones);
-        for (int64_t e = 0; e < nz; ++e) ++first[ev.idx[e] + 1];
-      }
+      for (int64_t e = 0; e < ev.start[pixels]; ++e) ++first[ev.idx[e] + 1];
       for (int64_t c = 0; c < C; ++c) first[c + 1] += first[c];
       std::vector<int64_t> fill(first.begin(), first.end() - 1);
-      for (int64_t i = 0; i < pixels; ++i) {
-        const int64_t nz = nonzeros(x + (n * pixels + i) * C, C, ev.idx.data(), ev.val.data(), ones);
-        for (int64_t e = 0; e < nz; ++e) {
+      for (int64_t i = 0; i < pixels; ++i)
+        for (int64_t e = ev.start[i]; e < ev.start[i + 1]; ++e) {
           const int64_t at = fill[ev.idx[e]]++;
           pix[at] = static_cast<int32_t>(i), vals[at] = ev.val[e];
         }
-      }
+      const bool ones = ev.ones;
       for (int64_t ky = 0; ky < p.KH; ++ky)
         for (int64_t kx = 0; kx < p.KW; ++kx)
           for (int64_t c = 0; c < C; ++c) {
