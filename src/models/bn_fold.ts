@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { peekValues } from '../engine/peek.js';
 import type { BatchNorm, Conv2d, Linear } from './layers.js';
+import { consume } from './last_use.js';
 import type { ParamStore } from './params.js';
 
 interface Folded {
@@ -77,18 +78,13 @@ export class BNFold {
 /** conv then its eval-mode norm (then ReLU when relu) as one fused convolution. */
 export function foldedConv(conv: Conv2d, fold: BNFold, x: tf.Tensor4D, relu = false): tf.Tensor4D {
   const { weight, bias } = fold.get();
-  const p = conv.padding;
+  const filter = weight as tf.Tensor4D;
   return tf.fused.conv2d({
     x,
-    filter: weight as tf.Tensor4D,
+    filter,
     bias,
     strides: conv.stride,
-    pad: [
-      [0, 0],
-      [p, p],
-      [p, p],
-      [0, 0],
-    ],
+    pad: conv.pad,
     activation: relu ? 'relu' : 'linear',
   });
 }
@@ -97,4 +93,16 @@ export function foldedConv(conv: Conv2d, fold: BNFold, x: tf.Tensor4D, relu = fa
 export function foldedLinear(linear: Linear, fold: BNFold, x: tf.Tensor): tf.Tensor {
   const { weight, bias } = fold.get();
   return linear.apply(x, { weight, bias });
+}
+
+/** bn(conv(x)), then ReLU when relu: with batch statistics (updated) when training, the fold in eval mode. */
+export function convNorm(conv: Conv2d, bn: BatchNorm, fold: BNFold, x: tf.Tensor4D, training: boolean, relu = false) {
+  if (!training) return foldedConv(conv, fold, x, relu);
+  return consume(conv.apply(x), (t) => bn.apply(t, true, relu)) as tf.Tensor4D;
+}
+
+/** bn(linear(x)): with batch statistics (updated) when training, the fold in eval mode. */
+export function linearNorm(linear: Linear, bn: BatchNorm, fold: BNFold, x: tf.Tensor, training: boolean): tf.Tensor {
+  if (!training) return foldedLinear(linear, fold, x);
+  return consume(linear.apply(x), (t) => bn.apply(t, true));
 }

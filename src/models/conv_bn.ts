@@ -2,9 +2,8 @@
 // convolution (bn_fold.ts) and the three ops become one fused convolution (bias and ReLU inside it). At batch 1 the
 // separate batch-norm and ReLU ops cost about a fifth of a resnet18 forward in dispatch and memory passes.
 import type * as tf from '@tensorflow/tfjs-core';
-import { BNFold, foldedConv } from './bn_fold.js';
+import { BNFold, convNorm } from './bn_fold.js';
 import { BatchNorm, Conv2d } from './layers.js';
-import { consume } from './last_use.js';
 import type { ParamStore } from './params.js';
 
 export class ConvBN {
@@ -29,7 +28,6 @@ export class ConvBN {
 
   /** bn(conv(x)), then ReLU when relu; training uses (and updates) batch statistics, eval the folded running ones. */
   apply(x: tf.Tensor4D, training: boolean, relu: boolean): tf.Tensor4D {
-    if (training) return consume(this.conv.apply(x), (t) => this.bn.apply(t, true, relu)) as tf.Tensor4D;
-    return foldedConv(this.conv, this.fold, x, relu);
+    return convNorm(this.conv, this.bn, this.fold, x, training, relu);
   }
 }

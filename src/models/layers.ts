@@ -37,16 +37,19 @@ export class Conv2d {
     tf.dispose([oihw, hwio]);
   }
 
-  apply(x: tf.Tensor4D): tf.Tensor4D {
+  /** Explicit padding: TF's 'same' pads asymmetrically at stride 2, PyTorch pads both sides. */
+  get pad(): [[number, number], [number, number], [number, number], [number, number]] {
     const p = this.padding;
-    // Explicit padding: TF's 'same' pads asymmetrically at stride 2, PyTorch pads both sides.
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    return [
       [0, 0],
       [p, p],
       [p, p],
       [0, 0],
     ];
-    return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, pad);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.pad);
   }
 }
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { must } from '../util/must.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
-import { BNFold, foldedLinear } from './bn_fold.js';
+import { BNFold, linearNorm } from './bn_fold.js';
 import { BatchNorm, Linear } from './layers.js';
 import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll } from './last_use.js';
@@ -93,8 +93,7 @@ class Conv1x1BN {
     this.fold = new BNFold(store, this.linear.weight, 'first', this.bn, this.linear.bias);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    if (!ctx.training) return foldedLinear(this.linear, this.fold, x);
-    return consume(this.linear.apply(x), (t) => this.bn.apply(t, true));
+    return linearNorm(this.linear, this.bn, this.fold, x, ctx.training);
   }
 }
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spikeAttention } from '../ops/spike_attention/op.js';
 import { Rng } from '../util/rng.js';
 import type { ArchitectureSpec } from './architecture.js';
-import { BNFold, foldedLinear } from './bn_fold.js';
+import { BNFold, linearNorm } from './bn_fold.js';
 import { BatchNorm, Linear } from './layers.js';
 import { lifSpikes, linearLayer, type ComputeLayer, type SpikeWiring } from './layer_graph.js';
 import { chain, consume, consumeAll, type Step } from './last_use.js';
@@ -98,10 +98,11 @@ class SpikingLinear {
     this.fold = new BNFold(store, this.linear.weight, 'first', this.bn, this.linear.bias);
   }
   apply(x: tf.Tensor, ctx: SpikingForward): tf.Tensor {
-    const linearBn = ctx.training
-      ? (t: tf.Tensor) => consume(this.linear.apply(t), (u) => this.bn.apply(u, true))
-      : (t: tf.Tensor) => foldedLinear(this.linear, this.fold, t);
-    return chain(x, linearBn, (t) => ctx.lif(lifOf(this.prefix), t, 1, true));
+    return chain(
+      x,
+      (t) => linearNorm(this.linear, this.bn, this.fold, t, ctx.training),
+      (t) => ctx.lif(lifOf(this.prefix), t, 1, true),
+    );
   }
 }
 

@@ -5,9 +5,9 @@ import { lif } from '../snn/lif.js';
 import { must } from '../util/must.js';
 import { surrogate, type SurrogateName } from '../snn/surrogate.js';
 import type { Preset } from './architecture.js';
-import { BNFold, foldedConv } from './bn_fold.js';
+import { BNFold, convNorm } from './bn_fold.js';
 import { BatchNorm, Conv2d } from './layers.js';
-import { consume, type Step } from './last_use.js';
+import type { Step } from './last_use.js';
 import { convLayer, lifSpikes, type ComputeLayer, type LayerWiring, type SpikeSource } from './layer_graph.js';
 import type { ForwardOptions } from './model.js';
 import type { ParamStore } from './params.js';
@@ -155,9 +155,8 @@ export function repeatOverTime(images: tf.Tensor4D, T: number): tf.Tensor4D {
 }
 
 /** A conv and its BN as one step: with batch statistics when training, in eval mode as one folded convolution. */
-export function convBn(layers: ConvBNLayers, ctx: SpikingForward): Step {
-  if (!ctx.training) return (x) => foldedConv(layers.conv, layers.fold, x as tf.Tensor4D);
-  return (x) => consume(layers.conv.apply(x as tf.Tensor4D), (t) => layers.bn.apply(t, true));
+export function convBn({ conv, bn, fold }: ConvBNLayers, ctx: SpikingForward): Step {
+  return (x) => convNorm(conv, bn, fold, x as tf.Tensor4D, ctx.training);
 }
 
 /** The steps of a conv and its BN, then the LIF after them, for chain(): each map freed once the next has read it. */
