@@ -31,6 +31,8 @@ export interface NativeAddon {
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
   /** The algorithm of the plan for params and op (0 forward, 1 input gradient, 2 filter gradient). */
   conv2dAlgorithm(params: Int32Array, op: 0 | 1 | 2): 'winograd' | 'direct';
+  /** Images per oneDNN call for params and op: the batch, or slices of it where Winograd would not fit whole. */
+  conv2dSlice(params: Int32Array, op: 0 | 1 | 2): number;
   /** params: batchA,batchB,M,N,K,transposeA,transposeB,hasBias,relu */
   batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array, bias?: Float32Array): void;
   /** params: N,H,W,C,OH,OW,KH,KW,strideH,strideW,padTop,padLeft */

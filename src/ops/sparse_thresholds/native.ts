@@ -14,7 +14,7 @@ export function sparseBelow(kernel: SparseKernel): number {
   return thresholds()[kernel];
 }
 
-/** The row of the table this CPU uses ('avx512' or 'avx2'), for reports. */
+/** The row of the table this CPU uses ('avx512', 'avx512-amd' or 'avx2'), for reports. */
 export function sparseIsa(): string {
   return thresholds().isa;
 }

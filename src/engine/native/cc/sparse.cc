@@ -84,18 +84,26 @@ inline int64_t nonzeros(const float* x, int64_t n, int32_t* idx, float* val, boo
 //            CPU, so the rows stay below its crossovers): X W^T fc2 0.54 at 10%, 0.77 at 20%, 1.0 at 30%; proj 0.84
 //            at 20%: 0.2. dY^T X crosses at 0.136: 0.12 kept. conv forward 0.52-0.34 at 10%, 0.65-0.61 at 20%,
 //            crossing at 0.29 and above 0.3: 0.25. Filter gradient 0.38-0.43 at 10%, 0.76-0.81 at 20%: 0.2.
+//   AVX-512 on AMD (EPYC Zen 4, 6 Dec 2026, `bench:spikes --batch 16 --reps 5`, then --reps 7 at 0.1-0.5): Zen 4
+//            runs 512-bit FMAs as two 256-bit halves, so oneDNN's dense products are half as fast per clock as on
+//            Sapphire Rapids while the event-driven adds, bound by loads, are not. Crossovers: X W^T fc2 0.29-0.37,
+//            proj 0.36-0.46: 0.25. dY^T X 0.165-0.183: 0.15. The convolutions against Winograd (conv2d.cc, the
+//            bench's 64-image batch in slices): forward 96->192 0.163, 192->384 0.174: 0.15. Filter gradient 0.122
+//            and 0.104: 0.1. (Against the direct kernel, before the slices, they crossed at 0.38-0.50 and 0.27-0.36.)
 struct Thresholds {
   const char* isa;
   double matmul, matmulTA, conv, convFilter;
 };
 constexpr Thresholds kAvx512 = {"avx512", 0.2, 0.12, 0.1, 0.08};
+constexpr Thresholds kAvx512Amd = {"avx512-amd", 0.25, 0.15, 0.15, 0.1};
 constexpr Thresholds kAvx2 = {"avx2", 0.2, 0.12, 0.25, 0.2};
 
 // sparseThresholds(): { isa, matmul, matmulTA, conv, convFilter } for this CPU (anything without AVX-512 takes the
 // AVX2 row: the kernels are built for the machine itself, -march=native, so their vectors are no wider than AVX2's
-// there).
+// there; AMD's AVX-512 takes its own row, measured on Zen 4).
 Napi::Value SparseThresholds(const Napi::CallbackInfo& info) {
-  const Thresholds& t = __builtin_cpu_supports("avx512f") ? kAvx512 : kAvx2;
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const Thresholds& t = !avx512 ? kAvx2 : __builtin_cpu_is("amd") ? kAvx512Amd : kAvx512;
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("isa", t.isa);
   o.Set("matmul", t.matmul);
