@@ -276,9 +276,16 @@ export function describeSpikeRows(rows: SpikeRow[]): string[] {
   return lines;
 }
 
+const USAGE = `usage: npm run bench:spikes -- [--batch 64] [--reps 3] [--rates 0,0.01,...,1] [--only NAME] [--json F]
+                            [--csv F] [--svg F]
+Times each event-driven kernel against the dense one it replaces over firing rates, at spikformer-4-384's shapes
+(--only keeps the kernels whose name contains NAME, e.g. conv), and prints where they cross beside this CPU's
+thresholds; --json, --csv and --svg also write the rows, and the plot of images/s against firing rate.`;
+
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({
     options: {
+      help: { type: 'boolean', short: 'h', default: false },
       batch: { type: 'string', default: '64' },
       reps: { type: 'string', default: '3' },
       rates: { type: 'string', default: DEFAULT_RATES.join(',') },
@@ -288,13 +295,17 @@ async function main(): Promise<void> {
       svg: { type: 'string' },
     },
   });
+  if (opt.help) return void console.log(USAGE);
   const batch = Number(opt.batch),
     reps = Number(opt.reps);
   const rates = opt.rates.split(',').map(Number);
   if (!(batch >= 1) || !(reps >= 1) || rates.some((r) => !(r >= 0 && r <= 1)))
     throw new Error('--batch and --reps take whole numbers >= 1, --rates numbers between 0 and 1 (comma-separated)');
   await initEngine('native');
-  const cases = spikeCases(batch).filter((c) => c.name.includes(opt.only));
+  const all = spikeCases(batch);
+  const cases = all.filter((c) => c.name.includes(opt.only));
+  if (cases.length === 0)
+    throw new Error(`--only ${opt.only} matches none of the kernels: ${all.map((c) => c.name).join('; ')}`);
   const threads = addon().info().threads;
   console.log(`spike kernels against dense, batch ${batch} (T 4), ${threads} threads, ${cpus()[0]?.model}:`);
   const rows = timeSpikeKernels(cases, rates, batch, reps);
@@ -309,4 +320,12 @@ async function main(): Promise<void> {
   if (opt.svg) writeFileSync(opt.svg, spikePlotSvg(rows, meta, thresholdOf));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    await main();
+  } catch (err) {
+    // a mistyped option or value: say what was wrong and how to call it, not a stack trace
+    console.error(`bench:spikes: ${(err as Error).message}\n${USAGE}`);
+    process.exitCode = 2;
+  }
+}

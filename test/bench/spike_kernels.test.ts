@@ -1,7 +1,9 @@
 // The spike-kernel benchmark (npm run bench:spikes) at a tiny batch: every case runs both kernels, and the two agree
 // (the benchmark also reports it, so a wrong kernel shows in its table); and the per-kernel profile of
 // `bench --profile`.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -109,4 +111,23 @@ test('bench --profile times the kernels of the timed steps, by family, and resto
   assert.match(must(first, 'a first line'), /^kernel time per step, [\d.]+ s in all/);
   assert.equal(tf.getKernel('BatchMatMul', 'native')?.kernelFunc, original, 'the timed kernels are unwrapped again');
   assert.equal((await run()).profile, undefined, 'no profile unless asked');
+});
+
+test('bench:spikes answers --help, and a wrong option or value with what was wrong and its usage, not a trace', () => {
+  const script = fileURLToPath(new URL('../../src/bench/spike_kernels.js', import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+  const help = run('--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: npm run bench:spikes -- .*--only NAME/s);
+  for (const [args, says] of [
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--rates', '0.1,2'], /--rates numbers between 0 and 1/],
+    [['--only', 'nothing-like-this'], /--only nothing-like-this matches none of the kernels: fc2 X W\^T/],
+  ] as const) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit status`);
+    assert.match(r.stderr, says);
+    assert.match(r.stderr, /\nusage: npm run bench:spikes/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  }
 });
