@@ -71,7 +71,7 @@ function close(got: number, [want, mag]: readonly [number, number], what: string
   assert.ok(Math.abs(got - want) <= 1e-5 * mag + 1e-6, `${what}: ${got} against ${want} (sum of |terms| ${mag})`);
 }
 
-test("the spiking stems' 256-image input gradients run Winograd in slices on AVX-512 (whole, they would not fit)", () => {
+test("the spiking stems' 256-image input gradients run Winograd in slices on AVX-512 (they cannot fit whole)", () => {
   // T 4 x batch 64 at 32x32, 96 -> 192: the transformed gradients alone would be hundreds of MB
   const p = params(256, 32, 96, 192);
   const slice = addon().conv2dSlice(p, 1);
