@@ -247,9 +247,11 @@ std::unique_ptr<Plan> choosePlan(const ConvParams& p, int op) {
   return buildPlan(p, op, algorithm::convolution_direct);
 }
 
+// Cache-key prefixes by op (0 forward, 1 input gradient, 2 filter gradient).
+constexpr const char* kOpNames[] = {"fwd", "bwd_data", "bwd_wei"};
+
 Plan& plan(const ConvParams& p, int op) {
-  static const char* names[] = {"fwd", "bwd_data", "bwd_wei"};
-  std::string k = p.key(names[op]);
+  std::string k = p.key(kOpNames[op]);
   std::lock_guard<std::mutex> lock(cacheMutex);
   auto it = cache.find(k);
   if (it != cache.end()) return *it->second;
@@ -265,7 +267,7 @@ Plan& plan(const ConvParams& p, int op) {
 int64_t sliceOf(const ConvParams& p, int op) {
   if (!winogradAllowed() || !useBlocked(p) || !winogradPays(p, op)) return p.N;
   static std::unordered_map<std::string, int64_t> slices;
-  const std::string k = p.key(op == 0 ? "fwd" : op == 1 ? "bwd_data" : "bwd_wei");
+  const std::string k = p.key(kOpNames[op]);
   {
     std::lock_guard<std::mutex> lock(cacheMutex);
     auto it = slices.find(k);
@@ -274,10 +276,9 @@ int64_t sliceOf(const ConvParams& p, int op) {
   int64_t n = p.N;
   try {
     ConvParams q = p;
-    if (winogradScratchpad(q, op) > kWinogradScratchpad) {
-      for (q.N = int64_t(1) << (63 - __builtin_clzll(p.N)); q.N > 1; q.N /= 2) {
-        if (q.N == p.N) continue;
-        if (q.N * p.OH * p.OW < 512) break;  // too few pixels for Winograd to pay (winogradPays)
+    if (p.N > 1 && winogradScratchpad(q, op) > kWinogradScratchpad) {
+      // from the largest power of two below the batch, halving while Winograd still pays
+      for (q.N = int64_t(1) << (63 - __builtin_clzll(p.N - 1)); q.N > 1 && winogradPays(q, op); q.N /= 2) {
         if (winogradScratchpad(q, op) <= kWinogradScratchpad) {
           n = q.N;
           break;
@@ -289,6 +290,13 @@ int64_t sliceOf(const ConvParams& p, int op) {
   }
   std::lock_guard<std::mutex> lock(cacheMutex);
   return slices.emplace(k, n).first->second;
+}
+
+// p with the batch of its first slice: the plan every full slice uses.
+ConvParams firstSlice(const ConvParams& p, int op) {
+  ConvParams q = p;
+  q.N = sliceOf(p, op);
+  return q;
 }
 
 // Runs f(q, first) over the batch in slices of sliceOf(p, op) images: q is p with N the slice's, first its first
@@ -362,9 +370,7 @@ Napi::Value Conv2DPackFilter(const Napi::CallbackInfo& info) {
   float* w = f32(info, 0, sz(p.KH, p.KW, p.C, p.O));
   Napi::Value result = info.Env().Null();
   guarded(info, [&] {
-    ConvParams q = p;
-    q.N = sliceOf(p, 0);
-    Plan& pl = plan(q, 0);
+    Plan& pl = plan(firstSlice(p, 0), 0);
     if (!pl.reorderWei) return;
     auto packed = Napi::Float32Array::New(info.Env(), pl.weiMd.get_size() / sizeof(float));
     memory from(p.wei(tag::hwio), engine(), w), to(pl.weiMd, engine(), packed.Data());
@@ -480,10 +486,11 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
     if (stridedPointwise(p)) return pointwiseFilterGrad(p, x, dy, dw);
     const size_t nw = sz(p.KH, p.KW, p.C, p.O);
     thread_local Buffer part;  // a later slice's filter gradient, added into dw
+    if (sliceOf(p, 2) < p.N && part.size() < nw) part.resize(nw);
     bySlice(p, 2, [&](const ConvParams& q, int64_t n0) {
       Plan& pl = plan(q, 2);
       Scratch& sc = scratch();
-      float* out = n0 == 0 ? dw : (part.size() < nw ? (part.resize(nw), part.data()) : part.data());
+      float* out = n0 == 0 ? dw : part.data();
       memory xm = activationIn(pl.reorderIn, pl.inReorder, q.src(), pl.inMd, x + n0 * p.H * p.W * p.C, sc.a);
       memory dym =
           activationIn(pl.reorderIn2, pl.in2Reorder, q.dst(), pl.in2Md, dy + n0 * p.OH * p.OW * p.O, sc.b);
@@ -498,28 +505,29 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   });
 }
 
+// The op argument at i: 0 forward, 1 input gradient, 2 filter gradient.
+int opArg(const Napi::CallbackInfo& info, size_t i) {
+  const int64_t op = num(info, i);
+  if (op < 0 || op > 2) throw Napi::RangeError::New(info.Env(), "op must be 0, 1 or 2");
+  return static_cast<int>(op);
+}
+
 // conv2dAlgorithm(params, op): "winograd" or "direct", the plan's algorithm for op (0 forward, 1 input gradient,
 // 2 filter gradient); for tests and benchmarks.
 Napi::Value Conv2DAlgorithm(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 0, kParams));
-  const int64_t op = num(info, 1);
-  if (op < 0 || op > 2) throw Napi::RangeError::New(info.Env(), "op must be 0, 1 or 2");
+  const int op = opArg(info, 1);
   std::string name;
-  guarded(info, [&] {
-    ConvParams q = p;
-    q.N = sliceOf(p, static_cast<int>(op));
-    name = plan(q, static_cast<int>(op)).winograd ? "winograd" : "direct";
-  });
+  guarded(info, [&] { name = plan(firstSlice(p, op), op).winograd ? "winograd" : "direct"; });
   return Napi::String::New(info.Env(), name);
 }
 
 // conv2dSlice(params, op): images per oneDNN call for op (the batch, or the slice of it sliceOf chose).
 Napi::Value Conv2DSlice(const Napi::CallbackInfo& info) {
   ConvParams p(ints(info, 0, kParams));
-  const int64_t op = num(info, 1);
-  if (op < 0 || op > 2) throw Napi::RangeError::New(info.Env(), "op must be 0, 1 or 2");
+  const int op = opArg(info, 1);
   int64_t n = p.N;
-  guarded(info, [&] { n = sliceOf(p, static_cast<int>(op)); });
+  guarded(info, [&] { n = sliceOf(p, op); });
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
